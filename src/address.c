@@ -1,0 +1,3 @@
+/* address.c - see address.h. (to be written) */
+#include <config.h>
+#include "address.h"

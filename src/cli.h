@@ -1,0 +1,61 @@
+/*
+ * cli.h - the sendmail-compatible command line (../shared/CALLERS.md) and
+ * smtpfwd's long options, turned into `struct options` and a mode.
+ *
+ * Parsing never prints and never exits: errors come back as R_USAGE in r,
+ * with a message naming the option. The name the program was invoked
+ * under matters: "mailq" means -bp, "newaliases" means -bi.
+ */
+#ifndef SMTPFWD_CLI_H
+#define SMTPFWD_CLI_H
+
+#include <stdbool.h>
+#include "result.h"
+
+enum cli_mode {
+    MODE_SEND = 0,        /* -bm (default): read a message, deliver it */
+    MODE_LIST_QUEUE,      /* -bp, mailq */
+    MODE_FLUSH,           /* -q, --flush */
+    MODE_SMTP_STDIN,      /* -bs */
+    MODE_NEWALIASES,      /* -bi, -I, newaliases: nothing to do */
+    MODE_PRETEND,         /* -P, --pretend */
+    MODE_SERVERINFO,      /* -S, --serverinfo (issue 3) */
+    MODE_STORE_PASSWORD,  /* --store-password (issue 3) */
+    MODE_FORGET_PASSWORD, /* --forget-password (issue 3) */
+    MODE_HELP,            /* --help */
+    MODE_VERSION,         /* --version */
+};
+
+struct options {
+    enum cli_mode mode;
+    const char *config_file;     /* -C FILE */
+    const char *account;         /* -a NAME, --account=NAME */
+    const char *from;            /* -f / -r ADDR as given (may be "<>") */
+    const char *full_name;       /* -F NAME */
+    bool read_recipients;        /* -t */
+    bool ignore_dots;            /* -i, -oi */
+    int verbose;                 /* -v count, --verbose */
+    const char *dsn_notify;      /* -N never|success,failure,delay */
+    const char *dsn_return;      /* -R full|hdrs */
+    const char *dsn_envid;       /* -V ENVID */
+    const char *body_type;       /* -B 7BIT|8BITMIME (uppercased) */
+    bool queue_only;             /* -odq */
+    bool flush_force;            /* -qf, --flush --force */
+    const char *delivery_mode;   /* -od? letter as given, informational */
+    const char *error_mode;      /* -oe? letter as given, informational */
+    char **recipients;           /* argv tail: each an address LIST; not owned */
+    int nrecipients;
+    const char *mode_arg;        /* argument of modes that take one (store-password ACCOUNT) */
+    const char *progname;        /* basename of argv[0] */
+};
+
+/* Parse argv into opts. Returns 0, or -1 with r set (R_USAGE) naming the
+ * offending option. opts points into argv; argv must outlive opts. */
+int cli_parse(int argc, char **argv, struct options *opts, struct result *r);
+
+/* Print --help (translated) to stdout. */
+void cli_print_help(void);
+/* Print --version with the features built in. */
+void cli_print_version(void);
+
+#endif

@@ -1,0 +1,3 @@
+/* config.c - see config.h. (to be written) */
+#include <config.h>
+#include "config.h"

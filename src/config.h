@@ -1,0 +1,148 @@
+/*
+ * config.h - the ~/.smtprc parser: msmtprc syntax and semantics, account
+ * inheritance and selection, the permission check for files that hold a
+ * password, and the aliases file.
+ *
+ * Syntax (as msmtp): one command per line, "command argument"; '#' starts
+ * a comment outside quotes; arguments may be double-quoted with \" and \\
+ * escapes; an empty argument is written "". `defaults` starts a block whose
+ * settings apply to every account defined after it; `account NAME` starts
+ * an account that starts from the current defaults; `account NAME : P1, P2`
+ * also copies every setting made in P1 then P2 (in order) before its own;
+ * `account default : NAME` makes "default" an alias-like copy of NAME.
+ * `eval CMD` runs CMD with /bin/sh (no stdin) and parses its standard
+ * output as configuration lines in place of the eval line.
+ * Boolean arguments: on/off (also "" = on for msmtp compatibility).
+ *
+ * Lookup order: the system file SYSCONFDIR/smtprc is read first if it
+ * exists (it only provides defaults and accounts); then -C FILE if given,
+ * else ~/.smtprc, else $XDG_CONFIG_HOME/smtpfwd/config (or
+ * ~/.config/smtpfwd/config). The home directory comes from the user
+ * database, not $HOME.
+ *
+ * Errors name FILE:LINE and have class R_CONFIG (exit 78). A user file
+ * that holds a `password` and is readable by group/others or owned by
+ * another user is refused (R_CONFIG), checked with fstat on the open fd.
+ */
+#ifndef SMTPFWD_CONFIG_H
+#define SMTPFWD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "result.h"
+
+/* Tri-state for set_*_header commands: auto (add when missing), on, off. */
+enum hdr_mode { HDR_AUTO = 0, HDR_ON, HDR_OFF };
+
+/* Queue modes (issue 4 implements them; parsed and shown now). */
+enum queue_mode { QUEUE_ON_FAILURE = 0, QUEUE_OFF, QUEUE_ALWAYS };
+
+struct account {
+    char *name;
+    char *file;                  /* where it was defined */
+    int line;
+
+    /* connection */
+    char *host;                  /* NULL = not set (error at delivery) */
+    int port;                    /* 0 = default (587, or 465 with tls on + starttls off, 25 with tls off) */
+    char *source_ip;
+    char *proxy_host;
+    int proxy_port;
+    char *socket;                /* local socket path instead of host */
+    int timeout;                 /* seconds; 0 = RFC 5321 defaults */
+    char *protocol;              /* "smtp" (default) or "lmtp" */
+    char *domain;                /* EHLO argument; NULL = "localhost" (msmtp) */
+
+    /* envelope and headers */
+    char *from;                  /* envelope-from, may contain %U %H %C %M */
+    char *from_full_name;
+    bool allow_from_override;    /* default on: -f overrides from */
+    char *dsn_notify;            /* "off" or list, NULL = unset */
+    char *dsn_return;            /* "off", "headers", "full", NULL = unset */
+    enum hdr_mode set_from_header;
+    enum hdr_mode set_date_header;   /* HDR_ON treated as HDR_AUTO */
+    enum hdr_mode set_msgid_header;  /* HDR_ON treated as HDR_AUTO */
+    char *set_to_header;             /* msmtp: not supported -> NULL */
+    bool remove_bcc_headers;     /* default on */
+    bool undisclosed_recipients; /* default off */
+    char *aliases;               /* aliases file path (~ expanded) */
+
+    /* authentication (issue 3) */
+    char *auth;                  /* "off" (default), "on", or a mechanism name (lowercase) */
+    char *user;
+    char *password;              /* secret: wiped on free */
+    char *passwordeval;
+    char *ntlmdomain;
+
+    /* TLS (issue 3) */
+    bool tls;                    /* default ON (differs from msmtp) */
+    bool tls_starttls;           /* default on */
+    char *tls_trust_file;        /* "system" or path */
+    char *tls_crl_file;
+    char *tls_fingerprint;
+    char *tls_key_file;
+    char *tls_cert_file;
+    bool tls_certcheck;          /* default on */
+    char *tls_priorities;
+    char *tls_host_override;
+    int tls_min_dh_prime_bits;
+
+    /* logging */
+    char *logfile;
+    char *logfile_time_format;
+    char *syslog;                /* NULL = off; facility name like "LOG_MAIL" */
+
+    /* spool (issue 4) */
+    enum queue_mode queue;
+    char *queue_dir;
+    long queue_lifetime;         /* seconds; default 5 days */
+    long queue_max_backoff;      /* seconds; default 1 hour */
+};
+
+struct config {
+    struct account **accounts;   /* owned, in definition order */
+    size_t naccounts;
+    char *user_file;             /* the user file that was read, or NULL */
+};
+
+/* Load configuration following the lookup order above. path is -C FILE
+ * or NULL. A missing user file is not an error (the system file may
+ * define accounts); a missing -C FILE is. Returns 0 or -1 with r set. */
+int config_load(const char *path, struct config **out, struct result *r);
+
+/* Parse configuration text from a named source (used by config_load and
+ * by the unit tests). check_perms is false for tests. */
+int config_parse_string(struct config *cfg, const char *text, const char *filename,
+                        struct result *r);
+struct config *config_new(void);
+
+/* Find an account by exact name, or NULL. */
+const struct account *config_find(const struct config *cfg, const char *name);
+
+/* Choose the account: by name (-a) if given; else the first account whose
+ * `from` matches envelope_from (exact, case-insensitive in the domain;
+ * glob with * and ?; or equal after removing a +detail from the local
+ * part); else the account named "default". Returns NULL with r set
+ * (R_CONFIG) when nothing fits, saying why. */
+const struct account *config_select(const struct config *cfg, const char *name,
+                                    const char *envelope_from, struct result *r);
+
+/* Print every setting of the account in "name = value" lines for
+ * --pretend; the password is shown as "*****" when set. */
+void config_print_account(FILE *out, const struct account *a);
+
+/* Effective port for the account (applies the defaults above). */
+int config_port(const struct account *a);
+
+void config_free(struct config *cfg);
+
+/* Aliases file (msmtp format): "local: addr, addr" lines, '#' comments,
+ * "default: addr" as fallback. Looks up the local name (case-insensitive)
+ * and APPENDS the expansion to out (a list of mailboxes). Returns 1 if
+ * an alias (or default) applied, 0 if none, -1 with r set on read or
+ * parse errors (R_CONFIG with FILE:LINE). */
+struct addr_list;
+int config_alias_lookup(const char *aliases_file, const char *local,
+                        struct addr_list *out, struct result *r);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * conn.h - the only code that touches sockets: TCP connect to every
+ * address of a host with a timeout, buffered non-blocking I/O with
+ * explicit flush points and per-operation timeouts (poll), and the TLS
+ * upgrade through tls.[ch] (issue 3) underneath the same read/write
+ * calls, so smtp.c never changes when TLS is on.
+ *
+ * Writes are buffered until conn_flush() (or until the buffer is full, in
+ * which case the full buffer is written): a pipelined group of SMTP
+ * commands leaves in one write(). TCP_NODELAY is set on every connection.
+ *
+ * Every failure is classified: refused/unreachable/timeout/reset ->
+ * R_TEMPFAIL; unknown host -> R_NOHOST; DNS try-again -> R_TEMPFAIL.
+ */
+#ifndef SMTPFWD_CONN_H
+#define SMTPFWD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "result.h"
+
+struct conn;
+
+/* Connect to host:port (every address getaddrinfo returns, in order,
+ * until one answers) or to a local socket path when socket_path is set.
+ * source_ip binds the local end when non-NULL. timeout_ms bounds each
+ * attempt. Returns 0 and *out, or -1 with r set. */
+int conn_open(const char *host, int port, const char *socket_path,
+              const char *source_ip, int timeout_ms, struct conn **out,
+              struct result *r);
+
+/* Wrap an already connected fd (used by tests and by -bs). */
+struct conn *conn_from_fd(int fd);
+
+/* Queue n bytes for sending. Large writes are passed straight to the
+ * socket after flushing what is queued. Returns 0 or -1 with r set. */
+int conn_write(struct conn *c, const void *data, size_t n, int timeout_ms, struct result *r);
+/* Send everything queued. Returns 0 or -1 with r set. */
+int conn_flush(struct conn *c, int timeout_ms, struct result *r);
+
+/* Read one line (up to and including LF) into buf. *len receives the
+ * line length without the CRLF/LF. A line longer than bufsize-1 is an
+ * error (R_PROTOCOL, "over-long reply line"). EOF before a full line is
+ * R_TEMPFAIL ("connection closed by server"). Timeout is R_TEMPFAIL
+ * naming the number of seconds waited. The line is NUL-terminated. */
+int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
+                   int timeout_ms, struct result *r);
+
+/* Bytes already received and buffered but not yet consumed. Used to
+ * detect data pipelined by a server where it must not be (after its
+ * reply to STARTTLS) and by the tests' pipelining checks. */
+size_t conn_pending(const struct conn *c);
+
+/* The peer's address as text ("127.0.0.1 port 2525"), for messages. */
+const char *conn_peer(const struct conn *c);
+
+/* True when TLS is active on the connection (issue 3). */
+bool conn_is_tls(const struct conn *c);
+
+/* Close and free; NULL is fine. Never blocks for long. */
+void conn_close(struct conn *c);
+
+#endif

@@ -1,0 +1,3 @@
+/* deliver.c - see deliver.h. (to be written) */
+#include <config.h>
+#include "deliver.h"

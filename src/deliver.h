@@ -1,0 +1,36 @@
+/*
+ * deliver.h - one delivery session: connect to the account's smarthost,
+ * open SMTP, send one or more messages over that one connection, close,
+ * and classify each result per recipient (delivered / temporary /
+ * permanent). Reports every refused recipient with the server's words,
+ * writes the log line for each attempt, and computes the failure class
+ * that decides the exit status (DESIGN.md).
+ */
+#ifndef SMTPFWD_DELIVER_H
+#define SMTPFWD_DELIVER_H
+
+#include "result.h"
+#include "smtp.h"
+
+struct account;
+struct envelope;
+struct message;
+
+struct delivery {
+    const struct envelope *env;     /* not owned */
+    const struct message *msg;      /* not owned */
+    struct smtp_rcpt *rcpts;        /* filled by deliver_session; owned, one per env->rcpts */
+    struct result result;           /* this message's outcome */
+};
+
+/* Deliver n messages through account a over one connection. Each
+ * d[i].result is set. Returns the overall class (worst of the messages;
+ * R_OK only if every message went to every recipient). Diagnostics for
+ * each failure (and each refused recipient, quoting the server) are
+ * printed on stderr. */
+enum result_class deliver_session(const struct account *a, struct delivery *d, size_t n);
+
+/* Free what deliver_session allocated in d. */
+void deliver_free(struct delivery *d);
+
+#endif

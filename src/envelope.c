@@ -1,0 +1,3 @@
+/* envelope.c - see envelope.h. (to be written) */
+#include <config.h>
+#include "envelope.h"

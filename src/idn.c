@@ -1,0 +1,3 @@
+/* idn.c - see idn.h. (to be written) */
+#include <config.h>
+#include "idn.h"

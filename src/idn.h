@@ -1,0 +1,20 @@
+/*
+ * idn.h - internationalized domain names through libidn2. The header is
+ * the same with or without libidn2; without it, names are passed through
+ * unchanged when ASCII and refused otherwise.
+ */
+#ifndef SMTPFWD_IDN_H
+#define SMTPFWD_IDN_H
+
+#include "result.h"
+
+/* Convert a host name to its ASCII (A-label) form for DNS and TLS.
+ * Returns a new string, or NULL with r set (R_DATAERR). */
+char *idn_host_to_ascii(const char *host, struct result *r);
+
+/* Convert the domain of an address to A-labels when the server lacks
+ * SMTPUTF8 and the local part is ASCII. Returns a new string, or NULL
+ * with r set. */
+char *idn_address_to_ascii(const char *addr, struct result *r);
+
+#endif

@@ -1,0 +1,3 @@
+/* intake.c - see intake.h. (to be written) */
+#include <config.h>
+#include "intake.h"

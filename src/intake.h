@@ -1,0 +1,64 @@
+/*
+ * intake.h - reading the message from standard input into a private
+ * temporary file, in canonical form, before any connection is made.
+ *
+ * Canonical form (DESIGN.md contract 3): every line ends in CRLF (bare
+ * CR, bare LF and CRLF all become CRLF), NUL bytes are dropped (counted
+ * for a warning), a final line without newline gets one. Dot-stuffing is
+ * NOT applied here (smtp.c does it on the wire).
+ *
+ * The header section (up to the first empty line; a first line that is
+ * not a header ends it) is scanned: Bcc and Resent-Bcc are removed with
+ * their continuation lines when remove_bcc is set; recipients for -t are
+ * collected from To/Cc/Bcc or, if the message has Resent-* headers, from
+ * the Resent-To/Resent-Cc/Resent-Bcc of the first (topmost) Resent block;
+ * From, Date and Message-ID are added at the end of the header section
+ * when missing and asked for.
+ *
+ * When stdin is a terminal and dot_ends is set, a line holding a single
+ * "." ends the message (sendmail without -i); from a pipe, never.
+ */
+#ifndef SMTPFWD_INTAKE_H
+#define SMTPFWD_INTAKE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "address.h"
+#include "result.h"
+
+struct intake_opts {
+    bool dot_ends;            /* a lone "." line ends input (tty without -i) */
+    bool remove_bcc;          /* remove Bcc:, Resent-Bcc: */
+    bool collect_rcpts;       /* -t: collect header recipients */
+    const char *add_from;     /* full From header value to add if missing, or NULL */
+    bool force_from;          /* set_from_header on: replace an existing From */
+    bool add_date;            /* add Date: if missing */
+    const char *msgid_domain; /* add Message-ID: <random@msgid_domain> if missing; NULL = don't */
+    const char *tmpdir;       /* where the temporary file lives; NULL = $TMPDIR or /tmp */
+};
+
+struct message {
+    int fd;                   /* unlinked private temporary file (0600), canonical */
+    long long size;           /* bytes in the file */
+    bool has_8bit;            /* a byte >= 0x80 anywhere */
+    bool has_from, has_date, has_msgid;  /* as found in the input */
+    size_t nul_dropped;       /* NUL bytes removed */
+    size_t longest_line;      /* longest line in octets, without CRLF */
+    struct addr_list rcpts;   /* -t recipients (Bcc ones included) */
+    char *from_header;        /* first mailbox of the From: header, or NULL */
+    char *sender_header;      /* first mailbox of Sender:, or NULL */
+};
+
+/* Read all of in_fd into a new message. Returns 0, or -1 with r set:
+ * R_IOERR/R_CANTCREAT for local failures, R_DATAERR for a header that
+ * cannot be parsed when collecting recipients. Always reads to the end
+ * of input (or the lone "." on a tty) even when it fails later. */
+int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);
+
+/* Close the file and free everything. */
+void intake_free(struct message *m);
+
+/* Format an RFC 5322 date for now in local time; caller frees. */
+char *intake_date_now(void);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * result.c - failure classes, their messages, and the single mapping from
+ * a class to a sysexits(3) exit status.
+ */
+#include <config.h>
+
+#include <stdlib.h>
+#include <sysexits.h>
+
+#include "result.h"
+
+static void set_va(struct result *r, enum result_class cls, const char *fmt, va_list ap)
+{
+    free(r->msg);
+    r->cls = cls;
+    r->msg = xvasprintf(fmt, ap);
+}
+
+void result_set(struct result *r, enum result_class cls, const char *fmt, ...)
+{
+    if (!r || r->cls != R_OK)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    set_va(r, cls, fmt, ap);
+    va_end(ap);
+}
+
+void result_replace(struct result *r, enum result_class cls, const char *fmt, ...)
+{
+    if (!r)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    set_va(r, cls, fmt, ap);
+    va_end(ap);
+}
+
+void result_clear(struct result *r)
+{
+    free(r->msg);
+    r->msg = NULL;
+    r->cls = R_OK;
+}
+
+void result_move(struct result *dst, struct result *src)
+{
+    result_clear(dst);
+    *dst = *src;
+    src->cls = R_OK;
+    src->msg = NULL;
+}
+
+int result_exit_status(enum result_class cls)
+{
+    switch (cls) {
+    case R_OK:          return EX_OK;
+    case R_USAGE:       return EX_USAGE;
+    case R_DATAERR:     return EX_DATAERR;
+    case R_NOUSER:      return EX_NOUSER;
+    case R_NOHOST:      return EX_NOHOST;
+    case R_UNAVAILABLE: return EX_UNAVAILABLE;
+    case R_SOFTWARE:    return EX_SOFTWARE;
+    case R_OSERR:       return EX_OSERR;
+    case R_CANTCREAT:   return EX_CANTCREAT;
+    case R_IOERR:       return EX_IOERR;
+    case R_TEMPFAIL:    return EX_TEMPFAIL;
+    case R_PROTOCOL:    return EX_PROTOCOL;
+    case R_NOPERM:      return EX_NOPERM;
+    case R_CONFIG:      return EX_CONFIG;
+    }
+    return EX_SOFTWARE;
+}
+
+const char *result_status_name(int status)
+{
+    switch (status) {
+    case EX_OK:          return "EX_OK";
+    case EX_USAGE:       return "EX_USAGE";
+    case EX_DATAERR:     return "EX_DATAERR";
+    case EX_NOINPUT:     return "EX_NOINPUT";
+    case EX_NOUSER:      return "EX_NOUSER";
+    case EX_NOHOST:      return "EX_NOHOST";
+    case EX_UNAVAILABLE: return "EX_UNAVAILABLE";
+    case EX_SOFTWARE:    return "EX_SOFTWARE";
+    case EX_OSERR:       return "EX_OSERR";
+    case EX_OSFILE:      return "EX_OSFILE";
+    case EX_CANTCREAT:   return "EX_CANTCREAT";
+    case EX_IOERR:       return "EX_IOERR";
+    case EX_TEMPFAIL:    return "EX_TEMPFAIL";
+    case EX_PROTOCOL:    return "EX_PROTOCOL";
+    case EX_NOPERM:      return "EX_NOPERM";
+    case EX_CONFIG:      return "EX_CONFIG";
+    }
+    return "EX_UNKNOWN";
+}

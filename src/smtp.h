@@ -1,0 +1,128 @@
+/*
+ * smtp.h - the SMTP client state machine. It talks only to conn.[ch];
+ * it never touches a socket.
+ *
+ * One enum of states with a name table; smtp_send_state() sends what a
+ * state needs (a command or a pipelined group), smtp_handle_reply()
+ * consumes the reply for that state and chooses the next one; every
+ * transition is traced at -v -v as "smtp: OLD -> NEW".
+ *
+ * Session: GREETING -> EHLO (-> HELO when EHLO gets 5xx/502/500) [->
+ * STARTTLS -> EHLO again -> AUTH, issue 3] -> READY; then per message:
+ * MAIL, RCPT..., DATA (with PIPELINING: the whole group in one write),
+ * body (dot-stuffed from the canonical file, large writes), "." (with
+ * QUIT appended in the same write when it is the last message, whose
+ * reply is not waited for) -> READY; RSET after a failed transaction;
+ * QUIT.
+ *
+ * Replies are parsed strictly: three digits, then ' ' or '-', at most
+ * SMTP_MAX_LINE octets per line and SMTP_MAX_LINES lines per reply, the
+ * same code on every line, printable text; anything else is R_PROTOCOL.
+ */
+#ifndef SMTPFWD_SMTP_H
+#define SMTPFWD_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "result.h"
+
+#define SMTP_MAX_LINE  2048   /* octets per reply line, CRLF excluded */
+#define SMTP_MAX_LINES 256    /* lines per reply */
+
+struct conn;
+
+struct smtp_reply {
+    int code;                 /* 100..599 */
+    char enhanced[16];        /* "5.1.1" if the server gave one, else "" */
+    char *text;               /* all lines "CODE text" joined with "\n"; owned */
+    size_t nlines;
+};
+
+/* Parse one reply line: fills *code and *more (true for "250-"), points
+ * *text past "CODE-" / "CODE ". Returns 0 or -1 with r set (R_PROTOCOL,
+ * quoting the line). Exposed for the unit tests. */
+int smtp_parse_reply_line(const char *line, size_t len, int *code, bool *more,
+                          const char **text, struct result *r);
+
+struct smtp_caps {
+    bool esmtp;               /* EHLO accepted */
+    bool pipelining, size, eightbitmime, smtputf8, dsn, starttls;
+    bool enhancedstatuscodes, chunking;
+    unsigned long long size_max;  /* 0 = no limit announced */
+    char *auth;               /* space-separated mechanisms, uppercase; owned; NULL if none */
+};
+
+struct smtp_params {
+    const char *helo_domain;  /* EHLO/HELO argument */
+    int timeout_s;            /* 0 = RFC 5321 4.5.3.2 defaults; else caps every wait */
+    bool lmtp;                /* protocol lmtp: LHLO, per-recipient data replies */
+};
+
+/* Per-recipient outcome of one transaction. */
+enum rcpt_status { RCPT_PENDING = 0, RCPT_ACCEPTED, RCPT_DELIVERED, RCPT_TEMPFAIL, RCPT_PERMFAIL };
+
+struct smtp_rcpt {
+    const char *addr;         /* not owned */
+    enum rcpt_status status;
+    int code;                 /* reply code that decided it (0 = none) */
+    char *reply;              /* that reply's text; owned */
+};
+
+struct smtp_message {
+    const char *sender;       /* "" = null sender */
+    struct smtp_rcpt *rcpts;  /* caller-owned array, filled in */
+    size_t nrcpts;
+    int fd;                   /* canonical message file (read with pread) */
+    long long size;
+    bool body_8bit;           /* 8-bit data: BODY=8BITMIME when offered */
+    bool smtputf8;            /* non-ASCII addresses: SMTPUTF8 when offered */
+    const char *dsn_notify;   /* NOTIFY= value or NULL */
+    const char *dsn_return;   /* RET= value or NULL */
+    const char *dsn_envid;    /* ENVID= value (xtext-encoded here) or NULL */
+    bool last;                /* append QUIT to the final "." */
+    /* out */
+    int final_code;           /* reply to the end of data (0 = never reached) */
+    char *final_reply;        /* owned */
+};
+
+struct smtp_session;
+
+/* Create a session over c (not owned). */
+struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p);
+
+/* Read the greeting and introduce ourselves (EHLO, HELO fallback).
+ * Returns 0, or -1 with r set: 4xx/421 -> R_TEMPFAIL, 5xx greeting ->
+ * R_UNAVAILABLE, malformed -> R_PROTOCOL, network -> R_TEMPFAIL. */
+int smtp_open(struct smtp_session *s, struct result *r);
+
+/* The server's capabilities after smtp_open (valid until smtp_free). */
+const struct smtp_caps *smtp_caps(const struct smtp_session *s);
+/* The server's greeting text (valid until smtp_free). */
+const char *smtp_greeting(const struct smtp_session *s);
+
+/* Send one message. Fills every rcpts[i].status and the final reply.
+ * Returns 0 when the server accepted the message for at least one
+ * recipient (check each recipient for refusals), or -1 with r set when
+ * the message was not accepted for anyone:
+ *   all recipients refused -> R_NOUSER (5xx) / R_TEMPFAIL (any 4xx);
+ *   MAIL 5xx -> R_DATAERR; MAIL 4xx -> R_TEMPFAIL;
+ *   size above the announced SIZE -> R_DATAERR, nothing sent;
+ *   DATA/end of data 5xx -> R_DATAERR; 4xx -> R_TEMPFAIL;
+ *   network errors and timeouts -> R_TEMPFAIL; bad replies -> R_PROTOCOL.
+ * After a failed transaction on a live connection, RSET is sent (its
+ * reply is read) so the session can be used again or closed cleanly. */
+int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct result *r);
+
+/* Send QUIT and (unless it was already sent with the last message) wait
+ * briefly for its reply; errors are ignored. */
+void smtp_quit(struct smtp_session *s);
+
+/* True if the connection is still usable for another command. */
+bool smtp_alive(const struct smtp_session *s);
+
+void smtp_free(struct smtp_session *s);
+
+/* Encode s as RFC 3461 xtext into a new string. */
+char *smtp_xtext(const char *s);
+
+#endif

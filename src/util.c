@@ -1,0 +1,306 @@
+/*
+ * util.c - allocation that cannot fail, growable buffers, secret wiping,
+ * ASCII helpers, write_all, random bytes, and facts about the user and
+ * host taken from the system databases. Nothing here knows about mail.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_RANDOM_H
+# include <sys/random.h>
+#endif
+
+#include "i18n.h"
+#include "util.h"
+
+static void out_of_memory(void)
+{
+    static const char msg[] = "smtpfwd: out of memory\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(71);
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory();
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        out_of_memory();
+    char *p = xmalloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = xvasprintf(fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+static void buf_grow(struct buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void buf_append(struct buf *b, const void *data, size_t n)
+{
+    buf_grow(b, n);
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
+void buf_putc(struct buf *b, char c)
+{
+    buf_append(b, &c, 1);
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    buf_puts(b, s);
+    free(s);
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *buf_steal(struct buf *b)
+{
+    char *p = b->data ? b->data : xstrdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void secure_wipe(void *p, size_t n)
+{
+    if (!p || !n)
+        return;
+#ifdef HAVE_EXPLICIT_BZERO
+    explicit_bzero(p, n);
+#else
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+#endif
+}
+
+void secret_free(char *s)
+{
+    if (!s)
+        return;
+    secure_wipe(s, strlen(s));
+    free(s);
+}
+
+static int lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+int ascii_strcasecmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = lower((unsigned char)*a), cb = lower((unsigned char)*b);
+        if (ca != cb || !ca)
+            return ca - cb;
+    }
+}
+
+int ascii_strncasecmp(const char *a, const char *b, size_t n)
+{
+    for (; n; n--, a++, b++) {
+        int ca = lower((unsigned char)*a), cb = lower((unsigned char)*b);
+        if (ca != cb || !ca)
+            return ca - cb;
+    }
+    return 0;
+}
+
+bool ascii_startswith_ci(const char *s, const char *prefix)
+{
+    return ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+void random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+#ifdef HAVE_GETRANDOM
+    while (n) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    if (!n)
+        return;
+#endif
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (n) {
+            ssize_t got = read(fd, p, n);
+            if (got <= 0)
+                break;
+            p += got;
+            n -= (size_t)got;
+        }
+        close(fd);
+    }
+    /* Last resort: not cryptographic, only used for unique names. */
+    while (n--)
+        *p++ = (unsigned char)(rand() ^ getpid());
+}
+
+static const struct passwd *user_entry(void)
+{
+    static const struct passwd *pw;
+    static bool looked;
+    if (!looked) {
+        looked = true;
+        pw = getpwuid(getuid());
+    }
+    return pw;
+}
+
+const char *util_user_name(void)
+{
+    static char name[256];
+    if (!name[0]) {
+        const struct passwd *pw = user_entry();
+        if (pw && pw->pw_name)
+            snprintf(name, sizeof name, "%s", pw->pw_name);
+        else
+            snprintf(name, sizeof name, "%lu", (unsigned long)getuid());
+    }
+    return name;
+}
+
+const char *util_user_home(void)
+{
+    static char home[4096];
+    if (!home[0]) {
+        const struct passwd *pw = user_entry();
+        const char *h = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : getenv("HOME");
+        snprintf(home, sizeof home, "%s", h ? h : "/");
+    }
+    return home;
+}
+
+const char *util_host_name(void)
+{
+    static char host[256];
+    if (!host[0]) {
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        if (!strchr(host, '.')) {
+            struct addrinfo hints = { .ai_flags = AI_CANONNAME, .ai_family = AF_UNSPEC };
+            struct addrinfo *res = NULL;
+            if (getaddrinfo(host, NULL, &hints, &res) == 0 && res && res->ai_canonname
+                && strchr(res->ai_canonname, '.'))
+                snprintf(host, sizeof host, "%s", res->ai_canonname);
+            if (res)
+                freeaddrinfo(res);
+        }
+    }
+    return host;
+}

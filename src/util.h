@@ -1,0 +1,71 @@
+/*
+ * util.h - small helpers shared by every module: allocation that cannot
+ * return NULL (out of memory aborts with a message and exit 71), growable
+ * byte buffers, secret wiping, and string helpers.
+ *
+ * Nothing here knows about mail.
+ */
+#ifndef SMTPFWD_UTIL_H
+#define SMTPFWD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+# define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+# define ATTR_PRINTF(f, a)
+#endif
+
+/* Allocation: never returns NULL; on failure prints "smtpfwd: out of
+ * memory" and exits with EX_OSERR (71). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* printf into a newly allocated string (caller frees). */
+char *xasprintf(const char *fmt, ...) ATTR_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) ATTR_PRINTF(1, 0);
+
+/* Growable byte buffer; always NUL-terminated after its len bytes. */
+struct buf {
+    char *data;     /* owned; NULL until the first append */
+    size_t len;
+    size_t cap;
+};
+#define BUF_INIT { NULL, 0, 0 }
+void buf_append(struct buf *b, const void *data, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void buf_reset(struct buf *b);          /* len = 0, keeps memory */
+void buf_free(struct buf *b);           /* frees memory */
+char *buf_steal(struct buf *b);         /* returns data (never NULL), b emptied */
+
+/* Overwrite n bytes at p with zeros in a way the compiler keeps. */
+void secure_wipe(void *p, size_t n);
+/* Wipe and free a NUL-terminated secret; NULL is fine. */
+void secret_free(char *s);
+
+/* ASCII case-insensitive helpers (locale independent). */
+int ascii_strcasecmp(const char *a, const char *b);
+int ascii_strncasecmp(const char *a, const char *b, size_t n);
+bool ascii_startswith_ci(const char *s, const char *prefix);
+
+/* Write all of buf to fd, retrying on EINTR and short writes.
+ * Returns 0 or -1 with errno set. */
+int write_all(int fd, const void *buf, size_t n);
+
+/* Fill buf with n random bytes (getrandom, falls back to /dev/urandom). */
+void random_bytes(void *buf, size_t n);
+
+/* The login name of the real user (from the user database, not $LOGNAME),
+ * and the home directory from the user database. Static storage. */
+const char *util_user_name(void);
+const char *util_user_home(void);
+/* The host's fully qualified name if one is known, else the short name. */
+const char *util_host_name(void);
+
+#endif
