@@ -176,8 +176,13 @@ void log_attempt_write(const struct log_attempt *a, const char *logfile,
         char stamp[128] = "";
         time_t now = time(NULL);
         struct tm tm;
-        if (localtime_r(&now, &tm))
+        if (localtime_r(&now, &tm)) {
+            /* The format is the user's logfile_time_format. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
             strftime(stamp, sizeof stamp, time_format ? time_format : "%b %d %H:%M:%S", &tm);
+#pragma GCC diagnostic pop
+        }
         char *text = xasprintf("%s%s%s\n", stamp, stamp[0] ? " " : "", line);
         if (strcmp(logfile, "-") == 0) {
             fputs(text, stdout);
