@@ -13,7 +13,7 @@
  * envelope address containing CR, LF, NUL, other control characters, or
  * unbalanced angle brackets, or whose parts are too long (RFC 5321
  * 4.5.3.1: local part 64, domain 255, path 256 octets) is refused with a
- * clear message (class R_DATAERR). "" (null sender) is valid as a sender.
+ * clear message (class RC_DATAERR). "" (null sender) is valid as a sender.
  */
 #ifndef SMTPFWD_ADDRESS_H
 #define SMTPFWD_ADDRESS_H
@@ -34,7 +34,7 @@ struct addr_list {
 
 /* Parse text (a header value, possibly folded, or a command-line
  * argument) and APPEND every mailbox to out. Group names are dropped,
- * their members kept. Returns 0, or -1 with r set (R_DATAERR) naming
+ * their members kept. Returns 0, or -1 with r set (RC_DATAERR) naming
  * the problem and quoting the input; on error nothing is appended. */
 int address_parse_list(const char *text, struct addr_list *out, struct result *r);
 
@@ -48,7 +48,7 @@ void addr_list_free(struct addr_list *l);
 /* Validate an envelope address (no angle brackets expected, but a single
  * enclosing <...> pair is tolerated and must balance). what is
  * "sender" or "recipient" and is used in the message. Returns 0 or -1
- * with r set (R_DATAERR). is_sender allows the null sender "". */
+ * with r set (RC_DATAERR). is_sender allows the null sender "". */
 int address_validate_envelope(const char *addr, bool is_sender, struct result *r);
 
 /* Strip one enclosing pair of angle brackets and surrounding blanks into a

@@ -1,3 +1,640 @@
-/* cli.c - see cli.h. (to be written) */
-#include <config.h>
+/*
+ * cli.c - the command line: sendmail's option syntax (../shared/CALLERS.md,
+ * "Sendmail options to accept") plus smtpfwd's long options, turned into
+ * `struct options` and a mode; and the --help and --version texts.
+ *
+ * This file owns option syntax only. It does not validate addresses,
+ * -N lists or -V identifiers (envelope.c does), it never reads files and
+ * never prints except from cli_print_help() and cli_print_version().
+ *
+ * Sendmail's syntax is not getopt's: some options take their argument
+ * attached or separate (-fADDR, -f ADDR), -o/-b/-q carry a value in the
+ * same word (-oem, -bp, -q30m), single-letter flags are never bundled
+ * (-ti is an error, not -t -i), and parsing stops at the first argument
+ * that is not an option, exactly like sendmail (no GNU permutation):
+ * `smtpfwd a@x -v` has the two recipients "a@x" and "-v".
+ *
+ * Choices where sendmail implementations differ:
+ *   - -f/-r given twice: the last one wins (Postfix, msmtp).
+ *   - Two different modes (-bp -q): a usage error naming both.
+ *   - --help and --version win over every other mode and ignore
+ *     recipients, but a malformed option is still reported.
+ *   - --store-password/--forget-password take the account as
+ *     --store-password=NAME or as the one argument after the options.
+ */
+#include <autoconfig.h>
+#ifndef PACKAGE_VERSION
+# error "<config.h> resolved to src/config.h (the configuration module), not the header configure generates; put -I$(top_builddir) before -I$(srcdir)"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#if HAVE_LIBGSASL
+# include <gsasl.h>
+#endif
+#if HAVE_LIBIDN2
+# include <idn2.h>
+#endif
+
 #include "cli.h"
+#include "i18n.h"
+
+#ifndef SYSCONFDIR
+# define SYSCONFDIR "/etc"
+#endif
+
+#define VERBOSE_MAX 100
+
+struct cli_parser {
+    int argc;
+    char **argv;
+    int i;                   /* index of the argument being parsed */
+    struct options *o;
+    const char *mode_opt;    /* option that chose the mode, NULL if default/argv[0] */
+    bool want_help;
+    bool want_version;
+    bool force;              /* --force seen */
+    bool mode_arg_given;     /* --store-password=NAME form used */
+};
+
+static void usage_unknown(const char *opt, struct result *r)
+{
+    result_set(r, RC_USAGE, _("unknown option \"%s\"; see smtpfwd --help"), opt);
+}
+
+static void usage_needs_arg(const char *opt, struct result *r)
+{
+    result_set(r, RC_USAGE, _("option %s needs an argument"), opt);
+}
+
+/* The argument of option `opt`: `attached` when non-empty (-fADDR),
+ * else the next word (-f ADDR), which is taken whatever it looks like,
+ * as sendmail does. Returns NULL with r set when argv is exhausted. */
+static const char *take_arg(struct cli_parser *p, const char *attached, const char *opt,
+                            struct result *r)
+{
+    if (attached != NULL && attached[0] != '\0')
+        return attached;
+    if (p->i + 1 >= p->argc) {
+        usage_needs_arg(opt, r);
+        return NULL;
+    }
+    p->i++;
+    return p->argv[p->i];
+}
+
+static int set_mode(struct cli_parser *p, enum cli_mode mode, const char *opt, struct result *r)
+{
+    if (p->mode_opt != NULL && p->o->mode != mode) {
+        result_set(r, RC_USAGE, _("options %s and %s cannot be used together"), p->mode_opt, opt);
+        return -1;
+    }
+    p->o->mode = mode;
+    p->mode_opt = opt;
+    return 0;
+}
+
+/* The value of -oX / -o X: "i", "eX", "dX", anything else is ignored. */
+static int parse_o_value(struct cli_parser *p, const char *val, struct result *r)
+{
+    if (strcmp(val, "i") == 0) {
+        p->o->ignore_dots = true;
+        return 0;
+    }
+    if (val[0] == 'e') {
+        if (val[1] == '\0' || val[2] != '\0' || strchr("mepqw", val[1]) == NULL) {
+            result_set(r, RC_USAGE, _("option -oe needs one of m, e, p, q or w (as in -oem), not \"%s\""),
+                       val + 1);
+            return -1;
+        }
+        p->o->error_mode = val + 1;
+        return 0;
+    }
+    if (val[0] == 'd') {
+        if (val[1] == '\0' || val[2] != '\0' || strchr("ibqd", val[1]) == NULL) {
+            result_set(r, RC_USAGE, _("option -od needs one of i, b, q or d (as in -odi), not \"%s\""),
+                       val + 1);
+            return -1;
+        }
+        p->o->delivery_mode = val + 1;
+        p->o->queue_only = val[1] == 'q';
+        return 0;
+    }
+    return 0;   /* -oXvalue: other sendmail.cf options, accepted and ignored */
+}
+
+/* -bX: the operation mode. */
+static int parse_b(struct cli_parser *p, const char *arg, struct result *r)
+{
+    char letter = arg[2];
+
+    if (letter == '\0') {
+        result_set(r, RC_USAGE, _("option -b needs a mode letter: -bm, -bp, -bs or -bi"));
+        return -1;
+    }
+    if (arg[3] != '\0' || !((letter >= 'a' && letter <= 'z') || (letter >= 'A' && letter <= 'Z'))) {
+        usage_unknown(arg, r);
+        return -1;
+    }
+    switch (letter) {
+    case 'm':
+        return set_mode(p, MODE_SEND, arg, r);
+    case 'p':
+        return set_mode(p, MODE_LIST_QUEUE, arg, r);
+    case 's':
+        return set_mode(p, MODE_SMTP_STDIN, arg, r);
+    case 'i':
+        return set_mode(p, MODE_NEWALIASES, arg, r);
+    default:
+        result_set(r, RC_USAGE, _("mode %s is not supported"), arg);
+        return -1;
+    }
+}
+
+/* A -q interval such as 30m, 1h30m or 15: digits with optional units. */
+static bool is_queue_interval(const char *s)
+{
+    if (!(*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s != '\0'; s++)
+        if (!((*s >= '0' && *s <= '9') || strchr("smhdw", *s) != NULL))
+            return false;
+    return true;
+}
+
+static int parse_q(struct cli_parser *p, const char *arg, struct result *r)
+{
+    if (strcmp(arg, "-qf") == 0) {
+        p->o->flush_force = true;
+    } else if (arg[2] != '\0' && !is_queue_interval(arg + 2)) {
+        usage_unknown(arg, r);
+        return -1;
+    }
+    return set_mode(p, MODE_FLUSH, arg, r);
+}
+
+/* -B 7BIT|8BITMIME, stored uppercased (as a literal). */
+static int set_body_type(struct cli_parser *p, const char *val, struct result *r)
+{
+    if (ascii_strcasecmp(val, "7BIT") == 0) {
+        p->o->body_type = "7BIT";
+    } else if (ascii_strcasecmp(val, "8BITMIME") == 0) {
+        p->o->body_type = "8BITMIME";
+    } else {
+        result_set(r, RC_USAGE, _("option -B needs 7BIT or 8BITMIME, not \"%s\""), val);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_dsn_return(struct cli_parser *p, const char *val, struct result *r)
+{
+    if (ascii_strcasecmp(val, "full") != 0 && ascii_strcasecmp(val, "hdrs") != 0) {
+        result_set(r, RC_USAGE, _("option -R needs full or hdrs, not \"%s\""), val);
+        return -1;
+    }
+    p->o->dsn_return = val;
+    return 0;
+}
+
+/* Options that are exactly one letter and take no argument. */
+static int parse_flag(struct cli_parser *p, const char *arg, struct result *r)
+{
+    switch (arg[1]) {
+    case 't':
+        p->o->read_recipients = true;
+        return 0;
+    case 'i':
+        p->o->ignore_dots = true;
+        return 0;
+    case 'v':
+        if (p->o->verbose < VERBOSE_MAX)
+            p->o->verbose++;
+        return 0;
+    case 'G':       /* relay submission: accepted, ignored */
+    case 'U':       /* initial user submission: accepted, ignored */
+        return 0;
+    case 'I':
+        return set_mode(p, MODE_NEWALIASES, arg, r);
+    case 'P':
+        return set_mode(p, MODE_PRETEND, arg, r);
+    case 'S':
+        return set_mode(p, MODE_SERVERINFO, arg, r);
+    default:
+        usage_unknown(arg, r);
+        return -1;
+    }
+}
+
+/* Options that take an argument, attached (-fADDR) or separate (-f ADDR). */
+static int parse_with_arg(struct cli_parser *p, const char *arg, struct result *r)
+{
+    char opt[3] = { '-', arg[1], '\0' };
+    const char *val = take_arg(p, arg + 2, opt, r);
+
+    if (val == NULL)
+        return -1;
+    switch (arg[1]) {
+    case 'f':
+    case 'r':
+        p->o->from = val;
+        return 0;
+    case 'F':
+        p->o->full_name = val;
+        return 0;
+    case 'N':
+        p->o->dsn_notify = val;
+        return 0;
+    case 'R':
+        return set_dsn_return(p, val, r);
+    case 'V':
+        p->o->dsn_envid = val;
+        return 0;
+    case 'B':
+        return set_body_type(p, val, r);
+    case 'C':
+        p->o->config_file = val;
+        return 0;
+    case 'a':
+        p->o->account = val;
+        return 0;
+    case 'o':
+        if (val[0] == '\0') {
+            usage_needs_arg(opt, r);
+            return -1;
+        }
+        return parse_o_value(p, val, r);
+    case 'O':       /* -O Option=value: sendmail.cf options, ignored */
+    case 'L':       /* -L tag: syslog tag, ignored */
+    case 'h':       /* -h N: hop count, ignored */
+    case 'X':       /* -X FILE: traffic log, ignored */
+        return 0;
+    default:
+        usage_unknown(arg, r);
+        return -1;
+    }
+}
+
+static int parse_short(struct cli_parser *p, const char *arg, struct result *r)
+{
+    switch (arg[1]) {
+    case 'b':
+        return parse_b(p, arg, r);
+    case 'q':
+        return parse_q(p, arg, r);
+    case 'f': case 'r': case 'F': case 'N': case 'R': case 'V': case 'B':
+    case 'C': case 'a': case 'o': case 'O': case 'L': case 'h': case 'X':
+        return parse_with_arg(p, arg, r);
+    default:
+        if (arg[2] != '\0') {
+            usage_unknown(arg, r);
+            return -1;
+        }
+        return parse_flag(p, arg, r);
+    }
+}
+
+/* Long options. `name` is the word without "=VALUE"; `eq` points at the
+ * value after '=' or is NULL. */
+enum long_kind { LONG_FLAG, LONG_ARG, LONG_OPTIONAL };
+
+enum long_id {
+    L_HELP, L_VERSION, L_PRETEND, L_ACCOUNT, L_FLUSH, L_FORCE, L_SERVERINFO,
+    L_STORE_PASSWORD, L_FORGET_PASSWORD, L_VERBOSE, L_FILE, L_FROM, L_READ_RECIPIENTS,
+};
+
+static const struct {
+    const char *name;
+    enum long_id id;
+    enum long_kind kind;
+} long_options[] = {
+    { "--help", L_HELP, LONG_FLAG },
+    { "--version", L_VERSION, LONG_FLAG },
+    { "--pretend", L_PRETEND, LONG_FLAG },
+    { "--account", L_ACCOUNT, LONG_ARG },
+    { "--flush", L_FLUSH, LONG_FLAG },
+    { "--force", L_FORCE, LONG_FLAG },
+    { "--serverinfo", L_SERVERINFO, LONG_FLAG },
+    { "--store-password", L_STORE_PASSWORD, LONG_OPTIONAL },
+    { "--forget-password", L_FORGET_PASSWORD, LONG_OPTIONAL },
+    { "--verbose", L_VERBOSE, LONG_FLAG },
+    { "--file", L_FILE, LONG_ARG },
+    { "--from", L_FROM, LONG_ARG },
+    { "--read-recipients", L_READ_RECIPIENTS, LONG_FLAG },
+};
+
+static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
+{
+    const char *eq = strchr(arg, '=');
+    size_t namelen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    const char *name = NULL;
+    const char *val = NULL;
+    size_t k;
+
+    for (k = 0; k < sizeof long_options / sizeof long_options[0]; k++) {
+        if (strlen(long_options[k].name) == namelen
+            && strncmp(long_options[k].name, arg, namelen) == 0)
+            break;
+    }
+    if (k == sizeof long_options / sizeof long_options[0]) {
+        if (eq != NULL) {
+            char *shown = xstrndup(arg, namelen);
+            usage_unknown(shown, r);
+            free(shown);
+        } else {
+            usage_unknown(arg, r);
+        }
+        return -1;
+    }
+    name = long_options[k].name;
+    switch (long_options[k].kind) {
+    case LONG_FLAG:
+        if (eq != NULL) {
+            result_set(r, RC_USAGE, _("option %s takes no argument"), name);
+            return -1;
+        }
+        break;
+    case LONG_ARG:
+        val = eq != NULL ? eq + 1 : take_arg(p, NULL, name, r);
+        if (val == NULL)
+            return -1;
+        break;
+    case LONG_OPTIONAL:
+        val = eq != NULL ? eq + 1 : NULL;
+        if (val != NULL && val[0] == '\0') {
+            usage_needs_arg(name, r);
+            return -1;
+        }
+        break;
+    }
+
+    switch (long_options[k].id) {
+    case L_HELP:
+        p->want_help = true;
+        return 0;
+    case L_VERSION:
+        p->want_version = true;
+        return 0;
+    case L_PRETEND:
+        return set_mode(p, MODE_PRETEND, name, r);
+    case L_ACCOUNT:
+    case L_FILE:
+        if (val[0] == '\0') {
+            usage_needs_arg(name, r);
+            return -1;
+        }
+        if (long_options[k].id == L_ACCOUNT)
+            p->o->account = val;
+        else
+            p->o->config_file = val;
+        return 0;
+    case L_FLUSH:
+        return set_mode(p, MODE_FLUSH, name, r);
+    case L_FORCE:
+        p->force = true;
+        return 0;
+    case L_SERVERINFO:
+        return set_mode(p, MODE_SERVERINFO, name, r);
+    case L_STORE_PASSWORD:
+    case L_FORGET_PASSWORD:
+        if (set_mode(p, long_options[k].id == L_STORE_PASSWORD ? MODE_STORE_PASSWORD
+                                                               : MODE_FORGET_PASSWORD,
+                     name, r) != 0)
+            return -1;
+        if (val != NULL) {
+            p->o->mode_arg = val;
+            p->mode_arg_given = true;
+        }
+        return 0;
+    case L_VERBOSE:
+        if (p->o->verbose < VERBOSE_MAX)
+            p->o->verbose++;
+        return 0;
+    case L_FROM:
+        p->o->from = val;
+        return 0;
+    case L_READ_RECIPIENTS:
+        p->o->read_recipients = true;
+        return 0;
+    }
+    return 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash;
+
+    if (path == NULL || path[0] == '\0')
+        return PACKAGE;
+    slash = strrchr(path, '/');
+    if (slash == NULL)
+        return path;
+    return slash[1] != '\0' ? slash + 1 : PACKAGE;
+}
+
+/* Checks that need the whole command line. */
+static int check_combination(struct cli_parser *p, struct result *r)
+{
+    struct options *o = p->o;
+    const char *what;
+
+    if (p->force && o->mode != MODE_FLUSH) {
+        result_set(r, RC_USAGE, _("option --force can only be used with --flush"));
+        return -1;
+    }
+    if (p->force)
+        o->flush_force = true;
+
+    switch (o->mode) {
+    case MODE_STORE_PASSWORD:
+    case MODE_FORGET_PASSWORD:
+        if (o->nrecipients > (p->mode_arg_given ? 0 : 1)) {
+            result_set(r, RC_USAGE, _("%s takes at most one account name"), p->mode_opt);
+            return -1;
+        }
+        if (o->nrecipients == 1)
+            o->mode_arg = o->recipients[0];
+        o->recipients = NULL;
+        o->nrecipients = 0;
+        return 0;
+    case MODE_LIST_QUEUE:
+    case MODE_FLUSH:
+    case MODE_SERVERINFO:
+    case MODE_NEWALIASES:
+    case MODE_SMTP_STDIN:
+        if (o->nrecipients > 0) {
+            what = p->mode_opt != NULL ? p->mode_opt : o->progname;
+            result_set(r, RC_USAGE, _("%s takes no recipients (found \"%s\")"), what,
+                       o->recipients[0]);
+            return -1;
+        }
+        return 0;
+    case MODE_SEND:
+        if (o->nrecipients == 0 && !o->read_recipients) {
+            result_set(r, RC_USAGE,
+                       _("no recipients given; name them as arguments or use -t to read them "
+                         "from the message"));
+            return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int cli_parse(int argc, char **argv, struct options *opts, struct result *r)
+{
+    struct cli_parser p;
+    int first_recipient, end;
+
+    memset(opts, 0, sizeof *opts);
+    opts->mode = MODE_SEND;
+    opts->progname = base_name(argc > 0 ? argv[0] : NULL);
+    if (strcmp(opts->progname, "mailq") == 0)
+        opts->mode = MODE_LIST_QUEUE;
+    else if (strcmp(opts->progname, "newaliases") == 0)
+        opts->mode = MODE_NEWALIASES;
+
+    memset(&p, 0, sizeof p);
+    p.argc = argc;
+    p.argv = argv;
+    p.o = opts;
+
+    for (p.i = 1; p.i < argc; p.i++) {
+        const char *arg = argv[p.i];
+        int rc;
+
+        if (arg == NULL)
+            break;
+        if (strcmp(arg, "--") == 0) {
+            p.i++;
+            break;
+        }
+        if (arg[0] != '-' || arg[1] == '\0')
+            break;     /* first recipient: options end here, as in sendmail */
+        if (arg[1] == '-')
+            rc = parse_long(&p, arg, r);
+        else
+            rc = parse_short(&p, arg, r);
+        if (rc != 0)
+            return -1;
+    }
+    /* A NULL before argc (a caller that miscounted) ends the list. */
+    first_recipient = p.i < argc ? p.i : argc;
+    for (end = first_recipient; end < argc && argv[end] != NULL; end++)
+        ;
+    opts->nrecipients = end - first_recipient;
+    opts->recipients = opts->nrecipients > 0 ? argv + first_recipient : NULL;
+
+    if (p.want_help || p.want_version) {
+        opts->mode = p.want_help ? MODE_HELP : MODE_VERSION;
+        return 0;
+    }
+    return check_combination(&p, r);
+}
+
+void cli_print_help(void)
+{
+    printf(_("Usage: %s [OPTION]... [--] [RECIPIENT]...\n"
+             "  or:  mailq, newaliases\n"
+             "Read a message on standard input, as sendmail(8) does, and forward it to the\n"
+             "smarthost of an account in ~/.smtprc.\n"),
+           PACKAGE);
+    fputs(_("\n"
+            "Sendmail options:\n"
+            "  -t               also send to the To, Cc and Bcc header recipients (or those\n"
+            "                   of the first Resent- block) and remove the Bcc headers\n"
+            "  -i, -oi          a line with a single \".\" does not end the message (this\n"
+            "                   only matters when standard input is a terminal)\n"
+            "  -f ADDR, -r ADDR envelope sender; \"<>\" or \"\" is the null sender\n"
+            "  -F NAME          full name for a From header that smtpfwd adds\n"
+            "  -N LIST          delivery status notifications: never, or a list of\n"
+            "                   success, failure, delay\n"
+            "  -R full|hdrs     return the full message or only its headers in a DSN\n"
+            "  -V ENVID         envelope identifier for delivery status notifications\n"
+            "  -B 7BIT|8BITMIME body type of the message\n"
+            "  -C FILE          read FILE instead of ~/.smtprc\n"
+            "  -bm              read a message and deliver it (the default)\n"
+            "  -bp              list the queued messages (same as mailq)\n"
+            "  -bs              speak SMTP on standard input and output\n"
+            "  -bi, -I          rebuild the aliases: nothing to do (same as newaliases)\n"
+            "  -q[INTERVAL]     deliver the queued messages that are due; INTERVAL is\n"
+            "                   ignored\n"
+            "  -qf              deliver all queued messages, due or not\n"
+            "  -odq             put the message in the queue instead of delivering it\n"
+            "  -odi, -odb, -odd accepted; the message is delivered at once\n"
+            "  -oem, -oee, -oep, -oeq, -oew\n"
+            "                   accepted; errors are always reported on standard error\n"
+            "                   and in the exit status\n"
+            "  -v               show the SMTP dialog; twice for more detail\n"
+            "  -o X, -O X, -L X, -h N, -X FILE, -G, -U\n"
+            "                   accepted and ignored\n"
+            "  --               end of the options: everything after it is a recipient\n"),
+          stdout);
+    fputs(_("\n"
+            "smtpfwd options:\n"
+            "  -a, --account=NAME    use the account NAME of the configuration\n"
+            "      --file=FILE       same as -C FILE\n"
+            "      --from=ADDR       same as -f ADDR\n"
+            "      --read-recipients same as -t\n"
+            "      --verbose         same as -v\n"
+            "  -P, --pretend         print the account that would be used (passwords\n"
+            "                        masked) and exit\n"
+            "  -q, --flush           deliver the queued messages that are due\n"
+            "      --force           with --flush: deliver all queued messages, due or not\n"
+            "  -S, --serverinfo      print what the account's smarthost offers and exit\n"
+            "      --store-password [ACCOUNT]\n"
+            "                        ask for the account's password and store it in the\n"
+            "                        keyring\n"
+            "      --forget-password [ACCOUNT]\n"
+            "                        remove the account's password from the keyring\n"
+            "      --help            print this help and exit\n"
+            "      --version         print the version and the features built in and exit\n"),
+          stdout);
+    fputs(_("\n"
+            "Each RECIPIENT is an address list, such as \"a@example.org, Bob <b@example.org>\".\n"
+            "Options end at the first recipient, as in sendmail.\n"),
+          stdout);
+    printf(_("\n"
+             "Configuration: %s, then -C FILE or ~/.smtprc (else\n"
+             "$XDG_CONFIG_HOME/smtpfwd/config), in msmtprc syntax; see smtprc(5).\n"),
+           SYSCONFDIR "/smtprc");
+    fputs(_("\n"
+            "Exit status (sysexits):\n"
+            "   0  delivered, or safely queued\n"
+            "  64  bad command line, no recipients\n"
+            "  65  invalid address or message, or the server refused the message\n"
+            "  67  recipients refused\n"
+            "  68  the smarthost's name does not exist\n"
+            "  69  a required service is missing (STARTTLS, AUTH, DSN)\n"
+            "  75  temporary failure; the message was not queued\n"
+            "  76  the server broke the protocol\n"
+            "  77  authentication refused or certificate not trusted\n"
+            "  78  configuration error\n"
+            "  70, 71, 73, 74  internal or local system errors\n"),
+          stdout);
+    printf(_("\nReport bugs to <%s>.\n"), PACKAGE_BUGREPORT);
+}
+
+void cli_print_version(void)
+{
+    /* TLS is always built in (GnuTLS is required), so every other
+     * feature follows it with ", ". */
+    printf("%s %s\n", PACKAGE, VERSION);
+    fputs(_("Features:"), stdout);
+    printf(" TLS (GnuTLS %s)", gnutls_check_version(NULL));
+#if HAVE_LIBGSASL
+    printf(", SASL (GNU SASL %s)", gsasl_check_version(NULL));
+#endif
+#if HAVE_LIBSECRET
+    fputs(", keyring (libsecret)", stdout);
+#endif
+#if HAVE_LIBIDN2
+    printf(", IDN (libidn2 %s)", IDN2_VERSION);
+#endif
+    putchar('\n');
+    printf(_("Configuration: %s, %s\n"), SYSCONFDIR "/smtprc", "~/.smtprc");
+}

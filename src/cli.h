@@ -2,7 +2,7 @@
  * cli.h - the sendmail-compatible command line (../shared/CALLERS.md) and
  * smtpfwd's long options, turned into `struct options` and a mode.
  *
- * Parsing never prints and never exits: errors come back as R_USAGE in r,
+ * Parsing never prints and never exits: errors come back as RC_USAGE in r,
  * with a message naming the option. The name the program was invoked
  * under matters: "mailq" means -bp, "newaliases" means -bi.
  */
@@ -49,7 +49,7 @@ struct options {
     const char *progname;        /* basename of argv[0] */
 };
 
-/* Parse argv into opts. Returns 0, or -1 with r set (R_USAGE) naming the
+/* Parse argv into opts. Returns 0, or -1 with r set (RC_USAGE) naming the
  * offending option. opts points into argv; argv must outlive opts. */
 int cli_parse(int argc, char **argv, struct options *opts, struct result *r);
 

@@ -1,3 +1,449 @@
-/* config.c - see config.h. (to be written) */
-#include <config.h>
-#include "config.h"
+/*
+ * config.c - the configuration files and what is done with the accounts
+ * (see config.h): the lookup order (system file, -C FILE, ~/.smtprc,
+ * $XDG_CONFIG_HOME/smtpfwd/config), reading a file through one fd and
+ * the permission check for files that hold a password, account
+ * selection by name or envelope sender, the --pretend listing, the
+ * effective port, and the aliases file.
+ *
+ * The syntax itself lives in config-parse.c. This file must not deliver
+ * or expand %U/%H/%M for delivery (envelope.c does that), and prints only
+ * from config_print_account().
+ */
+#include <autoconfig.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "config-parse.h"
+#include "i18n.h"
+#include "util.h"
+
+#define MAX_FILE_SIZE (4L * 1024 * 1024)   /* a configuration file larger than this is refused */
+
+int config_port(const struct account *a)
+{
+    if (a->port > 0)
+        return a->port;
+    if (!a->tls)
+        return 25;
+    return a->tls_starttls ? 587 : 465;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files */
+
+/* Read and parse path. Returns 0, 1 if the file does not exist (and
+ * missing_ok), -1 on error. */
+static int load_file(struct config *cfg, const char *path, bool is_user, bool missing_ok,
+                     struct result *r)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (missing_ok && (errno == ENOENT || errno == ENOTDIR || (!is_user && errno == EACCES)))
+            return 1;
+        result_set(r, RC_CONFIG, _("cannot read %s: %s"), path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        result_set(r, RC_CONFIG, _("cannot read %s: %s"), path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        result_set(r, RC_CONFIG, _("cannot read %s: not a regular file"), path);
+        close(fd);
+        return -1;
+    }
+    struct buf data = BUF_INIT;
+    char tmp[4096];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            result_set(r, RC_CONFIG, _("cannot read %s: %s"), path, strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (data.len + (size_t)n > (size_t)MAX_FILE_SIZE) {
+            result_set(r, RC_CONFIG, _("cannot read %s: file too large"), path);
+            rc = -1;
+            break;
+        }
+        buf_append(&data, tmp, (size_t)n);
+    }
+    secure_wipe(tmp, sizeof tmp);
+    close(fd);
+    if (rc == 0 && data.len && memchr(data.data, '\0', data.len)) {
+        result_set(r, RC_CONFIG, _("%s: contains a NUL byte"), path);
+        rc = -1;
+    }
+    bool saw_password = false;
+    if (rc == 0)
+        rc = config_parse_file_text(cfg, data.data ? data.data : "", data.len, path, &saw_password, r);
+    secure_wipe(data.data, data.len);
+    buf_free(&data);
+    if (rc == 0 && is_user && saw_password) {
+        if (st.st_uid != getuid()) {
+            result_set(r, RC_CONFIG, _("%s: contains a password but is owned by another user"),
+                       path);
+            rc = -1;
+        } else if (st.st_mode & 077) {
+            result_set(r, RC_CONFIG,
+                       _("%s: contains a password but is readable by others; run: chmod 600 %s"),
+                       path, path);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+int config_load(const char *path, struct config **out, struct result *r)
+{
+    struct config *cfg = config_new();
+    const char *env = getenv("SMTPFWD_SYSCONF");
+    char *sys = env ? xstrdup(env) : xstrdup(SYSCONFDIR "/smtprc");
+    char *home_rc = NULL, *xdg_rc = NULL;
+    int rc;
+
+    *out = NULL;
+    if (*sys) {
+        rc = load_file(cfg, sys, false, true, r);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            cfg->system_file = sys;
+            sys = NULL;
+        }
+    }
+    if (path) {
+        if (load_file(cfg, path, true, false, r) != 0)
+            goto fail;
+        cfg->user_file = xstrdup(path);
+    } else {
+        const char *home = util_user_home();
+        const char *xdg = getenv("XDG_CONFIG_HOME");
+        home_rc = xasprintf("%s%s.smtprc", home,
+                            home[0] && home[strlen(home) - 1] == '/' ? "" : "/");
+        if (xdg && xdg[0] == '/')
+            xdg_rc = xasprintf("%s/smtpfwd/config", xdg);
+        else
+            xdg_rc = xasprintf("%s%s.config/smtpfwd/config", home,
+                               home[0] && home[strlen(home) - 1] == '/' ? "" : "/");
+        rc = load_file(cfg, home_rc, true, true, r);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            cfg->user_file = home_rc;
+            home_rc = NULL;
+        } else {
+            rc = load_file(cfg, xdg_rc, true, true, r);
+            if (rc < 0)
+                goto fail;
+            if (rc == 0) {
+                cfg->user_file = xdg_rc;
+                xdg_rc = NULL;
+            }
+        }
+        if (!cfg->user_file && !cfg->system_file) {
+            const char *sysname = env ? env : SYSCONFDIR "/smtprc";
+            if (*sysname)
+                result_set(r, RC_CONFIG,
+                           _("no configuration file found (looked in %s, %s and %s); create ~/.smtprc"),
+                           sysname, home_rc, xdg_rc);
+            else
+                result_set(r, RC_CONFIG,
+                           _("no configuration file found (looked in %s and %s); create ~/.smtprc"),
+                           home_rc, xdg_rc);
+            goto fail;
+        }
+    }
+    free(sys);
+    free(home_rc);
+    free(xdg_rc);
+    *out = cfg;
+    return 0;
+fail:
+    free(sys);
+    free(home_rc);
+    free(xdg_rc);
+    config_free(cfg);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Selection */
+
+static const char *config_where(const struct config *cfg)
+{
+    if (cfg->user_file)
+        return cfg->user_file;
+    if (cfg->system_file)
+        return cfg->system_file;
+    return _("the configuration");
+}
+
+static void str_lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* "local@Domain" -> "local@domain" (domain lowercased); caller frees. */
+static char *normalize_address(const char *s)
+{
+    char *n = xstrdup(s);
+    char *at = strrchr(n, '@');
+    if (at)
+        str_lower(at + 1);
+    return n;
+}
+
+static bool from_matches(const char *pattern, const char *addr)
+{
+    bool match = false;
+    char *pat = normalize_address(pattern);
+    char *a = normalize_address(addr);
+    if (strcmp(pat, a) == 0 || fnmatch(pat, a, 0) == 0) {
+        match = true;
+    } else {
+        char *plus = strchr(a, '+');
+        char *at = strrchr(a, '@');
+        if (plus && (!at || plus < at)) {
+            if (at)
+                memmove(plus, at, strlen(at) + 1);
+            else
+                *plus = '\0';
+            match = strcmp(pat, a) == 0 || fnmatch(pat, a, 0) == 0;
+        }
+    }
+    free(pat);
+    free(a);
+    return match;
+}
+
+const struct account *config_select(const struct config *cfg, const char *name,
+                                    const char *envelope_from, struct result *r)
+{
+    if (name) {
+        const struct account *a = config_find(cfg, name);
+        if (!a)
+            result_set(r, RC_CONFIG, _("account \"%s\" not found in %s"), name,
+                       config_where(cfg));
+        return a;
+    }
+    if (envelope_from && *envelope_from) {
+        char *from = address_strip_angles(envelope_from);
+        const struct account *found = NULL;
+        for (size_t i = 0; i < cfg->naccounts && !found; i++) {
+            const struct account *a = cfg->accounts[i];
+            if (a->from && *from && from_matches(a->from, from))
+                found = a;
+        }
+        free(from);
+        if (found)
+            return found;
+    }
+    const struct account *a = config_find(cfg, "default");
+    if (a)
+        return a;
+    if (envelope_from && *envelope_from)
+        result_set(r, RC_CONFIG,
+                   _("no account \"default\" in %s and none matches the sender \"%s\"; use -a ACCOUNT or define \"account default\""),
+                   config_where(cfg), envelope_from);
+    else
+        result_set(r, RC_CONFIG,
+                   _("no account \"default\" in %s; use -a ACCOUNT or define \"account default\""),
+                   config_where(cfg));
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* --pretend listing.
+ *
+ * Format (stable, for scripts): one "key = value" line per setting.
+ * First "account = NAME" and "file = FILE:LINE", then every command of
+ * the list in DESIGN.md's order (host, port, source_ip, ... aliases),
+ * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain.
+ * Strings are printed as they are (after ~ expansion), "(not set)" when
+ * unset (protocol prints "smtp" and auth "off" when unset, their
+ * defaults). Booleans are "on"/"off". port is the effective port (defaults
+ * applied). proxy_port and tls_min_dh_prime_bits print "(not set)" when 0;
+ * timeout prints "off" when 0. set_*_header print auto/on/off. queue
+ * prints off/on-failure/always; queue_lifetime and queue_max_backoff
+ * print seconds followed by "s". The password prints as "*****". */
+void config_print_account(FILE *out, const struct account *a)
+{
+    static const char *const hdr_names[] = { "auto", "on", "off" };
+    static const char *const queue_names[] = { "on-failure", "off", "always" };
+
+    fprintf(out, "account = %s\n", a->name ? a->name : "");
+    fprintf(out, "file = %s:%d\n", a->file ? a->file : "", a->line);
+    for (size_t i = 0; i < config_nfields; i++) {
+        const struct config_field *f = &config_fields[i];
+        const void *p = (const char *)a + f->off;
+        fprintf(out, "%s = ", f->name);
+        switch (f->type) {
+        case CF_SECRET:
+            fputs(*(char *const *)p ? "*****" : _("(not set)"), out);
+            break;
+        case CF_BOOL:
+            fputs(*(const bool *)p ? "on" : "off", out);
+            break;
+        case CF_PORT:
+            if (strcmp(f->name, "port") == 0)
+                fprintf(out, "%d", config_port(a));
+            else if (*(const int *)p)
+                fprintf(out, "%d", *(const int *)p);
+            else
+                fputs(_("(not set)"), out);
+            break;
+        case CF_TIMEOUT:
+            if (*(const int *)p)
+                fprintf(out, "%d", *(const int *)p);
+            else
+                fputs("off", out);
+            break;
+        case CF_POSINT:
+            if (*(const int *)p)
+                fprintf(out, "%d", *(const int *)p);
+            else
+                fputs(_("(not set)"), out);
+            break;
+        case CF_HDR3:
+        case CF_HDR2: {
+            enum hdr_mode m = *(const enum hdr_mode *)p;
+            fputs(m <= HDR_OFF ? hdr_names[m] : "?", out);
+            break;
+        }
+        case CF_QUEUE: {
+            enum queue_mode m = *(const enum queue_mode *)p;
+            fputs(m <= QUEUE_ALWAYS ? queue_names[m] : "?", out);
+            break;
+        }
+        case CF_DURATION:
+            fprintf(out, "%lds", *(const long *)p);
+            break;
+        default: {
+            const char *v = *(char *const *)p;
+            if (!v && f->off == offsetof(struct account, protocol))
+                v = "smtp";
+            else if (!v && f->off == offsetof(struct account, auth))
+                v = "off";
+            fputs(v ? v : _("(not set)"), out);
+            break;
+        }
+        }
+        fputc('\n', out);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Aliases */
+
+int config_alias_lookup(const char *aliases_file, const char *local, struct addr_list *out,
+                        struct result *r)
+{
+    FILE *fp = fopen(aliases_file, "re");
+    if (!fp) {
+        result_set(r, RC_CONFIG, _("cannot read aliases file %s: %s"), aliases_file,
+                   strerror(errno));
+        return -1;
+    }
+    char *line = NULL, *fallback = NULL;
+    size_t cap = 0;
+    int lineno = 0, fallback_line = 0, rc = 0;
+    char *value = NULL;
+    int value_line = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (memchr(line, '\0', (size_t)n)) {
+            result_set(r, RC_CONFIG, _("%s:%d: NUL byte in line"), aliases_file, lineno);
+            rc = -1;
+            break;
+        }
+        /* comment: '#' at the start or after whitespace */
+        for (char *p = line; *p; p++) {
+            if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+                *p = '\0';
+                break;
+            }
+        }
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            continue;
+        char *colon = strchr(s, ':');
+        char *ke = colon ? colon : s;
+        while (ke > s && (ke[-1] == ' ' || ke[-1] == '\t'))
+            ke--;
+        if (!colon || ke == s) {
+            result_set(r, RC_CONFIG, _("%s:%d: invalid alias line (expected \"name: address, ...\")"),
+                       aliases_file, lineno);
+            rc = -1;
+            break;
+        }
+        *ke = '\0';
+        if (ascii_strcasecmp(s, local) == 0) {
+            value = xstrdup(colon + 1);
+            value_line = lineno;
+            break;
+        }
+        if (!fallback && ascii_strcasecmp(s, "default") == 0) {
+            fallback = xstrdup(colon + 1);
+            fallback_line = lineno;
+        }
+    }
+    if (rc == 0 && n < 0 && ferror(fp)) {
+        result_set(r, RC_CONFIG, _("cannot read aliases file %s: %s"), aliases_file,
+                   strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(fp);
+    if (rc == 0 && !value && fallback) {
+        value = fallback;
+        value_line = fallback_line;
+        fallback = NULL;
+    }
+    free(fallback);
+    if (rc != 0 || !value) {
+        free(value);
+        return rc;
+    }
+    struct addr_list tmp = ADDR_LIST_INIT;
+    struct result pr = RESULT_INIT;
+    if (address_parse_list(value, &tmp, &pr) != 0) {
+        result_set(r, RC_CONFIG, _("%s:%d: invalid alias: %s"), aliases_file, value_line,
+                   pr.msg ? pr.msg : "");
+        rc = -1;
+    } else if (tmp.n == 0) {
+        result_set(r, RC_CONFIG, _("%s:%d: alias without an address"), aliases_file, value_line);
+        rc = -1;
+    } else {
+        for (size_t i = 0; i < tmp.n; i++)
+            addr_list_add(out, NULL, tmp.v[i].mailbox);
+        rc = 1;
+    }
+    result_clear(&pr);
+    addr_list_free(&tmp);
+    free(value);
+    return rc;
+}

@@ -4,8 +4,12 @@
  * password, and the aliases file.
  *
  * Syntax (as msmtp): one command per line, "command argument"; '#' starts
- * a comment outside quotes; arguments may be double-quoted with \" and \\
- * escapes; an empty argument is written "". `defaults` starts a block whose
+ * a comment outside quotes when it begins a word (at the start of the
+ * line or after whitespace: `password ab#cd` keeps its '#', as in msmtp);
+ * arguments may be double-quoted with \" and \\ escapes (a quoted
+ * argument must be the whole argument); an empty argument is written "";
+ * trailing whitespace and a CR before the LF are dropped; other control
+ * characters are refused. `defaults` starts a block whose
  * settings apply to every account defined after it; `account NAME` starts
  * an account that starts from the current defaults; `account NAME : P1, P2`
  * also copies every setting made in P1 then P2 (in order) before its own;
@@ -15,14 +19,20 @@
  * Boolean arguments: on/off (also "" = on for msmtp compatibility).
  *
  * Lookup order: the system file SYSCONFDIR/smtprc is read first if it
- * exists (it only provides defaults and accounts); then -C FILE if given,
+ * exists (it only provides defaults and accounts; the environment
+ * variable SMTPFWD_SYSCONF, when set, names the system file to read
+ * instead, and an empty value means "no system file": used by the tests
+ * for isolation). Each file starts with fresh defaults; an account in the
+ * user file replaces a system account of the same name. Then -C FILE if given,
  * else ~/.smtprc, else $XDG_CONFIG_HOME/smtpfwd/config (or
  * ~/.config/smtpfwd/config). The home directory comes from the user
  * database, not $HOME.
  *
- * Errors name FILE:LINE and have class R_CONFIG (exit 78). A user file
+ * Errors name FILE:LINE and have class RC_CONFIG (exit 78). A user file
  * that holds a `password` and is readable by group/others or owned by
- * another user is refused (R_CONFIG), checked with fstat on the open fd.
+ * another user is refused (RC_CONFIG), checked with fstat on the open fd.
+ * A password that only comes from `eval` output does not count; errors
+ * inside eval output are reported at the line of the `eval`.
  */
 #ifndef SMTPFWD_CONFIG_H
 #define SMTPFWD_CONFIG_H
@@ -97,12 +107,20 @@ struct account {
     char *queue_dir;
     long queue_lifetime;         /* seconds; default 5 days */
     long queue_max_backoff;      /* seconds; default 1 hour */
+
+    /* added by config.c */
+    char *maildomain;            /* msmtp's obsolete `maildomain` (for %M); NULL = unset */
+    unsigned long long set_mask; /* internal: which settings were set explicitly
+                                    (by the defaults in force or a line); used for
+                                    inheritance from parent accounts */
 };
 
 struct config {
     struct account **accounts;   /* owned, in definition order */
     size_t naccounts;
     char *user_file;             /* the user file that was read, or NULL */
+    /* added by config.c */
+    char *system_file;           /* the system file that was read, or NULL */
 };
 
 /* Load configuration following the lookup order above. path is -C FILE
@@ -123,7 +141,7 @@ const struct account *config_find(const struct config *cfg, const char *name);
  * `from` matches envelope_from (exact, case-insensitive in the domain;
  * glob with * and ?; or equal after removing a +detail from the local
  * part); else the account named "default". Returns NULL with r set
- * (R_CONFIG) when nothing fits, saying why. */
+ * (RC_CONFIG) when nothing fits, saying why. */
 const struct account *config_select(const struct config *cfg, const char *name,
                                     const char *envelope_from, struct result *r);
 
@@ -140,7 +158,7 @@ void config_free(struct config *cfg);
  * "default: addr" as fallback. Looks up the local name (case-insensitive)
  * and APPENDS the expansion to out (a list of mailboxes). Returns 1 if
  * an alias (or default) applied, 0 if none, -1 with r set on read or
- * parse errors (R_CONFIG with FILE:LINE). */
+ * parse errors (RC_CONFIG with FILE:LINE). */
 struct addr_list;
 int config_alias_lookup(const char *aliases_file, const char *local,
                         struct addr_list *out, struct result *r);

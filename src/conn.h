@@ -10,7 +10,7 @@
  * commands leaves in one write(). TCP_NODELAY is set on every connection.
  *
  * Every failure is classified: refused/unreachable/timeout/reset ->
- * R_TEMPFAIL; unknown host -> R_NOHOST; DNS try-again -> R_TEMPFAIL.
+ * RC_TEMPFAIL; unknown host -> RC_NOHOST; DNS try-again -> RC_TEMPFAIL.
  */
 #ifndef SMTPFWD_CONN_H
 #define SMTPFWD_CONN_H
@@ -40,8 +40,8 @@ int conn_flush(struct conn *c, int timeout_ms, struct result *r);
 
 /* Read one line (up to and including LF) into buf. *len receives the
  * line length without the CRLF/LF. A line longer than bufsize-1 is an
- * error (R_PROTOCOL, "over-long reply line"). EOF before a full line is
- * R_TEMPFAIL ("connection closed by server"). Timeout is R_TEMPFAIL
+ * error (RC_PROTOCOL, "over-long reply line"). EOF before a full line is
+ * RC_TEMPFAIL ("connection closed by server"). Timeout is RC_TEMPFAIL
  * naming the number of seconds waited. The line is NUL-terminated. */
 int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
                    int timeout_ms, struct result *r);

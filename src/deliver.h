@@ -25,7 +25,7 @@ struct delivery {
 
 /* Deliver n messages through account a over one connection. Each
  * d[i].result is set. Returns the overall class (worst of the messages;
- * R_OK only if every message went to every recipient). Diagnostics for
+ * RC_OK only if every message went to every recipient). Diagnostics for
  * each failure (and each refused recipient, quoting the server) are
  * printed on stderr. */
 enum result_class deliver_session(const struct account *a, struct delivery *d, size_t n);

@@ -40,14 +40,14 @@ struct envelope {
 
 /* The envelope sender only (needed before intake to select the account
  * and build From:). Returns a new string ("" for null sender) or NULL
- * with r set (invalid -f: R_DATAERR). */
+ * with r set (invalid -f: RC_DATAERR). */
 char *envelope_sender(const struct options *o, const struct account *a, struct result *r);
 
 /* The mail domain for qualification and Message-ID; caller frees. */
 char *envelope_mail_domain(const struct account *a);
 
 /* Build the whole envelope. m may be NULL when no message was read.
- * Errors: R_USAGE "no recipients", R_DATAERR invalid address, R_CONFIG
+ * Errors: RC_USAGE "no recipients", RC_DATAERR invalid address, RC_CONFIG
  * aliases file problems. */
 int envelope_build(const struct options *o, const struct account *a,
                    const struct message *m, struct envelope *env, struct result *r);

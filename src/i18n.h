@@ -6,13 +6,14 @@
 #ifndef SMTPFWD_I18N_H
 #define SMTPFWD_I18N_H
 
-#include <config.h>
+#include <autoconfig.h>
 
 #if ENABLE_NLS
 # include <libintl.h>
 # define _(s) gettext(s)
 #else
 # define _(s) (s)
+# define ngettext(s, p, n) ((n) == 1 ? (s) : (p))
 #endif
 #define N_(s) (s)
 

@@ -9,7 +9,7 @@
 #include "result.h"
 
 /* Convert a host name to its ASCII (A-label) form for DNS and TLS.
- * Returns a new string, or NULL with r set (R_DATAERR). */
+ * Returns a new string, or NULL with r set (RC_DATAERR). */
 char *idn_host_to_ascii(const char *host, struct result *r);
 
 /* Convert the domain of an address to A-labels when the server lacks

@@ -26,6 +26,10 @@
 #include "address.h"
 #include "result.h"
 
+/* Size of one read() from the input. Exposed so tests can place a CR at
+ * the exact end of a block. */
+#define INTAKE_BLOCK_SIZE (256 * 1024)
+
 struct intake_opts {
     bool dot_ends;            /* a lone "." line ends input (tty without -i) */
     bool remove_bcc;          /* remove Bcc:, Resent-Bcc: */
@@ -50,7 +54,7 @@ struct message {
 };
 
 /* Read all of in_fd into a new message. Returns 0, or -1 with r set:
- * R_IOERR/R_CANTCREAT for local failures, R_DATAERR for a header that
+ * RC_IOERR/RC_CANTCREAT for local failures, RC_DATAERR for a header that
  * cannot be parsed when collecting recipients. Always reads to the end
  * of input (or the lone "." on a tty) even when it fails later. */
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);

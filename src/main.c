@@ -1,8 +1,239 @@
 /*
  * main.c - wiring of the pipeline (DESIGN.md, "Data flow"); nothing else.
+ *
+ *   argv -> cli -> options -> config -> account
+ *   stdin -> intake -> message file -> envelope -> deliver -> exit status
+ *
+ * Every failure arrives here as a struct result; its class decides the
+ * exit status through result_exit_status(), the one mapping.
  */
-#include <config.h>
-int main(void)
+#include <autoconfig.h>
+
+#include <fcntl.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "cli.h"
+#include "config.h"
+#include "deliver.h"
+#include "envelope.h"
+#include "i18n.h"
+#include "intake.h"
+#include "log.h"
+#include "result.h"
+
+/* Postfix's postdrop habit: make sure fds 0-2 are open so that no file we
+ * open later becomes someone's stdout. */
+static void open_standard_fds(void)
 {
-    return 70;
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) == -1) {
+            int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (n != fd)
+                _exit(71);
+        }
+    }
+}
+
+/* Report r on stderr and return its exit status. */
+static int fail(struct result *r)
+{
+    if (r->msg)
+        log_error("%s", r->msg);
+    int status = result_exit_status(r->cls);
+    result_clear(r);
+    return status;
+}
+
+static int not_yet(const char *what)
+{
+    log_error(_("%s is not available in this version yet"), what);
+    return result_exit_status(RC_USAGE);
+}
+
+static const struct account *choose_account(const struct options *o, const struct config *cfg,
+                                            struct result *r)
+{
+    char *from = o->from ? address_strip_angles(o->from) : NULL;
+    const struct account *a = config_select(cfg, o->account, from && *from ? from : NULL, r);
+    free(from);
+    return a;
+}
+
+static int run_pretend(const struct options *o)
+{
+    struct result r = RESULT_INIT;
+    struct config *cfg = NULL;
+    if (config_load(o->config_file, &cfg, &r) != 0)
+        return fail(&r);
+    const struct account *a = choose_account(o, cfg, &r);
+    if (!a) {
+        config_free(cfg);
+        return fail(&r);
+    }
+    config_print_account(stdout, a);
+    config_free(cfg);
+    return fflush(stdout) == 0 ? 0 : result_exit_status(RC_IOERR);
+}
+
+/* The From: header value to add for sender, with a display name when one
+ * is known; NULL when no From: should be added. */
+static char *from_header_value(const struct options *o, const struct account *a,
+                               const char *sender)
+{
+    if (a->set_from_header == HDR_OFF || !*sender)
+        return NULL;
+    const char *name = o->full_name ? o->full_name : a->from_full_name;
+    if (!name || !*name)
+        return xstrdup(sender);
+    struct buf b = BUF_INIT;
+    bool plain = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789!#$%&'*+-/=?^_`{|}~ ") == strlen(name);
+    if (plain) {
+        buf_puts(&b, name);
+    } else {
+        buf_putc(&b, '"');
+        for (const char *p = name; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                buf_putc(&b, '\\');
+            if (*p != '\r' && *p != '\n')
+                buf_putc(&b, *p);
+        }
+        buf_putc(&b, '"');
+    }
+    buf_printf(&b, " <%s>", sender);
+    return buf_steal(&b);
+}
+
+/* DESIGN.md rule 6: read to the end of input even when we fail before
+ * reading the message, so that the caller never dies of SIGPIPE and
+ * learns of the failure from our exit status. */
+static void drain_input(void)
+{
+    char block[65536];
+    if (isatty(0))
+        return;
+    while (read(0, block, sizeof block) > 0)
+        ;
+}
+
+static int run_send(const struct options *o)
+{
+    struct result r = RESULT_INIT;
+    struct config *cfg = NULL;
+    struct message msg = { .fd = -1 };
+    struct envelope env = { 0 };
+    char *sender = NULL, *from_value = NULL, *mail_domain = NULL;
+    int status = 0;
+
+    if (config_load(o->config_file, &cfg, &r) != 0) {
+        drain_input();
+        return fail(&r);
+    }
+    const struct account *a = choose_account(o, cfg, &r);
+    if (!a) {
+        drain_input();
+        goto out;
+    }
+    sender = envelope_sender(o, a, &r);
+    if (!sender) {
+        drain_input();
+        goto out;
+    }
+    mail_domain = envelope_mail_domain(a);
+    from_value = from_header_value(o, a, sender);
+
+    struct intake_opts io = {
+        .dot_ends = !o->ignore_dots && isatty(0),
+        .remove_bcc = a->remove_bcc_headers,
+        .collect_rcpts = o->read_recipients,
+        .add_from = from_value,
+        .force_from = a->set_from_header == HDR_ON,
+        .add_date = a->set_date_header != HDR_OFF,
+        .msgid_domain = a->set_msgid_header != HDR_OFF ? mail_domain : NULL,
+    };
+    if (intake_read(0, &io, &msg, &r) != 0)
+        goto out;
+    if (msg.nul_dropped)
+        log_warning(ngettext("dropped %zu NUL byte from the message",
+                             "dropped %zu NUL bytes from the message", msg.nul_dropped),
+                    msg.nul_dropped);
+    if (envelope_build(o, a, &msg, &env, &r) != 0)
+        goto out;
+
+    if (o->queue_only || a->queue == QUEUE_ALWAYS) {
+        result_set(&r, RC_UNAVAILABLE,
+                   _("queueing (-odq or \"queue always\") is not available in this version "
+                     "yet; the message was not sent"));
+        goto out;
+    }
+
+    struct delivery d = { .env = &env, .msg = &msg };
+    enum result_class cls = deliver_session(a, &d, 1);
+    status = result_exit_status(cls);
+    deliver_free(&d);
+
+out:
+    if (r.cls != RC_OK)
+        status = fail(&r);
+    envelope_free(&env);
+    if (msg.fd >= 0)
+        intake_free(&msg);
+    free(sender);
+    free(from_value);
+    free(mail_domain);
+    config_free(cfg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    open_standard_fds();
+    setlocale(LC_ALL, "");
+#if ENABLE_NLS
+    bindtextdomain(PACKAGE, LOCALEDIR);
+    textdomain(PACKAGE);
+#endif
+    signal(SIGPIPE, SIG_IGN);
+    umask(077);
+
+    struct options o;
+    struct result r = RESULT_INIT;
+    if (cli_parse(argc, argv, &o, &r) != 0)
+        return fail(&r);
+    log_set_verbose(o.verbose);
+
+    switch (o.mode) {
+    case MODE_HELP:
+        cli_print_help();
+        return 0;
+    case MODE_VERSION:
+        cli_print_version();
+        return 0;
+    case MODE_NEWALIASES:
+        return 0;
+    case MODE_PRETEND:
+        return run_pretend(&o);
+    case MODE_SEND:
+        return run_send(&o);
+    case MODE_LIST_QUEUE:
+        return not_yet(_("listing the queue (-bp, mailq)"));
+    case MODE_FLUSH:
+        return not_yet(_("flushing the queue (-q)"));
+    case MODE_SMTP_STDIN:
+        return not_yet(_("SMTP on standard input (-bs)"));
+    case MODE_SERVERINFO:
+        return not_yet(_("--serverinfo"));
+    case MODE_STORE_PASSWORD:
+        return not_yet(_("--store-password"));
+    case MODE_FORGET_PASSWORD:
+        return not_yet(_("--forget-password"));
+    }
+    return result_exit_status(RC_SOFTWARE);
 }

@@ -2,7 +2,7 @@
  * result.c - failure classes, their messages, and the single mapping from
  * a class to a sysexits(3) exit status.
  */
-#include <config.h>
+#include <autoconfig.h>
 
 #include <stdlib.h>
 #include <sysexits.h>
@@ -18,7 +18,7 @@ static void set_va(struct result *r, enum result_class cls, const char *fmt, va_
 
 void result_set(struct result *r, enum result_class cls, const char *fmt, ...)
 {
-    if (!r || r->cls != R_OK)
+    if (!r || r->cls != RC_OK)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -40,34 +40,34 @@ void result_clear(struct result *r)
 {
     free(r->msg);
     r->msg = NULL;
-    r->cls = R_OK;
+    r->cls = RC_OK;
 }
 
 void result_move(struct result *dst, struct result *src)
 {
     result_clear(dst);
     *dst = *src;
-    src->cls = R_OK;
+    src->cls = RC_OK;
     src->msg = NULL;
 }
 
 int result_exit_status(enum result_class cls)
 {
     switch (cls) {
-    case R_OK:          return EX_OK;
-    case R_USAGE:       return EX_USAGE;
-    case R_DATAERR:     return EX_DATAERR;
-    case R_NOUSER:      return EX_NOUSER;
-    case R_NOHOST:      return EX_NOHOST;
-    case R_UNAVAILABLE: return EX_UNAVAILABLE;
-    case R_SOFTWARE:    return EX_SOFTWARE;
-    case R_OSERR:       return EX_OSERR;
-    case R_CANTCREAT:   return EX_CANTCREAT;
-    case R_IOERR:       return EX_IOERR;
-    case R_TEMPFAIL:    return EX_TEMPFAIL;
-    case R_PROTOCOL:    return EX_PROTOCOL;
-    case R_NOPERM:      return EX_NOPERM;
-    case R_CONFIG:      return EX_CONFIG;
+    case RC_OK:          return EX_OK;
+    case RC_USAGE:       return EX_USAGE;
+    case RC_DATAERR:     return EX_DATAERR;
+    case RC_NOUSER:      return EX_NOUSER;
+    case RC_NOHOST:      return EX_NOHOST;
+    case RC_UNAVAILABLE: return EX_UNAVAILABLE;
+    case RC_SOFTWARE:    return EX_SOFTWARE;
+    case RC_OSERR:       return EX_OSERR;
+    case RC_CANTCREAT:   return EX_CANTCREAT;
+    case RC_IOERR:       return EX_IOERR;
+    case RC_TEMPFAIL:    return EX_TEMPFAIL;
+    case RC_PROTOCOL:    return EX_PROTOCOL;
+    case RC_NOPERM:      return EX_NOPERM;
+    case RC_CONFIG:      return EX_CONFIG;
     }
     return EX_SOFTWARE;
 }

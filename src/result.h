@@ -1,6 +1,8 @@
 /*
  * result.h - failure classes and the single mapping to exit statuses.
  *
+ * (Names are RC_*, not R_*: unistd.h already defines R_OK.)
+ *
  * Every function that can fail takes a `struct result *r` and, on failure,
  * returns -1 after filling it with result_set(): a class and a translated
  * sentence that names what failed and, when a server spoke, quotes its
@@ -13,27 +15,27 @@
 #include "util.h"
 
 enum result_class {
-    R_OK = 0,         /* 0  EX_OK */
-    R_USAGE,          /* 64 EX_USAGE: bad command line, no recipients */
-    R_DATAERR,        /* 65 EX_DATAERR: invalid address or message; 5xx for the message */
-    R_NOUSER,         /* 67 EX_NOUSER: recipients permanently refused */
-    R_NOHOST,         /* 68 EX_NOHOST: host name does not resolve */
-    R_UNAVAILABLE,    /* 69 EX_UNAVAILABLE: required service missing */
-    R_SOFTWARE,       /* 70 EX_SOFTWARE: internal error */
-    R_OSERR,          /* 71 EX_OSERR */
-    R_CANTCREAT,      /* 73 EX_CANTCREAT */
-    R_IOERR,          /* 74 EX_IOERR */
-    R_TEMPFAIL,       /* 75 EX_TEMPFAIL: transient, message not queued */
-    R_PROTOCOL,       /* 76 EX_PROTOCOL: server broke the protocol */
-    R_NOPERM,         /* 77 EX_NOPERM: auth refused, certificate failed */
-    R_CONFIG,         /* 78 EX_CONFIG: configuration error */
+    RC_OK = 0,         /* 0  EX_OK */
+    RC_USAGE,          /* 64 EX_USAGE: bad command line, no recipients */
+    RC_DATAERR,        /* 65 EX_DATAERR: invalid address or message; 5xx for the message */
+    RC_NOUSER,         /* 67 EX_NOUSER: recipients permanently refused */
+    RC_NOHOST,         /* 68 EX_NOHOST: host name does not resolve */
+    RC_UNAVAILABLE,    /* 69 EX_UNAVAILABLE: required service missing */
+    RC_SOFTWARE,       /* 70 EX_SOFTWARE: internal error */
+    RC_OSERR,          /* 71 EX_OSERR */
+    RC_CANTCREAT,      /* 73 EX_CANTCREAT */
+    RC_IOERR,          /* 74 EX_IOERR */
+    RC_TEMPFAIL,       /* 75 EX_TEMPFAIL: transient, message not queued */
+    RC_PROTOCOL,       /* 76 EX_PROTOCOL: server broke the protocol */
+    RC_NOPERM,         /* 77 EX_NOPERM: auth refused, certificate failed */
+    RC_CONFIG,         /* 78 EX_CONFIG: configuration error */
 };
 
 struct result {
     enum result_class cls;
-    char *msg;        /* owned, translated, no trailing newline; NULL if R_OK */
+    char *msg;        /* owned, translated, no trailing newline; NULL if RC_OK */
 };
-#define RESULT_INIT { R_OK, NULL }
+#define RESULT_INIT { RC_OK, NULL }
 
 /* Record a failure. If r already holds a failure, the first one is kept
  * (the earliest cause is the one to report) and this call only frees
@@ -43,9 +45,9 @@ void result_set(struct result *r, enum result_class cls, const char *fmt, ...)
 /* Replace whatever r holds (used when a later step reclassifies). */
 void result_replace(struct result *r, enum result_class cls, const char *fmt, ...)
     ATTR_PRINTF(3, 4);
-/* Free the message and reset to R_OK. */
+/* Free the message and reset to RC_OK. */
 void result_clear(struct result *r);
-/* Move src into dst (dst cleared first), leaving src R_OK. */
+/* Move src into dst (dst cleared first), leaving src RC_OK. */
 void result_move(struct result *dst, struct result *src);
 
 /* The one mapping: class -> sysexits status. */

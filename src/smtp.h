@@ -17,7 +17,7 @@
  *
  * Replies are parsed strictly: three digits, then ' ' or '-', at most
  * SMTP_MAX_LINE octets per line and SMTP_MAX_LINES lines per reply, the
- * same code on every line, printable text; anything else is R_PROTOCOL.
+ * same code on every line, printable text; anything else is RC_PROTOCOL.
  */
 #ifndef SMTPFWD_SMTP_H
 #define SMTPFWD_SMTP_H
@@ -39,7 +39,7 @@ struct smtp_reply {
 };
 
 /* Parse one reply line: fills *code and *more (true for "250-"), points
- * *text past "CODE-" / "CODE ". Returns 0 or -1 with r set (R_PROTOCOL,
+ * *text past "CODE-" / "CODE ". Returns 0 or -1 with r set (RC_PROTOCOL,
  * quoting the line). Exposed for the unit tests. */
 int smtp_parse_reply_line(const char *line, size_t len, int *code, bool *more,
                           const char **text, struct result *r);
@@ -91,8 +91,8 @@ struct smtp_session;
 struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p);
 
 /* Read the greeting and introduce ourselves (EHLO, HELO fallback).
- * Returns 0, or -1 with r set: 4xx/421 -> R_TEMPFAIL, 5xx greeting ->
- * R_UNAVAILABLE, malformed -> R_PROTOCOL, network -> R_TEMPFAIL. */
+ * Returns 0, or -1 with r set: 4xx/421 -> RC_TEMPFAIL, 5xx greeting ->
+ * RC_UNAVAILABLE, malformed -> RC_PROTOCOL, network -> RC_TEMPFAIL. */
 int smtp_open(struct smtp_session *s, struct result *r);
 
 /* The server's capabilities after smtp_open (valid until smtp_free). */
@@ -104,11 +104,11 @@ const char *smtp_greeting(const struct smtp_session *s);
  * Returns 0 when the server accepted the message for at least one
  * recipient (check each recipient for refusals), or -1 with r set when
  * the message was not accepted for anyone:
- *   all recipients refused -> R_NOUSER (5xx) / R_TEMPFAIL (any 4xx);
- *   MAIL 5xx -> R_DATAERR; MAIL 4xx -> R_TEMPFAIL;
- *   size above the announced SIZE -> R_DATAERR, nothing sent;
- *   DATA/end of data 5xx -> R_DATAERR; 4xx -> R_TEMPFAIL;
- *   network errors and timeouts -> R_TEMPFAIL; bad replies -> R_PROTOCOL.
+ *   all recipients refused -> RC_NOUSER (5xx) / RC_TEMPFAIL (any 4xx);
+ *   MAIL 5xx -> RC_DATAERR; MAIL 4xx -> RC_TEMPFAIL;
+ *   size above the announced SIZE -> RC_DATAERR, nothing sent;
+ *   DATA/end of data 5xx -> RC_DATAERR; 4xx -> RC_TEMPFAIL;
+ *   network errors and timeouts -> RC_TEMPFAIL; bad replies -> RC_PROTOCOL.
  * After a failed transaction on a live connection, RSET is sent (its
  * reply is read) so the session can be used again or closed cleanly. */
 int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct result *r);
@@ -119,6 +119,12 @@ void smtp_quit(struct smtp_session *s);
 
 /* True if the connection is still usable for another command. */
 bool smtp_alive(const struct smtp_session *s);
+
+/* The last reply that decided something (replies to RSET and QUIT, and
+ * replies drained after a failed pipelined command, do not count); code 0
+ * and text NULL before the first one; valid until the next call on s.
+ * For log lines (smtpstatus=, smtpmsg=). */
+const struct smtp_reply *smtp_last_reply(const struct smtp_session *s);
 
 void smtp_free(struct smtp_session *s);
 

@@ -1,0 +1,73 @@
+# tests/lib.sh - shell helpers for the integration tests (tests/*.sh):
+# a temporary directory, starting and stopping the scripted SMTP server
+# (tests/smtpd-script) on a random port, skipping with status 77.
+# Source it: . "$top_srcdir/tests/lib.sh". POSIX sh.
+
+: "${SMTPD:=${top_builddir:-.}/tests/smtpd-script}"
+: "${SMTPFWD:=${top_builddir:-.}/src/smtpfwd}"
+
+# skip REASON: exit 77 (automake's "skipped").
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# need_program NAME: skip unless NAME is on PATH.
+need_program() {
+    command -v "$1" >/dev/null 2>&1 || skip "$1 not installed"
+}
+
+# lib_tmpdir: make $TESTDIR (removed on exit, along with the server).
+lib_tmpdir() {
+    TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/smtpfwd-test.XXXXXX") || exit 99
+    trap 'smtpd_stop; rm -rf "$TESTDIR"' EXIT
+    trap 'exit 1' INT TERM
+}
+
+# smtpd_start [SCRIPT-TEXT]: start the server with that script in $TESTDIR;
+# sets SMTPD_PORT and SMTPD_PID. Waits for the port file (no sleeps on a
+# fixed time: polls for the file the server renames into place).
+smtpd_start() {
+    printf '%s\n' "${1:-}" > "$TESTDIR/server.script"
+    rm -f "$TESTDIR/server.port"
+    "$SMTPD" --script "$TESTDIR/server.script" --log "$TESTDIR/server.log" \
+        --events "$TESTDIR/server.events" --port-file "$TESTDIR/server.port" \
+        2> "$TESTDIR/server.stderr" &
+    SMTPD_PID=$!
+    n=0
+    while [ ! -f "$TESTDIR/server.port" ]; do
+        if ! kill -0 "$SMTPD_PID" 2>/dev/null; then
+            cat "$TESTDIR/server.stderr" >&2
+            echo "smtpd-script failed to start" >&2
+            exit 99
+        fi
+        n=$((n + 1))
+        [ "$n" -lt 2000 ] || { echo "smtpd-script not ready" >&2; exit 99; }
+        sleep 0.01 2>/dev/null || sleep 1
+    done
+    SMTPD_PORT=$(cat "$TESTDIR/server.port")
+}
+
+# smtpd_stop: SIGTERM the server and wait for it (it logs everything first).
+smtpd_stop() {
+    if [ -n "${SMTPD_PID:-}" ]; then
+        kill -TERM "$SMTPD_PID" 2>/dev/null
+        wait "$SMTPD_PID" 2>/dev/null
+        SMTPD_PID=
+    fi
+}
+
+# write_config [EXTRA-LINES]: a plain account for the running server in
+# $TESTDIR/smtprc (mode 0600); prints its path.
+write_config() {
+    cat > "$TESTDIR/smtprc" <<EOF
+account default
+host 127.0.0.1
+port $SMTPD_PORT
+tls off
+from me@x.test
+${1:-}
+EOF
+    chmod 600 "$TESTDIR/smtprc"
+    echo "$TESTDIR/smtprc"
+}

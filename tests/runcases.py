@@ -1,2 +1,533 @@
+#!/usr/bin/env python3
+"""runcases.py - runs the data-file protocol cases in tests/data (format:
+tests/data/README) against $SMTPFWD with the scripted server $SMTPD, and
+prints TAP.
+
+Owns: parsing case files, substitutions, starting one smtpd-script per case
+on a random port in a fresh temporary directory, running smtpfwd with a
+scrubbed environment, comparing exit status / stderr / stdout / the exact
+bytes the server received / server events / files, and reporting
+differences as TAP diagnostics. Python 3 standard library only.
+
+Usage: runcases.py [-v] [-j N] [-k] DATADIR [testNNNN ...]
+  -v     show the full transcript (server log, events, stderr, stdout) of a
+         failing case
+  -j N   run N cases in parallel (default: CPU count)
+  -k     keep the temporary directories (printed as diagnostics)
+"""
+import argparse
+import concurrent.futures
+import difflib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
 import sys
-print("1..0 # SKIP no cases yet")
+import tempfile
+import time
+
+DEFAULT_TIMEOUT = 20.0
+
+SECTION_OPEN = re.compile(rb'^<([a-z][a-z0-9-]*)((?:\s+[a-z][a-z0-9-]*="[^"]*")*)\s*>\s*$')
+ATTR = re.compile(rb'([a-z][a-z0-9-]*)="([^"]*)"')
+
+
+class CaseError(Exception):
+    """The case file itself is broken (reported as a failure)."""
+
+
+class Section:
+    def __init__(self, name, attrs, body):
+        self.name = name
+        self.attrs = attrs
+        self.body = body      # bytes, each line ending in \n
+
+
+def parse_case(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    sections = []
+    cur = None
+    lines = data.split(b'\n')
+    if lines and lines[-1] == b'':
+        lines.pop()
+    for lineno, line in enumerate(lines, 1):
+        if cur is None:
+            if not line.strip() or line.startswith(b'#'):
+                continue
+            m = SECTION_OPEN.match(line)
+            if not m:
+                raise CaseError('%s:%d: expected a <section>' % (path, lineno))
+            attrs = {k.decode(): v.decode() for k, v in ATTR.findall(m.group(2))}
+            cur = Section(m.group(1).decode(), attrs, [])
+            continue
+        if line.rstrip() == b'</' + cur.name.encode() + b'>':
+            body = b''.join(l + b'\n' for l in cur.body)
+            if cur.attrs.get('nonewline') == 'yes' and body.endswith(b'\n'):
+                body = body[:-1]
+            cur.body = body
+            sections.append(cur)
+            cur = None
+            continue
+        cur.body.append(line)
+    if cur is not None:
+        raise CaseError('%s: section <%s> is not closed' % (path, cur.name))
+    return sections
+
+
+def get(sections, name):
+    for s in sections:
+        if s.name == name:
+            return s
+    return None
+
+
+def get_all(sections, name):
+    return [s for s in sections if s.name == name]
+
+
+def parse_info(sections):
+    info = {}
+    s = get(sections, 'info')
+    if s:
+        for line in s.body.decode('utf-8', 'replace').splitlines():
+            if ':' in line:
+                k, v = line.split(':', 1)
+                info[k.strip()] = v.strip()
+    return info
+
+
+def substitute(data, ctx):
+    """%PORT %TMP %SRCDIR %CR %LF %NUL %TAB %HEX{..} %REPEAT{N,text} %%"""
+    def hexrep(m):
+        h = re.sub(rb'\s', b'', m.group(1))
+        return bytes.fromhex(h.decode())
+
+    def reprep(m):
+        return m.group(2) * int(m.group(1))
+
+    data = re.sub(rb'%REPEAT\{(\d+),([^}]*)\}', reprep, data)
+    data = re.sub(rb'%HEX\{([0-9a-fA-F\s]*)\}', hexrep, data)
+    table = {
+        b'%PORT': str(ctx.get('port', '0')).encode(),
+        b'%TMP': ctx['tmp'].encode(),
+        b'%SRCDIR': ctx['srcdir'].encode(),
+        b'%CR': b'\r', b'%LF': b'\n', b'%NUL': b'\0', b'%TAB': b'\t',
+        b'%%': b'%',
+    }
+    return re.sub(rb'%(?:PORT|TMP|SRCDIR|CR|LF|NUL|TAB|%)',
+                  lambda m: table[m.group(0)], data)
+
+
+def apply_strip(data, rules):
+    """rules: list of bytes; "REGEX" drops matching lines, "s/REGEX/REPL/"
+    replaces within lines. Lines are split after \\n, keeping endings."""
+    if not rules:
+        return data
+    out = []
+    for line in data.splitlines(keepends=True):
+        body = line.rstrip(b'\r\n')
+        ending = line[len(body):]
+        drop = False
+        for r in rules:
+            if r.startswith(b's/') and r.endswith(b'/') and r.count(b'/') >= 3:
+                pat, repl = r[2:-1].split(b'/', 1)
+                body = re.sub(pat, repl, body)
+            elif re.search(r, body):
+                drop = True
+                break
+        if not drop:
+            out.append(body + ending)
+    return b''.join(out)
+
+
+def strip_rules(sections, name):
+    s = get(sections, name)
+    if not s:
+        return []
+    return [l for l in s.body.split(b'\n') if l]
+
+
+def crlf_lines(body):
+    """Each line of the section becomes a CRLF line."""
+    if not body:
+        return b''
+    lines = body.split(b'\n')
+    if lines[-1] == b'':
+        lines.pop()
+    return b''.join(l + b'\r\n' for l in lines)
+
+
+def show(b):
+    return b.decode('utf-8', 'backslashreplace')
+
+
+def visible(b):
+    """Make CR and other controls visible for diffs."""
+    s = b.decode('utf-8', 'backslashreplace')
+    s = s.replace('\r', '\\r').replace('\0', '\\0').replace('\t', '\\t')
+    return s
+
+
+def diff(label, expected, actual):
+    e = visible(expected).split('\n')
+    a = visible(actual).split('\n')
+    d = difflib.unified_diff(e, a, 'expected ' + label, 'actual ' + label, lineterm='', n=3)
+    return [label + ' differs:'] + list(d)
+
+
+_features = None
+
+
+def smtpfwd_features(smtpfwd):
+    global _features
+    if _features is None:
+        try:
+            p = subprocess.run([smtpfwd, '--version'], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=10)
+            _features = p.stdout.decode('utf-8', 'replace').lower()
+        except Exception:
+            _features = ''
+    return _features
+
+
+def case_env(tmp, extra):
+    home = os.path.join(tmp, 'home')
+    env = {
+        'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+        'HOME': home,
+        'USER': os.environ.get('USER', 'tester'),
+        'LOGNAME': os.environ.get('LOGNAME', os.environ.get('USER', 'tester')),
+        'XDG_CONFIG_HOME': os.path.join(home, '.config'),
+        'XDG_STATE_HOME': os.path.join(home, '.local', 'state'),
+        'XDG_DATA_HOME': os.path.join(home, '.local', 'share'),
+        'XDG_CACHE_HOME': os.path.join(home, '.cache'),
+        'XDG_RUNTIME_DIR': os.path.join(tmp, 'run'),
+        'TMPDIR': tmp,
+        'SMTPFWD_SYSCONF': '',
+        'LANG': 'C', 'LC_ALL': 'C', 'LANGUAGE': '', 'TZ': 'UTC',
+    }
+    for k in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'VALGRIND_OPTS'):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    env.update(extra)
+    return env
+
+
+def read_file(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except FileNotFoundError:
+        return b''
+
+
+def start_server(smtpd, tmp, script):
+    script_path = os.path.join(tmp, 'server.script')
+    with open(script_path, 'wb') as f:
+        f.write(script)
+    port_file = os.path.join(tmp, 'server.port')
+    proc = subprocess.Popen([smtpd, '--script', script_path,
+                             '--log', os.path.join(tmp, 'server.log'),
+                             '--events', os.path.join(tmp, 'server.events'),
+                             '--port-file', port_file],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(tmp, 'server.stderr'), 'wb'))
+    deadline = time.monotonic() + 10
+    # Readiness: the port file appears atomically (rename).
+    while not os.path.exists(port_file):
+        if proc.poll() is not None:
+            raise CaseError('smtpd-script exited with %d: %s' % (
+                proc.returncode, show(read_file(os.path.join(tmp, 'server.stderr')))))
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise CaseError('smtpd-script did not become ready')
+        time.sleep(0.005)
+    with open(port_file) as f:
+        port = int(f.read().strip())
+    return proc, port
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+    return True
+
+
+def run_case(path, args):
+    """Returns (status, name, diagnostics) with status 'ok', 'not ok' or
+    'skip' (name holds the reason then)."""
+    base = os.path.basename(path)
+    try:
+        sections = parse_case(path)
+    except (CaseError, OSError) as e:
+        return 'not ok', base, [str(e)]
+    info = parse_info(sections)
+    name = info.get('name', '')
+    kw = get(sections, 'keywords')
+    if kw:
+        feats = smtpfwd_features(args.smtpfwd)
+        for k in kw.body.decode().split():
+            if k.lower() not in feats:
+                return 'skip', '%s: smtpfwd built without %s' % (base, k), []
+    tmp = tempfile.mkdtemp(prefix='smtpfwd-%s-' % base)
+    ctx = {'tmp': tmp, 'srcdir': args.srcdir}
+    diags = []
+    try:
+        status, diags = execute(sections, info, ctx, args)
+    except CaseError as e:
+        status, diags = 'not ok', [str(e)]
+    if args.keep:
+        diags.append('kept ' + tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return status, '%s %s' % (base, name), diags
+
+
+def execute(sections, info, ctx, args):
+    tmp = ctx['tmp']
+    for d in ('home', 'home/.config', 'home/.local/state', 'run'):
+        os.makedirs(os.path.join(tmp, d), mode=0o700, exist_ok=True)
+
+    srv = get(sections, 'server')
+    script = substitute(srv.body, ctx) if srv else b''
+    proc, port = start_server(args.smtpd, tmp, script)
+    ctx['port'] = port
+    try:
+        return run_client(sections, info, ctx, args, proc)
+    finally:
+        stop_server(proc)
+
+
+def run_client(sections, info, ctx, args, proc):
+    tmp = ctx['tmp']
+    diags = []
+
+    # Files.
+    for fs in get_all(sections, 'file'):
+        fname = substitute(fs.attrs.get('name', '').encode(), ctx).decode()
+        if not fname:
+            raise CaseError('<file> needs name="..."')
+        if not os.path.isabs(fname):
+            fname = os.path.join(tmp, fname)
+        os.makedirs(os.path.dirname(fname), exist_ok=True)
+        with open(fname, 'wb') as f:
+            f.write(substitute(fs.body, ctx))
+        os.chmod(fname, int(fs.attrs.get('mode', '0644'), 8))
+
+    argv = [args.smtpfwd]
+    cfg = get(sections, 'config')
+    if cfg:
+        cpath = substitute(cfg.attrs.get('name', '%TMP/smtprc').encode(), ctx).decode()
+        os.makedirs(os.path.dirname(cpath), exist_ok=True)
+        with open(cpath, 'wb') as f:
+            f.write(substitute(cfg.body, ctx))
+        os.chmod(cpath, int(cfg.attrs.get('mode', '0600'), 8))
+        if cfg.attrs.get('pass', 'yes') == 'yes':
+            argv += ['-C', cpath]
+
+    cmd = get(sections, 'cmd')
+    if cmd:
+        text = substitute(cmd.body, ctx).decode('utf-8', 'surrogateescape')
+        argv += shlex.split(text)
+        if cmd.attrs.get('argv0'):
+            argv0 = cmd.attrs['argv0']
+        else:
+            argv0 = None
+    else:
+        argv0 = None
+
+    extra_env = {}
+    env_s = get(sections, 'env')
+    if env_s:
+        for line in substitute(env_s.body, ctx).decode().splitlines():
+            if '=' in line:
+                k, v = line.split('=', 1)
+                extra_env[k] = v
+    env = case_env(tmp, extra_env)
+
+    stdin_s = get(sections, 'stdin')
+    stdin_data = substitute(stdin_s.body, ctx) if stdin_s else b''
+
+    timeout = float(info.get('timeout', DEFAULT_TIMEOUT))
+    if args.valgrind:
+        argv = ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full'] + argv
+        timeout *= 5
+    exe = argv[0]
+    if argv0:
+        link = os.path.join(tmp, argv0)
+        os.symlink(args.smtpfwd, link)
+        argv[0 if not args.valgrind else argv.index(args.smtpfwd)] = link
+        exe = argv[0]
+    start = time.monotonic()
+    try:
+        p = subprocess.run(argv, input=stdin_data, capture_output=True, env=env,
+                           cwd=tmp, timeout=timeout, executable=exe)
+    except subprocess.TimeoutExpired as e:
+        diags.append('smtpfwd timed out after %gs' % timeout)
+        if args.verbose:
+            diags += transcript(tmp, e.stdout or b'', e.stderr or b'')
+        return 'not ok', diags
+    except OSError as e:
+        raise CaseError('cannot run %s: %s' % (argv[0], e))
+    elapsed = time.monotonic() - start
+
+    if not stop_server(proc):
+        diags.append('smtpd-script did not stop on SIGTERM')
+    log = read_file(os.path.join(tmp, 'server.log'))
+    events = read_file(os.path.join(tmp, 'server.events'))
+    srv_err = read_file(os.path.join(tmp, 'server.stderr'))
+    if srv_err:
+        diags.append('smtpd-script: ' + show(srv_err).strip())
+
+    def check_exact(secname, actual, label, stripname=None, crlf=False):
+        s = get(sections, secname)
+        if not s:
+            return
+        # CRLF is appended per line of the case file, before substitution,
+        # so %CR/%LF/%REPEAT inside a line stay literal bytes.
+        exp = substitute(crlf_lines(s.body) if crlf else s.body, ctx)
+        act = actual
+        if stripname:
+            act = apply_strip(act, strip_rules(sections, stripname))
+        if exp != act:
+            diags.extend(diff(label, exp, act))
+
+    def check_contains(secname, actual, label):
+        s = get(sections, secname)
+        if not s:
+            return
+        for line in substitute(s.body, ctx).split(b'\n'):
+            if line and line not in actual:
+                diags.append('%s does not contain: %s' % (label, visible(line)))
+
+    # Exit status.
+    es = get(sections, 'expect-exit')
+    want = int(es.body.strip() or b'0') if es else 0
+    got = p.returncode
+    if got != want:
+        diags.append('exit status: expected %d, got %d' % (want, got))
+
+    check_exact('expect-protocol', log, 'protocol', 'strip', crlf=True)
+    check_exact('expect-protocol-raw', log, 'protocol (raw)', 'strip')
+    check_exact('expect-stderr', p.stderr, 'stderr', 'strip-stderr')
+    check_exact('expect-stdout', p.stdout, 'stdout', 'strip-stdout')
+    check_exact('expect-events', events, 'events')
+    check_contains('expect-stderr-contains', p.stderr, 'stderr')
+    check_contains('expect-stdout-contains', p.stdout, 'stdout')
+    check_contains('expect-protocol-contains', log, 'protocol')
+    check_contains('expect-events-contains', events, 'events')
+
+    for fs in get_all(sections, 'expect-file'):
+        fname = substitute(fs.attrs.get('name', '').encode(), ctx).decode()
+        if not os.path.isabs(fname):
+            fname = os.path.join(tmp, fname)
+        if not os.path.exists(fname):
+            diags.append('file %s was not created' % fname)
+            continue
+        act = apply_strip(read_file(fname), strip_rules(sections, 'strip-file'))
+        exp = substitute(fs.body, ctx)
+        if exp != act:
+            diags.extend(diff(os.path.basename(fname), exp, act))
+
+    for fs in get_all(sections, 'expect-file-contains'):
+        fname = substitute(fs.attrs.get('name', '').encode(), ctx).decode()
+        if not os.path.isabs(fname):
+            fname = os.path.join(tmp, fname)
+        blob = read_file(fname)
+        for line in substitute(fs.body, ctx).split(b'\n'):
+            if line and line not in blob:
+                diags.append('%s does not contain: %s' % (fname, visible(line)))
+
+    ab = get(sections, 'expect-absent')
+    if ab:
+        everything = [('stderr', p.stderr), ('stdout', p.stdout), ('protocol', log)]
+        for root, _, files in os.walk(tmp):
+            for fn in files:
+                if fn.endswith('.log') and fn != 'server.log':
+                    everything.append((fn, read_file(os.path.join(root, fn))))
+        for line in substitute(ab.body, ctx).split(b'\n'):
+            for label, blob in everything:
+                if line and line in blob:
+                    diags.append('%s contains forbidden text: %s' % (label, visible(line)))
+
+    mt = info.get('max-time')
+    if mt and elapsed > float(mt):
+        diags.append('took %.1fs, more than %ss' % (elapsed, mt))
+
+    if diags and args.verbose:
+        diags.append('command: ' + ' '.join(shlex.quote(a) for a in argv))
+        diags += transcript(tmp, p.stdout, p.stderr)
+    return ('not ok' if diags else 'ok'), diags
+
+
+def transcript(tmp, stdout, stderr):
+    out = ['--- server received (server.log):']
+    out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server.log'))).split('\n')]
+    out.append('--- server events:')
+    out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server.events'))).split('\n')]
+    out.append('--- smtpfwd stderr:')
+    out += ['  ' + l for l in visible(stderr).split('\n')]
+    out.append('--- smtpfwd stdout:')
+    out += ['  ' + l for l in visible(stdout).split('\n')]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description='Run smtpfwd data-file test cases (TAP).')
+    ap.add_argument('-v', '--verbose', action='store_true',
+                    help='show the full transcript of failing cases')
+    ap.add_argument('-j', '--jobs', type=int, default=os.cpu_count() or 1)
+    ap.add_argument('-k', '--keep', action='store_true', help='keep temporary directories')
+    ap.add_argument('--valgrind', action='store_true', help='run smtpfwd under valgrind')
+    ap.add_argument('datadir')
+    ap.add_argument('cases', nargs='*')
+    args = ap.parse_args()
+
+    args.smtpfwd = os.environ.get('SMTPFWD')
+    args.smtpd = os.environ.get('SMTPD')
+    top = os.environ.get('top_srcdir')
+    args.srcdir = os.path.abspath(top if top else os.path.join(args.datadir, '..', '..'))
+    if not args.smtpfwd or not args.smtpd:
+        print('Bail out! set SMTPFWD and SMTPD (the smtpfwd and smtpd-script binaries)')
+        return 1
+    args.smtpfwd = os.path.abspath(args.smtpfwd)
+    args.smtpd = os.path.abspath(args.smtpd)
+
+    if args.cases:
+        names = [os.path.basename(c) for c in args.cases]
+        names = ['test%04d' % int(c) if c.isdigit() else c for c in names]
+    else:
+        names = sorted(n for n in os.listdir(args.datadir) if re.fullmatch(r'test\d+', n))
+    paths = [os.path.join(args.datadir, n) for n in names]
+    print('1..%d' % len(paths), flush=True)
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+        futures = [ex.submit(run_case, p, args) for p in paths]
+        for i, fut in enumerate(futures, 1):
+            try:
+                status, name, diags = fut.result()
+            except Exception as e:  # a harness bug must not hide the other cases
+                status, name, diags = 'not ok', os.path.basename(paths[i - 1]), [repr(e)]
+            if status == 'skip':
+                print('ok %d # SKIP %s' % (i, name))
+            else:
+                print('%s %d - %s' % (status, i, name))
+                if status != 'ok':
+                    failed += 1
+            for d in diags:
+                print('# ' + d)
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,889 @@
+/*
+ * config-parse.c - msmtprc syntax and semantics (see config.h): line
+ * splitting and quoting, the table of every command (msmtp 1.8's list,
+ * smtpfwd's spool commands, smtpfwd's maildomain) with its validation,
+ * the obsolete spellings msmtp still accepts, `eval`, `defaults` blocks
+ * and `account NAME : PARENTS` inheritance through per-field set masks.
+ *
+ * It owns struct account memory (creation, copying, freeing). It never
+ * opens files (config.c does), never prints except one warning for an
+ * ignored obsolete command, and wipes every buffer that may hold a
+ * password.
+ */
+#include <autoconfig.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config-parse.h"
+#include "i18n.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_TEXT_SIZE (4L * 1024 * 1024)   /* eval output larger than this is refused */
+#define MAX_EVAL_DEPTH 8
+
+/* ------------------------------------------------------------------ */
+/* The command table: one entry per setting, in the order of DESIGN.md's
+ * command list (which is also the --pretend order). The index is the
+ * bit in set_mask. */
+
+static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
+static const char *const dsn_return_choices[] = { "off", "headers", "full", NULL };
+static const char *const auth_choices[] = {
+    "on", "off", "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-1-plus",
+    "scram-sha-256", "scram-sha-256-plus", "external", "gssapi", "oauthbearer",
+    "xoauth2", "ntlm", "digest-md5", NULL
+};
+
+#define OFF(m) offsetof(struct account, m)
+const struct config_field config_fields[] = {
+    { "host", CF_STR, OFF(host), CF_NEED_ARG, NULL, NULL },
+    { "port", CF_PORT, OFF(port), 0, NULL, NULL },
+    { "source_ip", CF_STR, OFF(source_ip), 0, NULL, NULL },
+    { "proxy_host", CF_STR, OFF(proxy_host), 0, NULL, NULL },
+    { "proxy_port", CF_PORT, OFF(proxy_port), 0, NULL, NULL },
+    { "socket", CF_PATH, OFF(socket), 0, NULL, NULL },
+    { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG, NULL, NULL },
+    { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG, protocol_choices, NULL },
+    { "domain", CF_STR, OFF(domain), 0, NULL, NULL },
+    { "from", CF_STR, OFF(from), 0, NULL, NULL },
+    { "from_full_name", CF_STR, OFF(from_full_name), 0, NULL, NULL },
+    { "allow_from_override", CF_BOOL, OFF(allow_from_override), 0, NULL, NULL },
+    { "dsn_notify", CF_DSN_NOTIFY, OFF(dsn_notify), CF_NEED_ARG, NULL, NULL },
+    { "dsn_return", CF_CHOICE, OFF(dsn_return), CF_NEED_ARG, dsn_return_choices, NULL },
+    { "auth", CF_CHOICE, OFF(auth), 0, auth_choices, "on" },
+    { "user", CF_STR, OFF(user), 0, NULL, NULL },
+    { "password", CF_SECRET, OFF(password), 0, NULL, NULL },
+    { "passwordeval", CF_STR, OFF(passwordeval), 0, NULL, NULL },
+    { "ntlmdomain", CF_STR, OFF(ntlmdomain), 0, NULL, NULL },
+    { "tls", CF_BOOL, OFF(tls), 0, NULL, NULL },
+    { "tls_starttls", CF_BOOL, OFF(tls_starttls), 0, NULL, NULL },
+    { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), 0, NULL, NULL },
+    { "tls_crl_file", CF_PATH, OFF(tls_crl_file), 0, NULL, NULL },
+    { "tls_fingerprint", CF_FPR, OFF(tls_fingerprint), 0, NULL, NULL },
+    { "tls_key_file", CF_PATH, OFF(tls_key_file), 0, NULL, NULL },
+    { "tls_cert_file", CF_PATH, OFF(tls_cert_file), 0, NULL, NULL },
+    { "tls_certcheck", CF_BOOL, OFF(tls_certcheck), 0, NULL, NULL },
+    { "tls_priorities", CF_STR, OFF(tls_priorities), 0, NULL, NULL },
+    { "tls_host_override", CF_STR, OFF(tls_host_override), 0, NULL, NULL },
+    { "tls_min_dh_prime_bits", CF_POSINT, OFF(tls_min_dh_prime_bits), 0, NULL, NULL },
+    { "set_from_header", CF_HDR3, OFF(set_from_header), CF_NEED_ARG, NULL, NULL },
+    { "set_date_header", CF_HDR2, OFF(set_date_header), CF_NEED_ARG, NULL, NULL },
+    { "set_msgid_header", CF_HDR2, OFF(set_msgid_header), CF_NEED_ARG, NULL, NULL },
+    { "set_to_header", CF_STR, OFF(set_to_header), 0, NULL, NULL },
+    { "remove_bcc_headers", CF_BOOL, OFF(remove_bcc_headers), 0, NULL, NULL },
+    { "undisclosed_recipients", CF_BOOL, OFF(undisclosed_recipients), 0, NULL, NULL },
+    { "logfile", CF_PATH, OFF(logfile), 0, NULL, NULL },
+    { "logfile_time_format", CF_STR, OFF(logfile_time_format), 0, NULL, NULL },
+    { "syslog", CF_SYSLOG, OFF(syslog), 0, NULL, NULL },
+    { "aliases", CF_PATH, OFF(aliases), 0, NULL, NULL },
+    { "queue", CF_QUEUE, OFF(queue), CF_NEED_ARG, NULL, NULL },
+    { "queue_dir", CF_PATH, OFF(queue_dir), 0, NULL, NULL },
+    { "queue_lifetime", CF_DURATION, OFF(queue_lifetime), CF_NEED_ARG, NULL, NULL },
+    { "queue_max_backoff", CF_DURATION, OFF(queue_max_backoff), CF_NEED_ARG, NULL, NULL },
+    { "maildomain", CF_STR, OFF(maildomain), 0, NULL, NULL },
+};
+#undef OFF
+const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];
+_Static_assert(sizeof config_fields / sizeof config_fields[0] <= 64,
+               "set_mask has one bit per setting");
+
+static bool is_string_type(enum config_ftype t)
+{
+    switch (t) {
+    case CF_STR: case CF_PATH: case CF_TRUST: case CF_SECRET: case CF_CHOICE:
+    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static char **str_at(struct account *a, const struct config_field *f)
+{
+    return (char **)((char *)a + f->off);
+}
+
+static const struct config_field *field_by_name(const char *name)
+{
+    for (size_t i = 0; i < config_nfields; i++)
+        if (strcmp(config_fields[i].name, name) == 0)
+            return &config_fields[i];
+    return NULL;
+}
+
+static unsigned long long field_bit(const struct config_field *f)
+{
+    return 1ULL << (unsigned)(f - config_fields);
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounts */
+
+static struct account *account_new_defaults(void)
+{
+    struct account *a = xcalloc(1, sizeof *a);
+    a->allow_from_override = true;
+    a->set_from_header = HDR_AUTO;
+    a->set_date_header = HDR_AUTO;
+    a->set_msgid_header = HDR_AUTO;
+    a->remove_bcc_headers = true;
+    a->tls = true;
+    a->tls_starttls = true;
+    a->tls_certcheck = true;
+    a->queue = QUEUE_ON_FAILURE;
+    a->queue_lifetime = 5L * 24 * 3600;
+    a->queue_max_backoff = 3600;
+    return a;
+}
+
+static void account_free(struct account *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < config_nfields; i++) {
+        if (!is_string_type(config_fields[i].type))
+            continue;
+        char **p = str_at(a, &config_fields[i]);
+        if (config_fields[i].type == CF_SECRET)
+            secret_free(*p);
+        else
+            free(*p);
+        *p = NULL;
+    }
+    free(a->name);
+    free(a->file);
+    free(a);
+}
+
+/* Copy field f from src to dst (deep), replacing dst's value. */
+static void copy_field(struct account *dst, const struct account *src, const struct config_field *f)
+{
+    if (is_string_type(f->type)) {
+        char **d = str_at(dst, f);
+        char *const *s = (char *const *)((const char *)src + f->off);
+        if (f->type == CF_SECRET)
+            secret_free(*d);
+        else
+            free(*d);
+        *d = *s ? xstrdup(*s) : NULL;
+        return;
+    }
+    size_t size;
+    switch (f->type) {
+    case CF_BOOL: size = sizeof(bool); break;
+    case CF_HDR3: case CF_HDR2: size = sizeof(enum hdr_mode); break;
+    case CF_QUEUE: size = sizeof(enum queue_mode); break;
+    case CF_DURATION: size = sizeof(long); break;
+    default: size = sizeof(int); break;
+    }
+    memcpy((char *)dst + f->off, (const char *)src + f->off, size);
+}
+
+/* Override dst with every setting src has set explicitly. */
+static void account_override(struct account *dst, const struct account *src)
+{
+    for (size_t i = 0; i < config_nfields; i++) {
+        if (src->set_mask & (1ULL << i))
+            copy_field(dst, src, &config_fields[i]);
+    }
+    dst->set_mask |= src->set_mask;
+}
+
+static struct account *account_copy(const struct account *src)
+{
+    struct account *a = account_new_defaults();
+    account_override(a, src);
+    a->set_mask = src->set_mask;
+    return a;
+}
+
+struct config *config_new(void)
+{
+    return xcalloc(1, sizeof(struct config));
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        account_free(cfg->accounts[i]);
+    free(cfg->accounts);
+    free(cfg->user_file);
+    free(cfg->system_file);
+    free(cfg);
+}
+
+const struct account *config_find(const struct config *cfg, const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i]->name, name) == 0)
+            return cfg->accounts[i];
+    return NULL;
+}
+
+static size_t find_index(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i]->name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing state */
+
+struct parse_ctx {
+    struct config *cfg;
+    const char *file;
+    struct account *defaults;   /* owned */
+    struct account *cur;        /* defaults, an account in cfg, or NULL */
+    bool saw_password;          /* a `password` line in the file itself */
+    int depth;                  /* eval nesting */
+};
+
+static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
+                      struct result *r);
+
+static char *expand_tilde(const char *s)
+{
+    if (s[0] == '~' && (s[1] == '\0' || s[1] == '/')) {
+        const char *home = util_user_home();
+        size_t hl = strlen(home);
+        if (hl > 1 && home[hl - 1] == '/')
+            hl--;
+        return xasprintf("%.*s%s", (int)hl, home, s + 1);
+    }
+    return xstrdup(s);
+}
+
+static void str_lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static int parse_uint(const char *s, long max, long *out)
+{
+    long v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (v > (max - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_duration(const char *s, long *out)
+{
+    size_t n = strlen(s);
+    long mult = 1;
+    char *num;
+    if (n == 0)
+        return -1;
+    switch (s[n - 1]) {
+    case 's': mult = 1; n--; break;
+    case 'm': mult = 60; n--; break;
+    case 'h': mult = 3600; n--; break;
+    case 'd': mult = 86400; n--; break;
+    default: break;
+    }
+    num = xstrndup(s, n);
+    long v;
+    int rc = parse_uint(num, LONG_MAX / mult, &v);
+    free(num);
+    if (rc != 0 || v == 0)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static bool valid_fingerprint(const char *s)
+{
+    size_t pairs = 0;
+    for (;;) {
+        if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+            return false;
+        pairs++;
+        s += 2;
+        if (*s == '\0')
+            break;
+        if (*s != ':')
+            return false;
+        s++;
+    }
+    return pairs == 32 || pairs == 20;
+}
+
+static bool valid_dsn_notify(const char *s)
+{
+    if (ascii_strcasecmp(s, "off") == 0 || ascii_strcasecmp(s, "never") == 0)
+        return true;
+    const char *p = s;
+    unsigned seen = 0;
+    static const char *const words[] = { "success", "failure", "delay" };
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        size_t i;
+        for (i = 0; i < 3; i++)
+            if (n == strlen(words[i]) && ascii_strncasecmp(p, words[i], n) == 0)
+                break;
+        if (i == 3 || (seen & (1u << i)))
+            return false;
+        seen |= 1u << i;
+        if (p[n] == '\0')
+            return true;
+        p += n + 1;
+    }
+}
+
+static char *syslog_value(const char *arg)
+{
+    if (*arg == '\0' || ascii_strcasecmp(arg, "on") == 0)
+        return xstrdup("LOG_USER");
+    if (ascii_strcasecmp(arg, "LOG_USER") == 0 || ascii_strcasecmp(arg, "LOG_MAIL") == 0
+        || (ascii_strncasecmp(arg, "LOG_LOCAL", 9) == 0 && arg[9] >= '0' && arg[9] <= '7'
+            && arg[10] == '\0')) {
+        char *v = xstrdup(arg);
+        for (char *p = v; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        return v;
+    }
+    return NULL;
+}
+
+static int bad_value(struct parse_ctx *c, int line, const char *cmd, const char *arg,
+                     const char *hint, struct result *r)
+{
+    if (hint)
+        result_set(r, RC_CONFIG, _("%s:%d: invalid %s \"%s\" (%s)"), c->file, line, cmd, arg,
+                   hint);
+    else
+        result_set(r, RC_CONFIG, _("%s:%d: invalid %s \"%s\""), c->file, line, cmd, arg);
+    return -1;
+}
+
+static void set_string(struct account *a, const struct config_field *f, char *value)
+{
+    char **p = str_at(a, f);
+    if (f->type == CF_SECRET)
+        secret_free(*p);
+    else
+        free(*p);
+    *p = value;
+}
+
+/* Apply one setting command (from the table) to the current block. */
+static int apply_field(struct parse_ctx *c, int line, const struct config_field *f, const char *cmd,
+                       const char *arg, struct result *r)
+{
+    struct account *a = c->cur;
+    void *p = (char *)a + f->off;
+    long v;
+
+    if (*arg == '\0' && (f->flags & CF_NEED_ARG)) {
+        result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" needs an argument"), c->file, line,
+                   cmd);
+        return -1;
+    }
+    switch (f->type) {
+    case CF_STR:
+        set_string(a, f, *arg ? xstrdup(arg) : NULL);
+        break;
+    case CF_SECRET:
+        set_string(a, f, *arg ? xstrdup(arg) : NULL);
+        if (c->depth == 0 && *arg)
+            c->saw_password = true;
+        break;
+    case CF_PATH:
+        set_string(a, f, *arg ? expand_tilde(arg) : NULL);
+        break;
+    case CF_TRUST:
+        set_string(a, f, !*arg ? NULL : strcmp(arg, "system") == 0 ? xstrdup(arg)
+                                                                    : expand_tilde(arg));
+        break;
+    case CF_BOOL:
+        if (*arg == '\0' || ascii_strcasecmp(arg, "on") == 0)
+            *(bool *)p = true;
+        else if (ascii_strcasecmp(arg, "off") == 0)
+            *(bool *)p = false;
+        else
+            return bad_value(c, line, cmd, arg, _("expected on or off"), r);
+        break;
+    case CF_PORT:
+        if (*arg == '\0')
+            v = 0;
+        else if (parse_uint(arg, 65535, &v) != 0 || v < 1)
+            return bad_value(c, line, cmd, arg, _("expected a number from 1 to 65535"), r);
+        *(int *)p = (int)v;
+        break;
+    case CF_TIMEOUT:
+        if (ascii_strcasecmp(arg, "off") == 0)
+            v = 0;
+        else if (parse_uint(arg, INT_MAX, &v) != 0 || v < 1)
+            return bad_value(c, line, cmd, arg, _("expected off or a number of seconds"), r);
+        *(int *)p = (int)v;
+        break;
+    case CF_POSINT:
+        if (*arg == '\0')
+            v = 0;
+        else if (parse_uint(arg, INT_MAX, &v) != 0 || v < 1)
+            return bad_value(c, line, cmd, arg, _("expected a positive number"), r);
+        *(int *)p = (int)v;
+        break;
+    case CF_HDR3:
+    case CF_HDR2:
+        if (ascii_strcasecmp(arg, "auto") == 0)
+            *(enum hdr_mode *)p = HDR_AUTO;
+        else if (ascii_strcasecmp(arg, "on") == 0)
+            *(enum hdr_mode *)p = f->type == CF_HDR3 ? HDR_ON : HDR_AUTO;
+        else if (ascii_strcasecmp(arg, "off") == 0)
+            *(enum hdr_mode *)p = HDR_OFF;
+        else
+            return bad_value(c, line, cmd, arg,
+                             f->type == CF_HDR3 ? _("expected auto, on or off")
+                                               : _("expected auto or off"), r);
+        break;
+    case CF_CHOICE: {
+        if (*arg == '\0') {
+            set_string(a, f, f->empty ? xstrdup(f->empty) : NULL);
+            break;
+        }
+        size_t i;
+        for (i = 0; f->choices[i]; i++)
+            if (ascii_strcasecmp(arg, f->choices[i]) == 0)
+                break;
+        if (!f->choices[i]) {
+            struct buf hint = BUF_INIT;
+            buf_puts(&hint, _("expected one of:"));
+            for (i = 0; f->choices[i]; i++)
+                buf_printf(&hint, " %s", f->choices[i]);
+            bad_value(c, line, cmd, arg, hint.data, r);
+            buf_free(&hint);
+            return -1;
+        }
+        set_string(a, f, xstrdup(f->choices[i]));
+        break;
+    }
+    case CF_DSN_NOTIFY:
+        if (!valid_dsn_notify(arg))
+            return bad_value(c, line, cmd, arg,
+                             _("expected off, never, or a list of success, failure, delay"), r);
+        set_string(a, f, xstrdup(arg));
+        str_lower(*str_at(a, f));
+        break;
+    case CF_SYSLOG:
+        if (ascii_strcasecmp(arg, "off") == 0) {
+            set_string(a, f, NULL);
+        } else {
+            char *s = syslog_value(arg);
+            if (!s)
+                return bad_value(c, line, cmd, arg,
+                                 _("expected on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0 to LOG_LOCAL7"),
+                                 r);
+            set_string(a, f, s);
+        }
+        break;
+    case CF_FPR:
+        if (*arg && !valid_fingerprint(arg))
+            return bad_value(c, line, cmd, arg,
+                             _("expected a SHA256 (32) or SHA1 (20) fingerprint as hex pairs separated by ':'"),
+                             r);
+        set_string(a, f, *arg ? xstrdup(arg) : NULL);
+        break;
+    case CF_QUEUE:
+        if (ascii_strcasecmp(arg, "off") == 0)
+            *(enum queue_mode *)p = QUEUE_OFF;
+        else if (ascii_strcasecmp(arg, "on-failure") == 0)
+            *(enum queue_mode *)p = QUEUE_ON_FAILURE;
+        else if (ascii_strcasecmp(arg, "always") == 0)
+            *(enum queue_mode *)p = QUEUE_ALWAYS;
+        else
+            return bad_value(c, line, cmd, arg, _("expected off, on-failure or always"), r);
+        break;
+    case CF_DURATION:
+        if (parse_duration(arg, &v) != 0)
+            return bad_value(c, line, cmd, arg,
+                             _("expected a positive number with an optional s, m, h or d suffix"),
+                             r);
+        *(long *)p = v;
+        break;
+    }
+    a->set_mask |= field_bit(f);
+    return 0;
+}
+
+/* `account NAME [: PARENT, ...]` */
+static int cmd_account(struct parse_ctx *c, int line, const char *arg, struct result *r)
+{
+    const char *colon = strchr(arg, ':');
+    size_t nlen = colon ? (size_t)(colon - arg) : strlen(arg);
+    while (nlen > 0 && (arg[nlen - 1] == ' ' || arg[nlen - 1] == '\t'))
+        nlen--;
+    if (nlen == 0) {
+        result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" needs an argument"), c->file, line,
+                   "account");
+        return -1;
+    }
+    char *name = xstrndup(arg, nlen);
+    if (strchr(name, ',')) {
+        result_set(r, RC_CONFIG, _("%s:%d: invalid account name \"%s\""), c->file, line, name);
+        free(name);
+        return -1;
+    }
+    size_t old = find_index(c->cfg, name);
+    if (old != SIZE_MAX && strcmp(c->cfg->accounts[old]->file, c->file) == 0) {
+        result_set(r, RC_CONFIG, _("%s:%d: account \"%s\" defined twice (first at line %d)"),
+                   c->file, line, name, c->cfg->accounts[old]->line);
+        free(name);
+        return -1;
+    }
+
+    struct account *a = account_copy(c->defaults);
+    a->name = name;
+    a->file = xstrdup(c->file);
+    a->line = line;
+    if (colon) {
+        const char *p = colon + 1;
+        for (;;) {
+            size_t n = strcspn(p, ",");
+            const char *s = p, *e = p + n;
+            while (s < e && (*s == ' ' || *s == '\t'))
+                s++;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            char *parent = xstrndup(s, (size_t)(e - s));
+            const struct account *pa = *parent ? config_find(c->cfg, parent) : NULL;
+            if (!pa) {
+                if (*parent)
+                    result_set(r, RC_CONFIG, _("%s:%d: unknown parent account \"%s\""), c->file,
+                               line, parent);
+                else
+                    result_set(r, RC_CONFIG, _("%s:%d: empty parent account name"), c->file,
+                               line);
+                free(parent);
+                account_free(a);
+                return -1;
+            }
+            free(parent);
+            account_override(a, pa);
+            if (p[n] == '\0')
+                break;
+            p += n + 1;
+        }
+    }
+    if (old != SIZE_MAX) {
+        /* an account of the user file replaces the system file's */
+        account_free(c->cfg->accounts[old]);
+        memmove(&c->cfg->accounts[old], &c->cfg->accounts[old + 1],
+                (c->cfg->naccounts - old - 1) * sizeof(struct account *));
+        c->cfg->naccounts--;
+    }
+    c->cfg->accounts = xrealloc(c->cfg->accounts,
+                                (c->cfg->naccounts + 1) * sizeof(struct account *));
+    c->cfg->accounts[c->cfg->naccounts++] = a;
+    c->cur = a;
+    return 0;
+}
+
+/* Run cmd with /bin/sh -c, stdin from /dev/null; collect stdout. */
+static int run_eval(struct parse_ctx *c, int line, const char *cmd, struct buf *out,
+                    struct result *r)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        result_set(r, RC_OSERR, _("%s:%d: cannot run eval command \"%s\": %s"), c->file, line,
+                   cmd, strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        result_set(r, RC_OSERR, _("%s:%d: cannot run eval command \"%s\": %s"), c->file, line,
+                   cmd, strerror(e));
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            if (devnull != 0)
+                close(devnull);
+        } else {
+            close(0);
+        }
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    bool too_big = false;
+    char tmp[4096];
+    for (;;) {
+        ssize_t n = read(fds[0], tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out->len + (size_t)n > (size_t)MAX_TEXT_SIZE)
+            too_big = true;
+        else
+            buf_append(out, tmp, (size_t)n);
+    }
+    secure_wipe(tmp, sizeof tmp);
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = -1;
+            break;
+        }
+    }
+    if (too_big) {
+        result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" printed too much output"),
+                   c->file, line, cmd);
+        return -1;
+    }
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (status != -1 && WIFSIGNALED(status))
+            result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" was killed by signal %d"),
+                       c->file, line, cmd, WTERMSIG(status));
+        else
+            result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" failed with exit status %d"),
+                       c->file, line, cmd, status == -1 ? -1 : WEXITSTATUS(status));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_eval(struct parse_ctx *c, int line, const char *arg, struct result *r)
+{
+    if (c->depth >= MAX_EVAL_DEPTH) {
+        result_set(r, RC_CONFIG, _("%s:%d: eval nested too deeply"), c->file, line);
+        return -1;
+    }
+    struct buf out = BUF_INIT;
+    int rc = run_eval(c, line, arg, &out, r);
+    if (rc == 0 && out.len && memchr(out.data, '\0', out.len)) {
+        result_set(r, RC_CONFIG, _("%s:%d: output of eval command \"%s\" contains a NUL byte"),
+                   c->file, line, arg);
+        rc = -1;
+    }
+    if (rc == 0) {
+        c->depth++;
+        rc = parse_text(c, out.data ? out.data : "", out.len, line, r);
+        c->depth--;
+    }
+    secure_wipe(out.data, out.len);
+    buf_free(&out);
+    return rc;
+}
+
+/* Obsolete spellings msmtp still accepts, mapped onto current settings. */
+static const char *const obsolete_names[] = {
+    "tls_nocertcheck", "tls_force_sslv3", "connect_timeout", "keepbcc", "auto_from",
+    "add_missing_from_header", "add_missing_date_header"
+};
+
+static int obsolete_command(struct parse_ctx *c, int line, const char *cmd, const char *arg,
+                            struct result *r)
+{
+    bool on = *arg == '\0' || ascii_strcasecmp(arg, "on") == 0;
+    bool off = ascii_strcasecmp(arg, "off") == 0;
+
+    if (strcmp(cmd, "connect_timeout") == 0)
+        return apply_field(c, line, field_by_name("timeout"), cmd, arg, r);
+    if (!on && !off)
+        return bad_value(c, line, cmd, arg, _("expected on or off"), r);
+    if (strcmp(cmd, "tls_nocertcheck") == 0)
+        return apply_field(c, line, field_by_name("tls_certcheck"), cmd, on ? "off" : "on", r);
+    if (strcmp(cmd, "keepbcc") == 0)
+        return apply_field(c, line, field_by_name("remove_bcc_headers"), cmd, on ? "off" : "on",
+                           r);
+    if (strcmp(cmd, "add_missing_from_header") == 0)
+        return apply_field(c, line, field_by_name("set_from_header"), cmd, on ? "auto" : "off", r);
+    if (strcmp(cmd, "add_missing_date_header") == 0)
+        return apply_field(c, line, field_by_name("set_date_header"), cmd, on ? "auto" : "off", r);
+    if (strcmp(cmd, "auto_from") == 0)
+        return on ? apply_field(c, line, field_by_name("from"), cmd, "%U@%M", r) : 0;
+    /* tls_force_sslv3 */
+    log_warning(_("%s:%d: command \"%s\" is obsolete and ignored"), c->file, line, cmd);
+    return 0;
+}
+
+static int dispatch(struct parse_ctx *c, int line, const char *cmd, const char *arg,
+                    struct result *r)
+{
+    if (strcmp(cmd, "defaults") == 0) {
+        if (*arg) {
+            result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" does not take an argument"),
+                       c->file, line, cmd);
+            return -1;
+        }
+        c->cur = c->defaults;
+        return 0;
+    }
+    if (strcmp(cmd, "account") == 0)
+        return cmd_account(c, line, arg, r);
+    if (strcmp(cmd, "eval") == 0) {
+        if (!*arg) {
+            result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" needs an argument"), c->file,
+                       line, cmd);
+            return -1;
+        }
+        return cmd_eval(c, line, arg, r);
+    }
+    const struct config_field *f = field_by_name(cmd);
+    bool obsolete = false;
+    for (size_t i = 0; !f && i < sizeof obsolete_names / sizeof obsolete_names[0]; i++)
+        if (strcmp(cmd, obsolete_names[i]) == 0)
+            obsolete = true;
+    if (!f && !obsolete) {
+        result_set(r, RC_CONFIG, _("%s:%d: unknown command \"%s\""), c->file, line, cmd);
+        return -1;
+    }
+    if (!c->cur) {
+        result_set(r, RC_CONFIG,
+                   _("%s:%d: command \"%s\" must follow an \"account\" or \"defaults\" line"),
+                   c->file, line, cmd);
+        return -1;
+    }
+    if (obsolete)
+        return obsolete_command(c, line, cmd, arg, r);
+    return apply_field(c, line, f, cmd, arg, r);
+}
+
+/* Split one line into command and argument. Returns 1 for a command,
+ * 0 for an empty/comment line, -1 on error (r set). *cmd and *arg are
+ * allocated; *arg is wiped by the caller. */
+static int split_line(struct parse_ctx *c, int line, const char *s, size_t len, char **cmd,
+                      struct buf *arg, struct result *r)
+{
+    const char *end = s + len;
+    for (const char *p = s; p < end; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            result_set(r, RC_CONFIG, _("%s:%d: control character in line"), c->file, line);
+            return -1;
+        }
+    }
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    if (s == end || *s == '#')
+        return 0;
+    const char *ce = s;
+    while (ce < end && *ce != ' ' && *ce != '\t')
+        ce++;
+    *cmd = xstrndup(s, (size_t)(ce - s));
+    s = ce;
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    buf_puts(arg, "");
+    if (s < end && *s == '"') {
+        s++;
+        bool closed = false;
+        while (s < end) {
+            if (*s == '\\' && s + 1 < end && (s[1] == '"' || s[1] == '\\')) {
+                buf_putc(arg, s[1]);
+                s += 2;
+            } else if (*s == '"') {
+                closed = true;
+                s++;
+                break;
+            } else {
+                buf_putc(arg, *s++);
+            }
+        }
+        if (!closed) {
+            result_set(r, RC_CONFIG, _("%s:%d: unterminated quoted argument of command \"%s\""),
+                       c->file, line, *cmd);
+            return -1;
+        }
+        while (s < end && (*s == ' ' || *s == '\t'))
+            s++;
+        if (s < end && *s != '#') {
+            result_set(r, RC_CONFIG, _("%s:%d: unexpected text after the quoted argument of command \"%s\""),
+                       c->file, line, *cmd);
+            return -1;
+        }
+        return 1;
+    }
+    /* unquoted: a '#' after whitespace starts a comment */
+    const char *ae = s;
+    while (ae < end && !(*ae == '#' && (ae == s || ae[-1] == ' ' || ae[-1] == '\t')))
+        ae++;
+    while (ae > s && (ae[-1] == ' ' || ae[-1] == '\t'))
+        ae--;
+    buf_append(arg, s, (size_t)(ae - s));
+    return 1;
+}
+
+/* Parse text; fixed_line > 0 means every line reports that line number
+ * (output of eval). */
+static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
+                      struct result *r)
+{
+    const char *p = text, *end = text + len;
+    int lineno = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        size_t ll = (size_t)(le - p);
+        if (ll > 0 && p[ll - 1] == '\r')
+            ll--;
+        lineno++;
+        int line = fixed_line > 0 ? fixed_line : lineno;
+        char *cmd = NULL;
+        struct buf arg = BUF_INIT;
+        int rc = split_line(c, line, p, ll, &cmd, &arg, r);
+        if (rc > 0)
+            rc = dispatch(c, line, cmd, arg.data, r);
+        free(cmd);
+        secure_wipe(arg.data, arg.len);
+        buf_free(&arg);
+        if (rc < 0)
+            return -1;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+int config_parse_file_text(struct config *cfg, const char *text, size_t len,
+                           const char *filename, bool *saw_password, struct result *r)
+{
+    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0 };
+    int rc = parse_text(&c, text, len, 0, r);
+    account_free(c.defaults);
+    if (saw_password)
+        *saw_password = c.saw_password;
+    return rc;
+}
+
+int config_parse_string(struct config *cfg, const char *text, const char *filename,
+                        struct result *r)
+{
+    return config_parse_file_text(cfg, text, strlen(text), filename, NULL, r);
+}

@@ -1,0 +1,58 @@
+/*
+ * config-parse.h - private interface between config.c (files, selection,
+ * --pretend listing, aliases) and config-parse.c (msmtprc syntax, the
+ * command table, validation, eval, inheritance). Not for other modules:
+ * they use config.h.
+ */
+#ifndef SMTPFWD_CONFIG_PARSE_H
+#define SMTPFWD_CONFIG_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "config.h"
+#include "result.h"
+
+/* How a setting's argument is validated, stored and printed. */
+enum config_ftype {
+    CF_STR,        /* string; "" = unset (or error with CF_NEED_ARG) */
+    CF_PATH,       /* string with ~ expansion */
+    CF_TRUST,      /* path, or the word "system" */
+    CF_SECRET,     /* password */
+    CF_BOOL,       /* on/off, "" = on */
+    CF_PORT,       /* 1..65535, "" = 0 (default) */
+    CF_TIMEOUT,    /* "off" or seconds > 0 */
+    CF_POSINT,     /* > 0, "" = 0 (unset) */
+    CF_HDR3,       /* auto|on|off */
+    CF_HDR2,       /* auto|off, "on" = auto */
+    CF_CHOICE,     /* one of a word list, stored lowercase */
+    CF_DSN_NOTIFY, /* off|never|success,failure,delay */
+    CF_SYSLOG,     /* on|off|LOG_USER|LOG_MAIL|LOG_LOCAL0..7 */
+    CF_FPR,        /* hex pairs separated by ':' */
+    CF_QUEUE,      /* off|on-failure|always */
+    CF_DURATION,   /* N[smhd] */
+};
+
+#define CF_NEED_ARG 1u
+
+struct config_field {
+    const char *name;
+    enum config_ftype type;
+    size_t off;
+    unsigned flags;
+    const char *const *choices;   /* CF_CHOICE */
+    const char *empty;            /* CF_CHOICE: value stored for "" (NULL = unset) */
+};
+
+/* Every setting, in the order of DESIGN.md's command list (the
+ * --pretend order); the index of an entry is its bit in set_mask. */
+extern const struct config_field config_fields[];
+extern const size_t config_nfields;
+
+/* Parse one file's text (len bytes, may contain no NUL) with fresh
+ * defaults. *saw_password (may be NULL) tells whether a `password` line
+ * appeared in the text itself (not in eval output). Returns 0 or -1 with
+ * r set (RC_CONFIG, "FILE:LINE: ..."). */
+int config_parse_file_text(struct config *cfg, const char *text, size_t len,
+                           const char *filename, bool *saw_password, struct result *r);
+
+#endif

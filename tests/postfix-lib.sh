@@ -1,0 +1,181 @@
+# postfix-lib.sh - start a private Postfix smarthost with Dovecot SASL for
+# the integration tests, on random loopback ports, with its own config
+# directory, queue and maildir. Source it, then:
+#   pf_start        sets PF_DIR, PF_SUB (submission, STARTTLS required),
+#                   PF_SMTPS (implicit TLS), PF_CA (CA certificate that
+#                   signed the server's "localhost" certificate),
+#                   PF_USER / PF_PASS (a Dovecot passwd-file user).
+#                   Exits 77 when Postfix, Dovecot or root are missing.
+#   pf_wait_mail N  waits (bounded) until N messages are in the maildir.
+#   pf_messages     prints the paths of delivered messages, oldest first.
+#   pf_stop         stops both and removes everything (also on EXIT).
+# Mail for any address @x.test lands in one maildir, $PF_DIR/mail/box.
+
+pf_skip() { echo "SKIP: $*"; exit 77; }
+
+pf_free_port() {
+    "${PYTHON:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pf_start() {
+    [ "$(id -u)" -eq 0 ] || pf_skip "the Postfix tests need root (private instance with its own queue)"
+    command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || pf_skip "postfix is not installed"
+    command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || pf_skip "dovecot is not installed"
+    command -v certtool >/dev/null 2>&1 || pf_skip "certtool (gnutls-bin) is not installed"
+    id postfix >/dev/null 2>&1 && id dovecot >/dev/null 2>&1 || pf_skip "postfix/dovecot users missing"
+    PATH=$PATH:/usr/sbin:/sbin
+
+    PF_DIR=$(mktemp -d /tmp/smtpfwd-pf.XXXXXX) || exit 99
+    trap pf_stop EXIT
+    chmod 755 "$PF_DIR"
+    mkdir -p "$PF_DIR/etc" "$PF_DIR/queue/private" "$PF_DIR/data" "$PF_DIR/mail/box/new" \
+        "$PF_DIR/mail/box/cur" "$PF_DIR/mail/box/tmp" "$PF_DIR/dovecot" "$PF_DIR/tls"
+    chown postfix "$PF_DIR/data" "$PF_DIR/queue/private"
+    chmod 700 "$PF_DIR/queue/private"
+    chown -R postfix:postfix "$PF_DIR/mail"
+
+    (
+        cd "$PF_DIR/tls" || exit 1
+        certtool --generate-privkey --key-type=ecdsa --outfile ca.key 2>/dev/null &&
+        printf 'cn = smtpfwd test CA\nca\ncert_signing_key\nexpiration_days = 30\n' >ca.tmpl &&
+        certtool --generate-self-signed --load-privkey ca.key --template ca.tmpl --outfile ca.pem 2>/dev/null &&
+        certtool --generate-privkey --key-type=ecdsa --outfile server.key 2>/dev/null &&
+        printf 'cn = localhost\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n' >server.tmpl &&
+        certtool --generate-certificate --load-privkey server.key --load-ca-certificate ca.pem \
+            --load-ca-privkey ca.key --template server.tmpl --outfile server.pem 2>/dev/null
+    ) || { echo "certificate generation failed"; exit 99; }
+    chmod 644 "$PF_DIR"/tls/*.pem
+    chgrp postfix "$PF_DIR/tls/server.key"; chmod 640 "$PF_DIR/tls/server.key"
+    PF_CA=$PF_DIR/tls/ca.pem
+
+    PF_USER=alice PF_PASS='s3cret pass'
+    printf '%s:{PLAIN}%s\n' "$PF_USER" "$PF_PASS" >"$PF_DIR/users"
+    chmod 644 "$PF_DIR/users"
+    PF_SUB=$(pf_free_port) PF_SMTPS=$(pf_free_port)
+
+    cat >"$PF_DIR/dovecot.conf" <<EOC
+base_dir = $PF_DIR/dovecot
+state_dir = $PF_DIR/dovecot
+log_path = $PF_DIR/dovecot.log
+protocols =
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $PF_DIR/users
+}
+userdb {
+  driver = static
+  args = uid=postfix gid=postfix home=$PF_DIR/mail
+}
+service auth {
+  unix_listener $PF_DIR/queue/private/auth {
+    mode = 0666
+  }
+}
+service anvil {
+  chroot =
+}
+default_login_user = dovecot
+default_internal_user = dovecot
+EOC
+    dovecot -c "$PF_DIR/dovecot.conf" || { cat "$PF_DIR/dovecot.log" 2>/dev/null; exit 99; }
+
+    # The private config directory must be listed in the default main.cf.
+    touch /etc/postfix/main.cf
+    grep -q '^alternate_config_directories' /etc/postfix/main.cf ||
+        echo 'alternate_config_directories =' >>/etc/postfix/main.cf
+    sed -i "s|^alternate_config_directories =.*|& $PF_DIR/etc|" /etc/postfix/main.cf
+
+    cat >"$PF_DIR/etc/main.cf" <<EOC
+compatibility_level = 3.6
+queue_directory = $PF_DIR/queue
+data_directory = $PF_DIR/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.test
+mydestination =
+mynetworks = 127.0.0.0/8
+maillog_file = $PF_DIR/maillog
+maillog_file_prefixes = $PF_DIR
+virtual_mailbox_domains = x.test
+virtual_mailbox_base = $PF_DIR/mail
+virtual_mailbox_maps = static:box/
+virtual_uid_maps = static:$(id -u postfix)
+virtual_gid_maps = static:$(id -g postfix)
+smtpd_tls_cert_file = $PF_DIR/tls/server.pem
+smtpd_tls_key_file = $PF_DIR/tls/server.key
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+smtpd_recipient_restrictions = permit_sasl_authenticated, reject
+smtpd_tls_auth_only = yes
+EOC
+    cat >"$PF_DIR/etc/master.cf" <<EOC
+127.0.0.1:$PF_SUB inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+127.0.0.1:$PF_SMTPS inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+local     unix  - n n - - local
+virtual   unix  - n n - - virtual
+lmtp      unix  - - n - - lmtp
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOC
+    postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 ||
+        { script -qc "postfix -c $PF_DIR/etc start" /dev/null; cat "$PF_DIR/maillog" 2>/dev/null; exit 99; }
+    # Ready when both ports accept connections (bounded wait).
+    for port in "$PF_SUB" "$PF_SMTPS"; do
+        i=0
+        until "${PYTHON:-python3}" -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
+            i=$((i + 1)); [ $i -lt 100 ] || { echo "Postfix did not listen on $port"; exit 99; }
+            sleep 0.1
+        done
+    done
+}
+
+pf_messages() {
+    ls -tr "$PF_DIR"/mail/box/new/* 2>/dev/null
+}
+
+pf_wait_mail() {
+    i=0
+    while [ "$(pf_messages | wc -l)" -lt "$1" ]; do
+        i=$((i + 1))
+        [ $i -lt 150 ] || { echo "timed out waiting for $1 message(s) in the maildir"; tail -20 "$PF_DIR/maillog"; return 1; }
+        postfix -c "$PF_DIR/etc" flush >/dev/null 2>&1
+        sleep 0.2
+    done
+}
+
+pf_stop() {
+    [ -n "${PF_DIR:-}" ] && [ -d "$PF_DIR" ] || return 0
+    postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1
+    [ -f "$PF_DIR/dovecot/master.pid" ] && kill "$(cat "$PF_DIR/dovecot/master.pid")" 2>/dev/null
+    sed -i "s| $PF_DIR/etc||" /etc/postfix/main.cf 2>/dev/null
+    rm -rf "$PF_DIR"
+    PF_DIR=
+}
