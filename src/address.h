@@ -46,9 +46,9 @@ bool addr_list_contains(const struct addr_list *l, const char *mailbox);
 void addr_list_free(struct addr_list *l);
 
 /* Validate an envelope address (no angle brackets expected, but a single
- * enclosing <...> pair is tolerated and must balance). what is
- * "sender" or "recipient" and is used in the message. Returns 0 or -1
- * with r set (RC_DATAERR). is_sender allows the null sender "". */
+ * enclosing <...> pair is tolerated and must balance). is_sender
+ * chooses the word "sender" or "recipient" in the message and allows the
+ * null sender "". Returns 0 or -1 with r set (RC_DATAERR). */
 int address_validate_envelope(const char *addr, bool is_sender, struct result *r);
 
 /* Strip one enclosing pair of angle brackets and surrounding blanks into a

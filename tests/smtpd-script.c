@@ -638,7 +638,7 @@ static void serve(struct session *s)
             }
             continue;
         }
-        char *nl = memchr(s->buf, '\n', s->len);
+        char *nl = s->len ? memchr(s->buf, '\n', s->len) : NULL;
         if (!nl && s->len < MAX_LINE) {
             if (fill(s, -1) < 0) {
                 if (s->len > 0)
