@@ -368,9 +368,16 @@ def run_client(sections, info, ctx, args, proc):
         argv[0 if not args.valgrind else argv.index(args.smtpfwd)] = link
         exe = argv[0]
     start = time.monotonic()
+    tty = stdin_s is not None and stdin_s.attrs.get('tty') == 'yes'
     try:
-        p = subprocess.run(argv, input=stdin_data, capture_output=True, env=env,
-                           cwd=tmp, timeout=timeout, executable=exe)
+        hold = int(stdin_s.attrs.get('hold', '0')) if stdin_s is not None else 0
+        if tty:
+            p = run_on_tty(argv, stdin_data, env, tmp, timeout, exe)
+        elif hold:
+            p = run_holding_stdin(argv, stdin_data, hold, env, tmp, timeout, exe, diags)
+        else:
+            p = subprocess.run(argv, input=stdin_data, capture_output=True, env=env,
+                               cwd=tmp, timeout=timeout, executable=exe)
     except subprocess.TimeoutExpired as e:
         diags.append('smtpfwd timed out after %gs' % timeout)
         if args.verbose:
@@ -379,6 +386,10 @@ def run_client(sections, info, ctx, args, proc):
     except OSError as e:
         raise CaseError('cannot run %s: %s' % (argv[0], e))
     elapsed = time.monotonic() - start
+    with open(os.path.join(tmp, 'smtpfwd.stdout'), 'wb') as f:
+        f.write(p.stdout)
+    with open(os.path.join(tmp, 'smtpfwd.stderr'), 'wb') as f:
+        f.write(p.stderr)
 
     if not stop_server(proc):
         diags.append('smtpd-script did not stop on SIGTERM')
@@ -467,6 +478,57 @@ def run_client(sections, info, ctx, args, proc):
         diags.append('command: ' + ' '.join(shlex.quote(a) for a in argv))
         diags += transcript(tmp, p.stdout, p.stderr)
     return ('not ok' if diags else 'ok'), diags
+
+
+def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags):
+    """Write the data but keep standard input open for hold_ms; no
+    connection may be made before end of input (DESIGN.md rule 6)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=cwd, executable=exe)
+    try:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass
+    time.sleep(hold_ms / 1000.0)
+    if read_file(os.path.join(cwd, 'server.events')):
+        diags.append('smtpfwd connected before its standard input ended')
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise subprocess.TimeoutExpired(argv, timeout, out, err)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def run_on_tty(argv, data, env, cwd, timeout, exe):
+    """Run with standard input on a pseudo-terminal (canonical mode, so
+    %HEX{04} in the data is end of file); stdout and stderr are pipes."""
+    import pty
+    import termios
+    master, slave = pty.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO          # no echo into the master
+    attrs[0] &= ~termios.ICRNL
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    try:
+        proc = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=cwd, executable=exe)
+        os.close(slave)
+        slave = -1
+        os.write(master, data)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(argv, timeout, out, err)
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
 
 
 def transcript(tmp, stdout, stderr):

@@ -478,10 +478,11 @@ static void send_bytes(struct session *s, const char *p, size_t n)
     }
 }
 
+/* Sleep, but stop early when told to terminate (the client is gone). */
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    while (!terminating && nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
 
@@ -531,14 +532,27 @@ static void respond(struct session *s, const char *key)
     const struct rule *ru = find_rule(sc, RK_REPLY, key, nth, s->conn_no);
     const char *reply = ru ? ru->data : default_reply(key);
     size_t rlen = ru ? ru->len : strlen(reply);
-    send_bytes(s, reply, rlen);
     if (strcmp(key, "EHLO") == 0)
         s->pipelining_offered = memmem(reply, rlen, "PIPELINING", 10) != NULL;
     const struct rule *after = find_rule(sc, RK_SEND_AFTER, key, nth, s->conn_no);
     if (!after)
         after = find_rule(sc, RK_RAW_AFTER, key, nth, s->conn_no);
-    if (after)
-        send_bytes(s, after->data, after->len);
+    if (after) {
+        /* Reply and injected bytes leave in one write, so that the client
+         * has both in hand when it reads the reply (deterministic tests). */
+        char *both = malloc(rlen + after->len);
+        if (both) {
+            memcpy(both, reply, rlen);
+            memcpy(both + rlen, after->data, after->len);
+            send_bytes(s, both, rlen + after->len);
+            free(both);
+        } else {
+            send_bytes(s, reply, rlen);
+            send_bytes(s, after->data, after->len);
+        }
+    } else {
+        send_bytes(s, reply, rlen);
+    }
     if (strcmp(key, "DATA") == 0 && rlen >= 3 && memcmp(reply, "354", 3) == 0) {
         s->in_data = true;
         s->data_match = 2;   /* DATA\r\n counts as the leading CRLF */
