@@ -66,6 +66,7 @@ const struct config_field config_fields[] = {
     { "password", CF_SECRET, OFF(password), 0, NULL, NULL },
     { "passwordeval", CF_STR, OFF(passwordeval), 0, NULL, NULL },
     { "ntlmdomain", CF_STR, OFF(ntlmdomain), 0, NULL, NULL },
+    { "allow_plaintext_auth", CF_BOOL, OFF(allow_plaintext_auth), 0, NULL, NULL },
     { "tls", CF_BOOL, OFF(tls), 0, NULL, NULL },
     { "tls_starttls", CF_BOOL, OFF(tls_starttls), 0, NULL, NULL },
     { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), 0, NULL, NULL },

@@ -83,6 +83,7 @@ struct account {
     char *password;              /* secret: wiped on free */
     char *passwordeval;
     char *ntlmdomain;
+    bool allow_plaintext_auth;   /* default off: PLAIN/LOGIN without TLS only when on */
 
     /* TLS (issue 3) */
     bool tls;                    /* default ON (differs from msmtp) */

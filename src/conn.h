@@ -57,6 +57,27 @@ const char *conn_peer(const struct conn *c);
 /* True when TLS is active on the connection (issue 3). */
 bool conn_is_tls(const struct conn *c);
 
+struct tls_config;
+struct tls_info;
+
+/* Start TLS on the connection (implicit TLS right after connect, or after
+ * the server's 220 to STARTTLS) and verify the server as cfg says.
+ * Returns 0, or -1 with r set: verification failures -> RC_NOPERM with
+ * the reason GnuTLS gives; handshake broken by the network or a timeout
+ * -> RC_TEMPFAIL; other TLS protocol failures -> RC_PROTOCOL (tls.h). */
+int conn_start_tls(struct conn *c, const struct tls_config *cfg, int timeout_ms,
+                   struct result *r);
+
+/* Channel binding data for SCRAM-*-PLUS: type is "tls-exporter" (TLS 1.3
+ * and 1.2 with extended master secret) or "tls-unique" (TLS 1.2). Appends
+ * the raw bytes to out and returns 0; -1 when unavailable (no error
+ * message: the caller falls back to a mechanism without binding). */
+int conn_channel_binding(const struct conn *c, const char *type, struct buf *out);
+
+/* Describe the TLS session (for --serverinfo). Returns 0 and fills info
+ * (free with tls_info_free), or -1 when TLS is not active. */
+int conn_tls_info(const struct conn *c, struct tls_info *info);
+
 /* Close and free; NULL is fine. Never blocks for long. */
 void conn_close(struct conn *c);
 

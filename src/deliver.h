@@ -9,6 +9,8 @@
 #ifndef SMTPFWD_DELIVER_H
 #define SMTPFWD_DELIVER_H
 
+#include <stdio.h>
+
 #include "result.h"
 #include "smtp.h"
 
@@ -29,6 +31,13 @@ struct delivery {
  * each failure (and each refused recipient, quoting the server) are
  * printed on stderr. */
 enum result_class deliver_session(const struct account *a, struct delivery *d, size_t n);
+
+/* --serverinfo: connect as for a delivery (TLS as configured, no AUTH, no
+ * mail), print the greeting, capabilities, TLS session (version, cipher,
+ * certificate subject, issuer, validity, SHA-256 fingerprint) and the
+ * AUTH mechanisms to out, then QUIT. Returns the class (RC_OK on success),
+ * printing the failure on stderr. */
+enum result_class deliver_serverinfo(const struct account *a, FILE *out);
 
 /* Free what deliver_session allocated in d. */
 void deliver_free(struct delivery *d);

@@ -52,10 +52,28 @@ struct smtp_caps {
     char *auth;               /* space-separated mechanisms, uppercase; owned; NULL if none */
 };
 
+struct tls_config;
+
 struct smtp_params {
     const char *helo_domain;  /* EHLO/HELO argument */
     int timeout_s;            /* 0 = RFC 5321 4.5.3.2 defaults; else caps every wait */
     bool lmtp;                /* protocol lmtp: LHLO, per-recipient data replies */
+
+    /* TLS (issue 3): starttls set -> after EHLO, STARTTLS is required
+     * (not offered -> RC_UNAVAILABLE, bytes pipelined behind its 220 ->
+     * RC_PROTOCOL), conn_start_tls(tls), then EHLO again. For implicit
+     * TLS the caller starts TLS on the conn before smtp_open. */
+    bool starttls;
+    const struct tls_config *tls;   /* not owned; needed when starttls */
+
+    /* AUTH (issue 3): auth is the account's `auth` ("off"/NULL = none,
+     * "on" = strongest offered, or a mechanism name). password may be
+     * NULL for mechanisms that need none (external, gssapi). */
+    const char *auth;
+    const char *user;
+    const char *password;           /* not owned; never logged */
+    const char *ntlmdomain;
+    bool allow_plaintext_auth;      /* PLAIN/LOGIN without TLS explicitly allowed */
 };
 
 /* Per-recipient outcome of one transaction. */

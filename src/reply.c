@@ -1,0 +1,2 @@
+/* reply.c - see reply.h. (to be written) */
+#include <autoconfig.h>

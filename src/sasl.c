@@ -1,0 +1,2 @@
+/* sasl.c - see sasl.h. (to be written) */
+#include <autoconfig.h>

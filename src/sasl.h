@@ -1,0 +1,63 @@
+/*
+ * sasl.h - SMTP authentication through GNU SASL: mechanism choice,
+ * credentials callbacks, initial responses, channel binding.
+ * The header is the same with or without GNU SASL; without it only
+ * "auth off" works and every other value is RC_UNAVAILABLE.
+ *
+ * Choice (auth on): the strongest mechanism both sides offer, in this
+ * order: SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS (when channel binding data
+ * is available), SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, CRAM-MD5, LOGIN.
+ * Without TLS only mechanisms that do not reveal the password
+ * (SCRAM-*, CRAM-MD5) are chosen; a forced PLAIN or LOGIN over a
+ * connection without TLS needs allow_plaintext_auth.
+ */
+#ifndef SMTPFWD_SASL_H
+#define SMTPFWD_SASL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "result.h"
+
+struct sasl_session;
+
+struct sasl_creds {
+    const char *user;
+    const char *password;        /* not owned; may be NULL (external, gssapi) */
+    const char *authzid;         /* NULL */
+    const char *service;         /* "smtp" */
+    const char *hostname;        /* server name, for GSSAPI/DIGEST */
+    const char *realm;           /* ntlmdomain, or NULL */
+    const unsigned char *cb_data;/* channel binding data or NULL; not owned */
+    size_t cb_len;
+    const char *cb_type;         /* "tls-exporter" or "tls-unique" */
+};
+
+/* Choose the mechanism. configured is the account's `auth` ("on" or a
+ * lowercase mechanism name); server_mechs the AUTH capability (space
+ * separated, any case, may be NULL). Returns a static uppercase name, or
+ * NULL with r set: server offers no AUTH -> RC_UNAVAILABLE; forced
+ * mechanism not offered / not supported by GNU SASL -> RC_UNAVAILABLE;
+ * plaintext refused -> RC_CONFIG naming allow_plaintext_auth. */
+const char *sasl_choose(const char *configured, const char *server_mechs, bool tls,
+                        bool have_channel_binding, bool allow_plaintext_auth,
+                        struct result *r);
+
+/* True if mech (uppercase) may send an initial response on the AUTH
+ * line (PLAIN, EXTERNAL, SCRAM-*, OAUTHBEARER, XOAUTH2, GSSAPI). */
+bool sasl_has_initial_response(const char *mech);
+
+/* Start a client session. Returns NULL with r set (RC_SOFTWARE /
+ * RC_UNAVAILABLE) on failure. */
+struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *creds,
+                                struct result *r);
+
+/* One step: in is the server's base64 challenge ("" for the initial
+ * response), *out receives the base64 response (caller frees with
+ * secret_free). Returns 1 when more steps are needed, 0 when the client
+ * side is done, -1 with r set (RC_NOPERM for a server that fails
+ * verification in SCRAM, RC_PROTOCOL for malformed challenges). */
+int sasl_step(struct sasl_session *s, const char *in, char **out, struct result *r);
+
+void sasl_finish(struct sasl_session *s);
+
+#endif

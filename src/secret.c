@@ -1,0 +1,2 @@
+/* secret.c - see secret.h. (to be written) */
+#include <autoconfig.h>

@@ -1,0 +1,2 @@
+/* tls.c - see tls.h. (to be written) */
+#include <autoconfig.h>
