@@ -4,9 +4,9 @@
  * Owns: name resolution and connecting (every address, non-blocking
  * connect bounded by poll), the output buffer with its explicit flush
  * points, the input buffer for line reads, and the timeouts of every
- * wait. All bytes go through conn_io_send() and conn_io_recv(): today
- * they use the raw fd, the TLS issue puts GnuTLS underneath them and
- * nothing above this file changes.
+ * wait. All bytes go through conn_io_send() and conn_io_recv(): the raw
+ * fd, or the GnuTLS session of tls.[ch] once conn_start_tls() has
+ * succeeded; nothing above this file changes when TLS is on.
  *
  * Must not: know anything about SMTP beyond "a reply is a line", or
  * raise SIGPIPE (send() with MSG_NOSIGNAL).
@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "i18n.h"
 #include "log.h"
+#include "tls.h"
 
 #define CONN_OUTBUF (64 * 1024)
 #define CONN_INBUF  (16 * 1024)
@@ -44,6 +45,8 @@ struct conn {
     char *in;              /* CONN_INBUF bytes */
     size_t inpos, inlen;   /* unread bytes are in[inpos..inlen) */
     bool eof;
+    bool out_secret;       /* out holds a credential: wipe it once sent */
+    struct tls_session *tls;   /* NULL until conn_start_tls() */
 };
 
 /* "N seconds" / "N milliseconds" for timeout messages. */
@@ -86,6 +89,11 @@ static int conn_wait(int fd, short events, long long deadline)
 /* Send from iov; returns bytes sent or -1 with errno (EAGAIN = wait). */
 static ssize_t conn_io_send(struct conn *c, struct iovec *iov, int iovcnt)
 {
+    if (c->tls) {
+        /* One record per call (at most 16 KiB); the caller loops. */
+        (void)iovcnt;
+        return tls_session_send(c->tls, iov[0].iov_base, iov[0].iov_len);
+    }
     if (c->is_socket) {
         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
         ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
@@ -99,7 +107,25 @@ static ssize_t conn_io_send(struct conn *c, struct iovec *iov, int iovcnt)
 /* Receive up to n bytes; returns bytes, 0 at EOF, -1 with errno. */
 static ssize_t conn_io_recv(struct conn *c, void *buf, size_t n)
 {
+    if (c->tls)
+        return tls_session_recv(c->tls, buf, n);
     return read(c->fd, buf, n);
+}
+
+/* What to poll for after EAGAIN: GnuTLS may need the other direction. */
+static short conn_io_events(const struct conn *c, short plain)
+{
+    if (!c->tls)
+        return plain;
+    return tls_session_wants_write(c->tls) ? POLLOUT : POLLIN;
+}
+
+/* strerror(err), or the TLS library's text for a TLS error. */
+static const char *conn_io_strerror(const struct conn *c, int err)
+{
+    if (c->tls && err == EPROTO)
+        return tls_session_error(c->tls);
+    return strerror(err);
 }
 
 /* ---- writing ---- */
@@ -110,7 +136,8 @@ static void conn_write_failed(struct conn *c, int err, struct result *r)
         result_set(r, RC_TEMPFAIL, _("connection closed by the server while sending to %s"),
                    c->peer);
     else
-        result_set(r, RC_TEMPFAIL, _("cannot send data to %s: %s"), c->peer, strerror(err));
+        result_set(r, RC_TEMPFAIL, _("cannot send data to %s: %s"), c->peer,
+                   conn_io_strerror(c, err));
 }
 
 /* Write all of the iovecs (modified in place), waiting at most
@@ -132,7 +159,7 @@ static int conn_send_all(struct conn *c, struct iovec *iov, int iovcnt, int time
                 conn_write_failed(c, errno, r);
                 return -1;
             }
-            int w = conn_wait(c->fd, POLLOUT, conn_now_ms() + timeout_ms);
+            int w = conn_wait(c->fd, conn_io_events(c, POLLOUT), conn_now_ms() + timeout_ms);
             if (w < 0) {
                 conn_write_failed(c, errno, r);
                 return -1;
@@ -183,8 +210,17 @@ int conn_flush(struct conn *c, int timeout_ms, struct result *r)
         return 0;
     struct iovec iov = { .iov_base = c->out, .iov_len = c->outlen };
     int rc = conn_send_all(c, &iov, 1, timeout_ms, r);
+    if (c->out_secret) {
+        secure_wipe(c->out, c->outlen);
+        c->out_secret = false;
+    }
     c->outlen = 0;
     return rc;
+}
+
+void conn_mark_secret(struct conn *c)
+{
+    c->out_secret = true;
 }
 
 /* ---- reading ---- */
@@ -211,10 +247,11 @@ static int conn_fill(struct conn *c, long long deadline, int timeout_ms, struct 
                 c->eof = true;
                 return 0;
             }
-            result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer, strerror(errno));
+            result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer,
+                       conn_io_strerror(c, errno));
             return -1;
         }
-        int w = conn_wait(c->fd, POLLIN, deadline);
+        int w = conn_wait(c->fd, conn_io_events(c, POLLIN), deadline);
         if (w < 0) {
             result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer, strerror(errno));
             return -1;
@@ -278,7 +315,7 @@ int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
 
 size_t conn_pending(const struct conn *c)
 {
-    return c->inlen - c->inpos;
+    return c->inlen - c->inpos + (c->tls ? tls_session_pending(c->tls) : 0);
 }
 
 /* ---- connecting ---- */
@@ -479,17 +516,56 @@ const char *conn_peer(const struct conn *c)
 
 bool conn_is_tls(const struct conn *c)
 {
-    (void)c;
-    return false;
+    return c && c->tls != NULL;
+}
+
+int conn_start_tls(struct conn *c, const struct tls_config *cfg, int timeout_ms,
+                   struct result *r)
+{
+    if (c->tls) {
+        result_set(r, RC_SOFTWARE, _("internal error: TLS started twice on the connection to %s"),
+                   c->peer);
+        return -1;
+    }
+    if (c->inpos < c->inlen) {
+        /* Never let plaintext bytes count as if they came through TLS. */
+        result_set(r, RC_PROTOCOL,
+                   _("the server sent data before the TLS handshake (possible command "
+                     "injection); aborting"));
+        return -1;
+    }
+    if (timeout_ms <= 0)
+        timeout_ms = 60 * 1000;
+    if (conn_flush(c, timeout_ms, r) != 0)
+        return -1;
+    c->eof = false;
+    return tls_session_start(c->fd, cfg, c->peer, timeout_ms, &c->tls, r);
+}
+
+int conn_channel_binding(const struct conn *c, const char *type, struct buf *out)
+{
+    if (!c || !c->tls || !type)
+        return -1;
+    return tls_session_channel_binding(c->tls, type, out);
+}
+
+int conn_tls_info(const struct conn *c, struct tls_info *info)
+{
+    if (!c || !c->tls)
+        return -1;
+    return tls_session_info(c->tls, info);
 }
 
 void conn_close(struct conn *c)
 {
     if (!c)
         return;
+    tls_session_close(c->tls);
     if (c->fd >= 0)
         close(c->fd);
     free(c->peer);
+    if (c->out_secret)
+        secure_wipe(c->out, c->outlen);
     free(c->out);
     free(c->in);
     free(c);

@@ -38,6 +38,10 @@ int conn_write(struct conn *c, const void *data, size_t n, int timeout_ms, struc
 /* Send everything queued. Returns 0 or -1 with r set. */
 int conn_flush(struct conn *c, int timeout_ms, struct result *r);
 
+/* The output queued since the last flush contains a credential (an AUTH
+ * response): the buffer is wiped as soon as it has been sent. */
+void conn_mark_secret(struct conn *c);
+
 /* Read one line (up to and including LF) into buf. *len receives the
  * line length without the CRLF/LF. A line longer than bufsize-1 is an
  * error (RC_PROTOCOL, "over-long reply line"). EOF before a full line is
@@ -64,7 +68,9 @@ struct tls_info;
  * the server's 220 to STARTTLS) and verify the server as cfg says.
  * Returns 0, or -1 with r set: verification failures -> RC_NOPERM with
  * the reason GnuTLS gives; handshake broken by the network or a timeout
- * -> RC_TEMPFAIL; other TLS protocol failures -> RC_PROTOCOL (tls.h). */
+ * -> RC_TEMPFAIL; no protocol version or cipher in common ->
+ * RC_UNAVAILABLE; other TLS protocol failures -> RC_PROTOCOL; unusable
+ * local TLS settings -> RC_CONFIG (details in tls.h). */
 int conn_start_tls(struct conn *c, const struct tls_config *cfg, int timeout_ms,
                    struct result *r);
 

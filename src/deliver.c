@@ -30,6 +30,8 @@
 #include "idn.h"
 #include "intake.h"
 #include "log.h"
+#include "secret.h"
+#include "tls.h"
 
 static char *deliver_oneline(const char *text)
 {
@@ -47,18 +49,6 @@ static int deliver_check_account(const struct account *a, struct result *r)
         result_set(r, RC_CONFIG, _("no host set for account %s"), a->name);
         return -1;
     }
-    if (a->tls) {
-        result_set(r, RC_UNAVAILABLE,
-                   _("TLS is not implemented yet in this version; set \"tls off\" for "
-                     "account %s"), a->name);
-        return -1;
-    }
-    if (a->auth && strcmp(a->auth, "off") != 0) {
-        result_set(r, RC_UNAVAILABLE,
-                   _("authentication is not implemented yet in this version; set \"auth off\" "
-                     "for account %s"), a->name);
-        return -1;
-    }
     if (a->proxy_host) {
         result_set(r, RC_UNAVAILABLE,
                    _("proxy_host is not implemented yet in this version; remove it from "
@@ -68,15 +58,41 @@ static int deliver_check_account(const struct account *a, struct result *r)
     return 0;
 }
 
+/* The account authenticates ("auth" set and not "off"). */
+static bool deliver_auth_on(const struct account *a)
+{
+    return a->auth && *a->auth && strcmp(a->auth, "off") != 0;
+}
+
+/* Before connecting: the password when authentication may need one
+ * (every mechanism but external and gssapi). Returns 0 with *out set
+ * (NULL when none is needed), or -1 with r set. *out is wiped with
+ * secret_free after the session. */
+static int deliver_get_password(const struct account *a, char **out, struct result *r)
+{
+    *out = NULL;
+    if (!deliver_auth_on(a) || strcmp(a->auth, "external") == 0
+        || strcmp(a->auth, "gssapi") == 0)
+        return 0;
+    if (!a->user || !*a->user) {
+        result_set(r, RC_CONFIG,
+                   _("account %s uses authentication (auth %s) but sets no user; set "
+                     "\"user\" in the account, or \"auth off\""), a->name, a->auth);
+        return -1;
+    }
+    *out = secret_get_password(a, r);
+    return *out ? 0 : -1;
+}
+
 static void deliver_log(const struct account *a, const struct delivery *d,
-                        const struct smtp_reply *last)
+                        const struct smtp_reply *last, bool tls)
 {
     char *smtpmsg = last && last->text ? deliver_oneline(last->text) : NULL;
     struct log_attempt la = {
         .account = a->name,
         .host = a->socket ? a->socket : a->host,
-        .tls = false,
-        .auth = NULL,
+        .tls = tls,
+        .auth = deliver_auth_on(a) ? a->auth : NULL,
         .user = a->user,
         .from = d->env->sender,
         .recipients = (const char *const *)d->env->rcpts,
@@ -89,6 +105,27 @@ static void deliver_log(const struct account *a, const struct delivery *d,
     };
     log_attempt_write(&la, a->logfile, a->logfile_time_format, a->syslog);
     free(smtpmsg);
+}
+
+/* Check the account, connect, and with implicit TLS (tls on,
+ * tls_starttls off) do the handshake right away, before the greeting.
+ * Returns 0 and *out, or -1 with r set (*out may then hold a connection
+ * that the caller closes). */
+static int deliver_connect(const struct account *a, const struct tls_config *tlscfg,
+                           struct conn **out, struct result *r)
+{
+    char *host = NULL;
+    *out = NULL;
+    if (deliver_check_account(a, r) != 0)
+        return -1;
+    if (!a->socket && !(host = idn_host_to_ascii(a->host, r)))
+        return -1;
+    int ms = (a->timeout > 0 ? a->timeout : 60) * 1000;
+    int rc = conn_open(host, config_port(a), a->socket, a->source_ip, ms, out, r);
+    free(host);
+    if (rc == 0 && a->tls && !a->tls_starttls)
+        rc = conn_start_tls(*out, tlscfg, ms, r);
+    return rc;
 }
 
 /* Send d over s and classify the outcome into d->result. */
@@ -163,7 +200,6 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
     struct result sr = RESULT_INIT;   /* session-level failure */
     struct conn *c = NULL;
     struct smtp_session *s = NULL;
-    char *host = NULL;
 
     for (size_t i = 0; i < n; i++) {
         result_clear(&d[i].result);
@@ -173,17 +209,26 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
             d[i].rcpts[j].addr = d[i].env->rcpts[j];
     }
 
-    if (deliver_check_account(a, &sr) == 0 && !a->socket)
-        host = idn_host_to_ascii(a->host, &sr);
-    if (sr.cls == RC_OK) {
-        int connect_ms = (a->timeout > 0 ? a->timeout : 60) * 1000;
-        (void)conn_open(host, config_port(a), a->socket, a->source_ip, connect_ms, &c, &sr);
-    }
+    char *password = NULL;            /* secret: wiped after the session */
+    if (deliver_check_account(a, &sr) == 0)
+        (void)deliver_get_password(a, &password, &sr);
+
+    struct tls_config tlscfg;
+    tls_config_from_account(&tlscfg, a);
+    if (sr.cls == RC_OK)
+        (void)deliver_connect(a, &tlscfg, &c, &sr);
     if (sr.cls == RC_OK) {
         struct smtp_params p = {
+            .starttls = a->tls && a->tls_starttls,
+            .tls = &tlscfg,
             .helo_domain = a->domain && *a->domain ? a->domain : "localhost",
             .timeout_s = a->timeout > 0 ? a->timeout : 0,
             .lmtp = a->protocol && ascii_strcasecmp(a->protocol, "lmtp") == 0,
+            .auth = deliver_auth_on(a) ? a->auth : NULL,
+            .user = a->user,
+            .password = password,
+            .ntlmdomain = a->ntlmdomain,
+            .allow_plaintext_auth = a->allow_plaintext_auth,
         };
         s = smtp_new(c, &p);
         (void)smtp_open(s, &sr);
@@ -195,7 +240,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         log_error("%s", sr.msg);
         for (size_t i = 0; i < n; i++) {
             result_set(&d[i].result, sr.cls, "%s", sr.msg);
-            deliver_log(a, &d[i], s ? smtp_last_reply(s) : NULL);
+            deliver_log(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
         }
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -207,7 +252,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
             } else {
                 deliver_one(s, &d[i], i + 1 == n);
             }
-            deliver_log(a, &d[i], smtp_last_reply(s));
+            deliver_log(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
         }
     }
 
@@ -216,7 +261,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         smtp_free(s);
     }
     conn_close(c);
-    free(host);
+    secret_free(password);
 
     enum result_class worst = sr.cls;
     for (size_t i = 0; i < n; i++)
@@ -224,6 +269,128 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
             worst = d[i].result.cls;
     result_clear(&sr);
     return worst;
+}
+
+/* Each line of a reply without its "CODE-"/"CODE " prefix, indented. */
+static void deliver_print_reply_lines(FILE *out, const char *text)
+{
+    const char *p = text ? text : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        size_t skip = n >= 4 ? 4 : n;
+        fprintf(out, "    %.*s\n", (int)(n - skip), p + skip);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+}
+
+static void deliver_print_tls(FILE *out, const struct tls_info *ti)
+{
+    fprintf(out, "%s\n", _("TLS session parameters:"));
+    fprintf(out, "    %s %s\n", _("Protocol version:"), ti->version);
+    fprintf(out, "    %s %s\n", _("Cipher suite:"), ti->cipher);
+    fprintf(out, "%s\n", _("TLS certificate information:"));
+    fprintf(out, "    %s %s\n", _("Subject:"), ti->subject);
+    fprintf(out, "    %s %s\n", _("Issuer:"), ti->issuer);
+    fprintf(out, "    %s\n", _("Validity:"));
+    fprintf(out, "        %s %s\n", _("Activation time:"), ti->not_before);
+    fprintf(out, "        %s %s\n", _("Expiration time:"), ti->not_after);
+    fprintf(out, "    %s\n", _("Fingerprints:"));
+    fprintf(out, "        SHA256: %s\n", ti->sha256);
+    fprintf(out, "        SHA1 (deprecated): %s\n", ti->sha1);
+}
+
+static void deliver_print_caps(FILE *out, const struct smtp_caps *caps)
+{
+    fprintf(out, "%s\n", _("Capabilities:"));
+    if (!caps->esmtp) {
+        fprintf(out, "    %s\n", _("none (the server does not speak ESMTP)"));
+        return;
+    }
+    if (caps->size) {
+        if (caps->size_max > 0) {
+            char *t = xasprintf(_("Maximum message size is %llu bytes = %.2f MiB"),
+                                caps->size_max, (double)caps->size_max / (1024.0 * 1024.0));
+            fprintf(out, "    SIZE %llu:\n        %s\n", caps->size_max, t);
+            free(t);
+        } else {
+            fprintf(out, "    SIZE:\n        %s\n", _("Maximum message size is unlimited"));
+        }
+    }
+    if (caps->pipelining)
+        fprintf(out, "    PIPELINING:\n        %s\n",
+                _("Support for command grouping for faster transmission"));
+    if (caps->eightbitmime)
+        fprintf(out, "    8BITMIME:\n        %s\n", _("Support for 8-bit message bodies"));
+    if (caps->smtputf8)
+        fprintf(out, "    SMTPUTF8:\n        %s\n",
+                _("Support for internationalized (UTF-8) addresses"));
+    if (caps->dsn)
+        fprintf(out, "    DSN:\n        %s\n", _("Support for Delivery Status Notifications"));
+    if (caps->enhancedstatuscodes)
+        fprintf(out, "    ENHANCEDSTATUSCODES:\n        %s\n",
+                _("Support for enhanced status codes in replies"));
+    if (caps->chunking)
+        fprintf(out, "    CHUNKING:\n        %s\n",
+                _("Support for sending the message in chunks (BDAT)"));
+    if (caps->starttls)
+        fprintf(out, "    STARTTLS:\n        %s\n",
+                _("Support for TLS encryption via the STARTTLS command"));
+    if (caps->auth)
+        fprintf(out, "    AUTH:\n        %s\n        %s\n",
+                _("Supported authentication methods:"), caps->auth);
+}
+
+enum result_class deliver_serverinfo(const struct account *a, FILE *out)
+{
+    struct result sr = RESULT_INIT;
+    struct conn *c = NULL;
+    struct smtp_session *s = NULL;
+    struct tls_config tlscfg;
+    tls_config_from_account(&tlscfg, a);
+
+    if (deliver_connect(a, &tlscfg, &c, &sr) == 0) {
+        struct smtp_params p = {
+            .helo_domain = a->domain && *a->domain ? a->domain : "localhost",
+            .timeout_s = a->timeout > 0 ? a->timeout : 0,
+            .lmtp = a->protocol && ascii_strcasecmp(a->protocol, "lmtp") == 0,
+            .starttls = a->tls && a->tls_starttls,
+            .tls = &tlscfg,
+        };
+        s = smtp_new(c, &p);
+        (void)smtp_open(s, &sr);
+    }
+    if (sr.cls == RC_OK) {
+        if (a->socket)
+            fprintf(out, _("SMTP server at %s:"), a->socket);
+        else
+            fprintf(out, _("SMTP server at %s (%s):"), a->host, conn_peer(c));
+        fputc('\n', out);
+        deliver_print_reply_lines(out, smtp_greeting(s));
+        struct tls_info ti;
+        if (conn_tls_info(c, &ti) == 0) {
+            deliver_print_tls(out, &ti);
+            tls_info_free(&ti);
+        }
+        deliver_print_caps(out, smtp_caps(s));
+        if (!conn_is_tls(c) && smtp_caps(s)->starttls)
+            fprintf(out, "%s\n", _("This server might advertise more or other capabilities "
+                                   "when TLS is active."));
+        if (fflush(out) != 0 || ferror(out))
+            result_set(&sr, RC_IOERR, _("cannot write the server information"));
+    }
+    if (sr.cls != RC_OK)
+        log_error("%s", sr.msg);
+    if (s) {
+        smtp_quit(s);
+        smtp_free(s);
+    }
+    conn_close(c);
+    enum result_class cls = sr.cls;
+    result_clear(&sr);
+    return cls;
 }
 
 void deliver_free(struct delivery *d)

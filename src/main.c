@@ -27,6 +27,7 @@
 #include "intake.h"
 #include "log.h"
 #include "result.h"
+#include "secret.h"
 
 /* Postfix's postdrop habit: make sure fds 0-2 are open so that no file we
  * open later becomes someone's stdout. */
@@ -80,6 +81,36 @@ static int run_pretend(const struct options *o)
     config_print_account(stdout, a);
     config_free(cfg);
     return fflush(stdout) == 0 ? 0 : result_exit_status(RC_IOERR);
+}
+
+enum account_action { ACT_SERVERINFO, ACT_STORE_PASSWORD, ACT_FORGET_PASSWORD };
+
+/* --serverinfo, --store-password, --forget-password: one account (from the
+ * mode's argument, -a, the sender, or "default") and one action. */
+static int run_account_action(const struct options *o, enum account_action act)
+{
+    struct result r = RESULT_INIT;
+    struct config *cfg = NULL;
+    if (config_load(o->config_file, &cfg, &r) != 0)
+        return fail(&r);
+    struct options chosen = *o;
+    if (o->mode_arg)
+        chosen.account = o->mode_arg;
+    const struct account *a = choose_account(&chosen, cfg, &r);
+    int status = 0;
+    if (!a) {
+        status = fail(&r);
+    } else if (act == ACT_SERVERINFO) {
+        status = result_exit_status(deliver_serverinfo(a, stdout));
+        if (fflush(stdout) != 0 && status == 0)
+            status = result_exit_status(RC_IOERR);
+    } else {
+        int rc = act == ACT_STORE_PASSWORD ? secret_store_password(a, &r)
+                                           : secret_forget_password(a, &r);
+        status = rc == 0 ? 0 : fail(&r);
+    }
+    config_free(cfg);
+    return status;
 }
 
 /* The From: header value to add for sender, with a display name when one
@@ -229,11 +260,11 @@ int main(int argc, char **argv)
     case MODE_SMTP_STDIN:
         return not_yet(_("SMTP on standard input (-bs)"));
     case MODE_SERVERINFO:
-        return not_yet(_("--serverinfo"));
+        return run_account_action(&o, ACT_SERVERINFO);
     case MODE_STORE_PASSWORD:
-        return not_yet(_("--store-password"));
+        return run_account_action(&o, ACT_STORE_PASSWORD);
     case MODE_FORGET_PASSWORD:
-        return not_yet(_("--forget-password"));
+        return run_account_action(&o, ACT_FORGET_PASSWORD);
     }
     return result_exit_status(RC_SOFTWARE);
 }

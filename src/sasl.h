@@ -58,6 +58,15 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *creds
  * verification in SCRAM, RC_PROTOCOL for malformed challenges). */
 int sasl_step(struct sasl_session *s, const char *in, char **out, struct result *r);
 
+/* Called when the server answers 235: 0 if that is acceptable, -1 with
+ * r set (RC_PROTOCOL) when a mechanism with mutual authentication
+ * (SCRAM-*, GSSAPI) has not yet verified the server. */
+int sasl_check_success(const struct sasl_session *s, struct result *r);
+
+/* True if mech sends the password (or a bearer token) readably: PLAIN,
+ * LOGIN, OAUTHBEARER, XOAUTH2. */
+bool sasl_reveals_password(const char *mech);
+
 void sasl_finish(struct sasl_session *s);
 
 #endif

@@ -1,2 +1,708 @@
-/* secret.c - see secret.h. (to be written) */
+/*
+ * secret.c - where a password comes from (see secret.h for the order):
+ * the account's `password`, `passwordeval`, the Secret Service keyring
+ * through libsecret, ~/.netrc, and a prompt on /dev/tty; and the
+ * --store-password / --forget-password keyring operations.
+ *
+ * It owns running the passwordeval command, the netrc tokenizer, the
+ * no-echo terminal prompt (the terminal is restored even when a signal
+ * arrives during the prompt) and every libsecret/GLib call of the
+ * program: nothing of libsecret is touched unless a lookup reaches the
+ * keyring. Every buffer that held a password is wiped before it is freed.
+ * It never logs a password.
+ */
 #include <autoconfig.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#if HAVE_LIBSECRET
+# include <libsecret/secret.h>
+#endif
+
+#include "config.h"
+#include "i18n.h"
+#include "log.h"
+#include "secret.h"
+#include "util.h"
+
+#define EVAL_MAX_OUTPUT (64 * 1024)      /* passwordeval output cap */
+#define NETRC_MAX_SIZE (1024 * 1024)     /* a larger ~/.netrc is ignored */
+#define PASSWORD_LINE_MAX 4096           /* terminal / stdin password line */
+
+static const char *or_none(const char *s)
+{
+    return s ? s : _("(none)");
+}
+
+/* ------------------------------------------------------------------ */
+/* passwordeval                                                        */
+
+/* Strip one trailing "\n" or "\r\n" in place. */
+static void strip_one_newline(struct buf *b)
+{
+    if (b->len && b->data[b->len - 1] == '\n') {
+        b->data[--b->len] = '\0';
+        if (b->len && b->data[b->len - 1] == '\r')
+            b->data[--b->len] = '\0';
+    }
+}
+
+char *secret_passwordeval(const char *cmd, struct result *r)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        result_set(r, RC_OSERR, _("cannot run passwordeval command \"%s\": %s"), cmd,
+                   strerror(errno));
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        result_set(r, RC_OSERR, _("cannot run passwordeval command \"%s\": %s"), cmd,
+                   strerror(e));
+        return NULL;
+    }
+    if (pid == 0) {
+        /* Child: stdin /dev/null, stdout the pipe, stderr inherited.
+         * dup2 clears O_CLOEXEC on the new descriptors. */
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(fds[1], 1) < 0)
+            _exit(126);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+
+    /* Allocated once at its maximum so that no reallocation leaves a
+     * copy of the password behind. */
+    struct buf out = { xmalloc(EVAL_MAX_OUTPUT + 1), 0, EVAL_MAX_OUTPUT + 1 };
+    out.data[0] = '\0';
+    bool too_big = false;
+    char tmp[4096];
+    for (;;) {
+        ssize_t n = read(fds[0], tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out.len + (size_t)n > EVAL_MAX_OUTPUT) {
+            /* Stop reading: the command gets SIGPIPE or EOF on its
+             * next write instead of running forever. */
+            too_big = true;
+            break;
+        }
+        buf_append(&out, tmp, (size_t)n);
+    }
+    secure_wipe(tmp, sizeof tmp);
+    close(fds[0]);
+
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = -1;
+            break;
+        }
+    }
+
+    char *pw = NULL;
+    if (too_big) {
+        result_set(r, RC_CONFIG, _("passwordeval command \"%s\" printed more than %d KiB"), cmd,
+                   EVAL_MAX_OUTPUT / 1024);
+    } else if (status == -1) {
+        result_set(r, RC_OSERR, _("passwordeval command \"%s\": cannot get its exit status"),
+                   cmd);
+    } else if (WIFSIGNALED(status)) {
+        result_set(r, RC_CONFIG, _("passwordeval command \"%s\" failed (killed by signal %d)"),
+                   cmd, WTERMSIG(status));
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        result_set(r, RC_CONFIG, _("passwordeval command \"%s\" failed (exit status %d)"), cmd,
+                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    } else if (out.len == 0) {
+        result_set(r, RC_CONFIG, _("passwordeval command \"%s\" printed nothing"), cmd);
+    } else {
+        strip_one_newline(&out);
+        if (out.len == 0)
+            result_set(r, RC_CONFIG, _("passwordeval command \"%s\" printed an empty line"),
+                       cmd);
+        else if (strlen(out.data) != out.len)
+            result_set(r, RC_CONFIG, _("passwordeval command \"%s\" printed a NUL byte"), cmd);
+        else
+            pw = xstrdup(out.data);
+    }
+    secure_wipe(out.data, out.cap);
+    buf_free(&out);
+    return pw;
+}
+
+/* ------------------------------------------------------------------ */
+/* netrc                                                               */
+
+struct netrc_lexer {
+    const char *p;         /* the next character to read */
+};
+
+static bool netrc_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Next token into *tok (cleared first); false at the end of the text.
+ * comment_ok: a '#' starting an unquoted token starts a comment. */
+static bool netrc_token(struct netrc_lexer *lx, struct buf *tok, bool comment_ok)
+{
+    buf_reset(tok);
+    for (;;) {
+        while (*lx->p && netrc_space(*lx->p))
+            lx->p++;
+        if (!*lx->p)
+            return false;
+        if (comment_ok && *lx->p == '#') {
+            while (*lx->p && *lx->p != '\n')
+                lx->p++;
+            continue;
+        }
+        break;
+    }
+    if (*lx->p == '"') {
+        lx->p++;
+        while (*lx->p && *lx->p != '"') {
+            if (*lx->p == '\\' && lx->p[1])
+                lx->p++;
+            buf_putc(tok, *lx->p++);
+        }
+        if (*lx->p == '"')
+            lx->p++;
+    } else {
+        while (*lx->p && !netrc_space(*lx->p))
+            buf_putc(tok, *lx->p++);
+    }
+    return true;
+}
+
+/* Skip the rest of the macdef line and its body, which ends at an empty
+ * line (or the end of the text). */
+static void netrc_skip_macdef(struct netrc_lexer *lx)
+{
+    while (*lx->p && *lx->p != '\n')
+        lx->p++;
+    while (*lx->p == '\n') {
+        lx->p++;
+        if (*lx->p == '\n' || (*lx->p == '\r' && lx->p[1] == '\n') || !*lx->p) {
+            return;
+        }
+        while (*lx->p && *lx->p != '\n')
+            lx->p++;
+    }
+}
+
+struct netrc_entry {
+    bool active;           /* inside a machine/default entry */
+    bool is_default;
+    bool machine_ok;
+    char *login;
+    char *password;
+};
+
+static void netrc_entry_clear(struct netrc_entry *e)
+{
+    free(e->login);
+    secret_free(e->password);
+    memset(e, 0, sizeof *e);
+}
+
+/* Does the finished entry match? */
+static bool netrc_entry_matches(const struct netrc_entry *e, const char *user)
+{
+    if (!e->active || !e->password || (!e->machine_ok && !e->is_default))
+        return false;
+    return !user || !e->login || strcmp(e->login, user) == 0;
+}
+
+char *secret_netrc_find(const char *text, const char *host, const char *user)
+{
+    if (!text)
+        return NULL;
+    struct netrc_lexer lx = { text };
+    /* A token is never longer than the text: allocate once, so that no
+     * reallocation leaves a copy of a password behind. */
+    size_t cap = strlen(text) + 1;
+    struct buf tok = { xmalloc(cap), 0, cap };
+    tok.data[0] = '\0';
+    struct netrc_entry e = { 0 };
+    char *found = NULL, *fallback = NULL;
+
+    for (;;) {
+        bool more = netrc_token(&lx, &tok, true);
+        bool starts_entry = more && (strcmp(tok.data, "machine") == 0
+                                     || strcmp(tok.data, "default") == 0);
+        if (!more || starts_entry) {
+            if (netrc_entry_matches(&e, user)) {
+                if (e.machine_ok) {
+                    found = e.password;
+                    e.password = NULL;
+                } else if (!fallback) {
+                    fallback = e.password;
+                    e.password = NULL;
+                }
+            }
+            netrc_entry_clear(&e);
+            if (found || !more)
+                break;
+            e.active = true;
+            if (strcmp(tok.data, "default") == 0) {
+                e.is_default = true;
+            } else {
+                if (!netrc_token(&lx, &tok, false))
+                    break;
+                e.machine_ok = host && ascii_strcasecmp(tok.data, host) == 0;
+            }
+            continue;
+        }
+        if (strcmp(tok.data, "login") == 0 || strcmp(tok.data, "password") == 0
+            || strcmp(tok.data, "account") == 0) {
+            bool is_login = tok.data[0] == 'l', is_password = tok.data[0] == 'p';
+            if (!netrc_token(&lx, &tok, false))
+                break;
+            if (is_login && e.active) {
+                free(e.login);
+                e.login = xstrdup(tok.data);
+            } else if (is_password && e.active) {
+                secret_free(e.password);
+                e.password = xstrdup(tok.data);
+            }
+            continue;
+        }
+        if (strcmp(tok.data, "macdef") == 0) {
+            netrc_skip_macdef(&lx);
+            continue;
+        }
+        /* Unknown token: ignored. */
+    }
+    netrc_entry_clear(&e);
+    secure_wipe(tok.data, tok.cap);
+    buf_free(&tok);
+    if (found) {
+        secret_free(fallback);
+        return found;
+    }
+    return fallback;
+}
+
+/* Read the netrc file and search it. Returns the password or NULL (no
+ * file, unreadable file: a warning, never an error). */
+static char *netrc_lookup(const char *path, const char *host, const char *user)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            log_warning(_("cannot read %s: %s"), path, strerror(errno));
+        else
+            log_debug(1, _("no %s"), path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > NETRC_MAX_SIZE) {
+        log_warning(_("ignoring %s: not a regular file of at most 1 MiB"), path);
+        close(fd);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size + 1;
+    struct buf text = { xmalloc(cap), 0, cap };
+    text.data[0] = '\0';
+    char tmp[4096];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            log_warning(_("cannot read %s: %s"), path, strerror(errno));
+        if (n <= 0)
+            break;
+        buf_append(&text, tmp, (size_t)n);
+        if (text.len > NETRC_MAX_SIZE)
+            break;
+    }
+    secure_wipe(tmp, sizeof tmp);
+    close(fd);
+    char *pw = NULL;
+    if (text.len <= NETRC_MAX_SIZE && strlen(text.data) == text.len)
+        pw = secret_netrc_find(text.data, host, user);
+    secure_wipe(text.data, text.cap);
+    buf_free(&text);
+    if (pw) {
+        log_debug(1, _("using the password for %s at %s from %s"), or_none(user), host, path);
+        if (st.st_mode & (S_IRWXG | S_IRWXO))
+            log_warning(_("%s holds a password and others can read it; "
+                          "make it private with: chmod 600 %s"), path, path);
+    }
+    return pw;
+}
+
+/* ------------------------------------------------------------------ */
+/* The terminal                                                        */
+
+/* The signal caught while the terminal is in no-echo mode. A signal
+ * handler can only talk through a static variable: it is set by the
+ * handler and read and reset by read_hidden_line only. */
+static volatile sig_atomic_t prompt_signal;
+
+static void prompt_on_signal(int sig)
+{
+    prompt_signal = sig;
+}
+
+static const int prompt_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+#define NPROMPT_SIGNALS (sizeof prompt_signals / sizeof prompt_signals[0])
+
+/* Read one line from fd into line (size PASSWORD_LINE_MAX), without the
+ * newline. Returns the length, -1 at end of file before any newline with
+ * nothing read, -2 when interrupted by a signal (prompt_signal set),
+ * -3 when too long, -4 on a read error. */
+static long read_line_fd(int fd, char *line)
+{
+    size_t len = 0;
+    bool too_long = false, got_any = false;
+    for (;;) {
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR) {
+            if (prompt_signal)
+                return -2;
+            continue;
+        }
+        if (n < 0)
+            return -4;
+        if (n == 0)
+            break;
+        got_any = true;
+        if (c == '\n')
+            break;
+        if (len + 1 < PASSWORD_LINE_MAX)
+            line[len++] = c;
+        else
+            too_long = true;
+    }
+    line[len] = '\0';
+    if (len && line[len - 1] == '\r')
+        line[--len] = '\0';
+    if (too_long)
+        return -3;
+    if (!got_any)
+        return -1;
+    return (long)len;
+}
+
+/* Print prompt on the terminal fd and read a line without echo. The
+ * terminal settings and signal dispositions are restored before
+ * returning; a signal that arrived meanwhile is raised again afterwards
+ * (with the caller's disposition back in place). */
+static char *read_hidden_line(int tty, const char *prompt, struct result *r)
+{
+    struct termios saved, quiet;
+    if (tcgetattr(tty, &saved) != 0) {
+        result_set(r, RC_OSERR, _("cannot read a password from the terminal: %s"),
+                   strerror(errno));
+        return NULL;
+    }
+    struct sigaction old[NPROMPT_SIGNALS];
+    bool installed[NPROMPT_SIGNALS];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = prompt_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;   /* no SA_RESTART: read() must return EINTR */
+    prompt_signal = 0;
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++) {
+        installed[i] = false;
+        if (sigaction(prompt_signals[i], NULL, &old[i]) == 0 && old[i].sa_handler != SIG_IGN)
+            installed[i] = sigaction(prompt_signals[i], &sa, NULL) == 0;
+    }
+
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
+    quiet.c_lflag |= ICANON;
+    /* Echo off first, then the prompt: what is typed after the prompt
+     * appears is never echoed nor flushed away. */
+    int set = tcsetattr(tty, TCSAFLUSH, &quiet);
+    (void)write_all(tty, prompt, strlen(prompt));
+
+    char line[PASSWORD_LINE_MAX];
+    long n = set == 0 ? read_line_fd(tty, line) : -4;
+    int read_errno = errno;
+
+    if (set == 0)
+        tcsetattr(tty, TCSAFLUSH, &saved);
+    (void)write_all(tty, "\n", 1);
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
+        if (installed[i])
+            sigaction(prompt_signals[i], &old[i], NULL);
+    int sig = prompt_signal;
+    prompt_signal = 0;
+
+    char *pw = NULL;
+    if (n >= 0)
+        pw = xstrdup(line);
+    secure_wipe(line, sizeof line);
+    if (sig) {
+        raise(sig);   /* the caller's disposition decides (default: die) */
+        result_set(r, RC_USAGE, _("the password prompt was interrupted"));
+    } else if (n == -3) {
+        result_set(r, RC_USAGE, _("the password is longer than %d bytes"),
+                   PASSWORD_LINE_MAX - 1);
+    } else if (n == -1) {
+        result_set(r, RC_USAGE, _("no password entered (end of input on the terminal)"));
+    } else if (n < 0) {
+        result_set(r, RC_OSERR, _("cannot read a password from the terminal: %s"),
+                   strerror(read_errno));
+    }
+    return pw;
+}
+
+/* Open the controlling terminal, or return -1. */
+static int open_tty(void)
+{
+    return open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+}
+
+static char *prompt_text(const struct account *a)
+{
+    if (a->user)
+        return xasprintf(_("Password for %s at %s: "), a->user, or_none(a->host));
+    return xasprintf(_("Password for %s: "), or_none(a->host));
+}
+
+/* ------------------------------------------------------------------ */
+/* The keyring                                                         */
+
+#if HAVE_LIBSECRET
+/* msmtp's schema: the same name and attributes, so that passwords stored
+ * by msmtp or by `secret-tool store ... host H service smtp user U` are
+ * found; DONT_MATCH_NAME so that items without xdg:schema match too. */
+static const SecretSchema *keyring_schema(void)
+{
+    static const SecretSchema schema = {
+        "de.marlam.msmtp.password", SECRET_SCHEMA_DONT_MATCH_NAME,
+        {
+            { "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
+            { "service", SECRET_SCHEMA_ATTRIBUTE_STRING },
+            { "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
+            { NULL, 0 },
+        },
+        0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    };
+    return &schema;
+}
+
+/* The Secret Service connection libsecret opens stays until the process
+ * exits: secret_service_disconnect() makes GIO drop objects that are still
+ * in use by its D-Bus worker (reported as leaks by LeakSanitizer), while
+ * keeping the connection leaves them reachable. smtpfwd is short-lived. */
+static char *keyring_lookup(const struct account *a)
+{
+    GError *err = NULL;
+    gchar *pw = secret_password_lookup_sync(keyring_schema(), NULL, &err, "host", a->host,
+                                            "service", "smtp", "user", a->user, NULL);
+    char *copy = NULL;
+    if (err) {
+        log_debug(1, _("no keyring lookup for %s at %s: %s"), a->user, a->host, err->message);
+        g_error_free(err);
+    } else if (pw) {
+        log_debug(1, _("using the password for %s at %s from the keyring"), a->user, a->host);
+        copy = xstrdup(pw);
+    } else {
+        log_debug(1, _("no password for %s at %s in the keyring"), a->user, a->host);
+    }
+    if (pw)
+        secret_password_free(pw);
+    return copy;
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* The lookup                                                          */
+
+char *secret_lookup(const struct account *a, unsigned sources, const char *netrc_path,
+                    struct result *r)
+{
+    if ((sources & SECRET_SRC_PASSWORD) && a->password)
+        return xstrdup(a->password);
+    if ((sources & SECRET_SRC_EVAL) && a->passwordeval)
+        return secret_passwordeval(a->passwordeval, r);
+#if HAVE_LIBSECRET
+    if ((sources & SECRET_SRC_KEYRING) && a->host && a->user) {
+        char *pw = keyring_lookup(a);
+        if (pw)
+            return pw;
+    }
+#endif
+    if ((sources & SECRET_SRC_NETRC) && a->host) {
+        char *path = netrc_path ? xstrdup(netrc_path)
+                                : xasprintf("%s/.netrc", util_user_home());
+        char *pw = netrc_lookup(path, a->host, a->user);
+        free(path);
+        if (pw)
+            return pw;
+    }
+    if (sources & SECRET_SRC_PROMPT) {
+        int tty = open_tty();
+        if (tty >= 0) {
+            char *prompt = prompt_text(a);
+            char *pw = read_hidden_line(tty, prompt, r);
+            free(prompt);
+            close(tty);
+            return pw;
+        }
+        log_debug(1, _("no terminal to ask for a password"));
+    }
+    result_set(r, RC_CONFIG,
+               _("no password for account %s (user %s at %s); set \"password\" or "
+                 "\"passwordeval\", or store one with: smtpfwd --store-password %s"),
+               or_none(a->name), or_none(a->user), or_none(a->host), or_none(a->name));
+    return NULL;
+}
+
+char *secret_get_password(const struct account *a, struct result *r)
+{
+    return secret_lookup(a, SECRET_SRC_ALL, NULL, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* --store-password, --forget-password                                 */
+
+#if HAVE_LIBSECRET
+static int keyring_account_ok(const struct account *a, struct result *r)
+{
+    if (!a->host) {
+        result_set(r, RC_CONFIG, _("account %s has no host: the keyring entry needs one"),
+                   or_none(a->name));
+        return -1;
+    }
+    if (!a->user) {
+        result_set(r, RC_CONFIG, _("account %s has no user: the keyring entry needs one"),
+                   or_none(a->name));
+        return -1;
+    }
+    return 0;
+}
+
+/* The new password: twice on the terminal, or one line from standard
+ * input when there is no terminal and standard input is a pipe or a
+ * file (`printf %s pw | smtpfwd --store-password ACCOUNT`). */
+static char *read_new_password(const struct account *a, struct result *r)
+{
+    int tty = open_tty();
+    if (tty >= 0) {
+        char *prompt = prompt_text(a);
+        char *pw = read_hidden_line(tty, prompt, r);
+        free(prompt);
+        char *again = pw ? read_hidden_line(tty, _("Retype the password: "), r) : NULL;
+        close(tty);
+        if (pw && again && strcmp(pw, again) != 0)
+            result_set(r, RC_USAGE, _("the passwords do not match; nothing stored"));
+        if (pw && (!again || strcmp(pw, again) != 0)) {
+            secret_free(pw);
+            pw = NULL;
+        }
+        secret_free(again);
+        if (pw && !*pw) {
+            result_set(r, RC_USAGE, _("empty password; nothing stored"));
+            secret_free(pw);
+            pw = NULL;
+        }
+        return pw;
+    }
+    struct stat st;
+    if (fstat(0, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))) {
+        result_set(r, RC_USAGE, _("no terminal to read the password from; "
+                                  "give it on standard input through a pipe"));
+        return NULL;
+    }
+    char line[PASSWORD_LINE_MAX];
+    long n = read_line_fd(0, line);
+    char *pw = n > 0 ? xstrdup(line) : NULL;
+    secure_wipe(line, sizeof line);
+    if (n == -3)
+        result_set(r, RC_USAGE, _("the password is longer than %d bytes"), PASSWORD_LINE_MAX - 1);
+    else if (n < -1)
+        result_set(r, RC_IOERR, _("cannot read the password from standard input"));
+    else if (!pw)
+        result_set(r, RC_USAGE, _("empty password on standard input; nothing stored"));
+    return pw;
+}
+
+int secret_store_password(const struct account *a, struct result *r)
+{
+    if (keyring_account_ok(a, r) != 0)
+        return -1;
+    char *pw = read_new_password(a, r);
+    if (!pw)
+        return -1;
+    char *label = xasprintf(_("smtpfwd password for %s at %s"), a->user, a->host);
+    GError *err = NULL;
+    gboolean ok = secret_password_store_sync(keyring_schema(), SECRET_COLLECTION_DEFAULT, label,
+                                             pw, NULL, &err, "host", a->host, "service", "smtp",
+                                             "user", a->user, NULL);
+    secret_free(pw);
+    free(label);
+    int rc = 0;
+    if (!ok || err) {
+        result_set(r, RC_UNAVAILABLE, _("cannot store the password in the keyring: %s"),
+                   err ? err->message : _("unknown error"));
+        rc = -1;
+    }
+    if (err)
+        g_error_free(err);
+    return rc;
+}
+
+int secret_forget_password(const struct account *a, struct result *r)
+{
+    if (keyring_account_ok(a, r) != 0)
+        return -1;
+    GError *err = NULL;
+    gboolean removed = secret_password_clear_sync(keyring_schema(), NULL, &err, "host", a->host,
+                                                  "service", "smtp", "user", a->user, NULL);
+    int rc = 0;
+    if (err) {
+        result_set(r, RC_UNAVAILABLE, _("cannot remove the password from the keyring: %s"),
+                   err->message);
+        g_error_free(err);
+        rc = -1;
+    } else if (!removed) {
+        log_warning(_("the keyring holds no password for %s at %s"), a->user, a->host);
+    }
+    return rc;
+}
+
+#else /* !HAVE_LIBSECRET */
+
+int secret_store_password(const struct account *a, struct result *r)
+{
+    (void)a;
+    result_set(r, RC_UNAVAILABLE, _("this smtpfwd was built without keyring support"));
+    return -1;
+}
+
+int secret_forget_password(const struct account *a, struct result *r)
+{
+    (void)a;
+    result_set(r, RC_UNAVAILABLE, _("this smtpfwd was built without keyring support"));
+    return -1;
+}
+
+#endif

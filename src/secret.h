@@ -17,8 +17,9 @@
 struct account;
 
 /* The password for the account; NULL with r set when none can be found
- * (RC_CONFIG: "no password for account X; set password, passwordeval, or
- * store one with smtpfwd --store-password X") or a source failed. */
+ * (RC_CONFIG: "no password for account X (user U at HOST); set
+ * "password" or "passwordeval", or store one with: smtpfwd
+ * --store-password X") or a source failed. */
 char *secret_get_password(const struct account *a, struct result *r);
 
 /* --store-password: read a password from the terminal (twice, no echo)
@@ -27,5 +28,43 @@ int secret_store_password(const struct account *a, struct result *r);
 
 /* --forget-password: remove it from the keyring. */
 int secret_forget_password(const struct account *a, struct result *r);
+
+/* ---- Added by secret.c: the pieces, for --pretend and the unit tests ---- */
+
+/* The password sources, as bits for secret_lookup(). */
+enum secret_source {
+    SECRET_SRC_PASSWORD = 1 << 0,   /* the account's `password` */
+    SECRET_SRC_EVAL     = 1 << 1,   /* `passwordeval` */
+    SECRET_SRC_KEYRING  = 1 << 2,   /* libsecret (nothing when built without it) */
+    SECRET_SRC_NETRC    = 1 << 3,   /* the netrc file */
+    SECRET_SRC_PROMPT   = 1 << 4,   /* /dev/tty */
+    SECRET_SRC_ALL      = 0x1f,
+};
+
+/* secret_get_password() restricted to the given sources, reading
+ * netrc_path instead of ~/.netrc when it is not NULL. secret_get_password
+ * is secret_lookup(a, SECRET_SRC_ALL, NULL, r). The caller frees the
+ * result with secret_free(). */
+char *secret_lookup(const struct account *a, unsigned sources, const char *netrc_path,
+                    struct result *r);
+
+/* Run a passwordeval command: /bin/sh -c CMD, stdin /dev/null, stderr
+ * passed through, stdout read fully (at most 64 KiB). One trailing "\n"
+ * or "\r\n" is removed. Returns the password (caller secret_free()s it),
+ * or NULL with r set: RC_CONFIG when the command fails (exit status,
+ * signal), prints nothing or prints too much; RC_OSERR when it cannot be
+ * started. */
+char *secret_passwordeval(const char *cmd, struct result *r);
+
+/* Search the text of a netrc file for the password of user at host:
+ * tokens machine NAME, default, login NAME, password P, account A,
+ * macdef NAME (its body, up to an empty line, is skipped); a token may be
+ * double-quoted ("a b", with \" and \\ escapes); '#' where a keyword is
+ * expected starts a comment to the end of the line. An entry matches when
+ * its machine equals host (ASCII case-insensitive) and its login equals
+ * user or it has no login (user NULL matches any login); a `default`
+ * entry is used only when no machine entry matches. Returns the password
+ * (caller secret_free()s it) or NULL when no entry matches. */
+char *secret_netrc_find(const char *text, const char *host, const char *user);
 
 #endif

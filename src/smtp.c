@@ -22,6 +22,9 @@
 #include "i18n.h"
 #include "idn.h"
 #include "log.h"
+#include "reply.h"
+#include "sasl.h"
+#include "tls.h"
 #include "smtp.h"
 
 enum smtp_state {
@@ -81,6 +84,7 @@ struct smtp_txn {
     size_t next_dot;          /* LMTP: next accepted recipient to get a "." reply */
     size_t ndot;              /* LMTP: "." replies read */
     bool empty_data;          /* 354 although nobody was accepted: send "." only */
+    bool with_auth;           /* the group went out behind a pipelined AUTH */
 };
 
 struct smtp_session {
@@ -94,6 +98,13 @@ struct smtp_session {
     struct smtp_reply last;
     struct smtp_reply decisive;   /* last reply that decided something (for logs) */
     struct smtp_txn *t;
+    /* AUTH (see the AUTH section below) */
+    const char *auth_mech;        /* chosen mechanism (static string), NULL = none */
+    struct sasl_session *sasl;    /* while the exchange runs */
+    bool auth_pending;            /* AUTH goes out with the first MAIL group */
+    bool auth_cancelled;          /* "*" sent; its reply ends the exchange */
+    char *auth_ir;                /* base64 initial response until sent (secret) */
+    struct result auth_fail;      /* AUTH refused: every message fails with this */
     char line[SMTP_MAX_LINE + 3];
 };
 
@@ -103,20 +114,7 @@ struct smtp_session {
 /* A printable, bounded copy of untrusted bytes for messages. */
 static char *smtp_escape(const char *s, size_t len, size_t max)
 {
-    struct buf b = BUF_INIT;
-    size_t n = len > max ? max : len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\\')
-            buf_puts(&b, "\\\\");
-        else if (ch < 0x20 || ch >= 0x7f)
-            buf_printf(&b, "\\x%02x", ch);
-        else
-            buf_putc(&b, (char)ch);
-    }
-    if (len > max)
-        buf_puts(&b, "...");
-    return buf_steal(&b);
+    return reply_escape(s, len, max);
 }
 
 /* The reply on one line, for messages ("550-a 550 b"). */
@@ -169,114 +167,6 @@ static bool smtp_is_ascii(const char *s)
     return true;
 }
 
-/* ---------------------------------------------------------------- */
-/* reply parsing */
-
-/* Length of the valid UTF-8 sequence at p (n bytes left) that is not a
- * C1 control character, or 0. p[0] >= 0x80. */
-static size_t smtp_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-        if (c == 0xc2)
-            lo = 0xa0;          /* U+0080..U+009F are C1 controls */
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (n < need + 1)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i <= need; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return need + 1;
-}
-
-static int smtp_bad_line(const char *line, size_t len, const char *why, struct result *r)
-{
-    char *q = smtp_escape(line, len, 200);
-    result_set(r, RC_PROTOCOL, _("the server sent an invalid reply line (%s): \"%s\""), why, q);
-    free(q);
-    return -1;
-}
-
-int smtp_parse_reply_line(const char *line, size_t len, int *code, bool *more,
-                          const char **text, struct result *r)
-{
-    *code = 0;
-    *more = false;
-    *text = NULL;
-    if (len > SMTP_MAX_LINE)
-        return smtp_bad_line(line, len, _("line too long"), r);
-    if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
-        || line[2] < '0' || line[2] > '9')
-        return smtp_bad_line(line, len, _("no valid reply code"), r);
-    if (len > 3 && line[3] != ' ' && line[3] != '-')
-        return smtp_bad_line(line, len, _("unexpected character after the reply code"), r);
-    const unsigned char *p = (const unsigned char *)line;
-    for (size_t i = 4; i < len;) {
-        if (p[i] >= 0x80) {
-            size_t n = smtp_utf8_len(p + i, len - i);
-            if (n == 0)
-                return smtp_bad_line(line, len, _("invalid UTF-8 or control character"), r);
-            i += n;
-            continue;
-        }
-        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-            return smtp_bad_line(line, len, _("control character"), r);
-        i++;
-    }
-    *code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-    *more = len > 3 && line[3] == '-';
-    *text = len > 3 ? line + 4 : line + 3;
-    return 0;
-}
-
-/* "x.y.z" at the start of text with x matching the reply class. */
-static void smtp_parse_enhanced(const char *text, int code, char out[16])
-{
-    out[0] = '\0';
-    const char *p = text;
-    if (*p != '0' + code / 100 || p[1] != '.')
-        return;
-    p += 2;
-    for (int part = 0; part < 2; part++) {
-        int digits = 0;
-        while (*p >= '0' && *p <= '9' && digits < 4) {
-            p++;
-            digits++;
-        }
-        if (digits < 1 || digits > 3)
-            return;
-        if (part == 0) {
-            if (*p != '.')
-                return;
-            p++;
-        }
-    }
-    if (*p != '\0' && *p != ' ' && *p != '\t')
-        return;
-    size_t n = (size_t)(p - text);
-    memcpy(out, text, n);
-    out[n] = '\0';
-}
-
 /* Read one complete reply into s->last. Failures go to r (first kept). */
 static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result *r)
 {
@@ -311,7 +201,7 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
             goto fail;
         if (nlines == 0) {
             first = code;
-            smtp_parse_enhanced(t, code, s->last.enhanced);
+            reply_parse_enhanced(t, code, s->last.enhanced);
         } else if (code != first) {
             char *q = smtp_escape(s->line, len, 200);
             result_set(&lr, RC_PROTOCOL,
@@ -342,114 +232,6 @@ fail:
     s->last.enhanced[0] = '\0';
     smtp_keep_first(r, &lr);
     return -1;
-}
-
-/* ---------------------------------------------------------------- */
-/* capabilities */
-
-static void smtp_add_auth_mechs(struct smtp_caps *caps, const char *p, const char *end)
-{
-    struct buf b = BUF_INIT;
-    if (caps->auth)
-        buf_puts(&b, caps->auth);
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        const char *w = p;
-        while (p < end && *p != ' ' && *p != '\t')
-            p++;
-        if (p == w)
-            break;
-        char *mech = xstrndup(w, (size_t)(p - w));
-        for (char *q = mech; *q; q++)
-            if (*q >= 'a' && *q <= 'z')
-                *q = (char)(*q - 'a' + 'A');
-        bool dup = false;
-        if (b.data) {
-            size_t ml = strlen(mech);
-            for (const char *q = b.data; *q;) {
-                const char *e = strchr(q, ' ');
-                size_t l = e ? (size_t)(e - q) : strlen(q);
-                if (l == ml && memcmp(q, mech, ml) == 0)
-                    dup = true;
-                q += l;
-                if (*q == ' ')
-                    q++;
-            }
-        }
-        if (!dup) {
-            if (b.len)
-                buf_putc(&b, ' ');
-            buf_puts(&b, mech);
-        }
-        free(mech);
-    }
-    free(caps->auth);
-    caps->auth = b.len ? buf_steal(&b) : NULL;
-    buf_free(&b);
-}
-
-/* k (kl bytes) is the keyword name, case-insensitively. */
-static bool smtp_keyword_is(const char *k, size_t kl, const char *name)
-{
-    return kl == strlen(name) && ascii_strncasecmp(k, name, kl) == 0;
-}
-
-/* One EHLO keyword line (text after "250-"). */
-static void smtp_parse_cap(struct smtp_caps *caps, const char *p, const char *end)
-{
-    const char *k = p;
-    while (p < end && *p != ' ' && *p != '=')
-        p++;
-    size_t kl = (size_t)(p - k);
-    if (smtp_keyword_is(k, kl, "PIPELINING")) {
-        caps->pipelining = true;
-    } else if (smtp_keyword_is(k, kl, "SIZE")) {
-        caps->size = true;
-        caps->size_max = 0;
-        while (p < end && *p == ' ')
-            p++;
-        unsigned long long v = 0;
-        bool ok = p < end;
-        for (; p < end && *p >= '0' && *p <= '9'; p++) {
-            if (v > (~0ULL - 9) / 10) {
-                ok = false;
-                break;
-            }
-            v = v * 10 + (unsigned)(*p - '0');
-        }
-        if (ok && (p == end || *p == ' '))
-            caps->size_max = v;
-    } else if (smtp_keyword_is(k, kl, "8BITMIME")) {
-        caps->eightbitmime = true;
-    } else if (smtp_keyword_is(k, kl, "SMTPUTF8")) {
-        caps->smtputf8 = true;
-    } else if (smtp_keyword_is(k, kl, "DSN")) {
-        caps->dsn = true;
-    } else if (smtp_keyword_is(k, kl, "STARTTLS")) {
-        caps->starttls = true;
-    } else if (smtp_keyword_is(k, kl, "ENHANCEDSTATUSCODES")) {
-        caps->enhancedstatuscodes = true;
-    } else if (smtp_keyword_is(k, kl, "CHUNKING")) {
-        caps->chunking = true;
-    } else if (smtp_keyword_is(k, kl, "AUTH")) {
-        if (p < end)
-            p++;                /* ' ' or '=' */
-        smtp_add_auth_mechs(caps, p, end);
-    }
-}
-
-static void smtp_parse_caps(struct smtp_caps *caps, const char *text)
-{
-    const char *line = strchr(text, '\n');   /* the first line is the greeting */
-    while (line) {
-        line++;
-        const char *end = strchr(line, '\n');
-        const char *stop = end ? end : line + strlen(line);
-        if (stop - line > 4)
-            smtp_parse_cap(caps, line + 4, stop);
-        line = end;
-    }
 }
 
 /* ---------------------------------------------------------------- */
@@ -561,6 +343,88 @@ static int smtp_send_body(struct smtp_session *s, struct result *r)
 
 static int smtp_enter(struct smtp_session *s, enum smtp_state st, struct result *r);
 
+/* MAIL, and with PIPELINING every RCPT and DATA, queued (not flushed):
+ * the whole group leaves in one write (RFC 2920). */
+static int smtp_queue_mail_group(struct smtp_session *s, struct smtp_txn *t, int tmo,
+                                 struct result *r)
+{
+    char *cmd = smtp_mail_command(s, t);
+    int rc = smtp_cmd(s, cmd, tmo, r);
+    free(cmd);
+    if (rc == 0 && t->pipelined) {
+        for (size_t i = 0; rc == 0 && i < t->m->nrcpts; i++) {
+            cmd = smtp_rcpt_command(s, t, i);
+            rc = smtp_cmd(s, cmd, tmo, r);
+            free(cmd);
+        }
+        if (rc == 0)
+            rc = smtp_cmd(s, "DATA", tmo, r);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* AUTH (RFC 4954): sending
+ *
+ * The exchange runs in state AUTH: smtp_auth_begin (after EHLO, and after
+ * STARTTLS + EHLO) chooses the mechanism and computes the initial
+ * response; entering AUTH sends "AUTH MECH [initial-response]" (an empty
+ * one as "="); each 334 is answered from sasl_step; 235 leads on. Lines
+ * that carry credentials appear masked in the -v transcript and their
+ * buffers are wiped.
+ *
+ * Pipelining: with PIPELINING and a single-step mechanism that carries
+ * everything in its initial response (PLAIN, EXTERNAL), AUTH is not sent
+ * on its own: it leads the first message's MAIL/RCPT.../DATA group, one
+ * write for all. RFC 2920 3.1 only requires a command whose outcome
+ * changes what the client must do next (EHLO, DATA, VRFY, EXPN, TURN,
+ * QUIT, NOOP) to end a group; AUTH with an initial response has exactly
+ * one reply (235, 535, 454 ...) and no 334 can legitimately follow for
+ * these mechanisms, so nothing behind it can be misread as SASL data,
+ * and RFC 4954 4 lets a client pipeline AUTH this way. PLAIN and
+ * EXTERNAL have no security layer, so the commands behind AUTH are read
+ * in the same framing. Real servers agree: Postfix, Exim and Dovecot
+ * read the group command by command. If AUTH fails, the server refuses
+ * the rest (530 "authentication required" or 503): those replies are
+ * read and ignored, the result is the AUTH refusal, and a server that
+ * answers the pipelined DATA with 354 anyway gets no body: the
+ * connection is closed, which aborts the transaction. A 334 in reply to
+ * a pipelined AUTH means the server took our MAIL line as SASL data: the
+ * connection is closed. */
+
+/* Queue a line that carries credentials; the transcript shows `shown`. */
+static int smtp_cmd_secret(struct smtp_session *s, const char *line, const char *shown,
+                           int tmo, struct result *r)
+{
+    log_transcript('>', shown, strlen(shown));
+    conn_mark_secret(s->c);
+    if (conn_write(s->c, line, strlen(line), tmo, r) != 0)
+        return -1;
+    return conn_write(s->c, "\r\n", 2, tmo, r);
+}
+
+static int smtp_send_auth(struct smtp_session *s, struct result *r)
+{
+    int tmo = smtp_state_timeout(s, SMTP_AUTH);
+    int rc;
+    if (s->auth_ir) {
+        char *line = xasprintf("AUTH %s %s", s->auth_mech, *s->auth_ir ? s->auth_ir : "=");
+        char *shown = xasprintf("AUTH %s ********", s->auth_mech);
+        secret_free(s->auth_ir);
+        s->auth_ir = NULL;
+        rc = smtp_cmd_secret(s, line, shown, tmo, r);
+        free(shown);
+        secret_free(line);
+    } else {
+        char *line = xasprintf("AUTH %s", s->auth_mech);
+        rc = smtp_cmd(s, line, tmo, r);
+        free(line);
+    }
+    if (rc == 0 && s->t)
+        rc = smtp_queue_mail_group(s, s->t, tmo, r);
+    return rc == 0 ? conn_flush(s->c, tmo, r) : -1;
+}
+
 /* Send what state st needs. */
 static int smtp_send_state(struct smtp_session *s, struct result *r)
 {
@@ -581,25 +445,14 @@ static int smtp_send_state(struct smtp_session *s, struct result *r)
         cmd = xasprintf("HELO %s", s->p.helo_domain);
         break;
     case SMTP_STARTTLS:
-        result_set(r, RC_UNAVAILABLE, _("STARTTLS is not supported in this version"));
-        return -1;
+        cmd = xstrdup("STARTTLS");
+        break;
     case SMTP_AUTH:
-        result_set(r, RC_UNAVAILABLE, _("authentication is not supported in this version"));
-        return -1;
+        return smtp_send_auth(s, r);
     case SMTP_MAIL:
-        cmd = smtp_mail_command(s, t);
-        rc = smtp_cmd(s, cmd, tmo, r);
-        free(cmd);
-        if (rc == 0 && t->pipelined) {
-            /* The whole group in one write (RFC 2920). */
-            for (size_t i = 0; rc == 0 && i < t->m->nrcpts; i++) {
-                cmd = smtp_rcpt_command(s, t, i);
-                rc = smtp_cmd(s, cmd, tmo, r);
-                free(cmd);
-            }
-            if (rc == 0)
-                rc = smtp_cmd(s, "DATA", tmo, r);
-        }
+        if (t->with_auth)
+            return 0;           /* already sent behind AUTH */
+        rc = smtp_queue_mail_group(s, t, tmo, r);
         return rc == 0 ? conn_flush(s->c, tmo, r) : -1;
     case SMTP_RCPT:
         if (t->pipelined)
@@ -662,6 +515,112 @@ static int smtp_unexpected(struct smtp_session *s, struct result *r)
                smtp_state_names[s->state], q);
     free(q);
     return -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* AUTH: replies */
+
+/* Record an AUTH failure for the session (every later message fails
+ * with it) and in r (the first failure is kept). */
+static void smtp_auth_failed(struct smtp_session *s, struct result *ar, struct result *r)
+{
+    result_set(&s->auth_fail, ar->cls, "%s", ar->msg ? ar->msg : "");
+    smtp_keep_first(r, ar);
+    sasl_finish(s->sasl);
+    s->sasl = NULL;
+}
+
+/* The base64 challenge of a 334 reply: its first line after "334 ". */
+static char *smtp_challenge(const struct smtp_reply *rep)
+{
+    const char *t = rep->text ? rep->text : "";
+    t += strlen(t) >= 4 ? 4 : strlen(t);
+    const char *nl = strchr(t, '\n');
+    return xstrndup(t, nl ? (size_t)(nl - t) : strlen(t));
+}
+
+static int smtp_handle_auth(struct smtp_session *s, struct result *r)
+{
+    int code = s->last.code;
+    int tmo = smtp_state_timeout(s, SMTP_AUTH);
+    struct result ar = RESULT_INIT;
+
+    if (s->auth_cancelled)
+        return smtp_enter(s, SMTP_QUIT, r);     /* the reply to "*" */
+    if (code == 334 && s->t) {
+        char *q = smtp_reply_oneline(&s->last);
+        result_set(&ar, RC_PROTOCOL,
+                   _("the server asked for more AUTH %s data after the initial response, "
+                     "taking the pipelined commands as SASL data: %s"), s->auth_mech, q);
+        free(q);
+        smtp_auth_failed(s, &ar, r);
+        return -1;
+    }
+    if (code == 334) {
+        char *challenge = smtp_challenge(&s->last);
+        char *out = NULL;
+        int rc = sasl_step(s->sasl, challenge, &out, &ar);
+        free(challenge);
+        if (rc < 0) {
+            /* Cancel the exchange (RFC 4954 4); the server answers 501. */
+            smtp_auth_failed(s, &ar, r);
+            s->auth_cancelled = true;
+            if (smtp_cmd(s, "*", tmo, r) != 0)
+                return -1;
+            return conn_flush(s->c, tmo, r);
+        }
+        rc = smtp_cmd_secret(s, out, "********", tmo, r);
+        secret_free(out);
+        return rc == 0 ? conn_flush(s->c, tmo, r) : -1;
+    }
+    if (code == 235) {
+        if (sasl_check_success(s->sasl, &ar) != 0) {
+            smtp_auth_failed(s, &ar, r);
+            return smtp_enter(s, s->t ? SMTP_MAIL : SMTP_QUIT, r);
+        }
+        sasl_finish(s->sasl);
+        s->sasl = NULL;
+        log_debug(1, _("authenticated with %s"), s->auth_mech);
+        return smtp_enter(s, s->t ? SMTP_MAIL : SMTP_READY, r);
+    }
+    char *q = smtp_reply_oneline(&s->last);
+    if (code / 100 == 4 || code / 100 == 5)
+        result_set(&ar, code / 100 == 4 ? RC_TEMPFAIL : RC_NOPERM,
+                   _("authentication failed: %s"), q);
+    else
+        result_set(&ar, RC_PROTOCOL, _("unexpected reply to AUTH %s: %s"), s->auth_mech, q);
+    free(q);
+    smtp_auth_failed(s, &ar, r);
+    /* Pipelined: read and ignore the replies to MAIL, RCPT... and DATA. */
+    return smtp_enter(s, s->t ? SMTP_MAIL : SMTP_QUIT, r);
+}
+
+/* Replies to a MAIL/RCPT/DATA group that followed a refused AUTH. */
+static int smtp_drain_after_auth(struct smtp_session *s, struct result *r)
+{
+    struct smtp_txn *t = s->t;
+    switch (s->state) {
+    case SMTP_MAIL:
+        return smtp_enter(s, SMTP_RCPT, r);
+    case SMTP_RCPT:
+        if (++t->next_rcpt < t->m->nrcpts)
+            return smtp_enter(s, SMTP_RCPT, r);
+        return smtp_enter(s, SMTP_DATA, r);
+    case SMTP_DATA:
+        if (s->last.code == 354) {
+            /* The server wants the body although we are not
+             * authenticated: closing the connection is the only way to
+             * abort DATA without sending it. */
+            char *q = smtp_reply_oneline(&s->last);
+            result_set(r, RC_PROTOCOL,
+                       _("the server accepted DATA after refusing authentication: %s"), q);
+            free(q);
+            return -1;
+        }
+        return smtp_enter(s, SMTP_QUIT, r);
+    default:
+        return smtp_unexpected(s, r);
+    }
 }
 
 static void smtp_all_refused(struct smtp_session *s, struct result *r)
@@ -732,6 +691,55 @@ static int smtp_handle_dot_lmtp(struct smtp_session *s, struct result *r)
     return smtp_enter(s, s->quit_sent ? SMTP_CLOSED : SMTP_READY, r);
 }
 
+/* STARTTLS is required and not done yet. */
+static bool smtp_needs_starttls(const struct smtp_session *s)
+{
+    return s->p.starttls && !conn_is_tls(s->c);
+}
+
+/* After a successful EHLO: STARTTLS when required and not done yet
+ * (no downgrade: not offered -> RC_UNAVAILABLE, only QUIT is sent), else
+ * on to READY. */
+static int smtp_after_ehlo(struct smtp_session *s, struct result *r)
+{
+    if (smtp_needs_starttls(s)) {
+        if (!s->caps.starttls) {
+            result_set(r, RC_UNAVAILABLE,
+                       _("the server does not offer STARTTLS; refusing to continue without "
+                         "TLS (set \"tls off\" to send in plain text)"));
+            return smtp_enter(s, SMTP_QUIT, r);
+        }
+        return smtp_enter(s, SMTP_STARTTLS, r);
+    }
+    return smtp_enter(s, SMTP_READY, r);
+}
+
+/* The reply to STARTTLS: 220 -> handshake, then EHLO again. */
+static int smtp_handle_starttls(struct smtp_session *s, struct result *r)
+{
+    int cls = s->last.code / 100;
+    if (s->last.code != 220) {
+        if (cls == 2)
+            return smtp_unexpected(s, r);
+        smtp_refused(s, RC_UNAVAILABLE, _("the server refused STARTTLS"), r);
+        return smtp_enter(s, SMTP_QUIT, r);
+    }
+    if (conn_pending(s->c) > 0) {
+        result_set(r, RC_PROTOCOL,
+                   _("the server sent data after its reply to STARTTLS (possible command "
+                     "injection); aborting"));
+        return -1;
+    }
+    if (!s->p.tls) {
+        result_set(r, RC_SOFTWARE, _("internal error: STARTTLS without a TLS configuration"));
+        return -1;
+    }
+    if (conn_start_tls(s->c, s->p.tls, smtp_state_timeout(s, SMTP_STARTTLS), r) != 0)
+        return -1;
+    reply_caps_clear(&s->caps);
+    return smtp_enter(s, SMTP_EHLO, r);
+}
+
 /* Consume s->last for the current state and choose the next state.
  * Transaction failures are recorded in r and lead to RSET; -1 means the
  * connection is unusable (fatal). */
@@ -747,6 +755,8 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
         free(q);
         return -1;
     }
+    if (t && t->with_auth && s->auth_fail.cls != RC_OK && s->state != SMTP_AUTH)
+        return smtp_drain_after_auth(s, r);
     if (cls == 3 && s->state != SMTP_DATA && s->state != SMTP_AUTH)
         return smtp_unexpected(s, r);
 
@@ -763,9 +773,16 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
         return smtp_enter(s, SMTP_QUIT, r);
     case SMTP_EHLO:
         if (cls == 2) {
-            smtp_parse_caps(&s->caps, s->last.text);
+            reply_caps_clear(&s->caps);     /* after STARTTLS: forget the old ones */
+            reply_parse_caps(&s->caps, s->last.text);
             s->caps.esmtp = true;
-            return smtp_enter(s, SMTP_READY, r);
+            return smtp_after_ehlo(s, r);
+        }
+        if (cls == 5 && !s->p.lmtp && smtp_needs_starttls(s)) {
+            smtp_refused(s, RC_UNAVAILABLE,
+                         _("the server refused EHLO, so STARTTLS cannot be used; refusing "
+                           "to continue without TLS"), r);
+            return smtp_enter(s, SMTP_QUIT, r);
         }
         if (cls == 5 && !s->p.lmtp)
             return smtp_enter(s, SMTP_HELO, r);
@@ -778,8 +795,9 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
         smtp_refused(s, RC_UNAVAILABLE, _("the server refused HELO"), r);
         return smtp_enter(s, SMTP_QUIT, r);
     case SMTP_STARTTLS:
+        return smtp_handle_starttls(s, r);
     case SMTP_AUTH:
-        return smtp_unexpected(s, r);
+        return smtp_handle_auth(s, r);
     case SMTP_MAIL: {
         if (cls == 2) {
             t->mail_ok = true;
@@ -880,6 +898,8 @@ static void smtp_note_decisive(struct smtp_session *s)
     const struct smtp_txn *t = s->t;
     if (s->state == SMTP_RSET || s->state == SMTP_QUIT)
         return;
+    if (t && t->with_auth && s->auth_fail.cls != RC_OK)
+        return;                 /* drained behind a refused AUTH */
     if (t && (s->state == SMTP_RCPT || s->state == SMTP_DATA)
         && (!t->mail_ok || (s->state == SMTP_DATA && t->naccepted == 0)))
         return;
@@ -929,6 +949,72 @@ struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p)
     return s;
 }
 
+static bool smtp_auth_wanted(const struct smtp_session *s)
+{
+    return s->p.auth && *s->p.auth && ascii_strcasecmp(s->p.auth, "off") != 0;
+}
+
+/* After EHLO (and STARTTLS + EHLO): choose the mechanism, start the SASL
+ * client and compute the initial response, then send AUTH now, or keep
+ * it for the first MAIL group (see "AUTH: sending"). Local failures
+ * (no AUTH offered, no usable mechanism, plaintext refused, missing
+ * user) leave the session READY so the caller can QUIT politely. */
+static int smtp_auth_begin(struct smtp_session *s, struct result *r)
+{
+    bool tls = conn_is_tls(s->c);
+    struct buf cb = BUF_INIT;
+    const char *cb_type = NULL;
+    if (tls) {
+        /* tls-unique exists for TLS 1.2 only (GnuTLS refuses it under
+         * 1.3, where RFC 9266 makes tls-exporter the binding): asking
+         * for tls-unique first gives tls-exporter with TLS 1.3 and
+         * tls-unique with 1.2, which servers predating RFC 9266 expect. */
+        if (conn_channel_binding(s->c, "tls-unique", &cb) == 0 && cb.len > 0) {
+            cb_type = "tls-unique";
+        } else {
+            buf_reset(&cb);
+            if (conn_channel_binding(s->c, "tls-exporter", &cb) == 0 && cb.len > 0)
+                cb_type = "tls-exporter";
+        }
+    }
+    const char *mech = sasl_choose(s->p.auth, s->caps.auth, tls, cb_type != NULL,
+                                   s->p.allow_plaintext_auth, r);
+    size_t ml = mech ? strlen(mech) : 0;
+    bool plus = ml > 5 && strcmp(mech + ml - 5, "-PLUS") == 0;
+    struct sasl_creds creds = {
+        .user = s->p.user,
+        .password = s->p.password,
+        .authzid = NULL,
+        .service = "smtp",
+        .hostname = s->p.tls ? s->p.tls->host : NULL,
+        .realm = s->p.ntlmdomain,
+        .cb_data = plus ? (const unsigned char *)cb.data : NULL,
+        .cb_len = plus ? cb.len : 0,
+        .cb_type = plus ? cb_type : NULL,
+    };
+    if (mech)
+        s->sasl = sasl_start(mech, &creds, r);
+    buf_free(&cb);
+    if (!s->sasl)
+        return -1;
+    s->auth_mech = mech;
+    if (sasl_has_initial_response(mech) && sasl_step(s->sasl, "", &s->auth_ir, r) < 0) {
+        sasl_finish(s->sasl);
+        s->sasl = NULL;
+        return -1;
+    }
+    if (s->caps.pipelining && s->auth_ir
+        && (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "EXTERNAL") == 0)) {
+        s->auth_pending = true;
+        return 0;
+    }
+    if (smtp_enter(s, SMTP_AUTH, r) != 0) {
+        smtp_lost(s);
+        return -1;
+    }
+    return 0;
+}
+
 int smtp_open(struct smtp_session *s, struct result *r)
 {
     struct result lr = RESULT_INIT;
@@ -937,6 +1023,9 @@ int smtp_open(struct smtp_session *s, struct result *r)
         return -1;
     }
     (void)smtp_run(s, &lr);
+    if (lr.cls == RC_OK && smtp_auth_wanted(s) && s->state == SMTP_READY
+        && smtp_auth_begin(s, &lr) == 0)
+        (void)smtp_run(s, &lr);
     if (lr.cls != RC_OK) {
         smtp_keep_first(r, &lr);
         return -1;
@@ -1059,6 +1148,10 @@ int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct res
     free(m->final_reply);
     m->final_reply = NULL;
 
+    if (s->auth_fail.cls != RC_OK) {
+        result_set(r, s->auth_fail.cls, "%s", s->auth_fail.msg);
+        return -1;
+    }
     if (!smtp_alive(s) || s->state != SMTP_READY) {
         result_set(r, RC_TEMPFAIL, _("the connection to the server is not usable any more"));
         return -1;
@@ -1072,7 +1165,9 @@ int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct res
         return -1;
     }
     s->t = t;
-    if (smtp_enter(s, SMTP_MAIL, &lr) != 0)
+    t->with_auth = s->auth_pending;     /* AUTH leads this group */
+    s->auth_pending = false;
+    if (smtp_enter(s, t->with_auth ? SMTP_AUTH : SMTP_MAIL, &lr) != 0)
         smtp_lost(s);
     else
         (void)smtp_run(s, &lr);
@@ -1108,6 +1203,9 @@ void smtp_free(struct smtp_session *s)
     free(s->greeting);
     free(s->last.text);
     free(s->decisive.text);
+    sasl_finish(s->sasl);
+    secret_free(s->auth_ir);
+    result_clear(&s->auth_fail);
     free(s);
 }
 

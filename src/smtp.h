@@ -108,9 +108,16 @@ struct smtp_session;
 /* Create a session over c (not owned). */
 struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p);
 
-/* Read the greeting and introduce ourselves (EHLO, HELO fallback).
- * Returns 0, or -1 with r set: 4xx/421 -> RC_TEMPFAIL, 5xx greeting ->
- * RC_UNAVAILABLE, malformed -> RC_PROTOCOL, network -> RC_TEMPFAIL. */
+/* Read the greeting and introduce ourselves (EHLO, HELO fallback), then
+ * STARTTLS and AUTH when the parameters ask for them. Returns 0, or -1
+ * with r set: 4xx/421 -> RC_TEMPFAIL, 5xx greeting -> RC_UNAVAILABLE,
+ * malformed -> RC_PROTOCOL, network -> RC_TEMPFAIL; STARTTLS not offered
+ * -> RC_UNAVAILABLE, data behind its 220 -> RC_PROTOCOL, certificate
+ * refused -> RC_NOPERM; AUTH not offered or no usable mechanism ->
+ * RC_UNAVAILABLE, plaintext mechanism refused or no user -> RC_CONFIG,
+ * authentication refused (5xx) -> RC_NOPERM, 454/4xx -> RC_TEMPFAIL.
+ * An AUTH PLAIN/EXTERNAL with initial response on a PIPELINING server is
+ * deferred and sent with the first message's MAIL group. */
 int smtp_open(struct smtp_session *s, struct result *r);
 
 /* The server's capabilities after smtp_open (valid until smtp_free). */

@@ -1,2 +1,673 @@
-/* tls.c - see tls.h. (to be written) */
+/*
+ * tls.c - GnuTLS underneath conn.c (see tls.h).
+ *
+ * Owns: the per-connection certificate credentials (trust store, CRL,
+ * client certificate), priorities, SNI, the non-blocking handshake bounded
+ * by poll, verification (chain + validity + host name through
+ * gnutls_session_set_verify_cert, re-checked with
+ * gnutls_certificate_verify_peers3 so the reason can be reported),
+ * fingerprint pinning, the certcheck-off warning, record I/O with
+ * send()/recv() conventions, channel binding data, the session
+ * description for --serverinfo, and close_notify.
+ *
+ * Must not: know anything about SMTP, load the system trust store when
+ * the handshake does not need it (fingerprint pinned, own trust file,
+ * certcheck off), or let any application data out before verification
+ * has succeeded.
+ */
 #include <autoconfig.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <gnutls/crypto.h>
+
+#include "config.h"
+#include "i18n.h"
+#include "log.h"
+#include "tls.h"
+
+#define TLS_DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define TLS_BYE_WAIT_MS 200
+
+struct tls_session {
+    gnutls_session_t s;
+    gnutls_certificate_credentials_t cred;
+    int fd;
+    int last_err;             /* last GnuTLS error code of send/recv */
+    bool established;         /* handshake done and verified: close_notify on close */
+};
+
+static unsigned tls_trust_loads;
+
+unsigned tls_system_trust_loads(void)
+{
+    return tls_trust_loads;
+}
+
+/* ---------------------------------------------------------------- */
+/* configuration */
+
+void tls_config_from_account(struct tls_config *cfg, const struct account *a)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = a->tls_host_override && *a->tls_host_override ? a->tls_host_override : a->host;
+    cfg->certcheck = a->tls_certcheck;
+    cfg->trust_file = a->tls_trust_file;
+    cfg->crl_file = a->tls_crl_file;
+    cfg->fingerprint = a->tls_fingerprint;
+    cfg->cert_file = a->tls_cert_file;
+    cfg->key_file = a->tls_key_file;
+    cfg->priorities = a->tls_priorities;
+    cfg->min_dh_prime_bits = a->tls_min_dh_prime_bits;
+    cfg->account = a->name;
+}
+
+void tls_info_free(struct tls_info *info)
+{
+    if (!info)
+        return;
+    free(info->version);
+    free(info->cipher);
+    free(info->subject);
+    free(info->issuer);
+    free(info->not_before);
+    free(info->not_after);
+    free(info->sha256);
+    free(info->sha1);
+    memset(info, 0, sizeof *info);
+}
+
+static bool tls_is_ip_literal(const char *host)
+{
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+static int tls_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* "AA:bb:..." -> bytes. Returns the byte count (20 or 32) or -1. */
+static int tls_parse_fingerprint(const char *s, unsigned char out[32])
+{
+    int n = 0;
+    for (const char *p = s; *p;) {
+        int hi = tls_hexval(p[0]);
+        int lo = hi < 0 ? -1 : tls_hexval(p[1]);
+        if (hi < 0 || lo < 0 || n == 32)
+            return -1;
+        out[n++] = (unsigned char)(hi << 4 | lo);
+        p += 2;
+        if (*p == ':' && p[1])
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return n == 20 || n == 32 ? n : -1;
+}
+
+/* Bytes as "AA:BB:...". Caller frees. */
+static char *tls_hex_colons(const unsigned char *b, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *s = xmalloc(n ? n * 3 : 1);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            s[j++] = ':';
+        s[j++] = hex[b[i] >> 4];
+        s[j++] = hex[b[i] & 15];
+    }
+    s[j] = '\0';
+    return s;
+}
+
+/* The name the messages use for the server. */
+static const char *tls_name(const struct tls_config *cfg, const char *peer)
+{
+    return cfg->host && *cfg->host ? cfg->host : peer ? peer : _("the server");
+}
+
+/* Set up credentials and the session as cfg says (nothing is sent). */
+static int tls_setup(struct tls_session *t, const struct tls_config *cfg, bool *verify_chain,
+                     struct result *r)
+{
+    int e;
+    *verify_chain = false;
+    if ((e = gnutls_certificate_allocate_credentials(&t->cred)) < 0
+        || (e = gnutls_init(&t->s, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL)) < 0) {
+        result_set(r, RC_SOFTWARE, _("cannot initialize TLS: %s"), gnutls_strerror(e));
+        return -1;
+    }
+
+    bool pinned = cfg->fingerprint && *cfg->fingerprint;
+    if (!pinned && cfg->certcheck) {
+        *verify_chain = true;
+        if (cfg->trust_file && *cfg->trust_file && strcmp(cfg->trust_file, "system") != 0) {
+            e = gnutls_certificate_set_x509_trust_file(t->cred, cfg->trust_file,
+                                                       GNUTLS_X509_FMT_PEM);
+            if (e <= 0) {
+                result_set(r, RC_CONFIG, _("cannot load the TLS trust file %s: %s"),
+                           cfg->trust_file,
+                           e == 0 ? _("no certificate found in it") : gnutls_strerror(e));
+                return -1;
+            }
+        } else {
+            tls_trust_loads++;
+            e = gnutls_certificate_set_x509_system_trust(t->cred);
+            if (e <= 0) {
+                result_set(r, RC_CONFIG,
+                           _("cannot load the system's trusted certificates (%s); set "
+                             "tls_trust_file, or tls_fingerprint"),
+                           e == 0 ? _("none found") : gnutls_strerror(e));
+                return -1;
+            }
+        }
+        if (cfg->crl_file && *cfg->crl_file) {
+            e = gnutls_certificate_set_x509_crl_file(t->cred, cfg->crl_file,
+                                                     GNUTLS_X509_FMT_PEM);
+            if (e < 0) {
+                result_set(r, RC_CONFIG, _("cannot load the TLS CRL file %s: %s"),
+                           cfg->crl_file, gnutls_strerror(e));
+                return -1;
+            }
+        }
+    }
+
+    bool has_cert = cfg->cert_file && *cfg->cert_file;
+    bool has_key = cfg->key_file && *cfg->key_file;
+    if (has_cert != has_key) {
+        result_set(r, RC_CONFIG,
+                   _("a TLS client certificate needs both tls_cert_file and tls_key_file"));
+        return -1;
+    }
+    if (has_cert) {
+        e = gnutls_certificate_set_x509_key_file2(t->cred, cfg->cert_file, cfg->key_file,
+                                                  GNUTLS_X509_FMT_PEM, NULL, 0);
+        if (e < 0) {
+            result_set(r, RC_CONFIG, _("cannot load the TLS client certificate %s and key %s: %s"),
+                       cfg->cert_file, cfg->key_file, gnutls_strerror(e));
+            return -1;
+        }
+    }
+
+    const char *prio = cfg->priorities && *cfg->priorities ? cfg->priorities
+                                                            : TLS_DEFAULT_PRIORITIES;
+    const char *errpos = NULL;
+    e = gnutls_priority_set_direct(t->s, prio, &errpos);
+    if (e < 0) {
+        if (e == GNUTLS_E_INVALID_REQUEST && errpos)
+            result_set(r, RC_CONFIG, _("invalid tls_priorities \"%s\" at \"%s\""), prio, errpos);
+        else
+            result_set(r, RC_CONFIG, _("invalid tls_priorities \"%s\": %s"), prio,
+                       gnutls_strerror(e));
+        return -1;
+    }
+    if ((e = gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, t->cred)) < 0) {
+        result_set(r, RC_SOFTWARE, _("cannot initialize TLS: %s"), gnutls_strerror(e));
+        return -1;
+    }
+    if (cfg->min_dh_prime_bits > 0)
+        gnutls_dh_set_prime_bits(t->s, (unsigned)cfg->min_dh_prime_bits);
+    if (cfg->host && *cfg->host && !tls_is_ip_literal(cfg->host)) {
+        e = gnutls_server_name_set(t->s, GNUTLS_NAME_DNS, cfg->host, strlen(cfg->host));
+        if (e < 0) {
+            result_set(r, RC_CONFIG, _("cannot use %s as TLS server name: %s"), cfg->host,
+                       gnutls_strerror(e));
+            return -1;
+        }
+    }
+    if (*verify_chain)
+        gnutls_session_set_verify_cert(t->s, cfg->host && *cfg->host ? cfg->host : NULL, 0);
+    gnutls_transport_set_int(t->s, t->fd);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* handshake */
+
+static long long tls_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the direction GnuTLS needs. 1 ready, 0 timeout, -1 error. */
+static int tls_wait(const struct tls_session *t, long long deadline)
+{
+    short ev = gnutls_record_get_direction(t->s) ? POLLOUT : POLLIN;
+    for (;;) {
+        long long left = deadline - tls_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = { .fd = t->fd, .events = ev };
+        int n = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static char *tls_describe_timeout(int timeout_ms)
+{
+    if (timeout_ms % 1000 != 0)
+        return xasprintf(_("%d milliseconds"), timeout_ms);
+    int s = timeout_ms / 1000;
+    return s == 1 ? xstrdup(_("1 second")) : xasprintf(_("%d seconds"), s);
+}
+
+/* GnuTLS' explanation of a verification status, without trailing space. */
+static char *tls_status_text(unsigned status)
+{
+    gnutls_datum_t out = { NULL, 0 };
+    char *s;
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) < 0)
+        s = xasprintf(_("verification status 0x%x"), status);
+    else
+        s = xstrndup((const char *)out.data, out.size);
+    gnutls_free(out.data);
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static void tls_verify_failed(const char *name, unsigned status, struct result *r)
+{
+    char *why = tls_status_text(status);
+    result_set(r, RC_NOPERM, _("TLS certificate verification failed for %s: %s"), name, why);
+    free(why);
+}
+
+/* Classify a failed handshake (see tls.h). */
+static void tls_handshake_failed(const struct tls_session *t, const char *name, int e,
+                                 struct result *r)
+{
+    switch (e) {
+    case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+        tls_verify_failed(name, gnutls_session_get_verify_cert_status(t->s), r);
+        return;
+    case GNUTLS_E_PREMATURE_TERMINATION:
+    case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
+        result_set(r, RC_TEMPFAIL,
+                   _("TLS handshake with %s failed: the connection was closed by the server"),
+                   name);
+        return;
+    case GNUTLS_E_PUSH_ERROR:
+    case GNUTLS_E_PULL_ERROR:
+        result_set(r, RC_TEMPFAIL, _("TLS handshake with %s failed: %s"), name,
+                   gnutls_strerror(e));
+        return;
+    case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+        gnutls_alert_description_t a = gnutls_alert_get(t->s);
+        const char *an = gnutls_alert_get_name(a);
+        bool incompatible = a == GNUTLS_A_PROTOCOL_VERSION || a == GNUTLS_A_HANDSHAKE_FAILURE
+                            || a == GNUTLS_A_INSUFFICIENT_SECURITY;
+        result_set(r, incompatible ? RC_UNAVAILABLE : RC_PROTOCOL,
+                   _("TLS handshake with %s failed: the server sent the alert \"%s\""), name,
+                   an ? an : "?");
+        return;
+    }
+    case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+    case GNUTLS_E_NO_CIPHER_SUITES:
+    case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
+    case GNUTLS_E_INSUFFICIENT_SECURITY:
+    case GNUTLS_E_NO_COMMON_KEY_SHARE:
+    case GNUTLS_E_UNSUPPORTED_SIGNATURE_ALGORITHM:
+    case GNUTLS_E_DH_PRIME_UNACCEPTABLE:
+    case GNUTLS_E_UNKNOWN_PK_ALGORITHM:
+        result_set(r, RC_UNAVAILABLE,
+                   _("TLS handshake with %s failed: %s (the server offers no protocol "
+                     "version or algorithm that tls_priorities allows)"),
+                   name, gnutls_strerror(e));
+        return;
+    default:
+        result_set(r, RC_PROTOCOL, _("TLS handshake with %s failed: %s"), name,
+                   gnutls_strerror(e));
+        return;
+    }
+}
+
+/* The server's leaf certificate (DER), or NULL. */
+static const gnutls_datum_t *tls_leaf(const struct tls_session *t)
+{
+    unsigned n = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
+    return certs && n > 0 ? certs : NULL;
+}
+
+/* After the handshake: pin or verify as cfg says. */
+static int tls_verify(struct tls_session *t, const struct tls_config *cfg, const char *name,
+                      bool verify_chain, struct result *r)
+{
+    if (cfg->fingerprint && *cfg->fingerprint) {
+        unsigned char want[32], got[32];
+        int n = tls_parse_fingerprint(cfg->fingerprint, want);
+        if (n < 0) {
+            result_set(r, RC_CONFIG,
+                       _("invalid tls_fingerprint \"%s\": expected 32 (SHA-256) or 20 (SHA-1) "
+                         "hex pairs separated by ':'"), cfg->fingerprint);
+            return -1;
+        }
+        const gnutls_datum_t *leaf = tls_leaf(t);
+        if (!leaf) {
+            result_set(r, RC_NOPERM, _("TLS certificate verification failed for %s: the "
+                                       "server sent no certificate"), name);
+            return -1;
+        }
+        gnutls_digest_algorithm_t alg = n == 32 ? GNUTLS_DIG_SHA256 : GNUTLS_DIG_SHA1;
+        if (gnutls_hash_fast(alg, leaf->data, leaf->size, got) < 0) {
+            result_set(r, RC_SOFTWARE, _("cannot compute a certificate fingerprint"));
+            return -1;
+        }
+        if (memcmp(want, got, (size_t)n) != 0) {
+            char *g = tls_hex_colons(got, (size_t)n);
+            char *w = tls_hex_colons(want, (size_t)n);
+            result_set(r, RC_NOPERM,
+                       _("TLS certificate verification failed for %s: the server's %s "
+                         "fingerprint %s does not match tls_fingerprint %s"),
+                       name, n == 32 ? "SHA-256" : "SHA-1", g, w);
+            free(g);
+            free(w);
+            return -1;
+        }
+        return 0;
+    }
+    if (!verify_chain) {
+        if (cfg->account)
+            log_warning(_("TLS certificate verification is off for account %s: the "
+                          "connection can be intercepted"), cfg->account);
+        else
+            log_warning(_("TLS certificate verification is off: the connection can be "
+                          "intercepted"));
+        return 0;
+    }
+    unsigned status = 0;
+    int e;
+    if (cfg->host && *cfg->host)
+        e = gnutls_certificate_verify_peers3(t->s, cfg->host, &status);
+    else
+        e = gnutls_certificate_verify_peers2(t->s, &status);
+    if (e == GNUTLS_E_NO_CERTIFICATE_FOUND) {
+        result_set(r, RC_NOPERM, _("TLS certificate verification failed for %s: the server "
+                                   "sent no certificate"), name);
+        return -1;
+    }
+    if (e < 0) {
+        result_set(r, RC_NOPERM, _("TLS certificate verification failed for %s: %s"), name,
+                   gnutls_strerror(e));
+        return -1;
+    }
+    if (status != 0) {
+        tls_verify_failed(name, status, r);
+        return -1;
+    }
+    return 0;
+}
+
+int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
+                      int timeout_ms, struct tls_session **out, struct result *r)
+{
+    *out = NULL;
+    struct tls_session *t = xcalloc(1, sizeof *t);
+    t->fd = fd;
+    const char *name = tls_name(cfg, peer);
+    bool verify_chain = false;
+    if (timeout_ms <= 0)
+        timeout_ms = 60 * 1000;
+
+    if (tls_setup(t, cfg, &verify_chain, r) != 0) {
+        tls_session_close(t);
+        return -1;
+    }
+    long long deadline = tls_now_ms() + timeout_ms;
+    int e;
+    for (;;) {
+        e = gnutls_handshake(t->s);
+        if (e == GNUTLS_E_SUCCESS)
+            break;
+        int w = 1;
+        if (e == GNUTLS_E_AGAIN)
+            w = tls_wait(t, deadline);
+        else if (gnutls_error_is_fatal(e) == 0)
+            w = tls_now_ms() < deadline ? 1 : 0;   /* interrupted, warning alert */
+        else
+            break;
+        if (w > 0)
+            continue;
+        if (w == 0) {
+            char *d = tls_describe_timeout(timeout_ms);
+            result_set(r, RC_TEMPFAIL, _("TLS handshake with %s timed out after %s"), name, d);
+            free(d);
+        } else {
+            result_set(r, RC_TEMPFAIL, _("TLS handshake with %s failed: %s"), name,
+                       strerror(errno));
+        }
+        tls_session_close(t);
+        return -1;
+    }
+    if (e != GNUTLS_E_SUCCESS) {
+        tls_handshake_failed(t, name, e, r);
+        /* the alert GnuTLS sent is enough; do not wait for anything */
+        tls_session_close(t);
+        return -1;
+    }
+    if (tls_verify(t, cfg, name, verify_chain, r) != 0) {
+        (void)gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+        tls_session_close(t);
+        return -1;
+    }
+    char *desc = gnutls_session_get_desc(t->s);
+    log_debug(2, _("TLS session with %s: %s"), name, desc ? desc : "?");
+    gnutls_free(desc);
+    t->established = true;
+    *out = t;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* record I/O */
+
+static long tls_io_result(struct tls_session *t, ssize_t n, bool reading)
+{
+    if (n >= 0)
+        return (long)n;
+    t->last_err = (int)n;
+    switch (n) {
+    case GNUTLS_E_AGAIN:
+        errno = EAGAIN;
+        return -1;
+    case GNUTLS_E_INTERRUPTED:
+    case GNUTLS_E_WARNING_ALERT_RECEIVED:
+    case GNUTLS_E_REHANDSHAKE:     /* a client may ignore it (RFC 5246 7.4.1.1) */
+        errno = EINTR;
+        return -1;
+    case GNUTLS_E_PREMATURE_TERMINATION:
+        if (reading)
+            return 0;
+        errno = ECONNRESET;
+        return -1;
+    case GNUTLS_E_PUSH_ERROR:
+    case GNUTLS_E_PULL_ERROR:
+        errno = ECONNRESET;
+        return -1;
+    default:
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+long tls_session_send(struct tls_session *t, const void *data, size_t n)
+{
+    return tls_io_result(t, gnutls_record_send(t->s, data, n), false);
+}
+
+long tls_session_recv(struct tls_session *t, void *buf, size_t n)
+{
+    return tls_io_result(t, gnutls_record_recv(t->s, buf, n), true);
+}
+
+size_t tls_session_pending(const struct tls_session *t)
+{
+    return gnutls_record_check_pending(t->s);
+}
+
+bool tls_session_wants_write(const struct tls_session *t)
+{
+    return gnutls_record_get_direction(t->s) == 1;
+}
+
+const char *tls_session_error(const struct tls_session *t)
+{
+    if (t->last_err == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+        const char *an = gnutls_alert_get_name(gnutls_alert_get(t->s));
+        if (an)
+            return an;
+    }
+    return gnutls_strerror(t->last_err);
+}
+
+const char *tls_session_version(const struct tls_session *t)
+{
+    const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->s));
+    return v ? v : "TLS";
+}
+
+/* ---------------------------------------------------------------- */
+/* channel binding, description */
+
+int tls_session_channel_binding(const struct tls_session *t, const char *type,
+                                struct buf *out)
+{
+    gnutls_channel_binding_t cb;
+    gnutls_protocol_t v = gnutls_protocol_get_version(t->s);
+    if (strcmp(type, "tls-unique") == 0) {
+        if (v != GNUTLS_TLS1_2)
+            return -1;
+        cb = GNUTLS_CB_TLS_UNIQUE;
+    } else if (strcmp(type, "tls-exporter") == 0) {
+#if GNUTLS_VERSION_NUMBER >= 0x030702
+        if (v != GNUTLS_TLS1_3 && !gnutls_session_ext_master_secret_status(t->s))
+            return -1;
+        cb = GNUTLS_CB_TLS_EXPORTER;
+#else
+        return -1;
+#endif
+    } else {
+        return -1;
+    }
+    gnutls_datum_t d = { NULL, 0 };
+    if (gnutls_session_channel_binding(t->s, cb, &d) < 0 || !d.data || d.size == 0) {
+        gnutls_free(d.data);
+        return -1;
+    }
+    buf_append(out, d.data, d.size);
+    gnutls_free(d.data);
+    return 0;
+}
+
+static char *tls_time_text(time_t t)
+{
+    struct tm tm;
+    char s[64];
+    if (t == (time_t)-1 || !gmtime_r(&t, &tm) || strftime(s, sizeof s, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        return xstrdup("?");
+    return xstrdup(s);
+}
+
+static char *tls_fingerprint_text(gnutls_x509_crt_t crt, gnutls_digest_algorithm_t alg)
+{
+    unsigned char d[64];
+    size_t n = sizeof d;
+    if (gnutls_x509_crt_get_fingerprint(crt, alg, d, &n) < 0)
+        return xstrdup("?");
+    return tls_hex_colons(d, n);
+}
+
+int tls_session_info(const struct tls_session *t, struct tls_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->version = xstrdup(tls_session_version(t));
+    const char *suite = NULL;
+#if GNUTLS_VERSION_NUMBER >= 0x030703
+    suite = gnutls_ciphersuite_get(t->s);
+#endif
+    if (suite) {
+        info->cipher = xstrdup(suite);
+    } else {
+        char *desc = gnutls_session_get_desc(t->s);
+        info->cipher = xstrdup(desc ? desc : "?");
+        gnutls_free(desc);
+    }
+    const gnutls_datum_t *leaf = tls_leaf(t);
+    gnutls_x509_crt_t crt;
+    if (leaf && gnutls_x509_crt_init(&crt) == 0) {
+        if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) == 0) {
+            gnutls_datum_t dn = { NULL, 0 };
+            if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0)
+                info->subject = xstrndup((const char *)dn.data, dn.size);
+            gnutls_free(dn.data);
+            dn.data = NULL;
+            if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0)
+                info->issuer = xstrndup((const char *)dn.data, dn.size);
+            gnutls_free(dn.data);
+            info->not_before = tls_time_text(gnutls_x509_crt_get_activation_time(crt));
+            info->not_after = tls_time_text(gnutls_x509_crt_get_expiration_time(crt));
+            info->sha256 = tls_fingerprint_text(crt, GNUTLS_DIG_SHA256);
+            info->sha1 = tls_fingerprint_text(crt, GNUTLS_DIG_SHA1);
+        }
+        gnutls_x509_crt_deinit(crt);
+    }
+    if (!info->subject)
+        info->subject = xstrdup("?");
+    if (!info->issuer)
+        info->issuer = xstrdup("?");
+    if (!info->not_before)
+        info->not_before = xstrdup("?");
+    if (!info->not_after)
+        info->not_after = xstrdup("?");
+    if (!info->sha256)
+        info->sha256 = xstrdup("?");
+    if (!info->sha1)
+        info->sha1 = xstrdup("?");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* closing */
+
+void tls_session_close(struct tls_session *t)
+{
+    if (!t)
+        return;
+    if (t->s && t->established) {
+        /* close_notify, best effort: one retry after a short wait */
+        int e = gnutls_bye(t->s, GNUTLS_SHUT_WR);
+        if (e == GNUTLS_E_AGAIN || e == GNUTLS_E_INTERRUPTED) {
+            if (tls_wait(t, tls_now_ms() + TLS_BYE_WAIT_MS) > 0)
+                (void)gnutls_bye(t->s, GNUTLS_SHUT_WR);
+        }
+    }
+    if (t->s)
+        gnutls_deinit(t->s);
+    if (t->cred)
+        gnutls_certificate_free_credentials(t->cred);
+    free(t);
+}

@@ -32,6 +32,7 @@ struct tls_config {
     const char *key_file;
     const char *priorities;      /* GnuTLS priority string or NULL */
     int min_dh_prime_bits;       /* 0 = GnuTLS default */
+    const char *account;         /* account name, for the certcheck-off warning (may be NULL) */
 };
 
 struct tls_info {
@@ -47,5 +48,61 @@ void tls_info_free(struct tls_info *info);
 /* Fill cfg from the account (pointers into a; host = tls_host_override
  * or host). */
 void tls_config_from_account(struct tls_config *cfg, const struct account *a);
+
+/*
+ * The session (used by conn.c only). Failure classes of tls_session_start:
+ *   configuration (bad tls_priorities, unreadable trust/CRL/key/cert
+ *   file, bad fingerprint, no system trust store)     -> RC_CONFIG
+ *   certificate verification failed (chain, validity, host name, CRL;
+ *   the text is GnuTLS' own), fingerprint mismatch      -> RC_NOPERM
+ *   handshake broken by the network: EOF, reset, push/pull errors,
+ *   timeout                                             -> RC_TEMPFAIL
+ *   the two sides have no protocol version, cipher suite or group in
+ *   common (the server sent a protocol_version, handshake_failure or
+ *   insufficient_security alert, or offered only what we refuse, e.g.
+ *   a TLS 1.1-only server): a permanent incompatibility  -> RC_UNAVAILABLE
+ *   any other alert or TLS protocol error               -> RC_PROTOCOL
+ * Nothing but the TLS handshake itself is sent before verification is
+ * complete, so no credential can leave before a failure is reported.
+ */
+struct tls_session;
+
+/* Handshake on the connected, non-blocking fd (not owned) within
+ * timeout_ms, then verify as cfg says. peer names the server in
+ * messages. Returns 0 and *out, or -1 with r set. */
+int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
+                      int timeout_ms, struct tls_session **out, struct result *r);
+
+/* Record I/O with send()/recv() conventions: bytes transferred, 0 at EOF
+ * (recv only; a missing close_notify also counts as EOF), or -1 with
+ * errno: EAGAIN (wait: tls_session_wants_write says for what), EINTR,
+ * ECONNRESET (connection broken), EPROTO (TLS error: tls_session_error
+ * gives the text). On EAGAIN from send, call again with the same data. */
+long tls_session_send(struct tls_session *t, const void *data, size_t n);
+long tls_session_recv(struct tls_session *t, void *buf, size_t n);
+/* Decrypted bytes GnuTLS holds that a poll() on the fd would not show. */
+size_t tls_session_pending(const struct tls_session *t);
+/* After EAGAIN: true when GnuTLS waits to write, false to read. */
+bool tls_session_wants_write(const struct tls_session *t);
+/* Text of the last TLS error seen by send/recv (static string). */
+const char *tls_session_error(const struct tls_session *t);
+
+/* Channel binding data (see conn_channel_binding). Appends to out and
+ * returns 0, or -1 when the type is unknown or unavailable. */
+struct buf;
+int tls_session_channel_binding(const struct tls_session *t, const char *type,
+                                struct buf *out);
+/* Describe the session (see conn_tls_info). Returns 0 or -1. */
+int tls_session_info(const struct tls_session *t, struct tls_info *info);
+/* The negotiated protocol version name ("TLS1.3"), static. */
+const char *tls_session_version(const struct tls_session *t);
+
+/* Send close_notify best-effort (never waits more than a moment) and
+ * free everything. NULL is fine. */
+void tls_session_close(struct tls_session *t);
+
+/* Test hook: how many times this process loaded the system trust
+ * store (it must only happen when a handshake needs it). */
+unsigned tls_system_trust_loads(void);
 
 #endif

@@ -1,6 +1,7 @@
 # tests/lib.sh - shell helpers for the integration tests (tests/*.sh):
 # a temporary directory, starting and stopping the scripted SMTP server
-# (tests/smtpd-script) on a random port, skipping with status 77.
+# (tests/smtpd-script) on a random port, with TLS certificates from
+# tests/certs.sh, skipping with status 77.
 # Source it: . "$top_srcdir/tests/lib.sh". POSIX sh.
 
 : "${SMTPD:=${top_builddir:-.}/tests/smtpd-script}"
@@ -32,7 +33,7 @@ smtpd_start() {
     rm -f "$TESTDIR/server.port"
     "$SMTPD" --script "$TESTDIR/server.script" --log "$TESTDIR/server.log" \
         --events "$TESTDIR/server.events" --port-file "$TESTDIR/server.port" \
-        2> "$TESTDIR/server.stderr" &
+        ${SMTPD_EXTRA:-} 2> "$TESTDIR/server.stderr" &
     SMTPD_PID=$!
     n=0
     while [ ! -f "$TESTDIR/server.port" ]; do
@@ -70,4 +71,22 @@ ${1:-}
 EOF
     chmod 600 "$TESTDIR/smtprc"
     echo "$TESTDIR/smtprc"
+}
+
+# certs_make: generate the test certificates (tests/certs.sh) into
+# $TESTDIR/certs; sets CERTS. Skips (77) when certtool is missing.
+certs_make() {
+    CERTS="$TESTDIR/certs"
+    sh "${top_srcdir:-.}/tests/certs.sh" "$CERTS" >/dev/null 2>"$TESTDIR/certs.stderr"
+    rc=$?
+    [ "$rc" -eq 77 ] && skip "certtool not installed"
+    [ "$rc" -eq 0 ] || { cat "$TESTDIR/certs.stderr" >&2; exit 99; }
+}
+
+# smtpd_start_tls [SCRIPT-TEXT]: smtpd_start with the server certificate
+# from certs_make (for scripts with starttls / implicit-tls).
+smtpd_start_tls() {
+    SMTPD_EXTRA="--tls-cert $CERTS/server.pem --tls-key $CERTS/server-key.pem"
+    smtpd_start "$@"
+    SMTPD_EXTRA=
 }

@@ -3,9 +3,10 @@
 tests/data/README) against $SMTPFWD with the scripted server $SMTPD, and
 prints TAP.
 
-Owns: parsing case files, substitutions, starting one smtpd-script per case
-on a random port in a fresh temporary directory, running smtpfwd with a
-scrubbed environment, comparing exit status / stderr / stdout / the exact
+Owns: parsing case files, substitutions, generating the test certificates
+once per run (tests/certs.sh, into a temporary directory removed at the
+end), starting one smtpd-script per case on a random port in a fresh
+temporary directory, running smtpfwd with a scrubbed environment, comparing exit status / stderr / stdout / the exact
 bytes the server received / server events / files, and reporting
 differences as TAP diagnostics. Python 3 standard library only.
 
@@ -26,7 +27,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import base64
+import atexit
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -100,7 +104,8 @@ def parse_info(sections):
 
 
 def substitute(data, ctx):
-    """%PORT %TMP %SRCDIR %CR %LF %NUL %TAB %HEX{..} %REPEAT{N,text} %%"""
+    """%PORT %TMP %SRCDIR %CERTS %CA %FPR %BADFPR %CR %LF %NUL %TAB %HEX{..}
+    %REPEAT{N,text} %B64{text} %%"""
     def hexrep(m):
         h = re.sub(rb'\s', b'', m.group(1))
         return bytes.fromhex(h.decode())
@@ -116,9 +121,16 @@ def substitute(data, ctx):
         b'%SRCDIR': ctx['srcdir'].encode(),
         b'%CR': b'\r', b'%LF': b'\n', b'%NUL': b'\0', b'%TAB': b'\t',
         b'%%': b'%',
+        b'%CERTS': ctx.get('certs', '/nonexistent').encode(),
+        b'%CA': os.path.join(ctx.get('certs', '/nonexistent'), 'ca.pem').encode(),
+        b'%FPR': ctx.get('fpr', '').encode(),
+        b'%BADFPR': ctx.get('badfpr', '').encode(),
     }
-    return re.sub(rb'%(?:PORT|TMP|SRCDIR|CR|LF|NUL|TAB|%)',
+    # %% first in the alternation: "%%CA" is a percent sign and "CA".
+    data = re.sub(rb'%(?:%|PORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB)',
                   lambda m: table[m.group(0)], data)
+    # %B64{text} last, so that %NUL etc. inside it are already bytes.
+    return re.sub(rb'%B64\{([^}]*)\}', lambda m: base64.b64encode(m.group(1)), data)
 
 
 def apply_strip(data, rules):
@@ -143,11 +155,12 @@ def apply_strip(data, rules):
     return b''.join(out)
 
 
-def strip_rules(sections, name):
+def strip_rules(sections, name, ctx=None):
     s = get(sections, name)
     if not s:
         return []
-    return [l for l in s.body.split(b'\n') if l]
+    body = substitute(s.body, ctx) if ctx else s.body
+    return [l for l in body.split(b'\n') if l]
 
 
 def crlf_lines(body):
@@ -193,6 +206,44 @@ def smtpfwd_features(smtpfwd):
     return _features
 
 
+_certs_lock = threading.Lock()
+_certs = None       # (dir or None, reason, fpr, badfpr)
+
+
+def test_certs(srcdir):
+    """Generate the test certificates once per run (tests/certs.sh)."""
+    global _certs
+    with _certs_lock:
+        if _certs is None:
+            d = tempfile.mkdtemp(prefix='smtpfwd-certs-')
+            atexit.register(shutil.rmtree, d, True)
+            script = os.path.join(srcdir, 'tests', 'certs.sh')
+            try:
+                p = subprocess.run(['sh', script, d], stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=120)
+                rc, err = p.returncode, show(p.stderr).strip()
+            except (OSError, subprocess.TimeoutExpired) as e:
+                rc, err = 99, str(e)
+            if rc == 0:
+                fpr = read_file(os.path.join(d, 'server.sha256')).decode().strip()
+                bad = read_file(os.path.join(d, 'untrusted.sha256')).decode().strip()
+                _certs = (d, '', fpr, bad)
+            else:
+                _certs = (None, err or 'tests/certs.sh failed (%d)' % rc, '', '')
+        return _certs
+
+
+def needs_certs(sections):
+    """A case needs the certificates when it names them or its server
+    speaks TLS."""
+    for s in sections:
+        if re.search(rb'%(CERTS|CA|FPR|BADFPR)', s.body) or any(
+                re.search(r'%(CERTS|CA|FPR|BADFPR)', v) for v in s.attrs.values()):
+            return True
+    srv = get(sections, 'server')
+    return bool(srv and re.search(rb'(?m)^\s*(starttls|implicit-tls)\s*$', srv.body))
+
+
 def case_env(tmp, extra):
     home = os.path.join(tmp, 'home')
     env = {
@@ -224,15 +275,19 @@ def read_file(path):
         return b''
 
 
-def start_server(smtpd, tmp, script):
+def start_server(smtpd, tmp, script, certs=None):
     script_path = os.path.join(tmp, 'server.script')
     with open(script_path, 'wb') as f:
         f.write(script)
     port_file = os.path.join(tmp, 'server.port')
+    tls = []
+    if certs:
+        tls = ['--tls-cert', os.path.join(certs, 'server.pem'),
+               '--tls-key', os.path.join(certs, 'server-key.pem')]
     proc = subprocess.Popen([smtpd, '--script', script_path,
                              '--log', os.path.join(tmp, 'server.log'),
                              '--events', os.path.join(tmp, 'server.events'),
-                             '--port-file', port_file],
+                             '--port-file', port_file] + tls,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(tmp, 'server.stderr'), 'wb'))
     deadline = time.monotonic() + 10
@@ -278,8 +333,15 @@ def run_case(path, args):
         for k in kw.body.decode().split():
             if k.lower() not in feats:
                 return 'skip', '%s: smtpfwd built without %s' % (base, k), []
+    ctx_certs = {}
+    if needs_certs(sections):
+        cdir, reason, fpr, badfpr = test_certs(args.srcdir)
+        if not cdir:
+            return 'skip', '%s: no test certificates: %s' % (base, reason), []
+        ctx_certs = {'certs': cdir, 'fpr': fpr, 'badfpr': badfpr}
     tmp = tempfile.mkdtemp(prefix='smtpfwd-%s-' % base)
     ctx = {'tmp': tmp, 'srcdir': args.srcdir}
+    ctx.update(ctx_certs)
     diags = []
     try:
         status, diags = execute(sections, info, ctx, args)
@@ -299,7 +361,7 @@ def execute(sections, info, ctx, args):
 
     srv = get(sections, 'server')
     script = substitute(srv.body, ctx) if srv else b''
-    proc, port = start_server(args.smtpd, tmp, script)
+    proc, port = start_server(args.smtpd, tmp, script, ctx.get('certs'))
     ctx['port'] = port
     try:
         return run_client(sections, info, ctx, args, proc)
@@ -408,7 +470,7 @@ def run_client(sections, info, ctx, args, proc):
         exp = substitute(crlf_lines(s.body) if crlf else s.body, ctx)
         act = actual
         if stripname:
-            act = apply_strip(act, strip_rules(sections, stripname))
+            act = apply_strip(act, strip_rules(sections, stripname, ctx))
         if exp != act:
             diags.extend(diff(label, exp, act))
 
@@ -444,7 +506,7 @@ def run_client(sections, info, ctx, args, proc):
         if not os.path.exists(fname):
             diags.append('file %s was not created' % fname)
             continue
-        act = apply_strip(read_file(fname), strip_rules(sections, 'strip-file'))
+        act = apply_strip(read_file(fname), strip_rules(sections, 'strip-file', ctx))
         exp = substitute(fs.body, ctx)
         if exp != act:
             diags.extend(diff(os.path.basename(fname), exp, act))
@@ -458,12 +520,14 @@ def run_client(sections, info, ctx, args, proc):
             if line and line not in blob:
                 diags.append('%s does not contain: %s' % (fname, visible(line)))
 
-    ab = get(sections, 'expect-absent')
-    if ab:
-        everything = [('stderr', p.stderr), ('stdout', p.stdout), ('protocol', log)]
+    for ab in get_all(sections, 'expect-absent'):
+        # where="stderr,stdout,protocol,logs,events" (default: all but events)
+        where = set(ab.attrs.get('where', 'stderr,stdout,protocol,logs').split(','))
+        everything = [(k, v) for k, v in (('stderr', p.stderr), ('stdout', p.stdout),
+                                          ('protocol', log), ('events', events)) if k in where]
         for root, _, files in os.walk(tmp):
             for fn in files:
-                if fn.endswith('.log') and fn != 'server.log':
+                if fn.endswith('.log') and fn != 'server.log' and 'logs' in where:
                     everything.append((fn, read_file(os.path.join(root, fn))))
         for line in substitute(ab.body, ctx).split(b'\n'):
             for label, blob in everything:

@@ -11,8 +11,14 @@
  * any judgement: comparing what was received with what was expected is the
  * harness's job.
  *
- * I/O goes through `struct sio` (read/write function pointers) so a TLS
- * layer (GnuTLS server side, next issue) can slot in under the same code.
+ * I/O goes through `struct sio` (read/write function pointers); TLS
+ * (GnuTLS server side: STARTTLS, implicit TLS, priorities, client
+ * certificates) slots in under the same code, so --log always holds the
+ * DECRYPTED bytes the client sent (the handshake itself is not logged).
+ * Authentication is checked with GNU SASL server sessions (every mechanism
+ * GNU SASL has, with tls-unique / tls-exporter channel binding for
+ * SCRAM-*-PLUS); XOAUTH2 and OAUTHBEARER, which GNU SASL cannot serve, are
+ * checked here. Without GNU SASL only XOAUTH2/OAUTHBEARER work.
  *
  * Usage: smtpd-script --script FILE --log FILE --port-file FILE
  *                     [--events FILE] [--tls-cert FILE --tls-key FILE]
@@ -37,6 +43,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#ifdef HAVE_LIBGSASL
+#include <gsasl.h>
+#endif
 
 #define MAX_LINE    65536     /* a command line longer than this is cut */
 #define READ_CHUNK  16384
@@ -63,11 +75,29 @@ struct rule {
     long ms;
 };
 
+struct user {
+    char *name, *secret;       /* password, or the OAuth2 token */
+};
+
 struct script {
     struct rule *rules;
     size_t nrules;
     bool require_pipelining;
+    bool require_auth_pipelining;  /* AUTH must come with MAIL...DATA */
     int max_connections;       /* 0 = unlimited */
+    /* TLS */
+    char *tls_cert, *tls_key;  /* override --tls-cert / --tls-key */
+    char *tls_priority;        /* NULL = GnuTLS defaults */
+    char *tls_client_ca;       /* tls-client-cert CAFILE: ask for one */
+    bool starttls;             /* offer and handle STARTTLS */
+    bool implicit_tls;         /* handshake right after accept */
+    bool tls_cut_handshake;    /* read the ClientHello, then close */
+    /* AUTH */
+    char *auth_mechs;          /* "PLAIN LOGIN ..." (uppercase) or NULL */
+    bool auth_requires_tls;    /* AUTH offered and accepted only under TLS */
+    bool require_auth;         /* MAIL/RCPT/DATA before AUTH -> 530 */
+    struct user *users;
+    size_t nusers;
 };
 
 static void die(const char *fmt, ...)
@@ -281,6 +311,50 @@ static void load_script(const char *path, struct script *sc)
             ru->ms = atol(text);
         } else if (strcmp(cmd, "require-pipelining") == 0) {
             sc->require_pipelining = true;
+        } else if (strcmp(cmd, "require-auth-pipelining") == 0) {
+            sc->require_auth_pipelining = true;
+        } else if (strcmp(cmd, "starttls") == 0) {
+            sc->starttls = true;
+        } else if (strcmp(cmd, "implicit-tls") == 0) {
+            sc->implicit_tls = true;
+        } else if (strcmp(cmd, "tls-cut-handshake") == 0) {
+            sc->tls_cut_handshake = true;
+        } else if (strcmp(cmd, "tls-priority") == 0 || strcmp(cmd, "tls-cert") == 0
+                   || strcmp(cmd, "tls-key") == 0 || strcmp(cmd, "tls-client-cert") == 0) {
+            if (!rest[0])
+                die("%s: %s needs an argument", where, cmd);
+            char **slot = strcmp(cmd, "tls-priority") == 0 ? &sc->tls_priority
+                        : strcmp(cmd, "tls-cert") == 0 ? &sc->tls_cert
+                        : strcmp(cmd, "tls-key") == 0 ? &sc->tls_key : &sc->tls_client_ca;
+            free(*slot);
+            *slot = strdup(rest);
+            if (!*slot)
+                die("out of memory");
+        } else if (strcmp(cmd, "auth") == 0) {
+            if (!rest[0])
+                die("%s: auth needs mechanisms", where);
+            free(sc->auth_mechs);
+            sc->auth_mechs = strdup(rest);
+            if (!sc->auth_mechs)
+                die("out of memory");
+            for (char *p = sc->auth_mechs; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+        } else if (strcmp(cmd, "auth-requires-tls") == 0) {
+            sc->auth_requires_tls = true;
+        } else if (strcmp(cmd, "require-auth") == 0) {
+            sc->require_auth = true;
+        } else if (strcmp(cmd, "user") == 0) {
+            char *secret;
+            char *name = split_word(rest, &secret);
+            if (!name[0] || !secret[0])
+                die("%s: user NAME SECRET", where);
+            sc->users = xrealloc_or_die(sc->users, (sc->nusers + 1) * sizeof *sc->users);
+            size_t sn;
+            sc->users[sc->nusers].name = strdup(name);
+            sc->users[sc->nusers].secret = decode_escapes(secret, &sn, where);
+            if (!sc->users[sc->nusers].name)
+                die("out of memory");
+            sc->nusers++;
         } else if (strcmp(cmd, "max-connections") == 0) {
             sc->max_connections = atoi(rest);
             if (sc->max_connections <= 0)
@@ -320,12 +394,12 @@ static const struct rule *find_rule(const struct script *sc, enum rule_kind kind
 
 /* ------------------------------------------------------------------ I/O */
 
-/* A connection's byte stream. TLS (next issue) replaces read/write. */
+/* A connection's byte stream. TLS replaces read/write. */
 struct sio {
     int fd;
     ssize_t (*read)(struct sio *, void *, size_t);
     ssize_t (*write)(struct sio *, const void *, size_t);
-    void *tls;
+    gnutls_session_t tls;       /* NULL until a handshake succeeded */
 };
 
 static ssize_t plain_read(struct sio *s, void *buf, size_t n)
@@ -336,6 +410,38 @@ static ssize_t plain_read(struct sio *s, void *buf, size_t n)
 static ssize_t plain_write(struct sio *s, const void *buf, size_t n)
 {
     return write(s->fd, buf, n);
+}
+
+/* GnuTLS errors: AGAIN/INTERRUPTED become EINTR (retry); a client that
+ * closes without close_notify is an ordinary EOF (0). */
+static ssize_t tls_read(struct sio *s, void *buf, size_t n)
+{
+    ssize_t r = gnutls_record_recv(s->tls, buf, n);
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+        errno = EINTR;
+        return -1;
+    }
+    if (r == GNUTLS_E_PREMATURE_TERMINATION)
+        return 0;
+    if (r < 0) {
+        errno = EIO;
+        return -1;
+    }
+    return r;
+}
+
+static ssize_t tls_write(struct sio *s, const void *buf, size_t n)
+{
+    ssize_t r = gnutls_record_send(s->tls, buf, n);
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+        errno = EINTR;
+        return -1;
+    }
+    if (r < 0) {
+        errno = EPIPE;
+        return -1;
+    }
+    return r;
 }
 
 static volatile sig_atomic_t terminating;
@@ -394,7 +500,12 @@ struct session {
     bool silent;            /* never answer again */
     bool in_data;
     bool pipelining_offered; /* the EHLO reply listed PIPELINING */
+    bool authenticated;     /* AUTH succeeded in this (TLS) session */
     int data_match;         /* progress through "\r\n.\r\n" */
+    const char *line;       /* the command line being answered (no CRLF) */
+    size_t line_len;
+    char *cb_unique;        /* base64 channel binding data, or NULL */
+    char *cb_exporter;
     struct { char key[32]; int n; } counts[64];
     size_t ncounts;
 };
@@ -425,7 +536,11 @@ static int fill(struct session *s, int timeout_ms)
         if (terminating && (t < 0 || t > 1000))
             t = 1000;
         struct pollfd p[2] = { { s->io.fd, POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 } };
-        int r = poll(p, terminating ? 1 : 2, t);
+        /* Decrypted bytes GnuTLS already holds do not show up in poll. */
+        bool pending = s->io.tls && gnutls_record_check_pending(s->io.tls) > 0;
+        int r = pending ? 1 : poll(p, terminating ? 1 : 2, t);
+        if (pending)
+            p[0].revents = POLLIN;
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -478,12 +593,521 @@ static void send_bytes(struct session *s, const char *p, size_t n)
     }
 }
 
+static void send_str(struct session *s, const char *str)
+{
+    send_bytes(s, str, strlen(str));
+}
+
 /* Sleep, but stop early when told to terminate (the client is gone). */
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     while (!terminating && nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+static gnutls_certificate_credentials_t tls_creds;   /* NULL: no certificate */
+
+static void session_reset_tls_state(struct session *s)
+{
+    free(s->cb_unique);
+    free(s->cb_exporter);
+    s->cb_unique = s->cb_exporter = NULL;
+}
+
+/* Base64 (no line breaks) of n bytes; malloc'd. */
+static char *base64_encode(const unsigned char *p, size_t n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = xrealloc_or_die(NULL, (n + 2) / 3 * 4 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Strict base64 decoding; returns a malloc'd NUL-terminated buffer (the
+ * length in *outlen) or NULL when the input is not base64. */
+static char *base64_decode(const char *in, size_t len, size_t *outlen)
+{
+    if (len % 4)
+        return NULL;
+    char *out = xrealloc_or_die(NULL, len / 4 * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) {
+            char c = in[i + k];
+            const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            const char *q = c ? strchr(tab, c) : NULL;
+            if (q)
+                v[k] = (int)(q - tab);
+            else if (c == '=' && i + 4 == len && k >= 2 && (k == 3 || in[i + 3] == '='))
+                v[k] = -1;
+            else {
+                free(out);
+                return NULL;
+            }
+        }
+        out[o++] = (char)((v[0] << 2) | (v[1] >> 4));
+        if (v[2] >= 0)
+            out[o++] = (char)(((v[1] & 15) << 4) | (v[2] >> 2));
+        if (v[3] >= 0)
+            out[o++] = (char)(((v[2] & 3) << 6) | v[3]);
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+/* tls-client-cert: describe the client's certificate in an event. */
+static void client_cert_event(struct session *s)
+{
+    unsigned int n = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(s->io.tls, &n);
+    if (!certs || n == 0) {
+        event("TLS client certificate absent");
+        return;
+    }
+    unsigned int status = 0;
+    int r = gnutls_certificate_verify_peers2(s->io.tls, &status);
+    gnutls_x509_crt_t crt;
+    gnutls_datum_t dn = { NULL, 0 };
+    if (gnutls_x509_crt_init(&crt) == 0) {
+        if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0)
+            gnutls_x509_crt_get_dn3(crt, &dn, 0);
+        gnutls_x509_crt_deinit(crt);
+    }
+    event("TLS client certificate %s %s", dn.data ? (const char *)dn.data : "?",
+          r == 0 && status == 0 ? "verified" : "NOT verified");
+    gnutls_free(dn.data);
+}
+
+/* Read (without logging: it is the handshake) the client's first TLS
+ * bytes for up to 2 s, then give up on the connection. */
+static void cut_handshake(struct session *s)
+{
+    char junk[4096];
+    struct pollfd p = { s->io.fd, POLLIN, 0 };
+    if (poll(&p, 1, 2000) > 0) {
+        ssize_t n = read(s->io.fd, junk, sizeof junk);
+        (void)n;
+    }
+    event("TLS handshake cut");
+    s->closed = true;
+    s->eof = true;
+}
+
+/* Handshake on the connection. Returns 0, or -1 (connection unusable: the
+ * session is marked closed and EOF so nothing more is read or logged). */
+static int start_tls(struct session *s)
+{
+    const struct script *sc = s->sc;
+    if (sc->tls_cut_handshake) {
+        cut_handshake(s);
+        return -1;
+    }
+    /* What comes first: a TLS handshake record (0x16), nothing (the
+     * client gave up, e.g. on bytes injected after our 220), or plaintext
+     * (logged: it is what the client sent). */
+    struct pollfd pf = { s->io.fd, POLLIN, 0 };
+    if (poll(&pf, 1, 10000) > 0) {
+        unsigned char first;
+        ssize_t n = recv(s->io.fd, &first, 1, MSG_PEEK);
+        if (n == 0) {
+            event("TLS handshake: client closed without a ClientHello");
+            s->closed = s->eof = true;
+            return -1;
+        }
+        if (n == 1 && first != 0x16) {
+            char buf[4096];
+            n = read(s->io.fd, buf, sizeof buf);
+            if (n > 0)
+                log_bytes(buf, (size_t)n);
+            event("TLS handshake: plaintext instead of a ClientHello");
+            s->closed = s->eof = true;
+            return -1;
+        }
+    }
+    gnutls_session_t t;
+    if (gnutls_init(&t, GNUTLS_SERVER) < 0)
+        die("gnutls_init failed");
+    const char *errpos = NULL;
+    int r = sc->tls_priority ? gnutls_priority_set_direct(t, sc->tls_priority, &errpos)
+                             : gnutls_set_default_priority(t);
+    if (r < 0)
+        die("bad tls-priority \"%s\": %s", sc->tls_priority ? sc->tls_priority : "",
+            gnutls_strerror(r));
+    gnutls_credentials_set(t, GNUTLS_CRD_CERTIFICATE, tls_creds);
+    if (sc->tls_client_ca)
+        gnutls_certificate_server_set_request(t, GNUTLS_CERT_REQUEST);
+    gnutls_transport_set_int(t, s->io.fd);
+    gnutls_handshake_set_timeout(t, 10000);
+    do {
+        r = gnutls_handshake(t);
+    } while (r < 0 && !gnutls_error_is_fatal(r) && !terminating);
+    if (r < 0) {
+        if (r == GNUTLS_E_WARNING_ALERT_RECEIVED || r == GNUTLS_E_FATAL_ALERT_RECEIVED)
+            event("TLS handshake failed: %s: %s", gnutls_strerror(r),
+                  gnutls_alert_get_name(gnutls_alert_get(t)));
+        else
+            event("TLS handshake failed: %s", gnutls_strerror(r));
+        gnutls_deinit(t);
+        s->closed = true;
+        s->eof = true;
+        return -1;
+    }
+    s->io.tls = t;
+    s->io.read = tls_read;
+    s->io.write = tls_write;
+    event("TLS established %s", gnutls_protocol_get_name(gnutls_protocol_get_version(t)));
+    if (sc->tls_client_ca)
+        client_cert_event(s);
+    session_reset_tls_state(s);
+    gnutls_datum_t cb;
+    if (gnutls_session_channel_binding(t, GNUTLS_CB_TLS_UNIQUE, &cb) == 0) {
+        s->cb_unique = base64_encode(cb.data, cb.size);
+        gnutls_free(cb.data);
+    }
+#if GNUTLS_VERSION_NUMBER >= 0x030702
+    if (gnutls_session_channel_binding(t, GNUTLS_CB_TLS_EXPORTER, &cb) == 0) {
+        s->cb_exporter = base64_encode(cb.data, cb.size);
+        gnutls_free(cb.data);
+    }
+#endif
+    return 0;
+}
+
+static void end_tls(struct session *s)
+{
+    if (s->io.tls) {
+        if (!s->eof)
+            gnutls_bye(s->io.tls, GNUTLS_SHUT_WR);
+        gnutls_deinit(s->io.tls);
+        s->io.tls = NULL;
+    }
+    session_reset_tls_state(s);
+}
+
+/* ----------------------------------------------------------------- AUTH */
+
+/* The next line from the client (a SASL response), without CR LF.
+ * Returns a malloc'd string, or NULL at EOF. */
+static char *read_line(struct session *s)
+{
+    for (;;) {
+        char *nl = s->len ? memchr(s->buf, '\n', s->len) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - s->buf);
+            size_t keep = n && s->buf[n - 1] == '\r' ? n - 1 : n;
+            char *line = xrealloc_or_die(NULL, keep + 1);
+            memcpy(line, s->buf, keep);
+            line[keep] = '\0';
+            consume(s, n + 1);
+            return line;
+        }
+        if (s->len >= MAX_LINE || fill(s, -1) < 0)
+            return NULL;
+    }
+}
+
+static const struct user *find_user(const struct script *sc, const char *name)
+{
+    for (size_t i = 0; name && i < sc->nusers; i++)
+        if (strcmp(sc->users[i].name, name) == 0)
+            return &sc->users[i];
+    return NULL;
+}
+
+static bool mech_offered(const struct script *sc, const char *mech)
+{
+    if (!sc->auth_mechs)
+        return false;
+    size_t ml = strlen(mech);
+    for (const char *p = sc->auth_mechs; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n && n == ml && strncasecmp(p, mech, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static void send_str(struct session *s, const char *str);
+
+/* Send "334 challenge" and read the response. Returns the response
+ * (malloc'd) or NULL at EOF. */
+static char *challenge(struct session *s, const char *b64)
+{
+    send_str(s, "334 ");
+    send_str(s, b64);
+    send_str(s, "\r\n");
+    return read_line(s);
+}
+
+/* XOAUTH2 ("user=U\1auth=Bearer T\1\1") and OAUTHBEARER (RFC 7628:
+ * "n,a=U,\1host=...\1port=...\1auth=Bearer T\1\1"): GNU SASL has no server
+ * side for them. Returns true when the token is a user's secret. */
+static bool check_bearer(const struct script *sc, const char *mech, const char *msg,
+                         size_t len)
+{
+    char user[256] = "";
+    const char *kv = msg;
+    const char *end = msg + len;
+    if (strcmp(mech, "OAUTHBEARER") == 0) {
+        /* gs2 header: "n,a=USER," or "n,,"; then kvpairs */
+        if (len < 3 || (msg[0] != 'n' && msg[0] != 'y') || msg[1] != ',')
+            return false;
+        const char *p = msg + 2;
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        if (!comma)
+            return false;
+        if (comma - p > 2 && p[0] == 'a' && p[1] == '=' && (size_t)(comma - p - 2) < sizeof user) {
+            memcpy(user, p + 2, (size_t)(comma - p - 2));
+            user[comma - p - 2] = '\0';
+        }
+        kv = comma + 1;
+        if (kv >= end || *kv != '\1')
+            return false;
+        kv++;
+    }
+    /* kvpairs: key=value\1 ... \1 (the message ends with \1\1) */
+    if (len < 2 || end[-1] != '\1' || end[-2] != '\1')
+        return false;
+    const char *token = NULL;
+    size_t token_len = 0;
+    while (kv < end && *kv != '\1') {
+        const char *sep = memchr(kv, '\1', (size_t)(end - kv));
+        if (!sep)
+            return false;
+        size_t n = (size_t)(sep - kv);
+        if (n > 5 && memcmp(kv, "user=", 5) == 0 && n - 5 < sizeof user) {
+            memcpy(user, kv + 5, n - 5);
+            user[n - 5] = '\0';
+        } else if (n > 12 && memcmp(kv, "auth=Bearer ", 12) == 0) {
+            token = kv + 12;
+            token_len = n - 12;
+        }
+        kv = sep + 1;
+    }
+    if (kv != end - 1 || !token)
+        return false;
+    const struct user *u = find_user(sc, user);
+    return u && strlen(u->secret) == token_len && memcmp(u->secret, token, token_len) == 0;
+}
+
+static bool auth_bearer(struct session *s, const char *mech, const char *initial)
+{
+    char *resp = NULL;
+    if (!initial || !initial[0] || strcmp(initial, "=") == 0) {
+        resp = challenge(s, "");
+        if (!resp)
+            return false;
+        initial = resp;
+    }
+    size_t n;
+    char *msg = base64_decode(initial, strlen(initial), &n);
+    bool ok = msg && check_bearer(s->sc, mech, msg, n);
+    free(msg);
+    free(resp);
+    if (!ok) {
+        /* RFC 7628 3.2.2 / Google: an error challenge, the client answers
+         * (AQ== or an empty line), then the final failure reply. */
+        char *ack = challenge(s, "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==");
+        free(ack);
+    }
+    return ok;
+}
+
+#ifdef HAVE_LIBGSASL
+static Gsasl *sasl_ctx;
+
+static int sasl_callback(Gsasl *ctx, Gsasl_session *sctx, Gsasl_property prop)
+{
+    (void)ctx;
+    struct session *s = gsasl_session_hook_get(sctx);
+    const struct user *u = find_user(s->sc, gsasl_property_fast(sctx, GSASL_AUTHID));
+    switch (prop) {
+    case GSASL_PASSWORD:
+        if (!u)
+            return GSASL_NO_CALLBACK;
+        return gsasl_property_set(sctx, GSASL_PASSWORD, u->secret);
+    case GSASL_VALIDATE_SIMPLE: {
+        const char *pw = gsasl_property_fast(sctx, GSASL_PASSWORD);
+        const char *authz = gsasl_property_fast(sctx, GSASL_AUTHZID);
+        if (authz && authz[0] && !(u && strcmp(authz, u->name) == 0))
+            return GSASL_AUTHENTICATION_ERROR;
+        return u && pw && strcmp(pw, u->secret) == 0 ? GSASL_OK : GSASL_AUTHENTICATION_ERROR;
+    }
+    case GSASL_VALIDATE_EXTERNAL:
+        return s->io.tls ? GSASL_OK : GSASL_AUTHENTICATION_ERROR;
+    case GSASL_CB_TLS_UNIQUE:
+        return s->cb_unique ? gsasl_property_set(sctx, prop, s->cb_unique) : GSASL_NO_CALLBACK;
+    case GSASL_CB_TLS_EXPORTER:
+        return s->cb_exporter ? gsasl_property_set(sctx, prop, s->cb_exporter)
+                              : GSASL_NO_CALLBACK;
+    default:
+        return GSASL_NO_CALLBACK;
+    }
+}
+
+/* One GNU SASL server exchange. */
+static bool auth_gsasl(struct session *s, const char *mech, const char *initial)
+{
+    Gsasl_session *sctx;
+    if (gsasl_server_start(sasl_ctx, mech, &sctx) != GSASL_OK) {
+        event("AUTH %s not supported by GNU SASL", mech);
+        return false;
+    }
+    gsasl_session_hook_set(sctx, s);
+    gsasl_property_set(sctx, GSASL_SERVICE, "smtp");
+    gsasl_property_set(sctx, GSASL_HOSTNAME, "mx.test");
+    char *input = xrealloc_or_die(NULL, 1);
+    input[0] = '\0';
+    if (initial && strcmp(initial, "=") != 0) {
+        free(input);
+        input = strdup(initial);
+        if (!input)
+            die("out of memory");
+    }
+    bool first = true;
+    bool ok = false;
+    if (strcmp(mech, "LOGIN") == 0 && initial && strcmp(initial, "=") != 0) {
+        /* "AUTH LOGIN base64(user)" (what many clients send): GNU SASL's
+         * LOGIN server always asks for the user name first; skip that. */
+        char *skip = NULL;
+        if (gsasl_step64(sctx, "", &skip) == GSASL_NEEDS_MORE)
+            first = false;
+        gsasl_free(skip);
+    }
+    for (;;) {
+        char *out = NULL;
+        int rc;
+        /* Without an initial response, mechanisms where the client speaks
+         * first get an empty challenge. */
+        if (first && !initial && strcmp(mech, "CRAM-MD5") != 0 && strcmp(mech, "DIGEST-MD5") != 0
+            && strcmp(mech, "LOGIN") != 0) {
+            rc = GSASL_NEEDS_MORE;
+            out = strdup("");
+        } else {
+            rc = gsasl_step64(sctx, input, &out);
+        }
+        first = false;
+        free(input);
+        input = NULL;
+        if (rc == GSASL_NEEDS_MORE) {
+            input = challenge(s, out ? out : "");
+            gsasl_free(out);
+            if (!input)
+                break;
+            if (strcmp(input, "*") == 0) {
+                event("AUTH %s cancelled", mech);
+                break;
+            }
+            continue;
+        }
+        if (rc == GSASL_OK) {
+            ok = true;
+            if (out && out[0]) {
+                /* Additional data with success (SCRAM's v=): a last 334;
+                 * the client answers with an empty line (RFC 4954 4). */
+                char *ack = challenge(s, out);
+                ok = ack && ack[0] == '\0';
+                free(ack);
+            }
+        }
+        gsasl_free(out);
+        break;
+    }
+    free(input);
+    gsasl_finish(sctx);
+    return ok;
+}
+#endif
+
+/* AUTH MECH [initial-response], with the SASL exchange. */
+static void handle_auth(struct session *s)
+{
+    char mech[64] = "";
+    const char *p = s->line + 4;
+    while (*p == ' ')
+        p++;
+    size_t n = strcspn(p, " ");
+    if (n == 0 || n >= sizeof mech) {
+        send_str(s, "501 5.5.4 syntax: AUTH mechanism [initial-response]\r\n");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        mech[i] = (char)toupper((unsigned char)p[i]);
+    mech[n] = '\0';
+    p += n;
+    while (*p == ' ')
+        p++;
+    char *initial = *p ? strdup(p) : NULL;
+    if (*p && !initial)
+        die("out of memory");
+    if (s->authenticated) {
+        send_str(s, "503 5.5.1 already authenticated\r\n");
+    } else if (s->sc->auth_requires_tls && !s->io.tls) {
+        event("AUTH %s before TLS", mech);
+        send_str(s, "538 5.7.11 encryption required for requested authentication mechanism\r\n");
+    } else if (!mech_offered(s->sc, mech)) {
+        event("AUTH %s not offered", mech);
+        send_str(s, "504 5.5.4 unrecognized authentication type\r\n");
+    } else {
+        bool ok;
+        if (strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0) {
+            ok = auth_bearer(s, mech, initial);
+        } else {
+#ifdef HAVE_LIBGSASL
+            ok = auth_gsasl(s, mech, initial);
+#else
+            event("AUTH %s needs GNU SASL", mech);
+            ok = false;
+#endif
+        }
+        event("AUTH %s %s", mech, ok ? "ok" : "fail");
+        if (s->eof) {
+            free(initial);
+            s->closed = true;
+            return;
+        }
+        s->authenticated = ok;
+        send_str(s, ok ? "235 2.7.0 authentication successful\r\n"
+                       : "535 5.7.8 authentication credentials invalid\r\n");
+    }
+    free(initial);
+}
+
+/* The default EHLO reply: the README's defaults, plus STARTTLS (starttls,
+ * before TLS) and AUTH (auth, unless auth-requires-tls without TLS). */
+static char *default_ehlo(const struct session *s)
+{
+    const struct script *sc = s->sc;
+    size_t cap = 256 + (sc->auth_mechs ? strlen(sc->auth_mechs) : 0);
+    char *r = xrealloc_or_die(NULL, cap);
+    snprintf(r, cap, "250-mx.test greets you\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+             "250-SIZE 10240000\r\n250-DSN\r\n%s%s%s%s250 ENHANCEDSTATUSCODES\r\n",
+             sc->starttls && !s->io.tls ? "250-STARTTLS\r\n" : "",
+             sc->auth_mechs && (s->io.tls || !sc->auth_requires_tls) ? "250-AUTH " : "",
+             sc->auth_mechs && (s->io.tls || !sc->auth_requires_tls) ? sc->auth_mechs : "",
+             sc->auth_mechs && (s->io.tls || !sc->auth_requires_tls) ? "\r\n" : "");
+    return r;
 }
 
 /* Default replies (README: "Defaults"). */
@@ -530,7 +1154,30 @@ static void respond(struct session *s, const char *key)
     if (d)
         sleep_ms(d->ms);
     const struct rule *ru = find_rule(sc, RK_REPLY, key, nth, s->conn_no);
-    const char *reply = ru ? ru->data : default_reply(key);
+    bool is_starttls = strcmp(key, "STARTTLS") == 0;
+    bool is_ehlo = strcmp(key, "EHLO") == 0;
+    if (!ru && strcmp(key, "AUTH") == 0 && sc->auth_mechs) {
+        handle_auth(s);
+        return;
+    }
+    if (!ru && sc->require_auth && !s->authenticated
+        && (strcmp(key, "MAIL") == 0 || strcmp(key, "RCPT") == 0 || strcmp(key, "DATA") == 0)) {
+        event("%s before AUTH", key);
+        send_str(s, "530 5.7.0 authentication required\r\n");
+        return;
+    }
+    char *dynamic = NULL;
+    const char *reply;
+    if (ru)
+        reply = ru->data;
+    else if (is_ehlo)
+        reply = dynamic = default_ehlo(s);
+    else if (is_starttls && sc->starttls && !s->io.tls)
+        reply = "220 2.0.0 ready to start TLS\r\n";
+    else if (is_starttls && s->io.tls)
+        reply = "503 5.5.1 TLS already active\r\n";
+    else
+        reply = default_reply(key);
     size_t rlen = ru ? ru->len : strlen(reply);
     if (strcmp(key, "EHLO") == 0)
         s->pipelining_offered = memmem(reply, rlen, "PIPELINING", 10) != NULL;
@@ -559,6 +1206,19 @@ static void respond(struct session *s, const char *key)
     }
     if (strcmp(key, "QUIT") == 0 && rlen >= 1 && reply[0] == '2')
         s->closed = true;
+    if (is_starttls && sc->starttls && !s->io.tls && rlen >= 3 && memcmp(reply, "220", 3) == 0
+        && !s->closed) {
+        /* RFC 3207: nothing may follow STARTTLS before the handshake. */
+        if (s->len > 0) {
+            event("PIPELINED AFTER STARTTLS");
+            s->len = 0;
+        }
+        if (start_tls(s) == 0) {
+            s->authenticated = false;      /* RFC 3207 4.2: forget everything */
+            s->pipelining_offered = false;
+        }
+    }
+    free(dynamic);
 }
 
 /* Advance the "\r\n.\r\n" matcher over the buffer; returns the number of
@@ -616,9 +1276,11 @@ static bool buffer_has(const struct session *s, const char *needle)
     return false;
 }
 
-/* On MAIL with require-pipelining: the rest of the group (…DATA\r\n)
- * must already be on its way. Wait up to 2 s without answering. */
-static void check_pipelined(struct session *s)
+/* On MAIL with require-pipelining (AUTH with require-auth-pipelining):
+ * the rest of the group (…DATA\r\n) must already be on its way. Wait up
+ * to 2 s without answering; record "NOT PIPELINED" (label "AUTH NOT
+ * PIPELINED") if it does not come. */
+static void check_pipelined_as(struct session *s, const char *label)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -627,10 +1289,15 @@ static void check_pipelined(struct session *s)
         long elapsed = (now.tv_sec - start.tv_sec) * 1000L
                      + (now.tv_nsec - start.tv_nsec) / 1000000L;
         if (elapsed >= 2000 || fill(s, (int)(2000 - elapsed)) < 0) {
-            event("NOT PIPELINED");
+            event("%s", label);
             return;
         }
     }
+}
+
+static void check_pipelined(struct session *s)
+{
+    check_pipelined_as(s, "NOT PIPELINED");
 }
 
 static void serve(struct session *s)
@@ -666,13 +1333,25 @@ static void serve(struct session *s)
         command_key(s->buf, n, key, sizeof key);
         if (!nl)
             event("line too long");
+        size_t keep = n;
+        while (keep > 0 && (s->buf[keep - 1] == '\n' || s->buf[keep - 1] == '\r'))
+            keep--;
+        char *line = xrealloc_or_die(NULL, keep + 1);
+        memcpy(line, s->buf, keep);
+        line[keep] = '\0';
         consume(s, n);
         /* A client must wait for each reply unless PIPELINING was offered. */
         if (s->len > 0 && !s->pipelining_offered && !s->silent)
             event("PIPELINED WITHOUT PIPELINING after %s", key);
         if (strcmp(key, "MAIL") == 0 && s->sc->require_pipelining && !s->silent)
             check_pipelined(s);
+        if (strcmp(key, "AUTH") == 0 && s->sc->require_auth_pipelining && !s->silent)
+            check_pipelined_as(s, "AUTH NOT PIPELINED");
+        s->line = line;
+        s->line_len = keep;
         respond(s, key);
+        s->line = NULL;
+        free(line);
     }
 }
 
@@ -694,7 +1373,8 @@ static void run_connection(int fd, const struct script *sc, int conn_no)
     s.sc = sc;
     s.conn_no = conn_no;
     event("connection %d", conn_no);
-    serve(&s);
+    if (!sc->implicit_tls || start_tls(&s) == 0)
+        serve(&s);
     if (s.silent && !s.eof) {
         s.len = 0;
         drain(&s);
@@ -703,6 +1383,7 @@ static void run_connection(int fd, const struct script *sc, int conn_no)
         while (fill(&s, 0) > 0)
             s.len = 0;
     }
+    end_tls(&s);
     free(s.buf);
     close(fd);
 }
@@ -710,6 +1391,7 @@ static void run_connection(int fd, const struct script *sc, int conn_no)
 int main(int argc, char **argv)
 {
     const char *script_path = NULL, *log_path = NULL, *port_path = NULL, *events_path = NULL;
+    const char *cert_path = NULL, *key_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -721,16 +1403,47 @@ int main(int argc, char **argv)
             port_path = argv[++i];
         else if (strcmp(a, "--events") == 0 && v)
             events_path = argv[++i];
-        else if ((strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0) && v)
-            die("TLS is not built into this server yet (%s)", a);
+        else if (strcmp(a, "--tls-cert") == 0 && v)
+            cert_path = argv[++i];
+        else if (strcmp(a, "--tls-key") == 0 && v)
+            key_path = argv[++i];
         else
-            die("usage: smtpd-script --script FILE --log FILE --port-file FILE [--events FILE]");
+            die("usage: smtpd-script --script FILE --log FILE --port-file FILE [--events FILE]"
+                " [--tls-cert FILE --tls-key FILE]");
     }
     if (!log_path || !port_path)
         die("--log and --port-file are required");
 
     struct script sc;
     load_script(script_path, &sc);
+    if (sc.tls_cert)
+        cert_path = sc.tls_cert;
+    if (sc.tls_key)
+        key_path = sc.tls_key;
+
+    if (gnutls_global_init() < 0)
+        die("gnutls_global_init failed");
+    if (sc.starttls || sc.implicit_tls) {
+        if (!cert_path || !key_path)
+            die("starttls/implicit-tls need --tls-cert and --tls-key (or tls-cert/tls-key)");
+        int r = gnutls_certificate_allocate_credentials(&tls_creds);
+        if (r >= 0)
+            r = gnutls_certificate_set_x509_key_file(tls_creds, cert_path, key_path,
+                                                     GNUTLS_X509_FMT_PEM);
+        if (r < 0)
+            die("cannot load %s / %s: %s", cert_path, key_path, gnutls_strerror(r));
+        if (sc.tls_client_ca) {
+            r = gnutls_certificate_set_x509_trust_file(tls_creds, sc.tls_client_ca,
+                                                       GNUTLS_X509_FMT_PEM);
+            if (r < 0)
+                die("cannot load %s: %s", sc.tls_client_ca, gnutls_strerror(r));
+        }
+    }
+#ifdef HAVE_LIBGSASL
+    if (gsasl_init(&sasl_ctx) != GSASL_OK)
+        die("gsasl_init failed");
+    gsasl_callback_set(sasl_ctx, sasl_callback);
+#endif
 
     log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0)
@@ -810,5 +1523,21 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sc.nrules; i++)
         free(sc.rules[i].data);
     free(sc.rules);
+    for (size_t i = 0; i < sc.nusers; i++) {
+        free(sc.users[i].name);
+        free(sc.users[i].secret);
+    }
+    free(sc.users);
+    free(sc.tls_cert);
+    free(sc.tls_key);
+    free(sc.tls_priority);
+    free(sc.tls_client_ca);
+    free(sc.auth_mechs);
+    if (tls_creds)
+        gnutls_certificate_free_credentials(tls_creds);
+#ifdef HAVE_LIBGSASL
+    gsasl_done(sasl_ctx);
+#endif
+    gnutls_global_deinit();
     return 0;
 }

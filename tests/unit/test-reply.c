@@ -1002,6 +1002,313 @@ static void test_lmtp(void)
     close(fd);
 }
 
+/* ---------------------------------------------------------------- */
+/* AUTH (issue 3): pipelined AUTH PLAIN, multi-step LOGIN, refusals,
+ * cancellation, and the masked -v transcript. */
+
+#include <fcntl.h>
+
+#include "log.h"
+
+static const char EHLO_AUTH_PIPE[] =
+    "250-test.example\r\n250-PIPELINING\r\n250-SIZE\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n";
+static const char EHLO_AUTH[] = "250-test.example\r\n250 AUTH PLAIN LOGIN\r\n";
+/* base64("\0user\0pass"), base64("user"), base64("pass") */
+#define B64_PLAIN "AHVzZXIAcGFzcw=="
+#define B64_USER "dXNlcg=="
+#define B64_PASS "cGFzcw=="
+
+static const struct smtp_params AUTH_PARAMS = {
+    .helo_domain = "client.example", .timeout_s = 5, .auth = "plain", .user = "user",
+    .password = "pass", .allow_plaintext_auth = true,
+};
+
+/* Capture what fd 2 receives between stderr_begin and stderr_end. */
+static int stderr_begin(int *saved)
+{
+    char path[] = "/tmp/test-reply-err-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        exit(99);
+    unlink(path);
+    fflush(stderr);
+    *saved = dup(2);
+    dup2(fd, 2);
+    return fd;
+}
+
+static char *stderr_end(int fd, int saved)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    struct buf b = BUF_INIT;
+    char tmp[4096];
+    ssize_t n;
+    lseek(fd, 0, SEEK_SET);
+    while ((n = read(fd, tmp, sizeof tmp)) > 0)
+        buf_append(&b, tmp, (size_t)n);
+    close(fd);
+    return buf_steal(&b);
+}
+
+static void test_auth_pipelined(void)
+{
+    static const struct act acts[] = {
+        { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_AUTH_PIPE },
+        { 'C', NULL },
+        { 'S', "235 2.7.0 Authentication successful\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n"
+               "354 go ahead\r\n" },
+        { 'D', NULL }, { 'S', "250 2.0.0 queued\r\n" }, { 'E', NULL }, ACT_END,
+    };
+    const char body[] = "Subject: hi\r\n\r\nbody\r\n";
+    int fd = message_file(body, sizeof body - 1);
+    struct peer pe;
+    struct conn *c;
+    struct smtp_session *s;
+    struct result r = RESULT_INIT;
+    int saved;
+    int efd = stderr_begin(&saved);
+    log_set_verbose(1);
+    int rc = open_session(acts, &AUTH_PARAMS, &pe, &c, &s, &r);
+    tap_int(rc, 0, "AUTH PLAIN pipelined: smtp_open succeeds without waiting for AUTH");
+    struct smtp_rcpt rcpts[1] = { { .addr = "a@example.org" } };
+    struct smtp_message m = {
+        .sender = "me@example.org", .rcpts = rcpts, .nrcpts = 1, .fd = fd,
+        .size = (long long)sizeof body - 1, .last = true,
+    };
+    rc = smtp_send_message(s, &m, &r);
+    log_set_verbose(0);
+    char *err = stderr_end(efd, saved);
+    tap_int(rc, 0, "AUTH PLAIN pipelined: message accepted");
+    tap_int(rcpts[0].status, RCPT_DELIVERED, "AUTH PLAIN pipelined: recipient delivered");
+    smtp_quit(s);
+    smtp_free(s);
+    long long chunk;
+    char *got = peer_finish(&pe, c, &chunk);
+    char *group = xasprintf("AUTH PLAIN " B64_PLAIN "\r\nMAIL FROM:<me@example.org> SIZE=%zu\r\n"
+                            "RCPT TO:<a@example.org>\r\nDATA\r\n", sizeof body - 1);
+    tap_int(chunk, (long long)strlen(group),
+            "AUTH PLAIN pipelined: AUTH, MAIL, RCPT and DATA arrived in one write");
+    char *want = xasprintf("EHLO client.example\r\n%sSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+                           group);
+    tap_str(got, want, "AUTH PLAIN pipelined: bytes on the wire");
+    tap_ok(has(err, "--> AUTH PLAIN ********\n"), "transcript: AUTH PLAIN line masked");
+    tap_ok(!has(err, B64_PLAIN) && !has(err, "pass"), "transcript: no credentials");
+    tap_ok(has(err, "<-- 235 2.7.0"), "transcript: server reply shown");
+    free(err);
+    free(want);
+    free(group);
+    free(got);
+    free_rcpts(rcpts, 1, &m);
+    close(fd);
+    result_clear(&r);
+}
+
+static void test_auth_login(void)
+{
+    static const struct act acts[] = {
+        { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_AUTH },
+        { 'L', "1" }, { 'S', "334 VXNlcm5hbWU6\r\n" },
+        { 'L', "1" }, { 'S', "334 UGFzc3dvcmQ6\r\n" },
+        { 'L', "1" }, { 'S', "235 2.7.0 ok\r\n" },
+        { 'L', "1" }, { 'S', "221 bye\r\n" }, { 'E', NULL }, ACT_END,
+    };
+    struct smtp_params p = AUTH_PARAMS;
+    p.auth = "login";
+    struct peer pe;
+    struct conn *c;
+    struct smtp_session *s;
+    struct result r = RESULT_INIT;
+    int saved;
+    int efd = stderr_begin(&saved);
+    log_set_verbose(1);
+    int rc = open_session(acts, &p, &pe, &c, &s, &r);
+    log_set_verbose(0);
+    char *err = stderr_end(efd, saved);
+    tap_int(rc, 0, "AUTH LOGIN: two challenges answered, 235");
+    tap_ok(smtp_alive(s), "AUTH LOGIN: session usable");
+    smtp_quit(s);
+    smtp_free(s);
+    char *got = peer_finish(&pe, c, NULL);
+    tap_str(got, "EHLO client.example\r\nAUTH LOGIN\r\n" B64_USER "\r\n" B64_PASS "\r\nQUIT\r\n",
+            "AUTH LOGIN: bytes on the wire");
+    tap_ok(has(err, "--> AUTH LOGIN\n"), "transcript: AUTH LOGIN shown");
+    tap_ok(has(err, "<-- 334 UGFzc3dvcmQ6\n"), "transcript: challenges shown");
+    tap_ok(has(err, "--> ********\n"), "transcript: responses masked");
+    tap_ok(!has(err, B64_USER) && !has(err, B64_PASS), "transcript: no credentials");
+    free(err);
+    free(got);
+    result_clear(&r);
+}
+
+/* AUTH refused at smtp_open (no pipelining): class and quoted reply. */
+static void auth_refused(const char *reply, enum result_class want, const char *quote,
+                         const char *what)
+{
+    const struct act acts[] = {
+        { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_AUTH },
+        { 'L', "1" }, { 'S', reply },
+        { 'L', "1" }, { 'S', "221 bye\r\n" }, { 'E', NULL }, ACT_END,
+    };
+    struct peer pe;
+    struct conn *c;
+    struct smtp_session *s;
+    struct result r = RESULT_INIT;
+    int rc = open_session(acts, &AUTH_PARAMS, &pe, &c, &s, &r);
+    char *t = xasprintf("%s: smtp_open fails", what);
+    tap_int(rc, -1, t);
+    free(t);
+    t = xasprintf("%s: class", what);
+    tap_int(r.cls, want, t);
+    free(t);
+    t = xasprintf("%s: the server's reply is quoted", what);
+    tap_ok(has(r.msg, quote), t);
+    free(t);
+    t = xasprintf("%s: smtp_last_reply is the AUTH reply", what);
+    tap_ok(has(smtp_last_reply(s)->text, quote), t);
+    free(t);
+    /* no mail may go out afterwards */
+    struct smtp_rcpt rcpts[1] = { { .addr = "a@example.org" } };
+    struct smtp_message m = { .sender = "me@example.org", .rcpts = rcpts, .nrcpts = 1,
+                              .fd = -1, .size = 10, .last = true };
+    struct result r2 = RESULT_INIT;
+    t = xasprintf("%s: a message after the refusal fails the same way", what);
+    tap_ok(smtp_send_message(s, &m, &r2) == -1 && r2.cls == want, t);
+    free(t);
+    smtp_quit(s);
+    smtp_free(s);
+    char *got = peer_finish(&pe, c, NULL);
+    t = xasprintf("%s: AUTH then QUIT, nothing else", what);
+    tap_str(got, "EHLO client.example\r\nAUTH PLAIN " B64_PLAIN "\r\nQUIT\r\n", t);
+    free(t);
+    free(got);
+    free_rcpts(rcpts, 1, &m);
+    result_clear(&r);
+    result_clear(&r2);
+}
+
+static void test_auth_pipelined_refused(bool data_354)
+{
+    const struct act acts[] = {
+        { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_AUTH_PIPE },
+        { 'L', "4" },
+        { 'S', data_354 ? "535 5.7.8 Error: authentication failed\r\n250 2.1.0 ok\r\n"
+                          "250 2.1.5 ok\r\n354 go ahead\r\n"
+                        : "535 5.7.8 Error: authentication failed\r\n"
+                          "530 5.7.0 Authentication required\r\n"
+                          "503 5.5.1 Error: need MAIL command\r\n"
+                          "503 5.5.1 Error: need RCPT command\r\n" },
+        { 'E', NULL }, ACT_END,
+    };
+    const char body[] = "Subject: secret body\r\n\r\nbody\r\n";
+    int fd = message_file(body, sizeof body - 1);
+    struct smtp_rcpt rcpts[1] = { { .addr = "a@example.org" } };
+    struct smtp_message m = {
+        .sender = "me@example.org", .rcpts = rcpts, .nrcpts = 1, .fd = fd,
+        .size = (long long)sizeof body - 1, .last = true,
+    };
+    int rc;
+    bool alive;
+    struct smtp_reply last;
+    struct result r = RESULT_INIT;
+    char *got = run_txn(acts, &AUTH_PARAMS, &m, &rc, &r, &alive, &last);
+    const char *what = data_354 ? "pipelined AUTH refused, DATA 354" : "pipelined AUTH refused";
+    char *t = xasprintf("%s: message fails with RC_NOPERM", what);
+    tap_ok(rc == -1 && r.cls == RC_NOPERM, t);
+    free(t);
+    t = xasprintf("%s: the AUTH reply is quoted", what);
+    tap_ok(has(r.msg, "535 5.7.8 Error: authentication failed"), t);
+    free(t);
+    t = xasprintf("%s: last reply is the 535", what);
+    tap_int(last.code, 535, t);
+    free(t);
+    t = xasprintf("%s: recipient not delivered", what);
+    tap_ok(rcpts[0].status != RCPT_DELIVERED, t);
+    free(t);
+    t = xasprintf("%s: no body sent", what);
+    tap_ok(!has(got, "secret body") && !has(got, "\r\n.\r\n"), t);
+    free(t);
+    if (data_354) {
+        tap_ok(!alive, "pipelined AUTH refused, DATA 354: connection closed");
+    } else {
+        tap_ok(has(got, "DATA\r\nQUIT\r\n"), "pipelined AUTH refused: QUIT after draining");
+    }
+    free(last.text);
+    free(got);
+    free_rcpts(rcpts, 1, &m);
+    close(fd);
+    result_clear(&r);
+}
+
+static void test_auth_other(void)
+{
+    /* 334 after the client is done: "*" cancels, protocol error. */
+    {
+        static const struct act acts[] = {
+            { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_AUTH },
+            { 'L', "1" }, { 'S', "334 \r\n" },
+            { 'L', "1" }, { 'S', "501 5.7.0 cancelled\r\n" },
+            { 'L', "1" }, { 'S', "221 bye\r\n" }, { 'E', NULL }, ACT_END,
+        };
+        struct peer pe;
+        struct conn *c;
+        struct smtp_session *s;
+        struct result r = RESULT_INIT;
+        int rc = open_session(acts, &AUTH_PARAMS, &pe, &c, &s, &r);
+        tap_ok(rc == -1 && r.cls == RC_PROTOCOL, "334 after PLAIN is complete: protocol error");
+        smtp_quit(s);
+        smtp_free(s);
+        char *got = peer_finish(&pe, c, NULL);
+        tap_str(got, "EHLO client.example\r\nAUTH PLAIN " B64_PLAIN "\r\n*\r\nQUIT\r\n",
+                "334 after PLAIN is complete: \"*\" cancels, then QUIT");
+        free(got);
+        result_clear(&r);
+    }
+    /* No AUTH capability. */
+    {
+        static const struct act acts[] = {
+            { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_PLAIN },
+            { 'L', "1" }, { 'S', "221 bye\r\n" }, { 'E', NULL }, ACT_END,
+        };
+        struct peer pe;
+        struct conn *c;
+        struct smtp_session *s;
+        struct result r = RESULT_INIT;
+        int rc = open_session(acts, &AUTH_PARAMS, &pe, &c, &s, &r);
+        tap_ok(rc == -1 && r.cls == RC_UNAVAILABLE, "no AUTH offered: RC_UNAVAILABLE");
+        tap_ok(has(r.msg, "does not offer authentication"), "no AUTH offered: message");
+        smtp_quit(s);
+        smtp_free(s);
+        char *got = peer_finish(&pe, c, NULL);
+        tap_str(got, "EHLO client.example\r\nQUIT\r\n", "no AUTH offered: nothing but QUIT");
+        free(got);
+        result_clear(&r);
+    }
+    /* PLAIN without TLS and without allow_plaintext_auth: nothing sent. */
+    {
+        static const struct act acts[] = {
+            { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_AUTH },
+            { 'L', "1" }, { 'S', "221 bye\r\n" }, { 'E', NULL }, ACT_END,
+        };
+        struct smtp_params p = AUTH_PARAMS;
+        p.allow_plaintext_auth = false;
+        struct peer pe;
+        struct conn *c;
+        struct smtp_session *s;
+        struct result r = RESULT_INIT;
+        int rc = open_session(acts, &p, &pe, &c, &s, &r);
+        tap_ok(rc == -1 && r.cls == RC_CONFIG, "PLAIN without TLS: configuration error");
+        tap_ok(has(r.msg, "allow_plaintext_auth"), "PLAIN without TLS: names the setting");
+        smtp_quit(s);
+        smtp_free(s);
+        char *got = peer_finish(&pe, c, NULL);
+        tap_str(got, "EHLO client.example\r\nQUIT\r\n", "PLAIN without TLS: no AUTH sent");
+        free(got);
+        result_clear(&r);
+    }
+}
+
 int main(void)
 {
     test_parse();
@@ -1016,5 +1323,14 @@ int main(void)
     test_params();
     test_open_failures();
     test_lmtp();
+    test_auth_pipelined();
+    test_auth_login();
+    auth_refused("535 5.7.8 Error: authentication failed\r\n", RC_NOPERM,
+                 "535 5.7.8 Error: authentication failed", "AUTH 535");
+    auth_refused("454 4.7.0 Temporary authentication failure\r\n", RC_TEMPFAIL,
+                 "454 4.7.0 Temporary authentication failure", "AUTH 454");
+    test_auth_pipelined_refused(false);
+    test_auth_pipelined_refused(true);
+    test_auth_other();
     return tap_done();
 }
