@@ -609,59 +609,12 @@ static int cmd_account(struct parse_ctx *c, int line, const char *arg, struct re
 static int run_eval(struct parse_ctx *c, int line, const char *cmd, struct buf *out,
                     struct result *r)
 {
-    int fds[2];
-    if (pipe(fds) != 0) {
+    bool too_big;
+    int status;
+    if (run_command_output(cmd, MAX_TEXT_SIZE, out, &too_big, &status) != 0) {
         result_set(r, RC_OSERR, _("%s:%d: cannot run eval command \"%s\": %s"), c->file, line,
                    cmd, strerror(errno));
         return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        result_set(r, RC_OSERR, _("%s:%d: cannot run eval command \"%s\": %s"), c->file, line,
-                   cmd, strerror(e));
-        return -1;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            if (devnull != 0)
-                close(devnull);
-        } else {
-            close(0);
-        }
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    bool too_big = false;
-    char tmp[4096];
-    for (;;) {
-        ssize_t n = read(fds[0], tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (out->len + (size_t)n > (size_t)MAX_TEXT_SIZE)
-            too_big = true;
-        else
-            buf_append(out, tmp, (size_t)n);
-    }
-    secure_wipe(tmp, sizeof tmp);
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            status = -1;
-            break;
-        }
     }
     if (too_big) {
         result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" printed too much output"),

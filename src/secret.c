@@ -60,63 +60,13 @@ static void strip_one_newline(struct buf *b)
 
 char *secret_passwordeval(const char *cmd, struct result *r)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
+    struct buf out = BUF_INIT;
+    bool too_big;
+    int status;
+    if (run_command_output(cmd, EVAL_MAX_OUTPUT, &out, &too_big, &status) != 0) {
         result_set(r, RC_OSERR, _("cannot run passwordeval command \"%s\": %s"), cmd,
                    strerror(errno));
         return NULL;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        result_set(r, RC_OSERR, _("cannot run passwordeval command \"%s\": %s"), cmd,
-                   strerror(e));
-        return NULL;
-    }
-    if (pid == 0) {
-        /* Child: stdin /dev/null, stdout the pipe, stderr inherited.
-         * dup2 clears O_CLOEXEC on the new descriptors. */
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(fds[1], 1) < 0)
-            _exit(126);
-        signal(SIGPIPE, SIG_DFL);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-
-    /* Allocated once at its maximum so that no reallocation leaves a
-     * copy of the password behind. */
-    struct buf out = { xmalloc(EVAL_MAX_OUTPUT + 1), 0, EVAL_MAX_OUTPUT + 1 };
-    out.data[0] = '\0';
-    bool too_big = false;
-    char tmp[4096];
-    for (;;) {
-        ssize_t n = read(fds[0], tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (out.len + (size_t)n > EVAL_MAX_OUTPUT) {
-            /* Stop reading: the command gets SIGPIPE or EOF on its
-             * next write instead of running forever. */
-            too_big = true;
-            break;
-        }
-        buf_append(&out, tmp, (size_t)n);
-    }
-    secure_wipe(tmp, sizeof tmp);
-    close(fds[0]);
-
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            status = -1;
-            break;
-        }
     }
 
     char *pw = NULL;

@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_RANDOM_H
 # include <sys/random.h>
@@ -218,6 +220,62 @@ int write_all(int fd, const void *buf, size_t n)
         }
         p += w;
         n -= (size_t)w;
+    }
+    return 0;
+}
+
+int run_command_output(const char *cmd, size_t max, struct buf *out, bool *too_big,
+                       int *status)
+{
+    int fds[2];
+    *too_big = false;
+    *status = -1;
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        /* dup2 clears O_CLOEXEC on the new descriptors. */
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(fds[1], 1) < 0)
+            _exit(126);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+
+    buf_free(out);
+    out->data = xmalloc(max + 1);
+    out->cap = max + 1;
+    out->data[0] = '\0';
+    char tmp[4096];
+    for (;;) {
+        ssize_t n = read(fds[0], tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out->len + (size_t)n > max) {
+            *too_big = true;
+            break;
+        }
+        buf_append(out, tmp, (size_t)n);
+    }
+    secure_wipe(tmp, sizeof tmp);
+    close(fds[0]);
+    while (waitpid(pid, status, 0) < 0) {
+        if (errno != EINTR) {
+            *status = -1;
+            break;
+        }
     }
     return 0;
 }

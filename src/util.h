@@ -58,6 +58,17 @@ bool ascii_startswith_ci(const char *s, const char *prefix);
  * Returns 0 or -1 with errno set. */
 int write_all(int fd, const void *buf, size_t n);
 
+/* Run cmd with /bin/sh -c, standard input from /dev/null, standard error
+ * inherited, and collect its standard output into out, which must be
+ * empty: it is allocated once at max + 1 bytes so that no reallocation
+ * leaves a copy of a secret behind (the caller wipes out.data when the
+ * output is secret). Reading stops once more than max bytes arrive
+ * (*too_big is set; the command then gets EOF/SIGPIPE on its next write).
+ * *status receives the waitpid status, or -1 if it could not be read.
+ * Returns 0, or -1 with errno set when the command could not be started. */
+int run_command_output(const char *cmd, size_t max, struct buf *out, bool *too_big,
+                       int *status);
+
 /* Fill buf with n random bytes (getrandom, falls back to /dev/urandom). */
 void random_bytes(void *buf, size_t n);
 
