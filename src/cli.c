@@ -304,6 +304,7 @@ enum long_kind { LONG_FLAG, LONG_ARG, LONG_OPTIONAL };
 enum long_id {
     L_HELP, L_VERSION, L_PRETEND, L_ACCOUNT, L_FLUSH, L_FORCE, L_SERVERINFO,
     L_STORE_PASSWORD, L_FORGET_PASSWORD, L_VERBOSE, L_FILE, L_FROM, L_READ_RECIPIENTS,
+    L_QUEUE_JSON, L_QUEUE_REMOVE, L_QUEUE_RETRY,
 };
 
 static const struct {
@@ -324,6 +325,9 @@ static const struct {
     { "--file", L_FILE, LONG_ARG },
     { "--from", L_FROM, LONG_ARG },
     { "--read-recipients", L_READ_RECIPIENTS, LONG_FLAG },
+    { "--queue-json", L_QUEUE_JSON, LONG_FLAG },
+    { "--queue-remove", L_QUEUE_REMOVE, LONG_FLAG },
+    { "--queue-retry", L_QUEUE_RETRY, LONG_FLAG },
 };
 
 static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
@@ -419,6 +423,13 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
     case L_READ_RECIPIENTS:
         p->o->read_recipients = true;
         return 0;
+    case L_QUEUE_JSON:
+        p->o->queue_json = true;
+        return set_mode(p, MODE_LIST_QUEUE, name, r);
+    case L_QUEUE_REMOVE:
+        return set_mode(p, MODE_QUEUE_REMOVE, name, r);
+    case L_QUEUE_RETRY:
+        return set_mode(p, MODE_QUEUE_RETRY, name, r);
     }
     return 0;
 }
@@ -469,6 +480,14 @@ static int check_combination(struct cli_parser *p, struct result *r)
             what = p->mode_opt != NULL ? p->mode_opt : o->progname;
             result_set(r, RC_USAGE, _("%s takes no recipients (found \"%s\")"), what,
                        o->recipients[0]);
+            return -1;
+        }
+        return 0;
+    case MODE_QUEUE_REMOVE:
+    case MODE_QUEUE_RETRY:
+        if (o->nrecipients == 0) {
+            result_set(r, RC_USAGE, _("%s needs at least one queue id (see mailq)"),
+                       p->mode_opt);
             return -1;
         }
         return 0;
@@ -585,6 +604,12 @@ void cli_print_help(void)
             "                        masked) and exit\n"
             "  -q, --flush           deliver the queued messages that are due\n"
             "      --force           with --flush: deliver all queued messages, due or not\n"
+            "      --queue-json      list the queued messages as JSON (like -bp)\n"
+            "      --queue-remove ID...\n"
+            "                        remove the queued messages with these ids\n"
+            "      --queue-retry ID...\n"
+            "                        make these queued messages due now (a failed one\n"
+            "                        goes back to the queue)\n"
             "  -S, --serverinfo      print what the account's smarthost offers and exit\n"
             "      --store-password [ACCOUNT]\n"
             "                        ask for the account's password and store it in the\n"

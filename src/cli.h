@@ -24,6 +24,8 @@ enum cli_mode {
     MODE_FORGET_PASSWORD, /* --forget-password (issue 3) */
     MODE_HELP,            /* --help */
     MODE_VERSION,         /* --version */
+    MODE_QUEUE_REMOVE,    /* --queue-remove ID... (ids in recipients) */
+    MODE_QUEUE_RETRY,     /* --queue-retry ID... (ids in recipients) */
 };
 
 struct options {
@@ -41,6 +43,7 @@ struct options {
     const char *body_type;       /* -B 7BIT|8BITMIME (uppercased) */
     bool queue_only;             /* -odq */
     bool flush_force;            /* -qf, --flush --force */
+    bool queue_json;             /* --queue-json: -bp as JSON */
     const char *delivery_mode;   /* -od? letter as given, informational */
     const char *error_mode;      /* -oe? letter as given, informational */
     char **recipients;           /* argv tail: each an address LIST; not owned */

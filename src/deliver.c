@@ -136,6 +136,7 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
         .rcpts = d->rcpts,
         .nrcpts = d->env->nrcpts,
         .fd = d->msg->fd,
+        .offset = d->msg->offset,
         .size = d->msg->size,
         .body_8bit = d->msg->has_8bit,
         .smtputf8 = false,      /* smtp.c looks at the addresses itself */
@@ -146,6 +147,9 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
     };
     struct result mr = RESULT_INIT;
     int rc = smtp_send_message(s, &m, &mr);
+    const struct smtp_reply *lr = smtp_last_reply(s);
+    free(d->reply);
+    d->reply = rc != 0 && lr && lr->code >= 400 && lr->text ? xstrdup(lr->text) : NULL;
 
     size_t delivered = 0, perm = 0, temp = 0;
     for (size_t i = 0; i < m.nrcpts; i++) {
@@ -241,6 +245,8 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         for (size_t i = 0; i < n; i++) {
             result_set(&d[i].result, sr.cls, "%s", sr.msg);
             deliver_log(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
+            if (d[i].done)
+                d[i].done(&d[i], d[i].done_arg);
         }
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -253,6 +259,8 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
                 deliver_one(s, &d[i], i + 1 == n);
             }
             deliver_log(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
+            if (d[i].done)
+                d[i].done(&d[i], d[i].done_arg);
         }
     }
 
@@ -402,5 +410,7 @@ void deliver_free(struct delivery *d)
             free(d->rcpts[i].reply);
     free(d->rcpts);
     d->rcpts = NULL;
+    free(d->reply);
+    d->reply = NULL;
     result_clear(&d->result);
 }

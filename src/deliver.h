@@ -23,6 +23,13 @@ struct delivery {
     const struct message *msg;      /* not owned */
     struct smtp_rcpt *rcpts;        /* filled by deliver_session; owned, one per env->rcpts */
     struct result result;           /* this message's outcome */
+    char *reply;                    /* the server's reply that refused the whole message
+                                       ("CODE text" lines), or NULL; owned */
+    /* Optional: called once this message's outcome is known (its result,
+     * rcpts and reply are set), before the next message is sent, so the
+     * caller can record it durably at once (the spool does). */
+    void (*done)(struct delivery *d, void *arg);
+    void *done_arg;
 };
 
 /* Deliver n messages through account a over one connection. Each

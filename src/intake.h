@@ -51,6 +51,8 @@ struct message {
     struct addr_list rcpts;   /* -t recipients (Bcc ones included) */
     char *from_header;        /* first mailbox of the From: header, or NULL */
     char *sender_header;      /* first mailbox of Sender:, or NULL */
+    long long offset;         /* where the message starts in fd (0 for intake;
+                                 a queue entry's body_offset for a flush) */
 };
 
 /* Read all of in_fd into a new message. Returns 0, or -1 with r set:

@@ -19,6 +19,21 @@
 #include "result.h"
 
 static int verbose_level;
+static bool holding;
+static struct buf held = BUF_INIT;
+
+void log_hold(void)
+{
+    holding = true;
+}
+
+void log_release(bool write_them)
+{
+    if (write_them && held.len)
+        (void)write_all(2, held.data, held.len);
+    buf_free(&held);
+    holding = false;
+}
 
 void log_set_verbose(int level)
 {
@@ -40,7 +55,10 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
     buf_puts(&b, m);
     free(m);
     buf_putc(&b, '\n');
-    (void)write_all(2, b.data, b.len);
+    if (holding)
+        buf_append(&held, b.data, b.len);
+    else
+        (void)write_all(2, b.data, b.len);
     buf_free(&b);
 }
 

@@ -20,6 +20,14 @@
 void log_set_verbose(int level);
 int log_verbose(void);
 
+/* Hold diagnostics: from log_hold() on, log_error/log_warning/log_debug
+ * lines are kept in memory instead of written; log_release(true) writes
+ * them, log_release(false) drops them. Used where a failure may still end
+ * well (a delivery whose message then goes to the spool: cron mails
+ * whatever reaches stderr). The -v transcript is never held. */
+void log_hold(void);
+void log_release(bool write_them);
+
 /* "smtpfwd: MSG\n" on stderr. */
 void log_error(const char *fmt, ...) ATTR_PRINTF(1, 2);
 /* "smtpfwd: warning: MSG\n" on stderr. */

@@ -26,6 +26,7 @@
 #include "i18n.h"
 #include "intake.h"
 #include "log.h"
+#include "queue.h"
 #include "result.h"
 #include "secret.h"
 
@@ -81,6 +82,43 @@ static int run_pretend(const struct options *o)
     config_print_account(stdout, a);
     config_free(cfg);
     return fflush(stdout) == 0 ? 0 : result_exit_status(RC_IOERR);
+}
+
+/* -bp/mailq/--queue-json, -q/--flush, --queue-remove, --queue-retry. */
+static int run_queue_command(const struct options *o)
+{
+    struct result r = RESULT_INIT;
+    struct config *cfg = NULL;
+    if (config_load(o->config_file, &cfg, &r) != 0) {
+        /* mailq without a usable configuration still lists the default
+         * spool (the warning says why the accounts' spools are not). */
+        if (o->mode != MODE_LIST_QUEUE || o->config_file)
+            return fail(&r);
+        log_warning("%s", r.msg);
+        result_clear(&r);
+        cfg = config_new();
+    }
+    int status = 0;
+    switch (o->mode) {
+    case MODE_FLUSH:
+        status = result_exit_status(queue_flush(cfg, o->account, o->flush_force));
+        break;
+    case MODE_LIST_QUEUE:
+        if (queue_list(cfg, stdout, o->queue_json, &r) != 0)
+            status = fail(&r);
+        break;
+    case MODE_QUEUE_REMOVE:
+    case MODE_QUEUE_RETRY:
+        if ((o->mode == MODE_QUEUE_REMOVE ? queue_remove : queue_retry)(
+                cfg, o->recipients, o->nrecipients, &r) != 0)
+            status = fail(&r);
+        break;
+    default:
+        status = result_exit_status(RC_SOFTWARE);
+        break;
+    }
+    config_free(cfg);
+    return status;
 }
 
 enum account_action { ACT_SERVERINFO, ACT_STORE_PASSWORD, ACT_FORGET_PASSWORD };
@@ -154,6 +192,73 @@ static void drain_input(void)
         ;
 }
 
+
+/* After a failed direct delivery with the spool on: keep the message for
+ * the recipients that are not done when the failure was temporary for at
+ * least one of them, or a permanent refusal of only some of them (those
+ * are kept as failed and bounced by the detached flush). Returns the exit
+ * status: 0 once durably queued, else the original status (the caller
+ * still owns the message), reporting both errors. */
+static int queue_after_failure(const struct account *a, const struct config *cfg,
+                               const struct envelope *env, const struct message *msg,
+                               const struct delivery *d, int status)
+{
+    size_t n = env->nrcpts, delivered = 0, perm = 0, temp = 0, answered = 0;
+    enum result_class cls = d->result.cls;
+    enum queue_rcpt_state *states = xcalloc(n ? n : 1, sizeof *states);
+    const char **errors = xcalloc(n ? n : 1, sizeof *errors);
+    for (size_t i = 0; i < n; i++) {
+        const struct smtp_rcpt *rc = &d->rcpts[i];
+        if (rc->status == RCPT_DELIVERED) {
+            states[i] = QRCPT_DELIVERED;
+            delivered++;
+        } else if (rc->status == RCPT_PERMFAIL) {
+            states[i] = QRCPT_FAILED;
+            errors[i] = rc->reply;
+            perm++;
+        } else {
+            states[i] = QRCPT_PENDING;
+            errors[i] = rc->reply;
+            temp += rc->status == RCPT_TEMPFAIL;
+        }
+        answered += rc->status != RCPT_PENDING;
+    }
+    /* Keep it when some recipient may still be reached later: the whole
+     * message failed temporarily, or recipients were refused temporarily;
+     * or when only some recipients were refused permanently (they get a
+     * bounce, the others were delivered or are retried). */
+    size_t left = n - delivered - perm;
+    bool keep = cls == RC_TEMPFAIL || temp > 0
+                || (perm > 0 && perm < n && (*env->sender || left > 0));
+    int result = status;
+    if (keep) {
+        struct queue_initial init = {
+            .states = states, .errors = errors, .last_error = d->result.msg, .attempts = 1,
+        };
+        /* The server answered for the recipients and asked us to wait:
+         * back off like a flush after its first attempt. It was not
+         * reached at all: due at the next flush (timer, network hook). */
+        if (answered > 0)
+            init.retry_after = a->queue_max_backoff > 0 && a->queue_max_backoff < 60
+                                   ? a->queue_max_backoff : 60;
+        struct result qr = RESULT_INIT;
+        char *id = NULL;
+        if (queue_enqueue_after(a, env, msg, &init, &id, &qr) == 0) {
+            log_debug(1, _("message queued as %s; it will be retried"), id);
+            if (perm > 0)
+                queue_flush_detached(cfg, a->name);
+            result = 0;
+        } else {
+            log_error(_("the message could not be queued either: %s"), qr.msg);
+        }
+        free(id);
+        result_clear(&qr);
+    }
+    free(states);
+    free(errors);
+    return result;
+}
+
 static int run_send(const struct options *o)
 {
     struct result r = RESULT_INIT;
@@ -199,15 +304,30 @@ static int run_send(const struct options *o)
         goto out;
 
     if (o->queue_only || a->queue == QUEUE_ALWAYS) {
-        result_set(&r, RC_UNAVAILABLE,
-                   _("queueing (-odq or \"queue always\") is not available in this version "
-                     "yet; the message was not sent"));
+        char *id = NULL;
+        if (queue_enqueue(a, &env, &msg, NULL, &id, &r) != 0)
+            goto out;
+        log_debug(1, _("queued as %s"), id);
+        free(id);
         goto out;
     }
 
     struct delivery d = { .env = &env, .msg = &msg };
+    /* With the spool on, a failure that ends in the spool must not make
+     * noise (cron mails whatever reaches stderr): diagnostics are held and
+     * shown only when the message was not queued, or with -v. */
+    if (a->queue != QUEUE_OFF && log_verbose() == 0)
+        log_hold();
     enum result_class cls = deliver_session(a, &d, 1);
     status = result_exit_status(cls);
+    bool queued = false;
+    if (cls != RC_OK && a->queue != QUEUE_OFF) {
+        status = queue_after_failure(a, cfg, &env, &msg, &d, status);
+        queued = status == 0;
+    }
+    log_release(!queued);
+    if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
+        queue_flush_detached(cfg, a->name);
     deliver_free(&d);
 
 out:
@@ -254,9 +374,10 @@ int main(int argc, char **argv)
     case MODE_SEND:
         return run_send(&o);
     case MODE_LIST_QUEUE:
-        return not_yet(_("listing the queue (-bp, mailq)"));
     case MODE_FLUSH:
-        return not_yet(_("flushing the queue (-q)"));
+    case MODE_QUEUE_REMOVE:
+    case MODE_QUEUE_RETRY:
+        return run_queue_command(&o);
     case MODE_SMTP_STDIN:
         return not_yet(_("SMTP on standard input (-bs)"));
     case MODE_SERVERINFO:

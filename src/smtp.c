@@ -293,7 +293,7 @@ static int smtp_send_body(struct smtp_session *s, struct result *r)
     int tmo = smtp_state_timeout(s, SMTP_BODY);
     char *in = xmalloc(SMTP_BODY_CHUNK);
     char *out = xmalloc(2 * SMTP_BODY_CHUNK + 2);
-    off_t off = 0;
+    off_t off = (off_t)m->offset;   /* a queue entry's message follows its envelope */
     bool bol = true;            /* at the beginning of a line */
     long long total = 0;
     int rc = 0;

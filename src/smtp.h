@@ -91,6 +91,7 @@ struct smtp_message {
     struct smtp_rcpt *rcpts;  /* caller-owned array, filled in */
     size_t nrcpts;
     int fd;                   /* canonical message file (read with pread) */
+    long long offset;         /* where the message starts in fd (0 = at the start) */
     long long size;
     bool body_8bit;           /* 8-bit data: BODY=8BITMIME when offered */
     bool smtputf8;            /* non-ASCII addresses: SMTPUTF8 when offered */

@@ -8,7 +8,11 @@ once per run (tests/certs.sh, into a temporary directory removed at the
 end), starting one smtpd-script per case on a random port in a fresh
 temporary directory, running smtpfwd with a scrubbed environment, comparing exit status / stderr / stdout / the exact
 bytes the server received / server events / files, and reporting
-differences as TAP diagnostics. Python 3 standard library only.
+differences as TAP diagnostics. Multi-step cases (sections NAMEn for step
+n, the server down in some steps on a port the harness keeps bound, the
+spool kept between steps) and the spool checks (<expect-spool>,
+<expect-entry-*>, <expect-queue>, <expect-json>) are described in
+tests/data/README. Python 3 standard library only.
 
 Usage: runcases.py [-v] [-j N] [-k] DATADIR [testNNNN ...]
   -v     show the full transcript (server log, events, stderr, stdout) of a
@@ -125,9 +129,11 @@ def substitute(data, ctx):
         b'%CA': os.path.join(ctx.get('certs', '/nonexistent'), 'ca.pem').encode(),
         b'%FPR': ctx.get('fpr', '').encode(),
         b'%BADFPR': ctx.get('badfpr', '').encode(),
+        b'%QIDS': ctx.get('qids', '').encode(),
+        b'%QID': ctx.get('qid', '').encode(),
     }
     # %% first in the alternation: "%%CA" is a percent sign and "CA".
-    data = re.sub(rb'%(?:%|PORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB)',
+    data = re.sub(rb'%(?:%|PORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB|QIDS|QID)',
                   lambda m: table[m.group(0)], data)
     # %B64{text} last, so that %NUL etc. inside it are already bytes.
     return re.sub(rb'%B64\{([^}]*)\}', lambda m: base64.b64encode(m.group(1)), data)
@@ -275,27 +281,35 @@ def read_file(path):
         return b''
 
 
-def start_server(smtpd, tmp, script, certs=None):
-    script_path = os.path.join(tmp, 'server.script')
+def start_server(smtpd, tmp, script, certs=None, suffix='', sock=None):
+    """Start smtpd-script; with sock (a bound, not listening socket: see
+    PortHolder) it listens on that socket's port instead of a new one.
+    Its files are server{suffix}.log, .events, .stderr."""
+    script_path = os.path.join(tmp, 'server%s.script' % suffix)
     with open(script_path, 'wb') as f:
         f.write(script)
-    port_file = os.path.join(tmp, 'server.port')
+    port_file = os.path.join(tmp, 'server%s.port' % suffix)
     tls = []
     if certs:
         tls = ['--tls-cert', os.path.join(certs, 'server.pem'),
                '--tls-key', os.path.join(certs, 'server-key.pem')]
-    proc = subprocess.Popen([smtpd, '--script', script_path,
-                             '--log', os.path.join(tmp, 'server.log'),
-                             '--events', os.path.join(tmp, 'server.events'),
-                             '--port-file', port_file] + tls,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(os.path.join(tmp, 'server.stderr'), 'wb'))
+    extra, pass_fds = [], ()
+    if sock is not None:
+        extra = ['--listen-fd', str(sock.fileno())]
+        pass_fds = (sock.fileno(),)
+    with open(os.path.join(tmp, 'server%s.stderr' % suffix), 'wb') as errf:
+        proc = subprocess.Popen([smtpd, '--script', script_path,
+                                 '--log', os.path.join(tmp, 'server%s.log' % suffix),
+                                 '--events', os.path.join(tmp, 'server%s.events' % suffix),
+                                 '--port-file', port_file] + tls + extra,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errf, pass_fds=pass_fds)
     deadline = time.monotonic() + 10
     # Readiness: the port file appears atomically (rename).
     while not os.path.exists(port_file):
         if proc.poll() is not None:
             raise CaseError('smtpd-script exited with %d: %s' % (
-                proc.returncode, show(read_file(os.path.join(tmp, 'server.stderr')))))
+                proc.returncode, show(read_file(os.path.join(tmp, 'server%s.stderr' % suffix)))))
         if time.monotonic() > deadline:
             proc.kill()
             raise CaseError('smtpd-script did not become ready')
@@ -354,24 +368,174 @@ def run_case(path, args):
     return status, '%s %s' % (base, name), diags
 
 
+STEP_NAME = re.compile(r'^(.*[a-z-])([0-9]+)$')
+# Sections a later step takes from step 1 when it has no own version.
+INHERITED = ('info', 'keywords', 'config', 'env', 'strip', 'strip-stderr', 'strip-stdout',
+             'strip-file', 'strip-queue', 'server')
+
+
+def split_steps(sections):
+    """Multi-step cases: a section "NAMEn" (n >= 2) belongs to step n, an
+    unsuffixed one to step 1. Returns a list of per-step section lists
+    with the suffixes removed; later steps inherit INHERITED sections
+    (the server script from the step before)."""
+    plain, numbered = [], {}
+    for sec in sections:
+        m = STEP_NAME.match(sec.name)
+        if m and int(m.group(2)) >= 2:
+            numbered.setdefault(int(m.group(2)), []).append(
+                Section(m.group(1), sec.attrs, sec.body))
+        elif m:
+            raise CaseError('section <%s>: steps are numbered from 2' % sec.name)
+        else:
+            plain.append(sec)
+    nsteps = max(numbered) if numbered else 1
+    steps = [plain]
+    for n in range(2, nsteps + 1):
+        own = numbered.get(n, [])
+        names = {x.name for x in own}
+        view = list(own)
+        for x in plain:
+            if x.name in INHERITED and x.name not in names and x.name != 'server':
+                view.append(x)
+        if 'server' not in names:
+            prev = get(steps[-1], 'server')
+            if prev is not None:
+                view.append(prev)
+        steps.append(view)
+    return steps
+
+
+class PortHolder:
+    """Keeps one loopback port for a multi-step case: bound but not
+    listening while the server is down (connections are refused), handed
+    to smtpd-script (--listen-fd) while it is up."""
+
+    def __init__(self):
+        import socket
+        self.socket_mod = socket
+        self.port = 0
+        self.sock = None
+        self.bind()
+
+    def bind(self):
+        socket = self.socket_mod
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(('127.0.0.1', self.port))
+        except OSError as e:
+            s.close()
+            raise CaseError('cannot bind port %d again: %s' % (self.port, e))
+        self.port = s.getsockname()[1]
+        self.sock = s
+
+    def take(self):
+        """The bound socket for smtpd-script (the caller closes it after the
+        server started, so that the port dies with the server)."""
+        if self.sock is None:
+            self.bind()
+        s, self.sock = self.sock, None
+        return s
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def server_down(sections):
+    srv = get(sections, 'server')
+    return bool(srv is not None and srv.attrs.get('down') == 'yes')
+
+
 def execute(sections, info, ctx, args):
     tmp = ctx['tmp']
     for d in ('home', 'home/.config', 'home/.local/state', 'run'):
         os.makedirs(os.path.join(tmp, d), mode=0o700, exist_ok=True)
 
-    srv = get(sections, 'server')
-    script = substitute(srv.body, ctx) if srv else b''
-    proc, port = start_server(args.smtpd, tmp, script, ctx.get('certs'))
-    ctx['port'] = port
+    steps = split_steps(sections)
+    if len(steps) == 1 and not server_down(steps[0]):
+        srv = get(sections, 'server')
+        script = substitute(srv.body, ctx) if srv else b''
+        proc, port = start_server(args.smtpd, tmp, script, ctx.get('certs'))
+        ctx['port'] = port
+        try:
+            return run_client(sections, info, ctx, args, proc)
+        finally:
+            stop_server(proc)
+
+    holder = PortHolder()
+    ctx['port'] = holder.port
+    all_diags = []
     try:
-        return run_client(sections, info, ctx, args, proc)
+        for n, view in enumerate(steps, 1):
+            suffix = '' if n == 1 else str(n)
+            proc = None
+            if not server_down(view):
+                srv = get(view, 'server')
+                script = substitute(srv.body, ctx) if srv else b''
+                sock = holder.take()
+                try:
+                    proc, _ = start_server(args.smtpd, tmp, script, ctx.get('certs'),
+                                           suffix, sock)
+                finally:
+                    sock.close()
+            try:
+                status, diags = run_client(view, info, ctx, args, proc, suffix, first=(n == 1))
+            finally:
+                if proc is not None:
+                    stop_server(proc)
+            all_diags += ['step %d: %s' % (n, d) for d in diags]
+            if status != 'ok':
+                break
     finally:
-        stop_server(proc)
+        holder.close()
+    return ('not ok' if all_diags else 'ok'), all_diags
 
 
-def run_client(sections, info, ctx, args, proc):
+def spool_dir(ctx, cfgtext):
+    """The spool the case's smtpfwd uses: queue_dir from the config, else
+    the default under the XDG_STATE_HOME the harness sets."""
+    m = re.search(rb'(?m)^\s*queue_dir\s+(\S+)\s*$', cfgtext or b'')
+    if m:
+        d = m.group(1).decode()
+        return d if os.path.isabs(d) else os.path.join(ctx['tmp'], d)
+    return os.path.join(ctx['tmp'], 'home', '.local', 'state', 'smtpfwd', 'queue')
+
+
+def spool_files(spool, sub):
+    d = os.path.join(spool, sub)
+    try:
+        return sorted(f for f in os.listdir(d) if not f.startswith('.'))
+    except FileNotFoundError:
+        return []
+
+
+def spool_summary(spool):
+    """<expect-spool>: "new: N", "tmp: N", "failed: N" and "corrupt: N"
+    (failed/ entries named *.corrupt), one line each."""
+    failed = spool_files(spool, 'failed')
+    corrupt = [f for f in failed if f.endswith('.corrupt')]
+    return ('new: %d\ntmp: %d\nfailed: %d\ncorrupt: %d\n' % (
+        len(spool_files(spool, 'new')), len(spool_files(spool, 'tmp')),
+        len(failed) - len(corrupt), len(corrupt))).encode()
+
+
+def entry_ids(spool, sub='new'):
+    return [f for f in spool_files(spool, sub) if not f.endswith('.corrupt')]
+
+
+def run_client(sections, info, ctx, args, proc, suffix='', first=True):
     tmp = ctx['tmp']
     diags = []
+
+    # %QID / %QIDS: the entries waiting in new/ when the step starts.
+    cfg0 = get(sections, 'config')
+    spool = spool_dir(ctx, substitute(cfg0.body, ctx) if cfg0 else b'')
+    ids = entry_ids(spool)
+    ctx['qid'] = ids[0] if ids else 'NO-ENTRY'
+    ctx['qids'] = ' '.join(ids)
 
     # Files.
     for fs in get_all(sections, 'file'):
@@ -384,6 +548,10 @@ def run_client(sections, info, ctx, args, proc):
         with open(fname, 'wb') as f:
             f.write(substitute(fs.body, ctx))
         os.chmod(fname, int(fs.attrs.get('mode', '0644'), 8))
+        if fs.attrs.get('age'):
+            # age="SECONDS": the file's mtime lies that far in the past.
+            t = time.time() - int(fs.attrs['age'])
+            os.utime(fname, (t, t))
 
     argv = [args.smtpfwd]
     cfg = get(sections, 'config')
@@ -396,6 +564,7 @@ def run_client(sections, info, ctx, args, proc):
         if cfg.attrs.get('pass', 'yes') == 'yes':
             argv += ['-C', cpath]
 
+    base_argv = list(argv)
     cmd = get(sections, 'cmd')
     if cmd:
         text = substitute(cmd.body, ctx).decode('utf-8', 'surrogateescape')
@@ -436,28 +605,32 @@ def run_client(sections, info, ctx, args, proc):
         if tty:
             p = run_on_tty(argv, stdin_data, env, tmp, timeout, exe)
         elif hold:
-            p = run_holding_stdin(argv, stdin_data, hold, env, tmp, timeout, exe, diags)
+            p = run_holding_stdin(argv, stdin_data, hold, env, tmp, timeout, exe, diags,
+                                  suffix)
         else:
             p = subprocess.run(argv, input=stdin_data, capture_output=True, env=env,
                                cwd=tmp, timeout=timeout, executable=exe)
     except subprocess.TimeoutExpired as e:
         diags.append('smtpfwd timed out after %gs' % timeout)
         if args.verbose:
-            diags += transcript(tmp, e.stdout or b'', e.stderr or b'')
+            diags += transcript(tmp, e.stdout or b'', e.stderr or b'', suffix)
         return 'not ok', diags
     except OSError as e:
         raise CaseError('cannot run %s: %s' % (argv[0], e))
     elapsed = time.monotonic() - start
-    with open(os.path.join(tmp, 'smtpfwd.stdout'), 'wb') as f:
+    with open(os.path.join(tmp, 'smtpfwd%s.stdout' % suffix), 'wb') as f:
         f.write(p.stdout)
-    with open(os.path.join(tmp, 'smtpfwd.stderr'), 'wb') as f:
+    with open(os.path.join(tmp, 'smtpfwd%s.stderr' % suffix), 'wb') as f:
         f.write(p.stderr)
 
-    if not stop_server(proc):
+    ids = entry_ids(spool)      # %QID in the checks: the entries now
+    ctx['qid'] = ids[0] if ids else 'NO-ENTRY'
+    ctx['qids'] = ' '.join(ids)
+    if proc is not None and not stop_server(proc):
         diags.append('smtpd-script did not stop on SIGTERM')
-    log = read_file(os.path.join(tmp, 'server.log'))
-    events = read_file(os.path.join(tmp, 'server.events'))
-    srv_err = read_file(os.path.join(tmp, 'server.stderr'))
+    log = read_file(os.path.join(tmp, 'server%s.log' % suffix))
+    events = read_file(os.path.join(tmp, 'server%s.events' % suffix))
+    srv_err = read_file(os.path.join(tmp, 'server%s.stderr' % suffix))
     if srv_err:
         diags.append('smtpd-script: ' + show(srv_err).strip())
 
@@ -484,10 +657,13 @@ def run_client(sections, info, ctx, args, proc):
 
     # Exit status.
     es = get(sections, 'expect-exit')
-    want = int(es.body.strip() or b'0') if es else 0
+    wants = es.body.split() if es else [b'0']
+    if not wants:
+        wants = [b'0']
     got = p.returncode
-    if got != want:
-        diags.append('exit status: expected %d, got %d' % (want, got))
+    if b'any' not in wants and str(got).encode() not in wants:
+        diags.append('exit status: expected %s, got %d' % (
+            ' or '.join(w.decode() for w in wants), got))
 
     check_exact('expect-protocol', log, 'protocol', 'strip', crlf=True)
     check_exact('expect-protocol-raw', log, 'protocol (raw)', 'strip')
@@ -498,6 +674,42 @@ def run_client(sections, info, ctx, args, proc):
     check_contains('expect-stdout-contains', p.stdout, 'stdout')
     check_contains('expect-protocol-contains', log, 'protocol')
     check_contains('expect-events-contains', events, 'events')
+    s = get(sections, 'expect-json')
+    if s:
+        # Standard output must be one JSON document; each line of the
+        # section must be one of its scalar values (numbers as written).
+        import json
+        try:
+            doc = json.loads(p.stdout.decode('utf-8'))
+        except ValueError as e:
+            doc = None
+            diags.append('stdout is not JSON: %s' % e)
+        if doc is not None:
+            values = set()
+            todo = [doc]
+            while todo:
+                v = todo.pop()
+                if isinstance(v, dict):
+                    todo += list(v.values())
+                elif isinstance(v, list):
+                    todo += v
+                elif isinstance(v, str):
+                    values.add(v)
+                else:
+                    values.add(json.dumps(v))
+            for line in substitute(s.body, ctx).decode('utf-8', 'replace').split('\n'):
+                if line and line not in values:
+                    diags.append('JSON output has no value "%s"' % line)
+    s = get(sections, 'expect-protocol-count')
+    if s:
+        # "N TEXT": TEXT occurs exactly N times in the received bytes.
+        for line in substitute(s.body, ctx).split(b'\n'):
+            if not line.strip():
+                continue
+            n, _, text = line.partition(b' ')
+            if log.count(text) != int(n):
+                diags.append('protocol contains "%s" %d times, expected %s' % (
+                    visible(text), log.count(text), n.decode()))
 
     for fs in get_all(sections, 'expect-file'):
         fname = substitute(fs.attrs.get('name', '').encode(), ctx).decode()
@@ -527,12 +739,15 @@ def run_client(sections, info, ctx, args, proc):
                                           ('protocol', log), ('events', events)) if k in where]
         for root, _, files in os.walk(tmp):
             for fn in files:
-                if fn.endswith('.log') and fn != 'server.log' and 'logs' in where:
+                if fn.endswith('.log') and not re.fullmatch(r'server[0-9]*\.log', fn) \
+                        and 'logs' in where:
                     everything.append((fn, read_file(os.path.join(root, fn))))
         for line in substitute(ab.body, ctx).split(b'\n'):
             for label, blob in everything:
                 if line and line in blob:
                     diags.append('%s contains forbidden text: %s' % (label, visible(line)))
+
+    check_spool(sections, ctx, args, env, base_argv, spool, diags)
 
     mt = info.get('max-time')
     if mt and elapsed > float(mt):
@@ -540,11 +755,76 @@ def run_client(sections, info, ctx, args, proc):
 
     if diags and args.verbose:
         diags.append('command: ' + ' '.join(shlex.quote(a) for a in argv))
-        diags += transcript(tmp, p.stdout, p.stderr)
+        diags += transcript(tmp, p.stdout, p.stderr, suffix)
     return ('not ok' if diags else 'ok'), diags
 
 
-def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags):
+def check_spool(sections, ctx, args, env, base_argv, spool, diags):
+    """The spool checks: <expect-queue> / <expect-queue-contains> (what
+    "smtpfwd -bp" prints now, after <strip-queue>), <expect-spool> (file
+    counts), <expect-entry-contains> / <expect-entry-absent> (every entry
+    file in new/, or dir="failed"), <expect-entry-due> (yes/no: is every
+    entry in new/ due now)."""
+    if get(sections, 'expect-queue') or get(sections, 'expect-queue-contains'):
+        try:
+            q = subprocess.run(base_argv + ['-bp'], stdin=subprocess.DEVNULL,
+                               capture_output=True, env=env, cwd=ctx['tmp'], timeout=20)
+            out = q.stdout
+            if q.returncode != 0:
+                diags.append('smtpfwd -bp exited with %d: %s' % (q.returncode,
+                                                                 show(q.stderr).strip()))
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out = b''
+            diags.append('smtpfwd -bp: %s' % e)
+        s = get(sections, 'expect-queue')
+        if s:
+            exp = substitute(s.body, ctx)
+            act = apply_strip(out, strip_rules(sections, 'strip-queue', ctx))
+            if exp != act:
+                diags.extend(diff('queue listing', exp, act))
+        s = get(sections, 'expect-queue-contains')
+        if s:
+            for line in substitute(s.body, ctx).split(b'\n'):
+                if line and line not in out:
+                    diags.append('queue listing does not contain: %s' % visible(line))
+    s = get(sections, 'expect-spool')
+    if s:
+        exp = substitute(s.body, ctx)
+        act = spool_summary(spool)
+        if exp != act:
+            diags.extend(diff('spool', exp, act))
+    for kind in ('expect-entry-contains', 'expect-entry-absent'):
+        for s in get_all(sections, kind):
+            sub = s.attrs.get('dir', 'new')
+            names = spool_files(spool, sub)
+            if not names:
+                diags.append('%s: no entry in %s/' % (kind, sub))
+            for n in names:
+                blob = read_file(os.path.join(spool, sub, n))
+                head = blob.split(b'\n\n', 1)[0] if s.attrs.get('part') != 'all' else blob
+                for line in substitute(s.body, ctx).split(b'\n'):
+                    if not line:
+                        continue
+                    found = line in head
+                    if kind == 'expect-entry-contains' and not found:
+                        diags.append('entry %s/%s does not contain: %s' % (sub, n, visible(line)))
+                    if kind == 'expect-entry-absent' and found:
+                        diags.append('entry %s/%s contains: %s' % (sub, n, visible(line)))
+    s = get(sections, 'expect-entry-due')
+    if s:
+        want = s.body.strip() == b'yes'
+        now = time.time()
+        for n in spool_files(spool, 'new'):
+            blob = read_file(os.path.join(spool, 'new', n))
+            m = re.search(rb'(?m)^next-attempt: *(\d+)', blob.split(b'\n\n', 1)[0])
+            if not m:
+                diags.append('entry new/%s has no next-attempt' % n)
+            elif (int(m.group(1)) <= now) != want:
+                diags.append('entry new/%s: next-attempt %s is %s' % (
+                    n, m.group(1).decode(), 'in the future' if want else 'already due'))
+
+
+def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags, suffix=''):
     """Write the data but keep standard input open for hold_ms; no
     connection may be made before end of input (DESIGN.md rule 6)."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -555,7 +835,7 @@ def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags):
     except BrokenPipeError:
         pass
     time.sleep(hold_ms / 1000.0)
-    if read_file(os.path.join(cwd, 'server.events')):
+    if read_file(os.path.join(cwd, 'server%s.events' % suffix)):
         diags.append('smtpfwd connected before its standard input ended')
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -595,11 +875,11 @@ def run_on_tty(argv, data, env, cwd, timeout, exe):
         os.close(master)
 
 
-def transcript(tmp, stdout, stderr):
-    out = ['--- server received (server.log):']
-    out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server.log'))).split('\n')]
+def transcript(tmp, stdout, stderr, suffix=''):
+    out = ['--- server received (server%s.log):' % suffix]
+    out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server%s.log' % suffix))).split('\n')]
     out.append('--- server events:')
-    out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server.events'))).split('\n')]
+    out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server%s.events' % suffix))).split('\n')]
     out.append('--- smtpfwd stderr:')
     out += ['  ' + l for l in visible(stderr).split('\n')]
     out.append('--- smtpfwd stdout:')

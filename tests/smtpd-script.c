@@ -20,7 +20,7 @@
  * SCRAM-*-PLUS); XOAUTH2 and OAUTHBEARER, which GNU SASL cannot serve, are
  * checked here. Without GNU SASL only XOAUTH2/OAUTHBEARER work.
  *
- * Usage: smtpd-script --script FILE --log FILE --port-file FILE
+ * Usage: smtpd-script --script FILE --log FILE --port-file FILE [--listen-fd FD]
  *                     [--events FILE] [--tls-cert FILE --tls-key FILE]
  */
 #include <autoconfig.h>
@@ -1392,6 +1392,7 @@ int main(int argc, char **argv)
 {
     const char *script_path = NULL, *log_path = NULL, *port_path = NULL, *events_path = NULL;
     const char *cert_path = NULL, *key_path = NULL;
+    int listen_fd = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1407,9 +1408,11 @@ int main(int argc, char **argv)
             cert_path = argv[++i];
         else if (strcmp(a, "--tls-key") == 0 && v)
             key_path = argv[++i];
+        else if (strcmp(a, "--listen-fd") == 0 && v)
+            listen_fd = atoi(argv[++i]);
         else
             die("usage: smtpd-script --script FILE --log FILE --port-file FILE [--events FILE]"
-                " [--tls-cert FILE --tls-key FILE]");
+                " [--tls-cert FILE --tls-key FILE] [--listen-fd FD]");
     }
     if (!log_path || !port_path)
         die("--log and --port-file are required");
@@ -1465,18 +1468,27 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lfd < 0)
-        die("socket: %s", strerror(errno));
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = 0;
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(lfd, 16) < 0)
-        die("bind/listen: %s", strerror(errno));
+    int one = 1;
+    int lfd = listen_fd;
+    if (lfd >= 0) {
+        /* --listen-fd: a socket the harness already bound (multi-step
+         * cases keep one port while the server is down between steps). */
+        fcntl(lfd, F_SETFD, FD_CLOEXEC);
+        if (listen(lfd, 16) < 0)
+            die("listen on fd %d: %s", lfd, strerror(errno));
+    } else {
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (lfd < 0)
+            die("socket: %s", strerror(errno));
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = 0;
+        if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(lfd, 16) < 0)
+            die("bind/listen: %s", strerror(errno));
+    }
     socklen_t sl = sizeof sin;
     if (getsockname(lfd, (struct sockaddr *)&sin, &sl) < 0)
         die("getsockname: %s", strerror(errno));

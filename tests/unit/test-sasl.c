@@ -305,8 +305,24 @@ static int scram_exchange(const char *mech, const char *cpw, const char *spw,
                                          && er.cls == RC_PROTOCOL;
                     result_clear(&er);
                 }
-                if (tamper)
-                    srv_out[strlen(srv_out) / 2] ^= 1;
+                if (tamper) {
+                    /* Change one character of the signature in
+                     * "v=SIGNATURE" to another valid base64 character, so
+                     * the message stays well-formed and only the proof is
+                     * wrong (a malformed message is a protocol error). */
+                    char *plain = NULL, *again = NULL;
+                    size_t plen = 0, alen = 0;
+                    if (gsasl_base64_from(srv_out, strlen(srv_out), &plain, &plen) == GSASL_OK
+                        && plen > 4) {
+                        char *ch = &plain[plen / 2];
+                        *ch = *ch == 'A' ? 'B' : 'A';
+                        if (gsasl_base64_to(plain, plen, &again, &alen) == GSASL_OK) {
+                            gsasl_free(srv_out);
+                            srv_out = again;
+                        }
+                    }
+                    gsasl_free(plain);
+                }
                 crc = sasl_step(cs, srv_out, &resp, &r);
                 secret_free(resp);
                 if (crc != 0) {

@@ -1,0 +1,377 @@
+/*
+ * queue-admin.c - what people and scripts do with the spool: -bp/mailq
+ * listing (text and --queue-json, formats documented in smtpfwd(1) and
+ * kept stable), --queue-remove and --queue-retry. The entry format, the
+ * durable writes and the locks are queue.c's; this file only reads
+ * entries through them and acts on whole entries.
+ */
+#include <autoconfig.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "i18n.h"
+#include "log.h"
+#include "queue.h"
+#include "queue-int.h"
+
+/* ---- the spool directories of a configuration -------------------------- */
+
+struct spool_dirs {
+    char **paths;
+    size_t n;
+};
+
+/* Every existing spool directory of cfg's accounts plus the default one,
+ * each once (compared by device and inode). */
+static void spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd)
+{
+    dev_t *devs = xcalloc(cfg->naccounts + 1, sizeof *devs);
+    ino_t *inos = xcalloc(cfg->naccounts + 1, sizeof *inos);
+    sd->paths = xcalloc(cfg->naccounts + 1, sizeof *sd->paths);
+    sd->n = 0;
+    for (size_t i = 0; i <= cfg->naccounts; i++) {
+        struct result r = RESULT_INIT;
+        char *dir = queue_dir(i < cfg->naccounts ? cfg->accounts[i] : NULL, false, &r);
+        result_clear(&r);
+        struct stat st;
+        if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            free(dir);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < sd->n && !dup; j++)
+            dup = devs[j] == st.st_dev && inos[j] == st.st_ino;
+        if (dup) {
+            free(dir);
+            continue;
+        }
+        devs[sd->n] = st.st_dev;
+        inos[sd->n] = st.st_ino;
+        sd->paths[sd->n++] = dir;
+    }
+    free(devs);
+    free(inos);
+}
+
+static void spool_dirs_free(struct spool_dirs *sd)
+{
+    for (size_t i = 0; i < sd->n; i++)
+        free(sd->paths[i]);
+    free(sd->paths);
+}
+
+/* ---- -bp / mailq / --queue-json ---------------------------------------- */
+
+struct listed {
+    struct queue_entry e;
+    bool failed;
+};
+
+static int listed_cmp(const void *pa, const void *pb)
+{
+    const struct listed *a = pa, *b = pb;
+    if (a->e.created != b->e.created)
+        return a->e.created < b->e.created ? -1 : 1;
+    return strcmp(a->e.id, b->e.id);
+}
+
+/* Read (without locking: listing never waits) every valid entry of
+ * DIR/sub into *list. Corrupt or vanished files are skipped. */
+static void list_collect(const char *dir, const char *sub, bool failed, struct listed **list,
+                         size_t *n, size_t *cap)
+{
+    char *sdir = xasprintf("%s/%s", dir, sub);
+    DIR *d = opendir(sdir);
+    if (!d) {
+        free(sdir);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!queue_id_valid(de->d_name))
+            continue;
+        char *path = xasprintf("%s/%s", sdir, de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct result r = RESULT_INIT;
+        struct queue_entry e;
+        if (fd >= 0 && queue_parse_open_file(fd, path, &e, &r) == 0) {
+            if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 16;
+                *list = xrealloc(*list, *cap * sizeof **list);
+            }
+            (*list)[(*n)++] = (struct listed){ e, failed };
+        }
+        result_clear(&r);
+        if (fd >= 0)
+            close(fd);
+        free(path);
+    }
+    closedir(d);
+    free(sdir);
+}
+
+static void format_age(char *out, size_t size, time_t now, time_t created)
+{
+    long long age = now > created ? (long long)(now - created) : 0;
+    if (age < 60)
+        snprintf(out, size, "%llds", age);
+    else if (age < 3600)
+        snprintf(out, size, "%lldm", age / 60);
+    else if (age < 86400)
+        snprintf(out, size, "%lldh", age / 3600);
+    else
+        snprintf(out, size, "%lldd", age / 86400);
+}
+
+static void format_time(char *out, size_t size, time_t t)
+{
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+        snprintf(out, size, "%lld", (long long)t);
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped;
+ * bytes that are not valid UTF-8 become U+FFFD. */
+static void json_string(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    putc('"', out);
+    while (*p) {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            fprintf(out, "\\%c", c);
+            p++;
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(out, "\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            putc((int)c, out);
+            p++;
+        } else {
+            size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+            bool ok = n > 0;
+            for (size_t i = 1; ok && i < n; i++)
+                ok = (p[i] & 0xc0) == 0x80;
+            if (ok && n == 3)   /* overlong forms and surrogates */
+                ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
+            if (ok && n == 4)
+                ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+            if (ok) {
+                fwrite(p, 1, n, out);
+                p += n;
+            } else {
+                fputs("\\ufffd", out);
+                p++;
+            }
+        }
+    }
+    putc('"', out);
+}
+
+static void list_text(FILE *out, const struct listed *l, time_t now)
+{
+    const struct queue_entry *e = &l->e;
+    char age[32], next[64];
+    format_age(age, sizeof age, now, e->created);
+    fprintf(out, "%s  %lld  %s  <%s>%s\n", e->id, e->size, age, e->sender,
+            l->failed ? _("  (failed)") : "");
+    for (size_t i = 0; i < e->nrcpts; i++) {
+        fprintf(out, "    %s <%s>", queue_rcpt_state_names[e->rcpts[i].state], e->rcpts[i].addr);
+        if (e->rcpts[i].error)
+            fprintf(out, "  %s", e->rcpts[i].error);
+        putc('\n', out);
+    }
+    if (l->failed)
+        snprintf(next, sizeof next, "%s", _("none"));
+    else
+        format_time(next, sizeof next, e->next_attempt);
+    fprintf(out, _("    attempts %d, next attempt %s"), e->attempts, next);
+    if (e->last_error)
+        fprintf(out, _(", last error: %s"), e->last_error);
+    fputs("\n\n", out);
+}
+
+static void list_json(FILE *out, const struct listed *l, bool first)
+{
+    const struct queue_entry *e = &l->e;
+    fputs(first ? "\n  {" : ",\n  {", out);
+    fputs("\"id\": ", out);
+    json_string(out, e->id);
+    fputs(", \"account\": ", out);
+    json_string(out, e->account);
+    fprintf(out, ", \"size\": %lld, \"created\": %lld, \"sender\": ", e->size,
+            (long long)e->created);
+    json_string(out, e->sender);
+    fputs(", \"recipients\": [", out);
+    for (size_t i = 0; i < e->nrcpts; i++) {
+        fputs(i ? ", {\"address\": " : "{\"address\": ", out);
+        json_string(out, e->rcpts[i].addr);
+        fprintf(out, ", \"state\": \"%s\", \"error\": ", queue_rcpt_state_names[e->rcpts[i].state]);
+        if (e->rcpts[i].error)
+            json_string(out, e->rcpts[i].error);
+        else
+            fputs("null", out);
+        putc('}', out);
+    }
+    fprintf(out, "], \"attempts\": %d, \"next_attempt\": %lld, \"last_error\": ", e->attempts,
+            (long long)e->next_attempt);
+    if (e->last_error)
+        json_string(out, e->last_error);
+    else
+        fputs("null", out);
+    fprintf(out, ", \"bounce\": \"%s\", \"failed\": %s}", queue_bounce_names[e->bounce],
+            l->failed ? "true" : "false");
+}
+
+int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r)
+{
+    struct spool_dirs sd;
+    struct listed *list = NULL;
+    size_t n = 0, cap = 0;
+    spool_dirs_collect(cfg, &sd);
+    for (size_t i = 0; i < sd.n; i++) {
+        list_collect(sd.paths[i], "new", false, &list, &n, &cap);
+        list_collect(sd.paths[i], "failed", true, &list, &n, &cap);
+    }
+    spool_dirs_free(&sd);
+    if (n > 1)
+        qsort(list, n, sizeof *list, listed_cmp);
+
+    time_t now = time(NULL);
+    if (json)
+        fputc('[', out);
+    for (size_t i = 0; i < n; i++) {
+        if (json)
+            list_json(out, &list[i], i == 0);
+        else
+            list_text(out, &list[i], now);
+    }
+    if (json)
+        fputs(n ? "\n]\n" : "]\n", out);
+    else if (n == 0)
+        fputs(_("Mail queue is empty\n"), out);
+    else
+        fprintf(out, ngettext("%zu message queued\n", "%zu messages queued\n", n), n);
+
+    for (size_t i = 0; i < n; i++)
+        queue_entry_free(&list[i].e);
+    free(list);
+    if (fflush(out) != 0 || ferror(out)) {
+        result_set(r, RC_IOERR, _("cannot write the queue listing: %s"), strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- --queue-remove / --queue-retry ------------------------------------ */
+
+/* Report one id's failure: the first goes to r, later ones to stderr. */
+static void id_failure(struct result *r, enum result_class cls, char *msg)
+{
+    if (r->cls == RC_OK)
+        result_set(r, cls, "%s", msg);
+    else
+        log_error("%s", msg);
+    free(msg);
+}
+
+/* Find ID: *dir gets the spool directory, returns "new" or "failed". */
+static const char *find_entry(const struct spool_dirs *sd, const char *id, char **dir)
+{
+    static const char *const subs[] = { "new", "failed" };
+    if (!queue_id_valid(id))
+        return NULL;
+    for (size_t i = 0; i < sd->n; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            char *path = xasprintf("%s/%s/%s", sd->paths[i], subs[k], id);
+            struct stat st;
+            bool found = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+            free(path);
+            if (found) {
+                *dir = xstrdup(sd->paths[i]);
+                return subs[k];
+            }
+        }
+    }
+    return NULL;
+}
+
+static int act_on_ids(const struct config *cfg, char **ids, int n, bool retry, struct result *r)
+{
+    struct spool_dirs sd;
+    spool_dirs_collect(cfg, &sd);
+    for (int i = 0; i < n; i++) {
+        char *dir = NULL;
+        const char *sub = find_entry(&sd, ids[i], &dir);
+        if (!sub) {
+            id_failure(r, RC_USAGE, xasprintf(_("no queued message with id %s"), ids[i]));
+            continue;
+        }
+        char *path = xasprintf("%s/%s/%s", dir, sub, ids[i]);
+        char *subdir = xasprintf("%s/%s", dir, sub);
+        struct result er = RESULT_INIT;
+        struct queue_entry e;
+        int fd = -1;
+        int rc = queue_entry_open(path, &fd, &e, &er);
+        if (rc == 1) {
+            id_failure(r, RC_TEMPFAIL,
+                       xasprintf(_("the message %s is being delivered right now; try again "
+                                   "later"), ids[i]));
+        } else if (rc < 0) {
+            id_failure(r, er.cls, xstrdup(er.msg));
+        } else if (!retry) {
+            if (unlink(path) != 0 || queue_fsync_dir(subdir) != 0)
+                id_failure(r, RC_IOERR, xasprintf(_("cannot remove the spool entry %s: %s"),
+                                                  path, strerror(errno)));
+        } else {
+            e.next_attempt = time(NULL);
+            e.attempts = 0;
+            if (strcmp(sub, "failed") == 0) {
+                for (size_t k = 0; k < e.nrcpts; k++) {
+                    if (e.rcpts[k].state == QRCPT_FAILED) {
+                        e.rcpts[k].state = QRCPT_PENDING;
+                        free(e.rcpts[k].error);
+                        e.rcpts[k].error = NULL;
+                    }
+                }
+                if (e.bounce == QBOUNCE_PENDING)
+                    e.bounce = QBOUNCE_NONE;
+            }
+            if (queue_entry_update(dir, &e, &fd, &er) != 0)
+                id_failure(r, er.cls, xstrdup(er.msg));
+            else if (strcmp(sub, "failed") == 0 && (unlink(path) != 0 || queue_fsync_dir(subdir) != 0))
+                id_failure(r, RC_IOERR, xasprintf(_("cannot remove the spool entry %s: %s"),
+                                                  path, strerror(errno)));
+        }
+        if (rc == 0)
+            queue_entry_free(&e);
+        if (fd >= 0)
+            close(fd);
+        result_clear(&er);
+        free(subdir);
+        free(path);
+        free(dir);
+    }
+    spool_dirs_free(&sd);
+    return r->cls == RC_OK ? 0 : -1;
+}
+
+int queue_remove(const struct config *cfg, char **ids, int n, struct result *r)
+{
+    return act_on_ids(cfg, ids, n, false, r);
+}
+
+int queue_retry(const struct config *cfg, char **ids, int n, struct result *r)
+{
+    return act_on_ids(cfg, ids, n, true, r);
+}

@@ -1,0 +1,866 @@
+/*
+ * queue.c - the spool on disk (queue.h): where it lives, entry ids, the
+ * entry format (parse/format), durable enqueue and rewrite with maildir
+ * discipline (tmp/ + O_EXCL, fsync, rename into new/, fsync of new/), the
+ * per-entry flock, and moving entries to failed/. The user commands that
+ * inspect or change the spool (-bp/mailq, --queue-json, --queue-remove,
+ * --queue-retry) are in queue-admin.c.
+ *
+ * It does not deliver: queue_flush and queue_flush_detached live in
+ * flush.c, bounces in bounce.c. It never prints.
+ */
+#include <autoconfig.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "i18n.h"
+#include "intake.h"
+#include "log.h"
+#include "queue.h"
+#include "queue-int.h"
+
+#define QUEUE_ID_MAX 64                       /* longest id accepted when parsing */
+#define QUEUE_ENVELOPE_MAX (16 * 1024 * 1024)  /* a bigger envelope is corrupt */
+#define QUEUE_COPY_BLOCK (256 * 1024)
+
+const char *const queue_rcpt_state_names[] = { "pending", "delivered", "failed" };
+const char *const queue_bounce_names[] = { "none", "pending", "sent" };
+
+/* ---- paths and ids ---------------------------------------------------- */
+
+bool queue_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!isascii((unsigned char)s[n]) || !isalnum((unsigned char)s[n]))
+            return false;
+    return n > 0 && n <= QUEUE_ID_MAX;
+}
+
+/* mkdir -p with mode 0700 for the missing components. */
+static int make_dirs(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    char *copy = xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    int rc = -1;
+    if (slash && slash != copy) {
+        *slash = '\0';
+        if (make_dirs(copy) == 0)
+            rc = (mkdir(path, 0700) == 0 || errno == EEXIST) ? 0 : -1;
+    }
+    int saved = errno;
+    free(copy);
+    errno = saved;
+    return rc;
+}
+
+char *queue_dir(const struct account *a, bool create, struct result *r)
+{
+    char *dir;
+    const char *xdg = getenv("XDG_STATE_HOME");
+    if (a && a->queue_dir && *a->queue_dir)
+        dir = xstrdup(a->queue_dir);
+    else if (xdg && xdg[0] == '/')
+        dir = xasprintf("%s/smtpfwd/queue", xdg);
+    else if (util_user_home() && util_user_home()[0] == '/')
+        dir = xasprintf("%s/.local/state/smtpfwd/queue", util_user_home());
+    else {
+        result_set(r, RC_CONFIG,
+                   _("cannot find the spool directory: the user has no home directory; "
+                     "set queue_dir in the configuration"));
+        return NULL;
+    }
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        dir[--len] = '\0';
+    if (!create)
+        return dir;
+
+    static const char *const subs[] = { "tmp", "new", "failed" };
+    for (size_t i = 0; i < 3; i++) {
+        char *sub = xasprintf("%s/%s", dir, subs[i]);
+        int rc = mkdir(sub, 0700);
+        if (rc != 0 && errno == ENOENT)
+            rc = make_dirs(sub);
+        if (rc != 0 && errno != EEXIST) {
+            result_set(r, RC_CANTCREAT, _("cannot create the spool directory %s: %s"), sub,
+                       strerror(errno));
+            free(sub);
+            free(dir);
+            return NULL;
+        }
+        free(sub);
+    }
+    return dir;
+}
+
+/* A new id: seconds and microseconds in hex (so ids sort by time), then
+ * random letters and digits. */
+static char *new_id(void)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    struct timeval tv;
+    unsigned char rnd[8];
+    char tail[sizeof rnd + 1];
+    gettimeofday(&tv, NULL);
+    random_bytes(rnd, sizeof rnd);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        tail[i] = alnum[rnd[i] % 62];
+    tail[sizeof rnd] = '\0';
+    return xasprintf("%09llX%05lX%s", (unsigned long long)tv.tv_sec,
+                     (unsigned long)tv.tv_usec, tail);
+}
+
+int queue_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* rename() that refuses to replace an existing entry where the system
+ * can say so. */
+static int rename_noreplace(const char *from, const char *to)
+{
+#if defined(RENAME_NOREPLACE) && defined(__GLIBC__) \
+    && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28))
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+#endif
+    return rename(from, to);
+}
+
+/* Copy len bytes from in at offset off to the current position of out. */
+static int copy_range(int in, long long off, int out, long long len)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 27))
+    loff_t pos = off;
+    while (len > 0) {
+        ssize_t n = copy_file_range(in, &pos, out, NULL, (size_t)(len > (1 << 30) ? (1 << 30) : len), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;   /* source shorter than it claims */
+                return -1;
+            }
+            if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP
+                || errno == EBADF || errno == EPERM)
+                break;         /* fall back to read/write */
+            return -1;
+        }
+        len -= n;
+    }
+    if (len == 0)
+        return 0;
+    off = pos;
+#endif
+    char *block = xmalloc(QUEUE_COPY_BLOCK);
+    int rc = 0;
+    while (len > 0) {
+        size_t want = len > QUEUE_COPY_BLOCK ? QUEUE_COPY_BLOCK : (size_t)len;
+        ssize_t n = pread(in, block, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            rc = -1;
+            break;
+        }
+        if (write_all(out, block, (size_t)n) != 0) {
+            rc = -1;
+            break;
+        }
+        off += n;
+        len -= n;
+    }
+    int saved = errno;
+    free(block);
+    errno = saved;
+    return rc;
+}
+
+/* ---- the entry format ------------------------------------------------- */
+
+/* Append a value on one line: control characters other than tab
+ * (CR and LF included) become spaces. */
+static void put_value(struct buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+        buf_putc(b, ((*p < 0x20 && *p != '\t') || *p == 0x7f) ? ' ' : (char)*p);
+}
+
+char *queue_entry_format(const struct queue_entry *e)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "smtpfwd-queue: 1\nid: ");
+    put_value(&b, e->id);
+    buf_puts(&b, "\naccount: ");
+    put_value(&b, e->account);
+    buf_printf(&b, "\ncreated: %lld\nsender: ", (long long)e->created);
+    put_value(&b, e->sender);
+    buf_putc(&b, '\n');
+    for (size_t i = 0; i < e->nrcpts; i++) {
+        unsigned st = e->rcpts[i].state <= QRCPT_FAILED ? e->rcpts[i].state : QRCPT_PENDING;
+        buf_printf(&b, "rcpt: %s ", queue_rcpt_state_names[st]);
+        put_value(&b, e->rcpts[i].addr);
+        buf_putc(&b, '\n');
+    }
+    for (size_t i = 0; i < e->nrcpts; i++) {
+        if (!e->rcpts[i].error)
+            continue;
+        buf_puts(&b, "rcpt-error: ");
+        put_value(&b, e->rcpts[i].addr);
+        buf_putc(&b, ' ');
+        put_value(&b, e->rcpts[i].error);
+        buf_putc(&b, '\n');
+    }
+    buf_printf(&b, "attempts: %d\nnext-attempt: %lld\nlast-error: ", e->attempts,
+               (long long)e->next_attempt);
+    put_value(&b, e->last_error);
+    buf_putc(&b, '\n');
+    const char *dsn_keys[] = { "dsn-notify", "dsn-return", "dsn-envid" };
+    const char *dsn_vals[] = { e->dsn_notify, e->dsn_return, e->dsn_envid };
+    for (size_t i = 0; i < 3; i++) {
+        if (!dsn_vals[i])
+            continue;
+        buf_printf(&b, "%s: ", dsn_keys[i]);
+        put_value(&b, dsn_vals[i]);
+        buf_putc(&b, '\n');
+    }
+    unsigned bo = e->bounce <= QBOUNCE_SENT ? e->bounce : QBOUNCE_NONE;
+    buf_printf(&b, "body-8bit: %s\nsize: %lld\nbounce: %s\n\n", e->body_8bit ? "yes" : "no",
+               e->size, queue_bounce_names[bo]);
+    return buf_steal(&b);
+}
+
+void queue_entry_free(struct queue_entry *e)
+{
+    if (!e)
+        return;
+    free(e->id);
+    free(e->account);
+    free(e->sender);
+    for (size_t i = 0; i < e->nrcpts; i++) {
+        free(e->rcpts[i].addr);
+        free(e->rcpts[i].error);
+    }
+    free(e->rcpts);
+    free(e->last_error);
+    free(e->dsn_notify);
+    free(e->dsn_return);
+    free(e->dsn_envid);
+    memset(e, 0, sizeof *e);
+}
+
+/* A non-negative decimal number without sign, spaces or overflow. */
+static bool parse_number(const char *s, long long max, long long *out)
+{
+    long long v = 0;
+    if (!*s || strlen(s) > 19)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        if (v > (max - (*s - '0')) / 10)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int lookup(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+enum { K_VERSION, K_ID, K_ACCOUNT, K_CREATED, K_SENDER, K_ATTEMPTS, K_NEXT, K_LASTERR,
+       K_NOTIFY, K_RETURN, K_ENVID, K_8BIT, K_SIZE, K_BOUNCE, K_COUNT };
+static const char *const single_keys[K_COUNT] = {
+    "smtpfwd-queue", "id", "account", "created", "sender", "attempts", "next-attempt",
+    "last-error", "dsn-notify", "dsn-return", "dsn-envid", "body-8bit", "size", "bounce",
+};
+/* Which single keys must be present. */
+static const bool key_required[K_COUNT] = {
+    [K_VERSION] = true, [K_ID] = true, [K_ACCOUNT] = true, [K_CREATED] = true,
+    [K_SENDER] = true, [K_ATTEMPTS] = true, [K_NEXT] = true, [K_8BIT] = true,
+    [K_SIZE] = true, [K_BOUNCE] = true,
+};
+
+/* Set one recipient's error from "ADDRESS TEXT": the longest recipient
+ * address followed by a space or the end of the value. */
+static bool set_rcpt_error(struct queue_entry *e, const char *val)
+{
+    struct queue_rcpt *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < e->nrcpts; i++) {
+        size_t n = strlen(e->rcpts[i].addr);
+        if (n >= best_len && strncmp(val, e->rcpts[i].addr, n) == 0
+            && (val[n] == ' ' || val[n] == '\0')) {
+            best = &e->rcpts[i];
+            best_len = n;
+        }
+    }
+    if (!best || best->error)
+        return false;
+    const char *text = val + best_len;
+    best->error = xstrdup(*text == ' ' ? text + 1 : text);
+    return true;
+}
+
+/* Parse one "key: value" line into e. Returns NULL or an error sentence
+ * (not translated here: the caller wraps it). */
+static const char *parse_line(struct queue_entry *e, char *line, bool seen[K_COUNT],
+                              bool first)
+{
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return N_("control character in a line");
+    char *colon = strchr(line, ':');
+    if (!colon)
+        return N_("a line without \"key:\"");
+    *colon = '\0';
+    char *val = colon[1] == ' ' ? colon + 2 : colon + 1;
+    const char *key = line;
+    if (first && strcmp(key, "smtpfwd-queue") != 0)
+        return N_("the first line is not \"smtpfwd-queue: 1\"");
+
+    if (strcmp(key, "rcpt") == 0) {
+        char *sp = strchr(val, ' ');
+        if (!sp || sp[1] == '\0')
+            return N_("bad rcpt line");
+        *sp = '\0';
+        int st = lookup(queue_rcpt_state_names, 3, val);
+        if (st < 0)
+            return N_("bad recipient state");
+        e->rcpts = xrealloc(e->rcpts, (e->nrcpts + 1) * sizeof *e->rcpts);
+        e->rcpts[e->nrcpts++] = (struct queue_rcpt){ xstrdup(sp + 1), st, NULL };
+        return NULL;
+    }
+    if (strcmp(key, "rcpt-error") == 0)
+        return set_rcpt_error(e, val) ? NULL : N_("rcpt-error for an unknown recipient");
+
+    int k = lookup(single_keys, K_COUNT, key);
+    if (k < 0)
+        return NULL;                          /* unknown keys are ignored */
+    if (seen[k])
+        return N_("a key given twice");
+    seen[k] = true;
+    long long n;
+    switch (k) {
+    case K_VERSION:
+        return strcmp(val, "1") == 0 ? NULL : N_("unsupported version");
+    case K_ID:
+        if (!queue_id_valid(val))
+            return N_("bad id");
+        e->id = xstrdup(val);
+        return NULL;
+    case K_ACCOUNT:
+        if (!*val)
+            return N_("empty account");
+        e->account = xstrdup(val);
+        return NULL;
+    case K_CREATED:
+    case K_NEXT:
+        if (!parse_number(val, (long long)(sizeof(time_t) > 4 ? LLONG_MAX : INT32_MAX), &n))
+            return N_("bad time");
+        *(k == K_CREATED ? &e->created : &e->next_attempt) = (time_t)n;
+        return NULL;
+    case K_SENDER:
+        e->sender = xstrdup(val);
+        return NULL;
+    case K_ATTEMPTS:
+        if (!parse_number(val, INT_MAX, &n))
+            return N_("bad attempts");
+        e->attempts = (int)n;
+        return NULL;
+    case K_LASTERR:
+        e->last_error = *val ? xstrdup(val) : NULL;
+        return NULL;
+    case K_NOTIFY:
+        e->dsn_notify = xstrdup(val);
+        return NULL;
+    case K_RETURN:
+        e->dsn_return = xstrdup(val);
+        return NULL;
+    case K_ENVID:
+        e->dsn_envid = xstrdup(val);
+        return NULL;
+    case K_8BIT:
+        if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+            return N_("bad body-8bit");
+        e->body_8bit = val[0] == 'y';
+        return NULL;
+    case K_SIZE:
+        if (!parse_number(val, LLONG_MAX / 2, &n))
+            return N_("bad size");
+        e->size = n;
+        return NULL;
+    case K_BOUNCE:
+        n = lookup(queue_bounce_names, 3, val);
+        if (n < 0)
+            return N_("bad bounce state");
+        e->bounce = (enum queue_bounce)n;
+        return NULL;
+    }
+    return NULL;
+}
+
+int queue_entry_parse(const char *text, size_t len, long long file_size,
+                      struct queue_entry *e, struct result *r)
+{
+    memset(e, 0, sizeof *e);
+    bool seen[K_COUNT] = { false };
+    const char *why = NULL;
+    size_t pos = 0;
+    bool ended = false;
+
+    while (!why && pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        if (!nl)
+            break;
+        size_t n = (size_t)(nl - (text + pos));
+        if (n == 0) {
+            pos++;
+            ended = true;
+            break;
+        }
+        if (memchr(text + pos, '\0', n)) {
+            why = N_("NUL byte in the envelope");
+            break;
+        }
+        char *line = xstrndup(text + pos, n);
+        why = parse_line(e, line, seen, pos == 0);
+        free(line);
+        pos += n + 1;
+    }
+    if (!why && !ended)
+        why = pos == 0 ? N_("empty entry") : N_("the envelope is truncated");
+    for (int k = 0; !why && k < K_COUNT; k++)
+        if (key_required[k] && !seen[k])
+            why = N_("a required key is missing");
+    if (!why && e->nrcpts == 0)
+        why = N_("no recipients");
+    if (!why && file_size != (long long)pos + e->size)
+        why = N_("the message size does not match (truncated or extended)");
+    if (why) {
+        result_set(r, RC_DATAERR, _("corrupt spool entry: %s"), _(why));
+        queue_entry_free(e);
+        return -1;
+    }
+    e->body_offset = (long long)pos;
+    return 0;
+}
+
+/* ---- reading, locking and rewriting entries ---------------------------- */
+
+/* Read the envelope part of an open entry (up to the empty line, or the
+ * whole file when shorter). Caller frees *out. */
+static int read_envelope(int fd, char **out, size_t *outlen)
+{
+    struct buf b = BUF_INIT;
+    char block[8192];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, block, sizeof block, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            buf_free(&b);
+            errno = saved;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        size_t before = b.len;
+        buf_append(&b, block, (size_t)n);
+        off += n;
+        size_t from = before > 0 ? before - 1 : 0;
+        if (memmem(b.data + from, b.len - from, "\n\n", 2) || (b.len >= 1 && b.data[0] == '\n')
+            || b.len > QUEUE_ENVELOPE_MAX)
+            break;
+    }
+    *outlen = b.len;
+    *out = b.data ? buf_steal(&b) : xstrdup("");
+    return 0;
+}
+
+/* DIR for DIR/new/ID: the path with its last two components removed. */
+static char *spool_of_path(const char *path)
+{
+    char *s = xstrdup(path);
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr(s, '/');
+        if (!slash) {
+            free(s);
+            return xstrdup(".");
+        }
+        *slash = '\0';
+    }
+    if (!*s) {
+        free(s);
+        return xstrdup("/");
+    }
+    return s;
+}
+
+int queue_parse_open_file(int fd, const char *path, struct queue_entry *e, struct result *r)
+{
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0;
+    if (fstat(fd, &st) != 0 || read_envelope(fd, &text, &len) != 0) {
+        result_set(r, RC_IOERR, _("cannot read the spool entry %s: %s"), path, strerror(errno));
+        return -1;
+    }
+    int rc = queue_entry_parse(text, len, (long long)st.st_size, e, r);
+    free(text);
+    if (rc == 0) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (strcmp(base, e->id) != 0) {
+            queue_entry_free(e);
+            result_set(r, RC_DATAERR, _("corrupt spool entry: %s"),
+                       _("the id does not match the file name"));
+            return -1;
+        }
+    }
+    return rc;
+}
+
+int queue_entry_open(const char *path, int *fd, struct queue_entry *e, struct result *r)
+{
+    memset(e, 0, sizeof *e);
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (*fd < 0) {
+        if (errno == ENOENT)
+            return 1;          /* delivered or moved by someone else meanwhile */
+        result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path, strerror(errno));
+        return -1;
+    }
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int saved = errno;
+        close(*fd);
+        *fd = -1;
+        if (saved == EWOULDBLOCK || saved == EAGAIN || saved == EINTR)
+            return 1;
+        result_set(r, RC_IOERR, _("cannot lock the spool entry %s: %s"), path, strerror(saved));
+        return -1;
+    }
+    /* The file we locked must still be the one at path: an update by
+     * another process renames a new (locked) file over it, a finished
+     * delivery unlinks it. Either way it is not ours to deliver. */
+    struct stat fst, pst;
+    if (fstat(*fd, &fst) != 0 || lstat(path, &pst) != 0 || fst.st_ino != pst.st_ino
+        || fst.st_dev != pst.st_dev || !S_ISREG(fst.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return 1;
+    }
+    struct result pr = RESULT_INIT;
+    if (queue_parse_open_file(*fd, path, e, &pr) == 0)
+        return 0;
+
+    if (pr.cls == RC_DATAERR) {
+        /* Keep it aside for the user; it is never delivered. */
+        char *spool = spool_of_path(path);
+        const char *base = strrchr(path, '/');
+        char *aside = xasprintf("%s/failed/%s.corrupt", spool, base ? base + 1 : path);
+        if (rename(path, aside) == 0) {
+            char *fdir = xasprintf("%s/failed", spool);
+            (void)queue_fsync_dir(fdir);
+            free(fdir);
+            result_set(r, RC_DATAERR, _("%s; it was moved to %s"), pr.msg, aside);
+        } else {
+            result_set(r, RC_DATAERR, _("%s; it could not be moved to %s: %s"), pr.msg, aside,
+                       strerror(errno));
+        }
+        free(aside);
+        free(spool);
+        result_clear(&pr);
+    } else {
+        result_move(r, &pr);
+    }
+    close(*fd);
+    *fd = -1;
+    return -1;
+}
+
+/* Write a complete entry (envelope of e, message from in_fd at in_off)
+ * into DIR/tmp under a fresh name, fsync it and lock it. *tmp_path
+ * receives its path; *out_fd the open, locked descriptor. On failure
+ * nothing is left in tmp/. */
+static int write_tmp_entry(const char *dir, struct queue_entry *e, int in_fd, long long in_off,
+                           char **tmp_path, int *out_fd, struct result *r)
+{
+    char *path = NULL;
+    int fd = -1;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        free(path);
+        char *tid = new_id();
+        path = xasprintf("%s/tmp/%s", dir, tid);
+        free(tid);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        result_set(r, RC_CANTCREAT, _("cannot create a file in the spool directory %s/tmp: %s"),
+                   dir, strerror(errno));
+        free(path);
+        return -1;
+    }
+    char *text = queue_entry_format(e);
+    size_t tlen = strlen(text);
+    int rc = write_all(fd, text, tlen);
+    free(text);
+    if (rc == 0)
+        rc = copy_range(in_fd, in_off, fd, e->size);
+    if (rc == 0)
+        rc = fsync(fd);
+    if (rc == 0)
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+    if (rc != 0) {
+        result_set(r, RC_IOERR, _("cannot write to the spool directory %s/tmp: %s"), dir,
+                   strerror(errno));
+        close(fd);
+        unlink(path);
+        free(path);
+        return -1;
+    }
+    e->body_offset = (long long)tlen;
+    *tmp_path = path;
+    *out_fd = fd;
+    return 0;
+}
+
+int queue_enqueue_after(const struct account *a, const struct envelope *env,
+                        const struct message *m, const struct queue_initial *init, char **id,
+                        struct result *r)
+{
+    *id = NULL;
+    char *dir = queue_dir(a, true, r);
+    if (!dir)
+        return -1;
+    time_t now = time(NULL);
+    struct queue_entry e = {
+        .account = xstrdup(a->name),
+        .created = now,
+        .sender = xstrdup(env->sender ? env->sender : ""),
+        .attempts = init ? init->attempts : 0,
+        .next_attempt = now + (init && init->retry_after > 0 ? init->retry_after : 0),
+        .last_error = init && init->last_error ? xstrdup(init->last_error) : NULL,
+        .dsn_notify = env->dsn_notify ? xstrdup(env->dsn_notify) : NULL,
+        .dsn_return = env->dsn_return ? xstrdup(env->dsn_return) : NULL,
+        .dsn_envid = env->dsn_envid ? xstrdup(env->dsn_envid) : NULL,
+        .body_8bit = m->has_8bit,
+        .size = m->size,
+        .bounce = QBOUNCE_NONE,
+    };
+    e.rcpts = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof *e.rcpts);
+    bool pending = false;
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        enum queue_rcpt_state st = init && init->states ? init->states[i] : QRCPT_PENDING;
+        if (st == QRCPT_DELIVERED)
+            continue;
+        struct queue_rcpt *q = &e.rcpts[e.nrcpts++];
+        q->addr = xstrdup(env->rcpts[i]);
+        q->state = st == QRCPT_FAILED ? QRCPT_FAILED : QRCPT_PENDING;
+        if (init && init->errors && init->errors[i])
+            q->error = xstrdup(init->errors[i]);
+        if (q->state == QRCPT_FAILED && *e.sender)
+            e.bounce = QBOUNCE_PENDING;
+        pending |= q->state == QRCPT_PENDING;
+    }
+    int rc = -1;
+    if (e.nrcpts == 0 || (!pending && e.bounce == QBOUNCE_NONE)) {
+        result_set(r, RC_SOFTWARE, _("nothing to queue: no recipient is left to deliver"));
+        goto out;
+    }
+
+    char *tmp_path = NULL, *new_path = NULL;
+    int fd = -1;
+    for (int tries = 0; tries < 10; tries++) {
+        free(e.id);
+        e.id = new_id();
+        if (write_tmp_entry(dir, &e, m->fd, m->offset, &tmp_path, &fd, r) != 0)
+            goto out;
+        new_path = xasprintf("%s/new/%s", dir, e.id);
+        if (rename_noreplace(tmp_path, new_path) == 0)
+            break;
+        int saved = errno;
+        close(fd);
+        fd = -1;
+        unlink(tmp_path);
+        free(tmp_path);
+        free(new_path);
+        tmp_path = new_path = NULL;
+        if (saved != EEXIST) {
+            result_set(r, RC_CANTCREAT, _("cannot move a file into the spool directory %s/new: %s"),
+                       dir, strerror(saved));
+            goto out;
+        }
+    }
+    if (fd < 0) {
+        result_set(r, RC_CANTCREAT, _("cannot find a free name in the spool directory %s/new"),
+                   dir);
+        goto out;
+    }
+    close(fd);
+    char *newdir = xasprintf("%s/new", dir);
+    if (queue_fsync_dir(newdir) != 0) {
+        /* Not durable: take it back so that exit 75 keeps its meaning. */
+        result_set(r, RC_IOERR, _("cannot sync the spool directory %s: %s"), newdir,
+                   strerror(errno));
+        unlink(new_path);
+    } else {
+        rc = 0;
+        *id = xstrdup(e.id);
+    }
+    free(newdir);
+    free(tmp_path);
+    free(new_path);
+out:
+    queue_entry_free(&e);
+    free(dir);
+    return rc;
+}
+
+int queue_enqueue(const struct account *a, const struct envelope *env, const struct message *m,
+                  const bool *done, char **id, struct result *r)
+{
+    if (!done)
+        return queue_enqueue_after(a, env, m, NULL, id, r);
+    enum queue_rcpt_state *states = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof *states);
+    for (size_t i = 0; i < env->nrcpts; i++)
+        states[i] = done[i] ? QRCPT_DELIVERED : QRCPT_PENDING;
+    struct queue_initial init = { .states = states };
+    int rc = queue_enqueue_after(a, env, m, &init, id, r);
+    free(states);
+    return rc;
+}
+
+int queue_entry_update(const char *dir, struct queue_entry *e, int *fd, struct result *r)
+{
+    char *tmp_path = NULL;
+    int nfd = -1;
+    long long old_off = e->body_offset;
+    if (write_tmp_entry(dir, e, *fd, old_off, &tmp_path, &nfd, r) != 0) {
+        e->body_offset = old_off;
+        return -1;
+    }
+    char *path = xasprintf("%s/new/%s", dir, e->id);
+    char *newdir = xasprintf("%s/new", dir);
+    int rc = rename(tmp_path, path);
+    if (rc != 0) {
+        result_set(r, RC_IOERR, _("cannot replace the spool entry %s: %s"), path,
+                   strerror(errno));
+        unlink(tmp_path);
+        close(nfd);
+        e->body_offset = old_off;
+    } else {
+        close(*fd);
+        *fd = nfd;
+        if (queue_fsync_dir(newdir) != 0) {
+            result_set(r, RC_IOERR, _("cannot sync the spool directory %s: %s"), newdir,
+                       strerror(errno));
+            rc = -1;
+        }
+    }
+    free(newdir);
+    free(path);
+    free(tmp_path);
+    return rc;
+}
+
+int queue_entry_move_failed(const char *dir, const struct queue_entry *e, struct result *r)
+{
+    char *from = xasprintf("%s/new/%s", dir, e->id);
+    char *to = xasprintf("%s/failed/%s", dir, e->id);
+    char *fdir = xasprintf("%s/failed", dir);
+    char *ndir = xasprintf("%s/new", dir);
+    int rc = rename(from, to);
+    if (rc != 0)
+        result_set(r, RC_IOERR, _("cannot move the spool entry %s to %s: %s"), from, fdir,
+                   strerror(errno));
+    else if (queue_fsync_dir(fdir) != 0 || queue_fsync_dir(ndir) != 0) {
+        result_set(r, RC_IOERR, _("cannot sync the spool directory %s: %s"), dir,
+                   strerror(errno));
+        rc = -1;
+    }
+    free(from);
+    free(to);
+    free(fdir);
+    free(ndir);
+    return rc;
+}
+
+int queue_entry_remove(const char *dir, const struct queue_entry *e, struct result *r)
+{
+    char *path = xasprintf("%s/new/%s", dir, e->id);
+    char *ndir = xasprintf("%s/new", dir);
+    int rc = unlink(path);
+    if (rc != 0 && errno != ENOENT)
+        result_set(r, RC_IOERR, _("cannot remove the spool entry %s: %s"), path,
+                   strerror(errno));
+    else if ((rc = queue_fsync_dir(ndir)) != 0)
+        result_set(r, RC_IOERR, _("cannot sync the spool directory %s: %s"), ndir,
+                   strerror(errno));
+    free(path);
+    free(ndir);
+    return rc;
+}
+
+bool queue_has_entries(const struct account *a)
+{
+    struct result r = RESULT_INIT;
+    char *dir = queue_dir(a, false, &r);
+    result_clear(&r);
+    if (!dir)
+        return false;
+    char *ndir = xasprintf("%s/new", dir);
+    free(dir);
+    DIR *d = opendir(ndir);
+    free(ndir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL)
+        found = de->d_name[0] != '.';
+    closedir(d);
+    return found;
+}

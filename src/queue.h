@@ -1,0 +1,163 @@
+/*
+ * queue.h - the per-user spool (DESIGN.md, "The spool"): enqueue with
+ * maildir discipline, list, lock, flush with backoff and expiry, bounces.
+ *
+ * Location: the account's queue_dir, else $XDG_STATE_HOME/smtpfwd/queue,
+ * else HOME/.local/state/smtpfwd/queue with HOME from the user database.
+ * Layout: tmp/ (being written), new/ (waiting), failed/ (permanently
+ * failed or expired, kept for the user), each entry one file named by its
+ * id. An entry is created in tmp/ with O_EXCL and a random name, written,
+ * fsync'd, renamed into new/, and new/ is fsync'd; only then does
+ * queue_enqueue return 0. State changes rewrite the entry the same way
+ * (tmp/, fsync, rename over the old name, fsync). Leftovers in tmp/ older
+ * than an hour are removed by the next flush.
+ *
+ * Entry format (version 1), documented in doc/smtpfwd.1 and stable:
+ *   smtpfwd-queue: 1
+ *   id: ID
+ *   account: NAME
+ *   created: UNIX-TIME
+ *   sender: ADDRESS            ("" for the null sender)
+ *   rcpt: STATE ADDRESS        (one per recipient; STATE pending|delivered|failed)
+ *   rcpt-error: ADDRESS TEXT   (last reply for that recipient, optional)
+ *   attempts: N
+ *   next-attempt: UNIX-TIME
+ *   last-error: TEXT
+ *   dsn-notify: / dsn-return: / dsn-envid: (optional)
+ *   body-8bit: yes|no
+ *   size: BYTES
+ *   bounce: none|pending|sent
+ *   <empty line>
+ *   the message, canonical CRLF, exactly size bytes
+ * Unknown keys are ignored; a missing required key, a bad value, a
+ * truncated message (size mismatch) make the entry corrupt: it is moved to
+ * failed/ with a ".corrupt" suffix and never delivered.
+ */
+#ifndef SMTPFWD_QUEUE_H
+#define SMTPFWD_QUEUE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+#include "result.h"
+
+struct account;
+struct config;
+struct envelope;
+struct message;
+
+enum queue_rcpt_state { QRCPT_PENDING = 0, QRCPT_DELIVERED, QRCPT_FAILED };
+enum queue_bounce { QBOUNCE_NONE = 0, QBOUNCE_PENDING, QBOUNCE_SENT };
+
+struct queue_rcpt {
+    char *addr;
+    enum queue_rcpt_state state;
+    char *error;                 /* last reply text or NULL */
+};
+
+struct queue_entry {
+    char *id;
+    char *account;
+    time_t created;
+    char *sender;
+    struct queue_rcpt *rcpts;
+    size_t nrcpts;
+    int attempts;
+    time_t next_attempt;
+    char *last_error;
+    char *dsn_notify, *dsn_return, *dsn_envid;
+    bool body_8bit;
+    long long size;
+    enum queue_bounce bounce;
+    long long body_offset;       /* where the message starts in the file */
+};
+
+/* The spool directory for the account (created with mode 0700 when
+ * create is set). Caller frees. NULL with r set on failure. */
+char *queue_dir(const struct account *a, bool create, struct result *r);
+
+/* Durably add a message for the recipients still to be done (env->rcpts
+ * minus those in done[], which may be NULL). *id receives the new id
+ * (caller frees). Returns 0 only after the directory fsync; on any
+ * failure nothing deliverable is left behind and r says why (RC_CANTCREAT
+ * / RC_IOERR / RC_OSERR). */
+int queue_enqueue(const struct account *a, const struct envelope *env,
+                  const struct message *m, const bool *done, char **id, struct result *r);
+
+/* Parse the envelope part of an entry (for tests and tools). text holds
+ * at least the envelope and the empty line; file_size is the whole
+ * entry's size (to check the message length). */
+int queue_entry_parse(const char *text, size_t len, long long file_size,
+                      struct queue_entry *e, struct result *r);
+/* Serialize the envelope part (up to and including the empty line). */
+char *queue_entry_format(const struct queue_entry *e);
+void queue_entry_free(struct queue_entry *e);
+
+/* Open the entry file path, take a non-blocking exclusive lock (flock)
+ * held until close(*fd), and parse it. Returns 0 (locked and parsed), 1
+ * when another process holds the lock (normal: skip it), -1 with r set
+ * (corrupt entries are moved aside to failed/ID.corrupt by this call). */
+int queue_entry_open(const char *path, int *fd, struct queue_entry *e, struct result *r);
+
+/* Rewrite the entry's envelope with e's state (attempts, next attempt,
+ * per-recipient states, errors, bounce) durably: new file in tmp/ with the
+ * message copied from fd, fsync, rename over the old path, fsync of the
+ * directory. The lock moves to the new file: *fd is replaced by the new
+ * file's descriptor (locked). */
+int queue_entry_update(const char *dir, struct queue_entry *e, int *fd, struct result *r);
+
+/* Move the entry to failed/ (after a permanent failure or expiry). */
+int queue_entry_move_failed(const char *dir, const struct queue_entry *e, struct result *r);
+
+/* Remove a fully delivered entry (unlink + directory fsync). */
+int queue_entry_remove(const char *dir, const struct queue_entry *e, struct result *r);
+
+/* -bp / mailq: list every entry of every account's spool in the stable
+ * text format (or JSON with --queue-json). */
+int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r);
+
+/* -q / --flush: deliver every due entry (all with force), one connection
+ * per account, each entry locked for its whole delivery. account limits
+ * the flush to one account (NULL = all). Returns the class of the worst
+ * local failure (delivery failures stay in the spool and are not errors). */
+enum result_class queue_flush(const struct config *cfg, const char *account, bool force);
+
+/* Start a detached flush of one account (double fork, setsid, standard
+ * streams on /dev/null) and return at once. */
+void queue_flush_detached(const struct config *cfg, const char *account);
+
+/* --queue-remove ID... / --queue-retry ID... */
+int queue_remove(const struct config *cfg, char **ids, int n, struct result *r);
+int queue_retry(const struct config *cfg, char **ids, int n, struct result *r);
+
+/* Added by the QUEUE engineer (issue 4). */
+
+/* What a first delivery attempt left behind, for queue_enqueue_after.
+ * states[i] (NULL = all pending) is env->rcpts[i]'s state: delivered ones
+ * are left out of the entry, failed ones are kept as failed with
+ * errors[i] (NULL or entries NULL = no text) and make the entry's bounce
+ * "pending" unless the sender is the null sender. attempts and
+ * last_error record the attempt already made; next-attempt is
+ * retry_after seconds from now (0: due at the next flush). */
+struct queue_initial {
+    const enum queue_rcpt_state *states;
+    const char *const *errors;
+    const char *last_error;
+    int attempts;
+    long retry_after;
+};
+
+/* queue_enqueue with the state of a first attempt (see above). Refuses
+ * (RC_SOFTWARE) when nothing would be left to do. */
+int queue_enqueue_after(const struct account *a, const struct envelope *env,
+                        const struct message *m, const struct queue_initial *init,
+                        char **id, struct result *r);
+
+/* Note on queue_entry_open (queue.c): it also returns 1 when the entry
+ * vanished or was replaced between open and lock (another process
+ * delivered, removed or rewrote it): the caller skips it either way. */
+
+/* Cheap check: does the account's spool have anything in new/? */
+bool queue_has_entries(const struct account *a);
+
+#endif

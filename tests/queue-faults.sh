@@ -1,0 +1,307 @@
+#!/bin/sh
+# queue-faults.sh - fault tests for the spool (issue 4, item 7): what a crash,
+# a full disk or concurrency can do to queued mail.
+#
+#  (a) SIGKILL of a flushing process at random points: 5 messages queued
+#      (-odq), "smtpfwd -q" against a slow server (delay-reply . 30), kill -9
+#      after a random 0-300 ms, then "smtpfwd -q" against a fast server.
+#      Every message must arrive; a message may arrive twice only when it is
+#      the last one whose final "." the slow server received before the kill
+#      (the kill fell between that "." and the entry's removal); nothing is
+#      left in new/ or failed/.
+#  (b) SIGKILL during intake: standard input fed slowly through a FIFO, the
+#      process killed midway: nothing in new/, and a flush sends nothing.
+#  (c) full disk (root only: a 1 MiB tmpfs as queue_dir; skipped when the
+#      mount fails): a 2 MiB message -> exit 73 or 74, nothing in new/,
+#      tmp/ empty; a small one still queues.
+#  (d) 20 concurrent submitters with the server down (queue on-failure),
+#      then 4 concurrent flushers: every message delivered exactly once.
+#
+# Bounded in time: (a) runs QF_ITER iterations (default 20) but stops
+# starting new ones after QF_BUDGET seconds (default 35; at least 5 run),
+# so a sanitizer or valgrind build stays near a minute; every smtpfwd run
+# that is not killed on purpose runs under timeout(1). Exit 0 pass, 1 fail, 77 prerequisites missing.
+# Message-IDs are set by the test ("<KIND-N@fault.test>") and counted in
+# the server's log of received bytes.
+here=${top_srcdir:+$top_srcdir/tests}
+. "${here:-$(dirname "$0")}/lib.sh"
+
+need_program timeout
+need_program mkfifo
+[ -x "$SMTPFWD" ] || skip "no smtpfwd at $SMTPFWD"
+[ -x "$SMTPD" ] || skip "no smtpd-script at $SMTPD"
+
+lib_tmpdir
+QF_ITER=${QF_ITER:-20}
+QF_BUDGET=${QF_BUDGET:-35}      # seconds for (a): fewer kills on slow builds
+fails=0
+T=20        # seconds any single smtpfwd run may take
+
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# Scrubbed environment like the data-file cases: HOME and XDG_STATE_HOME in
+# $TESTDIR; the spool is always an explicit queue_dir.
+HOME=$TESTDIR/home
+XDG_STATE_HOME=$HOME/.local/state
+XDG_CONFIG_HOME=$HOME/.config
+SMTPFWD_SYSCONF=
+LC_ALL=C
+export HOME XDG_STATE_HOME XDG_CONFIG_HOME SMTPFWD_SYSCONF LC_ALL
+mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME"
+
+# config FILE PORT QUEUEDIR: an account for that port and spool.
+config() {
+    cat > "$1" <<EOF
+account default
+host 127.0.0.1
+port $2
+tls off
+from me@x.test
+timeout 10
+queue_dir $3
+EOF
+    chmod 600 "$1"
+}
+
+# message ID [BODY-LINES]: a message with that Message-ID on stdout.
+message() {
+    printf 'From: me@x.test\nTo: a@x.test\nSubject: fault %s\nMessage-ID: <%s@fault.test>\n\n' "$1" "$1"
+    printf 'line %s\n' 1 2 3 "${2:-}"
+}
+
+# count_in DIR: number of entries in a spool subdirectory.
+count_in() {
+    if [ -d "$1" ]; then
+        find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l
+    else
+        echo 0
+    fi
+}
+
+# completed LOG: the Message-IDs of the messages whose final "." the server
+# received, in order (a message cut by EOF in DATA has no ".").
+completed() {
+    tr -d '\r' < "$1" | awk '
+        /^Message-ID: </ { cur = $2 }
+        /^\.$/ { if (cur != "") print cur; cur = "" }'
+}
+
+# server_up SCRIPT: a fresh server (its own empty server.log).
+server_up() {
+    rm -f "$TESTDIR/server.log" "$TESTDIR/server.events"
+    smtpd_start "$1"
+}
+
+# server_down LOG: stop the server and keep what it received in LOG.
+server_down() {
+    smtpd_stop
+    if [ -f "$TESTDIR/server.log" ]; then
+        mv "$TESTDIR/server.log" "$1"
+    else
+        : > "$1"
+    fi
+}
+
+# A port with nothing listening: start a server, note its port, stop it.
+dead_port() {
+    server_up ""
+    dead=$SMTPD_PORT
+    server_down "$TESTDIR/dead.log"
+}
+
+# random_ms MAX: a pseudo-random number 0..MAX-1 (no $RANDOM in POSIX sh).
+random_ms() {
+    od -An -N2 -tu2 /dev/urandom | awk -v m="$1" '{ print $1 % m }'
+}
+
+msleep() {
+    sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"
+}
+
+############################################################################
+echo "# (a) SIGKILL of a flushing process, $QF_ITER times"
+kills=0
+dups_total=0
+i=0
+started=$(date +%s)
+while [ "$i" -lt "$QF_ITER" ]; do
+    if [ "$i" -ge 5 ] && [ $(($(date +%s) - started)) -ge "$QF_BUDGET" ]; then
+        echo "# (a) time budget reached after $i iterations"
+        break
+    fi
+    i=$((i + 1))
+    Q=$TESTDIR/qa$i
+    mkdir -p "$Q"
+    # Queue five messages without connecting.
+    config "$TESTDIR/rc-a" 1 "$Q"
+    n=0
+    while [ "$n" -lt 5 ]; do
+        n=$((n + 1))
+        message "a$i-$n" | timeout $T "$SMTPFWD" -C "$TESTDIR/rc-a" -odq -i a@x.test ||
+            fail "(a) $i: -odq exited with $?"
+    done
+    [ "$(count_in "$Q/new")" -eq 5 ] || fail "(a) $i: $(count_in "$Q/new") entries queued, not 5"
+
+    # A slow flush, killed at a random point.
+    server_up "delay-reply . 30"
+    config "$TESTDIR/rc-a" "$SMTPD_PORT" "$Q"
+    # Not under timeout(1): $! must be smtpfwd itself, which is always
+    # killed below (or has finished).
+    "$SMTPFWD" -C "$TESTDIR/rc-a" -q >/dev/null 2>&1 &
+    fpid=$!
+    msleep "$(random_ms 300)"
+    kill -KILL "$fpid" 2>/dev/null
+    wait "$fpid" 2>/dev/null
+    # 137 = killed by SIGKILL (not finished before the kill).
+    [ $? -eq 137 ] && kills=$((kills + 1))
+    server_down "$TESTDIR/a$i-slow.log"
+
+    # The flush to completion.
+    server_up ""
+    config "$TESTDIR/rc-a" "$SMTPD_PORT" "$Q"
+    timeout $T "$SMTPFWD" -C "$TESTDIR/rc-a" -q >/dev/null 2>"$TESTDIR/a$i-fast.err" ||
+        fail "(a) $i: the second -q exited with $?: $(cat "$TESTDIR/a$i-fast.err")"
+    server_down "$TESTDIR/a$i-fast.log"
+
+    completed "$TESTDIR/a$i-slow.log" > "$TESTDIR/a$i-slow.ids"
+    completed "$TESTDIR/a$i-fast.log" > "$TESTDIR/a$i-fast.ids"
+    last_slow=$(tail -n 1 "$TESTDIR/a$i-slow.ids")
+    n=0
+    while [ "$n" -lt 5 ]; do
+        n=$((n + 1))
+        id="<a$i-$n@fault.test>"
+        c=$(cat "$TESTDIR/a$i-slow.ids" "$TESTDIR/a$i-fast.ids" | grep -cFx "$id")
+        if [ "$c" -eq 0 ]; then
+            fail "(a) $i: $id lost"
+        elif [ "$c" -gt 1 ]; then
+            dups_total=$((dups_total + c - 1))
+            if [ "$c" -gt 2 ] || [ "$id" != "$last_slow" ]; then
+                fail "(a) $i: $id delivered $c times (last completed before the kill: ${last_slow:-none})"
+            fi
+        fi
+    done
+    [ "$(count_in "$Q/new")" -eq 0 ] || fail "(a) $i: $(count_in "$Q/new") entries left in new/"
+    [ "$(count_in "$Q/failed")" -eq 0 ] || fail "(a) $i: $(count_in "$Q/failed") entries in failed/"
+done
+echo "# (a) $kills kills, $dups_total duplicate deliveries (all of a message in flight)"
+
+############################################################################
+echo "# (b) SIGKILL during intake"
+Q=$TESTDIR/qb
+mkdir -p "$Q"
+dead_port
+config "$TESTDIR/rc-b" "$dead" "$Q"
+i=0
+while [ "$i" -lt 10 ]; do
+    i=$((i + 1))
+    rm -f "$TESTDIR/fifo"
+    mkfifo "$TESTDIR/fifo"
+    # Alternate -odq and on-failure (server down).
+    if [ $((i % 2)) -eq 0 ]; then mode=-odq; else mode=-i; fi
+    "$SMTPFWD" -C "$TESTDIR/rc-b" $mode a@x.test < "$TESTDIR/fifo" >/dev/null 2>&1 &
+    spid=$!
+    exec 3> "$TESTDIR/fifo"
+    message "b$i" "first part" >&3
+    msleep "$(random_ms 100)"
+    printf 'more %s\n' 1 2 3 >&3
+    msleep "$(random_ms 50)"
+    kill -KILL "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    exec 3>&-
+    [ "$(count_in "$Q/new")" -eq 0 ] || fail "(b) $i: a half-read message is in new/"
+done
+server_up ""
+config "$TESTDIR/rc-b" "$SMTPD_PORT" "$Q"
+timeout $T "$SMTPFWD" -C "$TESTDIR/rc-b" -qf >/dev/null 2>&1
+server_down "$TESTDIR/b.log"
+if grep -q 'fault.test' "$TESTDIR/b.log"; then
+    fail "(b) a flush after the kills sent a message"
+fi
+
+############################################################################
+echo "# (c) full disk"
+if [ "$(id -u)" != 0 ]; then
+    echo "# (c) skipped: not root"
+else
+    Q=$TESTDIR/qc
+    mkdir -p "$Q"
+    if mount -t tmpfs -o size=1m,mode=0700 smtpfwd-fault "$Q" 2>/dev/null; then
+        trap 'umount "$TESTDIR/qc" 2>/dev/null; smtpd_stop; rm -rf "$TESTDIR"' EXIT
+        dead_port
+        config "$TESTDIR/rc-c" "$dead" "$Q"
+        # A message bigger than the file system.
+        awk 'BEGIN { printf "From: me@x.test\nTo: a@x.test\nSubject: big\n\n";
+                     for (i = 0; i < 30000; i++) printf "%070d\n", i }' > "$TESTDIR/big"
+        timeout $T "$SMTPFWD" -C "$TESTDIR/rc-c" -odq -i a@x.test < "$TESTDIR/big" \
+            >/dev/null 2>"$TESTDIR/c.err"
+        rc=$?
+        case $rc in
+        73|74) ;;
+        *) fail "(c) a message bigger than the spool: exit $rc, expected 73 or 74" ;;
+        esac
+        grep -q 'smtpfwd: ' "$TESTDIR/c.err" || fail "(c) no message on stderr"
+        [ "$(count_in "$Q/new")" -eq 0 ] || fail "(c) an entry is in new/"
+        [ "$(count_in "$Q/tmp")" -eq 0 ] || fail "(c) tmp/ is not empty: $(ls "$Q/tmp")"
+        # The spool still works for a message that fits.
+        message c1 | timeout $T "$SMTPFWD" -C "$TESTDIR/rc-c" -odq -i a@x.test ||
+            fail "(c) a small message did not queue after the full-disk failure (exit $?)"
+        [ "$(count_in "$Q/new")" -eq 1 ] || fail "(c) the small message is not in new/"
+        umount "$Q" || fail "(c) cannot unmount the tmpfs"
+        trap 'smtpd_stop; rm -rf "$TESTDIR"' EXIT
+    else
+        echo "# (c) skipped: cannot mount a tmpfs here"
+    fi
+fi
+
+############################################################################
+echo "# (d) 20 concurrent submitters, then 4 concurrent flushers"
+Q=$TESTDIR/qd
+mkdir -p "$Q"
+dead_port
+config "$TESTDIR/rc-d" "$dead" "$Q"
+pids=
+i=0
+while [ "$i" -lt 20 ]; do
+    i=$((i + 1))
+    ( message "d$i" | timeout $T "$SMTPFWD" -C "$TESTDIR/rc-d" -i a@x.test \
+          >/dev/null 2>"$TESTDIR/d$i.err"
+      echo $? > "$TESTDIR/d$i.rc" ) &
+    pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+i=0
+while [ "$i" -lt 20 ]; do
+    i=$((i + 1))
+    rc=$(cat "$TESTDIR/d$i.rc")
+    [ "$rc" = 0 ] || fail "(d) submitter $i exited with $rc: $(cat "$TESTDIR/d$i.err")"
+done
+[ "$(count_in "$Q/new")" -eq 20 ] || fail "(d) $(count_in "$Q/new") entries queued, not 20"
+server_up ""
+config "$TESTDIR/rc-d" "$SMTPD_PORT" "$Q"
+pids=
+for f in 1 2 3 4; do
+    timeout $T "$SMTPFWD" -C "$TESTDIR/rc-d" -q >/dev/null 2>"$TESTDIR/f$f.err" &
+    pids="$pids $!"
+done
+for p in $pids; do
+    wait "$p" || fail "(d) a flusher exited with $?"
+done
+server_down "$TESTDIR/d.log"
+completed "$TESTDIR/d.log" > "$TESTDIR/d.ids"
+i=0
+while [ "$i" -lt 20 ]; do
+    i=$((i + 1))
+    c=$(grep -cFx "<d$i@fault.test>" "$TESTDIR/d.ids")
+    [ "$c" -eq 1 ] || fail "(d) <d$i@fault.test> delivered $c times"
+done
+[ "$(count_in "$Q/new")" -eq 0 ] || fail "(d) $(count_in "$Q/new") entries left in new/"
+
+if [ "$fails" -gt 0 ]; then
+    echo "queue-faults: $fails failure(s)"
+    exit 1
+fi
+echo "queue-faults: all passed"
+exit 0
