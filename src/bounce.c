@@ -32,22 +32,6 @@
 #define BOUNCE_WIDTH 76
 
 /* RFC 5322 date in local time with fixed English names (not locale). */
-static char *bounce_date(time_t t)
-{
-    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    struct tm tm;
-    if (!localtime_r(&t, &tm))
-        gmtime_r(&t, &tm);
-    long off = tm.tm_gmtoff / 60;
-    char sign = off < 0 ? '-' : '+';
-    if (off < 0)
-        off = -off;
-    return xasprintf("%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", days[tm.tm_wday % 7],
-                     tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
-}
 
 /* A copy of s on one line: CR, LF, TAB and other control bytes become
  * spaces, runs of spaces collapse, leading/trailing spaces go. */
@@ -342,8 +326,8 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
 
     struct buf b = BUF_INIT;
     char *boundary = bounce_random_hex(16);
-    char *now = bounce_date(time(NULL));
-    char *arrival = bounce_date(e->created);
+    char *now = intake_date(time(NULL));
+    char *arrival = intake_date(e->created);
     char *msgid_rnd = bounce_random_hex(16);
     char *sender = bounce_oneline(e->sender);
     char *hostline = bounce_oneline(host);

@@ -762,13 +762,17 @@ void intake_free(struct message *m)
 
 char *intake_date_now(void)
 {
+    return intake_date(time(NULL));
+}
+
+char *intake_date(time_t t)
+{
     static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
     static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    time_t now = time(NULL);
     struct tm tm;
-    if (!localtime_r(&now, &tm))
-        gmtime_r(&now, &tm);
+    if (!localtime_r(&t, &tm))
+        gmtime_r(&t, &tm);
     long off = tm.tm_gmtoff / 60;
     char sign = off < 0 ? '-' : '+';
     if (off < 0)

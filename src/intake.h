@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 #include "address.h"
 #include "result.h"
 
@@ -64,7 +65,9 @@ int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struc
 /* Close the file and free everything. */
 void intake_free(struct message *m);
 
-/* Format an RFC 5322 date for now in local time; caller frees. */
+/* Format an RFC 5322 date for now (or for t) in local time, with English
+ * day and month names whatever the locale; caller frees. */
 char *intake_date_now(void);
+char *intake_date(time_t t);
 
 #endif
