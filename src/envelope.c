@@ -56,14 +56,16 @@ char *envelope_expand_from(const char *pattern, const char *mail_domain)
 }
 
 /* The domain %M stands for: msmtp's `maildomain`, else the account's
- * `domain`, else the host name. */
+ * `domain`, else NULL, meaning the host name: envelope_expand_from() looks
+ * it up only when the text has a %M, so that a run whose sender is known
+ * does not pay for the canonical host name lookup (getaddrinfo). */
 static const char *percent_m_domain(const struct account *a)
 {
     if (a && a->maildomain && *a->maildomain)
         return a->maildomain;
     if (a && a->domain && *a->domain)
         return a->domain;
-    return util_host_name();
+    return NULL;
 }
 
 char *envelope_mail_domain(const struct account *a)
@@ -78,7 +80,8 @@ char *envelope_mail_domain(const struct account *a)
         if (out)
             return out;
     }
-    return xstrdup(percent_m_domain(a));
+    const char *d = percent_m_domain(a);
+    return xstrdup(d ? d : util_host_name());
 }
 
 /* True if mailbox has a domain part. */

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -44,9 +45,14 @@
 #include "log.h"
 #include "queue.h"
 
-/* Most entries held open (and locked) at once; more are sent in further
- * sessions of the same flush. */
-#define FLUSH_BATCH 256
+/* Each entry is held open (and locked) until its session ends, so the
+ * number of entries one connection can carry is bounded by the open-file
+ * limit: the flush raises its soft limit to the hard one and keeps this
+ * many descriptors for everything else. More entries than fit go out in
+ * further sessions of the same flush. */
+#define FLUSH_FD_RESERVE 64
+#define FLUSH_BATCH_MIN 64
+#define FLUSH_BATCH_MAX 65536
 /* tmp/ files older than this are leftovers of a killed process. */
 #define FLUSH_TMP_MAX_AGE 3600
 /* First retry after a failed attempt; doubles with every attempt. */
@@ -85,6 +91,7 @@ struct flush_run {
     time_t now;
     bool force;
     enum result_class worst;        /* worst local failure */
+    size_t batch_max;               /* entries per session (open files) */
     struct flush_stats *stats;      /* one per account seen */
     size_t nstats;
 };
@@ -597,7 +604,7 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
             flush_item_free(it);
             continue;
         }
-        if (++*nbatch == FLUSH_BATCH) {
+        if (++*nbatch == run->batch_max) {
             flush_batch(run, batch, *nbatch);
             *nbatch = 0;
         }
@@ -605,6 +612,27 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+}
+
+/* How many entries one session may hold open: the soft open-file limit,
+ * raised to the hard limit, less a reserve. */
+static size_t flush_batch_max(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return FLUSH_BATCH_MIN;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FLUSH_BATCH_MAX * 2
+                              ? FLUSH_BATCH_MAX * 2 : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FLUSH_BATCH_MAX + FLUSH_FD_RESERVE)
+        return FLUSH_BATCH_MAX;
+    if (rl.rlim_cur < FLUSH_BATCH_MIN + FLUSH_FD_RESERVE)
+        return FLUSH_BATCH_MIN;
+    return (size_t)rl.rlim_cur - FLUSH_FD_RESERVE;
 }
 
 enum result_class queue_flush(const struct config *cfg, const char *account, bool force)
@@ -641,7 +669,8 @@ enum result_class queue_flush(const struct config *cfg, const char *account, boo
             dirs[ndirs++] = dir;
     }
 
-    struct flush_item *batch = xcalloc(FLUSH_BATCH, sizeof *batch);
+    run.batch_max = flush_batch_max();
+    struct flush_item *batch = xcalloc(run.batch_max, sizeof *batch);
     size_t nbatch = 0;
     for (size_t i = 0; i < ndirs; i++) {
         flush_dir(&run, dirs[i], account, batch, &nbatch);

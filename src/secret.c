@@ -8,7 +8,9 @@
  * no-echo terminal prompt (the terminal is restored even when a signal
  * arrives during the prompt) and every libsecret/GLib call of the
  * program: nothing of libsecret is touched unless a lookup reaches the
- * keyring. Every buffer that held a password is wiped before it is freed.
+ * keyring. libsecret (and with it GLib, GIO, GObject) is not linked into
+ * the program: it is loaded with dlopen() the first time the keyring is
+ * reached, so that runs that never need it do not pay for loading it. Every buffer that held a password is wiped before it is freed.
  * It never logs a password.
  */
 #include <autoconfig.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #if HAVE_LIBSECRET
+# include <dlfcn.h>
 # include <libsecret/secret.h>
 #endif
 
@@ -458,19 +461,81 @@ static const SecretSchema *keyring_schema(void)
     return &schema;
 }
 
+/* The few libsecret/GLib functions used, looked up with dlsym() in
+ * libsecret-1.so.0 (GLib's g_error_free comes in with it). */
+struct keyring_lib {
+    gchar *(*lookup_sync)(const SecretSchema *, GCancellable *, GError **, ...);
+    gboolean (*store_sync)(const SecretSchema *, const gchar *, const gchar *, const gchar *,
+                           GCancellable *, GError **, ...);
+    gboolean (*clear_sync)(const SecretSchema *, GCancellable *, GError **, ...);
+    void (*password_free)(gchar *);
+    void (*error_free)(GError *);
+};
+
+/* Loads libsecret on first use. Returns NULL, with the reason in *why
+ * (a static string from dlerror() or a fixed one), when it cannot be
+ * loaded. The library stays loaded until the process exits (see below). */
+static const struct keyring_lib *keyring_load(const char **why)
+{
+    static struct keyring_lib lib;
+    static int state;    /* 0 not tried, 1 loaded, -1 failed */
+    static const char *failure;
+    if (state == 0) {
+        state = -1;
+        void *h = dlopen("libsecret-1.so.0", RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *e = dlerror();
+            failure = e ? e : "dlopen failed";
+        } else {
+            struct { const char *name; void **slot; } syms[] = {
+                { "secret_password_lookup_sync", (void **)&lib.lookup_sync },
+                { "secret_password_store_sync", (void **)&lib.store_sync },
+                { "secret_password_clear_sync", (void **)&lib.clear_sync },
+                { "secret_password_free", (void **)&lib.password_free },
+                { "g_error_free", (void **)&lib.error_free },
+            };
+            state = 1;
+            for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+                *syms[i].slot = dlsym(h, syms[i].name);
+                if (!*syms[i].slot) {
+                    failure = syms[i].name;
+                    state = -1;
+                    break;
+                }
+            }
+            /* No dlclose(): GLib keeps threads and type registrations
+             * that must not be unmapped under them. */
+        }
+    }
+    if (state < 0) {
+        *why = failure;
+        return NULL;
+    }
+    return &lib;
+}
+
 /* The Secret Service connection libsecret opens stays until the process
  * exits: secret_service_disconnect() makes GIO drop objects that are still
  * in use by its D-Bus worker (reported as leaks by LeakSanitizer), while
- * keeping the connection leaves them reachable. smtpfwd is short-lived. */
+ * keeping the connection leaves them reachable. smtpfwd is short-lived.
+ * When libsecret cannot be loaded the keyring is skipped, as when there is
+ * no D-Bus session. */
 static char *keyring_lookup(const struct account *a)
 {
+    const char *why = NULL;
+    const struct keyring_lib *lib = keyring_load(&why);
+    if (!lib) {
+        log_debug(1, _("no keyring lookup for %s at %s: cannot load libsecret: %s"), a->user,
+                  a->host, why);
+        return NULL;
+    }
     GError *err = NULL;
-    gchar *pw = secret_password_lookup_sync(keyring_schema(), NULL, &err, "host", a->host,
-                                            "service", "smtp", "user", a->user, NULL);
+    gchar *pw = lib->lookup_sync(keyring_schema(), NULL, &err, "host", a->host,
+                                 "service", "smtp", "user", a->user, (char *)NULL);
     char *copy = NULL;
     if (err) {
         log_debug(1, _("no keyring lookup for %s at %s: %s"), a->user, a->host, err->message);
-        g_error_free(err);
+        lib->error_free(err);
     } else if (pw) {
         log_debug(1, _("using the password for %s at %s from the keyring"), a->user, a->host);
         copy = xstrdup(pw);
@@ -478,7 +543,7 @@ static char *keyring_lookup(const struct account *a)
         log_debug(1, _("no password for %s at %s in the keyring"), a->user, a->host);
     }
     if (pw)
-        secret_password_free(pw);
+        lib->password_free(pw);
     return copy;
 }
 #endif
@@ -599,14 +664,21 @@ int secret_store_password(const struct account *a, struct result *r)
 {
     if (keyring_account_ok(a, r) != 0)
         return -1;
+    const char *why = NULL;
+    const struct keyring_lib *lib = keyring_load(&why);
+    if (!lib) {
+        result_set(r, RC_UNAVAILABLE, _("cannot store the password in the keyring: "
+                                        "cannot load libsecret: %s"), why);
+        return -1;
+    }
     char *pw = read_new_password(a, r);
     if (!pw)
         return -1;
     char *label = xasprintf(_("smtpfwd password for %s at %s"), a->user, a->host);
     GError *err = NULL;
-    gboolean ok = secret_password_store_sync(keyring_schema(), SECRET_COLLECTION_DEFAULT, label,
-                                             pw, NULL, &err, "host", a->host, "service", "smtp",
-                                             "user", a->user, NULL);
+    gboolean ok = lib->store_sync(keyring_schema(), SECRET_COLLECTION_DEFAULT, label, pw, NULL,
+                                  &err, "host", a->host, "service", "smtp", "user", a->user,
+                                  (char *)NULL);
     secret_free(pw);
     free(label);
     int rc = 0;
@@ -616,7 +688,7 @@ int secret_store_password(const struct account *a, struct result *r)
         rc = -1;
     }
     if (err)
-        g_error_free(err);
+        lib->error_free(err);
     return rc;
 }
 
@@ -624,14 +696,21 @@ int secret_forget_password(const struct account *a, struct result *r)
 {
     if (keyring_account_ok(a, r) != 0)
         return -1;
+    const char *why = NULL;
+    const struct keyring_lib *lib = keyring_load(&why);
+    if (!lib) {
+        result_set(r, RC_UNAVAILABLE, _("cannot remove the password from the keyring: "
+                                        "cannot load libsecret: %s"), why);
+        return -1;
+    }
     GError *err = NULL;
-    gboolean removed = secret_password_clear_sync(keyring_schema(), NULL, &err, "host", a->host,
-                                                  "service", "smtp", "user", a->user, NULL);
+    gboolean removed = lib->clear_sync(keyring_schema(), NULL, &err, "host", a->host, "service",
+                                       "smtp", "user", a->user, (char *)NULL);
     int rc = 0;
     if (err) {
         result_set(r, RC_UNAVAILABLE, _("cannot remove the password from the keyring: %s"),
                    err->message);
-        g_error_free(err);
+        lib->error_free(err);
         rc = -1;
     } else if (!removed) {
         log_warning(_("the keyring holds no password for %s at %s"), a->user, a->host);

@@ -168,6 +168,18 @@ static void test_mail_domain(void)
     s = envelope_mail_domain(&a);
     tap_str(s, "ehlo.example", "from without domain falls back");
     free(s);
+
+    /* Without maildomain and domain, %M and a from without a domain fall
+     * back to the host name, looked up only then. */
+    a.domain = NULL;
+    s = envelope_mail_domain(&a);
+    tap_str(s, util_host_name(), "from without domain, nothing set: host name");
+    free(s);
+
+    a.from = "bounce@%M";
+    s = envelope_mail_domain(&a);
+    tap_str(s, util_host_name(), "from with %M, nothing set: host name");
+    free(s);
 }
 
 static char *sender(struct options *o, const struct account *a, enum result_class *cls)

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+# tests/bench/bench.py - the measurements of `make bench` (started by
+# tests/bench/run.sh, which builds the helpers and starts Postfix).
+#
+# Owns: starting the sink and the delaying proxies, running smtpfwd and
+# msmtp against the same servers in the same run, taking medians, and
+# printing the one table. Every child is waited for with os.wait4, so wall
+# time (CLOCK_MONOTONIC around fork/exec/wait), CPU time (user + system) and
+# peak RSS (ru_maxrss) are those of the client process alone. Every run is
+# bounded by a timeout; every server started here is stopped on exit.
+# Runs go through tests/bench/timer (fork + exec + wait4 in a small C
+# process) so that Python's own memory is not counted in ru_maxrss.
+#
+# Environment: SMTPFWD, MSMTP (may be empty), SINK, PROXY, BENCH_DIR (a
+# private temporary directory), TIMER, and, when Postfix runs, PF_SUB, PF_SMTPS,
+# PF_CA, PF_USER, PF_PASS. BENCH_QUICK=1 cuts the repetitions (smoke test).
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SMTPFWD = os.environ["SMTPFWD"]
+MSMTP = os.environ.get("MSMTP", "")
+SINK = os.environ["SINK"]
+PROXY = os.environ["PROXY"]
+TIMER = os.environ["TIMER"]
+DIR = os.environ["BENCH_DIR"]
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+PF = {k: os.environ.get(k, "") for k in ("PF_SUB", "PF_SMTPS", "PF_CA", "PF_USER", "PF_PASS")}
+HAVE_PF = bool(PF["PF_SUB"])
+
+RUNS_SMALL = 3 if QUICK else 15
+RUNS_RTT = 2 if QUICK else 5
+RUNS_1M = 3 if QUICK else 9
+RUNS_BIG = 1 if QUICK else 3
+FLUSH_N = 100 if QUICK else 1000
+DELAY_MS = (25, 50)    # round trips from the slope between these two delays
+TIMEOUT = 120
+
+servers = []
+
+
+def stop_servers():
+    for p in servers:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    servers.clear()
+
+
+def wait_file(path, proc):
+    deadline = time.time() + 10
+    while not os.path.exists(path):
+        if proc.poll() is not None or time.time() > deadline:
+            sys.exit("bench: %s did not start" % proc.args[0])
+        time.sleep(0.005)
+    with open(path) as f:
+        return int(f.read())
+
+
+def start_sink(name, *opts):
+    pf = os.path.join(DIR, name + ".port")
+    sf = os.path.join(DIR, name + ".stats")
+    p = subprocess.Popen([SINK, *opts, pf, sf])
+    servers.append(p)
+    return p, wait_file(pf, p), sf
+
+
+def stop_sink(p, sf):
+    p.terminate()
+    p.wait(20)
+    servers.remove(p)
+    with open(sf) as f:
+        return dict((k, int(v)) for k, v in (line.split() for line in f))
+
+
+def start_proxy(name, target, delay):
+    pf = os.path.join(DIR, name + ".port")
+    p = subprocess.Popen([PROXY, pf, str(target), str(delay)])
+    servers.append(p)
+    return wait_file(pf, p)
+
+
+ENV = dict(os.environ)
+ENV.update(HOME=os.path.join(DIR, "home"), XDG_CONFIG_HOME=os.path.join(DIR, "home/.config"),
+           XDG_STATE_HOME=os.path.join(DIR, "home/.state"), TMPDIR=os.path.join(DIR, "tmp"),
+           SMTPFWD_SYSCONF="", LANG="C", LC_ALL="C", TZ="UTC")
+ENV.pop("DBUS_SESSION_BUS_ADDRESS", None)
+for d in ("home", "home/.config", "home/.state", "tmp"):
+    os.makedirs(os.path.join(DIR, d), exist_ok=True)
+
+
+def run_once(argv, stdin_path):
+    """Runs argv under tests/bench/timer with stdin from a file; returns
+    (wall s, cpu s, maxrss KiB) of the client process alone."""
+    rep = os.path.join(DIR, "timer.report")
+    with open(stdin_path, "rb") as fin, open(os.path.join(DIR, "client.err"), "ab") as ferr:
+        rc = subprocess.call([TIMER, rep, str(TIMEOUT), *argv], stdin=fin,
+                             stdout=subprocess.DEVNULL, stderr=ferr, env=ENV)
+    with open(rep) as f:
+        report = f.read().split()
+    os.unlink(rep)
+    if rc != 0 or len(report) != 4:
+        raise RuntimeError("timer failed for %s" % " ".join(argv))
+    wall, cpu, rss, code = float(report[0]), float(report[1]), int(report[2]), int(report[3])
+    if code != 0:
+        raise RuntimeError("%s exited %d (see %s/client.err)" % (" ".join(argv), code, DIR))
+    return wall, cpu, rss
+
+
+def measure(argv, stdin_path, runs):
+    """Medians over runs (one unmeasured warm-up run first)."""
+    run_once(argv, stdin_path)
+    samples = [run_once(argv, stdin_path) for _ in range(runs)]
+    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
+            max(s[2] for s in samples))
+
+
+def write_rc(name, lines):
+    path = os.path.join(DIR, name + ".rc")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("account default\nfrom bench@x.test\ndomain client.x.test\ntimeout 30\n")
+        f.write("".join(line + "\n" for line in lines))
+    return path
+
+
+def fwd_cmd(rc, *extra):
+    return [SMTPFWD, "-C", rc, *extra]
+
+
+def msmtp_cmd(rc):
+    return [MSMTP, "-C", rc, "rcpt@x.test"]
+
+
+def plain(port):
+    return ["host 127.0.0.1", "port %d" % port, "tls off", "auth off"]
+
+
+def tls_auth(port, starttls):
+    return ["host 127.0.0.1", "port %d" % port, "tls on", "tls_starttls %s" % ("on" if starttls else "off"),
+            "tls_trust_file " + PF["PF_CA"], "tls_host_override localhost", "auth plain",
+            "user " + PF["PF_USER"], "password " + PF["PF_PASS"]]
+
+
+def fwd_rc(name, lines):
+    qdir = os.path.join(DIR, name + ".queue")
+    return write_rc(name + "-fwd", lines + ["queue off", "queue_dir " + qdir])
+
+
+def msmtp_rc(name, lines):
+    return write_rc(name + "-msmtp", lines)
+
+
+def make_message(path, size):
+    """A text message of about `size` bytes, 76-character LF lines."""
+    if os.path.exists(path) and os.path.getsize(path) >= size:
+        return path
+    line = (b"The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrs\n")
+    head = (b"From: bench@x.test\nTo: rcpt@x.test\nSubject: benchmark\n"
+            b"Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <bench@x.test>\n\n")
+    with open(path + ".tmp", "wb") as f:
+        f.write(head)
+        block = line * 13000
+        written = len(head)
+        while written < size:
+            f.write(block)
+            written += len(block)
+    os.rename(path + ".tmp", path)
+    return path
+
+
+rows = []       # (figure, smtpfwd, msmtp, ratio, how)
+
+
+def fmt_ms(s):
+    return "%.1f ms" % (s * 1000)
+
+
+def ratio(a, b):
+    return "%.2f" % (a / b) if a is not None and b else "-"
+
+
+def try_measure(argv, stdin_path, runs):
+    try:
+        return measure(argv, stdin_path, runs)
+    except RuntimeError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        return None
+
+
+def main():
+    have_msmtp = bool(MSMTP)
+    small = os.path.join(DIR, "small.eml")
+    with open(small, "w") as f:
+        f.write("From: bench@x.test\nTo: rcpt@x.test\nSubject: small\n\n"
+                "Hello.\nThis is a six-line message.\nBye.\n")
+    big1 = make_message("/tmp/smtpfwd-bench-1M.eml", 1 << 20)
+    big135 = make_message("/tmp/smtpfwd-bench-135M.eml", 135 * 1000 * 1000)
+
+    sink, sport, sstats = start_sink("sink")
+    frc = fwd_rc("plain", plain(sport))
+    mrc = msmtp_rc("plain", plain(sport))
+    fwd_small = fwd_cmd(frc, "-i", "rcpt@x.test")
+
+    # 1. small message, plain, to the sink
+    f = try_measure(fwd_small, small, RUNS_SMALL)
+    m = try_measure(msmtp_cmd(mrc), small, RUNS_SMALL) if have_msmtp else None
+    rows.append(("small message, plain: wall", f and fmt_ms(f[0]), m and fmt_ms(m[0]),
+                 ratio(f and f[0], m and m[0]),
+                 "median of %d runs (after 1 warm-up), 6-line message to the C sink, "
+                 "tls off, wall = fork..wait4" % RUNS_SMALL))
+    rows.append(("small message, plain: CPU", f and fmt_ms(f[1]), m and fmt_ms(m[1]),
+                 ratio(f and f[1], m and m[1]), "same runs, user+system time from wait4()"))
+    rows.append(("small message, plain: peak RSS", f and "%.1f MiB" % (f[2] / 1024),
+                 m and "%.1f MiB" % (m[2] / 1024), ratio(f and f[2], m and m[2]),
+                 "same runs, max ru_maxrss from wait4()"))
+
+    # 2. small message, STARTTLS + AUTH via Postfix
+    if HAVE_PF:
+        frc_t = fwd_rc("starttls", tls_auth(int(PF["PF_SUB"]), True))
+        mrc_t = msmtp_rc("starttls", tls_auth(int(PF["PF_SUB"]), True))
+        f = try_measure(fwd_cmd(frc_t, "-i", "rcpt@x.test"), small, RUNS_SMALL)
+        m = try_measure(msmtp_cmd(mrc_t), small, RUNS_SMALL) if have_msmtp else None
+        how = ("median of %d runs, Postfix submission port + Dovecot SASL, STARTTLS, "
+               "AUTH PLAIN, certificate verified against the test CA" % RUNS_SMALL)
+        rows.append(("small message, STARTTLS+AUTH: wall", f and fmt_ms(f[0]), m and fmt_ms(m[0]),
+                     ratio(f and f[0], m and m[0]), how))
+        rows.append(("small message, STARTTLS+AUTH: CPU", f and fmt_ms(f[1]), m and fmt_ms(m[1]),
+                     ratio(f and f[1], m and m[1]), "same runs, user+system time from wait4()"))
+    else:
+        rows.append(("small message, STARTTLS+AUTH", None, None, "-",
+                     "skipped: needs root, postfix and dovecot (tests/postfix-lib.sh)"))
+
+    # 3. round trips through the delaying proxy
+    def rtts(label, tag, target, fwd_lines, ms_lines, how):
+        p0 = start_proxy(tag + "-a", target, DELAY_MS[0])
+        pd = start_proxy(tag + "-b", target, DELAY_MS[1])
+        res = []
+        for mk, lines in (("fwd", fwd_lines), ("msmtp", ms_lines)):
+            if mk == "msmtp" and not have_msmtp:
+                res.append(None)
+                continue
+            walls = []
+            for port in (p0, pd):
+                ls = [x if not x.startswith("port ") else "port %d" % port for x in lines]
+                if mk == "fwd":
+                    argv = fwd_cmd(fwd_rc("%s-%d" % (tag, port), ls), "-i", "rcpt@x.test")
+                else:
+                    argv = msmtp_cmd(msmtp_rc("%s-%d" % (tag, port), ls))
+                r = try_measure(argv, small, RUNS_RTT)
+                walls.append(r and r[0])
+            step = 2 * (DELAY_MS[1] - DELAY_MS[0]) / 1000.0
+            res.append((walls[1] - walls[0]) / step if None not in walls else None)
+        rows.append((label, res[0] is not None and "%.1f" % res[0] or None,
+                     res[1] is not None and "%.1f" % res[1] or None, ratio(res[0], res[1]),
+                     how + "; (median wall with D=%d ms - median wall with D=%d ms) / (2*%d ms), each "
+                     "direction delayed D by tests/bench/delay-proxy, TCP connect counted as one, "
+                     "%d runs each" % (DELAY_MS[1], DELAY_MS[0], DELAY_MS[1] - DELAY_MS[0], RUNS_RTT)))
+
+    rtts("round trips, plain (PIPELINING)", "rtt-plain", sport, plain(sport), plain(sport),
+         "sink with PIPELINING, no CHUNKING")
+    if HAVE_PF:
+        rtts("round trips, STARTTLS + AUTH PLAIN", "rtt-starttls", int(PF["PF_SUB"]),
+             tls_auth(int(PF["PF_SUB"]), True), tls_auth(int(PF["PF_SUB"]), True), "Postfix submission")
+        rtts("round trips, implicit TLS + AUTH PLAIN", "rtt-smtps", int(PF["PF_SMTPS"]),
+             tls_auth(int(PF["PF_SMTPS"]), False), tls_auth(int(PF["PF_SMTPS"]), False), "Postfix smtps")
+    else:
+        rows.append(("round trips, TLS + AUTH PLAIN", None, None, "-",
+                     "skipped: needs root, postfix and dovecot"))
+
+    # 4. throughput and peak RSS, 1 MB and 135 MB
+    for label, path, runs in (("1 MB", big1, RUNS_1M), ("135 MB", big135, RUNS_BIG)):
+        size = os.path.getsize(path)
+        f = try_measure(fwd_small, path, runs)
+        m = try_measure(msmtp_cmd(mrc), path, runs) if have_msmtp else None
+        tf = f and size / f[0] / 1e6
+        tm = m and size / m[0] / 1e6
+        rows.append(("%s message: throughput" % label, f and "%.0f MB/s" % tf, m and "%.0f MB/s" % tm,
+                     ratio(tf, tm), "size / median wall of %d runs (stdin from a file in /tmp, "
+                     "plain to the sink; smtpfwd's includes spooling the input)" % runs))
+        rows.append(("%s message: peak RSS" % label, f and "%.1f MiB" % (f[2] / 1024),
+                     m and "%.1f MiB" % (m[2] / 1024), ratio(f and f[2], m and m[2]),
+                     "same runs, max ru_maxrss"))
+
+    # 5. enqueue only
+    qdir = os.path.join(DIR, "enqueue.queue")
+    qrc = write_rc("enqueue", plain(sport) + ["queue always", "queue_dir " + qdir])
+    f = try_measure([SMTPFWD, "-C", qrc, "-i", "rcpt@x.test"], small, RUNS_SMALL)
+    rows.append(("enqueue only (queue always)", f and fmt_ms(f[0]), "n/a (no queue)", "-",
+                 "median wall of %d runs, small message into an empty temp queue_dir, fsyncs "
+                 "included (on %s)" % (RUNS_SMALL, DIR)))
+    stop_sink(sink, sstats)
+
+    # 6. flush of FLUSH_N queued messages
+    sink2, sport2, sstats2 = start_sink("flush")
+    fdir = os.path.join(DIR, "flush.queue")
+    frc_q = write_rc("flush", plain(sport2) + ["queue always", "queue_dir " + fdir])
+    try:
+        for _ in range(FLUSH_N):
+            run_once([SMTPFWD, "-C", frc_q, "-i", "rcpt@x.test"], small)
+        w = run_once([SMTPFWD, "-C", frc_q, "-q"], small)[0]
+    except RuntimeError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        w = None
+    st = stop_sink(sink2, sstats2)
+    left = sum(len(fs) for _, _, fs in os.walk(os.path.join(fdir, "new")))
+    cell = w and "%.0f msg/s, %d conn" % (st["messages"] / w, st["connections"])
+    rows.append(("flush of %d queued messages" % FLUSH_N, cell, "n/a (no queue)", "-",
+                 "one `smtpfwd -q` run, wall from wait4; the sink counted %d messages over %d "
+                 "connection(s); %d entries left in new/" % (st["messages"], st["connections"], left)))
+
+    print_table()
+
+
+def print_table():
+    head = ("figure", "smtpfwd", "msmtp", "smtpfwd/msmtp")
+    body = [(r[0], r[1] or "n/a", r[2] or "n/a", r[3]) for r in rows]
+    widths = [max(len(x[i]) for x in [head] + body) for i in range(4)]
+    line = "  ".join("%%-%ds" % w for w in widths)
+    print()
+    print(line % head)
+    print(line % tuple("-" * w for w in widths))
+    for b in body:
+        print(line % b)
+    print()
+    print("How each figure was measured:")
+    for r in rows:
+        print("  %s: %s" % (r[0], r[4]))
+    ver = subprocess.run([SMTPFWD, "--version"], capture_output=True, text=True).stdout.splitlines()
+    print("\nsmtpfwd: %s; msmtp: %s; %s; %d CPUs" % (
+        ver[0] if ver else "?",
+        subprocess.run([MSMTP, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        if MSMTP else "not installed",
+        os.uname().release, os.cpu_count()))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        stop_servers()
