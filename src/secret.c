@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -325,13 +326,26 @@ static const int prompt_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
 /* Read one line from fd into line (size PASSWORD_LINE_MAX), without the
  * newline. Returns the length, -1 at end of file before any newline with
  * nothing read, -2 when interrupted by a signal (prompt_signal set),
- * -3 when too long, -4 on a read error. */
-static long read_line_fd(int fd, char *line)
+ * -3 when too long, -4 on a read error. With wait_mask, the prompt's
+ * signals are blocked by the caller and only let through while ppoll()
+ * waits (with wait_mask in force), so a signal that arrives just before a
+ * read cannot be missed and leave the read blocked. */
+static long read_line_fd(int fd, char *line, const sigset_t *wait_mask)
 {
     size_t len = 0;
     bool too_long = false, got_any = false;
     for (;;) {
         char c;
+        if (wait_mask) {
+            if (prompt_signal)
+                return -2;
+            struct pollfd pfd = { .fd = fd, .events = POLLIN };
+            if (ppoll(&pfd, 1, NULL, wait_mask) < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -4;
+            }
+        }
         ssize_t n = read(fd, &c, 1);
         if (n < 0 && errno == EINTR) {
             if (prompt_signal)
@@ -380,6 +394,11 @@ static char *read_hidden_line(int tty, const char *prompt, struct result *r)
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;   /* no SA_RESTART: read() must return EINTR */
     prompt_signal = 0;
+    sigset_t block, orig;
+    sigemptyset(&block);
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
+        sigaddset(&block, prompt_signals[i]);
+    sigprocmask(SIG_BLOCK, &block, &orig);
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++) {
         installed[i] = false;
         if (sigaction(prompt_signals[i], NULL, &old[i]) == 0 && old[i].sa_handler != SIG_IGN)
@@ -395,7 +414,7 @@ static char *read_hidden_line(int tty, const char *prompt, struct result *r)
     (void)write_all(tty, prompt, strlen(prompt));
 
     char line[PASSWORD_LINE_MAX];
-    long n = set == 0 ? read_line_fd(tty, line) : -4;
+    long n = set == 0 ? read_line_fd(tty, line, &orig) : -4;
     int read_errno = errno;
 
     if (set == 0)
@@ -404,6 +423,7 @@ static char *read_hidden_line(int tty, const char *prompt, struct result *r)
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
         if (installed[i])
             sigaction(prompt_signals[i], &old[i], NULL);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
     int sig = prompt_signal;
     prompt_signal = 0;
 
@@ -648,7 +668,7 @@ static char *read_new_password(const struct account *a, struct result *r)
         return NULL;
     }
     char line[PASSWORD_LINE_MAX];
-    long n = read_line_fd(0, line);
+    long n = read_line_fd(0, line, NULL);
     char *pw = n > 0 ? xstrdup(line) : NULL;
     secure_wipe(line, sizeof line);
     if (n == -3)
