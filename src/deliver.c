@@ -107,17 +107,15 @@ static void deliver_log(const struct account *a, const struct delivery *d,
     free(smtpmsg);
 }
 
-/* Check the account, connect, and with implicit TLS (tls on,
- * tls_starttls off) do the handshake right away, before the greeting.
- * Returns 0 and *out, or -1 with r set (*out may then hold a connection
- * that the caller closes). */
+/* Connect to a checked account (deliver_check_account) and with implicit
+ * TLS (tls on, tls_starttls off) do the handshake right away, before the
+ * greeting. Returns 0 and *out, or -1 with r set (*out may then hold a
+ * connection that the caller closes). */
 static int deliver_connect(const struct account *a, const struct tls_config *tlscfg,
                            struct conn **out, struct result *r)
 {
     char *host = NULL;
     *out = NULL;
-    if (deliver_check_account(a, r) != 0)
-        return -1;
     if (!a->socket && !(host = idn_host_to_ascii(a->host, r)))
         return -1;
     int ms = (a->timeout > 0 ? a->timeout : 60) * 1000;
@@ -359,7 +357,7 @@ enum result_class deliver_serverinfo(const struct account *a, FILE *out)
     struct tls_config tlscfg;
     tls_config_from_account(&tlscfg, a);
 
-    if (deliver_connect(a, &tlscfg, &c, &sr) == 0) {
+    if (deliver_check_account(a, &sr) == 0 && deliver_connect(a, &tlscfg, &c, &sr) == 0) {
         struct smtp_params p = {
             .helo_domain = a->domain && *a->domain ? a->domain : "localhost",
             .timeout_s = a->timeout > 0 ? a->timeout : 0,
