@@ -31,7 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Only for GNUTLS_VERSION: no GnuTLS function is called here. */
 #include <gnutls/gnutls.h>
+#ifndef GNUTLS_SONAME
+# define GNUTLS_SONAME "libgnutls.so.30"
+#endif
 #if HAVE_LIBGSASL
 # include <gsasl.h>
 #endif
@@ -647,10 +651,14 @@ void cli_print_help(void)
 void cli_print_version(void)
 {
     /* TLS is always built in (GnuTLS is required), so every other
-     * feature follows it with ", ". */
+     * feature follows it with ", ". GnuTLS is not linked: it is loaded
+     * when a connection uses TLS (gnutls-dl.c), so the version printed
+     * is the one compiled against, and nothing is loaded to print it. */
     printf("%s %s\n", PACKAGE, VERSION);
     fputs(_("Features:"), stdout);
-    printf(" TLS (GnuTLS %s)", gnutls_check_version(NULL));
+    printf(" TLS (GnuTLS %s, ", GNUTLS_VERSION);
+    printf(_("%s loaded when a connection uses TLS"), GNUTLS_SONAME);
+    putchar(')');
 #if HAVE_LIBGSASL
     printf(", SASL (GNU SASL %s)", gsasl_check_version(NULL));
 #endif

@@ -93,6 +93,8 @@ const struct config_field config_fields[] = {
     { "queue_lifetime", CF_DURATION, OFF(queue_lifetime), CF_NEED_ARG, NULL, NULL },
     { "queue_max_backoff", CF_DURATION, OFF(queue_max_backoff), CF_NEED_ARG, NULL, NULL },
     { "maildomain", CF_STR, OFF(maildomain), 0, NULL, NULL },
+    { "chunking", CF_BOOL, OFF(chunking), 0, NULL, NULL },
+    { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), 0, NULL, NULL },
 };
 #undef OFF
 const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];
@@ -142,6 +144,8 @@ static struct account *account_new_defaults(void)
     a->tls = true;
     a->tls_starttls = true;
     a->tls_certcheck = true;
+    a->chunking = true;
+    a->tls_session_cache = true;
     a->queue = QUEUE_ON_FAILURE;
     a->queue_lifetime = 5L * 24 * 3600;
     a->queue_max_backoff = 3600;

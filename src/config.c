@@ -277,7 +277,8 @@ const struct account *config_select(const struct config *cfg, const char *name,
  * Format (stable, for scripts): one "key = value" line per setting.
  * First "account = NAME" and "file = FILE:LINE", then every command of
  * the list in DESIGN.md's order (host, port, source_ip, ... aliases),
- * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain.
+ * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
+ * chunking, tls_session_cache.
  * Strings are printed as they are (after ~ expansion), "(not set)" when
  * unset (protocol prints "smtp" and auth "off" when unset, their
  * defaults). Booleans are "on"/"off". port is the effective port (defaults

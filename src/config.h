@@ -109,6 +109,11 @@ struct account {
     long queue_lifetime;         /* seconds; default 5 days */
     long queue_max_backoff;      /* seconds; default 1 hour */
 
+    /* protocol (issue 5) */
+    bool chunking;               /* default on: BDAT when the server offers CHUNKING
+                                    and PIPELINING */
+    bool tls_session_cache;      /* default on: resume TLS sessions across runs */
+
     /* added by config.c */
     char *maildomain;            /* msmtp's obsolete `maildomain` (for %M); NULL = unset */
     unsigned long long set_mask; /* internal: which settings were set explicitly

@@ -231,6 +231,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
             .password = password,
             .ntlmdomain = a->ntlmdomain,
             .allow_plaintext_auth = a->allow_plaintext_auth,
+            .chunking = a->chunking,
         };
         s = smtp_new(c, &p);
         (void)smtp_open(s, &sr);
@@ -356,6 +357,8 @@ enum result_class deliver_serverinfo(const struct account *a, FILE *out)
     struct smtp_session *s = NULL;
     struct tls_config tlscfg;
     tls_config_from_account(&tlscfg, a);
+    /* A resumed session shows no certificate: always a full handshake. */
+    tlscfg.session_cache = false;
 
     if (deliver_check_account(a, &sr) == 0 && deliver_connect(a, &tlscfg, &c, &sr) == 0) {
         struct smtp_params p = {

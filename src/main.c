@@ -346,7 +346,12 @@ out:
 int main(int argc, char **argv)
 {
     open_standard_fds();
-    setlocale(LC_ALL, "");
+    /* Only the categories smtpfwd uses: the language and character set
+     * of its messages and the logfile's time stamps. Loading all of them
+     * (LC_ALL) opens a dozen locale files on every run. */
+    setlocale(LC_CTYPE, "");
+    setlocale(LC_MESSAGES, "");
+    setlocale(LC_TIME, "");
 #if ENABLE_NLS
     bindtextdomain(PACKAGE, LOCALEDIR);
     textdomain(PACKAGE);

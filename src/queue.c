@@ -53,38 +53,16 @@ bool queue_id_valid(const char *s)
     return n > 0 && n <= QUEUE_ID_MAX;
 }
 
-/* mkdir -p with mode 0700 for the missing components. */
-static int make_dirs(const char *path)
-{
-    if (mkdir(path, 0700) == 0 || errno == EEXIST)
-        return 0;
-    if (errno != ENOENT)
-        return -1;
-    char *copy = xstrdup(path);
-    char *slash = strrchr(copy, '/');
-    int rc = -1;
-    if (slash && slash != copy) {
-        *slash = '\0';
-        if (make_dirs(copy) == 0)
-            rc = (mkdir(path, 0700) == 0 || errno == EEXIST) ? 0 : -1;
-    }
-    int saved = errno;
-    free(copy);
-    errno = saved;
-    return rc;
-}
-
 char *queue_dir(const struct account *a, bool create, struct result *r)
 {
-    char *dir;
-    const char *xdg = getenv("XDG_STATE_HOME");
+    char *dir = NULL;
+    char *state = NULL;
     if (a && a->queue_dir && *a->queue_dir)
         dir = xstrdup(a->queue_dir);
-    else if (xdg && xdg[0] == '/')
-        dir = xasprintf("%s/smtpfwd/queue", xdg);
-    else if (util_user_home() && util_user_home()[0] == '/')
-        dir = xasprintf("%s/.local/state/smtpfwd/queue", util_user_home());
-    else {
+    else if ((state = util_state_dir()) != NULL)
+        dir = xasprintf("%s/queue", state);
+    free(state);
+    if (!dir) {
         result_set(r, RC_CONFIG,
                    _("cannot find the spool directory: the user has no home directory; "
                      "set queue_dir in the configuration"));
@@ -101,7 +79,7 @@ char *queue_dir(const struct account *a, bool create, struct result *r)
         char *sub = xasprintf("%s/%s", dir, subs[i]);
         int rc = mkdir(sub, 0700);
         if (rc != 0 && errno == ENOENT)
-            rc = make_dirs(sub);
+            rc = util_make_dirs(sub);
         if (rc != 0 && errno != EEXIST) {
             result_set(r, RC_CANTCREAT, _("cannot create the spool directory %s: %s"), sub,
                        strerror(errno));

@@ -5,7 +5,8 @@
  * that state's command: smtp_enter -> smtp_send_state), handling each
  * reply by switching on the state (smtp_handle_reply), strict reply
  * parsing, capabilities, the pipelined MAIL/RCPT/DATA group, the
- * dot-stuffed body, and the classification of every refusal.
+ * dot-stuffed body, the pipelined MAIL/RCPT/BDAT LAST group with the raw
+ * message (CHUNKING, RFC 3030), and the classification of every refusal.
  *
  * Must not: touch a socket (everything goes through conn.[ch]), or send
  * anything after a fatal error (network, timeout, protocol, 421).
@@ -39,6 +40,7 @@ enum smtp_state {
     SMTP_DATA,
     SMTP_BODY,
     SMTP_DOT,
+    SMTP_BDAT,
     SMTP_RSET,
     SMTP_QUIT,
     SMTP_CLOSED,
@@ -56,6 +58,7 @@ static const char *const smtp_state_names[] = {
     [SMTP_DATA] = "DATA",
     [SMTP_BODY] = "BODY",
     [SMTP_DOT] = "DOT",
+    [SMTP_BDAT] = "BDAT",
     [SMTP_RSET] = "RSET",
     [SMTP_QUIT] = "QUIT",
     [SMTP_CLOSED] = "CLOSED",
@@ -77,6 +80,7 @@ struct smtp_txn {
     char *sender;             /* as sent (A-labels when converted) */
     char **rcpts;             /* as sent */
     bool pipelined;           /* MAIL, RCPTs and DATA went out together */
+    bool chunked;             /* ... and BDAT LAST with the message instead of DATA */
     bool use_smtputf8;
     bool mail_ok;
     size_t next_rcpt;         /* whose RCPT reply is read next */
@@ -154,6 +158,7 @@ static int smtp_state_timeout(const struct smtp_session *s, enum smtp_state st)
     case SMTP_DATA:     return smtp_timeout_ms(s, SMTP_TMO_DATA);
     case SMTP_BODY:     return smtp_timeout_ms(s, SMTP_TMO_BLOCK);
     case SMTP_DOT:      return smtp_timeout_ms(s, SMTP_TMO_DOT);
+    case SMTP_BDAT:     return smtp_timeout_ms(s, SMTP_TMO_DOT);
     case SMTP_QUIT:     return smtp_timeout_ms(s, SMTP_TMO_QUIT);
     default:            return smtp_timeout_ms(s, SMTP_TMO_COMMAND);
     }
@@ -341,10 +346,57 @@ static int smtp_send_body(struct smtp_session *s, struct result *r)
     return rc;
 }
 
+/* CHUNKING (RFC 3030): "BDAT <size> LAST" and the message file exactly
+ * as stored (canonical CRLF, no dot-stuffing, no final "."), queued in
+ * large writes; the caller flushes. One chunk carries the whole message:
+ * its size is known from the intake or spool file. A file shorter than
+ * its recorded size is a local I/O error; the connection must then be
+ * dropped (the server is still waiting for the missing octets). */
+static int smtp_send_chunk(struct smtp_session *s, struct result *r)
+{
+    const struct smtp_message *m = s->t->m;
+    int tmo = smtp_state_timeout(s, SMTP_BODY);
+    long long size = m->size;
+    char *cmd = xasprintf("BDAT %lld LAST", size);
+    int rc = smtp_cmd(s, cmd, tmo, r);
+    free(cmd);
+    if (rc != 0)
+        return -1;
+    char *in = xmalloc(SMTP_BODY_CHUNK);
+    off_t off = (off_t)m->offset;
+    long long left = size;
+    while (rc == 0 && left > 0) {
+        size_t want = left < SMTP_BODY_CHUNK ? (size_t)left : SMTP_BODY_CHUNK;
+        ssize_t n = pread(m->fd, in, want, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            result_set(r, RC_IOERR, _("cannot read the message file: %s"), strerror(errno));
+            rc = -1;
+        } else if (n == 0) {
+            result_set(r, RC_IOERR,
+                       _("cannot read the message file: it ends %lld bytes before its "
+                         "recorded size of %lld bytes"), left, size);
+            rc = -1;
+        } else {
+            off += n;
+            left -= n;
+            rc = conn_write(s->c, in, (size_t)n, tmo, r);
+        }
+    }
+    free(in);
+    if (rc == 0)
+        log_debug(1, _("(%lld bytes of message data)"), size);
+    return rc;
+}
+
 static int smtp_enter(struct smtp_session *s, enum smtp_state st, struct result *r);
 
 /* MAIL, and with PIPELINING every RCPT and DATA, queued (not flushed):
- * the whole group leaves in one write (RFC 2920). */
+ * the whole group leaves in one write (RFC 2920). With CHUNKING the group
+ * ends in BDAT LAST and the message instead of DATA (RFC 3030 4.2), and
+ * QUIT follows it when this is the last message, as it follows "." on
+ * the DATA path: the whole transaction is one write for a small message. */
 static int smtp_queue_mail_group(struct smtp_session *s, struct smtp_txn *t, int tmo,
                                  struct result *r)
 {
@@ -357,8 +409,14 @@ static int smtp_queue_mail_group(struct smtp_session *s, struct smtp_txn *t, int
             rc = smtp_cmd(s, cmd, tmo, r);
             free(cmd);
         }
-        if (rc == 0)
+        if (rc == 0 && !t->chunked)
             rc = smtp_cmd(s, "DATA", tmo, r);
+        if (rc == 0 && t->chunked)
+            rc = smtp_send_chunk(s, r);
+        if (rc == 0 && t->chunked && t->m->last) {
+            rc = smtp_cmd(s, "QUIT", tmo, r);
+            s->quit_sent = true;
+        }
     }
     return rc;
 }
@@ -468,6 +526,8 @@ static int smtp_send_state(struct smtp_session *s, struct result *r)
         if (smtp_send_body(s, r) != 0)
             return -1;
         return smtp_enter(s, SMTP_DOT, r);
+    case SMTP_BDAT:
+        return 0;               /* sent with the MAIL group */
     case SMTP_DOT:
         rc = smtp_cmd(s, ".", tmo, r);
         if (rc == 0 && t->m->last && !t->empty_data) {
@@ -659,6 +719,24 @@ static void smtp_set_rcpt(struct smtp_rcpt *rc, const struct smtp_reply *rep)
     rc->reply = xstrdup(rep->text ? rep->text : "");
 }
 
+/* The reply to the end of the message ("." or BDAT LAST): the
+ * message's final status for every accepted recipient. */
+static int smtp_handle_final(struct smtp_session *s, struct result *r)
+{
+    struct smtp_message *m = s->t->m;
+    m->final_code = s->last.code;
+    free(m->final_reply);
+    m->final_reply = xstrdup(s->last.text);
+    if (s->last.code / 100 == 2) {
+        for (size_t i = 0; i < m->nrcpts; i++)
+            if (m->rcpts[i].status == RCPT_ACCEPTED)
+                m->rcpts[i].status = RCPT_DELIVERED;
+        return smtp_enter(s, s->quit_sent ? SMTP_CLOSED : SMTP_READY, r);
+    }
+    smtp_refused(s, RC_DATAERR, _("the server refused the message"), r);
+    return smtp_enter(s, smtp_after_failure(s), r);
+}
+
 static int smtp_handle_dot_lmtp(struct smtp_session *s, struct result *r)
 {
     struct smtp_txn *t = s->t;
@@ -822,6 +900,8 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
             return smtp_enter(s, SMTP_RCPT, r);
         if (t->mail_ok && t->naccepted == 0)
             smtp_all_refused(s, r);
+        if (t->chunked)
+            return smtp_enter(s, SMTP_BDAT, r);
         if (t->pipelined || t->naccepted > 0)
             return smtp_enter(s, SMTP_DATA, r);
         return smtp_enter(s, SMTP_RSET, r);
@@ -848,16 +928,22 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
             return smtp_enter(s, SMTP_RSET, r);
         if (s->p.lmtp)
             return smtp_handle_dot_lmtp(s, r);
+        return smtp_handle_final(s, r);
+    case SMTP_BDAT:
+        if (!t->mail_ok || t->naccepted == 0) {
+            /* MAIL or every RCPT was refused (already reported): the
+             * server refuses the chunk too (554, RFC 3030 2). */
+            return smtp_enter(s, smtp_after_failure(s), r);
+        }
+        if (code != 500 && code != 502)
+            return smtp_handle_final(s, r);
+        /* 500/502: the server offers CHUNKING but does not take BDAT. */
         t->m->final_code = code;
         free(t->m->final_reply);
         t->m->final_reply = xstrdup(s->last.text);
-        if (cls == 2) {
-            for (size_t i = 0; i < t->m->nrcpts; i++)
-                if (t->m->rcpts[i].status == RCPT_ACCEPTED)
-                    t->m->rcpts[i].status = RCPT_DELIVERED;
-            return smtp_enter(s, s->quit_sent ? SMTP_CLOSED : SMTP_READY, r);
-        }
-        smtp_refused(s, RC_DATAERR, _("the server refused the message"), r);
+        smtp_refused(s, RC_DATAERR,
+                     _("the server refused the BDAT command although it offers CHUNKING "
+                       "(\"chunking off\" for the account sends with DATA instead)"), r);
         return smtp_enter(s, smtp_after_failure(s), r);
     case SMTP_RSET:
         if (cls == 2)
@@ -900,8 +986,9 @@ static void smtp_note_decisive(struct smtp_session *s)
         return;
     if (t && t->with_auth && s->auth_fail.cls != RC_OK)
         return;                 /* drained behind a refused AUTH */
-    if (t && (s->state == SMTP_RCPT || s->state == SMTP_DATA)
-        && (!t->mail_ok || (s->state == SMTP_DATA && t->naccepted == 0)))
+    bool data = s->state == SMTP_DATA || s->state == SMTP_BDAT;
+    if (t && (s->state == SMTP_RCPT || data)
+        && (!t->mail_ok || (data && t->naccepted == 0)))
         return;
     free(s->decisive.text);
     s->decisive = s->last;
@@ -1167,6 +1254,13 @@ int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct res
     s->t = t;
     t->with_auth = s->auth_pending;     /* AUTH leads this group */
     s->auth_pending = false;
+    /* BDAT only pipelined: without PIPELINING, DATA costs no more round
+     * trips than lock-step BDAT. LMTP keeps DATA. Behind a pipelined AUTH
+     * the group ends in DATA, so that the message is never sent before
+     * the server accepted the credentials (a refused BDAT's chunk would
+     * already be on the wire); the next messages use BDAT. */
+    t->chunked = t->pipelined && s->caps.chunking && s->p.chunking && !s->p.lmtp
+                 && !t->with_auth && m->size >= 0;   /* BDAT needs the exact size */
     if (smtp_enter(s, t->with_auth ? SMTP_AUTH : SMTP_MAIL, &lr) != 0)
         smtp_lost(s);
     else

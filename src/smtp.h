@@ -15,6 +15,14 @@
  * reply is not waited for) -> READY; RSET after a failed transaction;
  * QUIT.
  *
+ * With CHUNKING and PIPELINING offered and params.chunking set, DATA,
+ * body and "." are replaced by "BDAT <size> LAST" and the message file
+ * as stored (no dot-stuffing), in the same write as MAIL and RCPT (and
+ * QUIT for the last message): MAIL, RCPT..., BDAT (its reply is the
+ * final status, as the reply to "." is) -> READY. A group led by a
+ * pipelined AUTH keeps DATA, so that no message data leaves before the
+ * credentials are accepted.
+ *
  * Replies are parsed strictly: three digits, then ' ' or '-', at most
  * SMTP_MAX_LINE octets per line and SMTP_MAX_LINES lines per reply, the
  * same code on every line, printable text; anything else is RC_PROTOCOL.
@@ -74,6 +82,8 @@ struct smtp_params {
     const char *password;           /* not owned; never logged */
     const char *ntlmdomain;
     bool allow_plaintext_auth;      /* PLAIN/LOGIN without TLS explicitly allowed */
+    bool chunking;                  /* account `chunking`: BDAT when CHUNKING and
+                                       PIPELINING are offered (not for LMTP) */
 };
 
 /* Per-recipient outcome of one transaction. */
@@ -133,7 +143,8 @@ const char *smtp_greeting(const struct smtp_session *s);
  *   all recipients refused -> RC_NOUSER (5xx) / RC_TEMPFAIL (any 4xx);
  *   MAIL 5xx -> RC_DATAERR; MAIL 4xx -> RC_TEMPFAIL;
  *   size above the announced SIZE -> RC_DATAERR, nothing sent;
- *   DATA/end of data 5xx -> RC_DATAERR; 4xx -> RC_TEMPFAIL;
+ *   DATA/end of data/BDAT 5xx -> RC_DATAERR; 4xx -> RC_TEMPFAIL;
+ *   (BDAT refused with 500/502 -> RC_DATAERR naming `chunking off`);
  *   network errors and timeouts -> RC_TEMPFAIL; bad replies -> RC_PROTOCOL.
  * After a failed transaction on a live connection, RSET is sent (its
  * reply is read) so the session can be used again or closed cleanly. */

@@ -33,6 +33,7 @@ struct tls_config {
     const char *priorities;      /* GnuTLS priority string or NULL */
     int min_dh_prime_bits;       /* 0 = GnuTLS default */
     const char *account;         /* account name, for the certcheck-off warning (may be NULL) */
+    bool session_cache;          /* resume sessions across runs (tls_session_cache) */
 };
 
 struct tls_info {

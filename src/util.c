@@ -6,6 +6,7 @@
 #include <autoconfig.h>
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -366,4 +367,46 @@ const char *util_host_name(void)
         }
     }
     return host;
+}
+
+/* $VAR/smtpfwd when VAR holds an absolute path, else HOME/fallback. */
+static char *xdg_dir(const char *var, const char *fallback)
+{
+    const char *xdg = getenv(var);
+    if (xdg && xdg[0] == '/')
+        return xasprintf("%s/smtpfwd", xdg);
+    const char *home = util_user_home();
+    if (home && home[0] == '/')
+        return xasprintf("%s/%s/smtpfwd", home, fallback);
+    return NULL;
+}
+
+char *util_state_dir(void)
+{
+    return xdg_dir("XDG_STATE_HOME", ".local/state");
+}
+
+char *util_cache_dir(void)
+{
+    return xdg_dir("XDG_CACHE_HOME", ".cache");
+}
+
+int util_make_dirs(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    char *copy = xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    int rc = -1;
+    if (slash && slash != copy) {
+        *slash = '\0';
+        if (util_make_dirs(copy) == 0)
+            rc = (mkdir(path, 0700) == 0 || errno == EEXIST) ? 0 : -1;
+    }
+    int saved = errno;
+    free(copy);
+    errno = saved;
+    return rc;
 }

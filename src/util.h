@@ -79,4 +79,15 @@ const char *util_user_home(void);
 /* The host's fully qualified name if one is known, else the short name. */
 const char *util_host_name(void);
 
+/* smtpfwd's state directory: $XDG_STATE_HOME/smtpfwd when that is an
+ * absolute path, else HOME/.local/state/smtpfwd with HOME from the user
+ * database; NULL when there is no home. Caller frees. Not created. */
+char *util_state_dir(void);
+/* smtpfwd's cache directory: $XDG_CACHE_HOME/smtpfwd, else
+ * HOME/.cache/smtpfwd (as util_state_dir). Caller frees. Not created. */
+char *util_cache_dir(void);
+/* mkdir -p: create path and its missing parents with mode 0700.
+ * Returns 0 (also when it exists) or -1 with errno. */
+int util_make_dirs(const char *path);
+
 #endif

@@ -25,6 +25,20 @@ lib_tmpdir() {
     trap 'exit 1' INT TERM
 }
 
+# lib_private_env: a scrubbed environment like the data-file cases': HOME
+# and the XDG directories inside $TESTDIR (spool, session cache), no
+# system configuration file, the C locale.
+lib_private_env() {
+    HOME=$TESTDIR/home
+    XDG_STATE_HOME=$HOME/.local/state
+    XDG_CONFIG_HOME=$HOME/.config
+    XDG_CACHE_HOME=$HOME/.cache
+    SMTPFWD_SYSCONF=
+    LC_ALL=C
+    export HOME XDG_STATE_HOME XDG_CONFIG_HOME XDG_CACHE_HOME SMTPFWD_SYSCONF LC_ALL
+    mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" || exit 99
+}
+
 # smtpd_start [SCRIPT-TEXT]: start the server with that script in $TESTDIR;
 # sets SMTPD_PORT and SMTPD_PID. Waits for the port file (no sleeps on a
 # fixed time: polls for the file the server renames into place).

@@ -15,6 +15,14 @@
 #    mechanism, smtpfwd must exit 0 and write "tls=on auth=on user=alice"
 #    to its logfile, and the -v transcript must not show the password.
 #  - passwordeval as the password source.
+#  - CHUNKING: Postfix offers it, so a delivery uses BDAT LAST (the -v
+#    transcript shows it, no DATA); with `chunking off` it uses DATA. Both
+#    messages are read back intact from the maildir. (Every `auth plain`
+#    case above pipelines AUTH with the group and so still uses DATA.)
+#  - TLS session resumption: the second delivery resumes the session the
+#    first one kept (cache file mode 0600), `tls_session_cache off` does not
+#    resume; most cases above share settings and so resume too, while every
+#    failure case below has other settings and gets a full handshake.
 #  - --serverinfo shows the certificate fingerprint, subject, issuer and
 #    the AUTH mechanisms of both ports.
 #  - Failure paths: wrong password (77, the server's 535 quoted), no trust
@@ -381,6 +389,58 @@ for c in serverinfo-starttls serverinfo-smtps; do
         fi
     done
 done
+
+# 7b. CHUNKING: Postfix offers it, so the message goes out as BDAT LAST
+#     (SCRAM: AUTH is done before the MAIL group; behind a pipelined AUTH
+#     PLAIN smtpfwd keeps DATA); `chunking off` goes back to DATA. Both
+#     arrive intact (success_case reads them back from the maildir).
+success_case chunking-on SCRAM-SHA-256 "host 127.0.0.1" "port $PF_SUB" \
+    "tls_host_override localhost" "tls_trust_file $PF_CA" "auth scram-sha-256" "user $PF_USER" "$pw"
+if grep -q -E '^<-- 250[- ]CHUNKING$' "$err"; then ok; else fail "Postfix does not offer CHUNKING here"; fi
+if grep -q -E '^--> BDAT [0-9]+ LAST$' "$err"; then ok; else
+    fail "the transcript does not show BDAT: $(grep '^--> ' "$err" | tr '\n' ' ')"
+fi
+if grep -q -E '^--> (DATA|\.)$' "$err"; then fail "DATA or a final dot was sent with CHUNKING"; else ok; fi
+success_case chunking-off SCRAM-SHA-256 "host 127.0.0.1" "port $PF_SUB" \
+    "tls_host_override localhost" "tls_trust_file $PF_CA" "auth scram-sha-256" "user $PF_USER" \
+    "$pw" "chunking off"
+if grep -q '^--> DATA$' "$err"; then ok; else fail "the transcript does not show DATA with chunking off"; fi
+if grep -q '^--> BDAT' "$err"; then fail "BDAT was sent with chunking off"; else ok; fi
+
+# 7c. TLS session resumption: the first delivery with a fresh cache does a
+#     full handshake and keeps the session Postfix offers (TLS 1.3 ticket)
+#     in $XDG_CACHE_HOME/smtpfwd/tls-sessions (one file, mode 0600); the
+#     second resumes it (-v -v says so) and is delivered all the same;
+#     with `tls_session_cache off` nothing is resumed. (--serverinfo in 7
+#     ran with sessions of the same settings already cached and still
+#     showed the certificate: it never resumes.)
+XDG_CACHE_HOME=$client/home/.cache-7c
+export XDG_CACHE_HOME
+for rcase in resume-first resume-second resume-off; do
+    extra="tls_session_cache on"
+    [ $rcase = resume-off ] && extra="tls_session_cache off"
+    case_name=$rcase
+    message "$case_name"
+    account "$case_name" "host 127.0.0.1" "port $PF_SUB" "tls_host_override localhost" \
+        "tls_trust_file $PF_CA" "auth plain" "user $PF_USER" "$pw" "$extra"
+    run -v -v -i rcpt@x.test
+    expect_status 0
+    no_secret
+    check_delivered PLAIN
+    resumed=no
+    grep -q 'TLS session with localhost resumed from the cache' "$err" && resumed=yes
+    case $rcase in
+    resume-second) want=yes ;;
+    *) want=no ;;
+    esac
+    if [ $resumed = $want ]; then ok; else fail "resumed: $resumed, expected $want"; fi
+    files=$(find "$XDG_CACHE_HOME/smtpfwd/tls-sessions" -type f 2>/dev/null | wc -l)
+    if [ "$files" -eq 1 ]; then ok; else fail "$files files in the session cache, expected 1"; fi
+    mode=$(find "$XDG_CACHE_HOME/smtpfwd/tls-sessions" -type f -perm 600 2>/dev/null | wc -l)
+    if [ "$mode" -eq 1 ]; then ok; else fail "the cached session is not mode 0600"; fi
+done
+XDG_CACHE_HOME=$client/home/.cache
+export XDG_CACHE_HOME
 
 # 8. A last good delivery: once it is in the maildir, whatever a failed case
 #    might have queued would be there too. Nothing of theirs may be.

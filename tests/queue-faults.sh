@@ -44,13 +44,7 @@ fail() {
 
 # Scrubbed environment like the data-file cases: HOME and XDG_STATE_HOME in
 # $TESTDIR; the spool is always an explicit queue_dir.
-HOME=$TESTDIR/home
-XDG_STATE_HOME=$HOME/.local/state
-XDG_CONFIG_HOME=$HOME/.config
-SMTPFWD_SYSCONF=
-LC_ALL=C
-export HOME XDG_STATE_HOME XDG_CONFIG_HOME SMTPFWD_SYSCONF LC_ALL
-mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME"
+lib_private_env
 
 # config FILE PORT QUEUEDIR: an account for that port and spool.
 config() {

@@ -19,6 +19,9 @@
  * GNU SASL has, with tls-unique / tls-exporter channel binding for
  * SCRAM-*-PLUS); XOAUTH2 and OAUTHBEARER, which GNU SASL cannot serve, are
  * checked here. Without GNU SASL only XOAUTH2/OAUTHBEARER work.
+ * BDAT (RFC 3030 CHUNKING) is always understood: "BDAT n [LAST]" is
+ * followed by exactly n octets of message data, logged like everything
+ * else, and answered per chunk; `chunking` advertises it.
  *
  * Usage: smtpd-script --script FILE --log FILE --port-file FILE [--listen-fd FD]
  *                     [--events FILE] [--tls-cert FILE --tls-key FILE]
@@ -92,6 +95,9 @@ struct script {
     bool starttls;             /* offer and handle STARTTLS */
     bool implicit_tls;         /* handshake right after accept */
     bool tls_cut_handshake;    /* read the ClientHello, then close */
+    /* CHUNKING */
+    bool chunking;             /* advertise CHUNKING in the default EHLO reply */
+    long long bdat_cut;        /* bdat-cut N: close after N octets of a chunk; -1 = never */
     /* AUTH */
     char *auth_mechs;          /* "PLAIN LOGIN ..." (uppercase) or NULL */
     bool auth_requires_tls;    /* AUTH offered and accepted only under TLS */
@@ -255,6 +261,7 @@ static void set_text(struct rule *ru, const char *text, bool lines, const char *
 static void load_script(const char *path, struct script *sc)
 {
     memset(sc, 0, sizeof *sc);
+    sc->bdat_cut = -1;
     if (!path)
         return;
     FILE *f = fopen(path, "r");
@@ -311,6 +318,13 @@ static void load_script(const char *path, struct script *sc)
             ru->ms = atol(text);
         } else if (strcmp(cmd, "require-pipelining") == 0) {
             sc->require_pipelining = true;
+        } else if (strcmp(cmd, "chunking") == 0) {
+            sc->chunking = true;
+        } else if (strcmp(cmd, "bdat-cut") == 0) {
+            char *end;
+            sc->bdat_cut = strtoll(rest, &end, 10);
+            if (!rest[0] || *end || sc->bdat_cut < 0)
+                die("%s: bdat-cut N (octets)", where);
         } else if (strcmp(cmd, "require-auth-pipelining") == 0) {
             sc->require_auth_pipelining = true;
         } else if (strcmp(cmd, "starttls") == 0) {
@@ -502,6 +516,10 @@ struct session {
     bool pipelining_offered; /* the EHLO reply listed PIPELINING */
     bool authenticated;     /* AUTH succeeded in this (TLS) session */
     int data_match;         /* progress through "\r\n.\r\n" */
+    int rcpts_ok;           /* RCPTs accepted in this transaction */
+    bool bdat_last;         /* the chunk being answered ended the message */
+    long long bdat_size;    /* its size */
+    long long bdat_total;   /* octets in the message's chunks so far */
     const char *line;       /* the command line being answered (no CRLF) */
     size_t line_len;
     char *cb_unique;        /* base64 channel binding data, or NULL */
@@ -1102,7 +1120,8 @@ static char *default_ehlo(const struct session *s)
     size_t cap = 256 + (sc->auth_mechs ? strlen(sc->auth_mechs) : 0);
     char *r = xrealloc_or_die(NULL, cap);
     snprintf(r, cap, "250-mx.test greets you\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-             "250-SIZE 10240000\r\n250-DSN\r\n%s%s%s%s250 ENHANCEDSTATUSCODES\r\n",
+             "250-SIZE 10240000\r\n250-DSN\r\n%s%s%s%s%s250 ENHANCEDSTATUSCODES\r\n",
+             sc->chunking ? "250-CHUNKING\r\n" : "",
              sc->starttls && !s->io.tls ? "250-STARTTLS\r\n" : "",
              sc->auth_mechs && (s->io.tls || !sc->auth_requires_tls) ? "250-AUTH " : "",
              sc->auth_mechs && (s->io.tls || !sc->auth_requires_tls) ? sc->auth_mechs : "",
@@ -1135,6 +1154,19 @@ static const char *default_reply(const char *key)
     return "502 5.5.2 command not recognized\r\n";
 }
 
+/* The default reply to a BDAT chunk (README: "CHUNKING"). */
+static char *default_bdat(const struct session *s)
+{
+    char *r = xrealloc_or_die(NULL, 128);
+    if (s->rcpts_ok == 0)
+        snprintf(r, 128, "554 5.5.1 no valid recipients\r\n");
+    else if (s->bdat_last)
+        snprintf(r, 128, "250 2.0.0 queued as 1234 (%lld octets)\r\n", s->bdat_total);
+    else
+        snprintf(r, 128, "250 2.0.0 %lld octets received\r\n", s->bdat_size);
+    return r;
+}
+
 /* React to one event KEY (a command word, "." or "CONNECT"). */
 static void respond(struct session *s, const char *key)
 {
@@ -1161,7 +1193,8 @@ static void respond(struct session *s, const char *key)
         return;
     }
     if (!ru && sc->require_auth && !s->authenticated
-        && (strcmp(key, "MAIL") == 0 || strcmp(key, "RCPT") == 0 || strcmp(key, "DATA") == 0)) {
+        && (strcmp(key, "MAIL") == 0 || strcmp(key, "RCPT") == 0 || strcmp(key, "DATA") == 0
+            || strcmp(key, "BDAT") == 0)) {
         event("%s before AUTH", key);
         send_str(s, "530 5.7.0 authentication required\r\n");
         return;
@@ -1172,6 +1205,8 @@ static void respond(struct session *s, const char *key)
         reply = ru->data;
     else if (is_ehlo)
         reply = dynamic = default_ehlo(s);
+    else if (strcmp(key, "BDAT") == 0)
+        reply = dynamic = default_bdat(s);
     else if (is_starttls && sc->starttls && !s->io.tls)
         reply = "220 2.0.0 ready to start TLS\r\n";
     else if (is_starttls && s->io.tls)
@@ -1206,6 +1241,14 @@ static void respond(struct session *s, const char *key)
     }
     if (strcmp(key, "QUIT") == 0 && rlen >= 1 && reply[0] == '2')
         s->closed = true;
+    /* The transaction, for BDAT's default reply. */
+    if (strcmp(key, "MAIL") == 0 || strcmp(key, "RSET") == 0 || strcmp(key, ".") == 0
+        || (strcmp(key, "BDAT") == 0 && (s->bdat_last || reply[0] != '2'))) {
+        s->rcpts_ok = 0;
+        s->bdat_total = 0;
+    } else if (strcmp(key, "RCPT") == 0 && rlen >= 1 && reply[0] == '2') {
+        s->rcpts_ok++;
+    }
     if (is_starttls && sc->starttls && !s->io.tls && rlen >= 3 && memcmp(reply, "220", 3) == 0
         && !s->closed) {
         /* RFC 3207: nothing may follow STARTTLS before the handshake. */
@@ -1280,11 +1323,22 @@ static bool buffer_has(const struct session *s, const char *needle)
  * the rest of the group (…DATA\r\n) must already be on its way. Wait up
  * to 2 s without answering; record "NOT PIPELINED" (label "AUTH NOT
  * PIPELINED") if it does not come. */
+/* A complete "BDAT ..." command line is in the buffer. */
+static bool buffer_has_bdat(const struct session *s)
+{
+    for (size_t i = 0; i + 5 <= s->len; i++) {
+        if ((i == 0 || s->buf[i - 1] == '\n') && strncasecmp(s->buf + i, "BDAT ", 5) == 0
+            && memchr(s->buf + i, '\n', s->len - i))
+            return true;
+    }
+    return false;
+}
+
 static void check_pipelined_as(struct session *s, const char *label)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    while (!buffer_has(s, "DATA\r\n") && !buffer_has(s, "data\r\n")) {
+    while (!buffer_has(s, "DATA\r\n") && !buffer_has(s, "data\r\n") && !buffer_has_bdat(s)) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long elapsed = (now.tv_sec - start.tv_sec) * 1000L
                      + (now.tv_nsec - start.tv_nsec) / 1000000L;
@@ -1298,6 +1352,62 @@ static void check_pipelined_as(struct session *s, const char *label)
 static void check_pipelined(struct session *s)
 {
     check_pipelined_as(s, "NOT PIPELINED");
+}
+
+/* Parse "BDAT n [LAST]" (line without CRLF). Returns 0 or -1. */
+static int parse_bdat(const char *line, long long *size, bool *last)
+{
+    const char *p = line + 4;
+    if (*p != ' ')
+        return -1;
+    while (*p == ' ')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    long long n = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (n > (1LL << 40))
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    *last = false;
+    while (*p == ' ')
+        p++;
+    if (strncasecmp(p, "LAST", 4) == 0) {
+        *last = true;
+        p += 4;
+        while (*p == ' ')
+            p++;
+    }
+    if (*p)
+        return -1;
+    *size = n;
+    return 0;
+}
+
+/* Read the n octets of a BDAT chunk (they are logged as they come) and
+ * drop them from the buffer. Returns 0, or -1 when the client went away
+ * (event "EOF in BDAT") or bdat-cut closed the connection. */
+static int read_chunk(struct session *s, long long n)
+{
+    long long got = 0;
+    while (got < n) {
+        if (s->len == 0 && fill(s, -1) < 0) {
+            event("EOF in BDAT");
+            return -1;
+        }
+        size_t take = s->len;
+        if ((long long)take > n - got)
+            take = (size_t)(n - got);
+        if (s->sc->bdat_cut >= 0 && got + (long long)take >= s->sc->bdat_cut) {
+            event("BDAT cut after %lld octets", s->sc->bdat_cut);
+            s->closed = true;
+            return -1;
+        }
+        consume(s, take);
+        got += (long long)take;
+    }
+    return 0;
 }
 
 static void serve(struct session *s)
@@ -1340,6 +1450,23 @@ static void serve(struct session *s)
         memcpy(line, s->buf, keep);
         line[keep] = '\0';
         consume(s, n);
+        if (strcmp(key, "BDAT") == 0 && !s->silent) {
+            long long size;
+            bool last;
+            if (parse_bdat(line, &size, &last) != 0) {
+                event("BAD BDAT");
+                send_str(s, "501 5.5.4 syntax: BDAT size [LAST]\r\n");
+                free(line);
+                continue;
+            }
+            if (read_chunk(s, size) != 0) {
+                free(line);
+                return;
+            }
+            s->bdat_size = size;
+            s->bdat_last = last;
+            s->bdat_total += size;
+        }
         /* A client must wait for each reply unless PIPELINING was offered. */
         if (s->len > 0 && !s->pipelining_offered && !s->silent)
             event("PIPELINED WITHOUT PIPELINING after %s", key);

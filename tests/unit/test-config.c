@@ -194,6 +194,8 @@ static void test_defaults_in_code(void)
     tap_int(a->queue_max_backoff, 3600, "queue_max_backoff 1 hour");
     tap_ok(a->logfile_time_format == NULL && a->syslog == NULL, "no logging by default");
     tap_int(a->timeout, 0, "timeout 0");
+    tap_ok(a->chunking, "chunking on by default");
+    tap_ok(a->tls_session_cache, "tls_session_cache on by default");
     tap_int(a->line, 1, "line of definition");
     tap_str(a->file, "t.rc", "file of definition");
     config_free(cfg);
@@ -499,6 +501,34 @@ static void test_inheritance(void)
     tap_str(d->name, "default", "default name");
     tap_int((long long)cfg->naccounts, 8, "8 accounts");
     tap_str(cfg->accounts[0]->name, "a", "definition order kept");
+    config_free(cfg);
+}
+
+/* chunking on|off and tls_session_cache on|off: on/off commands like the
+ * others (defaults, parents, own line), and a bad value is an error. */
+static void test_chunking(void)
+{
+    struct config *cfg = parse("defaults\nchunking off\naccount a\nhost h\n"
+                               "account b : a\nchunking on\naccount c : a\n"
+                               "defaults\nchunking on\naccount d\nhost h\n", NULL);
+    tap_ok(cfg != NULL, "chunking file parses");
+    if (!cfg)
+        return;
+    tap_ok(!config_find(cfg, "a")->chunking, "chunking off from defaults");
+    tap_ok(config_find(cfg, "b")->chunking, "chunking on: own line beats the parent");
+    tap_ok(!config_find(cfg, "c")->chunking, "chunking off inherited from the parent");
+    tap_ok(config_find(cfg, "d")->chunking, "chunking on from later defaults");
+    config_free(cfg);
+    expect_error_prefix("account a\nhost h\nchunking maybe\n", "t.rc:3:",
+                        "chunking maybe is an error at its line");
+    cfg = parse("defaults\ntls_session_cache off\naccount a\nhost h\n"
+                "account b : a\ntls_session_cache on\n", NULL);
+    tap_ok(cfg && !config_find(cfg, "a")->tls_session_cache,
+           "tls_session_cache off from defaults");
+    tap_ok(cfg && config_find(cfg, "b")->tls_session_cache,
+           "tls_session_cache on: own line beats the parent");
+    expect_error_prefix("account a\nhost h\ntls_session_cache sometimes\n", "t.rc:3:",
+                        "tls_session_cache sometimes is an error at its line");
     config_free(cfg);
 }
 
@@ -858,6 +888,7 @@ int main(void)
     test_quoting();
     test_obsolete();
     test_inheritance();
+    test_chunking();
     test_eval();
     test_files();
     test_select();

@@ -1309,6 +1309,97 @@ static void test_auth_other(void)
     }
 }
 
+/* CHUNKING (RFC 3030): with PIPELINING and params.chunking, MAIL, RCPT,
+ * "BDAT n LAST", the raw message and QUIT leave in one write; the BDAT
+ * reply is the final status. */
+static const char EHLO_CHUNK[] =
+    "250-test.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+static const struct smtp_params CHUNK_PARAMS = {
+    .helo_domain = "client.example", .timeout_s = 5, .chunking = true,
+};
+
+static void chunk_txn(const char *replies, long long size_delta, int want_rc,
+                      enum result_class want_cls, const char *want_msg, const char *label)
+{
+    const struct act acts[] = {
+        { 'S', GREET }, { 'L', "1" }, { 'S', EHLO_CHUNK },
+        { 'C', NULL }, { 'S', replies }, ACT_END,     /* then the peer closes */
+    };
+    char w[512];
+    const char body[] = "Subject: c\r\n\r\n.lead\r\n.\r\n..\r\nend\r\n";
+    int fd = message_file(body, sizeof body - 1);
+    struct peer pe;
+    struct conn *c;
+    struct smtp_session *s;
+    struct result r = RESULT_INIT;
+    int rc = open_session(acts, &CHUNK_PARAMS, &pe, &c, &s, &r);
+    snprintf(w, sizeof w, "%s: session opened", label);
+    tap_int(rc, 0, w);
+    struct smtp_rcpt rcpts[1] = { { .addr = "a@example.org" } };
+    struct smtp_message m = {
+        .sender = "me@example.org", .rcpts = rcpts, .nrcpts = 1, .fd = fd,
+        .size = (long long)sizeof body - 1 + size_delta, .last = true,
+    };
+    rc = smtp_send_message(s, &m, &r);
+    snprintf(w, sizeof w, "%s: smtp_send_message returns %d", label, want_rc);
+    tap_int(rc, want_rc, w);
+    snprintf(w, sizeof w, "%s: result class", label);
+    tap_int(r.cls, want_cls, w);
+    if (want_msg) {
+        snprintf(w, sizeof w, "%s: message says \"%s\" (%s)", label, want_msg,
+                 r.msg ? r.msg : "(none)");
+        tap_ok(has(r.msg, want_msg), w);
+    }
+    if (want_rc == 0) {
+        snprintf(w, sizeof w, "%s: recipient delivered", label);
+        tap_int(rcpts[0].status, RCPT_DELIVERED, w);
+        snprintf(w, sizeof w, "%s: final code from the BDAT reply", label);
+        tap_int(m.final_code, 250, w);
+    } else if (size_delta == 0) {
+        snprintf(w, sizeof w, "%s: recipient not delivered", label);
+        tap_ok(rcpts[0].status != RCPT_DELIVERED, w);
+    }
+    snprintf(w, sizeof w, "%s: session closed (QUIT went with the chunk, or lost)", label);
+    tap_ok(!smtp_alive(s), w);
+    smtp_quit(s);
+    smtp_free(s);
+    long long chunk;
+    char *got = peer_finish(&pe, c, &chunk);
+    if (size_delta == 0) {
+        const char *want = "EHLO client.example\r\n"
+                           "MAIL FROM:<me@example.org>\r\nRCPT TO:<a@example.org>\r\n"
+                           "BDAT 33 LAST\r\nSubject: c\r\n\r\n.lead\r\n.\r\n..\r\nend\r\n"
+                           "QUIT\r\n";
+        snprintf(w, sizeof w, "%s: exact bytes: no dot-stuffing, no final dot, QUIT last", label);
+        tap_str(got, want, w);
+        snprintf(w, sizeof w, "%s: MAIL, RCPT, BDAT, message, QUIT in one read", label);
+        tap_int(chunk, (long long)strlen(want) - 21, w);
+    } else {
+        snprintf(w, sizeof w, "%s: no QUIT after a short chunk (it would be data)", label);
+        tap_ok(strstr(got, "QUIT") == NULL, w);
+    }
+    free(got);
+    free(rcpts[0].reply);
+    free(m.final_reply);
+    close(fd);
+    result_clear(&r);
+}
+
+static void test_chunking(void)
+{
+    chunk_txn("250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n", 0, 0, RC_OK, NULL, "BDAT ok");
+    chunk_txn("250 ok\r\n250 ok\r\n452 4.3.1 insufficient storage\r\n", 0, -1, RC_TEMPFAIL,
+              "452 4.3.1 insufficient storage", "BDAT 452");
+    chunk_txn("250 ok\r\n250 ok\r\n554 5.7.1 rejected\r\n", 0, -1, RC_DATAERR,
+              "554 5.7.1 rejected", "BDAT 554");
+    chunk_txn("250 ok\r\n250 ok\r\n502 5.5.2 command not recognized\r\n", 0, -1, RC_DATAERR,
+              "chunking off", "BDAT 502");
+    chunk_txn("250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n", 0, -1,
+              RC_NOUSER, "no such user", "BDAT after every RCPT refused");
+    chunk_txn("250 ok\r\n250 ok\r\n", 0, -1, RC_TEMPFAIL, NULL, "connection lost after BDAT");
+    chunk_txn("", 5, -1, RC_IOERR, "recorded size", "file shorter than its size");
+}
+
 int main(void)
 {
     test_parse();
@@ -1332,5 +1423,6 @@ int main(void)
     test_auth_pipelined_refused(false);
     test_auth_pipelined_refused(true);
     test_auth_other();
+    test_chunking();
     return tap_done();
 }

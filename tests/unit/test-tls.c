@@ -12,6 +12,7 @@
  */
 #include <autoconfig.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +243,7 @@ struct srv {
     const char *crt, *key;
     const char *prio;          /* NULL = "NORMAL" */
     bool want_client_cert;
+    const gnutls_datum_t *ticket_key;   /* issue session tickets with this key */
 };
 
 struct child {
@@ -283,6 +286,8 @@ static void server_main(int fd, int info, const struct srv *o)
     gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
     if (o->want_client_cert)
         gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+    if (o->ticket_key && gnutls_session_ticket_enable_server(s, o->ticket_key) < 0)
+        _exit(2);
     gnutls_transport_set_int(s, fd);
     gnutls_handshake_set_timeout(s, 10000);
     int e;
@@ -308,6 +313,9 @@ static void server_main(int fd, int info, const struct srv *o)
     unsigned n = 0;
     unsigned char has_client = gnutls_certificate_get_peers(s, &n) != NULL && n > 0;
     if (write_all(info, &has_client, 1) != 0)
+        _exit(3);
+    unsigned char resumed = gnutls_session_is_resumed(s) != 0;
+    if (write_all(info, &resumed, 1) != 0)
         _exit(3);
 
     /* Echo: for each chunk ending in "END\r\n", reply "250 N\r\n" with
@@ -459,7 +467,7 @@ static char *captured_stderr(void)
 
 static void test_good_chain(void)
 {
-    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, false };
+    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, false, NULL };
     struct tls_config cfg = base_cfg();
     struct conn *c;
     struct child ch;
@@ -539,7 +547,7 @@ static void test_good_chain(void)
 
 static void test_tls12_binding(void)
 {
-    struct srv o = { SRV_TLS, pki.good, pki.good_key, "NORMAL:-VERS-ALL:+VERS-TLS1.2", false };
+    struct srv o = { SRV_TLS, pki.good, pki.good_key, "NORMAL:-VERS-ALL:+VERS-TLS1.2", false, NULL };
     struct tls_config cfg = base_cfg();
     struct conn *c;
     struct child ch;
@@ -576,7 +584,7 @@ static void test_failures(void)
 {
     struct tls_config cfg = base_cfg();
     char *msg = NULL;
-    struct srv o = { SRV_TLS, pki.expired, pki.expired_key, NULL, false };
+    struct srv o = { SRV_TLS, pki.expired, pki.expired_key, NULL, false, NULL };
 
     tap_int(try_tls(&o, &cfg, 10000, &msg, NULL, NULL), RC_NOPERM, "expired certificate: 77");
     tap_ok(contains(msg, "expired") && contains(msg, "TLS certificate verification failed for localhost: "),
@@ -671,7 +679,7 @@ static void test_failures(void)
 
 static void test_pinning(void)
 {
-    struct srv o = { SRV_TLS, pki.otherca_srv, pki.otherca_srv_key, NULL, false };
+    struct srv o = { SRV_TLS, pki.otherca_srv, pki.otherca_srv_key, NULL, false, NULL };
     struct tls_config cfg = base_cfg();
     cfg.trust_file = NULL;       /* would mean the system store without a pin */
     char *msg = NULL;
@@ -727,7 +735,7 @@ static void test_pinning(void)
 
 static void test_certcheck_off(void)
 {
-    struct srv o = { SRV_TLS, pki.otherca_srv, pki.otherca_srv_key, NULL, false };
+    struct srv o = { SRV_TLS, pki.otherca_srv, pki.otherca_srv_key, NULL, false, NULL };
     struct tls_config cfg = base_cfg();
     cfg.certcheck = false;
     cfg.trust_file = NULL;
@@ -756,7 +764,7 @@ static void test_system_store(void)
 {
     /* No trust file, no pin: the system store is loaded, and it does not
      * know the test CA. */
-    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, false };
+    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, false, NULL };
     struct tls_config cfg = base_cfg();
     cfg.trust_file = "system";
     char *msg = NULL;
@@ -770,7 +778,7 @@ static void test_system_store(void)
 
 static void test_client_cert(void)
 {
-    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, true };
+    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, true, NULL };
     struct tls_config cfg = base_cfg();
     cfg.cert_file = pki.client;
     cfg.key_file = pki.client_key;
@@ -831,6 +839,200 @@ static void test_config_from_account(void)
     tap_str(cfg.host, "override.example", "tls_host_override wins over host");
 }
 
+/* ---------------------------------------------------------------- */
+/* session cache */
+
+static char cache_root[300];
+
+/* The one file in the session cache directory (path in out), or the
+ * number of files when there is not exactly one. */
+static int cache_files(char *out, size_t outsize)
+{
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/smtpfwd/tls-sessions", cache_root);
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        n++;
+        if ((size_t)snprintf(out, outsize, "%s/%s", dir, e->d_name) >= outsize)
+            exit(99);
+    }
+    closedir(d);
+    return n;
+}
+
+static void cache_clear(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/smtpfwd'", cache_root);
+    if (system(cmd) != 0)
+        exit(99);
+}
+
+/* One connection: handshake, a line through, close (which stores the
+ * session). Returns the class; *resumed says whether the server resumed. */
+static enum result_class cache_round(const struct srv *o, const struct tls_config *cfg,
+                                     bool *resumed, char **msg)
+{
+    struct conn *c;
+    struct child ch;
+    *resumed = false;
+    enum result_class cls = try_tls(o, cfg, 10000, msg, &ch, &c);
+    if (cls == RC_OK) {
+        struct result r = RESULT_INIT;
+        char line[64];
+        size_t len;
+        /* the reply makes the client read the ticket that comes first */
+        if (conn_write(c, "x END\r\n", 7, 5000, &r) != 0 || conn_flush(c, 5000, &r) != 0
+            || conn_read_line(c, line, sizeof line, &len, 5000, &r) != 0)
+            cls = RC_SOFTWARE;
+        result_clear(&r);
+        struct buf b = BUF_INIT;
+        unsigned char flags[2] = { 0, 0 };
+        if (read_datum(ch.info, &b) < 0 || read_datum(ch.info, &b) < 0
+            || read(ch.info, flags, 2) != 2)
+            cls = RC_SOFTWARE;
+        *resumed = flags[1] == 1;
+        buf_free(&b);
+    }
+    end_server(&ch, c);
+    return cls;
+}
+
+static void test_session_cache(void)
+{
+    gnutls_datum_t key1 = { NULL, 0 }, key2 = { NULL, 0 };
+    if (gnutls_session_ticket_key_generate(&key1) < 0
+        || gnutls_session_ticket_key_generate(&key2) < 0)
+        die("ticket key", 0);
+    struct srv o = { SRV_TLS, pki.good, pki.good_key, NULL, false, &key1 };
+    struct tls_config cfg = base_cfg();
+    cfg.session_cache = true;
+    char path[600], *msg = NULL;
+    bool resumed;
+    cache_clear();
+
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: first connection succeeds");
+    tap_ok(!resumed, "cache: the first connection is a full handshake");
+    tap_int(cache_files(path, sizeof path), 1, "cache: the session is kept in one file");
+    struct stat st;
+    tap_ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+           "cache: the file is readable by the user only (0600)");
+    tap_ok(strstr(path, "/smtpfwd/tls-sessions/") != NULL,
+           "cache: under $XDG_CACHE_HOME/smtpfwd/tls-sessions");
+    free(msg);
+
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: second connection succeeds");
+    tap_ok(resumed, "cache: the second connection resumes the session");
+    free(msg);
+
+    /* The server no longer accepts the ticket and now shows a certificate
+     * the settings do not trust: the fallback handshake must still verify. */
+    struct srv bad = { SRV_TLS, pki.otherca_srv, pki.otherca_srv_key, NULL, false, &key2 };
+    tap_int(cache_round(&bad, &cfg, &resumed, &msg), RC_NOPERM,
+            "cache: ticket refused + untrusted certificate: verification still fails (77)");
+    tap_ok(contains(msg, "TLS certificate verification failed for localhost"),
+           "cache: ... with the verification message");
+    free(msg);
+    bad.crt = pki.wrongname;
+    bad.key = pki.wrongname_key;
+    tap_int(cache_round(&bad, &cfg, &resumed, &msg), RC_NOPERM,
+            "cache: ticket refused + certificate for another name: 77");
+    free(msg);
+
+    /* Ticket refused, good certificate: full handshake, new ticket kept. */
+    cache_clear();
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: fresh ticket from key 1");
+    free(msg);
+    struct srv rekeyed = { SRV_TLS, pki.good, pki.good_key, NULL, false, &key2 };
+    tap_int(cache_round(&rekeyed, &cfg, &resumed, &msg), RC_OK,
+            "cache: server with a new ticket key: the handshake falls back and succeeds");
+    tap_ok(!resumed, "cache: ... without resumption");
+    free(msg);
+    tap_int(cache_round(&rekeyed, &cfg, &resumed, &msg), RC_OK, "cache: next connection");
+    tap_ok(resumed, "cache: ... resumes with the ticket of the new key");
+    free(msg);
+
+    /* Other settings: never resumed with the old session. */
+    char ca2[300];
+    snprintf(ca2, sizeof ca2, "%s/ca-copy.pem", tmpdir);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", pki.ca, ca2);
+    if (system(cmd) != 0)
+        exit(99);
+    struct tls_config other = cfg;
+    other.trust_file = ca2;
+    tap_int(cache_round(&rekeyed, &other, &resumed, &msg), RC_OK,
+            "cache: another trust file: connection succeeds");
+    tap_ok(!resumed, "cache: ... and does not resume a session verified under other settings");
+    free(msg);
+    tap_int(cache_files(path, sizeof path), 2, "cache: one file per settings");
+    other = cfg;
+    other.host = "127.0.0.1";
+    tap_int(cache_round(&rekeyed, &other, &resumed, &msg), RC_OK,
+            "cache: another host name to verify: connection succeeds");
+    tap_ok(!resumed, "cache: ... without resuming");
+    free(msg);
+
+    /* Unusable files are ignored, never trusted. */
+    cache_clear();
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: ticket for the damage tests");
+    free(msg);
+    cache_files(path, sizeof path);
+    chmod(path, 0644);
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: file readable by others");
+    tap_ok(!resumed, "cache: ... is not used");
+    free(msg);
+    cache_files(path, sizeof path);
+    struct timespec old[2] = { { time(NULL) - 2 * 24 * 3600, 0 }, { time(NULL) - 2 * 24 * 3600, 0 } };
+    utimensat(AT_FDCWD, path, old, 0);
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: file two days old");
+    tap_ok(!resumed, "cache: ... is not used");
+    free(msg);
+    cache_files(path, sizeof path);
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    (void)write_all(fd, "smtpfwd-tls-session 1\ngarbage that is no session", 48);
+    close(fd);
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: damaged file: still delivers");
+    tap_ok(!resumed, "cache: ... with a full handshake");
+    free(msg);
+    cache_files(path, sizeof path);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    (void)write_all(fd, "not our format at all\n", 22);
+    close(fd);
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: foreign file: still delivers");
+    tap_ok(!resumed, "cache: ... with a full handshake");
+    free(msg);
+    char link[700];
+    cache_files(path, sizeof path);
+    snprintf(link, sizeof link, "%s.target", path);
+    rename(path, link);
+    if (symlink(link, path) != 0)
+        exit(99);
+    tap_int(cache_round(&o, &cfg, &resumed, &msg), RC_OK, "cache: symlink in the cache: delivers");
+    tap_ok(!resumed, "cache: ... and the link is not followed");
+    free(msg);
+
+    /* Off: nothing is written. */
+    cache_clear();
+    struct tls_config off = cfg;
+    off.session_cache = false;
+    tap_int(cache_round(&o, &off, &resumed, &msg), RC_OK, "cache off: delivers");
+    free(msg);
+    tap_int(cache_files(path, sizeof path), 0, "cache off: no file is written");
+    tap_int(cache_round(&o, &off, &resumed, &msg), RC_OK, "cache off: second connection");
+    tap_ok(!resumed, "cache off: ... is never resumed");
+    free(msg);
+
+    gnutls_free(key1.data);
+    gnutls_free(key2.data);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -839,6 +1041,8 @@ int main(void)
         return 99;
     }
     make_pki();
+    snprintf(cache_root, sizeof cache_root, "%s/cache", tmpdir);
+    setenv("XDG_CACHE_HOME", cache_root, 1);
     test_config_from_account();
     test_good_chain();
     test_tls12_binding();
@@ -848,6 +1052,7 @@ int main(void)
     test_system_store();
     test_client_cert();
     test_pending_before_tls();
+    test_session_cache();
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
