@@ -94,6 +94,7 @@ struct flush_run {
     size_t batch_max;               /* entries per session (open files) */
     struct flush_stats *stats;      /* one per account seen */
     size_t nstats;
+    const char *unsynced;           /* spool whose new/ had removals not yet synced */
 };
 
 static void flush_local_failure(struct flush_run *run, struct result *r)
@@ -278,6 +279,24 @@ static int flush_update(struct flush_run *run, struct flush_item *it)
     return -1;
 }
 
+/* Make the removals of delivered entries durable: one fsync of new/ per
+ * batch instead of one per message (a removal lost to a power failure
+ * means the message goes out again, never that it is lost). */
+static void flush_sync_removals(struct flush_run *run)
+{
+    if (!run->unsynced)
+        return;
+    char *ndir = xasprintf("%s/new", run->unsynced);
+    if (queue_fsync_dir(ndir) != 0) {
+        struct result r = RESULT_INIT;
+        result_set(&r, RC_IOERR, _("cannot sync the spool directory %s: %s"), ndir,
+                   strerror(errno));
+        flush_local_failure(run, &r);
+    }
+    free(ndir);
+    run->unsynced = NULL;
+}
+
 /* No recipient is pending and no notification is due: move the entry to
  * failed/ (some recipient failed: kept for the user) or remove it. */
 static void flush_finish(struct flush_run *run, struct flush_item *it, bool updated)
@@ -292,11 +311,15 @@ static void flush_finish(struct flush_run *run, struct flush_item *it, bool upda
         st->failed++;
         return;
     }
+    if (run->unsynced && run->unsynced != it->dir)
+        flush_sync_removals(run);
     if (queue_entry_remove(it->dir, &it->e, &r) != 0) {
         flush_local_failure(run, &r);
         /* At least record who has it, so nobody gets it twice. */
         if (!updated)
             (void)flush_update(run, it);
+    } else {
+        run->unsynced = it->dir;
     }
     st->delivered++;
 }
@@ -482,6 +505,7 @@ static void flush_batch(struct flush_run *run, struct flush_item *batch, size_t 
         }
         flush_account(run, batch[i].a, group, ng);
     }
+    flush_sync_removals(run);
     for (size_t i = 0; i < n; i++)
         flush_item_free(&batch[i]);     /* normally already closed */
     free(group);

@@ -14,8 +14,6 @@ extern const char *const queue_bounce_names[];
 
 /* True if s has the shape of an entry id (letters and digits, bounded). */
 bool queue_id_valid(const char *s);
-/* fsync a directory by path; 0 or -1 with errno set. */
-int queue_fsync_dir(const char *dir);
 /* Parse the entry open on fd (path for messages); 0 or -1 with r set. */
 int queue_parse_open_file(int fd, const char *path, struct queue_entry *e, struct result *r);
 

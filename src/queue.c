@@ -809,16 +809,13 @@ int queue_entry_move_failed(const char *dir, const struct queue_entry *e, struct
 int queue_entry_remove(const char *dir, const struct queue_entry *e, struct result *r)
 {
     char *path = xasprintf("%s/new/%s", dir, e->id);
-    char *ndir = xasprintf("%s/new", dir);
     int rc = unlink(path);
-    if (rc != 0 && errno != ENOENT)
+    if (rc != 0 && errno == ENOENT)
+        rc = 0;
+    if (rc != 0)
         result_set(r, RC_IOERR, _("cannot remove the spool entry %s: %s"), path,
                    strerror(errno));
-    else if ((rc = queue_fsync_dir(ndir)) != 0)
-        result_set(r, RC_IOERR, _("cannot sync the spool directory %s: %s"), ndir,
-                   strerror(errno));
     free(path);
-    free(ndir);
     return rc;
 }
 

@@ -109,8 +109,15 @@ int queue_entry_update(const char *dir, struct queue_entry *e, int *fd, struct r
 /* Move the entry to failed/ (after a permanent failure or expiry). */
 int queue_entry_move_failed(const char *dir, const struct queue_entry *e, struct result *r);
 
-/* Remove a fully delivered entry (unlink + directory fsync). */
+/* Remove a fully delivered entry (unlink). The directory is not synced:
+ * a caller removing several entries syncs DIR/new once afterwards with
+ * queue_fsync_dir (an entry that comes back after a power failure is
+ * delivered again, never lost). */
 int queue_entry_remove(const char *dir, const struct queue_entry *e, struct result *r);
+
+/* fsync a directory (after entries in it were created, renamed or
+ * removed). Returns 0 or -1 with errno. */
+int queue_fsync_dir(const char *dir);
 
 /* -bp / mailq: list every entry of every account's spool in the stable
  * text format (or JSON with --queue-json). */

@@ -30,11 +30,12 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 PF = {k: os.environ.get(k, "") for k in ("PF_SUB", "PF_SMTPS", "PF_CA", "PF_USER", "PF_PASS")}
 HAVE_PF = bool(PF["PF_SUB"])
 
-RUNS_SMALL = 3 if QUICK else 15
+RUNS_SMALL = 3 if QUICK else 21
 RUNS_RTT = 2 if QUICK else 5
 RUNS_1M = 3 if QUICK else 9
 RUNS_BIG = 1 if QUICK else 3
 FLUSH_N = 100 if QUICK else 1000
+RUNS_FLUSH = 1 if QUICK else 3
 DELAY_MS = (25, 50)    # round trips from the slope between these two delays
 TIMEOUT = 120
 
@@ -120,6 +121,40 @@ def measure(argv, stdin_path, runs):
     samples = [run_once(argv, stdin_path) for _ in range(runs)]
     return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
             max(s[2] for s in samples))
+
+
+def measure_interleaved(argvs, stdin_path, runs):
+    """Like measure() for several commands at once, their runs taking turns
+    (A B C A B C ...), so that a slow spell of the machine (the other
+    core busy with Postfix, say) falls on all of them alike. argvs may
+    hold None (no such client); a command that fails gives None."""
+    live = [a for a in argvs if a]
+    samples = {id(a): [] for a in live}
+    failed = set()
+    for a in live:
+        try:
+            run_once(a, stdin_path)
+        except RuntimeError as e:
+            print("bench: %s" % e, file=sys.stderr)
+            failed.add(id(a))
+    for _ in range(runs):
+        for a in live:
+            if id(a) in failed:
+                continue
+            try:
+                samples[id(a)].append(run_once(a, stdin_path))
+            except RuntimeError as e:
+                print("bench: %s" % e, file=sys.stderr)
+                failed.add(id(a))
+    out = []
+    for a in argvs:
+        if not a or id(a) in failed:
+            out.append(None)
+            continue
+        s = samples[id(a)]
+        out.append((statistics.median(x[0] for x in s), statistics.median(x[1] for x in s),
+                    max(x[2] for x in s)))
+    return out
 
 
 def write_rc(name, lines):
@@ -210,12 +245,12 @@ def main():
     fwd_small = fwd_cmd(frc, "-i", "rcpt@x.test")
 
     # 1. small message, plain, to the sink
-    f = try_measure(fwd_small, small, RUNS_SMALL)
-    m = try_measure(msmtp_cmd(mrc), small, RUNS_SMALL) if have_msmtp else None
+    f, m = measure_interleaved([fwd_small, msmtp_cmd(mrc) if have_msmtp else None], small,
+                               RUNS_SMALL)
     rows.append(("small message, plain: wall", f and fmt_ms(f[0]), m and fmt_ms(m[0]),
                  ratio(f and f[0], m and m[0]),
-                 "median of %d runs (after 1 warm-up), 6-line message to the C sink, "
-                 "tls off, wall = fork..wait4" % RUNS_SMALL))
+                 "median of %d runs (after 1 warm-up; smtpfwd's and msmtp's runs take turns), "
+                 "6-line message to the C sink, tls off, wall = fork..wait4" % RUNS_SMALL))
     rows.append(("small message, plain: CPU", f and fmt_ms(f[1]), m and fmt_ms(m[1]),
                  ratio(f and f[1], m and m[1]), "same runs, user+system time from wait4()"))
     rows.append(("small message, plain: peak RSS", f and "%.1f MiB" % (f[2] / 1024),
@@ -228,13 +263,16 @@ def main():
     # full handshake with certificate verification, like msmtp's).
     if HAVE_PF:
         mrc_t = msmtp_rc("starttls", tls_auth(int(PF["PF_SUB"]), True))
-        m = try_measure(msmtp_cmd(mrc_t), small, RUNS_SMALL) if have_msmtp else None
-        for tag, extra, label in (("starttls", [], "STARTTLS+AUTH"),
-                                  ("starttls-full", ["tls_session_cache off"],
-                                   "STARTTLS+AUTH, no session cache")):
-            frc_t = fwd_rc(tag, tls_auth(int(PF["PF_SUB"]), True) + extra)
-            f = try_measure(fwd_cmd(frc_t, "-i", "rcpt@x.test"), small, RUNS_SMALL)
-            how = ("median of %d runs (after 1 warm-up), Postfix submission port + Dovecot SASL, "
+        variants = (("starttls", [], "STARTTLS+AUTH"),
+                    ("starttls-full", ["tls_session_cache off"], "STARTTLS+AUTH, no session cache"))
+        argvs = [fwd_cmd(fwd_rc(tag, tls_auth(int(PF["PF_SUB"]), True) + extra), "-i", "rcpt@x.test")
+                 for tag, extra, _ in variants]
+        res = measure_interleaved(argvs + [msmtp_cmd(mrc_t) if have_msmtp else None], small,
+                                  RUNS_SMALL)
+        m = res[-1]
+        for (tag, extra, label), f in zip(variants, res):
+            how = ("median of %d runs (after 1 warm-up; the three clients' runs take turns), "
+                   "Postfix submission port + Dovecot SASL, "
                    "STARTTLS, AUTH PLAIN, certificate verified against the test CA; " % RUNS_SMALL
                    + ("smtpfwd resumes the TLS session its previous run kept (the default), "
                       "msmtp always does a full handshake" if not extra else
@@ -325,19 +363,24 @@ def main():
     sink2, sport2, sstats2 = start_sink("flush")
     fdir = os.path.join(DIR, "flush.queue")
     frc_q = write_rc("flush", plain(sport2) + ["queue always", "queue_dir " + fdir])
+    walls = []
+    left = 0
     try:
-        for _ in range(FLUSH_N):
-            run_once([SMTPFWD, "-C", frc_q, "-i", "rcpt@x.test"], small)
-        w = run_once([SMTPFWD, "-C", frc_q, "-q"], small)[0]
+        for _ in range(RUNS_FLUSH):
+            for _ in range(FLUSH_N):
+                run_once([SMTPFWD, "-C", frc_q, "-i", "rcpt@x.test"], small)
+            walls.append(run_once([SMTPFWD, "-C", frc_q, "-q"], small)[0])
+            left += sum(len(fs) for _, _, fs in os.walk(os.path.join(fdir, "new")))
     except RuntimeError as e:
         print("bench: %s" % e, file=sys.stderr)
-        w = None
+        walls = []
     st = stop_sink(sink2, sstats2)
-    left = sum(len(fs) for _, _, fs in os.walk(os.path.join(fdir, "new")))
-    cell = w and "%.0f msg/s, %d conn" % (st["messages"] / w, st["connections"])
+    w = walls and statistics.median(walls)
+    cell = w and "%.0f msg/s, %d conn" % (FLUSH_N / w, st["connections"] / len(walls))
     rows.append(("flush of %d queued messages" % FLUSH_N, cell, "n/a (no queue)", "-",
-                 "one `smtpfwd -q` run, wall from wait4; the sink counted %d messages over %d "
-                 "connection(s); %d entries left in new/" % (st["messages"], st["connections"], left)))
+                 "median of %d `smtpfwd -q` runs over %d freshly queued entries each, wall from "
+                 "wait4; the sink counted %d messages over %d connection(s) in all; %d entries "
+                 "left in new/" % (len(walls), FLUSH_N, st["messages"], st["connections"], left)))
 
     print_table()
 
