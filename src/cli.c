@@ -31,16 +31,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Only for GNUTLS_VERSION: no GnuTLS function is called here. */
+/* Only for GNUTLS_VERSION, GSASL_VERSION and IDN2_VERSION: no function
+ * of these libraries is called here (they are loaded only when used). */
 #include <gnutls/gnutls.h>
 #ifndef GNUTLS_SONAME
 # define GNUTLS_SONAME "libgnutls.so.30"
 #endif
 #if HAVE_LIBGSASL
 # include <gsasl.h>
+# ifndef GSASL_SONAME
+#  define GSASL_SONAME "libgsasl.so.18"
+# endif
 #endif
 #if HAVE_LIBIDN2
 # include <idn2.h>
+# ifndef LIBIDN2_SONAME
+#  define LIBIDN2_SONAME "libidn2.so.0"
+# endif
 #endif
 
 #include "cli.h"
@@ -653,20 +660,25 @@ void cli_print_version(void)
     /* TLS is always built in (GnuTLS is required), so every other
      * feature follows it with ", ". GnuTLS is not linked: it is loaded
      * when a connection uses TLS (gnutls-dl.c), so the version printed
-     * is the one compiled against, and nothing is loaded to print it. */
+     * is the one compiled against, and nothing is loaded to print it;
+     * the same for GNU SASL and libidn2 (gsasl-dl.c, idn.c). */
     printf("%s %s\n", PACKAGE, VERSION);
     fputs(_("Features:"), stdout);
     printf(" TLS (GnuTLS %s, ", GNUTLS_VERSION);
     printf(_("%s loaded when a connection uses TLS"), GNUTLS_SONAME);
     putchar(')');
 #if HAVE_LIBGSASL
-    printf(", SASL (GNU SASL %s)", gsasl_check_version(NULL));
+    printf(", SASL (GNU SASL %s, ", GSASL_VERSION);
+    printf(_("%s loaded when AUTH uses it"), GSASL_SONAME);
+    putchar(')');
 #endif
 #if HAVE_LIBSECRET
     fputs(", keyring (libsecret)", stdout);
 #endif
 #if HAVE_LIBIDN2
-    printf(", IDN (libidn2 %s)", IDN2_VERSION);
+    printf(", IDN (libidn2 %s, ", IDN2_VERSION);
+    printf(_("%s loaded for non-ASCII names"), LIBIDN2_SONAME);
+    putchar(')');
 #endif
     putchar('\n');
     printf(_("Configuration: %s, %s\n"), SYSCONFDIR "/smtprc", "~/.smtprc");

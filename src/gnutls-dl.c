@@ -2,8 +2,8 @@
  * gnutls-dl.c - loads GnuTLS with dlopen() the first time a connection
  * uses TLS, and owns the table of GnuTLS entry points (see gnutls-dl.h).
  *
- * Owns: the dlopen() of GNUTLS_SONAME, the dlsym() of every listed
- * function and of the gnutls_free variable, the run-time version check,
+ * Owns: the list of symbols handed to dl_load() (every listed function
+ * and the gnutls_free variable), the run-time version check,
  * and the messages when any of it fails. The library is never unloaded
  * (GnuTLS keeps global state and an atexit deinit; smtpfwd is
  * short-lived), as secret.c does for libsecret.
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define GNUTLS_DL_NO_MACROS
+#include "dl.h"
 #include "gnutls-dl.h"
 #include "i18n.h"
 #include "result.h"
@@ -40,50 +41,21 @@ bool gnutls_dl_loaded(void)
     return gnutls_dl_ok;
 }
 
-/* Looks up one symbol; 0, or -1 with r naming it. */
-static int gnutls_dl_sym(void *h, const char *name, void **slot, struct result *r)
-{
-    (void)dlerror();
-    *slot = dlsym(h, name);
-    if (*slot)
-        return 0;
-    const char *e = dlerror();
-    result_set(r, RC_SOFTWARE,
-               _("cannot initialize TLS: %s has no symbol %s (%s); it is not a usable GnuTLS "
-                 "library"),
-               GNUTLS_SONAME, name, e ? e : _("not found"));
-    return -1;
-}
-
 int gnutls_dl_load(struct result *r)
 {
     if (gnutls_dl_ok)
         return 0;
-    (void)dlerror();
-    void *h = dlopen(GNUTLS_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        result_set(r, RC_SOFTWARE,
-                   _("cannot initialize TLS: cannot load the GnuTLS library %s: %s"),
-                   GNUTLS_SONAME, e ? e : _("dlopen failed"));
-        return -1;
-    }
-
-    struct gnutls_dl_table t;
-    memset(&t, 0, sizeof t);
-    struct { const char *name; void **slot; } syms[] = {
-#define GNUTLS_DL_ENTRY(name) { #name, (void **)&t.name },
-        GNUTLS_DL_FUNCTIONS(GNUTLS_DL_ENTRY)
-#undef GNUTLS_DL_ENTRY
-        { "gnutls_free", (void **)&t.gnutls_free_var },
+    const struct dl_lib l = { GNUTLS_SONAME, "GnuTLS", _("cannot initialize TLS"), RC_SOFTWARE };
+    struct gnutls_dl_table dl_table;
+    memset(&dl_table, 0, sizeof dl_table);
+    const struct dl_sym syms[] = {
+        GNUTLS_DL_FUNCTIONS(DL_SYM)
+        { "gnutls_free", (void **)&dl_table.gnutls_free_var },
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        if (gnutls_dl_sym(h, syms[i].name, syms[i].slot, r) != 0) {
-            dlclose(h);
-            return -1;
-        }
-    }
-    if (!*t.gnutls_free_var) {
+    void *h = dl_load(&l, syms, sizeof syms / sizeof syms[0], r);
+    if (!h)
+        return -1;
+    if (!*dl_table.gnutls_free_var) {
         result_set(r, RC_SOFTWARE,
                    _("cannot initialize TLS: %s has no deallocator in gnutls_free; it is not a "
                      "usable GnuTLS library"), GNUTLS_SONAME);
@@ -92,8 +64,8 @@ int gnutls_dl_load(struct result *r)
     }
     /* The structures and flags compiled into tls.c are those of
      * GNUTLS_VERSION: an older run-time library may lack them. */
-    if (!t.gnutls_check_version(GNUTLS_VERSION)) {
-        const char *have = t.gnutls_check_version(NULL);
+    if (!dl_table.gnutls_check_version(GNUTLS_VERSION)) {
+        const char *have = dl_table.gnutls_check_version(NULL);
         result_set(r, RC_SOFTWARE,
                    _("cannot initialize TLS: %s is GnuTLS %s, older than GnuTLS %s which "
                      "smtpfwd was built with; install GnuTLS %s or later"),
@@ -101,7 +73,7 @@ int gnutls_dl_load(struct result *r)
         dlclose(h);
         return -1;
     }
-    gnutls_dl = t;
+    gnutls_dl = dl_table;
     gnutls_dl_ok = true;
     return 0;
 }

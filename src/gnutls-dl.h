@@ -36,6 +36,7 @@
 #include <gnutls/x509.h>
 #include <gnutls/crypto.h>
 
+#include "dl.h"
 #include "result.h"
 
 /* Every GnuTLS function smtpfwd calls (X-macro: the table, the dlsym()
@@ -99,9 +100,7 @@
  * gnutls_free variable (a pointer to its deallocator, read at each call).
  * All NULL until gnutls_dl_load() succeeds. */
 struct gnutls_dl_table {
-#define GNUTLS_DL_MEMBER(name) __typeof__(name) *name;
-    GNUTLS_DL_FUNCTIONS(GNUTLS_DL_MEMBER)
-#undef GNUTLS_DL_MEMBER
+    GNUTLS_DL_FUNCTIONS(DL_MEMBER)
     __typeof__(gnutls_free) *gnutls_free_var;
 };
 extern struct gnutls_dl_table gnutls_dl;
@@ -183,16 +182,8 @@ const char *gnutls_dl_soname(void);
 #define gnutls_free(p) ((*gnutls_dl.gnutls_free_var)((void *)(p)), (p) = NULL)
 
 /* The two lists must agree: a #define without a table entry fails to
- * compile (no such member); a table entry without a #define is caught
- * here (the name would expand to itself, the real symbol, and link
- * against a library the program does not link). */
-#define GNUTLS_DL_STR(x) #x
-#define GNUTLS_DL_XSTR(x) GNUTLS_DL_STR(x)
-#define GNUTLS_DL_CHECK(name) \
-    _Static_assert(sizeof GNUTLS_DL_XSTR(name) > sizeof #name, \
-                   "gnutls-dl.h: " #name " has no #define");
-GNUTLS_DL_FUNCTIONS(GNUTLS_DL_CHECK)
-#undef GNUTLS_DL_CHECK
+ * compile (no such member); a table entry without a #define fails here. */
+GNUTLS_DL_FUNCTIONS(DL_CHECK_DEFINED)
 #endif
 
 #endif

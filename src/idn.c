@@ -5,7 +5,9 @@
  * ASCII names are always passed through unchanged (libidn2 would refuse
  * harmless names such as "_dmarc.example" or lowercase them). Without
  * libidn2 a non-ASCII name is refused with a message saying why. This is
- * the only file that knows whether libidn2 is built in.
+ * the only file that calls libidn2; it loads it with dlopen() (dl.h) the
+ * first time a name has a non-ASCII byte, so ASCII-only runs never map
+ * libidn2 or libunistring.
  */
 #include <autoconfig.h>
 
@@ -16,8 +18,52 @@
 #endif
 
 #include "address.h"
+#include "dl.h"
 #include "i18n.h"
 #include "idn.h"
+
+#ifdef HAVE_LIBIDN2
+/* libidn2 (and libunistring with it) is loaded with dlopen() only when a
+ * name really has a non-ASCII byte: smtpfwd is not linked against it. */
+# ifndef LIBIDN2_SONAME
+#  define LIBIDN2_SONAME "libidn2.so.0"
+# endif
+# define IDN_DL_FUNCTIONS(X) \
+    X(idn2_free) \
+    X(idn2_strerror) \
+    X(idn2_to_ascii_8z)
+
+static struct idn_dl_table {
+    IDN_DL_FUNCTIONS(DL_MEMBER)
+} idn_dl;
+static bool idn_dl_ok;
+
+/* Loads libidn2 once; 0, or -1 with r set (RC_DATAERR: the conversion
+ * of what cannot be done) naming the library. A failure is not kept. */
+static int idn_dl_load(const char *what, struct result *r)
+{
+    if (idn_dl_ok)
+        return 0;
+    char *purpose = xasprintf(_("cannot convert the domain of \"%s\" to ASCII"), what);
+    const struct dl_lib l = { LIBIDN2_SONAME, "libidn2", purpose, RC_DATAERR };
+    struct idn_dl_table dl_table;
+    memset(&dl_table, 0, sizeof dl_table);
+    const struct dl_sym syms[] = { IDN_DL_FUNCTIONS(DL_SYM) };
+    void *h = dl_load(&l, syms, sizeof syms / sizeof syms[0], r);
+    free(purpose);
+    if (!h)
+        return -1;
+    idn_dl = dl_table;
+    idn_dl_ok = true;
+    return 0;
+}
+
+/* From here on the names call through the table. */
+# define idn2_free (*idn_dl.idn2_free)
+# define idn2_strerror (*idn_dl.idn2_strerror)
+# define idn2_to_ascii_8z (*idn_dl.idn2_to_ascii_8z)
+IDN_DL_FUNCTIONS(DL_CHECK_DEFINED)
+#endif
 
 static bool is_ascii(const char *s)
 {
@@ -32,6 +78,8 @@ static bool is_ascii(const char *s)
 static char *domain_to_ascii(const char *domain, const char *what, struct result *r)
 {
 #ifdef HAVE_LIBIDN2
+    if (idn_dl_load(what, r) != 0)
+        return NULL;
     char *out = NULL;
     int rc = idn2_to_ascii_8z(domain, &out, IDN2_NONTRANSITIONAL);
     if (rc != IDN2_OK) {

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #ifdef HAVE_LIBGSASL
-# include <gsasl.h>
+# include "gsasl-dl.h"    /* GNU SASL is loaded on first use, see sasl_context */
 #endif
 
 #include "i18n.h"
@@ -158,6 +158,8 @@ static Gsasl *sasl_context(struct result *r)
 {
     if (sasl_ctx)
         return sasl_ctx;
+    if (gsasl_dl_load(r) != 0)
+        return NULL;
     int rc = gsasl_init(&sasl_ctx);
     if (rc != GSASL_OK) {
         sasl_ctx = NULL;
@@ -226,11 +228,14 @@ const char *sasl_choose(const char *configured, const char *server_mechs, bool t
         result_set(r, RC_UNAVAILABLE, _("the server does not offer authentication"));
         return NULL;
     }
-    Gsasl *ctx = sasl_context(r);
-    if (!ctx)
-        return NULL;
-
+    /* GNU SASL is loaded only when a mechanism of its own may be used:
+     * "auth on" (every candidate is one), or a configured one that is
+     * not built in here. */
+    Gsasl *ctx = NULL;
     if (!configured || ascii_strcasecmp(configured, "on") == 0) {
+        ctx = sasl_context(r);
+        if (!ctx)
+            return NULL;
         /* First pass: what keeps the password secret on this connection;
          * second pass (no TLS, explicitly allowed): PLAIN and LOGIN. */
         bool blocked = false;
@@ -277,6 +282,8 @@ const char *sasl_choose(const char *configured, const char *server_mechs, bool t
                      "use TLS, or set \"allow_plaintext_auth on\" for the account"), m->name);
         return NULL;
     }
+    if (!m->builtin && !(ctx = sasl_context(r)))
+        return NULL;
     if (!sasl_supported(ctx, m)) {
         result_set(r, RC_UNAVAILABLE,
                    _("the authentication mechanism %s is not supported by this build of "
@@ -307,9 +314,6 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *creds
                    mech ? mech : "");
         return NULL;
     }
-    Gsasl *ctx = sasl_context(r);
-    if (!ctx)
-        return NULL;
     struct sasl_session *s = xcalloc(1, sizeof *s);
     s->mech = m;
     s->creds = *creds;
@@ -331,6 +335,11 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *creds
             return NULL;
         }
         return s;
+    }
+    Gsasl *ctx = sasl_context(r);    /* loads GNU SASL: not for the built-in ones */
+    if (!ctx) {
+        sasl_finish(s);
+        return NULL;
     }
     int rc = gsasl_client_start(ctx, m->name, &s->gs);
     if (rc != GSASL_OK) {

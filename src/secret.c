@@ -30,11 +30,11 @@
 #include <unistd.h>
 
 #if HAVE_LIBSECRET
-# include <dlfcn.h>
 # include <libsecret/secret.h>
 #endif
 
 #include "config.h"
+#include "dl.h"
 #include "i18n.h"
 #include "log.h"
 #include "secret.h"
@@ -492,45 +492,30 @@ struct keyring_lib {
     void (*error_free)(GError *);
 };
 
-/* Loads libsecret on first use. Returns NULL, with the reason in *why
- * (a static string from dlerror() or a fixed one), when it cannot be
- * loaded. The library stays loaded until the process exits (see below). */
-static const struct keyring_lib *keyring_load(const char **why)
+/* Loads libsecret on first use (dl_load). Returns NULL with r set
+ * (RC_UNAVAILABLE, "PURPOSE: cannot load the libsecret library ...")
+ * when it cannot be loaded; a later call tries again. The library stays
+ * loaded until the process exits: no dlclose(), GLib keeps threads and
+ * type registrations that must not be unmapped under them. */
+static const struct keyring_lib *keyring_load(const char *purpose, struct result *r)
 {
     static struct keyring_lib lib;
-    static int state;    /* 0 not tried, 1 loaded, -1 failed */
-    static const char *failure;
-    if (state == 0) {
-        state = -1;
-        void *h = dlopen("libsecret-1.so.0", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            const char *e = dlerror();
-            failure = e ? e : "dlopen failed";
-        } else {
-            struct { const char *name; void **slot; } syms[] = {
-                { "secret_password_lookup_sync", (void **)&lib.lookup_sync },
-                { "secret_password_store_sync", (void **)&lib.store_sync },
-                { "secret_password_clear_sync", (void **)&lib.clear_sync },
-                { "secret_password_free", (void **)&lib.password_free },
-                { "g_error_free", (void **)&lib.error_free },
-            };
-            state = 1;
-            for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-                *syms[i].slot = dlsym(h, syms[i].name);
-                if (!*syms[i].slot) {
-                    failure = syms[i].name;
-                    state = -1;
-                    break;
-                }
-            }
-            /* No dlclose(): GLib keeps threads and type registrations
-             * that must not be unmapped under them. */
-        }
-    }
-    if (state < 0) {
-        *why = failure;
+    static bool loaded;
+    if (loaded)
+        return &lib;
+    const struct dl_lib l = { "libsecret-1.so.0", "libsecret", purpose, RC_UNAVAILABLE };
+    struct keyring_lib t = { NULL, NULL, NULL, NULL, NULL };
+    const struct dl_sym syms[] = {
+        { "secret_password_lookup_sync", (void **)&t.lookup_sync },
+        { "secret_password_store_sync", (void **)&t.store_sync },
+        { "secret_password_clear_sync", (void **)&t.clear_sync },
+        { "secret_password_free", (void **)&t.password_free },
+        { "g_error_free", (void **)&t.error_free },
+    };
+    if (!dl_load(&l, syms, sizeof syms / sizeof syms[0], r))
         return NULL;
-    }
+    lib = t;
+    loaded = true;
     return &lib;
 }
 
@@ -542,11 +527,13 @@ static const struct keyring_lib *keyring_load(const char **why)
  * no D-Bus session. */
 static char *keyring_lookup(const struct account *a)
 {
-    const char *why = NULL;
-    const struct keyring_lib *lib = keyring_load(&why);
+    struct result lr = RESULT_INIT;
+    char *purpose = xasprintf(_("no keyring lookup for %s at %s"), a->user, a->host);
+    const struct keyring_lib *lib = keyring_load(purpose, &lr);
+    free(purpose);
     if (!lib) {
-        log_debug(1, _("no keyring lookup for %s at %s: cannot load libsecret: %s"), a->user,
-                  a->host, why);
+        log_debug(1, "%s", lr.msg);
+        result_clear(&lr);
         return NULL;
     }
     GError *err = NULL;
@@ -684,13 +671,10 @@ int secret_store_password(const struct account *a, struct result *r)
 {
     if (keyring_account_ok(a, r) != 0)
         return -1;
-    const char *why = NULL;
-    const struct keyring_lib *lib = keyring_load(&why);
-    if (!lib) {
-        result_set(r, RC_UNAVAILABLE, _("cannot store the password in the keyring: "
-                                        "cannot load libsecret: %s"), why);
+    const struct keyring_lib *lib =
+        keyring_load(_("cannot store the password in the keyring"), r);
+    if (!lib)
         return -1;
-    }
     char *pw = read_new_password(a, r);
     if (!pw)
         return -1;
@@ -716,13 +700,10 @@ int secret_forget_password(const struct account *a, struct result *r)
 {
     if (keyring_account_ok(a, r) != 0)
         return -1;
-    const char *why = NULL;
-    const struct keyring_lib *lib = keyring_load(&why);
-    if (!lib) {
-        result_set(r, RC_UNAVAILABLE, _("cannot remove the password from the keyring: "
-                                        "cannot load libsecret: %s"), why);
+    const struct keyring_lib *lib =
+        keyring_load(_("cannot remove the password from the keyring"), r);
+    if (!lib)
         return -1;
-    }
     GError *err = NULL;
     gboolean removed = lib->clear_sync(keyring_schema(), NULL, &err, "host", a->host, "service",
                                        "smtp", "user", a->user, (char *)NULL);

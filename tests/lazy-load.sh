@@ -1,17 +1,23 @@
 #!/bin/sh
-# lazy-load.sh - GnuTLS is loaded only when a connection uses TLS (issue 5,
-# "load only what a run needs"; src/gnutls-dl.c).
+# lazy-load.sh - GnuTLS, GNU SASL and libidn2 are loaded only when a run
+# needs them (issue 5, "load only what a run needs"; src/dl.c and its
+# users gnutls-dl.c, gsasl-dl.c, idn.c).
 #
 # With LD_DEBUG=files (glibc's loader logs every object it maps, to
-# LD_DEBUG_OUTPUT.PID) it checks that these do NOT load libgnutls:
+# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the three:
 #   --version, -bp (mailq), a `queue always` enqueue, a configuration
-#   error, and a plain (tls off) delivery to tests/smtpd-script;
-# and that a STARTTLS delivery and an implicit-TLS delivery DO load it and
-# succeed. Then, with a fake library of GnuTLS' file name (built here from
-# an empty C file) first on LD_LIBRARY_PATH: a TLS delivery fails with a
-# message naming the library and a non-zero exit status, with the
-# default spool setting too (then the message must be in the spool or the
-# exit status must tell the caller), and a plain delivery still succeeds.
+#   error, a plain (tls off) delivery to tests/smtpd-script, and an
+#   XOAUTH2 delivery (built into sasl.c);
+# that an AUTH PLAIN delivery loads libgsasl (not libidn2, not GnuTLS), a
+# delivery to a non-ASCII domain through a server without SMTPUTF8 loads
+# libidn2 (not libgsasl), and that a STARTTLS delivery and an implicit-TLS
+# delivery load GnuTLS; all of them succeed. Then, with fake libraries of
+# the three file names (built here from an empty C file) first on
+# LD_LIBRARY_PATH: a TLS delivery, an AUTH PLAIN delivery and an IDN
+# delivery each fail with a message naming the library and a non-zero
+# exit status (TLS: with the default spool setting too, then the message
+# must be in the spool or the exit status must tell the caller), while a
+# plain delivery and an XOAUTH2 delivery still succeed.
 # Exit 0 pass, 1 fail, 77 prerequisites missing (glibc's LD_DEBUG, a C
 # compiler, certtool).
 here=${top_srcdir:+$top_srcdir/tests}
@@ -42,22 +48,36 @@ lib_private_env
 SONAME=$("$SMTPFWD" --version | sed -n 's/.*GnuTLS [^,]*, \(libgnutls[^ ]*\) .*/\1/p')
 [ -n "$SONAME" ] || { "$SMTPFWD" --version; echo "FAIL: --version names no GnuTLS library"; exit 1; }
 
+# GNU SASL's and libidn2's file names ("SASL (GNU SASL V, libgsasl.so.N
+# loaded ...", "IDN (libidn2 V, libidn2.so.N loaded ..."); empty when
+# built without them.
+GSASL_SONAME=$("$SMTPFWD" --version | sed -n 's/.*GNU SASL [^,]*, \(libgsasl[^ ]*\) .*/\1/p')
+IDN2_SONAME=$("$SMTPFWD" --version | sed -n 's/.*libidn2 [^,]*, \(libidn2[^ ]*\) .*/\1/p')
+if "$SMTPFWD" --version | grep -q 'SASL (GNU SASL' && [ -z "$GSASL_SONAME" ]; then
+    "$SMTPFWD" --version; echo "FAIL: --version names no GNU SASL library"; exit 1
+fi
+if "$SMTPFWD" --version | grep -q 'IDN (libidn2' && [ -z "$IDN2_SONAME" ]; then
+    "$SMTPFWD" --version; echo "FAIL: --version names no libidn2 library"; exit 1
+fi
+
 # LD_DEBUG must work here (glibc; not a set-id program).
 LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/probe" "$SMTPFWD" --version >/dev/null 2>&1
 grep -q 'file=' "$TESTDIR"/probe.* 2>/dev/null || skip "the dynamic loader does not honour LD_DEBUG=files"
 
-if ldd "$SMTPFWD" 2>/dev/null | grep -q libgnutls; then
-    fail "smtpfwd is linked against libgnutls"
-else
-    ok "smtpfwd is not linked against libgnutls"
-fi
+for lib in libgnutls libgsasl libidn2; do
+    if ldd "$SMTPFWD" 2>/dev/null | grep -q "$lib"; then
+        fail "smtpfwd is linked against $lib"
+    else
+        ok "smtpfwd is not linked against $lib"
+    fi
+done
 
 msg() {
     printf 'From: me@x.test\nTo: a@x.test\nSubject: lazy %s\n\nbody\n' "$1"
 }
 
 # run NAME STDIN-TEXT ARGS...: run smtpfwd under LD_DEBUG=files; exit
-# status in $rc, stderr in $TESTDIR/NAME.err (LD_LIBRARY_PATH=$RUN_LIBPATH
+# status in $rc and $TESTDIR/NAME.exit, stderr in $TESTDIR/NAME.err (LD_LIBRARY_PATH=$RUN_LIBPATH
 # when that is set), loader logs in
 # $TESTDIR/NAME.ld.PID (one per process, children included).
 run() {
@@ -68,22 +88,112 @@ run() {
         LD_DEBUG=files LD_DEBUG_OUTPUT="$TESTDIR/$name.ld" \
         timeout $T "$SMTPFWD" "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
     rc=$?
+    echo "$rc" > "$TESTDIR/$name.exit"
 }
 
-# loaded NAME: true when a process of run NAME mapped libgnutls.
+# loaded NAME [LIB]: true when a process of run NAME mapped LIB (default
+# libgnutls).
 loaded() {
-    cat "$TESTDIR/$1".ld.* 2>/dev/null | grep -q "file=[^ ]*libgnutls"
+    cat "$TESTDIR/$1".ld.* 2>/dev/null | grep -q "file=[^ ]*${2:-libgnutls}"
 }
 
-# expect_not_loaded NAME WHAT EXPECTED-RC
+# expect_not_loaded NAME WHAT EXPECTED-RC: none of the three is mapped.
 expect_not_loaded() {
     if [ "$rc" -ne "$3" ]; then
         fail "$2: exit status $rc, expected $3"; cat "$TESTDIR/$1.err"
-    elif loaded "$1"; then
-        fail "$2 loaded libgnutls"
-    else
-        ok "$2 does not load libgnutls"
+        return
     fi
+    for lib in libgnutls libgsasl libidn2; do
+        if loaded "$1" $lib; then
+            fail "$2 loaded $lib"
+            return
+        fi
+    done
+    ok "$2 loads none of libgnutls, libgsasl, libidn2"
+}
+
+# expect_loads NAME WHAT LIB NOT-LIB...: exit 0, LIB mapped, the others not.
+expect_loads() {
+    name=$1 what=$2 lib=$3
+    shift 3
+    if [ "$rc" -ne 0 ]; then
+        fail "$what: exit status $rc"; cat "$TESTDIR/$name.err"; return
+    fi
+    if ! loaded "$name" "$lib"; then
+        fail "$what did not load $lib"; return
+    fi
+    for other in "$@"; do
+        if loaded "$name" "$other"; then
+            fail "$what loaded $other"; return
+        fi
+    done
+    ok "$what loads $lib${*:+, not $*}"
+}
+
+# expect_fails NAME WHAT SONAME SYMBOL-PREFIX: non-zero exit, a message
+# naming the library file and the missing symbol, the message not sent
+# (in clear text, or at all) according to $TESTDIR/NAME.server.log.
+expect_fails() {
+    if [ "$rc" -eq 0 ]; then
+        fail "$2 with a fake $3 succeeded"
+    elif ! grep -q "$3" "$TESTDIR/$1.err"; then
+        fail "$2 with a fake $3: message does not name it"; cat "$TESTDIR/$1.err"
+    elif ! grep -q "no symbol $4" "$TESTDIR/$1.err"; then
+        fail "$2 with a fake $3: message does not name the symbol"; cat "$TESTDIR/$1.err"
+    elif grep -q "lazy $1" "$TESTDIR/$1.server.log"; then
+        fail "$2 with a fake $3: the message was sent"
+    else
+        ok "$2 with a fake $3 fails (exit $rc): $(head -1 "$TESTDIR/$1.err")"
+    fi
+}
+
+# expect_delivered NAME WHAT: exit 0 and the message in
+# $TESTDIR/NAME.server.log.
+expect_delivered() {
+    if [ "$rc" -ne 0 ]; then
+        fail "$2: exit $rc"; cat "$TESTDIR/$1.err"
+    elif ! grep -q "lazy $1" "$TESTDIR/$1.server.log"; then
+        fail "$2: the message did not arrive"
+    else
+        ok "$2 still succeeds"
+    fi
+}
+
+# auth_rc NAME MECH USER SECRET: a tls off account authenticating with MECH.
+auth_rc() {
+    printf '%s\n' "account default" "host 127.0.0.1" "port $SMTPD_PORT" "tls off" \
+        "from me@x.test" "timeout 10" "queue off" "auth $2" "user $3" "password $4" \
+        "allow_plaintext_auth on" > "$TESTDIR/$1.rc"
+    chmod 600 "$TESTDIR/$1.rc"
+}
+
+# The scripted server for AUTH: PLAIN (alice) and XOAUTH2 (bob).
+AUTH_SCRIPT='auth PLAIN XOAUTH2
+user alice secret
+user bob tok-123.abc'
+IDN_RCPT=$(printf 'a@b\303\274cher.example')
+IDN_ACE=a@xn--bcher-kva.example
+
+# auth_run NAME MECH USER SECRET: a delivery authenticating with MECH, to a
+# server of its own (its log in $TESTDIR/NAME.server.log).
+auth_run() {
+    smtpd_start "$AUTH_SCRIPT"
+    auth_rc "$1" "$2" "$3" "$4"
+    run "$1" "$(msg "$1")" -C "$TESTDIR/$1.rc" -i a@x.test
+    smtpd_stop
+    cp "$TESTDIR/server.log" "$TESTDIR/$1.server.log"
+}
+
+# idn_run NAME: a delivery to a non-ASCII domain through a server without
+# SMTPUTF8 (its log in $TESTDIR/NAME.server.log).
+idn_run() {
+    smtpd_start ""
+    sed "s/^port .*/port $SMTPD_PORT/; s/^timeout 10$/queue off/" "$TESTDIR/plain.rc" \
+        > "$TESTDIR/$1.rc"
+    chmod 600 "$TESTDIR/$1.rc"
+    run "$1" "$(msg "$1")" -C "$TESTDIR/$1.rc" -i "$IDN_RCPT"
+    smtpd_stop
+    cp "$TESTDIR/server.log" "$TESTDIR/$1.server.log"
 }
 
 # plain account: the scripted server, no TLS
@@ -120,6 +230,30 @@ chmod 600 "$TESTDIR/bad.rc"
 run badconf "$(msg bad)" -C "$TESTDIR/bad.rc" -i a@x.test
 expect_not_loaded badconf "a configuration error" 78
 smtpd_stop
+
+# AUTH: PLAIN needs GNU SASL, XOAUTH2 is built in.
+if [ -n "$GSASL_SONAME" ]; then
+    auth_run auth-plain plain alice secret
+    expect_loads auth-plain "an AUTH PLAIN delivery" libgsasl libidn2 libgnutls
+    grep -q "lazy auth-plain" "$TESTDIR/auth-plain.server.log" ||
+        fail "the AUTH PLAIN message did not arrive"
+    auth_run auth-xoauth2 xoauth2 bob tok-123.abc
+    expect_not_loaded auth-xoauth2 "an XOAUTH2 delivery" 0
+    grep -q "lazy auth-xoauth2" "$TESTDIR/auth-xoauth2.server.log" ||
+        fail "the XOAUTH2 message did not arrive"
+else
+    echo "built without GNU SASL: the AUTH cases are skipped"
+fi
+
+# A non-ASCII domain through a server without SMTPUTF8: libidn2.
+if [ -n "$IDN2_SONAME" ]; then
+    idn_run idn
+    expect_loads idn "a delivery to a non-ASCII domain" libidn2 libgsasl libgnutls
+    grep -q "RCPT TO:<$IDN_ACE>" "$TESTDIR/idn.server.log" ||
+        { fail "the IDN recipient was not sent as $IDN_ACE"; cat "$TESTDIR/idn.server.log"; }
+else
+    echo "built without libidn2: the IDN case is skipped"
+fi
 
 # TLS deliveries: they load it and succeed.
 certs_make
@@ -167,22 +301,17 @@ if ! $CC -shared -fPIC -o "$TESTDIR/fake/$SONAME" "$TESTDIR/fake/empty.c" 2>"$TE
     echo "$passes passed, 0 failed"
     exit 0
 fi
-# Only smtpfwd gets it (run() passes it): the server links GnuTLS itself.
+for f in $GSASL_SONAME $IDN2_SONAME; do
+    cp "$TESTDIR/fake/$SONAME" "$TESTDIR/fake/$f"
+done
+# Only smtpfwd gets them (run() passes it): the server links GnuTLS itself.
 RUN_LIBPATH="$TESTDIR/fake${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 smtpd_start_tls starttls
 tls_rc fake-off on off
 run fake-off "$(msg fake-off)" -C "$TESTDIR/fake-off.rc" -i a@x.test
-if [ "$rc" -eq 0 ]; then
-    fail "TLS delivery with a fake $SONAME succeeded"
-elif ! grep -q "$SONAME" "$TESTDIR/fake-off.err"; then
-    fail "TLS delivery with a fake $SONAME: message does not name it"; cat "$TESTDIR/fake-off.err"
-elif ! grep -q "no symbol gnutls_" "$TESTDIR/fake-off.err"; then
-    fail "TLS delivery with a fake $SONAME: message does not name the symbol"; cat "$TESTDIR/fake-off.err"
-else
-    ok "TLS delivery with a fake $SONAME fails (exit $rc): $(head -1 "$TESTDIR/fake-off.err")"
-fi
-grep -q "lazy fake-off" "$TESTDIR/server.log" && fail "the message was sent in clear text"
+cp "$TESTDIR/server.log" "$TESTDIR/fake-off.server.log"
+expect_fails fake-off "TLS delivery" "$SONAME" gnutls_
 
 # Default spool setting (queue on-failure): either the message waits in
 # the spool (exit 0) or the exit status tells the caller (non-zero).
@@ -201,14 +330,20 @@ smtpd_stop
 smtpd_start ""
 sed -i "s/^port .*/port $SMTPD_PORT/" "$TESTDIR/plain.rc"
 run fake-plain "$(msg fake-plain)" -C "$TESTDIR/plain.rc" -i a@x.test
-if [ "$rc" -ne 0 ]; then
-    fail "plain delivery with a fake $SONAME: exit $rc"; cat "$TESTDIR/fake-plain.err"
-elif ! grep -q "lazy fake-plain" "$TESTDIR/server.log"; then
-    fail "plain delivery with a fake $SONAME: the message did not arrive"
-else
-    ok "plain delivery with a fake $SONAME still succeeds"
-fi
+cp "$TESTDIR/server.log" "$TESTDIR/fake-plain.server.log"
+expect_delivered fake-plain "plain delivery with fake libraries"
 smtpd_stop
+
+if [ -n "$GSASL_SONAME" ]; then
+    auth_run fake-auth plain alice secret
+    expect_fails fake-auth "AUTH PLAIN delivery" "$GSASL_SONAME" gsasl_
+    auth_run fake-xoauth2 xoauth2 bob tok-123.abc
+    expect_delivered fake-xoauth2 "XOAUTH2 delivery with a fake $GSASL_SONAME"
+fi
+if [ -n "$IDN2_SONAME" ]; then
+    idn_run fake-idn
+    expect_fails fake-idn "IDN delivery" "$IDN2_SONAME" idn2_
+fi
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
