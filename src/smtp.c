@@ -291,6 +291,20 @@ static char *smtp_rcpt_command(const struct smtp_session *s, const struct smtp_t
     return buf_steal(&b);
 }
 
+/* Read up to n bytes of the message file at off (EINTR retried).
+ * Returns the count (0 at the end of the file) or -1 with r set. */
+static ssize_t smtp_read_message(const struct smtp_message *m, char *buf, size_t n, off_t off,
+                                 struct result *r)
+{
+    ssize_t got;
+    do
+        got = pread(m->fd, buf, n, off);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        result_set(r, RC_IOERR, _("cannot read the message file: %s"), strerror(errno));
+    return got;
+}
+
 /* Stream the message file, dot-stuffed, in large writes. */
 static int smtp_send_body(struct smtp_session *s, struct result *r)
 {
@@ -304,11 +318,8 @@ static int smtp_send_body(struct smtp_session *s, struct result *r)
     int rc = 0;
 
     for (;;) {
-        ssize_t n = pread(m->fd, in, SMTP_BODY_CHUNK, off);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = smtp_read_message(m, in, SMTP_BODY_CHUNK, off, r);
         if (n < 0) {
-            result_set(r, RC_IOERR, _("cannot read the message file: %s"), strerror(errno));
             rc = -1;
             break;
         }
@@ -367,11 +378,8 @@ static int smtp_send_chunk(struct smtp_session *s, struct result *r)
     long long left = size;
     while (rc == 0 && left > 0) {
         size_t want = left < SMTP_BODY_CHUNK ? (size_t)left : SMTP_BODY_CHUNK;
-        ssize_t n = pread(m->fd, in, want, off);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = smtp_read_message(m, in, want, off, r);
         if (n < 0) {
-            result_set(r, RC_IOERR, _("cannot read the message file: %s"), strerror(errno));
             rc = -1;
         } else if (n == 0) {
             result_set(r, RC_IOERR,

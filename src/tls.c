@@ -186,13 +186,13 @@ static void tls_key_add_file(struct buf *k, const char *path)
 /* The cache file for this server address and these settings: a session
  * verified under one verification policy is never resumed under another
  * (other trust file, CRL, pin, host name, client certificate,
- * priorities). NULL when caching is off or there is no state directory. */
+ * priorities). NULL when caching is off or there is no cache directory. */
 static char *tls_cache_path(const struct tls_config *cfg, const char *peer)
 {
     if (!cfg->session_cache)
         return NULL;
-    char *state = util_cache_dir();
-    if (!state)
+    char *cache = util_cache_dir();
+    if (!cache)
         return NULL;
     struct buf k = BUF_INIT;
     tls_key_add(&k, "smtpfwd-tls-session-key 1");
@@ -212,10 +212,10 @@ static char *tls_cache_path(const struct tls_config *cfg, const char *peer)
         char hex[41];
         for (int i = 0; i < 20; i++)
             snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        path = xasprintf("%s/tls-sessions/%s", state, hex);
+        path = xasprintf("%s/tls-sessions/%s", cache, hex);
     }
     buf_free(&k);
-    free(state);
+    free(cache);
     return path;
 }
 

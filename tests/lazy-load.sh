@@ -28,18 +28,7 @@ here=${top_srcdir:+$top_srcdir/tests}
 need_program timeout
 
 lib_tmpdir
-fails=0
-passes=0
 T=20
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-ok() {
-    echo "ok: $*"
-    passes=$((passes + 1))
-}
 
 lib_private_env
 

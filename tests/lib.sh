@@ -39,6 +39,29 @@ lib_private_env() {
     mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" || exit 99
 }
 
+# Counting checks: fail MSG / ok MSG print a line and count it in $fails
+# and $passes (a test ends with: echo "$passes passed, $fails failed").
+fails=0
+passes=0
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+ok() {
+    echo "ok: $*"
+    passes=$((passes + 1))
+}
+
+# count_in DIR: the number of entries in a directory (0 if it is missing),
+# e.g. a spool's new/ or failed/.
+count_in() {
+    if [ -d "$1" ]; then
+        find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l
+    else
+        echo 0
+    fi
+}
+
 # smtpd_start [SCRIPT-TEXT]: start the server with that script in $TESTDIR;
 # sets SMTPD_PORT and SMTPD_PID. Waits for the port file (no sleeps on a
 # fixed time: polls for the file the server renames into place).

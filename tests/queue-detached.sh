@@ -23,33 +23,13 @@ here=${top_srcdir:+$top_srcdir/tests}
 
 lib_tmpdir
 lib_private_env
-fails=0
-passes=0
 T=20
 SPOOL=$TESTDIR/spool
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-ok() {
-    echo "ok: $*"
-    passes=$((passes + 1))
-}
 
 # message ID: a small message with that Message-ID.
 message() {
     printf 'From: me@x.test\nTo: a@x.test\nSubject: detached %s\nMessage-ID: <%s@detached.test>\n\nbody %s\n' \
         "$1" "$1" "$1"
-}
-
-# count_in DIR: entries in a spool subdirectory.
-count_in() {
-    if [ -d "$1" ]; then
-        find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l
-    else
-        echo 0
-    fi
 }
 
 # received ID: how many times the server received the message with that id.

@@ -34,13 +34,7 @@ need_program mkfifo
 lib_tmpdir
 QF_ITER=${QF_ITER:-20}
 QF_BUDGET=${QF_BUDGET:-35}      # seconds for (a): fewer kills on slow builds
-fails=0
 T=20        # seconds any single smtpfwd run may take
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
 
 # Scrubbed environment like the data-file cases: HOME and XDG_STATE_HOME in
 # $TESTDIR; the spool is always an explicit queue_dir.
@@ -64,15 +58,6 @@ EOF
 message() {
     printf 'From: me@x.test\nTo: a@x.test\nSubject: fault %s\nMessage-ID: <%s@fault.test>\n\n' "$1" "$1"
     printf 'line %s\n' 1 2 3 "${2:-}"
-}
-
-# count_in DIR: number of entries in a spool subdirectory.
-count_in() {
-    if [ -d "$1" ]; then
-        find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l
-    else
-        echo 0
-    fi
 }
 
 # completed LOG: the Message-IDs of the messages whose final "." the server
