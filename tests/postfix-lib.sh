@@ -1,6 +1,6 @@
-# postfix-lib.sh - start a private Postfix smarthost with Dovecot SASL for
-# the integration tests, on random loopback ports, with its own config
-# directory, queue and maildir. Source it, then:
+# postfix-lib.sh - start a private Postfix smarthost for the integration
+# tests, on random loopback ports, with its own config directory, queue,
+# certificates and maildirs; by default with Dovecot SASL. Source it, then:
 #   pf_start        sets PF_DIR, PF_SUB (submission, STARTTLS required),
 #                   PF_SMTPS (implicit TLS), PF_CA (CA certificate that
 #                   signed the server's "localhost" certificate),
@@ -10,6 +10,24 @@
 #   pf_messages     prints the paths of delivered messages, oldest first.
 #   pf_stop         stops both and removes everything (also on EXIT).
 # Mail for any address @x.test lands in one maildir, $PF_DIR/mail/box.
+#
+# The pieces of pf_start, for a Postfix with another SASL or other ports
+# (tests/interop/postfix-cyrus.sh, tests/interop/dovecot-submission.sh):
+#   pf_prepare      checks (77), makes $PF_DIR (a fresh temporary directory,
+#                   removed by pf_stop at exit; or the given $PF_DIR, which
+#                   the caller removes) with its queue, data and mail
+#                   directories; certificates: $PF_CERT/$PF_KEY/$PF_CA when
+#                   set, else a test CA and a "localhost" certificate made
+#                   here in $PF_DIR/tls
+#   pf_maildir NAME a maildir $PF_DIR/mail/NAME owned by postfix
+#   pf_main_cf      prints the main.cf lines every instance has (paths,
+#                   loopback only, TLS certificate, virtual delivery to the
+#                   maildirs under $PF_DIR/mail); the caller adds
+#                   virtual_mailbox_domains/_maps, SASL and restrictions
+#   pf_master_cf    prints master.cf's internal services (none chrooted);
+#                   the caller adds its smtpd listeners before them
+#   pf_launch PORT.. writes the queue directories, starts Postfix, waits
+#                   until each PORT listens; exits 99 with Postfix's error
 
 pf_skip() { echo "SKIP: $*"; exit 77; }
 
@@ -40,24 +58,29 @@ for port in map(int, sys.argv[1:]):
             time.sleep(0.05)' "$@"
 }
 
-pf_start() {
+pf_prepare() {
     [ "$(id -u)" -eq 0 ] || pf_skip "the Postfix tests need root (private instance with its own queue)"
     command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || pf_skip "postfix is not installed"
-    command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || pf_skip "dovecot is not installed"
     command -v certtool >/dev/null 2>&1 || pf_skip "certtool (gnutls-bin) is not installed"
-    id postfix >/dev/null 2>&1 && id dovecot >/dev/null 2>&1 || pf_skip "postfix/dovecot users missing"
+    id postfix >/dev/null 2>&1 || pf_skip "the postfix user is missing"
     PATH=$PATH:/usr/sbin:/sbin
 
-    PF_DIR=$(mktemp -d /tmp/smtpfwd-pf.XXXXXX) || exit 99
-    trap pf_stop EXIT
-    trap 'exit 1' HUP INT TERM PIPE
+    if [ -z "${PF_DIR:-}" ]; then
+        PF_DIR=$(mktemp -d /tmp/smtpfwd-pf.XXXXXX) || exit 99
+        trap pf_stop EXIT
+        trap 'exit 1' HUP INT TERM PIPE
+    fi
+    mkdir -p "$PF_DIR" || exit 99
     chmod 755 "$PF_DIR"
-    mkdir -p "$PF_DIR/etc" "$PF_DIR/queue/private" "$PF_DIR/data" "$PF_DIR/mail/box/new" \
-        "$PF_DIR/mail/box/cur" "$PF_DIR/mail/box/tmp" "$PF_DIR/dovecot" "$PF_DIR/tls"
+    mkdir -p "$PF_DIR/etc" "$PF_DIR/queue/private" "$PF_DIR/data" "$PF_DIR/mail" \
+        "$PF_DIR/dovecot" "$PF_DIR/tls"
     chown postfix "$PF_DIR/data" "$PF_DIR/queue/private"
     chmod 700 "$PF_DIR/queue/private"
-    chown -R postfix:postfix "$PF_DIR/mail"
+    chown postfix:postfix "$PF_DIR/mail"
 
+    if [ -n "${PF_CERT:-}" ]; then
+        return 0
+    fi
     (
         cd "$PF_DIR/tls" || exit 1
         certtool --generate-privkey --key-type=ecdsa --outfile ca.key 2>/dev/null &&
@@ -70,7 +93,92 @@ pf_start() {
     ) || { echo "certificate generation failed"; exit 99; }
     chmod 644 "$PF_DIR"/tls/*.pem
     chgrp postfix "$PF_DIR/tls/server.key"; chmod 640 "$PF_DIR/tls/server.key"
-    PF_CA=$PF_DIR/tls/ca.pem
+    PF_CA=$PF_DIR/tls/ca.pem PF_CERT=$PF_DIR/tls/server.pem PF_KEY=$PF_DIR/tls/server.key
+}
+
+pf_maildir() {
+    mkdir -p "$PF_DIR/mail/$1/new" "$PF_DIR/mail/$1/cur" "$PF_DIR/mail/$1/tmp" || exit 99
+    chown -R postfix:postfix "$PF_DIR/mail/$1"
+}
+
+pf_main_cf() {
+    cat <<EOC
+compatibility_level = 3.6
+queue_directory = $PF_DIR/queue
+data_directory = $PF_DIR/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.test
+mydestination =
+mynetworks = 127.0.0.0/8
+maillog_file = $PF_DIR/maillog
+maillog_file_prefixes = $PF_DIR
+alias_maps =
+alias_database =
+virtual_mailbox_base = $PF_DIR/mail
+virtual_uid_maps = static:$(id -u postfix)
+virtual_gid_maps = static:$(id -g postfix)
+smtpd_tls_cert_file = $PF_CERT
+smtpd_tls_key_file = $PF_KEY
+EOC
+}
+
+pf_master_cf() {
+    cat <<EOC
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+local     unix  - n n - - local
+virtual   unix  - n n - - virtual
+lmtp      unix  - - n - - lmtp
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOC
+}
+
+pf_launch() {
+    # The queue directories of postfix-files, made here so that the start
+    # can skip "postfix check" (the "quick-start" file), which takes
+    # seconds. If the quick start fails, the full one runs.
+    for d in active bounce corrupt defer deferred flush hold incoming saved trace; do
+        mkdir -p "$PF_DIR/queue/$d"; chown postfix "$PF_DIR/queue/$d"; chmod 700 "$PF_DIR/queue/$d"
+    done
+    mkdir -p "$PF_DIR/queue/maildrop" "$PF_DIR/queue/public" "$PF_DIR/queue/pid"
+    chown postfix:postdrop "$PF_DIR/queue/maildrop" "$PF_DIR/queue/public"
+    chmod 730 "$PF_DIR/queue/maildrop"; chmod 710 "$PF_DIR/queue/public"
+    touch "$PF_DIR/queue/quick-start"
+    # No change to the system's /etc/postfix: as root, `postfix -c DIR`
+    # needs no alternate_config_directories entry (only the set-gid
+    # postdrop/postqueue of other users would).
+    postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 ||
+        postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 ||
+        { script -qc "postfix -c $PF_DIR/etc start" /dev/null; cat "$PF_DIR/maillog" 2>/dev/null; exit 99; }
+    # Ready when every port accepts connections (bounded wait).
+    pf_wait_listen "$@" || { tail -20 "$PF_DIR/maillog" 2>/dev/null; exit 99; }
+}
+
+pf_start() {
+    command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || pf_skip "dovecot is not installed"
+    id dovecot >/dev/null 2>&1 || pf_skip "the dovecot user is missing"
+    pf_prepare
+    pf_maildir box
 
     PF_USER=alice PF_PASS='s3cret pass'
     printf '%s:{PLAIN}%s\n' "$PF_USER" "$PF_PASS" >"$PF_DIR/users"
@@ -107,84 +215,30 @@ default_internal_user = dovecot
 EOC
     dovecot -c "$PF_DIR/dovecot.conf" || { cat "$PF_DIR/dovecot.log" 2>/dev/null; exit 99; }
 
-    # No change to the system's /etc/postfix: as root, `postfix -c DIR`
-    # needs no alternate_config_directories entry (only the set-gid
-    # postdrop/postqueue of other users would).
-
-    cat >"$PF_DIR/etc/main.cf" <<EOC
-compatibility_level = 3.6
-queue_directory = $PF_DIR/queue
-data_directory = $PF_DIR/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = mx.test
-mydestination =
-mynetworks = 127.0.0.0/8
-maillog_file = $PF_DIR/maillog
-maillog_file_prefixes = $PF_DIR
-alias_maps =
-alias_database =
+    {
+        pf_main_cf
+        cat <<EOC
 virtual_mailbox_domains = x.test
-virtual_mailbox_base = $PF_DIR/mail
 virtual_mailbox_maps = static:box/
-virtual_uid_maps = static:$(id -u postfix)
-virtual_gid_maps = static:$(id -g postfix)
-smtpd_tls_cert_file = $PF_DIR/tls/server.pem
-smtpd_tls_key_file = $PF_DIR/tls/server.key
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_recipient_restrictions = permit_sasl_authenticated, reject
 smtpd_tls_auth_only = yes
 EOC
-    cat >"$PF_DIR/etc/master.cf" <<EOC
+    } >"$PF_DIR/etc/main.cf"
+    {
+        cat <<EOC
 127.0.0.1:$PF_SUB inet n - n - - smtpd
   -o smtpd_tls_security_level=encrypt
   -o smtpd_sasl_auth_enable=yes
 127.0.0.1:$PF_SMTPS inet n - n - - smtpd
   -o smtpd_tls_wrappermode=yes
   -o smtpd_sasl_auth_enable=yes
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-local     unix  - n n - - local
-virtual   unix  - n n - - virtual
-lmtp      unix  - - n - - lmtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
 EOC
-    # The queue directories of postfix-files, made here so that the start
-    # can skip "postfix check" (the "quick-start" file), which takes
-    # seconds. If the quick start fails, the full one runs.
-    for d in active bounce corrupt defer deferred flush hold incoming saved trace; do
-        mkdir -p "$PF_DIR/queue/$d"; chown postfix "$PF_DIR/queue/$d"; chmod 700 "$PF_DIR/queue/$d"
-    done
-    mkdir -p "$PF_DIR/queue/maildrop" "$PF_DIR/queue/public" "$PF_DIR/queue/pid"
-    chown postfix:postdrop "$PF_DIR/queue/maildrop" "$PF_DIR/queue/public"
-    chmod 730 "$PF_DIR/queue/maildrop"; chmod 710 "$PF_DIR/queue/public"
-    touch "$PF_DIR/queue/quick-start"
-    postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 ||
-        postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 ||
-        { script -qc "postfix -c $PF_DIR/etc start" /dev/null; cat "$PF_DIR/maillog" 2>/dev/null; exit 99; }
-    # Ready when both ports accept connections (bounded wait).
-    pf_wait_listen "$PF_SUB" "$PF_SMTPS" || exit 99
+        pf_master_cf
+    } >"$PF_DIR/etc/master.cf"
+    pf_launch "$PF_SUB" "$PF_SMTPS"
 }
 
 pf_messages() {
