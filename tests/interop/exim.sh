@@ -1,0 +1,203 @@
+#!/bin/sh
+# tests/interop/exim.sh - smtpfwd against a private Exim 4 (Debian's
+# exim4-daemon-light), through the delivery matrix of tests/interop/matrix.sh.
+#
+# Owns: starting and stopping that Exim and reading its deliveries back.
+# Debian's exim4 packages conflict with Postfix, which the other tests
+# need, so they are not installed: exim4-base, exim4-config and
+# exim4-daemon-light are fetched into the .deb cache (scripts/install-deps
+# does that; iop_debs_get otherwise) and unpacked into the temporary
+# directory. The binary looks up its compiled-in user Debian-exim, which
+# the system does not have: it runs in a private mount namespace with
+# copies of /etc/passwd and /etc/group that add it. It reads only its own
+# configuration (-C, owned by root, not writable by others) and keeps its
+# spool, logs and pid file in the temporary directory.
+#
+# The configuration: every port on 127.0.0.1, STARTTLS everywhere but on
+# the implicit TLS port (tls_on_connect_ports), AUTH only under TLS with
+# PLAIN, LOGIN (plaintext driver) and CRAM-MD5 (the light daemon has no
+# SCRAM: no GNU SASL, Cyrus or Dovecot authenticators), CHUNKING, DSN,
+# PIPELINING except on one port, SIZE 1 MiB except on the big port
+# (30 MiB), a certificate for another name on one port. The RCPT ACL
+# refuses nobody@ with 550 and defers later@ with 451; it accepts the
+# other local parts of example.test from an authenticated client only.
+# Accepted mail goes to one maildir per recipient (appendfile).
+#
+# Exit 77 (skipped) when not root, when the packages are neither cached
+# nor downloadable, or when private mount namespaces are not allowed.
+set -u
+here=${top_srcdir:+$top_srcdir/tests/interop}
+here=${here:-$(cd "$(dirname "$0")" && pwd)}
+. "$here/lib.sh"
+. "$here/matrix.sh"
+
+IOP_NAME=exim
+iop_need_root
+iop_need_program dpkg-deb certtool
+[ -x "$SMTPFWD" ] || { echo "ERROR: set SMTPFWD (or top_builddir) to the built smtpfwd"; exit 99; }
+iop_unshare_works
+iop_tmpdir
+iop_debs_get exim4-base exim4-config exim4-daemon-light
+iop_debs_unpack "$IOP_DIR/root" exim4-base exim4-config exim4-daemon-light
+EXIM=$IOP_DIR/root/usr/sbin/exim4
+[ -x "$EXIM" ] || { echo "no exim4 binary in the packages"; exit 99; }
+iop_certs
+
+# The Exim user, in the namespace only: a uid and gid no one has (or the
+# real Debian-exim if this machine has one).
+binds=
+if getent passwd Debian-exim >/dev/null 2>&1; then
+    uid=$(id -u Debian-exim) gid=$(id -g Debian-exim)
+else
+    uid=64990
+    while getent passwd "$uid" >/dev/null 2>&1 || getent group "$uid" >/dev/null 2>&1; do
+        uid=$((uid - 1))
+    done
+    gid=$uid
+    mkdir -p "$IOP_DIR/etc" || exit 99
+    cp /etc/passwd /etc/group "$IOP_DIR/etc/" || exit 99
+    echo "Debian-exim:x:$uid:$gid:Exim test instance:/nonexistent:/usr/sbin/nologin" >>"$IOP_DIR/etc/passwd"
+    echo "Debian-exim:x:$gid:" >>"$IOP_DIR/etc/group"
+    chmod 644 "$IOP_DIR/etc/passwd" "$IOP_DIR/etc/group"
+    binds="$IOP_DIR/etc/passwd:/etc/passwd $IOP_DIR/etc/group:/etc/group"
+fi
+
+# A missing library: Exim cannot run here (install-deps installs them).
+if ldd "$EXIM" 2>/dev/null | grep -q 'not found'; then
+    skip "exim4 lacks libraries: $(ldd "$EXIM" | grep 'not found' | tr -s ' \t\n' ' ')"
+fi
+
+ports=$(iop_free_ports 5) || exit 99
+set -- $ports
+P_SUB=$1 P_TLS=$2 P_NOPIPE=$3 P_BIG=$4 P_WRONG=$5
+EX_USER=alice EX_PASS='Ex1m pass-word'
+D=$IOP_DIR
+for d in spool log mail; do
+    mkdir -p "$D/$d" || exit 99
+    chown "$uid:$gid" "$D/$d" || exit 99
+    chmod 750 "$D/$d"
+done
+chmod 755 "$D/mail"
+
+cat >"$D/exim.conf" <<EOF
+# Exim configuration of smtpfwd's interoperability test.
+keep_environment =
+primary_hostname = mx.exim.test
+qualify_domain = example.test
+domainlist local_domains = example.test
+spool_directory = $D/spool
+log_file_path = $D/log/%slog
+pid_file_path = $D/exim.pid
+exim_path = $EXIM
+log_selector = +all -arguments
+
+local_interfaces = <; 127.0.0.1.$P_SUB; 127.0.0.1.$P_TLS; 127.0.0.1.$P_NOPIPE; 127.0.0.1.$P_BIG; 127.0.0.1.$P_WRONG
+tls_on_connect_ports = $P_TLS
+tls_advertise_hosts = *
+tls_certificate = \${if eq{\$received_port}{$P_WRONG}{$IOP_CERTS/wrongname.pem}{$IOP_CERTS/server.pem}}
+tls_privatekey = \${if eq{\$received_port}{$P_WRONG}{$IOP_CERTS/wrongname-key.pem}{$IOP_CERTS/server-key.pem}}
+pipelining_advertise_hosts = \${if eq{\$received_port}{$P_NOPIPE}{}{*}}
+chunking_advertise_hosts = *
+dsn_advertise_hosts = *
+auth_advertise_hosts = \${if eq{\$tls_in_cipher}{}{}{*}}
+message_size_limit = \${if eq{\$received_port}{$P_BIG}{30M}{1M}}
+smtp_enforce_sync = true
+acl_smtp_rcpt = acl_rcpt
+host_lookup =
+rfc1413_hosts =
+received_header_text = Received: from \$sender_rcvhost by \$primary_hostname \
+  with \$received_protocol (Exim \$version_number) id \$message_exim_id \
+  for \$received_for; \$tod_full
+
+begin acl
+
+acl_rcpt:
+  deny    local_parts = nobody
+          message = 5.1.1 <\$local_part@\$domain>: no such user here
+  defer   local_parts = later
+          message = 4.2.0 <\$local_part@\$domain>: mailbox busy, try later
+  accept  domains = +local_domains
+          authenticated = *
+  deny    message = 5.7.1 authentication required
+
+begin routers
+
+local:
+  driver = accept
+  domains = +local_domains
+  local_parts = alice : bob : sender : postmaster
+  transport = maildir
+
+begin transports
+
+maildir:
+  driver = appendfile
+  directory = $D/mail/\${local_part_data}
+  maildir_format
+  create_directory
+  delivery_date_add
+  envelope_to_add
+  return_path_add
+  mode = 0644
+
+begin retry
+
+*  *  F,1h,1m
+
+begin authenticators
+
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{\$auth2}{$EX_USER}}{eq{\$auth3}{$EX_PASS}}}}
+  server_set_id = \$auth2
+
+login:
+  driver = plaintext
+  public_name = LOGIN
+  server_prompts = Username:: : Password::
+  server_condition = \${if and {{eq{\$auth1}{$EX_USER}}{eq{\$auth2}{$EX_PASS}}}}
+  server_set_id = \$auth1
+
+cram:
+  driver = cram_md5
+  public_name = CRAM-MD5
+  server_secret = \${if eq{\$auth1}{$EX_USER}{$EX_PASS}fail}
+  server_set_id = \$auth1
+EOF
+chmod 644 "$D/exim.conf"
+
+# shellcheck disable=SC2086
+iop_unshare ${binds:-} -- "$EXIM" -C "$D/exim.conf" -bdf >"$D/exim.out" 2>&1 &
+EXIM_PID=$!
+iop_on_exit "kill $EXIM_PID; wait $EXIM_PID"
+if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_BIG" "$P_WRONG"; then
+    cat "$D/exim.out" "$D"/log/* 2>/dev/null | sed 's/^/# /'
+    exit 99
+fi
+
+# iop_fetch RCPT MARKER: the message in RCPT's maildir.
+iop_fetch() {
+    iop_maildir_fetch "$D/mail/${1%@*}" "$2"
+}
+
+IOP_HOST=localhost
+IOP_STARTTLS_PORT=$P_SUB
+IOP_TLS_PORT=$P_TLS
+IOP_NOPIPE_PORT=$P_NOPIPE
+IOP_NOPIPE_TLS=starttls
+IOP_BIG_PORT=$P_BIG
+IOP_WRONGNAME_PORT=$P_WRONG
+IOP_CA=$IOP_CERTS/ca.pem
+IOP_USER=$EX_USER IOP_PASS=$EX_PASS
+IOP_MECHS="PLAIN LOGIN CRAM-MD5"
+IOP_FROM=sender@example.test
+IOP_RCPT=alice@example.test
+IOP_RCPT2=bob@example.test
+IOP_REFUSED_RCPT=nobody@example.test
+IOP_TEMPFAIL_RCPT=later@example.test
+IOP_SIZE_LIMIT=1048576
+IOP_CHUNKING=yes
+IOP_DSN=yes
+run_matrix
