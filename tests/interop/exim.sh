@@ -169,9 +169,7 @@ EOF
 chmod 644 "$D/exim.conf"
 
 # shellcheck disable=SC2086
-iop_unshare ${binds:-} -- "$EXIM" -C "$D/exim.conf" -bdf >"$D/exim.out" 2>&1 &
-EXIM_PID=$!
-iop_on_exit "kill $EXIM_PID; wait $EXIM_PID"
+iop_unshare_bg "$D/exim.out" $binds -- "$EXIM" -C "$D/exim.conf" -bdf
 if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_BIG" "$P_WRONG"; then
     cat "$D/exim.out" "$D"/log/* 2>/dev/null | sed 's/^/# /'
     exit 99

@@ -28,8 +28,14 @@
 #   iop_unshare BIND.. -- CMD ARGS..
 #                            run CMD in a private mount namespace in which
 #                            each BIND "SRC:DST" is bind-mounted (DST must
-#                            exist); exec's CMD, so $! of a backgrounded
-#                            call is CMD's pid
+#                            exist), in the foreground
+#   iop_unshare_bg LOG BIND.. -- CMD ARGS..
+#                            the same in the background, output to LOG;
+#                            IOP_BG_PID is CMD's pid (a child of this
+#                            shell: unshare and sh exec into it), killed
+#                            and waited for at exit. (`iop_unshare ... &`
+#                            would give the pid of a subshell, whose
+#                            death leaves CMD running.)
 #   iop_poll CMD ARGS..      run CMD while it returns 1, at most
 #                            ${IOP_FETCH_TIMEOUT:-20} seconds (0: once);
 #                            returns CMD's last status
@@ -159,6 +165,21 @@ iop_unshare() {
         done
         shift
         exec "$@"' iop_unshare "$@"
+}
+
+iop_unshare_bg() {
+    command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) is missing"
+    iop_log=$1
+    shift
+    unshare -m --propagation private sh -c '
+        while [ "$1" != -- ]; do
+            mount --bind "${1%%:*}" "${1#*:}" || exit 99
+            shift
+        done
+        shift
+        exec "$@"' iop_unshare "$@" >"$iop_log" 2>&1 &
+    IOP_BG_PID=$!
+    iop_on_exit "kill $IOP_BG_PID; wait $IOP_BG_PID"
 }
 
 # iop_unshare_works: skip when private mount namespaces are not allowed
