@@ -288,6 +288,7 @@ static int run_send(const struct options *o)
     struct intake_opts io = {
         .dot_ends = !o->ignore_dots && isatty(0),
         .remove_bcc = a->remove_bcc_headers,
+        .undisclosed = a->undisclosed_recipients,
         .collect_rcpts = o->read_recipients,
         .add_from = from_value,
         .force_from = a->set_from_header == HDR_ON,

@@ -87,6 +87,8 @@ struct script {
     size_t nrules;
     bool require_pipelining;
     bool require_auth_pipelining;  /* AUTH must come with MAIL...DATA */
+    bool strict_pipelining;    /* refuse input sent ahead without PIPELINING */
+    bool refuse_after_data;    /* refuse a message with input sent behind its end */
     int max_connections;       /* 0 = unlimited */
     /* TLS */
     char *tls_cert, *tls_key;  /* override --tls-cert / --tls-key */
@@ -318,6 +320,10 @@ static void load_script(const char *path, struct script *sc)
             ru->ms = atol(text);
         } else if (strcmp(cmd, "require-pipelining") == 0) {
             sc->require_pipelining = true;
+        } else if (strcmp(cmd, "strict-pipelining") == 0) {
+            sc->strict_pipelining = true;
+        } else if (strcmp(cmd, "refuse-after-data") == 0) {
+            sc->refuse_after_data = true;
         } else if (strcmp(cmd, "chunking") == 0) {
             sc->chunking = true;
         } else if (strcmp(cmd, "bdat-cut") == 0) {
@@ -1410,6 +1416,37 @@ static int read_chunk(struct session *s, long long n)
     return 0;
 }
 
+/* Input that arrived before our reply to KEY. Without PIPELINING nothing
+ * may be sent ahead of a reply (RFC 5321 4.1.1, RFC 2920), and nothing may
+ * follow the end of a message before its reply (servers that defend
+ * against SMTP smuggling refuse that). Records the events; with
+ * strict-pipelining or refuse-after-data, answers as the servers that
+ * enforce these rules do and returns true: KEY is not answered normally. */
+static bool refuse_ahead(struct session *s, const char *key, bool end_of_data)
+{
+    if (s->len == 0 || s->silent || s->closed)
+        return false;
+    bool unpipelined = !s->pipelining_offered;
+    if (unpipelined)
+        event("PIPELINED WITHOUT PIPELINING after %s", key);
+    if (end_of_data)
+        event("PIPELINED AFTER END OF DATA");
+    if (unpipelined && s->sc->strict_pipelining) {
+        bump_count(s, key);
+        send_str(s, "500 5.5.1 Invalid command: Pipelining not supported\r\n");
+        s->closed = true;
+        return true;
+    }
+    if (end_of_data && s->sc->refuse_after_data) {
+        bump_count(s, key);
+        send_str(s, "503 5.5.0 command pipelined after end of DATA: message refused\r\n");
+        s->rcpts_ok = 0;
+        s->bdat_total = 0;
+        return true;
+    }
+    return false;
+}
+
 static void serve(struct session *s)
 {
     respond(s, "CONNECT");
@@ -1420,7 +1457,8 @@ static void serve(struct session *s)
             if (end) {
                 consume(s, end);
                 s->in_data = false;
-                respond(s, ".");
+                if (!refuse_ahead(s, ".", true))
+                    respond(s, ".");
                 continue;
             }
             if (fill(s, -1) < 0) {
@@ -1467,9 +1505,12 @@ static void serve(struct session *s)
             s->bdat_last = last;
             s->bdat_total += size;
         }
-        /* A client must wait for each reply unless PIPELINING was offered. */
-        if (s->len > 0 && !s->pipelining_offered && !s->silent)
-            event("PIPELINED WITHOUT PIPELINING after %s", key);
+        /* A client must wait for each reply unless PIPELINING was offered,
+         * and for the reply to the end of a message in any case. */
+        if (refuse_ahead(s, key, strcmp(key, "BDAT") == 0 && s->bdat_last)) {
+            free(line);
+            continue;
+        }
         if (strcmp(key, "MAIL") == 0 && s->sc->require_pipelining && !s->silent)
             check_pipelined(s);
         if (strcmp(key, "AUTH") == 0 && s->sc->require_auth_pipelining && !s->silent)
