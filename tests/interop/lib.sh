@@ -16,7 +16,8 @@
 #   iop_need_program NAME..  skip unless every NAME is on PATH (+ /usr/sbin)
 #   iop_tmpdir               make $IOP_DIR (mode 0755), removed at exit;
 #                            every command in $IOP_CLEANUP runs first
-#                            (add yours: iop_on_exit "kill $pid")
+#                            (add yours: iop_on_exit "kill $pid"), then
+#                            what still runs from $IOP_DIR is ended
 #   iop_free_ports N         N distinct free loopback ports on one line
 #   iop_wait_listen PORT..   wait (bounded) until each accepts connections
 #   iop_certs                test certificates (tests/certs.sh) in
@@ -79,10 +80,32 @@ IOP_CLEANUP=
 iop_on_exit() {
     IOP_CLEANUP="$*; $IOP_CLEANUP"
 }
+# iop_reap: end what still runs from $IOP_DIR (a server's children that
+# outlive it, e.g. Exim's connection and delivery processes, which would
+# write into the directory while it is removed): the processes whose
+# command line names the directory, by pid, TERM and after 3 s KILL.
+iop_reap() {
+    [ -d /proc ] || return 0
+    iop_sig=TERM
+    for iop_i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31; do
+        iop_pids=
+        for f in $(grep -l -a -F -e "$IOP_DIR/" /proc/[0-9]*/cmdline 2>/dev/null); do
+            iop_p=${f#/proc/}
+            iop_p=${iop_p%/cmdline}
+            [ "$iop_p" != "$$" ] && [ -e "/proc/$iop_p" ] && iop_pids="$iop_pids $iop_p"
+        done
+        [ -n "$iop_pids" ] || return 0
+        [ "$iop_i" -lt 30 ] || iop_sig=KILL
+        kill -s "$iop_sig" $iop_pids 2>/dev/null
+        sleep 0.1
+    done
+}
+
 iop_cleanup() {
     trap - EXIT
     eval "$IOP_CLEANUP" >/dev/null 2>&1
     IOP_CLEANUP=
+    [ -n "${IOP_DIR:-}" ] && iop_reap
     if [ -n "${IOP_DIR:-}" ] && [ -d "$IOP_DIR" ]; then
         if [ -n "${IOP_KEEP:-}" ]; then
             echo "# kept $IOP_DIR"
