@@ -9,6 +9,7 @@
 #   pf_wait_mail N  waits (bounded) until N messages are in the maildir.
 #   pf_messages     prints the paths of delivered messages, oldest first.
 #   pf_stop         stops both and removes everything (also on EXIT).
+#   pf_halt         stops both, keeps $PF_DIR.
 # Mail for any address @x.test lands in one maildir, $PF_DIR/mail/box.
 #
 # The pieces of pf_start, for a Postfix with another SASL or other ports
@@ -255,10 +256,16 @@ pf_wait_mail() {
     done
 }
 
-pf_stop() {
+pf_halt() {
     [ -n "${PF_DIR:-}" ] && [ -d "$PF_DIR" ] || return 0
     postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1
     [ -f "$PF_DIR/dovecot/master.pid" ] && kill "$(cat "$PF_DIR/dovecot/master.pid")" 2>/dev/null
+    return 0
+}
+
+pf_stop() {
+    pf_halt
+    [ -n "${PF_DIR:-}" ] && [ -d "$PF_DIR" ] || return 0
     rm -rf "$PF_DIR"
     PF_DIR=
 }

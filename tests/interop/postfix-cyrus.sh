@@ -1,0 +1,170 @@
+#!/bin/sh
+# tests/interop/postfix-cyrus.sh - the delivery matrix (matrix.sh) against a
+# private Postfix that authenticates with Cyrus SASL (sasldb), the other
+# SASL implementation Postfix offers (tests/postfix-tls.sh covers Dovecot
+# SASL).
+#
+# Owns: the Postfix + Cyrus SASL instance. Postfix runs with `postfix -c`
+# on its own config directory, queue and maildirs under the temporary
+# directory (tests/postfix-lib.sh), no smtpd chrooted; Cyrus SASL reads
+# $PF_DIR/etc/sasl/smtpd.conf (cyrus_sasl_config_path upstream; Debian's
+# Postfix always looks in $config_directory/sasl), which checks passwords
+# against its own sasldb made with saslpasswd2 (realm x.test, which is
+# smtpd_sasl_local_domain). Nothing of the system's Postfix, Cyrus or
+# /etc/sasldb2 is read or changed.
+#
+# Ports (random, loopback):
+#   submission  STARTTLS required, AUTH after TLS only
+#   smtps       implicit TLS
+#   nopipe      as submission, without PIPELINING (smtpd_discard_ehlo_keywords)
+#   wrongname   as submission, with a certificate for wrong.example
+#   big         as submission, message_size_limit 30 MB (smtpd and cleanup)
+# The others announce SIZE 1048576. Postfix offers CHUNKING and DSN.
+# Recipients alice@x.test and bob@x.test (and sender@x.test, where the
+# delivery notifications go) have their own maildirs; check_recipient_access
+# refuses nobody@x.test with 550 and defers later@x.test with 450.
+#
+# IOP_HOLD=SECONDS waits that long before the matrix (to try the server by
+# hand: the temporary directory is printed), IOP_KEEP=1 keeps it.
+# TAP; exit 77 (SKIP) when not root, or Postfix, saslpasswd2 (sasl2-bin),
+# Cyrus's sasldb plugin (libsasl2-modules-db) or certtool are missing.
+set -u
+IOP_NAME=postfix-cyrus
+iop_dir=${top_srcdir:+$top_srcdir/tests/interop}
+iop_dir=${iop_dir:-$(dirname "$0")}
+. "$iop_dir/lib.sh"
+. "$iop_dir/matrix.sh"
+
+iop_need_root
+iop_need_program postfix saslpasswd2 certtool
+# The plugins live in the multiarch directory libsasl2 was built for.
+sasl_plugins=
+for d in /usr/lib/*/sasl2 /usr/lib/sasl2; do
+    ls "$d"/libsasldb.so* >/dev/null 2>&1 && { sasl_plugins=$d; break; }
+done
+[ -n "$sasl_plugins" ] ||
+    skip "$IOP_NAME: Cyrus SASL's sasldb plugin is not installed (libsasl2-modules-db)"
+postconf -a 2>/dev/null | grep -q -x cyrus || skip "$IOP_NAME: this Postfix has no Cyrus SASL support"
+
+iop_tmpdir
+iop_certs
+PF_DIR=$IOP_DIR/pf
+PF_CERT=$IOP_CERTS/server.pem PF_KEY=$IOP_CERTS/server-key.pem PF_CA=$IOP_CERTS/ca.pem
+pf_prepare
+# iop_cleanup removes $PF_DIR with $IOP_DIR (unless IOP_KEEP is set).
+iop_on_exit pf_halt
+
+# The mechanisms: those of libsasl2-modules that GNU SASL (smtpfwd) also
+# speaks. Cyrus lists only the ones whose plugin is installed.
+want_mechs="PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256"
+IOP_MECHS=
+for m in $want_mechs; do
+    case $m in
+    PLAIN) lib=plain ;; LOGIN) lib=login ;; CRAM-MD5) lib=crammd5 ;;
+    DIGEST-MD5) lib=digestmd5 ;; SCRAM-*) lib=scram ;;
+    esac
+    ls "$sasl_plugins/lib$lib.so"* >/dev/null 2>&1 && IOP_MECHS="$IOP_MECHS $m"
+done
+IOP_MECHS=${IOP_MECHS# }
+[ -n "$IOP_MECHS" ] || skip "$IOP_NAME: no Cyrus SASL mechanism plugins (libsasl2-modules)"
+
+IOP_USER=alice IOP_PASS='cyrus s3cret'
+mkdir -p "$PF_DIR/etc/sasl" || exit 99
+# saslpasswd2 reads the password from standard input with -p; it stores it
+# as the plain userPassword (CRAM-MD5 and DIGEST-MD5 need it) and the
+# SCRAM secrets.
+printf '%s' "$IOP_PASS" |
+    saslpasswd2 -f "$PF_DIR/etc/sasldb2" -p -c -u x.test "$IOP_USER" 2>"$IOP_DIR/saslpasswd2.err" ||
+    { cat "$IOP_DIR/saslpasswd2.err"; echo "saslpasswd2 failed"; exit 99; }
+chown postfix:postfix "$PF_DIR/etc/sasldb2"
+chmod 640 "$PF_DIR/etc/sasldb2"
+cat >"$PF_DIR/etc/sasl/smtpd.conf" <<EOC
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $PF_DIR/etc/sasldb2
+mech_list: $IOP_MECHS
+EOC
+chmod 755 "$PF_DIR/etc/sasl"
+chmod 644 "$PF_DIR/etc/sasl/smtpd.conf"
+
+for u in alice bob sender; do pf_maildir $u; done
+printf '%s@x.test %s/\n' alice alice bob bob sender sender >"$PF_DIR/etc/mailboxes"
+cat >"$PF_DIR/etc/rcpt-access" <<EOC
+nobody@x.test 550 5.1.1 <nobody@x.test>: no such mailbox here
+later@x.test 450 4.2.1 <later@x.test>: mailbox busy, try again later
+EOC
+
+ports=$(iop_free_ports 5) || exit 99
+set -- $ports
+sub=$1 smtps=$2 nopipe=$3 wrongname=$4 big=$5
+size=1048576 big_size=30000000
+{
+    pf_main_cf
+    cat <<EOC
+virtual_mailbox_domains = x.test
+virtual_mailbox_maps = texthash:$PF_DIR/etc/mailboxes
+message_size_limit = $size
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $PF_DIR/etc/sasl
+smtpd_sasl_local_domain = x.test
+smtpd_sasl_security_options = noanonymous
+smtpd_sasl_tls_security_options = noanonymous
+smtpd_tls_auth_only = yes
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+smtpd_recipient_restrictions = check_recipient_access texthash:$PF_DIR/etc/rcpt-access,
+    permit_sasl_authenticated, reject
+EOC
+} >"$PF_DIR/etc/main.cf"
+{
+    cat <<EOC
+127.0.0.1:$sub inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+127.0.0.1:$smtps inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+127.0.0.1:$nopipe inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_discard_ehlo_keywords=pipelining
+127.0.0.1:$wrongname inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_cert_file=$IOP_CERTS/wrongname.pem
+  -o smtpd_tls_key_file=$IOP_CERTS/wrongname-key.pem
+127.0.0.1:$big inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o message_size_limit=$big_size
+  -o cleanup_service_name=bigcleanup
+bigcleanup unix n - n - 0 cleanup
+  -o message_size_limit=$big_size
+EOC
+    pf_master_cf
+} >"$PF_DIR/etc/master.cf"
+pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big"
+
+# iop_fetch RCPT MARKER: the recipient's maildir (the local part names it).
+iop_fetch() {
+    iop_maildir_fetch "$PF_DIR/mail/${1%@*}" "$2"
+}
+
+IOP_HOST=localhost
+IOP_STARTTLS_PORT=$sub
+IOP_TLS_PORT=$smtps
+IOP_NOPIPE_PORT=$nopipe
+IOP_NOPIPE_TLS=starttls
+IOP_WRONGNAME_PORT=$wrongname
+IOP_BIG_PORT=$big
+IOP_CA=$PF_CA
+IOP_RCPT=alice@x.test
+IOP_RCPT2=bob@x.test
+IOP_FROM=sender@x.test
+IOP_REFUSED_RCPT=nobody@x.test
+IOP_TEMPFAIL_RCPT=later@x.test
+IOP_SIZE_LIMIT=$size
+IOP_CHUNKING=yes
+IOP_DSN=yes
+[ -n "${IOP_HOLD:-}" ] && { echo "# holding: $IOP_DIR"; sleep "$IOP_HOLD"; }
+run_matrix
