@@ -53,40 +53,40 @@
 iop_mdir=
 iop_not_stored=          # lines "CASE RCPT MARKER" checked at the end
 
-# iop_case NAME: start a case: $c (name), $cdir, a fresh client
-# environment, $marker (the body line that identifies its message).
+# iop_case NAME: start a case: $iop_c (name), $iop_cdir, a fresh client
+# environment, $iop_marker (the body line that identifies its message).
 iop_case() {
-    c=$1
-    cdir=$iop_mdir/$c
-    iop_client_env "$cdir"
-    marker="smtpfwd-interop $IOP_NAME $c $$"
-    rc=$cdir/smtprc
+    iop_c=$1
+    iop_cdir=$iop_mdir/$iop_c
+    iop_client_env "$iop_cdir"
+    iop_marker="smtpfwd-interop $IOP_NAME $iop_c $$"
+    iop_rcfile=$iop_cdir/smtprc
 }
 
 # iop_account PORT LINES...: the case's smtprc, with TLS trusting IOP_CA,
 # AUTH on with the test account, and the given lines last (later lines
 # win).
 iop_account() {
-    port=$1
+    iop_port=$1
     shift
     {
         echo "account default"
         echo "host $IOP_HOST"
-        echo "port $port"
+        echo "port $iop_port"
         echo "from $IOP_FROM"
         echo "domain client.example.test"
         echo "timeout 60"
         echo "queue off"
-        echo "queue_dir $cdir/spool"
-        echo "logfile $cdir/log"
+        echo "queue_dir $iop_cdir/spool"
+        echo "logfile $iop_cdir/log"
         echo "tls on"
         echo "tls_trust_file $IOP_CA"
         echo "auth on"
         echo "user $IOP_USER"
         echo "password \"$IOP_PASS\""
-        for line in "$@"; do echo "$line"; done
-    } >"$rc"
-    chmod 600 "$rc"
+        for iop_line in "$@"; do echo "$iop_line"; done
+    } >"$iop_rcfile"
+    chmod 600 "$iop_rcfile"
 }
 
 # iop_submission LINES...: iop_account on the STARTTLS port, or on the
@@ -99,80 +99,80 @@ iop_submission() {
     fi
 }
 
-# iop_message RCPTS [BODY-FILE]: the case's message in $cdir/in, its body
-# in $cdir/body: a short body with a line that starts with a dot, a lone
+# iop_message RCPTS [BODY-FILE]: the case's message in $iop_cdir/in, its body
+# in $iop_cdir/body: a short body with a line that starts with a dot, a lone
 # dot and 8-bit UTF-8 text, or BODY-FILE; the marker line first.
 iop_message() {
     {
         printf 'From: Interop Sender <%s>\n' "$IOP_FROM"
         printf 'To: %s\n' "$1"
-        printf 'Subject: smtpfwd interop %s %s\n' "$IOP_NAME" "$c"
-        printf 'Message-ID: <%s.%s.%s@client.example.test>\n' "$c" "$IOP_NAME" "$$"
+        printf 'Subject: smtpfwd interop %s %s\n' "$IOP_NAME" "$iop_c"
+        printf 'Message-ID: <%s.%s.%s@client.example.test>\n' "$iop_c" "$IOP_NAME" "$$"
         printf 'Date: Mon, 02 Nov 2026 10:00:00 +0000\n'
         printf 'MIME-Version: 1.0\n'
         printf 'Content-Type: text/plain; charset=utf-8\n'
         printf 'Content-Transfer-Encoding: 8bit\n'
         printf '\n'
-    } >"$cdir/in"
+    } >"$iop_cdir/in"
     {
-        printf '%s\n' "$marker"
+        printf '%s\n' "$iop_marker"
         if [ -n "${2:-}" ]; then
             cat "$2"
         else
-            printf 'Case %s against %s.\n' "$c" "$IOP_NAME"
+            printf 'Case %s against %s.\n' "$iop_c" "$IOP_NAME"
             printf '.a line that starts with a dot\n'
             printf '.\n'
             printf 'Gr\303\274\303\237e, 8-bit text \342\202\254\n'
             printf '\n'
             printf 'last line\n'
         fi
-    } >"$cdir/body"
-    cat "$cdir/body" >>"$cdir/in"
+    } >"$iop_cdir/body"
+    cat "$iop_cdir/body" >>"$iop_cdir/in"
 }
 
 # iop_run ARGS...: smtpfwd -C smtprc ARGS < in, in the case's client
-# environment; $status, $err (stderr, the -v transcript), $cdir/out.
+# environment; $iop_rs, $iop_err (stderr, the -v transcript), $iop_cdir/out.
 iop_run() {
     # shellcheck disable=SC2086
     env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV timeout 600 \
-        "$SMTPFWD" -C "$rc" "$@" <"$cdir/in" >"$cdir/out" 2>"$cdir/err"
-    status=$?
-    err=$cdir/err
+        "$SMTPFWD" -C "$iop_rcfile" "$@" <"$iop_cdir/in" >"$iop_cdir/out" 2>"$iop_cdir/err"
+    iop_rs=$?
+    iop_err=$iop_cdir/err
 }
 
 iop_t() {
-    echo "$IOP_NAME: $c: $*"
+    echo "$IOP_NAME: $iop_c: $*"
 }
 
 # iop_status N: smtpfwd exited N.
 iop_status() {
-    if [ "$status" -eq "$1" ]; then
+    if [ "$iop_rs" -eq "$1" ]; then
         tap_ok "$(iop_t "exit status $1")"
     else
-        tap_not_ok "$(iop_t "exit status $status, expected $1")"
-        tap_file "$err"
+        tap_not_ok "$(iop_t "exit status $iop_rs, expected $1")"
+        tap_file "$iop_err"
     fi
 }
 
 # iop_sent REGEX TEXT / iop_not_sent REGEX TEXT: the -v transcript has / has
 # not a line matching the extended regular expression.
 iop_sent() {
-    if grep -q -E -e "$1" "$err"; then tap_ok "$(iop_t "$2")"; else
+    if grep -q -E -e "$1" "$iop_err"; then tap_ok "$(iop_t "$2")"; else
         tap_not_ok "$(iop_t "$2")"
         tap_diag "no line matching /$1/ in the transcript:"
-        grep -E '^(-->|<--|smtpfwd:)' "$err" | head -30 | sed 's/^/#   /'
+        grep -E '^(-->|<--|smtpfwd:)' "$iop_err" | head -30 | sed 's/^/#   /'
     fi
 }
 iop_not_sent() {
-    if grep -q -E -e "$1" "$err"; then
+    if grep -q -E -e "$1" "$iop_err"; then
         tap_not_ok "$(iop_t "$2")"
-        grep -E -e "$1" "$err" | head -5 | sed 's/^/#   /'
+        grep -E -e "$1" "$iop_err" | head -5 | sed 's/^/#   /'
     else tap_ok "$(iop_t "$2")"; fi
 }
 
 # iop_no_secret: the password is not in smtpfwd's output or log file.
 iop_no_secret() {
-    if grep -q -F -e "$IOP_PASS" "$err" "$cdir/out" "$cdir/log" 2>/dev/null; then
+    if grep -q -F -e "$IOP_PASS" "$iop_err" "$iop_cdir/out" "$iop_cdir/log" 2>/dev/null; then
         tap_not_ok "$(iop_t "the password is not shown")"
     else tap_ok "$(iop_t "the password is not shown")"; fi
 }
@@ -181,64 +181,64 @@ iop_no_secret() {
 # exactly once, and its body (after the header section, which the server
 # extends) is the body sent, byte for byte (or by SHA-256 with "sum").
 iop_stored() {
-    r=$1
-    f=$cdir/got.$r
-    iop_fetch "$r" "$marker" >"$f" 2>"$f.err"
-    frc=$?
-    if [ "$frc" -eq 2 ]; then
-        tap_not_ok "$(iop_t "stored once for $r")"
-        tap_file "$f.err"
+    iop_r=$1
+    iop_f=$iop_cdir/got.$iop_r
+    iop_fetch "$iop_r" "$iop_marker" >"$iop_f" 2>"$iop_f.err"
+    iop_frc=$?
+    if [ "$iop_frc" -eq 2 ]; then
+        tap_not_ok "$(iop_t "stored once for $iop_r")"
+        tap_file "$iop_f.err"
         return
-    elif [ "$frc" -ne 0 ]; then
-        tap_not_ok "$(iop_t "stored for $r")"
-        tap_file "$f.err"
+    elif [ "$iop_frc" -ne 0 ]; then
+        tap_not_ok "$(iop_t "stored for $iop_r")"
+        tap_file "$iop_f.err"
         return
     fi
-    tap_ok "$(iop_t "stored once for $r")"
-    awk 'body { print } $0 == "" && !body { body = 1 }' "$f" >"$f.body"
+    tap_ok "$(iop_t "stored once for $iop_r")"
+    awk 'body { print } $0 == "" && !body { body = 1 }' "$iop_f" >"$iop_f.body"
     # awk adds a final newline the stored body might lack; the sent body
     # always ends with one, so compare the stored file's last byte too.
-    if [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" != '\n' ]; then
+    if [ "$(tail -c 1 "$iop_f" | od -An -c | tr -d ' ')" != '\n' ]; then
         tap_not_ok "$(iop_t "the stored message ends with a newline")"
     fi
     if [ "${2:-}" = sum ]; then
-        s1=$(sha256sum <"$cdir/body" | cut -d' ' -f1)
-        s2=$(sha256sum <"$f.body" | cut -d' ' -f1)
-        if [ "$s1" = "$s2" ]; then
-            tap_ok "$(iop_t "body intact for $r ($(wc -c <"$cdir/body") bytes, SHA-256)")"
+        iop_s1=$(sha256sum <"$iop_cdir/body" | cut -d' ' -f1)
+        iop_s2=$(sha256sum <"$iop_f.body" | cut -d' ' -f1)
+        if [ "$iop_s1" = "$iop_s2" ]; then
+            tap_ok "$(iop_t "body intact for $iop_r ($(wc -c <"$iop_cdir/body") bytes, SHA-256)")"
         else
-            tap_not_ok "$(iop_t "body intact for $r (SHA-256)")"
-            tap_diag "sent $(wc -c <"$cdir/body") bytes, stored $(wc -c <"$f.body")"
-            cmp "$cdir/body" "$f.body" 2>&1 | sed 's/^/#   /'
+            tap_not_ok "$(iop_t "body intact for $iop_r (SHA-256)")"
+            tap_diag "sent $(wc -c <"$iop_cdir/body") bytes, stored $(wc -c <"$iop_f.body")"
+            cmp "$iop_cdir/body" "$iop_f.body" 2>&1 | sed 's/^/#   /'
         fi
-    elif cmp -s "$cdir/body" "$f.body"; then
-        tap_ok "$(iop_t "body intact for $r")"
+    elif cmp -s "$iop_cdir/body" "$iop_f.body"; then
+        tap_ok "$(iop_t "body intact for $iop_r")"
     else
-        tap_not_ok "$(iop_t "body intact for $r")"
-        diff "$cdir/body" "$f.body" | head -20 | sed 's/^/#   /'
+        tap_not_ok "$(iop_t "body intact for $iop_r")"
+        diff "$iop_cdir/body" "$iop_f.body" | head -20 | sed 's/^/#   /'
     fi
-    n=$(awk '$0 == "" { exit } { print }' "$f" |
-        grep -c -x -F -e "Subject: smtpfwd interop $IOP_NAME $c")
-    if [ "$n" -eq 1 ]; then tap_ok "$(iop_t "the Subject header once for $r")"; else
-        tap_not_ok "$(iop_t "the Subject header once for $r (found $n)")"
+    iop_n=$(awk '$0 == "" { exit } { print }' "$iop_f" |
+        grep -c -x -F -e "Subject: smtpfwd interop $IOP_NAME $iop_c")
+    if [ "$iop_n" -eq 1 ]; then tap_ok "$(iop_t "the Subject header once for $iop_r")"; else
+        tap_not_ok "$(iop_t "the Subject header once for $iop_r (found $iop_n)")"
     fi
 }
 
 # iop_not_stored RCPT...: checked at the end (iop_check_not_stored).
 iop_not_stored() {
-    for r in "$@"; do
+    for iop_r in "$@"; do
         iop_not_stored="$iop_not_stored
-$c $r $marker"
+$iop_c $iop_r $iop_marker"
     done
 }
 
 iop_check_not_stored() {
-    while read -r nc nr nm; do
-        [ -n "$nc" ] || continue
-        IOP_FETCH_TIMEOUT=0 iop_fetch "$nr" "$nm" </dev/null >/dev/null 2>&1
+    while read -r iop_nc iop_nr iop_nm; do
+        [ -n "$iop_nc" ] || continue
+        IOP_FETCH_TIMEOUT=0 iop_fetch "$iop_nr" "$iop_nm" </dev/null >/dev/null 2>&1
         case $? in
-        1) tap_ok "$IOP_NAME: $nc: nothing stored for $nr" ;;
-        *) tap_not_ok "$IOP_NAME: $nc: nothing stored for $nr" ;;
+        1) tap_ok "$IOP_NAME: $iop_nc: nothing stored for $iop_nr" ;;
+        *) tap_not_ok "$IOP_NAME: $iop_nc: nothing stored for $iop_nr" ;;
         esac
     done <<EOF
 $iop_not_stored
@@ -248,7 +248,7 @@ EOF
 # iop_ehlo_has KEYWORD: the server's EHLO reply in the transcript (the
 # last one, after STARTTLS) lists KEYWORD.
 iop_ehlo_has() {
-    grep -q -E -e "^<-- 250[- ]$1( |\$)" "$err"
+    grep -q -E -e "^<-- 250[- ]$1( |\$)" "$iop_err"
 }
 
 # iop_lockstep: in the -v transcript, every command after the greeting
@@ -257,11 +257,11 @@ iop_ehlo_has() {
 # comes after the reply to the final dot.
 iop_lockstep() {
     awk '/^--> / { if (pend) print NR ": " last " ... " $0; pend = 1; last = $0; next }
-         /^<-- [0-9][0-9][0-9]( |$)/ { pend = 0 }' "$err" >"$cdir/lockstep"
-    if [ -s "$cdir/lockstep" ]; then
+         /^<-- [0-9][0-9][0-9]( |$)/ { pend = 0 }' "$iop_err" >"$iop_cdir/lockstep"
+    if [ -s "$iop_cdir/lockstep" ]; then
         tap_not_ok "$(iop_t "each command waits for the reply to the one before")"
         tap_diag "sent before the reply to the previous command (line: previous ... next):"
-        tap_file "$cdir/lockstep"
+        tap_file "$iop_cdir/lockstep"
     else
         tap_ok "$(iop_t "each command waits for the reply to the one before")"
     fi
@@ -317,24 +317,24 @@ run_matrix() {
     fi
     # The mechanism for the CHUNKING cases: AUTH PLAIN is pipelined with
     # the MAIL group, which keeps DATA; any other mechanism does not.
-    chunk_mech=
-    for m in $IOP_MECHS; do
-        [ "$m" = PLAIN ] || { chunk_mech=$m; break; }
+    iop_chunk_mech=
+    for iop_m in $IOP_MECHS; do
+        [ "$iop_m" = PLAIN ] || { iop_chunk_mech=$iop_m; break; }
     done
 
     # 1. Every mechanism forced, and auth on, over STARTTLS (or implicit
     #    TLS when the server has no STARTTLS port).
-    for m in $IOP_MECHS on; do
-        lm=$(echo "$m" | tr A-Z a-z)
-        iop_case "auth-$lm"
-        iop_submission "auth $lm"
+    for iop_m in $IOP_MECHS on; do
+        iop_lm=$(echo "$iop_m" | tr A-Z a-z)
+        iop_case "auth-$iop_lm"
+        iop_submission "auth $iop_lm"
         iop_message "$IOP_RCPT"
         iop_run -v -i "$IOP_RCPT"
         iop_status 0
-        if [ "$m" = on ]; then
+        if [ "$iop_m" = on ]; then
             iop_sent '^--> AUTH [A-Z0-9-]+' "AUTH sent"
         else
-            iop_sent "^--> AUTH $m( |\$)" "AUTH $m sent"
+            iop_sent "^--> AUTH $iop_m( |\$)" "AUTH $iop_m sent"
         fi
         iop_sent '^<-- 235' "the server accepted the credentials"
         [ -n "$IOP_STARTTLS_PORT" ] && iop_sent '^--> STARTTLS$' "STARTTLS used"
@@ -360,14 +360,14 @@ run_matrix() {
     #    The transcript must show each command after the reply to the one
     #    before (OpenSMTPD also refuses commands sent ahead; Exim lets a
     #    QUIT sent with the final dot through).
-    for cc in nopipe nopipe-partial; do
-        iop_case "$cc"
+    for iop_cc in nopipe nopipe-partial; do
+        iop_case "$iop_cc"
         if [ -z "$IOP_NOPIPE_PORT" ]; then
             tap_skip "the server has no port without PIPELINING" "$(iop_t "delivery without PIPELINING")"
             continue
         fi
         iop_nopipe_account
-        if [ "$cc" = nopipe ]; then
+        if [ "$iop_cc" = nopipe ]; then
             iop_message "$IOP_RCPT, $IOP_RCPT2"
             iop_run -v -i "$IOP_RCPT" "$IOP_RCPT2"
             iop_status 0
@@ -403,9 +403,9 @@ run_matrix() {
     # 5. Certificates that must not be accepted: 77 before AUTH, nothing
     #    delivered. Unknown CA: the system store (no tls_trust_file), and
     #    another CA; a name the certificate does not carry.
-    for cc in unknown-ca-system unknown-ca-other wrong-name wrong-name-port; do
-        iop_case "$cc"
-        case $cc in
+    for iop_cc in unknown-ca-system unknown-ca-other wrong-name wrong-name-port; do
+        iop_case "$iop_cc"
+        case $iop_cc in
         unknown-ca-system) iop_submission "tls_trust_file system" ;;
         unknown-ca-other) iop_submission "tls_trust_file $IOP_OTHER_CA" ;;
         wrong-name) iop_submission "host 127.0.0.1" "tls_host_override mx.other.example" ;;
@@ -428,9 +428,9 @@ run_matrix() {
 
     # 6. 200 KB with dot lines and 8-bit text, compared byte for byte.
     iop_case body-200k
-    iop_gen_body 200 "$cdir/gen"
+    iop_gen_body 200 "$iop_cdir/gen"
     iop_submission
-    iop_message "$IOP_RCPT" "$cdir/gen"
+    iop_message "$IOP_RCPT" "$iop_cdir/gen"
     iop_run -i "$IOP_RCPT"
     iop_status 0
     iop_stored "$IOP_RCPT"
@@ -449,9 +449,9 @@ run_matrix() {
     # 8. Above the announced SIZE: 65, nothing sent.
     iop_case too-big
     if [ "$IOP_SIZE_LIMIT" -gt 0 ]; then
-        iop_gen_body $((IOP_SIZE_LIMIT / 1024 + 8)) "$cdir/gen"
+        iop_gen_body $((IOP_SIZE_LIMIT / 1024 + 8)) "$iop_cdir/gen"
         iop_submission
-        iop_message "$IOP_RCPT" "$cdir/gen"
+        iop_message "$IOP_RCPT" "$iop_cdir/gen"
         iop_run -v -i "$IOP_RCPT"
         iop_status 65
         iop_sent "^<-- 250[- ]SIZE $IOP_SIZE_LIMIT\$" "the server announces SIZE $IOP_SIZE_LIMIT"
@@ -462,26 +462,26 @@ run_matrix() {
     fi
 
     # 9. CHUNKING on (BDAT when the server offers it) and off (DATA).
-    for cc in chunking-on chunking-off; do
-        iop_case "$cc"
-        if [ -z "$chunk_mech" ] && [ "$IOP_CHUNKING" = yes ]; then
+    for iop_cc in chunking-on chunking-off; do
+        iop_case "$iop_cc"
+        if [ -z "$iop_chunk_mech" ] && [ "$IOP_CHUNKING" = yes ]; then
             tap_skip "only AUTH PLAIN, which keeps DATA" "$(iop_t "CHUNKING")"
             continue
         fi
-        m=$(echo "${chunk_mech:-on}" | tr A-Z a-z)
-        if [ "$cc" = chunking-on ]; then iop_submission "auth $m" "chunking on"; else
-            iop_submission "auth $m" "chunking off"
+        iop_m=$(echo "${iop_chunk_mech:-on}" | tr A-Z a-z)
+        if [ "$iop_cc" = chunking-on ]; then iop_submission "auth $iop_m" "chunking on"; else
+            iop_submission "auth $iop_m" "chunking off"
         fi
         iop_message "$IOP_RCPT"
         iop_run -v -i "$IOP_RCPT"
         iop_status 0
-        if iop_ehlo_has CHUNKING; then offered=yes; else offered=no; fi
-        if [ "$offered" = "$IOP_CHUNKING" ]; then
-            tap_ok "$(iop_t "CHUNKING offered: $offered")"
+        if iop_ehlo_has CHUNKING; then iop_offered=yes; else iop_offered=no; fi
+        if [ "$iop_offered" = "$IOP_CHUNKING" ]; then
+            tap_ok "$(iop_t "CHUNKING offered: $iop_offered")"
         else
-            tap_not_ok "$(iop_t "CHUNKING offered: $offered, expected $IOP_CHUNKING")"
+            tap_not_ok "$(iop_t "CHUNKING offered: $iop_offered, expected $IOP_CHUNKING")"
         fi
-        if [ "$cc" = chunking-on ] && [ "$IOP_CHUNKING" = yes ]; then
+        if [ "$iop_cc" = chunking-on ] && [ "$IOP_CHUNKING" = yes ]; then
             iop_sent '^--> BDAT [0-9]+ LAST$' "BDAT LAST sent"
             iop_not_sent '^--> DATA$' "no DATA"
         else
@@ -512,39 +512,39 @@ run_matrix() {
     # 11. 4xx at RCPT (with a good recipient): queue off exits 75 and
     #     queues nothing; queue on-failure exits 0 with the message in the
     #     spool for the deferred recipient only. The good one gets it once.
-    for cc in tempfail-queue-off tempfail-queue-on; do
-        iop_case "$cc"
+    for iop_cc in tempfail-queue-off tempfail-queue-on; do
+        iop_case "$iop_cc"
         if [ -z "$IOP_TEMPFAIL_RCPT" ]; then
             tap_skip "${IOP_TEMPFAIL_WHY:-the server cannot defer a recipient}" "$(iop_t "4xx at RCPT")"
             continue
         fi
-        if [ "$cc" = tempfail-queue-off ]; then iop_submission; else
+        if [ "$iop_cc" = tempfail-queue-off ]; then iop_submission; else
             iop_submission "queue on-failure"
         fi
         iop_message "$IOP_RCPT, $IOP_TEMPFAIL_RCPT"
         iop_run -v -i "$IOP_TEMPFAIL_RCPT" "$IOP_RCPT"
         iop_sent "^<-- 4[0-9][0-9]" "the server answers 4xx"
-        n=$(count_in "$cdir/spool/new")
-        if [ "$cc" = tempfail-queue-off ]; then
+        iop_n=$(count_in "$iop_cdir/spool/new")
+        if [ "$iop_cc" = tempfail-queue-off ]; then
             iop_status 75
             iop_sent "^smtpfwd: .*$IOP_TEMPFAIL_RCPT.*4[0-9][0-9]" "the deferral is reported"
-            if [ "$n" -eq 0 ]; then tap_ok "$(iop_t "nothing queued")"; else
-                tap_not_ok "$(iop_t "nothing queued ($n entries)")"
+            if [ "$iop_n" -eq 0 ]; then tap_ok "$(iop_t "nothing queued")"; else
+                tap_not_ok "$(iop_t "nothing queued ($iop_n entries)")"
             fi
         else
             iop_status 0
-            if [ "$n" -eq 1 ]; then
+            if [ "$iop_n" -eq 1 ]; then
                 tap_ok "$(iop_t "one entry in the spool")"
-                e=$(find "$cdir/spool/new" -type f | head -1)
-                if [ "$(grep -c '^rcpt: ' "$e")" -eq 1 ] &&
-                    grep -q -x -F "rcpt: pending $IOP_TEMPFAIL_RCPT" "$e"; then
+                iop_e=$(find "$iop_cdir/spool/new" -type f | head -1)
+                if [ "$(grep -c '^rcpt: ' "$iop_e")" -eq 1 ] &&
+                    grep -q -x -F "rcpt: pending $IOP_TEMPFAIL_RCPT" "$iop_e"; then
                     tap_ok "$(iop_t "the entry waits for $IOP_TEMPFAIL_RCPT only")"
                 else
                     tap_not_ok "$(iop_t "the entry waits for $IOP_TEMPFAIL_RCPT only")"
-                    sed -n '1,/^$/p' "$e" | sed 's/^/#   /'
+                    sed -n '1,/^$/p' "$iop_e" | sed 's/^/#   /'
                 fi
             else
-                tap_not_ok "$(iop_t "one entry in the spool ($n)")"
+                tap_not_ok "$(iop_t "one entry in the spool ($iop_n)")"
             fi
         fi
         iop_stored "$IOP_RCPT"
@@ -553,20 +553,20 @@ run_matrix() {
 
     # 12. 20 MB, compared by checksum.
     iop_case big-20m
-    big_port=
-    if [ -n "$IOP_BIG_PORT" ]; then big_port=$IOP_BIG_PORT
+    iop_big_port=
+    if [ -n "$IOP_BIG_PORT" ]; then iop_big_port=$IOP_BIG_PORT
     elif [ "$IOP_SIZE_LIMIT" -eq 0 ] || [ "$IOP_SIZE_LIMIT" -gt 22000000 ]; then
-        big_port=${IOP_STARTTLS_PORT:-}
+        iop_big_port=${IOP_STARTTLS_PORT:-}
     fi
-    if [ -n "$big_port" ]; then
-        iop_gen_body 20480 "$cdir/gen"
-        iop_account "$big_port"
-        iop_message "$IOP_RCPT" "$cdir/gen"
-        rm -f "$cdir/gen"
+    if [ -n "$iop_big_port" ]; then
+        iop_gen_body 20480 "$iop_cdir/gen"
+        iop_account "$iop_big_port"
+        iop_message "$IOP_RCPT" "$iop_cdir/gen"
+        rm -f "$iop_cdir/gen"
         iop_run -i "$IOP_RCPT"
         iop_status 0
         iop_stored "$IOP_RCPT" sum
-        rm -f "$cdir"/got.* "$cdir/in" "$cdir/body"
+        rm -f "$iop_cdir"/got.* "$iop_cdir/in" "$iop_cdir/body"
     else
         tap_skip "no port takes 20 MB" "$(iop_t "20 MB message")"
     fi
