@@ -175,6 +175,35 @@ if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_BIG" "$P_WRONG"; then
     exit 99
 fi
 
+# Exim's view of the certificate failures: smtpfwd must end the handshake
+# with a TLS alert (RFC 8446 section 6.2: the party that detects an error
+# sends one), which Exim logs by its name ("Certificate is bad"), not drop
+# the connection ("Error in the pull function"): one line for each of the
+# matrix's four cases unknown-ca-system, unknown-ca-other, wrong-name,
+# wrong-name-port (Exim writes it when the connection ends).
+iop_server_checks() {
+    i=0
+    while :; do
+        grep -F 'TLS error on connection from (client.example.test)' "$D/log/mainlog" \
+            >"$D/tls-errors"
+        [ "$(wc -l <"$D/tls-errors")" -ge 4 ] || [ "$i" -ge 100 ] && break
+        i=$((i + 1))
+        sleep 0.1
+    done
+    n=$(wc -l <"$D/tls-errors")
+    if [ "$n" -eq 4 ]; then tap_ok "exim: certificate failures: four TLS errors logged"; else
+        tap_not_ok "exim: certificate failures: $n TLS errors logged, expected 4"
+        tap_file "$D/tls-errors"
+    fi
+    if grep -v -E '\(gnutls_handshake\): (Certificate is bad|CA is unknown|Unknown certificate)\.?$' \
+        "$D/tls-errors" >"$D/tls-errors.bad"; then
+        tap_not_ok "exim: certificate failures: Exim received smtpfwd's TLS alert"
+        tap_file "$D/tls-errors.bad"
+    else
+        tap_ok "exim: certificate failures: Exim received smtpfwd's TLS alert"
+    fi
+}
+
 # iop_fetch RCPT MARKER: the message in RCPT's maildir.
 iop_fetch() {
     iop_maildir_fetch "$D/mail/${1%@*}" "$2"

@@ -40,6 +40,9 @@
 #                       it exactly as stored; returns 1 when there is none,
 #                       2 when there are several (iop_maildir_fetch of
 #                       lib.sh implements this for a maildir)
+#   iop_server_checks   optional: the server's own checks (its logs of
+#                       the cases in $IOP_DIR/matrix/CASE), run last,
+#                       printing with tap_ok / tap_not_ok
 #
 # Each case has its own directory $IOP_DIR/matrix/CASE: a fresh client
 # environment (iop_client_env), its smtprc (queue off unless the case says
@@ -579,5 +582,8 @@ run_matrix() {
     iop_status 0
     iop_stored "$IOP_RCPT"
     iop_check_not_stored
+    if command -v iop_server_checks >/dev/null 2>&1; then
+        iop_server_checks
+    fi
     tap_done
 }
