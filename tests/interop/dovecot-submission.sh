@@ -1,0 +1,158 @@
+#!/bin/sh
+# tests/interop/dovecot-submission.sh - the delivery matrix (matrix.sh)
+# against Dovecot's submission service (dovecot-submissiond), which
+# authenticates the client and relays each command to a backend SMTP
+# server.
+#
+# Owns: the Dovecot submission instance and its backend. A private dovecot
+# (`dovecot -c`, base_dir, state_dir and log under the temporary
+# directory; nothing of /etc/dovecot is read) offers submission with
+# STARTTLS and submissions (implicit TLS) on random loopback ports; its
+# user alice has a passwd-file password in the {PLAIN} scheme, so every
+# mechanism Dovecot has is usable. It relays to a private Postfix
+# (tests/postfix-lib.sh) on a plain loopback port, which stores mail for
+# alice@, bob@ and sender@x.test in one maildir each (read back from
+# there), refuses nobody@x.test with 550 and defers later@x.test with 450
+# (check_recipient_access): Dovecot passes these replies on at RCPT.
+# Dovecot offers no way to leave PIPELINING out of its EHLO, nor a second
+# certificate per port: no such ports here. The SIZE it announces is
+# submission_max_mail_size (30000000, so that 20 MB fits); the matrix
+# checks the CHUNKING and DSN it offers against what its EHLO shows.
+#
+# IOP_HOLD=SECONDS waits that long before the matrix (to try the server by
+# hand: the temporary directory is printed), IOP_KEEP=1 keeps it.
+# TAP; exit 77 (SKIP) when not root, or Postfix, Dovecot, its submission
+# service (dovecot-submissiond) or certtool are missing.
+set -u
+IOP_NAME=dovecot-submission
+iop_dir=${top_srcdir:+$top_srcdir/tests/interop}
+iop_dir=${iop_dir:-$(dirname "$0")}
+. "$iop_dir/lib.sh"
+. "$iop_dir/matrix.sh"
+
+iop_need_root
+iop_need_program postfix dovecot certtool
+id dovecot >/dev/null 2>&1 && id dovenull >/dev/null 2>&1 ||
+    skip "$IOP_NAME: the dovecot/dovenull users are missing"
+# The submission binary is in the package's libexec directory.
+dv_libexec=
+for d in /usr/lib/dovecot /usr/libexec/dovecot; do
+    [ -x "$d/submission" ] && [ -x "$d/submission-login" ] && { dv_libexec=$d; break; }
+done
+[ -n "$dv_libexec" ] || skip "$IOP_NAME: Dovecot's submission service is not installed (dovecot-submissiond)"
+
+iop_tmpdir
+iop_certs
+PF_DIR=$IOP_DIR/pf
+PF_CERT=$IOP_CERTS/server.pem PF_KEY=$IOP_CERTS/server-key.pem PF_CA=$IOP_CERTS/ca.pem
+pf_prepare
+# pf_halt stops Postfix and the dovecot whose base_dir is $PF_DIR/dovecot;
+# iop_cleanup then removes both with $IOP_DIR (unless IOP_KEEP is set).
+iop_on_exit pf_halt
+
+ports=$(iop_free_ports 3) || exit 99
+set -- $ports
+relay=$1 sub=$2 subs=$3
+size=30000000
+
+# The backend: plain SMTP on loopback, mail from 127.0.0.1 only.
+for u in alice bob sender; do pf_maildir $u; done
+printf '%s@x.test %s/\n' alice alice bob bob sender sender >"$PF_DIR/etc/mailboxes"
+cat >"$PF_DIR/etc/rcpt-access" <<EOC
+nobody@x.test 550 5.1.1 <nobody@x.test>: no such mailbox here
+later@x.test 450 4.2.1 <later@x.test>: mailbox busy, try again later
+EOC
+{
+    pf_main_cf
+    cat <<EOC
+virtual_mailbox_domains = x.test
+virtual_mailbox_maps = texthash:$PF_DIR/etc/mailboxes
+message_size_limit = $((size + 1000000))
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions = check_recipient_access texthash:$PF_DIR/etc/rcpt-access,
+    permit_mynetworks, reject
+EOC
+} >"$PF_DIR/etc/main.cf"
+{
+    cat <<EOC
+127.0.0.1:$relay inet n - n - - smtpd
+  -o smtpd_tls_security_level=none
+EOC
+    pf_master_cf
+} >"$PF_DIR/etc/master.cf"
+pf_launch "$relay"
+
+# Dovecot: submission only. Its mail processes run as nobody (above
+# first_valid_uid); mail_location must be set although nothing is stored.
+IOP_USER=alice IOP_PASS='dove s3cret'
+# Its base_dir is $PF_DIR/dovecot, where pf_halt finds master.pid.
+dv=$IOP_DIR/dovecot
+mkdir -p "$dv/home" "$dv/state" || exit 99
+chown nobody "$dv/home"
+printf '%s:{PLAIN}%s\n' "$IOP_USER" "$IOP_PASS" >"$dv/users"
+chmod 644 "$dv/users"
+cat >"$dv/dovecot.conf" <<EOC
+base_dir = $PF_DIR/dovecot
+state_dir = $dv/state
+log_path = $dv/dovecot.log
+instance_name = smtpfwd-iop-$$
+protocols = submission
+hostname = submit.x.test
+ssl = yes
+ssl_cert = <$IOP_CERTS/server.pem
+ssl_key = <$IOP_CERTS/server-key.pem
+disable_plaintext_auth = yes
+auth_mechanisms = plain login cram-md5 digest-md5 scram-sha-1 scram-sha-256
+auth_verbose = yes
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $dv/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$dv/home/%n
+}
+mail_location = maildir:~/Maildir
+submission_relay_host = 127.0.0.1
+submission_relay_port = $relay
+submission_relay_ssl = no
+submission_max_mail_size = $size
+service submission-login {
+  inet_listener submission {
+    address = 127.0.0.1
+    port = $sub
+  }
+  inet_listener submissions {
+    address = 127.0.0.1
+    port = $subs
+    ssl = yes
+  }
+}
+default_login_user = dovenull
+default_internal_user = dovecot
+EOC
+dovecot -c "$dv/dovecot.conf" 2>"$dv/start.err" ||
+    { cat "$dv/start.err" "$dv/dovecot.log" 2>/dev/null; exit 99; }
+iop_wait_listen "$sub" "$subs" || { cat "$dv/dovecot.log"; exit 99; }
+
+iop_fetch() {
+    iop_maildir_fetch "$PF_DIR/mail/${1%@*}" "$2"
+}
+
+IOP_HOST=localhost
+IOP_STARTTLS_PORT=$sub
+IOP_TLS_PORT=$subs
+IOP_NOPIPE_PORT=
+IOP_WRONGNAME_PORT=
+IOP_CA=$PF_CA
+IOP_MECHS="PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256"
+IOP_RCPT=alice@x.test
+IOP_RCPT2=bob@x.test
+IOP_FROM=sender@x.test
+IOP_REFUSED_RCPT=nobody@x.test
+IOP_TEMPFAIL_RCPT=later@x.test
+IOP_SIZE_LIMIT=$size
+IOP_CHUNKING=yes
+IOP_DSN=no
+[ -n "${IOP_HOLD:-}" ] && { echo "# holding: $IOP_DIR"; sleep "$IOP_HOLD"; }
+run_matrix
