@@ -23,6 +23,12 @@
 # other local parts of example.test from an authenticated client only.
 # Accepted mail goes to one maildir per recipient (appendfile).
 #
+# Besides the matrix (iop_server_checks): a flush of three queued messages
+# (one refused) over one connection, on the submission port and on the
+# port without PIPELINING, with the sender's notification read back; and
+# Exim's log of the four certificate failures, which must name smtpfwd's
+# TLS alert.
+#
 # Exit 77 (skipped) when not root, when the packages are neither cached
 # nor downloadable, or when private mount namespaces are not allowed.
 set -u
@@ -175,13 +181,89 @@ if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_BIG" "$P_WRONG"; then
     exit 99
 fi
 
-# Exim's view of the certificate failures: smtpfwd must end the handshake
+# iop_server_checks: flushes of several queued messages over one
+# connection (ex_flush), and Exim's view of the certificate failures
+# (ex_alerts): smtpfwd must end the handshake
 # with a TLS alert (RFC 8446 section 6.2: the party that detects an error
 # sends one), which Exim logs by its name ("Certificate is bad"), not drop
 # the connection ("Error in the pull function"): one line for each of the
 # matrix's four cases unknown-ca-system, unknown-ca-other, wrong-name,
 # wrong-name-port (Exim writes it when the connection ends).
 iop_server_checks() {
+    ex_flush flush-submission "$P_SUB"
+    ex_flush flush-nopipe "$P_NOPIPE"
+    ex_alerts
+}
+
+# ex_flush NAME PORT: three messages queued (queue always) on PORT, one
+# for alice, one for nobody (refused), one for alice and bob, then one
+# flush: the three over one connection, two delivered intact, the refused one
+# moved to failed/ and its notification delivered to the sender with the
+# null sender. On the port without PIPELINING each command waits for its
+# reply.
+ex_flush() {
+    q=$IOP_DIR/matrix/$1-spool
+    for k in 1 2 3; do
+        iop_case "$1-m$k"
+        iop_account "$2" "queue always" "queue_dir $q"
+        case $k in
+        1) set -- "$1" "$2" "$IOP_RCPT" ;;
+        2) set -- "$1" "$2" "$IOP_REFUSED_RCPT" ;;
+        3) set -- "$1" "$2" "$IOP_RCPT" "$IOP_RCPT2" ;;
+        esac
+        iop_message "$(echo "$3${4:+, $4}")"
+        iop_run -i "$3" ${4:-}
+        iop_status 0
+        set -- "$1" "$2"
+    done
+    iop_case "$1"
+    iop_account "$2" "queue_dir $q"
+    : >"$iop_cdir/in"
+    iop_run -q -v
+    iop_status 0
+    # The three go over the first connection (the notification may
+    # follow on another).
+    n=$(awk -v from="--> MAIL FROM:<$IOP_FROM> " '/^--> QUIT$/ { exit }
+        index($0, from) == 1 { n++ } END { print n + 0 }' "$iop_err")
+    if [ "$n" -eq 3 ]; then tap_ok "exim: $1: the three messages over one connection"; else
+        tap_not_ok "exim: $1: $n messages before the first QUIT, expected 3"
+    fi
+    iop_sent 'flushed 3 messages for account default: 2 delivered, 0 deferred, 1 failed' \
+        "the summary counts 2 delivered, 1 failed"
+    iop_sent '^--> MAIL FROM:<> ' "the notification is sent with the null sender"
+    [ "$2" = "$P_NOPIPE" ] && iop_lockstep
+    if [ "$(count_in "$q/new")" -eq 0 ] && [ "$(count_in "$q/failed")" -eq 1 ]; then
+        tap_ok "exim: $1: nothing left in new/, one entry in failed/"
+    else
+        tap_not_ok "exim: $1: $(count_in "$q/new") in new/, $(count_in "$q/failed") in failed/"
+    fi
+    for k in 1 3; do
+        iop_c=$1-m$k
+        iop_cdir=$IOP_DIR/matrix/$iop_c
+        iop_marker="smtpfwd-interop $IOP_NAME $iop_c $$"
+        iop_stored "$IOP_RCPT"
+        [ "$k" -eq 3 ] && iop_stored "$IOP_RCPT2"
+    done
+    # The notification quotes the refused message's headers.
+    iop_c=$1-m2
+    if iop_fetch "$IOP_FROM" "Message-ID: <$iop_c.$IOP_NAME.$$@client.example.test>" \
+        >"$IOP_DIR/matrix/$iop_c/dsn" 2>&1 &&
+        grep -q -x -F "Final-Recipient: rfc822; $IOP_REFUSED_RCPT" "$IOP_DIR/matrix/$iop_c/dsn"; then
+        tap_ok "exim: $1: the sender got one notification for $IOP_REFUSED_RCPT"
+    else
+        tap_not_ok "exim: $1: the sender got one notification for $IOP_REFUSED_RCPT"
+        tap_file "$IOP_DIR/matrix/$iop_c/dsn"
+    fi
+    if IOP_FETCH_TIMEOUT=0 iop_fetch "$IOP_REFUSED_RCPT" "smtpfwd-interop $IOP_NAME $iop_c $$" \
+        >/dev/null 2>&1; then
+        tap_not_ok "exim: $iop_c: nothing stored for $IOP_REFUSED_RCPT"
+    else
+        tap_ok "exim: $iop_c: nothing stored for $IOP_REFUSED_RCPT"
+    fi
+}
+
+# ex_alerts: see above.
+ex_alerts() {
     i=0
     while :; do
         grep -F 'TLS error on connection from (client.example.test)' "$D/log/mainlog" \
