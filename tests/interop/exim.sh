@@ -11,7 +11,12 @@
 # the system does not have: it runs in a private mount namespace with
 # copies of /etc/passwd and /etc/group that add it. It reads only its own
 # configuration (-C, owned by root, not writable by others) and keeps its
-# spool, logs and pid file in the temporary directory.
+# spool, logs and pid file in the temporary directory. Ports and paths
+# are written into that file (no -oX or -D macros). The daemon runs as
+# root only to start; as that file is not in Debian's TRUSTED_CONFIG_LIST
+# (/etc/exim4/trusted_configs), Exim drops root for everything else and
+# delivers as Debian-exim ("exim user lost privilege for using -C option"
+# in its log), which owns the maildirs.
 #
 # The configuration: every port on 127.0.0.1, STARTTLS everywhere but on
 # the implicit TLS port (tls_on_connect_ports), AUTH only under TLS with
