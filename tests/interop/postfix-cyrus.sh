@@ -150,6 +150,54 @@ iop_fetch() {
     iop_maildir_fetch "$PF_DIR/mail/${1%@*}" "$2"
 }
 
+# iop_server_checks: Postfix's own view of the matrix (its maillog).
+#  - Each AUTH case: the message was received "with ESMTPSA" (TLS and
+#    AUTH), and Postfix logged the mechanism for its queue id: the forced
+#    one, SCRAM-SHA-256 for `auth on` (the strongest both have; Postfix
+#    gives Cyrus no channel binding, so no -PLUS).
+#  - No "improper command pipelining" anywhere: Postfix logs it when a
+#    client sends ahead of a reply where it may not (on the port without
+#    PIPELINING, any command).
+#  - The four certificate failures (unknown-ca-system, unknown-ca-other,
+#    wrong-name, wrong-name-port) reach Postfix as TLS alerts (RFC 8446
+#    section 6.2: the side that detects the error sends one), which its
+#    OpenSSL logs as "SSL alert number N"; a connection merely dropped
+#    shows as "SSL_accept error ...: Connection reset by peer".
+iop_server_checks() {
+    pf_log=$PF_DIR/maillog
+    for m in $IOP_MECHS on; do
+        lm=$(echo "$m" | tr A-Z a-z)
+        want=$m
+        [ "$m" = on ] && want=SCRAM-SHA-256
+        t="$IOP_NAME: auth-$lm: Postfix"
+        qid=$(sed -n 's/^[[:space:]]*by mx\.test (Postfix) with ESMTPSA id \([0-9A-Za-z]*\)$/\1/p' \
+            "$IOP_DIR/matrix/auth-$lm/got.$IOP_RCPT" 2>/dev/null | head -1)
+        if [ -z "$qid" ]; then
+            tap_not_ok "$t received the message with ESMTPSA (TLS and AUTH)"
+            continue
+        fi
+        tap_ok "$t received the message with ESMTPSA (TLS and AUTH)"
+        line="$qid: client=localhost[127.0.0.1], sasl_method=$want, sasl_username=$IOP_USER@x.test"
+        if grep -q -F -e "$line" "$pf_log"; then tap_ok "$t logged sasl_method=$want"; else
+            tap_not_ok "$t logged sasl_method=$want"
+            grep -F -e "$qid: client=" "$pf_log" | sed 's/^/#   /'
+        fi
+    done
+    if grep -q 'improper command pipelining' "$pf_log"; then
+        tap_not_ok "$IOP_NAME: Postfix saw no improper command pipelining"
+        grep 'improper command pipelining' "$pf_log" | head -5 | sed 's/^/#   /'
+    else
+        tap_ok "$IOP_NAME: Postfix saw no improper command pipelining"
+    fi
+    n=$(grep -c 'SSL alert number' "$pf_log")
+    if [ "$n" -eq 4 ]; then
+        tap_ok "$IOP_NAME: certificate failures: Postfix received four TLS alerts"
+    else
+        tap_not_ok "$IOP_NAME: certificate failures: Postfix received $n TLS alerts, expected 4"
+        grep -E 'SSL_accept error|SSL alert number' "$pf_log" | sed 's/^[^]]*]: /#   /'
+    fi
+}
+
 IOP_HOST=localhost
 IOP_STARTTLS_PORT=$sub
 IOP_TLS_PORT=$smtps
