@@ -139,6 +139,52 @@ iop_fetch() {
     iop_maildir_fetch "$PF_DIR/mail/${1%@*}" "$2"
 }
 
+# iop_server_checks: Dovecot's own view of the matrix (its log).
+#  - Each AUTH case: Dovecot's Received header in the stored message says
+#    "with ESMTPSA" and its id; the log line "Successfully relayed
+#    message: ... id=ID" names the session, whose "Login:" line gives the
+#    mechanism: the forced one, SCRAM-SHA-256 for `auth on` (Dovecot 2.3
+#    has no -PLUS mechanisms).
+#  - The three certificate failures (unknown-ca-system, unknown-ca-other,
+#    wrong-name) reach Dovecot as TLS alerts (RFC 8446 section 6.2: the
+#    side that detects the error sends one): OpenSSL's "SSL alert number
+#    N" in the login process's "Disconnected" line; a connection merely
+#    dropped shows as "Connection reset by peer".
+iop_server_checks() {
+    dv_log=$dv/dovecot.log
+    for m in $IOP_MECHS on; do
+        lm=$(echo "$m" | tr A-Z a-z)
+        want=$m
+        [ "$m" = on ] && want=SCRAM-SHA-256
+        t="$IOP_NAME: auth-$lm: Dovecot"
+        id=$(awk '$0 == "" { exit }
+            /^Received: / { r = 0 } /^[ \t]+by submit\.x\.test with ESMTPSA$/ { r = 1; next }
+            r && /^[ \t]+id [^ ]+$/ { print $2; exit }' "$IOP_DIR/matrix/auth-$lm/got.$IOP_RCPT" 2>/dev/null)
+        if [ -z "$id" ]; then
+            tap_not_ok "$t received the message with ESMTPSA (TLS and AUTH)"
+            continue
+        fi
+        tap_ok "$t received the message with ESMTPSA (TLS and AUTH)"
+        session=$(grep -F -e "Successfully relayed message: " "$dv_log" | grep -F -e " id=$id," |
+            sed -n 's/^.* submission([^)]*)<[0-9]*><\([^>]*\)>: .*$/\1/p' | head -1)
+        if [ -n "$session" ] &&
+            grep -q -F -e "Login: user=<$IOP_USER>, method=$want, " "$dv_log" &&
+            grep -F -e "Login: user=<$IOP_USER>, method=$want, " "$dv_log" | grep -q -F -e "session=<$session>"; then
+            tap_ok "$t logged method=$want for the session"
+        else
+            tap_not_ok "$t logged method=$want for the session"
+            grep -F -e "session=<${session:-?}>" "$dv_log" | sed 's/^/#   /'
+        fi
+    done
+    n=$(grep -c 'TLS handshaking: SSL_accept() failed: .*SSL alert number' "$dv_log")
+    if [ "$n" -eq 3 ]; then
+        tap_ok "$IOP_NAME: certificate failures: Dovecot received three TLS alerts"
+    else
+        tap_not_ok "$IOP_NAME: certificate failures: Dovecot received $n TLS alerts, expected 3"
+        grep 'TLS handshaking: ' "$dv_log" | sed 's/^.*TLS handshaking: /#   /'
+    fi
+}
+
 IOP_HOST=localhost
 IOP_STARTTLS_PORT=$sub
 IOP_TLS_PORT=$subs
