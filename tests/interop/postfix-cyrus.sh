@@ -163,6 +163,10 @@ iop_fetch() {
 #    section 6.2: the side that detects the error sends one), which its
 #    OpenSSL logs as "SSL alert number N"; a connection merely dropped
 #    shows as "SSL_accept error ...: Connection reset by peer".
+#  - The DSN case (-N success,failure -R hdrs -V ENVID): Postfix honoured
+#    the parameters: a success notification in the sender's maildir with
+#    that Original-Envelope-Id, "Action: delivered" for the recipient, and
+#    the headers only (text/rfc822-headers, not the body's marker line).
 iop_server_checks() {
     pf_log=$PF_DIR/maillog
     for m in $IOP_MECHS on; do
@@ -188,6 +192,30 @@ iop_server_checks() {
         grep 'improper command pipelining' "$pf_log" | head -5 | sed 's/^/#   /'
     else
         tap_ok "$IOP_NAME: Postfix saw no improper command pipelining"
+    fi
+    t="$IOP_NAME: dsn: Postfix"
+    if iop_maildir_fetch "$PF_DIR/mail/${IOP_FROM%@*}" "Original-Envelope-Id: iop.$IOP_NAME.$$" \
+        >"$IOP_DIR/dsn-notice" 2>&1; then
+        tap_ok "$t sent a notification with the ENVID"
+        dsn_marker=$(head -1 "$IOP_DIR/matrix/dsn/body")
+        if grep -q -x -F -e "Action: delivered" "$IOP_DIR/dsn-notice" &&
+            grep -q -x -F -e "Final-Recipient: rfc822; $IOP_RCPT" "$IOP_DIR/dsn-notice"; then
+            tap_ok "$t reports the success for $IOP_RCPT (NOTIFY=SUCCESS)"
+        else
+            tap_not_ok "$t reports the success for $IOP_RCPT (NOTIFY=SUCCESS)"
+            tap_file "$IOP_DIR/dsn-notice"
+        fi
+        if grep -q -F -e "Content-Type: text/rfc822-headers" "$IOP_DIR/dsn-notice" &&
+            grep -q -x -F -e "Subject: smtpfwd interop $IOP_NAME dsn" "$IOP_DIR/dsn-notice" &&
+            ! grep -q -x -F -e "$dsn_marker" "$IOP_DIR/dsn-notice"; then
+            tap_ok "$t returns the headers only (RET=HDRS)"
+        else
+            tap_not_ok "$t returns the headers only (RET=HDRS)"
+            tap_file "$IOP_DIR/dsn-notice"
+        fi
+    else
+        tap_not_ok "$t sent a notification with the ENVID"
+        tap_file "$IOP_DIR/dsn-notice"
     fi
     n=$(grep -c 'SSL alert number' "$pf_log")
     if [ "$n" -eq 4 ]; then
