@@ -34,7 +34,11 @@
 # user and are delivered to the maildirs mail/alice and mail/bob;
 # nobody@example.test is not in the table, which OpenSMTPD refuses
 # permanently ("524 5.2.4 Mailing list expansion problem"); a builtin
-# rcpt-to filter defers later@example.test with 451.
+# rcpt-to filter defers later@example.test with 451. Builtin filters of
+# the commit phase answer the final dot of mail from defer@example.test
+# with "451 4.3.0" and of mail from refuse@example.test with "554 5.7.1"
+# (a content check refusing the message itself), for the cases of what
+# smtpfwd keeps in its spool then.
 #
 # Debian 12's OpenSMTPD 6.8.0p2 cannot do TLS as a server: its privilege
 # separated signing does not work with OpenSSL 3 (every handshake ends
@@ -120,10 +124,15 @@ table creds file:$IOP_DIR/creds
 table vusers file:$IOP_DIR/vusers
 table later { "later@example.test" }
 smtp max-message-size $IOP_SIZE_LIMIT
+table defer { "defer@example.test" }
+table refuse { "refuse@example.test" }
 filter "later" phase rcpt-to match rcpt-to <later> reject "451 4.7.1 later@example.test: try again later"
-listen on 127.0.0.1 port $port_plain hostname mx.opensmtpd.test filter "later"
-listen on 127.0.0.1 port $port_starttls tls pki localhost auth <creds> hostname mx.opensmtpd.test filter "later"
-listen on 127.0.0.1 port $port_smtps smtps pki localhost auth <creds> hostname mx.opensmtpd.test filter "later"
+filter "defer" phase commit match mail-from <defer> reject "451 4.3.0 content check failed, try later"
+filter "refuse" phase commit match mail-from <refuse> reject "554 5.7.1 message refused by content check"
+filter "checks" chain { "later", "defer", "refuse" }
+listen on 127.0.0.1 port $port_plain hostname mx.opensmtpd.test filter "checks"
+listen on 127.0.0.1 port $port_starttls tls pki localhost auth <creds> hostname mx.opensmtpd.test filter "checks"
+listen on 127.0.0.1 port $port_smtps smtps pki localhost auth <creds> hostname mx.opensmtpd.test filter "checks"
 action "local" maildir "$IOP_DIR/mail/%{rcpt.user}" virtual <vusers>
 match from any for domain "example.test" action "local"
 EOF
@@ -442,6 +451,103 @@ iop_status 0
 osd_clean_session
 iop_stored "$IOP_RCPT" sum
 rm -f "$iop_cdir"/got.* "$iop_cdir/in" "$iop_cdir/body"
+
+#    Refusals of the message itself, at the end of data (builtin filters
+#    of the commit phase: mail from defer@ is answered "451 4.3.0", from
+#    refuse@ "554 5.7.1"), with the spool on (queue on-failure).
+#    - 451 for alice: queued for alice, and what the entry (and -bp)
+#      records as alice's error is not the 250 her RCPT got;
+#    - 554 for alice alone (65, nothing queued), with nobody@ refused at
+#      RCPT (every recipient refused permanently: nothing queued, 65 or
+#      67), with later@ deferred at RCPT (later@ may be kept for a retry):
+#      alice was refused permanently and must never be retried, and no
+#      2xx reply is recorded as an error (smtpfwd(1), "Permanent
+#      refusals" and EXIT STATUS).
+for cc in eod-451 eod-554 eod-554-refused eod-554-deferred; do
+    iop_case "$cc"
+    case $cc in
+    eod-451)
+        plain_account "from defer@example.test" "queue on-failure"
+        set -- "$IOP_RCPT" ;;
+    eod-554)
+        plain_account "from refuse@example.test" "queue on-failure"
+        set -- "$IOP_RCPT" ;;
+    eod-554-refused)
+        plain_account "from refuse@example.test" "queue on-failure"
+        set -- "$IOP_RCPT" "$IOP_REFUSED_RCPT" ;;
+    eod-554-deferred)
+        plain_account "from refuse@example.test" "queue on-failure"
+        set -- "$IOP_RCPT" "$IOP_TEMPFAIL_RCPT" ;;
+    esac
+    iop_message "$(echo "$@" | sed 's/ /, /g')"
+    iop_run -v -i "$@"
+    n=$(count_in "$iop_cdir/spool/new")
+    e=$(find "$iop_cdir/spool/new" -type f 2>/dev/null | head -1)
+    if [ "$cc" = eod-451 ]; then
+        iop_sent '^<-- 451 4\.3\.0 content check failed, try later$' "the server answers the final dot with 451"
+        iop_status 0
+        if [ "$n" -eq 1 ] && grep -q -x -F "rcpt: pending $IOP_RCPT" "$e"; then
+            tap_ok "$(iop_t "queued for $IOP_RCPT")"
+        else
+            tap_not_ok "$(iop_t "queued for $IOP_RCPT ($n entries)")"
+        fi
+        if [ -n "$e" ] && grep -q -E '^rcpt-error: [^ ]+ 2[0-9][0-9]' "$e"; then
+            tap_not_ok "$(iop_t "no 2xx reply recorded as a recipient's error")"
+            grep '^rcpt-error: ' "$e" | sed 's/^/#   /'
+        else
+            tap_ok "$(iop_t "no 2xx reply recorded as a recipient's error")"
+        fi
+        # shellcheck disable=SC2086
+        env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV "$SMTPFWD" -C "$iop_rcfile" -bp \
+            >"$iop_cdir/bp" 2>&1
+        if grep -q -F "$IOP_RCPT" "$iop_cdir/bp" && ! grep -q -E '> +2[0-9][0-9] ' "$iop_cdir/bp"; then
+            tap_ok "$(iop_t "-bp does not show a 2xx reply as the reason")"
+        else
+            tap_not_ok "$(iop_t "-bp does not show a 2xx reply as the reason")"
+            tap_file "$iop_cdir/bp"
+        fi
+    else
+        iop_sent '^<-- 554 5\.7\.1 message refused by content check$' "the server answers the final dot with 554"
+        # Refused permanently: never retried.
+        if [ -n "$e" ] && grep -q -x -F "rcpt: pending $IOP_RCPT" "$e"; then
+            tap_not_ok "$(iop_t "$IOP_RCPT is not kept for a retry")"
+            sed -n '/^rcpt/p' "$e" | sed 's/^/#   /'
+        else
+            tap_ok "$(iop_t "$IOP_RCPT is not kept for a retry")"
+        fi
+        case $cc in
+        eod-554)
+            iop_status 65 ;;
+        eod-554-refused)
+            # Every recipient refused permanently: nothing queued, 65 (the
+            # message) or 67 (every recipient) as smtpfwd(1) says.
+            if [ "$n" -eq 0 ] && { [ "$iop_rs" -eq 65 ] || [ "$iop_rs" -eq 67 ]; }; then
+                tap_ok "$(iop_t "nothing queued, exit status $iop_rs")"
+            else
+                tap_not_ok "$(iop_t "nothing queued ($n entries), exit status 65 or 67 ($iop_rs)")"
+            fi ;;
+        eod-554-deferred)
+            # later@ may be kept for a retry (exit 0), or nothing is
+            # queued because the message itself was refused (65).
+            if { [ "$n" -eq 0 ] && [ "$iop_rs" -eq 65 ]; } ||
+                { [ "$n" -eq 1 ] && [ "$iop_rs" -eq 0 ] &&
+                    grep -q -x -F "rcpt: pending $IOP_TEMPFAIL_RCPT" "$e"; }; then
+                tap_ok "$(iop_t "exit status $iop_rs with $n entries")"
+            else
+                tap_not_ok "$(iop_t "exit status $iop_rs with $n entries (0 with later@ pending, or 65 with none)")"
+            fi ;;
+        esac
+        if [ -n "$e" ] && grep -q -E '^rcpt-error: [^ ]+ 2[0-9][0-9]' "$e"; then
+            tap_not_ok "$(iop_t "no 2xx reply recorded as a recipient's error")"
+            grep '^rcpt-error: ' "$e" | sed 's/^/#   /'
+        else
+            tap_ok "$(iop_t "no 2xx reply recorded as a recipient's error")"
+        fi
+    fi
+    iop_lockstep
+    osd_clean_session
+    iop_not_stored "$IOP_RCPT"
+done
 
 # 5. A last delivery; then nothing of the failed cases may be stored, and
 #    smtpd is still whole.
