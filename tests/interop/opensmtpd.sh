@@ -114,6 +114,7 @@ printf '%s %s\n' "$IOP_USER" "$hash" >"$IOP_DIR/creds"
 chown "root:$(user_id opensmtpd | cut -d: -f2)" "$IOP_DIR/creds" && chmod 640 "$IOP_DIR/creds" || exit 99
 printf '%s smtpfwd-iop\n' alice@example.test bob@example.test sender@example.test >"$IOP_DIR/vusers"
 
+# shellcheck disable=SC2046
 set -- $(iop_free_ports 3)
 port_plain=$1 port_starttls=$2 port_smtps=$3
 IOP_SIZE_LIMIT=26214400
