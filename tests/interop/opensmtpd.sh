@@ -51,7 +51,12 @@
 # no-PIPELINING port.
 #
 # After each session with a refused recipient, smtpd's smtp process
-# ("pony express") must still be alive and its log must show no crash.
+# ("pony express") must still be alive and its log must show no crash;
+# after every session on the plain port smtpd must have logged it as ended
+# by QUIT and logged no bad input (what it says about a command written
+# ahead of a reply). Also: a flush of three queued messages over one
+# connection, and what smtpfwd queues when the server refuses the message
+# itself at the end of data.
 #
 # TAP; exit 77 (SKIP) when not root, unshare or dpkg-deb are missing, the
 # package cannot be had, or its libraries are not installed.
@@ -549,6 +554,59 @@ for cc in eod-451 eod-554 eod-554-refused eod-554-deferred; do
     osd_clean_session
     iop_not_stored "$IOP_RCPT"
 done
+
+#    A flush of three queued messages (the third with nobody@ refused)
+#    over one connection, without PIPELINING: each transaction waits for
+#    the reply to the final dot of the one before; then the delivery
+#    status notification for nobody@ goes to the sender, the entry moves
+#    to failed/, and every message arrives once.
+flush_spool=$IOP_DIR/flush-spool
+flush_saved=
+for i in 1 2 3; do
+    iop_case "flush-$i"
+    plain_account "queue_dir $flush_spool"
+    case $i in
+    1) set -- "$IOP_RCPT" ;;
+    2) set -- "$IOP_RCPT2" ;;
+    3) set -- "$IOP_REFUSED_RCPT" "$IOP_RCPT" ;;
+    esac
+    iop_message "$(echo "$@" | sed 's/ /, /g')"
+    iop_run -odq "$@"
+    iop_status 0
+    flush_saved="$flush_saved $iop_c:$iop_cdir:$(echo "$iop_marker" | tr ' ' '+')"
+done
+iop_case flush
+plain_account "queue_dir $flush_spool"
+: >"$iop_cdir/in"
+iop_run -qf -v
+iop_status 0
+awk '/^--> QUIT$/ { exit } /^--> MAIL FROM:/ { n++ } END { print n + 0 }' "$iop_err" >"$iop_cdir/mails"
+if [ "$(cat "$iop_cdir/mails")" -eq 3 ]; then tap_ok "$(iop_t "three transactions in the first session")"; else
+    tap_not_ok "$(iop_t "three transactions in the first session ($(cat "$iop_cdir/mails"))")"
+    tap_file "$iop_err"
+fi
+iop_lockstep
+osd_clean_session
+if [ "$(count_in "$flush_spool/new")" -eq 0 ] && [ "$(count_in "$flush_spool/failed")" -eq 1 ]; then
+    tap_ok "$(iop_t "the spool is empty but for the refused message in failed/")"
+else
+    tap_not_ok "$(iop_t "the spool is empty but for the refused message in failed/")"
+    ls -R "$flush_spool" | sed 's/^/#   /'
+fi
+if iop_poll grep -r -q -x -F "Subject: smtpfwd interop $IOP_NAME flush-3" "$IOP_DIR/mail/sender/new"; then
+    tap_ok "$(iop_t "the notification reached the sender")"
+else
+    tap_not_ok "$(iop_t "the notification reached the sender")"
+fi
+for saved in $flush_saved; do
+    iop_c=${saved%%:*}
+    saved=${saved#*:}
+    iop_cdir=${saved%%:*}
+    iop_marker=$(echo "${saved#*:}" | tr '+' ' ')
+    if [ "$iop_c" = flush-2 ]; then iop_stored "$IOP_RCPT2"; else iop_stored "$IOP_RCPT"; fi
+done
+iop_c=flush-3
+iop_not_stored "$IOP_REFUSED_RCPT"
 
 # 5. A last delivery; then nothing of the failed cases may be stored, and
 #    smtpd is still whole.
