@@ -10,7 +10,7 @@
 # installed: the opensmtpd .deb is fetched into the cache directory
 # (lib.sh's iop_debs_get) and unpacked under the temporary directory. smtpd
 # insists on fixed paths and on its privilege separation users, so it runs
-# as `smtpd -d -f CONF` in a private mount namespace (lib.sh's iop_unshare)
+# as `smtpd -d -f CONF` in a private mount namespace (lib.sh's iop_unshare_bg)
 # in which only smtpd sees these bind mounts:
 #   /etc/passwd, /etc/group   copies with the users opensmtpd, opensmtpq
 #                             (unless the system has them) and
