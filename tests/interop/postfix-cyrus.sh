@@ -20,6 +20,8 @@
 #   wrongname   as submission, with a certificate for wrong.example
 #   big         as submission, message_size_limit 30 MB (smtpd and cleanup)
 # The others announce SIZE 1048576. Postfix offers CHUNKING and DSN.
+# Mechanisms: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256
+# NTLM, those of them that both Cyrus's plugins and smtpfwd's GNU SASL have.
 # Recipients alice@x.test and bob@x.test (and sender@x.test, where the
 # delivery notifications go) have their own maildirs; check_recipient_access
 # refuses nobody@x.test with 550 and defers later@x.test with 450.
@@ -55,14 +57,24 @@ pf_prepare
 iop_on_exit pf_halt
 
 # The mechanisms: those of libsasl2-modules that GNU SASL (smtpfwd) also
-# speaks. Cyrus lists only the ones whose plugin is installed.
-want_mechs="PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256"
+# speaks (DIGEST-MD5 and NTLM depend on how it was built: asked of the
+# library smtpfwd loads). Cyrus offers only those in mech_list.
+want_mechs="PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 NTLM"
+gsasl_has=$("$PYTHON" -c '
+import ctypes, ctypes.util, sys
+lib = ctypes.CDLL(ctypes.util.find_library("gsasl") or "libgsasl.so.18")
+ctx = ctypes.c_void_p()
+if lib.gsasl_init(ctypes.byref(ctx)) != 0:
+    sys.exit(1)
+print(" ".join(m for m in sys.argv[1:] if lib.gsasl_client_support_p(ctx, m.encode())))
+' $want_mechs 2>/dev/null) || gsasl_has="PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256"
 IOP_MECHS=
 for m in $want_mechs; do
     case $m in
     PLAIN) lib=plain ;; LOGIN) lib=login ;; CRAM-MD5) lib=crammd5 ;;
-    DIGEST-MD5) lib=digestmd5 ;; SCRAM-*) lib=scram ;;
+    DIGEST-MD5) lib=digestmd5 ;; SCRAM-*) lib=scram ;; NTLM) lib=ntlm ;;
     esac
+    case " $gsasl_has " in *" $m "*) ;; *) continue ;; esac
     ls "$sasl_plugins/lib$lib.so"* >/dev/null 2>&1 && IOP_MECHS="$IOP_MECHS $m"
 done
 IOP_MECHS=${IOP_MECHS# }
