@@ -13,7 +13,9 @@
 # (tests/postfix-lib.sh) on a plain loopback port, which stores mail for
 # alice@, bob@ and sender@x.test in one maildir each (read back from
 # there), refuses nobody@x.test with 550 and defers later@x.test with 450
-# (check_recipient_access): Dovecot passes these replies on at RCPT.
+# at RCPT, and refuses or defers chosen messages at the end of their data
+# (tests/interop/postfix-backend.sh): Dovecot passes these replies on, and
+# the end-of-data cases run with DATA and BDAT (iop_server_checks).
 # Dovecot offers no way to leave PIPELINING out of its EHLO, nor a second
 # certificate per port: no such ports here. The SIZE it announces is
 # submission_max_mail_size (30000000, so that 20 MB fits); the matrix
@@ -29,6 +31,7 @@ iop_dir=${top_srcdir:+$top_srcdir/tests/interop}
 iop_dir=${iop_dir:-$(dirname "$0")}
 . "$iop_dir/lib.sh"
 . "$iop_dir/matrix.sh"
+. "$iop_dir/postfix-backend.sh"
 
 iop_need_root
 iop_need_program postfix dovecot certtool
@@ -56,20 +59,14 @@ relay=$1 sub=$2 subs=$3
 size=30000000
 
 # The backend: plain SMTP on loopback, mail from 127.0.0.1 only.
-for u in alice bob sender; do pf_maildir $u; done
-printf '%s@x.test %s/\n' alice alice bob bob sender sender >"$PF_DIR/etc/mailboxes"
-cat >"$PF_DIR/etc/rcpt-access" <<EOC
-nobody@x.test 550 5.1.1 <nobody@x.test>: no such mailbox here
-later@x.test 450 4.2.1 <later@x.test>: mailbox busy, try again later
-EOC
+pfb_setup
 {
     pf_main_cf
+    pfb_main_cf
     cat <<EOC
-virtual_mailbox_domains = x.test
-virtual_mailbox_maps = texthash:$PF_DIR/etc/mailboxes
 message_size_limit = $((size + 1000000))
 smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions = check_recipient_access texthash:$PF_DIR/etc/rcpt-access,
+smtpd_recipient_restrictions = $PFB_RCPT_ACCESS,
     permit_mynetworks, reject
 EOC
 } >"$PF_DIR/etc/main.cf"
@@ -135,10 +132,6 @@ dovecot -c "$dv/dovecot.conf" 2>"$dv/start.err" ||
     { cat "$dv/start.err" "$dv/dovecot.log" 2>/dev/null; exit 99; }
 iop_wait_listen "$sub" "$subs" || { cat "$dv/dovecot.log"; exit 99; }
 
-iop_fetch() {
-    iop_maildir_fetch "$PF_DIR/mail/${1%@*}" "$2"
-}
-
 # iop_server_checks: Dovecot's own view of the matrix (its log).
 #  - Each AUTH case: Dovecot's Received header in the stored message says
 #    "with ESMTPSA" and its id; the log line "Successfully relayed
@@ -151,6 +144,7 @@ iop_fetch() {
 #    N" in the login process's "Disconnected" line; a connection merely
 #    dropped shows as "Connection reset by peer".
 iop_server_checks() {
+    pfb_eod_cases iop_submission Dovecot
     dv_log=$dv/dovecot.log
     for m in $IOP_MECHS on; do
         lm=$(echo "$m" | tr A-Z a-z)

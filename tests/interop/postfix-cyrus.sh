@@ -24,7 +24,10 @@
 # NTLM, those of them that both Cyrus's plugins and smtpfwd's GNU SASL have.
 # Recipients alice@x.test and bob@x.test (and sender@x.test, where the
 # delivery notifications go) have their own maildirs; check_recipient_access
-# refuses nobody@x.test with 550 and defers later@x.test with 450.
+# refuses nobody@x.test with 550 and defers later@x.test with 450; chosen
+# messages are refused (550) or deferred (450) at the end of their data,
+# after DATA and after BDAT LAST (tests/interop/postfix-backend.sh, run
+# from iop_server_checks).
 #
 # IOP_HOLD=SECONDS waits that long before the matrix (to try the server by
 # hand: the temporary directory is printed), IOP_KEEP=1 keeps it.
@@ -36,6 +39,7 @@ iop_dir=${top_srcdir:+$top_srcdir/tests/interop}
 iop_dir=${iop_dir:-$(dirname "$0")}
 . "$iop_dir/lib.sh"
 . "$iop_dir/matrix.sh"
+. "$iop_dir/postfix-backend.sh"
 
 iop_need_root
 iop_need_program postfix saslpasswd2 certtool
@@ -99,12 +103,7 @@ EOC
 chmod 755 "$PF_DIR/etc/sasl"
 chmod 644 "$PF_DIR/etc/sasl/smtpd.conf"
 
-for u in alice bob sender; do pf_maildir $u; done
-printf '%s@x.test %s/\n' alice alice bob bob sender sender >"$PF_DIR/etc/mailboxes"
-cat >"$PF_DIR/etc/rcpt-access" <<EOC
-nobody@x.test 550 5.1.1 <nobody@x.test>: no such mailbox here
-later@x.test 450 4.2.1 <later@x.test>: mailbox busy, try again later
-EOC
+pfb_setup
 
 ports=$(iop_free_ports 5) || exit 99
 set -- $ports
@@ -112,9 +111,8 @@ sub=$1 smtps=$2 nopipe=$3 wrongname=$4 big=$5
 size=1048576 big_size=30000000
 {
     pf_main_cf
+    pfb_main_cf
     cat <<EOC
-virtual_mailbox_domains = x.test
-virtual_mailbox_maps = texthash:$PF_DIR/etc/mailboxes
 message_size_limit = $size
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
@@ -124,7 +122,7 @@ smtpd_sasl_security_options = noanonymous
 smtpd_sasl_tls_security_options = noanonymous
 smtpd_tls_auth_only = yes
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
-smtpd_recipient_restrictions = check_recipient_access texthash:$PF_DIR/etc/rcpt-access,
+smtpd_recipient_restrictions = $PFB_RCPT_ACCESS,
     permit_sasl_authenticated, reject
 EOC
 } >"$PF_DIR/etc/main.cf"
@@ -157,11 +155,6 @@ EOC
 } >"$PF_DIR/etc/master.cf"
 pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big"
 
-# iop_fetch RCPT MARKER: the recipient's maildir (the local part names it).
-iop_fetch() {
-    iop_maildir_fetch "$PF_DIR/mail/${1%@*}" "$2"
-}
-
 # iop_server_checks: Postfix's own view of the matrix (its maillog).
 #  - Each AUTH case: the message was received "with ESMTPSA" (TLS and
 #    AUTH), and Postfix logged the mechanism for its queue id: the forced
@@ -180,6 +173,7 @@ iop_fetch() {
 #    that Original-Envelope-Id, "Action: delivered" for the recipient, and
 #    the headers only (text/rfc822-headers, not the body's marker line).
 iop_server_checks() {
+    pfb_eod_cases iop_submission Postfix
     pf_log=$PF_DIR/maillog
     for m in $IOP_MECHS on; do
         lm=$(echo "$m" | tr A-Z a-z)
