@@ -19,6 +19,9 @@
 #   nopipe      as submission, without PIPELINING (smtpd_discard_ehlo_keywords)
 #   wrongname   as submission, with a certificate for wrong.example
 #   big         as submission, message_size_limit 30 MB (smtpd and cleanup)
+#   limit       as submission, at most 2 recipients per message
+#               (smtpd_recipient_limit: "452 4.5.3 Error: too many
+#               recipients" to the third)
 # The others announce SIZE 1048576. Postfix offers CHUNKING and DSN.
 # Mechanisms: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256
 # NTLM, those of them that both Cyrus's plugins and smtpfwd's GNU SASL have.
@@ -105,9 +108,9 @@ chmod 644 "$PF_DIR/etc/sasl/smtpd.conf"
 
 pfb_setup
 
-ports=$(iop_free_ports 5) || exit 99
+ports=$(iop_free_ports 6) || exit 99
 set -- $ports
-sub=$1 smtps=$2 nopipe=$3 wrongname=$4 big=$5
+sub=$1 smtps=$2 nopipe=$3 wrongname=$4 big=$5 limit=$6
 size=1048576 big_size=30000000
 {
     pf_main_cf
@@ -148,12 +151,16 @@ EOC
   -o smtpd_sasl_auth_enable=yes
   -o message_size_limit=$big_size
   -o cleanup_service_name=bigcleanup
+127.0.0.1:$limit inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_recipient_limit=2
 bigcleanup unix n - n - 0 cleanup
   -o message_size_limit=$big_size
 EOC
     pf_master_cf
 } >"$PF_DIR/etc/master.cf"
-pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big"
+pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big" "$limit"
 
 # iop_server_checks: Postfix's own view of the matrix (its maillog).
 #  - Each AUTH case: the message was received "with ESMTPSA" (TLS and
@@ -172,8 +179,58 @@ pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big"
 #    the parameters: a success notification in the sender's maildir with
 #    that Original-Envelope-Id, "Action: delivered" for the recipient, and
 #    the headers only (text/rfc822-headers, not the body's marker line).
+# pf_rcpt_limit: three recipients on the port that takes two per message:
+# the third gets 452 (RFC 5321 section 4.5.3.1.10: to be retried); with
+# queue on-failure smtpfwd exits 0 and keeps an entry for the third only;
+# a forced flush (-qf: its next attempt is not due yet) then delivers it. Each recipient gets the message
+# exactly once, and the spool is empty afterwards.
+pf_rcpt_limit() {
+    iop_case rcpt-limit
+    iop_account "$limit" "queue on-failure"
+    iop_message "$IOP_RCPT, $IOP_RCPT2, $IOP_FROM"
+    iop_run -v -i "$IOP_RCPT" "$IOP_RCPT2" "$IOP_FROM"
+    iop_status 0
+    iop_sent '^<-- 452 4\.5\.3 ' "Postfix answers the third RCPT with 452"
+    e=$(find "$iop_cdir/spool/new" -type f 2>/dev/null | head -1)
+    if [ "$(count_in "$iop_cdir/spool/new")" -eq 1 ] &&
+        grep -q -x -F "rcpt: pending $IOP_FROM" "$e" &&
+        ! grep -q -E "^rcpt: pending ($IOP_RCPT|$IOP_RCPT2)\$" "$e"; then
+        tap_ok "$(iop_t "one entry, pending for $IOP_FROM only")"
+    else
+        tap_not_ok "$(iop_t "one entry, pending for $IOP_FROM only")"
+        [ -n "$e" ] && sed -n '/^rcpt/p' "$e" | sed 's/^/#   /'
+    fi
+    iop_stored "$IOP_RCPT"
+    iop_stored "$IOP_RCPT2"
+    # shellcheck disable=SC2086
+    env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV timeout 120 \
+        "$SMTPFWD" -C "$iop_rcfile" -qf -v >"$iop_cdir/flush.out" 2>"$iop_cdir/flush.err"
+    frs=$?
+    if [ "$frs" -eq 0 ]; then tap_ok "$(iop_t "the flush exits 0")"; else
+        tap_not_ok "$(iop_t "the flush exits $frs")"
+        tap_file "$iop_cdir/flush.err"
+    fi
+    n=$(count_in "$iop_cdir/spool/new")
+    if [ "$n" -eq 0 ]; then tap_ok "$(iop_t "the spool is empty after the flush")"; else
+        tap_not_ok "$(iop_t "the spool is empty after the flush ($n entries)")"
+    fi
+    if grep -q -E "^--> RCPT TO:<$IOP_FROM>" "$iop_cdir/flush.err" &&
+        ! grep -q -E "^--> RCPT TO:<($IOP_RCPT|$IOP_RCPT2)>" "$iop_cdir/flush.err"; then
+        tap_ok "$(iop_t "the flush sends to $IOP_FROM only")"
+    else
+        tap_not_ok "$(iop_t "the flush sends to $IOP_FROM only")"
+        grep '^--> RCPT' "$iop_cdir/flush.err" | sed 's/^/#   /'
+    fi
+    iop_stored "$IOP_FROM"
+    # Nothing more for the first two (exactly once: iop_stored fails on
+    # a second copy).
+    iop_stored "$IOP_RCPT"
+    iop_stored "$IOP_RCPT2"
+}
+
 iop_server_checks() {
     pfb_eod_cases iop_submission Postfix
+    pf_rcpt_limit
     pf_log=$PF_DIR/maillog
     for m in $IOP_MECHS on; do
         lm=$(echo "$m" | tr A-Z a-z)
