@@ -143,6 +143,61 @@ iop_wait_listen "$sub" "$subs" || { cat "$dv/dovecot.log"; exit 99; }
 #    side that detects the error sends one): OpenSSL's "SSL alert number
 #    N" in the login process's "Disconnected" line; a connection merely
 #    dropped shows as "Connection reset by peer".
+# dv_relay_down: with Postfix, Dovecot's relay, stopped, Dovecot answers
+# the MAIL group with 421 ("Failed to connect to relay server") and
+# closes. queue off: 75, nothing queued; queue on-failure: 0, one entry
+# for alice. With Postfix started again, smtpfwd -qf delivers that entry
+# (exactly once) and the spool is empty. Runs last: it stops Postfix.
+dv_relay_down() {
+    postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1
+    for cc in relay-down relay-down-queue; do
+        iop_case "$cc"
+        if [ "$cc" = relay-down ]; then iop_submission; else
+            iop_submission "queue on-failure"
+        fi
+        iop_message "$IOP_RCPT"
+        iop_run -v -i "$IOP_RCPT"
+        iop_sent '^<-- 421 4\.4\.0 .*Failed to connect to relay server' \
+            "Dovecot answers 421 without its relay"
+        n=$(count_in "$iop_cdir/spool/new")
+        if [ "$cc" = relay-down ]; then
+            iop_status 75
+            if [ "$n" -eq 0 ]; then tap_ok "$(iop_t "nothing queued")"; else
+                tap_not_ok "$(iop_t "nothing queued ($n entries)")"
+            fi
+            dv_down_marker=$iop_marker
+        else
+            iop_status 0
+            e=$(find "$iop_cdir/spool/new" -type f 2>/dev/null | head -1)
+            if [ "$n" -eq 1 ] && grep -q -x -F "rcpt: pending $IOP_RCPT" "$e"; then
+                tap_ok "$(iop_t "queued for $IOP_RCPT")"
+            else
+                tap_not_ok "$(iop_t "queued for $IOP_RCPT ($n entries)")"
+            fi
+        fi
+    done
+    postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 && iop_wait_listen "$relay" ||
+        { tap_not_ok "$IOP_NAME: relay-down: Postfix starts again"; return; }
+    # shellcheck disable=SC2086
+    env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV timeout 120 \
+        "$SMTPFWD" -C "$iop_rcfile" -qf -v >"$iop_cdir/flush.out" 2>"$iop_cdir/flush.err"
+    frs=$?
+    if [ "$frs" -eq 0 ]; then tap_ok "$(iop_t "the flush exits 0")"; else
+        tap_not_ok "$(iop_t "the flush exits $frs")"
+        tap_file "$iop_cdir/flush.err"
+    fi
+    n=$(count_in "$iop_cdir/spool/new")
+    if [ "$n" -eq 0 ]; then tap_ok "$(iop_t "the spool is empty after the flush")"; else
+        tap_not_ok "$(iop_t "the spool is empty after the flush ($n entries)")"
+    fi
+    iop_stored "$IOP_RCPT"
+    if IOP_FETCH_TIMEOUT=0 iop_fetch "$IOP_RCPT" "$dv_down_marker" >/dev/null 2>&1; then
+        tap_not_ok "$IOP_NAME: relay-down: nothing stored for $IOP_RCPT"
+    else
+        tap_ok "$IOP_NAME: relay-down: nothing stored for $IOP_RCPT"
+    fi
+}
+
 iop_server_checks() {
     pfb_eod_cases iop_submission Dovecot
     dv_log=$dv/dovecot.log
@@ -177,6 +232,7 @@ iop_server_checks() {
         tap_not_ok "$IOP_NAME: certificate failures: Dovecot received $n TLS alerts, expected 3"
         grep 'TLS handshaking: ' "$dv_log" | sed 's/^.*TLS handshaking: /#   /'
     fi
+    dv_relay_down
 }
 
 IOP_HOST=localhost
