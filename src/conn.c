@@ -1,15 +1,15 @@
 /*
  * conn.c - the only code that touches sockets (see conn.h).
  *
- * Owns: name resolution and connecting (every address, Happy Eyeballs
- * as RFC 8305 describes it: families alternating, a new non-blocking
- * attempt every 250 ms while the earlier ones keep going, the first to
- * succeed wins, one deadline for all, one poll() on every pending
- * socket), the output buffer with its explicit flush
- * points, the input buffer for line reads, and the timeouts of every
- * wait. All bytes go through conn_io_send() and conn_io_recv(): the raw
- * fd, or the GnuTLS session of tls.[ch] once conn_start_tls() has
- * succeeded; nothing above this file changes when TLS is on.
+ * Owns: name resolution and connecting (Happy Eyeballs as RFC 8305
+ * describes it: the families alternating, a new non-blocking attempt
+ * every 250 ms while the earlier ones keep going, the first to succeed
+ * wins, one deadline for all, one poll() on every pending socket), the
+ * output buffer with its explicit flush points, the input buffer for
+ * line reads, and the timeouts of every wait. All bytes go through
+ * conn_io_send() and conn_io_recv(): the raw fd, or the GnuTLS session
+ * of tls.[ch] once conn_start_tls() has succeeded; nothing above this
+ * file changes when TLS is on.
  *
  * Must not: know anything about SMTP beyond "a reply is a line", or
  * raise SIGPIPE (send() with MSG_NOSIGNAL).

@@ -29,6 +29,8 @@
 #   both refused: exit 75, the exact error line
 #   source_ip 127.0.0.1 (v6 working): the IPv6 address is skipped, the
 #     message goes through 127.0.0.1; source_ip fd00::25: through fd00::25
+#   two addresses of each family, all refusing: tried with the families
+#     alternating, the error lists all four in that order (exit 75)
 #   a name that does not resolve: exit 68
 # Exit 0 pass, 1 fail, 77 when not root or unshare/ip/nft+iptables/getent
 # are missing or namespaces are not allowed, 99 setup error.
@@ -63,11 +65,13 @@ trap 'servers_stop; rm -rf "$TESTDIR"' EXIT
 
 ip link set lo up || skip "cannot bring up lo in a network namespace"
 ip -6 addr add "$V6/128" dev lo nodad 2>/dev/null || skip "no IPv6 in this kernel"
+ip -6 addr add fd00::26/128 dev lo nodad || exit 99
 # AI_ADDRCONFIG ignores 127.0.0.1: another IPv4 address makes IPv4 count.
 ip addr add 192.0.2.25/32 dev lo || exit 99
 
 printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n%s %s\n' \
     "$V6" "$NAME" "$V4" "$NAME" > "$TESTDIR/hosts"
+printf '%s multi.test\n' fd00::25 fd00::26 127.0.0.1 127.0.0.2 >> "$TESTDIR/hosts"
 printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' > "$TESTDIR/nsswitch.conf"
 mount --bind "$TESTDIR/hosts" /etc/hosts || exit 99
 mount --bind "$TESTDIR/nsswitch.conf" /etc/nsswitch.conf || exit 99
@@ -90,10 +94,10 @@ gai_order() {
         "$v4prec" > "$GAI"
 }
 
-# resolved: the addresses of $NAME as getaddrinfo returns them (getent
-# asks with AI_ADDRCONFIG, as smtpfwd does), one line.
+# resolved [NAME]: the addresses of NAME ($NAME) as getaddrinfo returns
+# them (getent asks with AI_ADDRCONFIG, as smtpfwd does), one line.
 resolved() {
-    getent ahosts "$NAME" | awk '$2 == "STREAM" { printf "%s ", $1 }'
+    getent ahosts "${1:-$NAME}" | awk '$2 == "STREAM" { printf "%s ", $1 }'
 }
 
 gai_order 6
@@ -392,7 +396,51 @@ run source-v4-refused "6" "source_ip $V4"
 expect_status 75
 contains "smtpfwd: cannot connect to $NAME port $PORT: $V6: cannot use source address $V4; $V4: Connection refused"
 
-# 12. A name that is not in /etc/hosts (files only): EX_NOHOST.
+# 12. Two addresses of each family, all refusing at once: they are tried
+#     in the resolver's order with the families alternating, starting
+#     with the first one's (v6 v4 v6 v4 for v6 v6 v4 v4), and the error
+#     lists them in that order.
+got=$(resolved multi.test)
+v6s= v4s=
+for a in $got; do
+    case $a in
+        *:*) v6s="$v6s $a" ;;
+        *) v4s="$v4s $a" ;;
+    esac
+done
+set -- $v4s
+order=
+for a in $v6s; do
+    order="$order $a"
+    [ $# -gt 0 ] && { order="$order $1"; shift; }
+done
+order="$order $*"
+case ${got%% *} in
+    *:*) ;;
+    *) echo "setup: multi.test resolves to '$got', IPv6 not first" >&2; exit 99 ;;
+esac
+[ "$(echo $v6s | wc -w)" -eq 2 ] && [ "$(echo $v4s | wc -w)" -eq 2 ] || {
+    echo "setup: multi.test resolves to '$got', not two addresses of each family" >&2
+    exit 99
+}
+HOST=multi.test
+run interleaved ""
+HOST=
+expect_status 75
+prev=0 why= bad=
+for a in $order; do
+    n=$(line_no "connecting to multi.test ($a port $PORT)")
+    [ "$n" -gt "$prev" ] || bad="$bad $a"
+    prev=$n
+    why="$why$a: Connection refused; "
+done
+if [ -z "$bad" ]; then ok "$tc: tried in the order$order"; else
+    fail "$tc: not tried in the order$order (out of place:$bad)"
+    show
+fi
+contains "smtpfwd: cannot connect to multi.test port $PORT: ${why%; }"
+
+# 13. A name that is not in /etc/hosts (files only): EX_NOHOST.
 HOST=nosuch.test
 run no-such-host "4 6"
 HOST=
