@@ -109,14 +109,15 @@ got=$(resolved)
 
 # ---- firewall: drop everything sent to one address and the port ----
 
-if command -v nft >/dev/null 2>&1; then
-    nft add table inet he && nft add chain inet he out '{ type filter hook output priority 0; }' ||
-        skip "nft cannot add a table in the namespace"
+FW=
+if command -v nft >/dev/null 2>&1 && nft add table inet he 2>/dev/null &&
+    nft add chain inet he out '{ type filter hook output priority 0; }'; then
     FW=nft
-else
-    iptables -L OUTPUT >/dev/null 2>&1 && ip6tables -L OUTPUT >/dev/null 2>&1 ||
-        skip "iptables/ip6tables do not work in the namespace"
+elif command -v iptables >/dev/null 2>&1 && iptables -L OUTPUT >/dev/null 2>&1 &&
+    command -v ip6tables >/dev/null 2>&1 && ip6tables -L OUTPUT >/dev/null 2>&1; then
     FW=iptables
+else
+    skip "neither nft nor iptables/ip6tables can add rules in the namespace"
 fi
 
 # drop ADDR: packets to ADDR port $PORT vanish (connect hangs).
