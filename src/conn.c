@@ -272,6 +272,8 @@ static int conn_fill(struct conn *c, long long deadline, int timeout_ms, struct 
                 c->eof = true;
                 return 0;
             }
+            if (c->tls && errno == EPROTO && tls_session_refusal(c->tls, c->peer, r) != 0)
+                return -1;
             result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer,
                        conn_io_strerror(c, errno));
             return -1;

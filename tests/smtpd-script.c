@@ -99,6 +99,7 @@ struct script {
     bool starttls;             /* offer and handle STARTTLS */
     bool implicit_tls;         /* handshake right after accept */
     bool tls_cut_handshake;    /* read the ClientHello, then close */
+    bool tls_client_required;  /* tls-client-cert-required: fail without one */
     /* CHUNKING */
     bool chunking;             /* advertise CHUNKING in the default EHLO reply */
     long long bdat_cut;        /* bdat-cut N: close after N octets of a chunk; -1 = never */
@@ -341,6 +342,8 @@ static void load_script(const char *path, struct script *sc)
             sc->implicit_tls = true;
         } else if (strcmp(cmd, "tls-cut-handshake") == 0) {
             sc->tls_cut_handshake = true;
+        } else if (strcmp(cmd, "tls-client-cert-required") == 0) {
+            sc->tls_client_required = true;
         } else if (strcmp(cmd, "tls-priority") == 0 || strcmp(cmd, "tls-cert") == 0
                    || strcmp(cmd, "tls-key") == 0 || strcmp(cmd, "tls-client-cert") == 0) {
             if (!rest[0])
@@ -737,6 +740,24 @@ static void cut_handshake(struct session *s)
     s->eof = true;
 }
 
+/* tls-client-cert-required and the client sent no certificate: tell it
+ * with the alert OpenSSL-based servers (Postfix, ...) send -
+ * certificate_required under TLS 1.3, handshake_failure before - then
+ * read what the client still sends until it closes (at most 2 s), so
+ * that closing does not reset the connection before the alert arrives. */
+static void refuse_without_client_cert(struct session *s, gnutls_session_t t)
+{
+    gnutls_alert_description_t a = gnutls_protocol_get_version(t) == GNUTLS_TLS1_3
+                                       ? GNUTLS_A_CERTIFICATE_REQUIRED
+                                       : GNUTLS_A_HANDSHAKE_FAILURE;
+    (void)gnutls_alert_send(t, GNUTLS_AL_FATAL, a);
+    (void)shutdown(s->io.fd, SHUT_WR);
+    char junk[4096];
+    struct pollfd p = { s->io.fd, POLLIN, 0 };
+    while (poll(&p, 1, 2000) > 0 && read(s->io.fd, junk, sizeof junk) > 0)
+        ;
+}
+
 /* Handshake on the connection. Returns 0, or -1 (connection unusable: the
  * session is marked closed and EOF so nothing more is read or logged). */
 static int start_tls(struct session *s)
@@ -779,12 +800,15 @@ static int start_tls(struct session *s)
             gnutls_strerror(r));
     gnutls_credentials_set(t, GNUTLS_CRD_CERTIFICATE, tls_creds);
     if (sc->tls_client_ca)
-        gnutls_certificate_server_set_request(t, GNUTLS_CERT_REQUEST);
+        gnutls_certificate_server_set_request(t, sc->tls_client_required ? GNUTLS_CERT_REQUIRE
+                                                                         : GNUTLS_CERT_REQUEST);
     gnutls_transport_set_int(t, s->io.fd);
     gnutls_handshake_set_timeout(t, 10000);
     do {
         r = gnutls_handshake(t);
     } while (r < 0 && !gnutls_error_is_fatal(r) && !terminating);
+    if (r < 0 && (r == GNUTLS_E_CERTIFICATE_REQUIRED || r == GNUTLS_E_NO_CERTIFICATE_FOUND))
+        refuse_without_client_cert(s, t);
     if (r < 0) {
         if (r == GNUTLS_E_WARNING_ALERT_RECEIVED || r == GNUTLS_E_FATAL_ALERT_RECEIVED)
             event("TLS handshake failed: %s: %s", gnutls_strerror(r),
