@@ -524,6 +524,21 @@ int tls_session_refusal(const struct tls_session *t, const char *name, struct re
     return -1;
 }
 
+/* Tell the server its certificate was refused, with the alert that
+ * names the reason (RFC 8446 6.2); best effort, nothing is waited for. */
+static void tls_refuse_certificate(struct tls_session *t)
+{
+    unsigned status = gnutls_session_get_verify_cert_status(t->s);
+    gnutls_alert_description_t a = GNUTLS_A_BAD_CERTIFICATE;
+    if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+        a = GNUTLS_A_UNKNOWN_CA;
+    else if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+        a = GNUTLS_A_CERTIFICATE_EXPIRED;
+    else if (status & GNUTLS_CERT_REVOKED)
+        a = GNUTLS_A_CERTIFICATE_REVOKED;
+    (void)gnutls_alert_send(t->s, GNUTLS_AL_FATAL, a);
+}
+
 /* Classify a failed handshake (see tls.h). */
 static void tls_handshake_failed(const struct tls_session *t, const char *name, int e,
                                  struct result *r)
@@ -726,7 +741,13 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
     }
     if (e != GNUTLS_E_SUCCESS) {
         tls_handshake_failed(t, name, e, r);
-        /* the alert GnuTLS sent is enough; do not wait for anything */
+        /* GnuTLS sends an alert for the errors it detects in the
+         * protocol, but not when our verification callback refuses the
+         * certificate: the side that detects an error must say so (RFC
+         * 8446 6.2), so that the server logs why instead of a broken
+         * connection. Nothing is waited for. */
+        if (e == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+            tls_refuse_certificate(t);
         tls_session_close(t);
         return -1;
     }
@@ -735,7 +756,7 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
         log_debug(2, resumed ? _("TLS session with %s resumed from the cache")
                              : _("TLS session with %s not resumed: full handshake"), name);
     if (tls_verify(t, cfg, name, verify_chain, resumed, r) != 0) {
-        (void)gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+        tls_refuse_certificate(t);
         tls_session_close(t);
         return -1;
     }
