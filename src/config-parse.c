@@ -48,37 +48,37 @@ static const char *const auth_choices[] = {
 
 #define OFF(m) offsetof(struct account, m)
 const struct config_field config_fields[] = {
-    { "host", CF_STR, OFF(host), CF_NEED_ARG, NULL, NULL },
-    { "port", CF_PORT, OFF(port), 0, NULL, NULL },
-    { "source_ip", CF_STR, OFF(source_ip), 0, NULL, NULL },
-    { "proxy_host", CF_STR, OFF(proxy_host), 0, NULL, NULL },
-    { "proxy_port", CF_PORT, OFF(proxy_port), 0, NULL, NULL },
-    { "socket", CF_PATH, OFF(socket), 0, NULL, NULL },
-    { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG, NULL, NULL },
-    { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG, protocol_choices, NULL },
-    { "domain", CF_EHLO, OFF(domain), 0, NULL, NULL },
+    { "host", CF_STR, OFF(host), CF_NEED_ARG | CF_CONNECTION, NULL, NULL },
+    { "port", CF_PORT, OFF(port), CF_CONNECTION, NULL, NULL },
+    { "source_ip", CF_STR, OFF(source_ip), CF_CONNECTION, NULL, NULL },
+    { "proxy_host", CF_STR, OFF(proxy_host), CF_CONNECTION, NULL, NULL },
+    { "proxy_port", CF_PORT, OFF(proxy_port), CF_CONNECTION, NULL, NULL },
+    { "socket", CF_PATH, OFF(socket), CF_CONNECTION, NULL, NULL },
+    { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG | CF_CONNECTION, NULL, NULL },
+    { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG | CF_CONNECTION, protocol_choices, NULL },
+    { "domain", CF_EHLO, OFF(domain), CF_CONNECTION, NULL, NULL },
     { "from", CF_STR, OFF(from), 0, NULL, NULL },
     { "from_full_name", CF_STR, OFF(from_full_name), 0, NULL, NULL },
     { "allow_from_override", CF_BOOL, OFF(allow_from_override), 0, NULL, NULL },
     { "dsn_notify", CF_DSN_NOTIFY, OFF(dsn_notify), CF_NEED_ARG, NULL, NULL },
     { "dsn_return", CF_CHOICE, OFF(dsn_return), CF_NEED_ARG, dsn_return_choices, NULL },
-    { "auth", CF_CHOICE, OFF(auth), 0, auth_choices, "on" },
-    { "user", CF_STR, OFF(user), 0, NULL, NULL },
-    { "password", CF_SECRET, OFF(password), 0, NULL, NULL },
-    { "passwordeval", CF_STR, OFF(passwordeval), 0, NULL, NULL },
-    { "ntlmdomain", CF_STR, OFF(ntlmdomain), 0, NULL, NULL },
-    { "allow_plaintext_auth", CF_BOOL, OFF(allow_plaintext_auth), 0, NULL, NULL },
-    { "tls", CF_BOOL, OFF(tls), 0, NULL, NULL },
-    { "tls_starttls", CF_BOOL, OFF(tls_starttls), 0, NULL, NULL },
-    { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), 0, NULL, NULL },
-    { "tls_crl_file", CF_PATH, OFF(tls_crl_file), 0, NULL, NULL },
-    { "tls_fingerprint", CF_FPR, OFF(tls_fingerprint), 0, NULL, NULL },
-    { "tls_key_file", CF_PATH, OFF(tls_key_file), 0, NULL, NULL },
-    { "tls_cert_file", CF_PATH, OFF(tls_cert_file), 0, NULL, NULL },
-    { "tls_certcheck", CF_BOOL, OFF(tls_certcheck), 0, NULL, NULL },
-    { "tls_priorities", CF_STR, OFF(tls_priorities), 0, NULL, NULL },
-    { "tls_host_override", CF_STR, OFF(tls_host_override), 0, NULL, NULL },
-    { "tls_min_dh_prime_bits", CF_POSINT, OFF(tls_min_dh_prime_bits), 0, NULL, NULL },
+    { "auth", CF_CHOICE, OFF(auth), CF_CONNECTION, auth_choices, "on" },
+    { "user", CF_STR, OFF(user), CF_CONNECTION, NULL, NULL },
+    { "password", CF_SECRET, OFF(password), CF_CONNECTION, NULL, NULL },
+    { "passwordeval", CF_STR, OFF(passwordeval), CF_CONNECTION, NULL, NULL },
+    { "ntlmdomain", CF_STR, OFF(ntlmdomain), CF_CONNECTION, NULL, NULL },
+    { "allow_plaintext_auth", CF_BOOL, OFF(allow_plaintext_auth), CF_CONNECTION, NULL, NULL },
+    { "tls", CF_BOOL, OFF(tls), CF_CONNECTION, NULL, NULL },
+    { "tls_starttls", CF_BOOL, OFF(tls_starttls), CF_CONNECTION, NULL, NULL },
+    { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), CF_CONNECTION, NULL, NULL },
+    { "tls_crl_file", CF_PATH, OFF(tls_crl_file), CF_CONNECTION, NULL, NULL },
+    { "tls_fingerprint", CF_FPR, OFF(tls_fingerprint), CF_CONNECTION, NULL, NULL },
+    { "tls_key_file", CF_PATH, OFF(tls_key_file), CF_CONNECTION, NULL, NULL },
+    { "tls_cert_file", CF_PATH, OFF(tls_cert_file), CF_CONNECTION, NULL, NULL },
+    { "tls_certcheck", CF_BOOL, OFF(tls_certcheck), CF_CONNECTION, NULL, NULL },
+    { "tls_priorities", CF_STR, OFF(tls_priorities), CF_CONNECTION, NULL, NULL },
+    { "tls_host_override", CF_STR, OFF(tls_host_override), CF_CONNECTION, NULL, NULL },
+    { "tls_min_dh_prime_bits", CF_POSINT, OFF(tls_min_dh_prime_bits), CF_CONNECTION, NULL, NULL },
     { "set_from_header", CF_HDR3, OFF(set_from_header), CF_NEED_ARG, NULL, NULL },
     { "set_date_header", CF_HDR2, OFF(set_date_header), CF_NEED_ARG, NULL, NULL },
     { "set_msgid_header", CF_HDR2, OFF(set_msgid_header), CF_NEED_ARG, NULL, NULL },
@@ -94,8 +94,8 @@ const struct config_field config_fields[] = {
     { "queue_lifetime", CF_DURATION, OFF(queue_lifetime), CF_NEED_ARG, NULL, NULL },
     { "queue_max_backoff", CF_DURATION, OFF(queue_max_backoff), CF_NEED_ARG, NULL, NULL },
     { "maildomain", CF_STR, OFF(maildomain), 0, NULL, NULL },
-    { "chunking", CF_BOOL, OFF(chunking), 0, NULL, NULL },
-    { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), 0, NULL, NULL },
+    { "chunking", CF_BOOL, OFF(chunking), CF_CONNECTION, NULL, NULL },
+    { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), CF_CONNECTION, NULL, NULL },
 };
 #undef OFF
 const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];
@@ -259,6 +259,7 @@ struct parse_ctx {
     struct account *cur;        /* defaults, an account in cfg, or NULL */
     bool saw_password;          /* a `password` line in the file itself */
     int depth;                  /* eval nesting */
+    bool connection_set;        /* a CF_CONNECTION field was set */
 };
 
 static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
@@ -514,6 +515,8 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
 
     if (*arg == '\0' && (f->flags & CF_NEED_ARG))
         return needs_argument(c, line, cmd, r);
+    if (f->flags & CF_CONNECTION)
+        c->connection_set = true;
     switch (f->type) {
     case CF_STR:
         set_string(a, f, *arg ? xstrdup(arg) : NULL);
@@ -982,7 +985,7 @@ static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fix
 int config_parse_file_text(struct config *cfg, const char *text, size_t len,
                            const char *filename, bool *saw_password, struct result *r)
 {
-    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0 };
+    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0, false };
     int rc = parse_text(&c, text, len, 0, r);
     account_free(c.defaults);
     if (saw_password)
@@ -999,10 +1002,13 @@ int config_parse_string(struct config *cfg, const char *text, const char *filena
 /* ------------------------------------------------------------------ */
 /* Settings from the command line (msmtp's long options) */
 
+/* A queued message is delivered later with the account's settings from
+ * the file: when the command line changed how to connect, the message
+ * must not wait in the spool for a connection it did not ask for. */
 static int apply_settings(struct account *a, const struct config_setting *s, size_t n,
                           struct result *r)
 {
-    struct parse_ctx c = { NULL, NULL, NULL, a, false, 0 };
+    struct parse_ctx c = { NULL, NULL, NULL, a, false, 0, false };
     for (size_t i = 0; i < n; i++) {
         int rc = apply_setting(&c, 0, s[i].command, s[i].option, s[i].value, r);
         if (rc > 0)
@@ -1011,6 +1017,8 @@ static int apply_settings(struct account *a, const struct config_setting *s, siz
         if (rc != 0)
             return -1;
     }
+    if (c.connection_set)
+        a->queue = QUEUE_OFF;
     return 0;
 }
 

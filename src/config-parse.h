@@ -34,6 +34,8 @@ enum config_ftype {
 };
 
 #define CF_NEED_ARG 1u
+#define CF_CONNECTION 2u   /* how to reach and talk to the server (not recorded in a
+                              spool entry) */
 
 struct config_field {
     const char *name;

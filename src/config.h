@@ -188,8 +188,11 @@ struct config_setting {
 #define CONFIG_COMMAND_LINE "(command line)"
 
 /* Apply n settings in order to the account called name in cfg (it must
- * exist: the one config_select() chose). Returns 0, or -1 with r set:
- * RC_USAGE "invalid --port \"x\" (expected ...)". */
+ * exist: the one config_select() chose). When one of them changes how to
+ * reach the server (host, port, tls..., auth, user, domain, ...), the
+ * account's queue becomes off for this run: a later flush would use the
+ * file's settings. Returns 0, or -1 with r set: RC_USAGE
+ * "invalid --port \"x\" (expected ...)". */
 int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,
                           size_t n, struct result *r);
 

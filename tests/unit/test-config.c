@@ -649,6 +649,17 @@ static void test_settings(void)
     tap_str(a->domain, util_host_name(), "--domain=%H");
     tap_str(a->tls_fingerprint, "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
             "--tls-fingerprint canonical");
+    tap_int(a->queue, QUEUE_OFF, "a connection setting turns the spool off for the run");
+    {
+        const struct config_setting harmless[] = {
+            { "logfile", "/tmp/x", "-X" }, { "dsn_return", "headers", "-R" },
+            { "set_date_header", "off", "--set-date-header" }, { "keepbcc", "on", "--keepbcc" },
+        };
+        tap_int(config_apply_settings(cfg, "base", harmless, 4, &r), 0, "harmless settings");
+        tap_int(config_find(cfg, "base")->queue, QUEUE_ON_FAILURE,
+                "settings a spool entry keeps leave the spool on");
+        tap_str(config_find(cfg, "base")->logfile, "/tmp/x", "-X on base");
+    }
     tap_int(base->port, 2525, "other accounts untouched");
     tap_str(base->user, "u", "other accounts untouched (user)");
 
