@@ -311,17 +311,6 @@ static int parse_duration(const char *s, long *out)
     return 0;
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* A certificate fingerprint as hex pairs separated by ':' (msmtp), or as
  * one run of hex digits (certtool, openssl without -c), in either case,
  * optionally after "sha256:" or "sha1:"; SHA-256 (32 bytes) or SHA-1
@@ -344,8 +333,8 @@ static char *fingerprint_canonical(const char *s, const char **why)
     }
     bool colons = strchr(s, ':') != NULL;
     while (*s) {
-        int hi = hex_value(s[0]);
-        int lo = hi < 0 ? -1 : hex_value(s[1]);
+        int hi = hex_digit_value(s[0]);
+        int lo = hi < 0 ? -1 : hex_digit_value(s[1]);
         if (lo < 0 || n == sizeof bytes)
             return NULL;
         bytes[n++] = (unsigned char)(hi << 4 | lo);

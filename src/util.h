@@ -49,6 +49,9 @@ void secure_wipe(void *p, size_t n);
 /* Wipe and free a NUL-terminated secret; NULL is fine. */
 void secret_free(char *s);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int hex_digit_value(char c);
+
 /* ASCII case-insensitive helpers (locale independent). */
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);

@@ -761,19 +761,25 @@ static void test_msmtp_options(void)
                "--connect-timeout=5", "--tls-force-sslv3", "x@y", NULL);
     expect_ok(rc, &r, "optional values");
     tap_ok(!o.host_only, "no --host: configuration file used");
-    expect_setting(&o, 0, "set_from_header", "auto", "--set-from-header", "--set-from-header");
-    expect_setting(&o, 1, "set_date_header", "off", "--set-date-header", "--set-date-header=off");
-    expect_setting(&o, 2, "set_msgid_header", "auto", "--set-msgid-header", "--set-msgid-header");
-    expect_setting(&o, 3, "remove_bcc_headers", "off", "--remove-bcc-headers",
-                   "--remove-bcc-headers=off");
-    expect_setting(&o, 4, "undisclosed_recipients", "on", "--undisclosed-recipients",
-                   "--undisclosed-recipients");
-    expect_setting(&o, 5, "syslog", "on", "--syslog", "--syslog");
-    expect_setting(&o, 6, "tls_certcheck", "off", "--tls-certcheck", "--tls-certcheck=off");
-    expect_setting(&o, 7, "keepbcc", "on", "--keepbcc", "--keepbcc (obsolete spelling)");
-    expect_setting(&o, 8, "auto_from", "on", "--auto-from", "--auto-from");
-    expect_setting(&o, 9, "connect_timeout", "5", "--connect-timeout", "--connect-timeout");
-    expect_setting(&o, 10, "tls_force_sslv3", "on", "--tls-force-sslv3", "--tls-force-sslv3");
+    {
+        /* command, value, option: a value-less option means its "bare" value */
+        static const char *const want[][3] = {
+            { "set_from_header", "auto", "--set-from-header" },
+            { "set_date_header", "off", "--set-date-header" },
+            { "set_msgid_header", "auto", "--set-msgid-header" },
+            { "remove_bcc_headers", "off", "--remove-bcc-headers" },
+            { "undisclosed_recipients", "on", "--undisclosed-recipients" },
+            { "syslog", "on", "--syslog" },
+            { "tls_certcheck", "off", "--tls-certcheck" },
+            { "keepbcc", "on", "--keepbcc" },
+            { "auto_from", "on", "--auto-from" },
+            { "connect_timeout", "5", "--connect-timeout" },
+            { "tls_force_sslv3", "on", "--tls-force-sslv3" },
+        };
+        tap_int((int)o.nsettings, (int)(sizeof want / sizeof want[0]), "optional values: count");
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+            expect_setting(&o, k, want[k][0], want[k][1], want[k][2], want[k][2]);
+    }
 
     {
         /* every msmtp option that needs a value, in both forms */
@@ -909,6 +915,16 @@ static void test_help_version(void)
         "--from=ADDR", "--read-recipients", "--verbose", "--pretend", "-P,", "--flush", "-q,",
         "--force", "--serverinfo", "-S,", "--store-password", "--forget-password", "--help",
         "--version", "~/.smtprc", "/smtprc", "Exit status", " 64 ", " 75 ", " 78 ",
+        "-d, --debug", "--read-envelope-from", "-X FILE", "-ti is -t -i", "msmtp options:",
+        "--host=HOST", "--port=N", "--source-ip=", "--proxy-host=", "--proxy-port=",
+        "--socket=", "--timeout=", "--connect-timeout=", "--protocol=", "--domain=", "--auth[=",
+        "--user=", "--passwordeval=", "--tls[=", "--tls-starttls[=", "--tls-trust-file=",
+        "--tls-crl-file=", "--tls-fingerprint=", "--tls-key-file=", "--tls-cert-file=",
+        "--tls-certcheck[=", "--tls-priorities=", "--tls-host-override=",
+        "--tls-min-dh-prime-bits=", "--tls-force-sslv3[=", "--auto-from[=", "--maildomain=",
+        "--keepbcc[=", "--dsn-notify=", "--dsn-return=", "--logfile=", "--logfile-time-format=",
+        "--syslog[=", "--aliases=", "--set-from-header[=", "--set-date-header[=",
+        "--set-msgid-header[=", "--remove-bcc-headers[=", "--undisclosed-recipients[=",
     };
 
     tap_ok(help != NULL && version != NULL, "help and version captured");
