@@ -1,9 +1,12 @@
 /*
  * config-parse.c - msmtprc syntax and semantics (see config.h): line
  * splitting and quoting, the table of every command (msmtp 1.8's list,
- * smtpfwd's spool commands, smtpfwd's maildomain) with its validation,
- * the obsolete spellings msmtp still accepts, `eval`, `defaults` blocks
- * and `account NAME : PARENTS` inheritance through per-field set masks.
+ * smtpfwd's spool commands, smtpfwd's maildomain) with its validation
+ * (the EHLO name check after %H expansion, fingerprints in their canonical
+ * form), the obsolete spellings msmtp still accepts, `eval`, `defaults`
+ * blocks and `account NAME : PARENTS` inheritance through per-field set
+ * masks; and msmtp's command-line settings, applied through the same
+ * table and validation (errors then RC_USAGE, naming the option).
  *
  * It owns struct account memory (creation, copying, freeing). It never
  * opens files (config.c does), never prints except one warning for an
