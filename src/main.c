@@ -68,13 +68,32 @@ static const struct account *choose_account(const struct options *o, const struc
     return a;
 }
 
+/* The configuration and the account of this run. With msmtp's --host no
+ * file is read: the account is made of the command-line settings alone.
+ * Otherwise the files are read, the account is chosen, and the
+ * command-line settings are applied over it. Returns the account (owned
+ * by *cfg, which the caller frees even on failure), or NULL with r set. */
+static const struct account *load_account(const struct options *o, struct config **cfg,
+                                          struct result *r)
+{
+    *cfg = NULL;
+    if (o->host_only)
+        return config_from_settings(o->settings, o->nsettings, cfg, r) == 0
+                   ? (*cfg)->accounts[0] : NULL;
+    if (config_load(o->config_file, cfg, r) != 0)
+        return NULL;
+    const struct account *a = choose_account(o, *cfg, r);
+    if (a && o->nsettings > 0
+        && config_apply_settings(*cfg, a->name, o->settings, o->nsettings, r) != 0)
+        return NULL;
+    return a;
+}
+
 static int run_pretend(const struct options *o)
 {
     struct result r = RESULT_INIT;
     struct config *cfg = NULL;
-    if (config_load(o->config_file, &cfg, &r) != 0)
-        return fail(&r);
-    const struct account *a = choose_account(o, cfg, &r);
+    const struct account *a = load_account(o, &cfg, &r);
     if (!a) {
         config_free(cfg);
         return fail(&r);
@@ -129,12 +148,10 @@ static int run_account_action(const struct options *o, enum account_action act)
 {
     struct result r = RESULT_INIT;
     struct config *cfg = NULL;
-    if (config_load(o->config_file, &cfg, &r) != 0)
-        return fail(&r);
     struct options chosen = *o;
     if (o->mode_arg)
         chosen.account = o->mode_arg;
-    const struct account *a = choose_account(&chosen, cfg, &r);
+    const struct account *a = load_account(&chosen, &cfg, &r);
     int status = 0;
     if (!a) {
         status = fail(&r);
@@ -284,11 +301,7 @@ static int run_send(const struct options *o)
     char *sender = NULL, *from_value = NULL, *mail_domain = NULL;
     int status = 0;
 
-    if (config_load(o->config_file, &cfg, &r) != 0) {
-        drain_input();
-        return fail(&r);
-    }
-    const struct account *a = choose_account(o, cfg, &r);
+    const struct account *a = load_account(o, &cfg, &r);
     if (!a) {
         drain_input();
         goto out;
@@ -317,7 +330,18 @@ static int run_send(const struct options *o)
         log_warning(ngettext("dropped %zu NUL byte from the message",
                              "dropped %zu NUL bytes from the message", msg.nul_dropped),
                     msg.nul_dropped);
-    if (envelope_build(o, a, &msg, &env, &r) != 0)
+    /* --read-envelope-from (msmtp): the sender is the From header's
+     * address, as if given with -f; the account was chosen before. */
+    struct options from_header = *o;
+    if (o->read_envelope_from) {
+        if (!msg.from_header) {
+            result_set(&r, RC_DATAERR, _("--read-envelope-from: the message has no From "
+                                         "header with an address; give the sender with -f"));
+            goto out;
+        }
+        from_header.from = msg.from_header;
+    }
+    if (envelope_build(&from_header, a, &msg, &env, &r) != 0)
         goto out;
 
     if (o->queue_only || a->queue == QUEUE_ALWAYS) {

@@ -575,7 +575,7 @@ char *secret_lookup(const struct account *a, unsigned sources, const char *netrc
 #endif
     if ((sources & SECRET_SRC_NETRC) && a->host) {
         char *path = netrc_path ? xstrdup(netrc_path)
-                                : xasprintf("%s/.netrc", util_user_home());
+                                : util_expand_home("~/.netrc");
         char *pw = netrc_lookup(path, a->host, a->user);
         free(path);
         if (pw)

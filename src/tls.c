@@ -105,24 +105,13 @@ static bool tls_is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
 }
 
-static int tls_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "AA:bb:..." -> bytes. Returns the byte count (20 or 32) or -1. */
 static int tls_parse_fingerprint(const char *s, unsigned char out[32])
 {
     int n = 0;
     for (const char *p = s; *p;) {
-        int hi = tls_hexval(p[0]);
-        int lo = hi < 0 ? -1 : tls_hexval(p[1]);
+        int hi = hex_digit_value(p[0]);
+        int lo = hi < 0 ? -1 : hex_digit_value(p[1]);
         if (hi < 0 || lo < 0 || n == 32)
             return -1;
         out[n++] = (unsigned char)(hi << 4 | lo);
