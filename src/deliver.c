@@ -141,6 +141,37 @@ static int deliver_connect(const struct account *a, const struct tls_config *tls
     return rc;
 }
 
+/* Recipients the server accepted at RCPT but whose message was then
+ * refused share the message's fate, with the reply that decided it: the
+ * reply to the end of data (4xx: temporary, 5xx: permanent), or a 5xx to
+ * DATA. Their RCPT reply ("250 recipient ok") is no reason for anything.
+ * Others (the connection was lost, ...) stay as they are: the message's
+ * own result speaks for them. */
+static void deliver_settle_accepted(struct delivery *d, const struct smtp_message *m,
+                                    const struct result *mr, const struct smtp_reply *lr)
+{
+    int code = 0;
+    const char *text = NULL;
+    if (m->final_code >= 400) {
+        code = m->final_code;
+        text = m->final_reply;
+    } else if (mr->cls == RC_DATAERR && lr && lr->code >= 500) {
+        code = lr->code;
+        text = lr->text;
+    }
+    if (code == 0)
+        return;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct smtp_rcpt *rc = &d->rcpts[i];
+        if (rc->status != RCPT_ACCEPTED)
+            continue;
+        rc->status = code / 100 == 4 ? RCPT_TEMPFAIL : RCPT_PERMFAIL;
+        rc->code = code;
+        free(rc->reply);
+        rc->reply = xstrdup(text ? text : "");
+    }
+}
+
 /* Send d over s and classify the outcome into d->result. */
 static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
 {
@@ -180,15 +211,20 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
         }
     }
 
+    /* The message itself refused (5xx to MAIL, DATA or the end of data)
+     * says more than the refusals of single recipients next to it. */
     enum result_class cls;
     if (delivered == m.nrcpts && rc == 0)
         cls = RC_OK;
+    else if (mr.cls == RC_DATAERR)
+        cls = RC_DATAERR;
     else if (perm > 0)
         cls = RC_NOUSER;
     else if (temp > 0)
         cls = RC_TEMPFAIL;
     else
         cls = mr.cls != RC_OK ? mr.cls : RC_SOFTWARE;
+    deliver_settle_accepted(d, &m, &mr, lr);
 
     if (cls != RC_OK) {
         if (mr.cls != RC_OK)

@@ -236,8 +236,10 @@ static int queue_after_failure(const struct account *a, const struct config *cfg
             errors[i] = rc->reply;
             perm++;
         } else {
+            /* A recipient refused for now has its own reason; one never
+             * answered for has the message's. */
             states[i] = QRCPT_PENDING;
-            errors[i] = rc->reply;
+            errors[i] = rc->status == RCPT_TEMPFAIL ? rc->reply : d->result.msg;
             temp += rc->status == RCPT_TEMPFAIL;
         }
         answered += rc->status != RCPT_PENDING;
