@@ -7,12 +7,19 @@
  * -N lists or -V identifiers (envelope.c does), it never reads files and
  * never prints except from cli_print_help() and cli_print_version().
  *
- * Sendmail's syntax is not getopt's: some options take their argument
- * attached or separate (-fADDR, -f ADDR), -o/-b/-q carry a value in the
- * same word (-oem, -bp, -q30m), single-letter flags are never bundled
- * (-ti is an error, not -t -i), and parsing stops at the first argument
- * that is not an option, exactly like sendmail (no GNU permutation):
- * `smtpfwd a@x -v` has the two recipients "a@x" and "-v".
+ * Sendmail's syntax is not quite getopt's: some options take their
+ * argument attached or separate (-fADDR, -f ADDR), -o/-b/-q carry a value
+ * in the same word (-oem, -bp, -q30m), single-letter flags may be bundled
+ * as sendmail, Postfix and msmtp allow (-ti is -t -i; a letter that takes
+ * an argument ends the bundle: -tfADDR, -tf ADDR), and parsing stops at
+ * the first argument that is not an option, exactly like sendmail (no GNU
+ * permutation): `smtpfwd a@x -v` has the two recipients "a@x" and "-v".
+ *
+ * msmtp's long options that stand for configuration commands (--port=N,
+ * --tls[=on|off], --user=, ...; see msmtp_options below) and -X FILE, -N,
+ * -R become settings (struct config_setting) that the configuration code
+ * validates and applies over the chosen account; --host means no
+ * configuration file at all, as in msmtp.
  *
  * Choices where sendmail implementations differ:
  *   - -f/-r given twice: the last one wins (Postfix, msmtp).
@@ -43,6 +50,11 @@
 #  define GSASL_SONAME "libgsasl.so.18"
 # endif
 #endif
+#if HAVE_LIBSECRET
+# ifndef LIBSECRET_SONAME
+#  define LIBSECRET_SONAME "libsecret-1.so.0"
+# endif
+#endif
 #if HAVE_LIBIDN2
 # include <idn2.h>
 # ifndef LIBIDN2_SONAME
@@ -58,6 +70,7 @@
 #endif
 
 #define VERBOSE_MAX 100
+#define VERBOSE_DEBUG 2      /* -d, --debug: msmtp's "lots of debugging information" */
 
 struct cli_parser {
     int argc;
@@ -95,6 +108,32 @@ static const char *take_arg(struct cli_parser *p, const char *attached, const ch
     }
     p->i++;
     return p->argv[p->i];
+}
+
+/* Record a setting for the configuration (option as written, for
+ * messages). */
+static int add_setting(struct cli_parser *p, const char *command, const char *value,
+                       const char *option, struct result *r)
+{
+    struct options *o = p->o;
+    if (o->nsettings == CLI_MAX_SETTINGS) {
+        result_set(r, RC_USAGE, _("too many configuration options on the command line "
+                                  "(at most %d); put them in the configuration file"),
+                   CLI_MAX_SETTINGS);
+        return -1;
+    }
+    o->settings[o->nsettings].command = command;
+    o->settings[o->nsettings].value = value;
+    o->settings[o->nsettings].option = option;
+    o->nsettings++;
+    if (strcmp(command, "host") == 0)
+        o->host_only = true;
+    return 0;
+}
+
+static void more_verbose(struct options *o, int by)
+{
+    o->verbose = o->verbose + by < VERBOSE_MAX ? o->verbose + by : VERBOSE_MAX;
 }
 
 static int set_mode(struct cli_parser *p, enum cli_mode mode, const char *opt, struct result *r)
@@ -187,31 +226,42 @@ static int parse_q(struct cli_parser *p, const char *arg, struct result *r)
     return set_mode(p, MODE_FLUSH, arg, r);
 }
 
-/* -B 7BIT|8BITMIME, stored uppercased (as a literal). */
-static int set_body_type(struct cli_parser *p, const char *val, struct result *r)
+/* -B 7BIT|8BITMIME, stored uppercased (as a literal); any other type
+ * (BINARYMIME, ...) is accepted and ignored, as msmtp ignores -B. */
+static void set_body_type(struct cli_parser *p, const char *val)
 {
-    if (ascii_strcasecmp(val, "7BIT") == 0) {
+    if (ascii_strcasecmp(val, "7BIT") == 0)
         p->o->body_type = "7BIT";
-    } else if (ascii_strcasecmp(val, "8BITMIME") == 0) {
+    else if (ascii_strcasecmp(val, "8BITMIME") == 0)
         p->o->body_type = "8BITMIME";
-    } else {
-        result_set(r, RC_USAGE, _("option -B needs 7BIT or 8BITMIME, not \"%s\""), val);
-        return -1;
-    }
-    return 0;
 }
 
-static int set_dsn_return(struct cli_parser *p, const char *val, struct result *r)
+/* -N, --dsn-notify: never, a list, or msmtp's "off" (no NOTIFY, whatever
+ * the account says). Validated with the account's dsn_notify rules. */
+static int set_dsn_notify(struct cli_parser *p, const char *val, const char *opt,
+                          struct result *r)
 {
-    if (ascii_strcasecmp(val, "full") != 0 && ascii_strcasecmp(val, "hdrs") != 0) {
-        result_set(r, RC_USAGE, _("option -R needs full or hdrs, not \"%s\""), val);
-        return -1;
-    }
-    p->o->dsn_return = val;
-    return 0;
+    p->o->dsn_notify = ascii_strcasecmp(val, "off") == 0 ? NULL : val;
+    return add_setting(p, "dsn_notify", val, opt, r);
 }
 
-/* Options that are exactly one letter and take no argument. */
+/* -R, --dsn-return: full, hdrs or headers (msmtp's spelling), or off. */
+static int set_dsn_return(struct cli_parser *p, const char *val, const char *opt,
+                          struct result *r)
+{
+    bool hdrs = ascii_strcasecmp(val, "hdrs") == 0 || ascii_strcasecmp(val, "headers") == 0;
+    bool off = ascii_strcasecmp(val, "off") == 0;
+    if (!hdrs && !off && ascii_strcasecmp(val, "full") != 0) {
+        result_set(r, RC_USAGE, _("option %s needs full, hdrs, headers or off, not \"%s\""),
+                   opt, val);
+        return -1;
+    }
+    p->o->dsn_return = off ? NULL : val;
+    return add_setting(p, "dsn_return", hdrs ? "headers" : val, opt, r);
+}
+
+/* Options that are exactly one letter and take no argument; arg is
+ * "-X" for that letter (it may be quoted in a message). */
 static int parse_flag(struct cli_parser *p, const char *arg, struct result *r)
 {
     switch (arg[1]) {
@@ -222,11 +272,15 @@ static int parse_flag(struct cli_parser *p, const char *arg, struct result *r)
         p->o->ignore_dots = true;
         return 0;
     case 'v':
-        if (p->o->verbose < VERBOSE_MAX)
-            p->o->verbose++;
+        more_verbose(p->o, 1);
+        return 0;
+    case 'd':       /* msmtp: debugging output */
+        more_verbose(p->o, VERBOSE_DEBUG);
         return 0;
     case 'G':       /* relay submission: accepted, ignored */
     case 'U':       /* initial user submission: accepted, ignored */
+    case 'm':       /* sendmail "me too": accepted, ignored (msmtp) */
+    case 'n':       /* no aliasing: accepted, ignored (msmtp) */
         return 0;
     case 'I':
         return set_mode(p, MODE_NEWALIASES, arg, r);
@@ -257,15 +311,17 @@ static int parse_with_arg(struct cli_parser *p, const char *arg, struct result *
         p->o->full_name = val;
         return 0;
     case 'N':
-        p->o->dsn_notify = val;
-        return 0;
+        return set_dsn_notify(p, val, "-N", r);
     case 'R':
-        return set_dsn_return(p, val, r);
+        return set_dsn_return(p, val, "-R", r);
     case 'V':
         p->o->dsn_envid = val;
         return 0;
     case 'B':
-        return set_body_type(p, val, r);
+        set_body_type(p, val);
+        return 0;
+    case 'X':       /* -X FILE: the log file (msmtp) */
+        return add_setting(p, "logfile", val, "-X", r);
     case 'C':
         p->o->config_file = val;
         return 0;
@@ -281,12 +337,53 @@ static int parse_with_arg(struct cli_parser *p, const char *arg, struct result *
     case 'O':       /* -O Option=value: sendmail.cf options, ignored */
     case 'L':       /* -L tag: syslog tag, ignored */
     case 'h':       /* -h N: hop count, ignored */
-    case 'X':       /* -X FILE: traffic log, ignored */
+    case 'A':       /* -A c|m: which sendmail.cf, ignored (msmtp) */
         return 0;
     default:
         usage_unknown(arg, r);
         return -1;
     }
+}
+
+/* The letters that take an argument (attached or in the next word). */
+static const char with_arg_letters[] = "frFNRVBCaoOLhXA";
+
+/* "-X" for a flag letter, as a string that lives as long as the program
+ * (set_mode keeps the name of the option that chose the mode). */
+static const char *flag_word(char letter)
+{
+    static const char *const words[] = {
+        "-t", "-i", "-v", "-d", "-G", "-U", "-m", "-n", "-I", "-P", "-S",
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (words[i][1] == letter)
+            return words[i];
+    return NULL;
+}
+
+/* A word of bundled letters after the first one, which was a flag:
+ * flags, possibly ended by one letter that takes an argument (-tfADDR,
+ * -tf ADDR). -b, -q and -o carry a value in their own word and are not
+ * bundled. */
+static int parse_bundle(struct cli_parser *p, const char *arg, struct result *r)
+{
+    for (const char *c = arg + 1; *c; c++) {
+        const char *word = flag_word(*c);
+        if (word != NULL) {
+            if (parse_flag(p, word, r) != 0)
+                return -1;
+            continue;
+        }
+        if (c > arg + 1 && *c != 'o' && strchr(with_arg_letters, *c) != NULL) {
+            /* parse_with_arg reads the letter at [1] and the attached
+             * argument from [2]: c - 1 keeps the argument inside argv */
+            return parse_with_arg(p, c - 1, r);
+        }
+        result_set(r, RC_USAGE, _("unknown option \"-%c\" in \"%s\"; see smtpfwd --help"),
+                   *c, arg);
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_short(struct cli_parser *p, const char *arg, struct result *r)
@@ -296,13 +393,15 @@ static int parse_short(struct cli_parser *p, const char *arg, struct result *r)
         return parse_b(p, arg, r);
     case 'q':
         return parse_q(p, arg, r);
-    case 'f': case 'r': case 'F': case 'N': case 'R': case 'V': case 'B':
-    case 'C': case 'a': case 'o': case 'O': case 'L': case 'h': case 'X':
-        return parse_with_arg(p, arg, r);
     default:
+        if (strchr(with_arg_letters, arg[1]) != NULL)
+            return parse_with_arg(p, arg, r);
         if (arg[2] != '\0') {
-            usage_unknown(arg, r);
-            return -1;
+            if (flag_word(arg[1]) == NULL) {
+                usage_unknown(arg, r);
+                return -1;
+            }
+            return parse_bundle(p, arg, r);
         }
         return parse_flag(p, arg, r);
     }
@@ -315,8 +414,82 @@ enum long_kind { LONG_FLAG, LONG_ARG, LONG_OPTIONAL };
 enum long_id {
     L_HELP, L_VERSION, L_PRETEND, L_ACCOUNT, L_FLUSH, L_FORCE, L_SERVERINFO,
     L_STORE_PASSWORD, L_FORGET_PASSWORD, L_VERBOSE, L_FILE, L_FROM, L_READ_RECIPIENTS,
-    L_QUEUE_JSON, L_QUEUE_REMOVE, L_QUEUE_RETRY,
+    L_QUEUE_JSON, L_QUEUE_REMOVE, L_QUEUE_RETRY, L_DEBUG, L_READ_ENVELOPE_FROM,
+    L_DSN_NOTIFY, L_DSN_RETURN,
 };
+
+/* msmtp 1.8's options that stand for a configuration command. `bare` is
+ * the argument of an optional-value option given without "=" (msmtp:
+ * --tls is --tls=on, --set-date-header is --set-date-header=auto); NULL
+ * means the option needs a value, as "--opt=VALUE" or "--opt VALUE",
+ * where an empty VALUE unsets the setting. */
+static const struct {
+    const char *name;
+    const char *command;
+    const char *bare;
+} msmtp_options[] = {
+    { "--host", "host", NULL },
+    { "--port", "port", NULL },
+    { "--source-ip", "source_ip", NULL },
+    { "--proxy-host", "proxy_host", NULL },
+    { "--proxy-port", "proxy_port", NULL },
+    { "--socket", "socket", NULL },
+    { "--timeout", "timeout", NULL },
+    { "--connect-timeout", "connect_timeout", NULL },
+    { "--protocol", "protocol", NULL },
+    { "--domain", "domain", NULL },
+    { "--auth", "auth", "on" },
+    { "--user", "user", NULL },
+    { "--passwordeval", "passwordeval", NULL },
+    { "--tls", "tls", "on" },
+    { "--tls-starttls", "tls_starttls", "on" },
+    { "--tls-trust-file", "tls_trust_file", NULL },
+    { "--tls-crl-file", "tls_crl_file", NULL },
+    { "--tls-fingerprint", "tls_fingerprint", NULL },
+    { "--tls-key-file", "tls_key_file", NULL },
+    { "--tls-cert-file", "tls_cert_file", NULL },
+    { "--tls-certcheck", "tls_certcheck", "on" },
+    { "--tls-priorities", "tls_priorities", NULL },
+    { "--tls-host-override", "tls_host_override", NULL },
+    { "--tls-min-dh-prime-bits", "tls_min_dh_prime_bits", NULL },
+    { "--tls-force-sslv3", "tls_force_sslv3", "on" },
+    { "--auto-from", "auto_from", "on" },
+    { "--maildomain", "maildomain", NULL },
+    { "--keepbcc", "keepbcc", "on" },
+    { "--logfile", "logfile", NULL },
+    { "--logfile-time-format", "logfile_time_format", NULL },
+    { "--syslog", "syslog", "on" },
+    { "--aliases", "aliases", NULL },
+    { "--set-from-header", "set_from_header", "auto" },
+    { "--set-date-header", "set_date_header", "auto" },
+    { "--set-msgid-header", "set_msgid_header", "auto" },
+    { "--remove-bcc-headers", "remove_bcc_headers", "on" },
+    { "--undisclosed-recipients", "undisclosed_recipients", "on" },
+};
+
+/* A msmtp option that stands for a configuration command, or -1. */
+static int msmtp_option(const char *arg, size_t namelen)
+{
+    for (size_t k = 0; k < sizeof msmtp_options / sizeof msmtp_options[0]; k++)
+        if (strlen(msmtp_options[k].name) == namelen
+            && strncmp(msmtp_options[k].name, arg, namelen) == 0)
+            return (int)k;
+    return -1;
+}
+
+static int parse_msmtp_option(struct cli_parser *p, int k, const char *eq, struct result *r)
+{
+    const char *name = msmtp_options[k].name;
+    const char *val;
+
+    if (eq != NULL)
+        val = eq + 1;
+    else if (msmtp_options[k].bare != NULL)
+        val = msmtp_options[k].bare;
+    else if ((val = take_arg(p, NULL, name, r)) == NULL)
+        return -1;
+    return add_setting(p, msmtp_options[k].command, val, name, r);
+}
 
 static const struct {
     const char *name;
@@ -339,6 +512,10 @@ static const struct {
     { "--queue-json", L_QUEUE_JSON, LONG_FLAG },
     { "--queue-remove", L_QUEUE_REMOVE, LONG_FLAG },
     { "--queue-retry", L_QUEUE_RETRY, LONG_FLAG },
+    { "--debug", L_DEBUG, LONG_FLAG },
+    { "--read-envelope-from", L_READ_ENVELOPE_FROM, LONG_FLAG },
+    { "--dsn-notify", L_DSN_NOTIFY, LONG_ARG },
+    { "--dsn-return", L_DSN_RETURN, LONG_ARG },
 };
 
 static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
@@ -355,6 +532,9 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
             break;
     }
     if (k == sizeof long_options / sizeof long_options[0]) {
+        int m = msmtp_option(arg, namelen);
+        if (m >= 0)
+            return parse_msmtp_option(p, m, eq, r);
         if (eq != NULL) {
             char *shown = xstrndup(arg, namelen);
             usage_unknown(shown, r);
@@ -425,9 +605,18 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
         }
         return 0;
     case L_VERBOSE:
-        if (p->o->verbose < VERBOSE_MAX)
-            p->o->verbose++;
+        more_verbose(p->o, 1);
         return 0;
+    case L_DEBUG:
+        more_verbose(p->o, VERBOSE_DEBUG);
+        return 0;
+    case L_READ_ENVELOPE_FROM:
+        p->o->read_envelope_from = true;
+        return 0;
+    case L_DSN_NOTIFY:
+        return set_dsn_notify(p, val, name, r);
+    case L_DSN_RETURN:
+        return set_dsn_return(p, val, name, r);
     case L_FROM:
         p->o->from = val;
         return 0;
@@ -469,6 +658,11 @@ static int check_combination(struct cli_parser *p, struct result *r)
     }
     if (p->force)
         o->flush_force = true;
+    if (o->host_only && o->account != NULL) {
+        result_set(r, RC_USAGE, _("options --host and --account cannot be used together: "
+                                  "--host uses no configuration file"));
+        return -1;
+    }
 
     switch (o->mode) {
     case MODE_STORE_PASSWORD:
@@ -582,10 +776,11 @@ void cli_print_help(void)
             "  -f ADDR, -r ADDR envelope sender; \"<>\" or \"\" is the null sender\n"
             "  -F NAME          full name for a From header that smtpfwd adds\n"
             "  -N LIST          delivery status notifications: never, or a list of\n"
-            "                   success, failure, delay\n"
+            "                   success, failure, delay; off for none\n"
             "  -R full|hdrs     return the full message or only its headers in a DSN\n"
+            "                   (also headers; off for no RET)\n"
             "  -V ENVID         envelope identifier for delivery status notifications\n"
-            "  -B 7BIT|8BITMIME body type of the message\n"
+            "  -B 7BIT|8BITMIME body type of the message (other types are ignored)\n"
             "  -C FILE          read FILE instead of ~/.smtprc\n"
             "  -bm              read a message and deliver it (the default)\n"
             "  -bp              list the queued messages (same as mailq)\n"
@@ -599,10 +794,12 @@ void cli_print_help(void)
             "  -oem, -oee, -oep, -oeq, -oew\n"
             "                   accepted; errors are always reported on standard error\n"
             "                   and in the exit status\n"
-            "  -v               show the SMTP dialog; twice for more detail\n"
-            "  -o X, -O X, -L X, -h N, -X FILE, -G, -U\n"
+            "  -v               show the SMTP dialog; twice (-vv, -d) for more detail\n"
+            "  -X FILE          append a log line to FILE (the logfile command)\n"
+            "  -o X, -O X, -L X, -h N, -A X, -G, -U, -m, -n\n"
             "                   accepted and ignored\n"
-            "  --               end of the options: everything after it is a recipient\n"),
+            "  --               end of the options: everything after it is a recipient\n"
+            "Flags may be bundled: -ti is -t -i.\n"),
           stdout);
     fputs(_("\n"
             "smtpfwd options:\n"
@@ -611,6 +808,9 @@ void cli_print_help(void)
             "      --from=ADDR       same as -f ADDR\n"
             "      --read-recipients same as -t\n"
             "      --verbose         same as -v\n"
+            "  -d, --debug           same as -v -v\n"
+            "      --read-envelope-from\n"
+            "                        take the sender from the message's From header\n"
             "  -P, --pretend         print the account that would be used (passwords\n"
             "                        masked) and exit\n"
             "  -q, --flush           deliver the queued messages that are due\n"
@@ -629,6 +829,27 @@ void cli_print_help(void)
             "                        remove the account's password from the keyring\n"
             "      --help            print this help and exit\n"
             "      --version         print the version and the features built in and exit\n"),
+          stdout);
+    fputs(_("\n"
+            "msmtp options: each sets the configuration command of the same name over\n"
+            "the chosen account (\"\" unsets; see smtpfwd(1)); --host=HOST reads no\n"
+            "configuration file at all and cannot be used with -a.\n"
+            "  --host=HOST  --port=N  --source-ip=[IP]  --proxy-host=[HOST]\n"
+            "  --proxy-port=[N]  --socket=[PATH]  --timeout=(off|SECONDS)\n"
+            "  --connect-timeout=SECONDS  --protocol=(smtp|lmtp)  --domain=[NAME]\n"
+            "  --auth[=(on|off|METHOD)]  --user=[NAME]  --passwordeval=[COMMAND]\n"
+            "  --tls[=(on|off)]  --tls-starttls[=(on|off)]  --tls-trust-file=[FILE]\n"
+            "  --tls-crl-file=[FILE]  --tls-fingerprint=[HEX]  --tls-key-file=[FILE]\n"
+            "  --tls-cert-file=[FILE]  --tls-certcheck[=(on|off)]\n"
+            "  --tls-priorities=[STRING]  --tls-host-override=[HOST]\n"
+            "  --tls-min-dh-prime-bits=[BITS]  --tls-force-sslv3[=(on|off)]\n"
+            "  --auto-from[=(on|off)]  --maildomain=[DOMAIN]  --keepbcc[=(on|off)]\n"
+            "  --dsn-notify=(off|never|LIST)  --dsn-return=(off|full|hdrs|headers)\n"
+            "  --logfile=[FILE]  --logfile-time-format=[FORMAT]\n"
+            "  --syslog[=(on|off|FACILITY)]  --aliases=[FILE]\n"
+            "  --set-from-header[=(auto|on|off)]  --set-date-header[=(auto|off)]\n"
+            "  --set-msgid-header[=(auto|off)]  --remove-bcc-headers[=(on|off)]\n"
+            "  --undisclosed-recipients[=(on|off)]\n"),
           stdout);
     fputs(_("\n"
             "Each RECIPIENT is an address list, such as \"a@example.org, Bob <b@example.org>\".\n"
@@ -661,23 +882,43 @@ void cli_print_version(void)
      * feature follows it with ", ". GnuTLS is not linked: it is loaded
      * when a connection uses TLS (gnutls-dl.c), so the version printed
      * is the one compiled against, and nothing is loaded to print it;
-     * the same for GNU SASL and libidn2 (gsasl-dl.c, idn.c). */
+     * the same for GNU SASL, libsecret and libidn2 (gsasl-dl.c,
+     * secret.c, idn.c). With configure --disable-dlopen they are linked
+     * and each says so ("FILE linked"). */
     printf("%s %s\n", PACKAGE, VERSION);
     fputs(_("Features:"), stdout);
     printf(" TLS (GnuTLS %s, ", GNUTLS_VERSION);
+#if SMTPFWD_DLOPEN
     printf(_("%s loaded when a connection uses TLS"), GNUTLS_SONAME);
+#else
+    printf(_("%s linked"), GNUTLS_SONAME);
+#endif
     putchar(')');
 #if HAVE_LIBGSASL
     printf(", SASL (GNU SASL %s, ", GSASL_VERSION);
+# if SMTPFWD_DLOPEN
     printf(_("%s loaded when AUTH uses it"), GSASL_SONAME);
+# else
+    printf(_("%s linked"), GSASL_SONAME);
+# endif
     putchar(')');
 #endif
 #if HAVE_LIBSECRET
-    fputs(", keyring (libsecret)", stdout);
+    fputs(", keyring (libsecret, ", stdout);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded when the keyring is used"), LIBSECRET_SONAME);
+# else
+    printf(_("%s linked"), LIBSECRET_SONAME);
+# endif
+    putchar(')');
 #endif
 #if HAVE_LIBIDN2
     printf(", IDN (libidn2 %s, ", IDN2_VERSION);
+# if SMTPFWD_DLOPEN
     printf(_("%s loaded for non-ASCII names"), LIBIDN2_SONAME);
+# else
+    printf(_("%s linked"), LIBIDN2_SONAME);
+# endif
     putchar(')');
 #endif
     putchar('\n');

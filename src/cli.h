@@ -3,14 +3,24 @@
  * smtpfwd's long options, turned into `struct options` and a mode.
  *
  * Parsing never prints and never exits: errors come back as RC_USAGE in r,
- * with a message naming the option. The name the program was invoked
+ * with a message naming the option.
+ *
+ * msmtp's options that stand for configuration commands (--port=N,
+ * --tls[=on|off], -X FILE, -N/-R, ...) are collected, in order, as
+ * settings for config_apply_settings(): their values are validated there,
+ * by the configuration's own rules, not here. The name the program was invoked
  * under matters: "mailq" means -bp, "newaliases" means -bi.
  */
 #ifndef SMTPFWD_CLI_H
 #define SMTPFWD_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include "config.h"
 #include "result.h"
+
+/* How many msmtp configuration options one command line may give. */
+#define CLI_MAX_SETTINGS 64
 
 enum cli_mode {
     MODE_SEND = 0,        /* -bm (default): read a message, deliver it */
@@ -19,9 +29,9 @@ enum cli_mode {
     MODE_SMTP_STDIN,      /* -bs */
     MODE_NEWALIASES,      /* -bi, -I, newaliases: nothing to do */
     MODE_PRETEND,         /* -P, --pretend */
-    MODE_SERVERINFO,      /* -S, --serverinfo (issue 3) */
-    MODE_STORE_PASSWORD,  /* --store-password (issue 3) */
-    MODE_FORGET_PASSWORD, /* --forget-password (issue 3) */
+    MODE_SERVERINFO,      /* -S, --serverinfo */
+    MODE_STORE_PASSWORD,  /* --store-password */
+    MODE_FORGET_PASSWORD, /* --forget-password */
     MODE_HELP,            /* --help */
     MODE_VERSION,         /* --version */
     MODE_QUEUE_REMOVE,    /* --queue-remove ID... (ids in recipients) */
@@ -37,8 +47,8 @@ struct options {
     bool read_recipients;        /* -t */
     bool ignore_dots;            /* -i, -oi */
     int verbose;                 /* -v count, --verbose */
-    const char *dsn_notify;      /* -N never|success,failure,delay */
-    const char *dsn_return;      /* -R full|hdrs */
+    const char *dsn_notify;      /* -N never|success,failure,delay (NULL for off) */
+    const char *dsn_return;      /* -R full|hdrs|headers (NULL for off) */
     const char *dsn_envid;       /* -V ENVID */
     const char *body_type;       /* -B 7BIT|8BITMIME (uppercased) */
     bool queue_only;             /* -odq */
@@ -49,6 +59,10 @@ struct options {
     char **recipients;           /* argv tail: each an address LIST; not owned */
     int nrecipients;
     const char *mode_arg;        /* argument of modes that take one (store-password ACCOUNT) */
+    struct config_setting settings[CLI_MAX_SETTINGS];  /* msmtp options, in order */
+    size_t nsettings;
+    bool host_only;              /* --host given: no configuration file is read */
+    bool read_envelope_from;     /* --read-envelope-from: sender from the From header */
     const char *progname;        /* basename of argv[0] */
 };
 

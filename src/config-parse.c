@@ -1,9 +1,12 @@
 /*
  * config-parse.c - msmtprc syntax and semantics (see config.h): line
  * splitting and quoting, the table of every command (msmtp 1.8's list,
- * smtpfwd's spool commands, smtpfwd's maildomain) with its validation,
- * the obsolete spellings msmtp still accepts, `eval`, `defaults` blocks
- * and `account NAME : PARENTS` inheritance through per-field set masks.
+ * smtpfwd's spool commands, smtpfwd's maildomain) with its validation
+ * (the EHLO name check after %H expansion, fingerprints in their canonical
+ * form), the obsolete spellings msmtp still accepts, `eval`, `defaults`
+ * blocks and `account NAME : PARENTS` inheritance through per-field set
+ * masks; and msmtp's command-line settings, applied through the same
+ * table and validation (errors then RC_USAGE, naming the option).
  *
  * It owns struct account memory (creation, copying, freeing). It never
  * opens files (config.c does), never prints except one warning for an
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,37 +51,37 @@ static const char *const auth_choices[] = {
 
 #define OFF(m) offsetof(struct account, m)
 const struct config_field config_fields[] = {
-    { "host", CF_STR, OFF(host), CF_NEED_ARG, NULL, NULL },
-    { "port", CF_PORT, OFF(port), 0, NULL, NULL },
-    { "source_ip", CF_STR, OFF(source_ip), 0, NULL, NULL },
-    { "proxy_host", CF_STR, OFF(proxy_host), 0, NULL, NULL },
-    { "proxy_port", CF_PORT, OFF(proxy_port), 0, NULL, NULL },
-    { "socket", CF_PATH, OFF(socket), 0, NULL, NULL },
-    { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG, NULL, NULL },
-    { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG, protocol_choices, NULL },
-    { "domain", CF_STR, OFF(domain), 0, NULL, NULL },
+    { "host", CF_STR, OFF(host), CF_NEED_ARG | CF_CONNECTION, NULL, NULL },
+    { "port", CF_PORT, OFF(port), CF_CONNECTION, NULL, NULL },
+    { "source_ip", CF_STR, OFF(source_ip), CF_CONNECTION, NULL, NULL },
+    { "proxy_host", CF_STR, OFF(proxy_host), CF_CONNECTION, NULL, NULL },
+    { "proxy_port", CF_PORT, OFF(proxy_port), CF_CONNECTION, NULL, NULL },
+    { "socket", CF_PATH, OFF(socket), CF_CONNECTION, NULL, NULL },
+    { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG | CF_CONNECTION, NULL, NULL },
+    { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG | CF_CONNECTION, protocol_choices, NULL },
+    { "domain", CF_EHLO, OFF(domain), CF_CONNECTION, NULL, NULL },
     { "from", CF_STR, OFF(from), 0, NULL, NULL },
     { "from_full_name", CF_STR, OFF(from_full_name), 0, NULL, NULL },
     { "allow_from_override", CF_BOOL, OFF(allow_from_override), 0, NULL, NULL },
     { "dsn_notify", CF_DSN_NOTIFY, OFF(dsn_notify), CF_NEED_ARG, NULL, NULL },
     { "dsn_return", CF_CHOICE, OFF(dsn_return), CF_NEED_ARG, dsn_return_choices, NULL },
-    { "auth", CF_CHOICE, OFF(auth), 0, auth_choices, "on" },
-    { "user", CF_STR, OFF(user), 0, NULL, NULL },
-    { "password", CF_SECRET, OFF(password), 0, NULL, NULL },
-    { "passwordeval", CF_STR, OFF(passwordeval), 0, NULL, NULL },
-    { "ntlmdomain", CF_STR, OFF(ntlmdomain), 0, NULL, NULL },
-    { "allow_plaintext_auth", CF_BOOL, OFF(allow_plaintext_auth), 0, NULL, NULL },
-    { "tls", CF_BOOL, OFF(tls), 0, NULL, NULL },
-    { "tls_starttls", CF_BOOL, OFF(tls_starttls), 0, NULL, NULL },
-    { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), 0, NULL, NULL },
-    { "tls_crl_file", CF_PATH, OFF(tls_crl_file), 0, NULL, NULL },
-    { "tls_fingerprint", CF_FPR, OFF(tls_fingerprint), 0, NULL, NULL },
-    { "tls_key_file", CF_PATH, OFF(tls_key_file), 0, NULL, NULL },
-    { "tls_cert_file", CF_PATH, OFF(tls_cert_file), 0, NULL, NULL },
-    { "tls_certcheck", CF_BOOL, OFF(tls_certcheck), 0, NULL, NULL },
-    { "tls_priorities", CF_STR, OFF(tls_priorities), 0, NULL, NULL },
-    { "tls_host_override", CF_STR, OFF(tls_host_override), 0, NULL, NULL },
-    { "tls_min_dh_prime_bits", CF_POSINT, OFF(tls_min_dh_prime_bits), 0, NULL, NULL },
+    { "auth", CF_CHOICE, OFF(auth), CF_CONNECTION, auth_choices, "on" },
+    { "user", CF_STR, OFF(user), CF_CONNECTION, NULL, NULL },
+    { "password", CF_SECRET, OFF(password), CF_CONNECTION, NULL, NULL },
+    { "passwordeval", CF_STR, OFF(passwordeval), CF_CONNECTION, NULL, NULL },
+    { "ntlmdomain", CF_STR, OFF(ntlmdomain), CF_CONNECTION, NULL, NULL },
+    { "allow_plaintext_auth", CF_BOOL, OFF(allow_plaintext_auth), CF_CONNECTION, NULL, NULL },
+    { "tls", CF_BOOL, OFF(tls), CF_CONNECTION, NULL, NULL },
+    { "tls_starttls", CF_BOOL, OFF(tls_starttls), CF_CONNECTION, NULL, NULL },
+    { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), CF_CONNECTION, NULL, NULL },
+    { "tls_crl_file", CF_PATH, OFF(tls_crl_file), CF_CONNECTION, NULL, NULL },
+    { "tls_fingerprint", CF_FPR, OFF(tls_fingerprint), CF_CONNECTION, NULL, NULL },
+    { "tls_key_file", CF_PATH, OFF(tls_key_file), CF_CONNECTION, NULL, NULL },
+    { "tls_cert_file", CF_PATH, OFF(tls_cert_file), CF_CONNECTION, NULL, NULL },
+    { "tls_certcheck", CF_BOOL, OFF(tls_certcheck), CF_CONNECTION, NULL, NULL },
+    { "tls_priorities", CF_STR, OFF(tls_priorities), CF_CONNECTION, NULL, NULL },
+    { "tls_host_override", CF_STR, OFF(tls_host_override), CF_CONNECTION, NULL, NULL },
+    { "tls_min_dh_prime_bits", CF_POSINT, OFF(tls_min_dh_prime_bits), CF_CONNECTION, NULL, NULL },
     { "set_from_header", CF_HDR3, OFF(set_from_header), CF_NEED_ARG, NULL, NULL },
     { "set_date_header", CF_HDR2, OFF(set_date_header), CF_NEED_ARG, NULL, NULL },
     { "set_msgid_header", CF_HDR2, OFF(set_msgid_header), CF_NEED_ARG, NULL, NULL },
@@ -93,8 +97,8 @@ const struct config_field config_fields[] = {
     { "queue_lifetime", CF_DURATION, OFF(queue_lifetime), CF_NEED_ARG, NULL, NULL },
     { "queue_max_backoff", CF_DURATION, OFF(queue_max_backoff), CF_NEED_ARG, NULL, NULL },
     { "maildomain", CF_STR, OFF(maildomain), 0, NULL, NULL },
-    { "chunking", CF_BOOL, OFF(chunking), 0, NULL, NULL },
-    { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), 0, NULL, NULL },
+    { "chunking", CF_BOOL, OFF(chunking), CF_CONNECTION, NULL, NULL },
+    { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), CF_CONNECTION, NULL, NULL },
 };
 #undef OFF
 const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];
@@ -105,7 +109,7 @@ static bool is_string_type(enum config_ftype t)
 {
     switch (t) {
     case CF_STR: case CF_PATH: case CF_TRUST: case CF_SECRET: case CF_CHOICE:
-    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR:
+    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR: case CF_EHLO:
         return true;
     default:
         return false;
@@ -253,27 +257,16 @@ static size_t find_index(const struct config *cfg, const char *name)
 
 struct parse_ctx {
     struct config *cfg;
-    const char *file;
+    const char *file;           /* NULL: settings from the command line */
     struct account *defaults;   /* owned */
     struct account *cur;        /* defaults, an account in cfg, or NULL */
     bool saw_password;          /* a `password` line in the file itself */
     int depth;                  /* eval nesting */
+    bool connection_set;        /* a CF_CONNECTION field was set */
 };
 
 static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
                       struct result *r);
-
-static char *expand_tilde(const char *s)
-{
-    if (s[0] == '~' && (s[1] == '\0' || s[1] == '/')) {
-        const char *home = util_user_home();
-        size_t hl = strlen(home);
-        if (hl > 1 && home[hl - 1] == '/')
-            hl--;
-        return xasprintf("%.*s%s", (int)hl, home, s + 1);
-    }
-    return xstrdup(s);
-}
 
 static void str_lower(char *s)
 {
@@ -321,21 +314,106 @@ static int parse_duration(const char *s, long *out)
     return 0;
 }
 
-static bool valid_fingerprint(const char *s)
+/* A certificate fingerprint as hex pairs separated by ':' (msmtp), or as
+ * one run of hex digits (certtool, openssl without -c), in either case,
+ * optionally after "sha256:" or "sha1:"; SHA-256 (32 bytes) or SHA-1
+ * (20 bytes). Returns the canonical "AB:CD:..." form, or NULL with *why
+ * set to a hint (NULL for the generic one). */
+static char *fingerprint_canonical(const char *s, const char **why)
 {
-    size_t pairs = 0;
-    for (;;) {
-        if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
-            return false;
-        pairs++;
-        s += 2;
-        if (*s == '\0')
-            break;
-        if (*s != ':')
-            return false;
-        s++;
+    static const char digits[] = "0123456789ABCDEF";
+    unsigned char bytes[32];
+    size_t n = 0;
+    size_t want = 0;
+
+    *why = NULL;
+    if (ascii_startswith_ci(s, "sha256:")) {
+        s += 7;
+        want = 32;
+    } else if (ascii_startswith_ci(s, "sha1:")) {
+        s += 5;
+        want = 20;
     }
-    return pairs == 32 || pairs == 20;
+    bool colons = strchr(s, ':') != NULL;
+    while (*s) {
+        int hi = hex_digit_value(s[0]);
+        int lo = hi < 0 ? -1 : hex_digit_value(s[1]);
+        if (lo < 0 || n == sizeof bytes)
+            return NULL;
+        bytes[n++] = (unsigned char)(hi << 4 | lo);
+        s += 2;
+        if (colons && *s == ':' && s[1] != '\0')
+            s++;
+        else if (colons && *s != '\0')
+            return NULL;
+    }
+    if (n == 16 && !want) {
+        *why = _("MD5 fingerprints are not accepted; use the SHA-256 fingerprint that "
+                 "smtpfwd --serverinfo prints");
+        return NULL;
+    }
+    if ((n != 32 && n != 20) || (want && n != want))
+        return NULL;
+    char *out = xmalloc(n * 3);
+    for (size_t i = 0; i < n; i++) {
+        out[3 * i] = digits[bytes[i] >> 4];
+        out[3 * i + 1] = digits[bytes[i] & 15];
+        out[3 * i + 2] = i + 1 < n ? ':' : '\0';
+    }
+    return out;
+}
+
+/* The argument of EHLO/LHLO (RFC 5321 4.1.1.1): a host name of letters,
+ * digits, '-' and '_' in dot-separated non-empty labels ('_' is not in
+ * the RFC but in many real host names), or an address literal such as
+ * [192.0.2.1] or [IPv6:2001:db8::1]. */
+static bool valid_ehlo_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 255)
+        return false;
+    if (s[0] == '[') {
+        if (n < 3 || s[n - 1] != ']')
+            return false;
+        for (size_t i = 1; i + 1 < n; i++)
+            if (s[i] <= ' ' || s[i] > '~' || s[i] == '[' || s[i] == ']' || s[i] == '\\')
+                return false;
+        return true;
+    }
+    bool label_start = true;
+    for (const char *p = s; *p; p++) {
+        if (*p == '.') {
+            if (label_start)
+                return false;
+            label_start = true;
+            continue;
+        }
+        if (!isascii((unsigned char)*p) || !(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+            return false;
+        label_start = false;
+    }
+    return !label_start;
+}
+
+/* `domain` with msmtp's %H and %C (this host's name, fully qualified when
+ * the resolver knows it) and %% expanded; other % sequences stay (and are
+ * then refused by valid_ehlo_name). Caller frees. */
+static char *expand_host_name(const char *s)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "");
+    for (; *s; s++) {
+        if (s[0] == '%' && (s[1] == 'H' || s[1] == 'C')) {
+            buf_puts(&b, util_host_name());
+            s++;
+        } else if (s[0] == '%' && s[1] == '%') {
+            buf_putc(&b, '%');
+            s++;
+        } else {
+            buf_putc(&b, *s);
+        }
+    }
+    return buf_steal(&b);
 }
 
 static bool valid_dsn_notify(const char *s)
@@ -375,15 +453,38 @@ static char *syslog_value(const char *arg)
     return NULL;
 }
 
+/* Record an error of the text being parsed: "FILE:LINE: " before the
+ * message and RC_CONFIG for a file; the message alone and RC_USAGE for
+ * settings from the command line. Returns -1. */
+static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
+    ATTR_PRINTF(4, 5);
+static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    if (c->file)
+        result_set(r, RC_CONFIG, "%s:%d: %s", c->file, line, msg);
+    else
+        result_set(r, RC_USAGE, "%s", msg);
+    free(msg);
+    return -1;
+}
+
 static int bad_value(struct parse_ctx *c, int line, const char *cmd, const char *arg,
                      const char *hint, struct result *r)
 {
     if (hint)
-        result_set(r, RC_CONFIG, _("%s:%d: invalid %s \"%s\" (%s)"), c->file, line, cmd, arg,
-                   hint);
-    else
-        result_set(r, RC_CONFIG, _("%s:%d: invalid %s \"%s\""), c->file, line, cmd, arg);
-    return -1;
+        return parse_error(c, line, r, _("invalid %s \"%s\" (%s)"), cmd, arg, hint);
+    return parse_error(c, line, r, _("invalid %s \"%s\""), cmd, arg);
+}
+
+static int needs_argument(struct parse_ctx *c, int line, const char *cmd, struct result *r)
+{
+    if (c->file)
+        return parse_error(c, line, r, _("command \"%s\" needs an argument"), cmd);
+    return parse_error(c, line, r, _("option %s needs an argument"), cmd);
 }
 
 static void set_string(struct account *a, const struct config_field *f, char *value)
@@ -404,11 +505,10 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
     void *p = (char *)a + f->off;
     long v;
 
-    if (*arg == '\0' && (f->flags & CF_NEED_ARG)) {
-        result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" needs an argument"), c->file, line,
-                   cmd);
-        return -1;
-    }
+    if (*arg == '\0' && (f->flags & CF_NEED_ARG))
+        return needs_argument(c, line, cmd, r);
+    if (f->flags & CF_CONNECTION)
+        c->connection_set = true;
     switch (f->type) {
     case CF_STR:
         set_string(a, f, *arg ? xstrdup(arg) : NULL);
@@ -419,11 +519,11 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
             c->saw_password = true;
         break;
     case CF_PATH:
-        set_string(a, f, *arg ? expand_tilde(arg) : NULL);
+        set_string(a, f, *arg ? util_expand_home(arg) : NULL);
         break;
     case CF_TRUST:
         set_string(a, f, !*arg ? NULL : strcmp(arg, "system") == 0 ? xstrdup(arg)
-                                                                    : expand_tilde(arg));
+                                                                    : util_expand_home(arg));
         break;
     case CF_BOOL:
         if (*arg == '\0' || ascii_strcasecmp(arg, "on") == 0)
@@ -507,13 +607,34 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
             set_string(a, f, s);
         }
         break;
-    case CF_FPR:
-        if (*arg && !valid_fingerprint(arg))
+    case CF_FPR: {
+        const char *why = NULL;
+        char *fpr = *arg ? fingerprint_canonical(arg, &why) : NULL;
+        if (*arg && !fpr)
             return bad_value(c, line, cmd, arg,
-                             _("expected a SHA256 (32) or SHA1 (20) fingerprint as hex pairs separated by ':'"),
+                             why ? why : _("expected a SHA256 (32) or SHA1 (20) fingerprint as "
+                                           "hex pairs separated by ':', or as one run of hex "
+                                           "digits"),
                              r);
-        set_string(a, f, *arg ? xstrdup(arg) : NULL);
+        set_string(a, f, fpr);
         break;
+    }
+    case CF_EHLO: {
+        char *name = *arg ? expand_host_name(arg) : NULL;
+        if (name && !valid_ehlo_name(name)) {
+            int rc = strcmp(name, arg) == 0
+                         ? bad_value(c, line, cmd, arg,
+                                     _("expected a host name such as mail.example.org, or an "
+                                       "address literal such as [192.0.2.1]"), r)
+                         : parse_error(c, line, r,
+                                       _("invalid %s \"%s\" (it stands for \"%s\", which is "
+                                         "not a host name)"), cmd, arg, name);
+            free(name);
+            return rc;
+        }
+        set_string(a, f, name);
+        break;
+    }
     case CF_QUEUE:
         if (ascii_strcasecmp(arg, "off") == 0)
             *(enum queue_mode *)p = QUEUE_OFF;
@@ -662,34 +783,65 @@ static int cmd_eval(struct parse_ctx *c, int line, const char *arg, struct resul
 
 /* Obsolete spellings msmtp still accepts, mapped onto current settings. */
 static const char *const obsolete_names[] = {
-    "tls_nocertcheck", "tls_force_sslv3", "connect_timeout", "keepbcc", "auto_from",
-    "add_missing_from_header", "add_missing_date_header"
+    "tls_nocertcheck", "tls_nostarttls", "tls_force_sslv3", "connect_timeout", "keepbcc",
+    "auto_from", "add_missing_from_header", "add_missing_date_header"
 };
 
-static int obsolete_command(struct parse_ctx *c, int line, const char *cmd, const char *arg,
-                            struct result *r)
+/* cmd is the obsolete command's name; shown is what the user wrote (the
+ * command, or the option on the command line). */
+static int obsolete_command(struct parse_ctx *c, int line, const char *cmd, const char *shown,
+                            const char *arg, struct result *r)
 {
     bool on = *arg == '\0' || ascii_strcasecmp(arg, "on") == 0;
     bool off = ascii_strcasecmp(arg, "off") == 0;
 
     if (strcmp(cmd, "connect_timeout") == 0)
-        return apply_field(c, line, field_by_name("timeout"), cmd, arg, r);
+        return apply_field(c, line, field_by_name("timeout"), shown, arg, r);
     if (!on && !off)
-        return bad_value(c, line, cmd, arg, _("expected on or off"), r);
+        return bad_value(c, line, shown, arg, _("expected on or off"), r);
     if (strcmp(cmd, "tls_nocertcheck") == 0)
-        return apply_field(c, line, field_by_name("tls_certcheck"), cmd, on ? "off" : "on", r);
+        return apply_field(c, line, field_by_name("tls_certcheck"), shown, on ? "off" : "on", r);
+    if (strcmp(cmd, "tls_nostarttls") == 0)
+        return apply_field(c, line, field_by_name("tls_starttls"), shown, on ? "off" : "on", r);
     if (strcmp(cmd, "keepbcc") == 0)
-        return apply_field(c, line, field_by_name("remove_bcc_headers"), cmd, on ? "off" : "on",
+        return apply_field(c, line, field_by_name("remove_bcc_headers"), shown, on ? "off" : "on",
                            r);
     if (strcmp(cmd, "add_missing_from_header") == 0)
-        return apply_field(c, line, field_by_name("set_from_header"), cmd, on ? "auto" : "off", r);
+        return apply_field(c, line, field_by_name("set_from_header"), shown, on ? "auto" : "off",
+                           r);
     if (strcmp(cmd, "add_missing_date_header") == 0)
-        return apply_field(c, line, field_by_name("set_date_header"), cmd, on ? "auto" : "off", r);
+        return apply_field(c, line, field_by_name("set_date_header"), shown, on ? "auto" : "off",
+                           r);
     if (strcmp(cmd, "auto_from") == 0)
-        return on ? apply_field(c, line, field_by_name("from"), cmd, "%U@%M", r) : 0;
+        return on ? apply_field(c, line, field_by_name("from"), shown, "%U@%M", r) : 0;
     /* tls_force_sslv3 */
-    log_warning(_("%s:%d: command \"%s\" is obsolete and ignored"), c->file, line, cmd);
+    if (c->file)
+        log_warning(_("%s:%d: command \"%s\" is obsolete and ignored"), c->file, line, shown);
+    else
+        log_warning(_("option %s is obsolete and ignored"), shown);
     return 0;
+}
+
+static bool is_obsolete(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof obsolete_names / sizeof obsolete_names[0]; i++)
+        if (strcmp(cmd, obsolete_names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* One setting command (from the table, or an obsolete spelling) applied
+ * to the current block; shown names it in messages. Returns 1 when cmd
+ * is not a setting at all (nothing done), else 0 or -1 with r set. */
+static int apply_setting(struct parse_ctx *c, int line, const char *cmd, const char *shown,
+                         const char *arg, struct result *r)
+{
+    const struct config_field *f = field_by_name(cmd);
+    if (f)
+        return apply_field(c, line, f, shown, arg, r);
+    if (is_obsolete(cmd))
+        return obsolete_command(c, line, cmd, shown, arg, r);
+    return 1;
 }
 
 static int dispatch(struct parse_ctx *c, int line, const char *cmd, const char *arg,
@@ -714,12 +866,7 @@ static int dispatch(struct parse_ctx *c, int line, const char *cmd, const char *
         }
         return cmd_eval(c, line, arg, r);
     }
-    const struct config_field *f = field_by_name(cmd);
-    bool obsolete = false;
-    for (size_t i = 0; !f && i < sizeof obsolete_names / sizeof obsolete_names[0]; i++)
-        if (strcmp(cmd, obsolete_names[i]) == 0)
-            obsolete = true;
-    if (!f && !obsolete) {
+    if (!field_by_name(cmd) && !is_obsolete(cmd)) {
         result_set(r, RC_CONFIG, _("%s:%d: unknown command \"%s\""), c->file, line, cmd);
         return -1;
     }
@@ -729,9 +876,7 @@ static int dispatch(struct parse_ctx *c, int line, const char *cmd, const char *
                    c->file, line, cmd);
         return -1;
     }
-    if (obsolete)
-        return obsolete_command(c, line, cmd, arg, r);
-    return apply_field(c, line, f, cmd, arg, r);
+    return apply_setting(c, line, cmd, cmd, arg, r);
 }
 
 /* Split one line into command and argument. Returns 1 for a command,
@@ -832,7 +977,7 @@ static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fix
 int config_parse_file_text(struct config *cfg, const char *text, size_t len,
                            const char *filename, bool *saw_password, struct result *r)
 {
-    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0 };
+    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0, false };
     int rc = parse_text(&c, text, len, 0, r);
     account_free(c.defaults);
     if (saw_password)
@@ -844,4 +989,58 @@ int config_parse_string(struct config *cfg, const char *text, const char *filena
                         struct result *r)
 {
     return config_parse_file_text(cfg, text, strlen(text), filename, NULL, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Settings from the command line (msmtp's long options) */
+
+/* A queued message is delivered later with the account's settings from
+ * the file: when the command line changed how to connect, the message
+ * must not wait in the spool for a connection it did not ask for. */
+static int apply_settings(struct account *a, const struct config_setting *s, size_t n,
+                          struct result *r)
+{
+    struct parse_ctx c = { NULL, NULL, NULL, a, false, 0, false };
+    for (size_t i = 0; i < n; i++) {
+        int rc = apply_setting(&c, 0, s[i].command, s[i].option, s[i].value, r);
+        if (rc > 0)
+            result_set(r, RC_SOFTWARE, _("option %s names no configuration command"),
+                       s[i].option);
+        if (rc != 0)
+            return -1;
+    }
+    if (c.connection_set)
+        a->queue = QUEUE_OFF;
+    return 0;
+}
+
+int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,
+                          size_t n, struct result *r)
+{
+    size_t i = find_index(cfg, name);
+    if (i == SIZE_MAX) {
+        result_set(r, RC_SOFTWARE, _("account \"%s\" not found"), name);
+        return -1;
+    }
+    return apply_settings(cfg->accounts[i], s, n, r);
+}
+
+int config_from_settings(const struct config_setting *s, size_t n, struct config **out,
+                         struct result *r)
+{
+    struct account *a = account_new_defaults();
+    a->name = xstrdup(CONFIG_COMMAND_LINE);
+    a->file = xstrdup(CONFIG_COMMAND_LINE);
+    a->queue = QUEUE_OFF;
+    *out = NULL;
+    if (apply_settings(a, s, n, r) != 0) {
+        account_free(a);
+        return -1;
+    }
+    struct config *cfg = config_new();
+    cfg->accounts = xcalloc(1, sizeof *cfg->accounts);
+    cfg->accounts[0] = a;
+    cfg->naccounts = 1;
+    *out = cfg;
+    return 0;
 }

@@ -27,12 +27,15 @@ enum config_ftype {
     CF_CHOICE,     /* one of a word list, stored lowercase */
     CF_DSN_NOTIFY, /* off|never|success,failure,delay */
     CF_SYSLOG,     /* on|off|LOG_USER|LOG_MAIL|LOG_LOCAL0..7 */
-    CF_FPR,        /* hex pairs separated by ':' */
+    CF_FPR,        /* SHA-256/SHA-1 fingerprint, stored as "AB:CD:..." */
     CF_QUEUE,      /* off|on-failure|always */
     CF_DURATION,   /* N[smhd] */
+    CF_EHLO,       /* EHLO argument: %H and %C expanded, then validated */
 };
 
 #define CF_NEED_ARG 1u
+#define CF_CONNECTION 2u   /* how to reach and talk to the server (not recorded in a
+                              spool entry) */
 
 struct config_field {
     const char *name;

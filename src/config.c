@@ -134,15 +134,12 @@ int config_load(const char *path, struct config **out, struct result *r)
             goto fail;
         cfg->user_file = xstrdup(path);
     } else {
-        const char *home = util_user_home();
         const char *xdg = getenv("XDG_CONFIG_HOME");
-        home_rc = xasprintf("%s%s.smtprc", home,
-                            home[0] && home[strlen(home) - 1] == '/' ? "" : "/");
+        home_rc = util_expand_home("~/.smtprc");
         if (xdg && xdg[0] == '/')
             xdg_rc = xasprintf("%s/smtpfwd/config", xdg);
         else
-            xdg_rc = xasprintf("%s%s.config/smtpfwd/config", home,
-                               home[0] && home[strlen(home) - 1] == '/' ? "" : "/");
+            xdg_rc = util_expand_home("~/.config/smtpfwd/config");
         rc = load_file(cfg, home_rc, true, true, r);
         if (rc < 0)
             goto fail;
@@ -275,7 +272,8 @@ const struct account *config_select(const struct config *cfg, const char *name,
 /* --pretend listing.
  *
  * Format (stable, for scripts): one "key = value" line per setting.
- * First "account = NAME" and "file = FILE:LINE", then every command of
+ * First "account = NAME" and "file = FILE:LINE" (only "file = (command
+ * line)" for the account of msmtp's --host), then every command of
  * the list in DESIGN.md's order (host, port, source_ip, ... aliases),
  * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
  * chunking, tls_session_cache.
@@ -292,7 +290,10 @@ void config_print_account(FILE *out, const struct account *a)
     static const char *const queue_names[] = { "on-failure", "off", "always" };
 
     fprintf(out, "account = %s\n", a->name ? a->name : "");
-    fprintf(out, "file = %s:%d\n", a->file ? a->file : "", a->line);
+    if (a->line > 0)
+        fprintf(out, "file = %s:%d\n", a->file ? a->file : "", a->line);
+    else
+        fprintf(out, "file = %s\n", a->file ? a->file : "");
     for (size_t i = 0; i < config_nfields; i++) {
         const struct config_field *f = &config_fields[i];
         const void *p = (const char *)a + f->off;

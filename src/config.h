@@ -25,8 +25,21 @@
  * for isolation). Each file starts with fresh defaults; an account in the
  * user file replaces a system account of the same name. Then -C FILE if given,
  * else ~/.smtprc, else $XDG_CONFIG_HOME/smtpfwd/config (or
- * ~/.config/smtpfwd/config). The home directory comes from the user
- * database, not $HOME.
+ * ~/.config/smtpfwd/config). "~" is $HOME, as in msmtp (util_home():
+ * the user database only when HOME is unset, empty or not absolute).
+ *
+ * msmtp's command-line options that stand for commands (--port=,
+ * --tls=off, -X FILE, ...) arrive as struct config_setting and are applied
+ * by config_apply_settings() to the chosen account, after selection and
+ * inheritance, with the same validation as the file's commands; errors
+ * then name the option and have class RC_USAGE (exit 64). With --host no
+ * file is read at all: config_from_settings() builds the one account.
+ *
+ * `domain` expands %H and %C to this host's name (fully qualified when
+ * the resolver knows it) and must then be a valid EHLO argument.
+ * `tls_fingerprint` takes hex pairs with ':' or one run of hex digits
+ * (SHA-256 or SHA-1, optionally after "sha256:"/"sha1:") and is stored as
+ * "AB:CD:...".
  *
  * Errors name FILE:LINE and have class RC_CONFIG (exit 78). A user file
  * that holds a `password` and is readable by group/others or owned by
@@ -159,6 +172,36 @@ void config_print_account(FILE *out, const struct account *a);
 int config_port(const struct account *a);
 
 void config_free(struct config *cfg);
+
+/* One setting given on the command line: the configuration command it
+ * stands for (e.g. "tls_starttls", or an obsolete spelling such as
+ * "keepbcc"), its argument ("" is the empty argument, which unsets a
+ * string as in a file), and the option as the user wrote it (for
+ * messages). The strings are not owned. */
+struct config_setting {
+    const char *command;
+    const char *value;
+    const char *option;
+};
+
+/* The name and file of the account config_from_settings() builds. */
+#define CONFIG_COMMAND_LINE "(command line)"
+
+/* Apply n settings in order to the account called name in cfg (it must
+ * exist: the one config_select() chose). When one of them changes how to
+ * reach the server (host, port, tls..., auth, user, domain, ...), the
+ * account's queue becomes off for this run: a later flush would use the
+ * file's settings. Returns 0, or -1 with r set: RC_USAGE
+ * "invalid --port \"x\" (expected ...)". */
+int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,
+                          size_t n, struct result *r);
+
+/* A configuration of one account, CONFIG_COMMAND_LINE, made of the
+ * defaults and the n settings only (msmtp's --host: no file is read). It
+ * does not use the spool (queue off): a later flush could not know its
+ * settings. Returns 0, or -1 with r set (RC_USAGE). */
+int config_from_settings(const struct config_setting *s, size_t n, struct config **out,
+                         struct result *r);
 
 /* Aliases file (msmtp format): "local: addr, addr" lines, '#' comments,
  * "default: addr" as fallback. Looks up the local name (case-insensitive)

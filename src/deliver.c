@@ -14,7 +14,8 @@
  *   else the class of the transaction's failure (connection, MAIL, DATA,
  *   end of data, ...).
  * The session's class is the first message's class among the most
- * severe ones, where any permanent or local failure outranks RC_TEMPFAIL
+ * severe ones, where any failure that no retry cures outranks those
+ * worth a retry (result_worth_retry)
  * (a caller that must act on one message must act).
  */
 #include <autoconfig.h>
@@ -84,27 +85,41 @@ static int deliver_get_password(const struct account *a, char **out, struct resu
     return *out ? 0 : -1;
 }
 
-static void deliver_log(const struct account *a, const struct delivery *d,
-                        const struct smtp_reply *last, bool tls)
+void deliver_log_attempt(const struct account *a, const struct delivery *d)
 {
-    char *smtpmsg = last && last->text ? deliver_oneline(last->text) : NULL;
     struct log_attempt la = {
         .account = a->name,
         .host = a->socket ? a->socket : a->host,
-        .tls = tls,
+        .tls = d->tls,
         .auth = deliver_auth_on(a) ? a->auth : NULL,
         .user = a->user,
         .from = d->env->sender,
         .recipients = (const char *const *)d->env->rcpts,
         .nrecipients = d->env->nrcpts,
         .mailsize = d->msg ? d->msg->size : -1,
-        .smtpstatus = last ? last->code : 0,
-        .smtpmsg = smtpmsg,
+        .smtpstatus = d->last_code,
+        .smtpmsg = d->last_text,
         .errormsg = d->result.cls != RC_OK ? d->result.msg : NULL,
+        .queued = d->queued_id,
         .exitcode = result_exit_status(d->result.cls),
     };
     log_attempt_write(&la, a->logfile, a->logfile_time_format, a->syslog);
-    free(smtpmsg);
+}
+
+/* This message's attempt is over: keep what its log line needs, let the
+ * caller record the outcome (done), then write the line unless the
+ * caller will. */
+static void deliver_finish(const struct account *a, struct delivery *d,
+                           const struct smtp_reply *last, bool tls)
+{
+    free(d->last_text);
+    d->last_code = last ? last->code : 0;
+    d->last_text = last && last->text ? deliver_oneline(last->text) : NULL;
+    d->tls = tls;
+    if (d->done)
+        d->done(d, d->done_arg);
+    if (!d->log_later)
+        deliver_log_attempt(a, d);
 }
 
 /* Connect to a checked account (deliver_check_account) and with implicit
@@ -124,6 +139,37 @@ static int deliver_connect(const struct account *a, const struct tls_config *tls
     if (rc == 0 && a->tls && !a->tls_starttls)
         rc = conn_start_tls(*out, tlscfg, ms, r);
     return rc;
+}
+
+/* Recipients the server accepted at RCPT but whose message was then
+ * refused share the message's fate, with the reply that decided it: the
+ * reply to the end of data (4xx: temporary, 5xx: permanent), or a 5xx to
+ * DATA. Their RCPT reply ("250 recipient ok") is no reason for anything.
+ * Others (the connection was lost, ...) stay as they are: the message's
+ * own result speaks for them. */
+static void deliver_settle_accepted(struct delivery *d, const struct smtp_message *m,
+                                    const struct result *mr, const struct smtp_reply *lr)
+{
+    int code = 0;
+    const char *text = NULL;
+    if (m->final_code >= 400) {
+        code = m->final_code;
+        text = m->final_reply;
+    } else if (mr->cls == RC_DATAERR && lr && lr->code >= 500) {
+        code = lr->code;
+        text = lr->text;
+    }
+    if (code == 0)
+        return;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct smtp_rcpt *rc = &d->rcpts[i];
+        if (rc->status != RCPT_ACCEPTED)
+            continue;
+        rc->status = code / 100 == 4 ? RCPT_TEMPFAIL : RCPT_PERMFAIL;
+        rc->code = code;
+        free(rc->reply);
+        rc->reply = xstrdup(text ? text : "");
+    }
 }
 
 /* Send d over s and classify the outcome into d->result. */
@@ -165,15 +211,20 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
         }
     }
 
+    /* The message itself refused (5xx to MAIL, DATA or the end of data)
+     * says more than the refusals of single recipients next to it. */
     enum result_class cls;
     if (delivered == m.nrcpts && rc == 0)
         cls = RC_OK;
+    else if (mr.cls == RC_DATAERR)
+        cls = RC_DATAERR;
     else if (perm > 0)
         cls = RC_NOUSER;
     else if (temp > 0)
         cls = RC_TEMPFAIL;
     else
         cls = mr.cls != RC_OK ? mr.cls : RC_SOFTWARE;
+    deliver_settle_accepted(d, &m, &mr, lr);
 
     if (cls != RC_OK) {
         if (mr.cls != RC_OK)
@@ -192,7 +243,7 @@ static int deliver_rank(enum result_class cls)
 {
     if (cls == RC_OK)
         return 0;
-    if (cls == RC_TEMPFAIL)
+    if (result_worth_retry(cls))
         return 1;
     return 2;
 }
@@ -243,9 +294,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         log_error("%s", sr.msg);
         for (size_t i = 0; i < n; i++) {
             result_set(&d[i].result, sr.cls, "%s", sr.msg);
-            deliver_log(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
-            if (d[i].done)
-                d[i].done(&d[i], d[i].done_arg);
+            deliver_finish(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
         }
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -257,9 +306,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
             } else {
                 deliver_one(s, &d[i], i + 1 == n);
             }
-            deliver_log(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
-            if (d[i].done)
-                d[i].done(&d[i], d[i].done_arg);
+            deliver_finish(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
         }
     }
 
@@ -413,5 +460,7 @@ void deliver_free(struct delivery *d)
     d->rcpts = NULL;
     free(d->reply);
     d->reply = NULL;
+    free(d->last_text);
+    d->last_text = NULL;
     result_clear(&d->result);
 }

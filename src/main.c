@@ -68,13 +68,32 @@ static const struct account *choose_account(const struct options *o, const struc
     return a;
 }
 
+/* The configuration and the account of this run. With msmtp's --host no
+ * file is read: the account is made of the command-line settings alone.
+ * Otherwise the files are read, the account is chosen, and the
+ * command-line settings are applied over it. Returns the account (owned
+ * by *cfg, which the caller frees even on failure), or NULL with r set. */
+static const struct account *load_account(const struct options *o, struct config **cfg,
+                                          struct result *r)
+{
+    *cfg = NULL;
+    if (o->host_only)
+        return config_from_settings(o->settings, o->nsettings, cfg, r) == 0
+                   ? (*cfg)->accounts[0] : NULL;
+    if (config_load(o->config_file, cfg, r) != 0)
+        return NULL;
+    const struct account *a = choose_account(o, *cfg, r);
+    if (a && o->nsettings > 0
+        && config_apply_settings(*cfg, a->name, o->settings, o->nsettings, r) != 0)
+        return NULL;
+    return a;
+}
+
 static int run_pretend(const struct options *o)
 {
     struct result r = RESULT_INIT;
     struct config *cfg = NULL;
-    if (config_load(o->config_file, &cfg, &r) != 0)
-        return fail(&r);
-    const struct account *a = choose_account(o, cfg, &r);
+    const struct account *a = load_account(o, &cfg, &r);
     if (!a) {
         config_free(cfg);
         return fail(&r);
@@ -129,12 +148,10 @@ static int run_account_action(const struct options *o, enum account_action act)
 {
     struct result r = RESULT_INIT;
     struct config *cfg = NULL;
-    if (config_load(o->config_file, &cfg, &r) != 0)
-        return fail(&r);
     struct options chosen = *o;
     if (o->mode_arg)
         chosen.account = o->mode_arg;
-    const struct account *a = choose_account(&chosen, cfg, &r);
+    const struct account *a = load_account(&chosen, &cfg, &r);
     int status = 0;
     if (!a) {
         status = fail(&r);
@@ -194,14 +211,16 @@ static void drain_input(void)
 
 
 /* After a failed direct delivery with the spool on: keep the message for
- * the recipients that are not done when the failure was temporary for at
- * least one of them, or a permanent refusal of only some of them (those
- * are kept as failed and bounced by the detached flush). Returns the exit
- * status: 0 once durably queued, else the original status (the caller
- * still owns the message), reporting both errors. */
+ * the recipients that are not done when the failure is worth a retry
+ * (result_worth_retry: the one rule) or some recipient was refused
+ * temporarily, or on a permanent refusal of only some of them (those
+ * are kept as failed and bounced by the detached flush). Returns the
+ * exit status: 0 once durably queued (*id set, caller frees), else the
+ * original status (the caller still owns the message), reporting both
+ * errors. */
 static int queue_after_failure(const struct account *a, const struct config *cfg,
                                const struct envelope *env, const struct message *msg,
-                               const struct delivery *d, int status)
+                               const struct delivery *d, int status, char **id)
 {
     size_t n = env->nrcpts, delivered = 0, perm = 0, temp = 0, answered = 0;
     enum result_class cls = d->result.cls;
@@ -217,20 +236,24 @@ static int queue_after_failure(const struct account *a, const struct config *cfg
             errors[i] = rc->reply;
             perm++;
         } else {
+            /* A recipient refused for now has its own reason; one never
+             * answered for has the message's. */
             states[i] = QRCPT_PENDING;
-            errors[i] = rc->reply;
+            errors[i] = rc->status == RCPT_TEMPFAIL ? rc->reply : d->result.msg;
             temp += rc->status == RCPT_TEMPFAIL;
         }
         answered += rc->status != RCPT_PENDING;
     }
     /* Keep it when some recipient may still be reached later: the whole
-     * message failed temporarily, or recipients were refused temporarily;
-     * or when only some recipients were refused permanently (they get a
-     * bounce, the others were delivered or are retried). */
+     * message failed in a way a retry may cure, or recipients were
+     * refused temporarily; or when only some recipients were refused
+     * permanently (they get a bounce, the others were delivered or are
+     * retried). */
     size_t left = n - delivered - perm;
-    bool keep = cls == RC_TEMPFAIL || temp > 0
+    bool keep = result_worth_retry(cls) || temp > 0
                 || (perm > 0 && perm < n && (*env->sender || left > 0));
     int result = status;
+    *id = NULL;
     if (keep) {
         struct queue_initial init = {
             .states = states, .errors = errors, .last_error = d->result.msg, .attempts = 1,
@@ -242,21 +265,33 @@ static int queue_after_failure(const struct account *a, const struct config *cfg
             init.retry_after = a->queue_max_backoff > 0 && a->queue_max_backoff < 60
                                    ? a->queue_max_backoff : 60;
         struct result qr = RESULT_INIT;
-        char *id = NULL;
-        if (queue_enqueue_after(a, env, msg, &init, &id, &qr) == 0) {
-            log_debug(1, _("message queued as %s; it will be retried"), id);
+        if (queue_enqueue_after(a, env, msg, &init, id, &qr) == 0) {
             if (perm > 0)
                 queue_flush_detached(cfg, a->name);
             result = 0;
         } else {
             log_error(_("the message could not be queued either: %s"), qr.msg);
+            free(*id);
+            *id = NULL;
         }
-        free(id);
         result_clear(&qr);
     }
     free(states);
     free(errors);
     return result;
+}
+
+/* The message is in the spool: silent for cron and other programs (their
+ * standard error is mailed or logged as a failure), one line for a person
+ * at a terminal, who would otherwise learn of it days later. */
+static void tell_queued(const char *id, const struct delivery *d)
+{
+    if (isatty(2))
+        log_error(_("the message was queued as %s (%s); it will be retried; see it with "
+                    "mailq or smtpfwd -bp"),
+                  id, d->result.msg ? d->result.msg : _("not delivered"));
+    else
+        log_debug(1, _("message queued as %s; it will be retried"), id);
 }
 
 static int run_send(const struct options *o)
@@ -268,11 +303,7 @@ static int run_send(const struct options *o)
     char *sender = NULL, *from_value = NULL, *mail_domain = NULL;
     int status = 0;
 
-    if (config_load(o->config_file, &cfg, &r) != 0) {
-        drain_input();
-        return fail(&r);
-    }
-    const struct account *a = choose_account(o, cfg, &r);
+    const struct account *a = load_account(o, &cfg, &r);
     if (!a) {
         drain_input();
         goto out;
@@ -301,7 +332,18 @@ static int run_send(const struct options *o)
         log_warning(ngettext("dropped %zu NUL byte from the message",
                              "dropped %zu NUL bytes from the message", msg.nul_dropped),
                     msg.nul_dropped);
-    if (envelope_build(o, a, &msg, &env, &r) != 0)
+    /* --read-envelope-from (msmtp): the sender is the From header's
+     * address, as if given with -f; the account was chosen before. */
+    struct options from_header = *o;
+    if (o->read_envelope_from) {
+        if (!msg.from_header) {
+            result_set(&r, RC_DATAERR, _("--read-envelope-from: the message has no From "
+                                         "header with an address; give the sender with -f"));
+            goto out;
+        }
+        from_header.from = msg.from_header;
+    }
+    if (envelope_build(&from_header, a, &msg, &env, &r) != 0)
         goto out;
 
     if (o->queue_only || a->queue == QUEUE_ALWAYS) {
@@ -313,7 +355,8 @@ static int run_send(const struct options *o)
         goto out;
     }
 
-    struct delivery d = { .env = &env, .msg = &msg };
+    /* The log line waits for the decision about the spool (queued=). */
+    struct delivery d = { .env = &env, .msg = &msg, .log_later = true };
     /* With the spool on, a failure that ends in the spool must not make
      * noise (cron mails whatever reaches stderr): diagnostics are held and
      * shown only when the message was not queued, or with -v. */
@@ -321,12 +364,15 @@ static int run_send(const struct options *o)
         log_hold();
     enum result_class cls = deliver_session(a, &d, 1);
     status = result_exit_status(cls);
-    bool queued = false;
-    if (cls != RC_OK && a->queue != QUEUE_OFF) {
-        status = queue_after_failure(a, cfg, &env, &msg, &d, status);
-        queued = status == 0;
-    }
-    log_release(!queued);
+    char *id = NULL;
+    if (cls != RC_OK && a->queue != QUEUE_OFF)
+        status = queue_after_failure(a, cfg, &env, &msg, &d, status, &id);
+    log_release(id == NULL);
+    d.queued_id = id;
+    deliver_log_attempt(a, &d);
+    if (id)
+        tell_queued(id, &d);
+    free(id);
     if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
         queue_flush_detached(cfg, a->name);
     deliver_free(&d);

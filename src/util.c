@@ -185,6 +185,17 @@ static int lower(int c)
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
 
+int hex_digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int ascii_strcasecmp(const char *a, const char *b)
 {
     for (;; a++, b++) {
@@ -338,15 +349,40 @@ const char *util_user_name(void)
     return name;
 }
 
-const char *util_user_home(void)
+/* The home directory of the user database entry, or NULL. */
+static const char *user_db_home(void)
 {
-    static char home[4096];
-    if (!home[0]) {
-        const struct passwd *pw = user_entry();
-        const char *h = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : getenv("HOME");
-        snprintf(home, sizeof home, "%s", h ? h : "/");
+    const struct passwd *pw = user_entry();
+    return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+}
+
+/* An absolute $HOME, or NULL. */
+static const char *env_home(void)
+{
+    const char *h = getenv("HOME");
+    return h && h[0] == '/' ? h : NULL;
+}
+
+const char *util_home(void)
+{
+    const char *h = env_home();
+    if (!h)
+        h = user_db_home();
+    return h ? h : "/";
+}
+
+char *util_expand_home(const char *path)
+{
+    if (path[0] == '~' && (path[1] == '\0' || path[1] == '/')) {
+        const char *home = util_home();
+        size_t n = strlen(home);
+        while (n > 1 && home[n - 1] == '/')
+            n--;
+        if (n == 1 && path[1] == '/')
+            n = 0;          /* "/" + "/x", not "//x" */
+        return xasprintf("%.*s%s", (int)n, home, path + 1);
     }
-    return home;
+    return xstrdup(path);
 }
 
 const char *util_host_name(void)
@@ -369,15 +405,20 @@ const char *util_host_name(void)
     return host;
 }
 
-/* $VAR/smtpfwd when VAR holds an absolute path, else HOME/fallback. */
+/* $VAR/smtpfwd when VAR holds an absolute path, else fallback/smtpfwd
+ * under the home directory of the user database (not $HOME: cron and sudo
+ * do not set it reliably, and the spool must not move with it); $HOME
+ * only for a uid that has no entry. */
 static char *xdg_dir(const char *var, const char *fallback)
 {
     const char *xdg = getenv(var);
     if (xdg && xdg[0] == '/')
         return xasprintf("%s/smtpfwd", xdg);
-    const char *home = util_user_home();
-    if (home && home[0] == '/')
-        return xasprintf("%s/%s/smtpfwd", home, fallback);
+    const char *home = user_db_home();
+    if (!home)
+        home = env_home();   /* a uid without an entry (containers) */
+    if (home)
+        return xasprintf("%s%s%s/smtpfwd", home, home[1] ? "/" : "", fallback);
     return NULL;
 }
 

@@ -49,6 +49,9 @@ void secure_wipe(void *p, size_t n);
 /* Wipe and free a NUL-terminated secret; NULL is fine. */
 void secret_free(char *s);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int hex_digit_value(char c);
+
 /* ASCII case-insensitive helpers (locale independent). */
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
@@ -72,16 +75,25 @@ int run_command_output(const char *cmd, size_t max, struct buf *out, bool *too_b
 /* Fill buf with n random bytes (getrandom, falls back to /dev/urandom). */
 void random_bytes(void *buf, size_t n);
 
-/* The login name of the real user (from the user database, not $LOGNAME),
- * and the home directory from the user database. Static storage. */
+/* The login name of the real user (from the user database, not $LOGNAME).
+ * Static storage. */
 const char *util_user_name(void);
-const char *util_user_home(void);
+/* The home directory that "~" stands for, as in msmtp, git and curl:
+ * $HOME when it is an absolute path, else the user database's entry,
+ * else "/". Used for ~/.smtprc, ~/.netrc and "~" in configuration
+ * paths; NOT for the spool and cache (util_state_dir, util_cache_dir).
+ * Not copied: valid until the environment changes. */
+const char *util_home(void);
+/* path with a leading "~" or "~/" replaced by util_home(); any other
+ * path copied unchanged ("~user" is not expanded). Caller frees. */
+char *util_expand_home(const char *path);
 /* The host's fully qualified name if one is known, else the short name. */
 const char *util_host_name(void);
 
 /* smtpfwd's state directory: $XDG_STATE_HOME/smtpfwd when that is an
- * absolute path, else HOME/.local/state/smtpfwd with HOME from the user
- * database; NULL when there is no home. Caller frees. Not created. */
+ * absolute path, else ~/.local/state/smtpfwd with ~ the home directory of
+ * the user database entry (not $HOME, which serves only a uid without an
+ * entry); NULL when there is no absolute home. Caller frees. Not created. */
 char *util_state_dir(void);
 /* smtpfwd's cache directory: $XDG_CACHE_HOME/smtpfwd, else
  * HOME/.cache/smtpfwd (as util_state_dir). Caller frees. Not created. */

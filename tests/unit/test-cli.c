@@ -254,10 +254,11 @@ static void test_option_forms(void)
     tap_str(o.dsn_notify, "bogus", "-N text stored for envelope.c");
     tap_str(o.dsn_envid, "e", "-V separate");
     tap_str(o.dsn_return, "Hdrs", "-R Hdrs case-insensitive");
-    rc = parse(&o, &r, "smtpfwd", "-R", "headers", "rcpt", NULL);
-    expect_usage(rc, &r, "option -R needs full or hdrs, not \"headers\"", true, "-R headers");
+    rc = parse(&o, &r, "smtpfwd", "-R", "tail", "rcpt", NULL);
+    expect_usage(rc, &r, "option -R needs full, hdrs, headers or off, not \"tail\"", true,
+                 "-R tail");
     rc = parse(&o, &r, "smtpfwd", "-R", "", "rcpt", NULL);
-    expect_usage(rc, &r, "option -R needs full or hdrs", false, "-R empty");
+    expect_usage(rc, &r, "option -R needs full, hdrs, headers or off", false, "-R empty");
 
     /* -B */
     rc = parse(&o, &r, "smtpfwd", "-B", "7bit", "rcpt", NULL);
@@ -266,10 +267,14 @@ static void test_option_forms(void)
     rc = parse(&o, &r, "smtpfwd", "-B8bitmime", "rcpt", NULL);
     expect_ok(rc, &r, "-B8bitmime");
     tap_str(o.body_type, "8BITMIME", "-B8bitmime uppercased");
+    /* other body types: accepted and ignored, as msmtp ignores -B */
     rc = parse(&o, &r, "smtpfwd", "-BBINARYMIME", "rcpt", NULL);
-    expect_usage(rc, &r, "option -B needs 7BIT or 8BITMIME, not \"BINARYMIME\"", true, "-B BINARYMIME");
-    rc = parse(&o, &r, "smtpfwd", "-B", "8BITMIMEX", "rcpt", NULL);
-    expect_usage(rc, &r, "option -B needs 7BIT or 8BITMIME", false, "-B 8BITMIMEX");
+    expect_ok(rc, &r, "-B BINARYMIME");
+    tap_str(o.body_type, NULL, "-B BINARYMIME ignored");
+    rc = parse(&o, &r, "smtpfwd", "-B", "8BITMIME", "-B", "8BITMIMEX", "rcpt", NULL);
+    expect_ok(rc, &r, "-B 8BITMIMEX");
+    tap_str(o.body_type, "8BITMIME", "-B 8BITMIMEX leaves the known type");
+    tap_int(o.nrecipients, 1, "-B value not taken for a recipient");
 
     /* -C, -a, --file, --account */
     rc = parse(&o, &r, "smtpfwd", "-C", "/tmp/rc", "-a", "work", "rcpt", NULL);
@@ -615,12 +620,12 @@ static void test_recipients_and_errors(void)
     /* unknown options */
     rc = parse(&o, &r, "smtpfwd", "-x", "a@x", NULL);
     expect_usage(rc, &r, "unknown option \"-x\"; see smtpfwd --help", true, "-x");
-    rc = parse(&o, &r, "smtpfwd", "-ti", NULL);
-    expect_usage(rc, &r, "unknown option \"-ti\"; see smtpfwd --help", true, "-ti not bundled");
-    rc = parse(&o, &r, "smtpfwd", "-vv", "a@x", NULL);
-    expect_usage(rc, &r, "unknown option \"-vv\"", false, "-vv not bundled");
     rc = parse(&o, &r, "smtpfwd", "-ix", "a@x", NULL);
-    expect_usage(rc, &r, "unknown option \"-ix\"", false, "-ix");
+    expect_usage(rc, &r, "unknown option \"-x\" in \"-ix\"; see smtpfwd --help", true, "-ix");
+    rc = parse(&o, &r, "smtpfwd", "-tbp", "a@x", NULL);
+    expect_usage(rc, &r, "unknown option \"-b\" in \"-tbp\"", false, "-b not bundled");
+    rc = parse(&o, &r, "smtpfwd", "-toi", "a@x", NULL);
+    expect_usage(rc, &r, "unknown option \"-o\" in \"-toi\"", false, "-o not bundled");
     rc = parse(&o, &r, "smtpfwd", "--bogus", "a@x", NULL);
     expect_usage(rc, &r, "unknown option \"--bogus\"; see smtpfwd --help", true, "--bogus");
     rc = parse(&o, &r, "smtpfwd", "--bogus=1", "a@x", NULL);
@@ -636,9 +641,9 @@ static void test_recipients_and_errors(void)
     rc = parse(&o, &r, "smtpfwd", "-e", "a@x", NULL);
     expect_usage(rc, &r, "unknown option \"-e\"", false, "-e");
     rc = parse(&o, &r, "smtpfwd", "-d0.1", "a@x", NULL);
-    expect_usage(rc, &r, "unknown option \"-d0.1\"", false, "-d debug");
-    rc = parse(&o, &r, "smtpfwd", "-GG", "a@x", NULL);
-    expect_usage(rc, &r, "unknown option \"-GG\"", false, "-GG");
+    expect_usage(rc, &r, "unknown option \"-0\" in \"-d0.1\"", false, "sendmail -dX.Y");
+    rc = parse(&o, &r, "smtpfwd", "-Gx", "a@x", NULL);
+    expect_usage(rc, &r, "unknown option \"-x\" in \"-Gx\"", false, "-Gx");
 
     /* a long hostile option word is reported without harm */
     {
@@ -709,6 +714,194 @@ static char *capture(void (*fn)(void))
     return text;
 }
 
+/* Expect setting i of o to be command = value, given as option. */
+static void expect_setting(const struct options *o, size_t i, const char *command,
+                           const char *value, const char *option, const char *what)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s: setting present", what);
+    tap_ok(i < o->nsettings, name);
+    if (i >= o->nsettings)
+        return;
+    snprintf(name, sizeof name, "%s: command", what);
+    tap_str(o->settings[i].command, command, name);
+    snprintf(name, sizeof name, "%s: value", what);
+    tap_str(o->settings[i].value, value, name);
+    snprintf(name, sizeof name, "%s: option", what);
+    tap_str(o->settings[i].option, option, name);
+}
+
+/* msmtp's command lines: its long options become settings in order,
+ * bundled flags, -d, -X, -N off, -R off/headers, ignored -m -n -A. */
+static void test_msmtp_options(void)
+{
+    struct options o;
+    struct result r = RESULT_INIT;
+    int rc;
+
+    rc = parse(&o, &r, "msmtp", "--host=smtp.example.org", "--port", "2525",
+               "--tls-starttls=off", "--tls", "--auth", "--user=", "--passwordeval=pass x",
+               "--from=a@example.org", "rcpt@example.org", NULL);
+    expect_ok(rc, &r, "msmtp --host line");
+    tap_ok(o.host_only, "--host: no configuration file");
+    tap_int((int)o.nsettings, 7, "seven settings");
+    expect_setting(&o, 0, "host", "smtp.example.org", "--host", "--host=");
+    expect_setting(&o, 1, "port", "2525", "--port", "--port VALUE (next word)");
+    expect_setting(&o, 2, "tls_starttls", "off", "--tls-starttls", "--tls-starttls=off");
+    expect_setting(&o, 3, "tls", "on", "--tls", "--tls without value is on");
+    expect_setting(&o, 4, "auth", "on", "--auth", "--auth without value is on");
+    expect_setting(&o, 5, "user", "", "--user", "--user= (empty: unset)");
+    expect_setting(&o, 6, "passwordeval", "pass x", "--passwordeval", "--passwordeval=");
+    tap_str(o.from, "a@example.org", "--from still the sender");
+    tap_int(o.nrecipients, 1, "one recipient");
+
+    rc = parse(&o, &r, "msmtp", "-a", "work", "--set-from-header", "--set-date-header=off",
+               "--set-msgid-header", "--remove-bcc-headers=off", "--undisclosed-recipients",
+               "--syslog", "--tls-certcheck=off", "--keepbcc", "--auto-from",
+               "--connect-timeout=5", "--tls-force-sslv3", "x@y", NULL);
+    expect_ok(rc, &r, "optional values");
+    tap_ok(!o.host_only, "no --host: configuration file used");
+    {
+        /* command, value, option: a value-less option means its "bare" value */
+        static const char *const want[][3] = {
+            { "set_from_header", "auto", "--set-from-header" },
+            { "set_date_header", "off", "--set-date-header" },
+            { "set_msgid_header", "auto", "--set-msgid-header" },
+            { "remove_bcc_headers", "off", "--remove-bcc-headers" },
+            { "undisclosed_recipients", "on", "--undisclosed-recipients" },
+            { "syslog", "on", "--syslog" },
+            { "tls_certcheck", "off", "--tls-certcheck" },
+            { "keepbcc", "on", "--keepbcc" },
+            { "auto_from", "on", "--auto-from" },
+            { "connect_timeout", "5", "--connect-timeout" },
+            { "tls_force_sslv3", "on", "--tls-force-sslv3" },
+        };
+        tap_int((int)o.nsettings, (int)(sizeof want / sizeof want[0]), "optional values: count");
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+            expect_setting(&o, k, want[k][0], want[k][1], want[k][2], want[k][2]);
+    }
+
+    {
+        /* every msmtp option that needs a value, in both forms */
+        static const char *const with_value[][2] = {
+            { "--host", "host" }, { "--port", "port" }, { "--source-ip", "source_ip" },
+            { "--proxy-host", "proxy_host" }, { "--proxy-port", "proxy_port" },
+            { "--socket", "socket" }, { "--timeout", "timeout" }, { "--protocol", "protocol" },
+            { "--domain", "domain" }, { "--user", "user" }, { "--passwordeval", "passwordeval" },
+            { "--tls-trust-file", "tls_trust_file" }, { "--tls-crl-file", "tls_crl_file" },
+            { "--tls-fingerprint", "tls_fingerprint" }, { "--tls-key-file", "tls_key_file" },
+            { "--tls-cert-file", "tls_cert_file" }, { "--tls-priorities", "tls_priorities" },
+            { "--tls-host-override", "tls_host_override" },
+            { "--tls-min-dh-prime-bits", "tls_min_dh_prime_bits" },
+            { "--maildomain", "maildomain" }, { "--logfile", "logfile" },
+            { "--logfile-time-format", "logfile_time_format" }, { "--aliases", "aliases" },
+            { "--dsn-notify", "dsn_notify" }, { "--dsn-return", "dsn_return" },
+        };
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+            char eq[64], what[96];
+            snprintf(eq, sizeof eq, "%s=full", with_value[k][0]);
+            rc = parse(&o, &r, "msmtp", eq, "x@y", NULL);
+            snprintf(what, sizeof what, "%s=VALUE", with_value[k][0]);
+            expect_ok(rc, &r, what);
+            expect_setting(&o, 0, with_value[k][1], "full", with_value[k][0], what);
+            rc = parse(&o, &r, "msmtp", with_value[k][0], "full", "x@y", NULL);
+            snprintf(what, sizeof what, "%s VALUE", with_value[k][0]);
+            expect_ok(rc, &r, what);
+            expect_setting(&o, 0, with_value[k][1], "full", with_value[k][0], what);
+            tap_int(o.nrecipients, 1, what);
+            rc = parse(&o, &r, "msmtp", "-t", with_value[k][0], NULL);
+            snprintf(what, sizeof what, "%s without a value", with_value[k][0]);
+            expect_usage(rc, &r, "needs an argument", false, what);
+        }
+    }
+
+    /* -d, --debug; -X FILE; -N off; -R off/headers/hdrs; ignored letters */
+    rc = parse(&o, &r, "msmtp", "-d", "x@y", NULL);
+    expect_ok(rc, &r, "-d");
+    tap_int(o.verbose, 2, "-d is verbose level 2");
+    rc = parse(&o, &r, "msmtp", "--debug", "-v", "x@y", NULL);
+    expect_ok(rc, &r, "--debug -v");
+    tap_int(o.verbose, 3, "--debug -v adds up");
+    rc = parse(&o, &r, "msmtp", "-X", "/tmp/log", "-X/tmp/log2", "x@y", NULL);
+    expect_ok(rc, &r, "-X FILE");
+    expect_setting(&o, 0, "logfile", "/tmp/log", "-X", "-X FILE sets the logfile");
+    expect_setting(&o, 1, "logfile", "/tmp/log2", "-X", "-XFILE sets the logfile");
+    rc = parse(&o, &r, "msmtp", "-N", "off", "-R", "off", "x@y", NULL);
+    expect_ok(rc, &r, "-N off -R off");
+    tap_str(o.dsn_notify, NULL, "-N off: no NOTIFY option");
+    tap_str(o.dsn_return, NULL, "-R off: no RET option");
+    expect_setting(&o, 0, "dsn_notify", "off", "-N", "-N off overrides the account");
+    expect_setting(&o, 1, "dsn_return", "off", "-R", "-R off overrides the account");
+    rc = parse(&o, &r, "msmtp", "-R", "headers", "--dsn-return=hdrs", "x@y", NULL);
+    expect_ok(rc, &r, "-R headers");
+    tap_str(o.dsn_return, "hdrs", "the last -R wins");
+    expect_setting(&o, 0, "dsn_return", "headers", "-R", "-R headers");
+    expect_setting(&o, 1, "dsn_return", "headers", "--dsn-return", "--dsn-return=hdrs");
+    rc = parse(&o, &r, "msmtp", "--dsn-return=tail", "x@y", NULL);
+    expect_usage(rc, &r, "option --dsn-return needs full, hdrs, headers or off, not \"tail\"",
+                 true, "--dsn-return=tail");
+    rc = parse(&o, &r, "msmtp", "-m", "-n", "-A", "c", "-Am", "-B", "BINARYMIME", "x@y", NULL);
+    expect_ok(rc, &r, "-m -n -A c -Am -B BINARYMIME");
+    tap_int(o.nrecipients, 1, "ignored options take their arguments");
+    tap_str(o.recipients[0], "x@y", "recipient after ignored options");
+    rc = parse(&o, &r, "msmtp", "--read-envelope-from", "-t", NULL);
+    expect_ok(rc, &r, "--read-envelope-from");
+    tap_ok(o.read_envelope_from, "--read-envelope-from recorded");
+
+    /* bundled single-letter flags (sendmail, Postfix and msmtp accept them) */
+    rc = parse(&o, &r, "sendmail", "-ti", NULL);
+    expect_ok(rc, &r, "-ti");
+    tap_ok(o.read_recipients && o.ignore_dots, "-ti is -t -i");
+    rc = parse(&o, &r, "sendmail", "-it", NULL);
+    expect_ok(rc, &r, "-it");
+    tap_ok(o.read_recipients && o.ignore_dots, "-it is -i -t");
+    rc = parse(&o, &r, "sendmail", "-tv", "-vv", NULL);
+    expect_ok(rc, &r, "-tv -vv");
+    tap_int(o.verbose, 3, "-tv -vv: verbose 3");
+    rc = parse(&o, &r, "sendmail", "-tif", "me@x", "a@y", NULL);
+    expect_ok(rc, &r, "-tif ADDR");
+    tap_str(o.from, "me@x", "-tif ADDR: sender from the next word");
+    tap_int(o.nrecipients, 1, "-tif ADDR: one recipient");
+    rc = parse(&o, &r, "sendmail", "-tfme@x", NULL);
+    expect_ok(rc, &r, "-tfADDR");
+    tap_ok(o.from == args[1] + 3, "-tfADDR: sender points into argv");
+    rc = parse(&o, &r, "sendmail", "-tX/tmp/l", NULL);
+    expect_ok(rc, &r, "-tXFILE");
+    expect_setting(&o, 0, "logfile", "/tmp/l", "-X", "-tXFILE");
+    rc = parse(&o, &r, "sendmail", "-iP", "x@y", NULL);
+    expect_ok(rc, &r, "-iP");
+    tap_int(o.mode, MODE_PRETEND, "-iP: pretend mode");
+    rc = parse(&o, &r, "sendmail", "-tf", NULL);
+    expect_usage(rc, &r, "option -f needs an argument", true, "-tf at the end");
+
+    /* --host and --account exclude each other, as in msmtp */
+    rc = parse(&o, &r, "msmtp", "--host=h", "-a", "work", "x@y", NULL);
+    expect_usage(rc, &r, "options --host and --account cannot be used together", false,
+                 "--host with -a");
+    /* options still end at the first recipient */
+    rc = parse(&o, &r, "msmtp", "x@y", "--port=1", NULL);
+    expect_ok(rc, &r, "option after a recipient");
+    tap_int((int)o.nsettings, 0, "--port after a recipient is a recipient");
+    tap_int(o.nrecipients, 2, "two recipients");
+    /* --tls takes its value only after '=' (getopt optional argument) */
+    rc = parse(&o, &r, "msmtp", "--tls", "off", NULL);
+    expect_ok(rc, &r, "--tls off");
+    expect_setting(&o, 0, "tls", "on", "--tls", "--tls then a recipient");
+    tap_str(o.recipients[0], "off", "\"off\" is a recipient");
+    {
+        /* more settings than fit */
+        char *many[CLI_MAX_SETTINGS + 3];
+        many[0] = "msmtp";
+        for (int k = 1; k <= CLI_MAX_SETTINGS + 1; k++)
+            many[k] = "--tls";
+        many[CLI_MAX_SETTINGS + 2] = NULL;
+        result_clear(&r);
+        rc = cli_parse(CLI_MAX_SETTINGS + 2, many, &o, &r);
+        expect_usage(rc, &r, "too many configuration options on the command line", false,
+                     "settings limit");
+    }
+}
+
 static void test_help_version(void)
 {
     char *help = capture(cli_print_help);
@@ -722,6 +915,16 @@ static void test_help_version(void)
         "--from=ADDR", "--read-recipients", "--verbose", "--pretend", "-P,", "--flush", "-q,",
         "--force", "--serverinfo", "-S,", "--store-password", "--forget-password", "--help",
         "--version", "~/.smtprc", "/smtprc", "Exit status", " 64 ", " 75 ", " 78 ",
+        "-d, --debug", "--read-envelope-from", "-X FILE", "-ti is -t -i", "msmtp options:",
+        "--host=HOST", "--port=N", "--source-ip=", "--proxy-host=", "--proxy-port=",
+        "--socket=", "--timeout=", "--connect-timeout=", "--protocol=", "--domain=", "--auth[=",
+        "--user=", "--passwordeval=", "--tls[=", "--tls-starttls[=", "--tls-trust-file=",
+        "--tls-crl-file=", "--tls-fingerprint=", "--tls-key-file=", "--tls-cert-file=",
+        "--tls-certcheck[=", "--tls-priorities=", "--tls-host-override=",
+        "--tls-min-dh-prime-bits=", "--tls-force-sslv3[=", "--auto-from[=", "--maildomain=",
+        "--keepbcc[=", "--dsn-notify=", "--dsn-return=", "--logfile=", "--logfile-time-format=",
+        "--syslog[=", "--aliases=", "--set-from-header[=", "--set-date-header[=",
+        "--set-msgid-header[=", "--remove-bcc-headers[=", "--undisclosed-recipients[=",
     };
 
     tap_ok(help != NULL && version != NULL, "help and version captured");
@@ -760,7 +963,8 @@ static void test_help_version(void)
     tap_ok(strstr(version, "SASL") == NULL, "version: SASL not listed");
 #endif
 #if HAVE_LIBSECRET
-    tap_ok(strstr(version, ", keyring (libsecret)") != NULL, "version: keyring listed");
+    tap_ok(strstr(version, ", keyring (libsecret, " LIBSECRET_SONAME " ") != NULL,
+           "version: keyring listed with its file name");
 #else
     tap_ok(strstr(version, "keyring") == NULL, "version: keyring not listed");
 #endif
@@ -782,6 +986,7 @@ int main(void)
     test_modes();
     test_argv0();
     test_recipients_and_errors();
+    test_msmtp_options();
     test_help_version();
     return tap_done();
 }

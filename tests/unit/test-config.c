@@ -7,6 +7,7 @@
  */
 #include <autoconfig.h>
 
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -358,7 +359,7 @@ static void test_values(void)
     if (!cfg)
         return;
     const struct account *a = config_find(cfg, "a"), *b = config_find(cfg, "b");
-    const char *home = util_user_home();
+    const char *home = util_home();
     char *want;
     tap_str(a->host, "mail.example.org", "trailing whitespace and CR stripped");
     tap_int(a->port, 2525, "port 2525");
@@ -412,7 +413,7 @@ static void test_quoting(void)
         "from \"a # b\"   # comment\n"
         "user \"x\\\"y\\\\z\"\n"
         "password \"p a#s\\\\s\"\n"
-        "domain a\"b\"c\n"
+        "tls_host_override a\"b\"c\n"
         "from_full_name \"Joe \\q Smith\"\n"
         "tls_priorities  NORMAL:-VERS-ALL:+VERS-TLS1.3 #x\n"
         "passwordeval \"\"\n"
@@ -426,7 +427,7 @@ static void test_quoting(void)
     tap_str(a->from, "a # b", "# inside quotes is literal, comment after quotes");
     tap_str(a->user, "x\"y\\z", "\\\" and \\\\ escapes");
     tap_str(a->password, "p a#s\\s", "quoted password");
-    tap_str(a->domain, "a\"b\"c", "quotes inside an unquoted word are literal");
+    tap_str(a->tls_host_override, "a\"b\"c", "quotes inside an unquoted word are literal");
     tap_str(a->from_full_name, "Joe \\q Smith", "other backslashes kept");
     tap_str(a->tls_priorities, "NORMAL:-VERS-ALL:+VERS-TLS1.3", "comment after whitespace");
     tap_str(a->passwordeval, NULL, "\"\" = unset");
@@ -452,6 +453,281 @@ static void test_obsolete(void)
     tap_str(b->from, NULL, "auto_from off sets nothing");
     tap_ok(b->tls_certcheck, "tls_nocertcheck off = certcheck on");
     config_free(cfg);
+}
+
+/* msmtprc spellings: tls_nostarttls, fingerprints as certtool and
+ * openssl print them, `domain %H` and the EHLO name check. */
+static void test_msmtp_spellings(void)
+{
+    struct config *cfg = parse(
+        "account a\nhost h\ntls_nostarttls\n"
+        "tls_fingerprint 0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789ABCDEF\n"
+        "domain %H\n"
+        "account b\nhost h\ntls_nostarttls off\n"
+        "tls_fingerprint 0123456789ABCDEF0123456789abcdef01234567\n"
+        "domain mail.example.org\n"
+        "account c\nhost h\ntls_fingerprint sha256:"
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+        "domain [192.0.2.1]\n"
+        "account d\nhost h\ntls_fingerprint ab:CD:ef:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01\n"
+        "domain x_y.%C\n",
+        NULL);
+    tap_ok(cfg != NULL, "msmtp spellings parse");
+    if (!cfg)
+        return;
+    const struct account *a = config_find(cfg, "a"), *b = config_find(cfg, "b");
+    const struct account *c = config_find(cfg, "c"), *d = config_find(cfg, "d");
+    tap_ok(a->tls && !a->tls_starttls, "tls_nostarttls = tls_starttls off");
+    tap_ok(b->tls_starttls, "tls_nostarttls off = tls_starttls on");
+    tap_str(a->tls_fingerprint,
+            "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
+            "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF",
+            "bare SHA-256 hex in mixed case, stored as pairs");
+    tap_str(b->tls_fingerprint, "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
+            "bare SHA-1 hex");
+    tap_str(c->tls_fingerprint,
+            "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+            "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+            "sha256: prefix");
+    tap_str(d->tls_fingerprint, "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01",
+            "pairs with ':' in either case");
+    tap_str(a->domain, util_host_name(), "domain %H is the host name");
+    tap_ok(strchr(a->domain, '%') == NULL, "no % left in the EHLO name");
+    tap_str(b->domain, "mail.example.org", "plain domain");
+    tap_str(c->domain, "[192.0.2.1]", "address literal");
+    char *want = xasprintf("x_y.%s", util_host_name());
+    tap_str(d->domain, want, "%C inside a name");
+    free(want);
+    config_free(cfg);
+
+    expect_error_prefix("account a\ntls_fingerprint 0123456789abcdef0123456789abcdef\n",
+                        "t.rc:2: invalid tls_fingerprint \"0123456789abcdef0123456789abcdef\" "
+                        "(MD5 fingerprints are not accepted", "MD5 refused with a hint");
+    expect_error_prefix("account a\ntls_fingerprint 0123456789abcdef0123456789abcdef0123456\n",
+                        "t.rc:2: invalid tls_fingerprint", "odd number of hex digits");
+    expect_error_prefix("account a\ntls_fingerprint sha1:"
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+                        "t.rc:2: invalid tls_fingerprint", "sha1: prefix with 32 bytes");
+    expect_error_prefix("account a\ntls_fingerprint 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB"
+                        ":CD:EF:01:23:4567\n",
+                        "t.rc:2: invalid tls_fingerprint", "pairs with a missing ':'");
+    expect_error_prefix("account a\ntls_fingerprint 0123456789abcdef0123456789abcdef0123456g\n",
+                        "t.rc:2: invalid tls_fingerprint", "non-hex digit");
+    expect_error("account a\ndomain \"a b\"\n",
+                 "t.rc:2: invalid domain \"a b\" (expected a host name such as "
+                 "mail.example.org, or an address literal such as [192.0.2.1])",
+                 "domain with a space");
+    expect_error_prefix("account a\ndomain a;b\n", "t.rc:2: invalid domain \"a;b\"",
+                        "domain with ';'");
+    expect_error_prefix("account a\ndomain a..b\n", "t.rc:2: invalid domain \"a..b\"",
+                        "domain with an empty label");
+    expect_error_prefix("account a\ndomain example.org.\n",
+                        "t.rc:2: invalid domain \"example.org.\"", "domain with a final dot");
+    expect_error_prefix("account a\ndomain \xc3\xa9t\xc3\xa9.example\n",
+                        "t.rc:2: invalid domain", "domain with UTF-8");
+    expect_error_prefix("account a\ndomain [1.2.3.4\n", "t.rc:2: invalid domain",
+                        "unclosed address literal");
+    expect_error_prefix("account a\ndomain [1.2 3]\n", "t.rc:2: invalid domain",
+                        "space in an address literal");
+    expect_error_prefix("account a\ndomain %M\n", "t.rc:2: invalid domain \"%M\"",
+                        "domain %M is not expanded");
+    expect_error_prefix("account a\ndomain \"\x7f\"\n", "t.rc:2: control character",
+                        "domain with DEL");
+    cfg = parse("account a\nhost h\ndomain \"\"\n", NULL);
+    tap_ok(cfg && config_find(cfg, "a")->domain == NULL, "domain \"\" = unset");
+    config_free(cfg);
+}
+
+/* "~" is $HOME in configuration paths; the user database only when HOME
+ * is unset, empty or relative. */
+static void test_home(void)
+{
+    const char *old = getenv("HOME");
+    char *saved = old ? xstrdup(old) : NULL;
+    const struct passwd *pw = getpwuid(getuid());
+    const char *dbhome = pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : "/";
+    const char *text = "account a\nhost h\nlogfile ~/smtpfwd.log\naliases ~\n"
+                       "tls_trust_file ~/ca.pem\npasswordeval cat ~/pw\nfrom ~u@x\n";
+    char *want;
+
+    setenv("HOME", "/home/elsewhere", 1);
+    struct config *cfg = parse(text, NULL);
+    const struct account *a = cfg ? config_find(cfg, "a") : NULL;
+    tap_ok(a != NULL, "home: parses");
+    tap_str(a ? a->logfile : NULL, "/home/elsewhere/smtpfwd.log", "~/ is $HOME");
+    tap_str(a ? a->aliases : NULL, "/home/elsewhere", "~ alone is $HOME");
+    tap_str(a ? a->tls_trust_file : NULL, "/home/elsewhere/ca.pem", "tls_trust_file ~/");
+    tap_str(a ? a->passwordeval : NULL, "cat ~/pw", "passwordeval is not a path: kept");
+    tap_str(a ? a->from : NULL, "~u@x", "from is not a path: kept");
+    config_free(cfg);
+
+    setenv("HOME", "/home/slash/", 1);
+    cfg = parse(text, NULL);
+    a = cfg ? config_find(cfg, "a") : NULL;
+    tap_str(a ? a->logfile : NULL, "/home/slash/smtpfwd.log", "HOME with a final slash");
+    config_free(cfg);
+
+    setenv("HOME", "/", 1);
+    cfg = parse(text, NULL);
+    a = cfg ? config_find(cfg, "a") : NULL;
+    tap_str(a ? a->logfile : NULL, "/smtpfwd.log", "HOME=/");
+    config_free(cfg);
+
+    static const char *const unusable[] = { "", "relative/dir", NULL };
+    for (size_t i = 0; i < 3; i++) {
+        char what[96];
+        if (unusable[i])
+            setenv("HOME", unusable[i], 1);
+        else
+            unsetenv("HOME");
+        snprintf(what, sizeof what, "HOME %s%s%s: the user database's home",
+                 unusable[i] ? "\"" : "", unusable[i] ? unusable[i] : "unset",
+                 unusable[i] ? "\"" : "");
+        cfg = parse(text, NULL);
+        a = cfg ? config_find(cfg, "a") : NULL;
+        want = xasprintf("%s%ssmtpfwd.log", dbhome, dbhome[1] ? "/" : "");
+        tap_str(a ? a->logfile : NULL, want, what);
+        free(want);
+        config_free(cfg);
+    }
+    if (saved)
+        setenv("HOME", saved, 1);
+    else
+        unsetenv("HOME");
+    free(saved);
+}
+
+static void expect_setting_error(struct config *cfg, const char *command, const char *value,
+                                 const char *option, const char *want, const char *what)
+{
+    struct config_setting s = { command, value, option };
+    struct result r = RESULT_INIT;
+    char name[128];
+    snprintf(name, sizeof name, "%s: fails", what);
+    tap_int(config_apply_settings(cfg, "a", &s, 1, &r), -1, name);
+    snprintf(name, sizeof name, "%s: RC_USAGE", what);
+    tap_int(r.cls, RC_USAGE, name);
+    snprintf(name, sizeof name, "%s: message", what);
+    tap_str(r.msg, want, name);
+    result_clear(&r);
+}
+
+/* msmtp's command-line options, applied over the chosen account with the
+ * file's validation; and the account of --host, made of them alone. */
+static void test_settings(void)
+{
+    struct config *cfg = parse("defaults\nport 2525\nlogfile /tmp/l\n"
+                               "account base\nhost base.example\nuser u\ntls_starttls off\n"
+                               "account a : base\nfrom a@example.org\ndsn_notify failure\n",
+                               NULL);
+    tap_ok(cfg != NULL, "settings: base file parses");
+    if (!cfg)
+        return;
+    const struct config_setting s[] = {
+        { "port", "26", "--port" },
+        { "tls", "off", "--tls" },
+        { "user", "", "--user" },
+        { "logfile", "", "-X" },
+        { "dsn_notify", "off", "-N" },
+        { "keepbcc", "on", "--keepbcc" },
+        { "domain", "%H", "--domain" },
+        { "tls_fingerprint", "0123456789abcdef0123456789abcdef01234567", "--tls-fingerprint" },
+        { "port", "27", "--port" },
+    };
+    struct result r = RESULT_INIT;
+    tap_int(config_apply_settings(cfg, "a", s, sizeof s / sizeof s[0], &r), 0,
+            "settings applied");
+    const struct account *a = config_find(cfg, "a"), *base = config_find(cfg, "base");
+    tap_int(a->port, 27, "the last --port wins over the defaults");
+    tap_ok(!a->tls, "--tls=off");
+    tap_ok(!a->tls_starttls, "inherited tls_starttls off kept");
+    tap_str(a->host, "base.example", "inherited host kept");
+    tap_str(a->user, NULL, "--user= unsets the inherited user");
+    tap_str(a->logfile, NULL, "-X \"\" unsets the default logfile");
+    tap_str(a->dsn_notify, "off", "-N off over dsn_notify failure");
+    tap_ok(!a->remove_bcc_headers, "--keepbcc (obsolete) = remove_bcc_headers off");
+    tap_str(a->domain, util_host_name(), "--domain=%H");
+    tap_str(a->tls_fingerprint, "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
+            "--tls-fingerprint canonical");
+    tap_int(a->queue, QUEUE_OFF, "a connection setting turns the spool off for the run");
+    {
+        const struct config_setting harmless[] = {
+            { "logfile", "/tmp/x", "-X" }, { "dsn_return", "headers", "-R" },
+            { "set_date_header", "off", "--set-date-header" }, { "keepbcc", "on", "--keepbcc" },
+        };
+        tap_int(config_apply_settings(cfg, "base", harmless, 4, &r), 0, "harmless settings");
+        tap_int(config_find(cfg, "base")->queue, QUEUE_ON_FAILURE,
+                "settings a spool entry keeps leave the spool on");
+        tap_str(config_find(cfg, "base")->logfile, "/tmp/x", "-X on base");
+    }
+    tap_int(base->port, 2525, "other accounts untouched");
+    tap_str(base->user, "u", "other accounts untouched (user)");
+
+    expect_setting_error(cfg, "port", "abc", "--port",
+                         "invalid --port \"abc\" (expected a number from 1 to 65535)",
+                         "--port=abc");
+    {
+        /* an empty value unsets, as the empty argument in a file */
+        const struct config_setting unset = { "port", "", "--port" };
+        tap_int(config_apply_settings(cfg, "a", &unset, 1, &r), 0, "--port= accepted");
+        tap_int(config_port(a), 25, "--port= back to the default port (25 with --tls=off)");
+    }
+    expect_setting_error(cfg, "tls", "maybe", "--tls",
+                         "invalid --tls \"maybe\" (expected on or off)", "--tls=maybe");
+    expect_setting_error(cfg, "timeout", "", "--timeout", "option --timeout needs an argument",
+                         "--timeout=");
+    expect_setting_error(cfg, "host", "", "--host", "option --host needs an argument",
+                         "--host=");
+    expect_setting_error(cfg, "domain", "a b", "--domain",
+                         "invalid --domain \"a b\" (expected a host name such as "
+                         "mail.example.org, or an address literal such as [192.0.2.1])",
+                         "--domain with a space");
+    expect_setting_error(cfg, "dsn_notify", "sometimes", "-N",
+                         "invalid -N \"sometimes\" (expected off, never, or a list of success, "
+                         "failure, delay)", "-N sometimes");
+    expect_setting_error(cfg, "keepbcc", "x", "--keepbcc",
+                         "invalid --keepbcc \"x\" (expected on or off)", "--keepbcc=x");
+    expect_setting_error(cfg, "protocol", "esmtp", "--protocol",
+                         "invalid --protocol \"esmtp\" (expected one of: smtp lmtp)",
+                         "--protocol=esmtp");
+    config_free(cfg);
+
+    /* --host: no file; the defaults and the settings alone, no spool */
+    const struct config_setting h[] = {
+        { "host", "smtp.example.org", "--host" },
+        { "tls_starttls", "off", "--tls-starttls" },
+        { "auth", "on", "--auth" },
+    };
+    cfg = NULL;
+    tap_int(config_from_settings(h, 3, &cfg, &r), 0, "--host account");
+    a = cfg && cfg->naccounts == 1 ? cfg->accounts[0] : NULL;
+    tap_ok(a != NULL, "--host: one account");
+    if (a) {
+        tap_str(a->name, CONFIG_COMMAND_LINE, "--host: account name");
+        tap_str(a->host, "smtp.example.org", "--host: host");
+        tap_int(config_port(a), 465, "--host: port from tls_starttls off");
+        tap_str(a->auth, "on", "--host: --auth");
+        tap_ok(a->tls && a->tls_certcheck, "--host: smtpfwd's defaults");
+        tap_int(a->queue, QUEUE_OFF, "--host: no spool");
+        tap_ok(config_select(cfg, NULL, NULL, &r) == NULL, "--host account is not \"default\"");
+        result_clear(&r);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        config_print_account(f, a);
+        fclose(f);
+        tap_ok(strncmp(text, "account = (command line)\nfile = (command line)\n"
+                             "host = smtp.example.org\nport = 465\n", 80) == 0,
+               "--host: --pretend listing");
+        free(text);
+    }
+    config_free(cfg);
+    const struct config_setting bad[] = { { "host", "h", "--host" }, { "port", "0", "--port" } };
+    cfg = NULL;
+    tap_int(config_from_settings(bad, 2, &cfg, &r), -1, "--host with a bad --port");
+    tap_int(r.cls, RC_USAGE, "--host bad --port: RC_USAGE");
+    tap_ok(cfg == NULL, "--host bad --port: no configuration");
+    result_clear(&r);
 }
 
 static void test_inheritance(void)
@@ -672,7 +948,7 @@ static void test_files(void)
     result_clear(&r);
 
     /* no files at all (only when the real home has none) */
-    char *home_rc = xasprintf("%s/.smtprc", util_user_home());
+    char *home_rc = xasprintf("%s/.smtprc", util_home());
     if (access(home_rc, F_OK) != 0) {
         setenv("SMTPFWD_SYSCONF", missing, 1);
         setenv("XDG_CONFIG_HOME", tmpdir, 1);
@@ -887,6 +1163,9 @@ int main(void)
     test_values();
     test_quoting();
     test_obsolete();
+    test_msmtp_spellings();
+    test_home();
+    test_settings();
     test_inheritance();
     test_chunking();
     test_eval();
