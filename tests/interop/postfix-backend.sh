@@ -17,7 +17,7 @@
 #                     refused with 550, later@x.test deferred with 450
 #                   - header_checks: a Subject with "eod-refuse" is refused
 #                     with 550 at the end of data, one with "eod-defer"
-#                     deferred with 450 (cleanup answers for the message,
+#                     deferred with 451 (cleanup answers for the message,
 #                     after DATA's final dot or BDAT LAST)
 #   pfb_eod_cases ACCOUNT-FN SERVER
 #                   the end-of-data cases (TAP), each with DATA and with
@@ -59,7 +59,7 @@ iop_fetch() {
 #  - eod-refuse: 550 to the end of data; queue off and on-failure alike:
 #    exit 65, nothing queued, nothing stored (smtpfwd(1), "Permanent
 #    refusals": the message itself was refused).
-#  - eod-defer: 450 to the end of data: queue off exits 75 and queues
+#  - eod-defer: 451 to the end of data: queue off exits 75 and queues
 #    nothing; queue on-failure exits 0 with one entry for alice, and the
 #    entry records no 2xx reply (her RCPT's) as her error.
 #  - eod-refuse-partial: nobody@ refused at RCPT, then 550 to the end of

@@ -28,7 +28,7 @@
 # Recipients alice@x.test and bob@x.test (and sender@x.test, where the
 # delivery notifications go) have their own maildirs; check_recipient_access
 # refuses nobody@x.test with 550 and defers later@x.test with 450; chosen
-# messages are refused (550) or deferred (450) at the end of their data,
+# messages are refused (550) or deferred (451) at the end of their data,
 # after DATA and after BDAT LAST (tests/interop/postfix-backend.sh, run
 # from iop_server_checks).
 #
