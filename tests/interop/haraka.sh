@@ -236,7 +236,7 @@ iop_fetch() {
 }
 
 # hk_conn_lines FILE: Haraka's log lines of the connection whose greeting
-# is the first line of the transcript FILE (the greeting ends with the
+# is the first 220 line of the transcript FILE (the greeting ends with the
 # first characters of the connection's id, which starts its log lines),
 # once its "disconnect" line is there (bounded wait); 1 when it is not.
 hk_conn_lines_once() {
@@ -245,7 +245,7 @@ hk_conn_lines_once() {
     cat "$1.log"
 }
 hk_conn_lines() {
-    hk_id=$(sed -n '1s/^<-- 220 .* ready (\([0-9A-F]\{6\}\))\r\{0,1\}$/\1/p' "$1")
+    hk_id=$(sed -n '/^<-- 220 /{s/^<-- 220 .* ready (\([0-9A-F]\{6\}\))\r\{0,1\}$/\1/p;q;}' "$1")
     [ -n "$hk_id" ] || { echo "no Haraka greeting with a connection id in $1" >&2; return 1; }
     iop_poll hk_conn_lines_once "$1"
 }
