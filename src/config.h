@@ -57,7 +57,7 @@
 /* Tri-state for set_*_header commands: auto (add when missing), on, off. */
 enum hdr_mode { HDR_AUTO = 0, HDR_ON, HDR_OFF };
 
-/* Queue modes (issue 4 implements them; parsed and shown now). */
+/* Queue modes (the spool: queue.h). */
 enum queue_mode { QUEUE_ON_FAILURE = 0, QUEUE_OFF, QUEUE_ALWAYS };
 
 struct account {
@@ -90,7 +90,7 @@ struct account {
     bool undisclosed_recipients; /* default off */
     char *aliases;               /* aliases file path (~ expanded) */
 
-    /* authentication (issue 3) */
+    /* authentication */
     char *auth;                  /* "off" (default), "on", or a mechanism name (lowercase) */
     char *user;
     char *password;              /* secret: wiped on free */
@@ -98,7 +98,7 @@ struct account {
     char *ntlmdomain;
     bool allow_plaintext_auth;   /* default off: PLAIN/LOGIN without TLS only when on */
 
-    /* TLS (issue 3) */
+    /* TLS */
     bool tls;                    /* default ON (differs from msmtp) */
     bool tls_starttls;           /* default on */
     char *tls_trust_file;        /* "system" or path */
@@ -116,13 +116,13 @@ struct account {
     char *logfile_time_format;
     char *syslog;                /* NULL = off; facility name like "LOG_MAIL" */
 
-    /* spool (issue 4) */
+    /* spool */
     enum queue_mode queue;
     char *queue_dir;
     long queue_lifetime;         /* seconds; default 5 days */
     long queue_max_backoff;      /* seconds; default 1 hour */
 
-    /* protocol (issue 5) */
+    /* protocol */
     bool chunking;               /* default on: BDAT when the server offers CHUNKING
                                     and PIPELINING */
     bool tls_session_cache;      /* default on: resume TLS sessions across runs */

@@ -16,7 +16,7 @@
  * "bounce: pending" durably before it is sent and "bounce: sent" after
  * the server's 250, so a crash in between may send it twice, never lose
  * it. A crash between a message's final "." reply and the update may
- * deliver that message twice (allowed by issue 4); nothing else may.
+ * deliver that message twice (at least once, never lost); nothing else may.
  *
  * Must not: know the entry format (queue.c), speak SMTP (deliver.c),
  * decide exit statuses (result.c).

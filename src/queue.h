@@ -1,5 +1,5 @@
 /*
- * queue.h - the per-user spool (DESIGN.md, "The spool"): enqueue with
+ * queue.h - the per-user spool (doc/DESIGN.md, "The spool"): enqueue with
  * maildir discipline, list, lock, flush with backoff and expiry, bounces.
  *
  * Location: the account's queue_dir, else $XDG_STATE_HOME/smtpfwd/queue,
@@ -136,8 +136,6 @@ void queue_flush_detached(const struct config *cfg, const char *account);
 /* --queue-remove ID... / --queue-retry ID... */
 int queue_remove(const struct config *cfg, char **ids, int n, struct result *r);
 int queue_retry(const struct config *cfg, char **ids, int n, struct result *r);
-
-/* Added by the QUEUE engineer (issue 4). */
 
 /* What a first delivery attempt left behind, for queue_enqueue_after.
  * states[i] (NULL = all pending) is env->rcpts[i]'s state: delivered ones

@@ -70,14 +70,14 @@ struct smtp_params {
     int timeout_s;            /* 0 = RFC 5321 4.5.3.2 defaults; else caps every wait */
     bool lmtp;                /* protocol lmtp: LHLO, per-recipient data replies */
 
-    /* TLS (issue 3): starttls set -> after EHLO, STARTTLS is required
+    /* TLS: starttls set -> after EHLO, STARTTLS is required
      * (not offered -> RC_UNAVAILABLE, bytes pipelined behind its 220 ->
      * RC_PROTOCOL), conn_start_tls(tls), then EHLO again. For implicit
      * TLS the caller starts TLS on the conn before smtp_open. */
     bool starttls;
     const struct tls_config *tls;   /* not owned; needed when starttls */
 
-    /* AUTH (issue 3): auth is the account's `auth` ("off"/NULL = none,
+    /* AUTH: auth is the account's `auth` ("off"/NULL = none,
      * "on" = strongest offered, or a mechanism name). password may be
      * NULL for mechanisms that need none (external, gssapi). */
     const char *auth;

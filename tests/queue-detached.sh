@@ -1,8 +1,7 @@
 #!/bin/sh
 # queue-detached.sh - after a successful direct delivery, smtpfwd flushes
 # the account's spool in a detached process that the caller never waits
-# for (issue 4: "a detached flush ... runs without making the caller
-# wait"; cron reads the caller's stdout and stderr until EOF, so the
+# for (cron reads the caller's stdout and stderr until EOF, so the
 # detached process must not hold them).
 #
 # 1. A server that answers the greeting with 421: message A is kept in

@@ -1,5 +1,5 @@
 #!/bin/sh
-# queue-faults.sh - fault tests for the spool (issue 4, item 7): what a crash,
+# queue-faults.sh - fault tests for the spool: what a crash,
 # a full disk or concurrency can do to queued mail.
 #
 #  (a) SIGKILL of a flushing process at random points: 5 messages queued

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/bench/run.sh - `make bench`: smtpfwd against msmtp, same run, same
-# servers, one table (issue 5).
+# servers, one table.
 #
 # Owns: finding the programs, building the sink and the delaying proxy
 # when make has not, starting the private Postfix + Dovecot of

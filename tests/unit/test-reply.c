@@ -1003,7 +1003,7 @@ static void test_lmtp(void)
 }
 
 /* ---------------------------------------------------------------- */
-/* AUTH (issue 3): pipelined AUTH PLAIN, multi-step LOGIN, refusals,
+/* AUTH: pipelined AUTH PLAIN, multi-step LOGIN, refusals,
  * cancellation, and the masked -v transcript. */
 
 #include <fcntl.h>
