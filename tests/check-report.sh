@@ -53,6 +53,9 @@ printf 'exit 77\n' >"$t/skip.sh"
 printf 'echo 1..3\necho ok 1 - first\necho not ok 2 - second result\necho ok 3 - third\n' >"$t/results.tap"
 printf 'exit 1\n' >"$t/sub/deep.sh"
 
+# Under make check, make's variables (TEST_LOGS=... among them) would pass
+# to the small project's make through MAKEFLAGS.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES 2>/dev/null
 (cd "$p" && autoreconf -i >autoreconf.out 2>&1) || { cat "$p/autoreconf.out"; exit 99; }
 
 # 1. The whole suite.
