@@ -43,6 +43,11 @@
 #  define GSASL_SONAME "libgsasl.so.18"
 # endif
 #endif
+#if HAVE_LIBSECRET
+# ifndef LIBSECRET_SONAME
+#  define LIBSECRET_SONAME "libsecret-1.so.0"
+# endif
+#endif
 #if HAVE_LIBIDN2
 # include <idn2.h>
 # ifndef LIBIDN2_SONAME
@@ -662,23 +667,43 @@ void cli_print_version(void)
      * feature follows it with ", ". GnuTLS is not linked: it is loaded
      * when a connection uses TLS (gnutls-dl.c), so the version printed
      * is the one compiled against, and nothing is loaded to print it;
-     * the same for GNU SASL and libidn2 (gsasl-dl.c, idn.c). */
+     * the same for GNU SASL, libsecret and libidn2 (gsasl-dl.c,
+     * secret.c, idn.c). With configure --disable-dlopen they are linked
+     * and each says so ("FILE linked"). */
     printf("%s %s\n", PACKAGE, VERSION);
     fputs(_("Features:"), stdout);
     printf(" TLS (GnuTLS %s, ", GNUTLS_VERSION);
+#if SMTPFWD_DLOPEN
     printf(_("%s loaded when a connection uses TLS"), GNUTLS_SONAME);
+#else
+    printf(_("%s linked"), GNUTLS_SONAME);
+#endif
     putchar(')');
 #if HAVE_LIBGSASL
     printf(", SASL (GNU SASL %s, ", GSASL_VERSION);
+# if SMTPFWD_DLOPEN
     printf(_("%s loaded when AUTH uses it"), GSASL_SONAME);
+# else
+    printf(_("%s linked"), GSASL_SONAME);
+# endif
     putchar(')');
 #endif
 #if HAVE_LIBSECRET
-    fputs(", keyring (libsecret)", stdout);
+    fputs(", keyring (libsecret, ", stdout);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded when the keyring is used"), LIBSECRET_SONAME);
+# else
+    printf(_("%s linked"), LIBSECRET_SONAME);
+# endif
+    putchar(')');
 #endif
 #if HAVE_LIBIDN2
     printf(", IDN (libidn2 %s, ", IDN2_VERSION);
+# if SMTPFWD_DLOPEN
     printf(_("%s loaded for non-ASCII names"), LIBIDN2_SONAME);
+# else
+    printf(_("%s linked"), LIBIDN2_SONAME);
+# endif
     putchar(')');
 #endif
     putchar('\n');

@@ -1,12 +1,15 @@
 /*
  * conn.c - the only code that touches sockets (see conn.h).
  *
- * Owns: name resolution and connecting (every address, non-blocking
- * connect bounded by poll), the output buffer with its explicit flush
- * points, the input buffer for line reads, and the timeouts of every
- * wait. All bytes go through conn_io_send() and conn_io_recv(): the raw
- * fd, or the GnuTLS session of tls.[ch] once conn_start_tls() has
- * succeeded; nothing above this file changes when TLS is on.
+ * Owns: name resolution and connecting (Happy Eyeballs as RFC 8305
+ * describes it: the families alternating, a new non-blocking attempt
+ * every 250 ms while the earlier ones keep going, the first to succeed
+ * wins, one deadline for all, one poll() on every pending socket), the
+ * output buffer with its explicit flush points, the input buffer for
+ * line reads, and the timeouts of every wait. All bytes go through
+ * conn_io_send() and conn_io_recv(): the raw fd, or the GnuTLS session
+ * of tls.[ch] once conn_start_tls() has succeeded; nothing above this
+ * file changes when TLS is on.
  *
  * Must not: know anything about SMTP beyond "a reply is a line", or
  * raise SIGPIPE (send() with MSG_NOSIGNAL).
@@ -269,6 +272,8 @@ static int conn_fill(struct conn *c, long long deadline, int timeout_ms, struct 
                 c->eof = true;
                 return 0;
             }
+            if (c->tls && errno == EPROTO && tls_session_refusal(c->tls, c->peer, r) != 0)
+                return -1;
             result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer,
                        conn_io_strerror(c, errno));
             return -1;
@@ -452,16 +457,181 @@ static int conn_bind_source(int fd, int family, const char *source_ip)
     return err;
 }
 
-int conn_open(const char *host, int port, const char *socket_path,
-              const char *source_ip, int timeout_ms, struct conn **out,
-              struct result *r)
-{
-    *out = NULL;
-    if (timeout_ms <= 0)
-        timeout_ms = 60 * 1000;
-    if (socket_path)
-        return conn_open_unix(socket_path, timeout_ms, out, r);
+/* ---- Happy Eyeballs (RFC 8305) ----
+ *
+ * The addresses getaddrinfo returns (already sorted by the system's
+ * RFC 6724 rules) are reordered so that the families alternate, starting
+ * with the family of the first one (RFC 8305 section 4). The first
+ * attempt starts at once; while attempts are pending and neither has
+ * succeeded nor failed within the Connection Attempt Delay, the next one
+ * starts as well, the earlier ones keep going (section 5). An attempt
+ * that fails starts the next one at once. The first connection that
+ * succeeds is kept and every other attempt is closed. All of it is
+ * bounded by one deadline, the caller's timeout. */
 
+#define CONN_ATTEMPT_DELAY_MS 250
+
+enum attempt_state {
+    ATT_UNTRIED,
+    ATT_PENDING,          /* non-blocking connect in progress on fd */
+    ATT_FAILED,           /* err: socket() or connect() failed */
+    ATT_SOURCE_FAILED,    /* err: source_ip could not be bound */
+    ATT_TIMED_OUT,        /* still pending at the deadline */
+};
+
+struct conn_attempt {
+    const struct addrinfo *ai;
+    char *numeric;        /* the address alone, for the error message */
+    char *text;           /* "ADDR port N" for -v and conn_peer() */
+    enum attempt_state state;
+    int fd;
+    int err;
+};
+
+/* The attempts in RFC 8305 order (see above); *n receives their number. */
+static struct conn_attempt *conn_attempts_order(const struct addrinfo *res, size_t *n)
+{
+    size_t total = 0;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        total++;
+    struct conn_attempt *at = xcalloc(total, sizeof *at);
+    const struct addrinfo **first = xcalloc(total, sizeof *first);
+    const struct addrinfo **other = xcalloc(total, sizeof *other);
+    size_t nf = 0, no = 0;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == res->ai_family)
+            first[nf++] = ai;
+        else
+            other[no++] = ai;
+    }
+    size_t k = 0;
+    for (size_t i = 0, j = 0; i < nf || j < no;) {
+        if (i < nf)
+            at[k++].ai = first[i++];
+        if (j < no)
+            at[k++].ai = other[j++];
+    }
+    free(first);
+    free(other);
+    for (size_t i = 0; i < total; i++) {
+        char host[NI_MAXHOST];
+        at[i].fd = -1;
+        at[i].state = ATT_UNTRIED;
+        at[i].text = conn_addr_text(at[i].ai->ai_addr, at[i].ai->ai_addrlen);
+        at[i].numeric = getnameinfo(at[i].ai->ai_addr, at[i].ai->ai_addrlen, host,
+                                    sizeof host, NULL, 0, NI_NUMERICHOST) == 0
+                            ? xstrdup(host) : xstrdup(_("unknown address"));
+    }
+    *n = total;
+    return at;
+}
+
+static void conn_attempt_fail(struct conn_attempt *a, enum attempt_state state, int err)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    a->state = state;
+    a->err = err;
+    if (state == ATT_FAILED)
+        log_debug(1, _("cannot connect to %s: %s"), a->text, strerror(err));
+}
+
+/* Start the attempt a. Returns 1 connected at once, 0 pending, -1 failed
+ * (a->state says why). */
+static int conn_attempt_start(struct conn_attempt *a, const char *host, const char *source_ip)
+{
+    const struct addrinfo *ai = a->ai;
+    a->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                   ai->ai_protocol);
+    if (a->fd < 0) {
+        conn_attempt_fail(a, ATT_FAILED, errno);
+        return -1;
+    }
+    if (source_ip) {
+        int err = conn_bind_source(a->fd, ai->ai_family, source_ip);
+        if (err != 0) {
+            if (err == EAFNOSUPPORT)
+                log_debug(1, _("not trying %s: cannot use source address %s"), a->text,
+                          source_ip);
+            else
+                log_debug(1, _("not trying %s: cannot use source address %s: %s"), a->text,
+                          source_ip, strerror(err));
+            conn_attempt_fail(a, ATT_SOURCE_FAILED, err);
+            return -1;
+        }
+    }
+    log_debug(1, _("connecting to %s (%s)"), host, a->text);
+    if (connect(a->fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return 1;
+    if (errno != EINPROGRESS && errno != EINTR) {
+        conn_attempt_fail(a, ATT_FAILED, errno);
+        return -1;
+    }
+    a->state = ATT_PENDING;
+    return 0;
+}
+
+/* The result of a pending attempt that poll() reported: 1 connected,
+ * -1 failed (recorded in a). */
+static int conn_attempt_finish(struct conn_attempt *a, short revents)
+{
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
+        err = errno;
+    if (err == 0 && !(revents & POLLOUT))
+        err = ECONNRESET;   /* hung up without an error: never usable */
+    if (err != 0) {
+        conn_attempt_fail(a, ATT_FAILED, err);
+        return -1;
+    }
+    return 1;
+}
+
+/* Every attempt that failed, for the error message: "ADDR: why; ...".
+ * When host is the one address itself, only the reason. */
+static char *conn_attempts_describe(const struct conn_attempt *at, size_t n, const char *host,
+                                    const char *source_ip, int timeout_ms)
+{
+    struct buf b = BUF_INIT;
+    size_t untried = 0, listed = 0;
+    bool only_host = n == 1 && strcmp(at[0].numeric, host) == 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct conn_attempt *a = &at[i];
+        if (a->state == ATT_UNTRIED) {
+            untried++;
+            continue;
+        }
+        if (listed++)
+            buf_puts(&b, "; ");
+        if (!only_host)
+            buf_printf(&b, "%s: ", a->numeric);
+        if (a->state == ATT_TIMED_OUT) {
+            char *t = conn_describe_timeout(timeout_ms);
+            buf_printf(&b, _("timed out after %s"), t);
+            free(t);
+        } else if (a->state == ATT_SOURCE_FAILED && a->err == EAFNOSUPPORT) {
+            buf_printf(&b, _("cannot use source address %s"), source_ip);
+        } else if (a->state == ATT_SOURCE_FAILED) {
+            buf_printf(&b, _("cannot use source address %s: %s"), source_ip,
+                       strerror(a->err));
+        } else {
+            buf_puts(&b, strerror(a->err));
+        }
+    }
+    if (untried) {
+        if (listed)
+            buf_puts(&b, "; ");
+        buf_printf(&b, ngettext("%zu more address not tried", "%zu more addresses not tried",
+                                untried), untried);
+    }
+    return buf_steal(&b);
+}
+
+static int conn_open_tcp(const char *host, int port, const char *source_ip, int timeout_ms,
+                         struct conn **out, struct result *r)
+{
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -484,53 +654,123 @@ int conn_open(const char *host, int port, const char *socket_path,
         return -1;
     }
 
-    int last_err = EHOSTUNREACH;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                        ai->ai_protocol);
-        if (fd < 0) {
-            last_err = errno;
-            continue;
+    size_t n;
+    struct conn_attempt *at = conn_attempts_order(res, &n);
+    struct pollfd *pfd = xcalloc(n, sizeof *pfd);
+    size_t *pidx = xcalloc(n, sizeof *pidx);
+    long long deadline = conn_now_ms() + timeout_ms;
+    long long next_start = 0;   /* no attempt starts before this time */
+    size_t next = 0;            /* the next untried attempt */
+    size_t npending = 0;
+    size_t last_pending = 0;    /* the pending attempt started last */
+    long winner = -1;
+
+    while (winner < 0) {
+        long long now = conn_now_ms();
+        if (now >= deadline) {
+            for (size_t i = 0; i < next; i++)
+                if (at[i].state == ATT_PENDING)
+                    conn_attempt_fail(&at[i], ATT_TIMED_OUT, ETIMEDOUT);
+            break;
         }
-        if (source_ip) {
-            int err = conn_bind_source(fd, ai->ai_family, source_ip);
-            if (err != 0) {
-                last_err = err;
-                close(fd);
-                continue;
+        /* Start the next attempt when none is pending, or when the
+         * pending ones have had their Connection Attempt Delay; one that
+         * fails at once is followed by the next at once. */
+        while (next < n && (npending == 0 || now >= next_start)) {
+            if (npending > 0)
+                log_debug(1, _("no answer from %s yet; trying the next address as well"),
+                          at[last_pending].text);
+            size_t i = next++;
+            int rc = conn_attempt_start(&at[i], host, source_ip);
+            if (rc > 0) {
+                winner = (long)i;
+                break;
+            }
+            if (rc == 0) {
+                last_pending = i;
+                npending++;
+                next_start = now + CONN_ATTEMPT_DELAY_MS;
+                break;
             }
         }
-        char *addr = conn_addr_text(ai->ai_addr, ai->ai_addrlen);
-        log_debug(2, _("connecting to %s (%s)"), host, addr);
-        int err = conn_connect_fd(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms);
-        if (err != 0) {
-            log_debug(2, _("cannot connect to %s: %s"), addr, strerror(err));
-            free(addr);
-            last_err = err;
-            close(fd);
+        if (winner >= 0 || npending == 0)
+            break;
+
+        long long until = deadline;
+        if (next < n && next_start < until)
+            until = next_start;
+        size_t np = 0;
+        for (size_t i = 0; i < next; i++) {
+            if (at[i].state == ATT_PENDING) {
+                pfd[np] = (struct pollfd){ .fd = at[i].fd, .events = POLLOUT };
+                pidx[np++] = i;
+            }
+        }
+        long long left = until - now;
+        int k = poll(pfd, np, left > 0x7fffffff ? 0x7fffffff : (int)left);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            int err = errno;
+            for (size_t i = 0; i < np; i++)
+                conn_attempt_fail(&at[pidx[i]], ATT_FAILED, err);
+            npending = 0;
             continue;
         }
+        /* Ready ones in the order they were started: the earliest
+         * success wins. */
+        for (size_t i = 0; i < np; i++) {
+            if (!pfd[i].revents)
+                continue;
+            struct conn_attempt *a = &at[pidx[i]];
+            if (conn_attempt_finish(a, pfd[i].revents) > 0) {
+                winner = (long)pidx[i];
+                break;
+            }
+            npending--;
+            next_start = 0;     /* a failure starts the next attempt at once */
+        }
+    }
+
+    int rc = -1;
+    if (winner >= 0) {
+        struct conn_attempt *w = &at[winner];
+        log_debug(1, _("connected to %s"), w->text);
         int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        freeaddrinfo(res);
-        *out = conn_new(fd, true, addr);
+        (void)setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        *out = conn_new(w->fd, true, w->text);
         (*out)->tcp = true;
-        return 0;
-    }
-    freeaddrinfo(res);
-    if (last_err == ETIMEDOUT) {
-        char *t = conn_describe_timeout(timeout_ms);
-        result_set(r, RC_TEMPFAIL, _("cannot connect to %s port %d: timed out after %s"), host,
-                   port, t);
-        free(t);
-    } else if (last_err == EAFNOSUPPORT && source_ip) {
-        result_set(r, RC_TEMPFAIL, _("cannot connect to %s port %d: cannot use source address %s"),
-                   host, port, source_ip);
+        w->fd = -1;
+        w->text = NULL;
+        rc = 0;
     } else {
-        result_set(r, RC_TEMPFAIL, _("cannot connect to %s port %d: %s"), host, port,
-                   strerror(last_err));
+        char *why = conn_attempts_describe(at, n, host, source_ip, timeout_ms);
+        result_set(r, RC_TEMPFAIL, _("cannot connect to %s port %d: %s"), host, port, why);
+        free(why);
     }
-    return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (at[i].fd >= 0)
+            close(at[i].fd);
+        free(at[i].text);
+        free(at[i].numeric);
+    }
+    free(at);
+    free(pfd);
+    free(pidx);
+    freeaddrinfo(res);
+    return rc;
+}
+
+int conn_open(const char *host, int port, const char *socket_path,
+              const char *source_ip, int timeout_ms, struct conn **out,
+              struct result *r)
+{
+    *out = NULL;
+    if (timeout_ms <= 0)
+        timeout_ms = 60 * 1000;
+    if (socket_path)
+        return conn_open_unix(socket_path, timeout_ms, out, r);
+    return conn_open_tcp(host, port, source_ip, timeout_ms, out, r);
 }
 
 const char *conn_peer(const struct conn *c)

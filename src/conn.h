@@ -1,9 +1,9 @@
 /*
- * conn.h - the only code that touches sockets: TCP connect to every
- * address of a host with a timeout, buffered non-blocking I/O with
- * explicit flush points and per-operation timeouts (poll), and the TLS
- * upgrade through tls.[ch] (issue 3) underneath the same read/write
- * calls, so smtp.c never changes when TLS is on.
+ * conn.h - the only code that touches sockets: TCP connect to the
+ * addresses of a host (Happy Eyeballs, RFC 8305) within one timeout,
+ * buffered non-blocking I/O with explicit flush points and per-operation
+ * timeouts (poll), and the TLS upgrade through tls.[ch] underneath the
+ * same read/write calls, so smtp.c never changes when TLS is on.
  *
  * Writes are buffered until conn_flush() (or until the buffer is full, in
  * which case the full buffer is written): a pipelined group of SMTP
@@ -21,10 +21,17 @@
 
 struct conn;
 
-/* Connect to host:port (every address getaddrinfo returns, in order,
- * until one answers) or to a local socket path when socket_path is set.
- * source_ip binds the local end when non-NULL. timeout_ms bounds each
- * attempt. Returns 0 and *out, or -1 with r set. */
+/* Connect to host:port or to a local socket path when socket_path is set.
+ * The addresses getaddrinfo returns are tried with the families
+ * alternating, starting with the first one's; while an attempt has had
+ * no answer for 250 ms (or as soon as it fails) the next one starts too,
+ * the earlier ones keep going, and the first connection made is kept
+ * (the others are closed). source_ip binds every attempt; an address of
+ * another family than source_ip is not tried. timeout_ms bounds the whole
+ * connect phase after name resolution (all attempts together); -v says
+ * which address is tried and which one connected. Returns 0 and *out
+ * (conn_peer() names the address that connected), or -1 with r set: the
+ * error names every address tried and why it failed. */
 int conn_open(const char *host, int port, const char *socket_path,
               const char *source_ip, int timeout_ms, struct conn **out,
               struct result *r);
@@ -58,7 +65,7 @@ size_t conn_pending(const struct conn *c);
 /* The peer's address as text ("127.0.0.1 port 2525"), for messages. */
 const char *conn_peer(const struct conn *c);
 
-/* True when TLS is active on the connection (issue 3). */
+/* True when TLS is active on the connection. */
 bool conn_is_tls(const struct conn *c);
 
 struct tls_config;

@@ -14,7 +14,8 @@
  *   else the class of the transaction's failure (connection, MAIL, DATA,
  *   end of data, ...).
  * The session's class is the first message's class among the most
- * severe ones, where any permanent or local failure outranks RC_TEMPFAIL
+ * severe ones, where any failure that no retry cures outranks those
+ * worth a retry (result_worth_retry)
  * (a caller that must act on one message must act).
  */
 #include <autoconfig.h>
@@ -84,27 +85,41 @@ static int deliver_get_password(const struct account *a, char **out, struct resu
     return *out ? 0 : -1;
 }
 
-static void deliver_log(const struct account *a, const struct delivery *d,
-                        const struct smtp_reply *last, bool tls)
+void deliver_log_attempt(const struct account *a, const struct delivery *d)
 {
-    char *smtpmsg = last && last->text ? deliver_oneline(last->text) : NULL;
     struct log_attempt la = {
         .account = a->name,
         .host = a->socket ? a->socket : a->host,
-        .tls = tls,
+        .tls = d->tls,
         .auth = deliver_auth_on(a) ? a->auth : NULL,
         .user = a->user,
         .from = d->env->sender,
         .recipients = (const char *const *)d->env->rcpts,
         .nrecipients = d->env->nrcpts,
         .mailsize = d->msg ? d->msg->size : -1,
-        .smtpstatus = last ? last->code : 0,
-        .smtpmsg = smtpmsg,
+        .smtpstatus = d->last_code,
+        .smtpmsg = d->last_text,
         .errormsg = d->result.cls != RC_OK ? d->result.msg : NULL,
+        .queued = d->queued_id,
         .exitcode = result_exit_status(d->result.cls),
     };
     log_attempt_write(&la, a->logfile, a->logfile_time_format, a->syslog);
-    free(smtpmsg);
+}
+
+/* This message's attempt is over: keep what its log line needs, let the
+ * caller record the outcome (done), then write the line unless the
+ * caller will. */
+static void deliver_finish(const struct account *a, struct delivery *d,
+                           const struct smtp_reply *last, bool tls)
+{
+    free(d->last_text);
+    d->last_code = last ? last->code : 0;
+    d->last_text = last && last->text ? deliver_oneline(last->text) : NULL;
+    d->tls = tls;
+    if (d->done)
+        d->done(d, d->done_arg);
+    if (!d->log_later)
+        deliver_log_attempt(a, d);
 }
 
 /* Connect to a checked account (deliver_check_account) and with implicit
@@ -192,7 +207,7 @@ static int deliver_rank(enum result_class cls)
 {
     if (cls == RC_OK)
         return 0;
-    if (cls == RC_TEMPFAIL)
+    if (result_worth_retry(cls))
         return 1;
     return 2;
 }
@@ -243,9 +258,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         log_error("%s", sr.msg);
         for (size_t i = 0; i < n; i++) {
             result_set(&d[i].result, sr.cls, "%s", sr.msg);
-            deliver_log(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
-            if (d[i].done)
-                d[i].done(&d[i], d[i].done_arg);
+            deliver_finish(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
         }
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -257,9 +270,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
             } else {
                 deliver_one(s, &d[i], i + 1 == n);
             }
-            deliver_log(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
-            if (d[i].done)
-                d[i].done(&d[i], d[i].done_arg);
+            deliver_finish(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
         }
     }
 
@@ -413,5 +424,7 @@ void deliver_free(struct delivery *d)
     d->rcpts = NULL;
     free(d->reply);
     d->reply = NULL;
+    free(d->last_text);
+    d->last_text = NULL;
     result_clear(&d->result);
 }

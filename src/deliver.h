@@ -30,6 +30,17 @@ struct delivery {
      * caller can record it durably at once (the spool does). */
     void (*done)(struct delivery *d, void *arg);
     void *done_arg;
+    /* The log line (logfile, syslog) of this attempt. deliver_session
+     * writes it after the done callback, unless log_later is set: then
+     * the caller writes it with deliver_log_attempt once it has decided
+     * what becomes of the message. queued_id (not owned; set by the
+     * caller or the done callback) is the spool entry that keeps the
+     * message after this attempt: the line's queued= key. */
+    bool log_later;
+    const char *queued_id;
+    int last_code;                  /* the last reply's code, 0 if none */
+    char *last_text;                /* its text on one line, or NULL; owned */
+    bool tls;                       /* the attempt used TLS */
 };
 
 /* Deliver n messages through account a over one connection. Each
@@ -45,6 +56,9 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
  * AUTH mechanisms to out, then QUIT. Returns the class (RC_OK on success),
  * printing the failure on stderr. */
 enum result_class deliver_serverinfo(const struct account *a, FILE *out);
+
+/* Write the log line of d's attempt (see log_later above). */
+void deliver_log_attempt(const struct account *a, const struct delivery *d);
 
 /* Free what deliver_session allocated in d. */
 void deliver_free(struct delivery *d);

@@ -347,7 +347,7 @@ static void flush_session(const struct account *a, struct delivery *d, size_t n)
         log_hold();
     enum result_class cls = deliver_session(a, d, n);
     log_release(cls == RC_CONFIG || cls == RC_NOPERM || cls == RC_UNAVAILABLE
-                || cls == RC_PROTOCOL || cls == RC_SOFTWARE);
+                || cls == RC_PROTOCOL || cls == RC_SOFTWARE || cls == RC_LOCALTEMP);
 }
 
 /* deliver_session calls this as soon as the entry's transaction is over,
@@ -360,6 +360,7 @@ static void flush_delivered(struct delivery *d, void *arg)
     it->recorded = true;
     if (flush_any(&it->e, QRCPT_PENDING)) {
         flush_defer(it->run, it);
+        d->queued_id = it->e.id;        /* the log line says it stays */
     } else if (!flush_any(&it->e, QRCPT_FAILED)) {
         flush_finish(it->run, it, false);
         it->finished = true;

@@ -45,7 +45,11 @@ int gnutls_dl_load(struct result *r)
 {
     if (gnutls_dl_ok)
         return 0;
-    const struct dl_lib l = { GNUTLS_SONAME, "GnuTLS", _("cannot initialize TLS"), RC_SOFTWARE };
+    /* A library that cannot be loaded is this system's problem, not the
+     * message's: RC_LOCALTEMP, so the spool keeps the message until the
+     * system is repaired. */
+    const struct dl_lib l = { GNUTLS_SONAME, "GnuTLS", _("cannot initialize TLS"),
+                              RC_LOCALTEMP };
     struct gnutls_dl_table dl_table;
     memset(&dl_table, 0, sizeof dl_table);
     const struct dl_sym syms[] = {
@@ -56,7 +60,7 @@ int gnutls_dl_load(struct result *r)
     if (!h)
         return -1;
     if (!*dl_table.gnutls_free_var) {
-        result_set(r, RC_SOFTWARE,
+        result_set(r, RC_LOCALTEMP,
                    _("cannot initialize TLS: %s has no deallocator in gnutls_free; it is not a "
                      "usable GnuTLS library"), GNUTLS_SONAME);
         dlclose(h);
@@ -66,7 +70,7 @@ int gnutls_dl_load(struct result *r)
      * GNUTLS_VERSION: an older run-time library may lack them. */
     if (!dl_table.gnutls_check_version(GNUTLS_VERSION)) {
         const char *have = dl_table.gnutls_check_version(NULL);
-        result_set(r, RC_SOFTWARE,
+        result_set(r, RC_LOCALTEMP,
                    _("cannot initialize TLS: %s is GnuTLS %s, older than GnuTLS %s which "
                      "smtpfwd was built with; install GnuTLS %s or later"),
                    GNUTLS_SONAME, have ? have : "?", GNUTLS_VERSION, GNUTLS_VERSION);

@@ -49,6 +49,7 @@
     X(gnutls_alert_send) \
     X(gnutls_bye) \
     X(gnutls_certificate_allocate_credentials) \
+    X(gnutls_certificate_client_get_request_status) \
     X(gnutls_certificate_free_credentials) \
     X(gnutls_certificate_get_peers) \
     X(gnutls_certificate_set_x509_crl_file) \
@@ -108,7 +109,8 @@ extern struct gnutls_dl_table gnutls_dl;
 /* Loads GnuTLS once per process: dlopen(GNUTLS_SONAME, RTLD_NOW |
  * RTLD_LOCAL), every symbol of the list, and a run-time version not
  * older than the one compiled against. Returns 0, or -1 with r set
- * (RC_SOFTWARE, like any other "cannot initialize TLS") naming the
+ * (RC_LOCALTEMP: the system must be repaired; the message can wait in
+ * the spool) naming the
  * library file and what is missing; nothing is kept from a failed
  * attempt, so a later call tries again. */
 int gnutls_dl_load(struct result *r);
@@ -127,6 +129,7 @@ const char *gnutls_dl_soname(void);
 #define gnutls_alert_send (*gnutls_dl.gnutls_alert_send)
 #define gnutls_bye (*gnutls_dl.gnutls_bye)
 #define gnutls_certificate_allocate_credentials (*gnutls_dl.gnutls_certificate_allocate_credentials)
+#define gnutls_certificate_client_get_request_status (*gnutls_dl.gnutls_certificate_client_get_request_status)
 #define gnutls_certificate_free_credentials (*gnutls_dl.gnutls_certificate_free_credentials)
 #define gnutls_certificate_get_peers (*gnutls_dl.gnutls_certificate_get_peers)
 #define gnutls_certificate_set_x509_crl_file (*gnutls_dl.gnutls_certificate_set_x509_crl_file)

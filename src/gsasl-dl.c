@@ -39,8 +39,9 @@ int gsasl_dl_load(struct result *r)
 {
     if (gsasl_dl_ok)
         return 0;
+    /* Missing or unusable: the system's problem (see gnutls-dl.c). */
     const struct dl_lib l = { GSASL_SONAME, "GNU SASL", _("cannot initialize GNU SASL"),
-                              RC_SOFTWARE };
+                              RC_LOCALTEMP };
     struct gsasl_dl_table dl_table;
     memset(&dl_table, 0, sizeof dl_table);
     const struct dl_sym syms[] = { GSASL_DL_FUNCTIONS(DL_SYM) };

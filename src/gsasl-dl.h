@@ -47,7 +47,7 @@ struct gsasl_dl_table {
 extern struct gsasl_dl_table gsasl_dl;
 
 /* Loads GNU SASL once per process. Returns 0, or -1 with r set
- * (RC_SOFTWARE, "cannot initialize GNU SASL: ...") naming the file and
+ * (RC_LOCALTEMP, "cannot initialize GNU SASL: ...") naming the file and
  * what is missing; nothing is kept from a failure, a later call retries. */
 int gsasl_dl_load(struct result *r);
 

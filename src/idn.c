@@ -38,14 +38,16 @@ static struct idn_dl_table {
 } idn_dl;
 static bool idn_dl_ok;
 
-/* Loads libidn2 once; 0, or -1 with r set (RC_DATAERR: the conversion
- * of what cannot be done) naming the library. A failure is not kept. */
+/* Loads libidn2 once; 0, or -1 with r set naming the library. A
+ * failure is not kept. RC_LOCALTEMP, not RC_DATAERR: the name is fine,
+ * this system lacks the library; the message waits in the spool (a
+ * flush would bounce it as a permanent failure otherwise). */
 static int idn_dl_load(const char *what, struct result *r)
 {
     if (idn_dl_ok)
         return 0;
     char *purpose = xasprintf(_("cannot convert the domain of \"%s\" to ASCII"), what);
-    const struct dl_lib l = { LIBIDN2_SONAME, "libidn2", purpose, RC_DATAERR };
+    const struct dl_lib l = { LIBIDN2_SONAME, "libidn2", purpose, RC_LOCALTEMP };
     struct idn_dl_table dl_table;
     memset(&dl_table, 0, sizeof dl_table);
     const struct dl_sym syms[] = { IDN_DL_FUNCTIONS(DL_SYM) };

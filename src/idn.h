@@ -9,12 +9,13 @@
 #include "result.h"
 
 /* Convert a host name to its ASCII (A-label) form for DNS and TLS.
- * Returns a new string, or NULL with r set (RC_DATAERR). */
+ * Returns a new string, or NULL with r set: RC_DATAERR when the name
+ * cannot be converted, RC_LOCALTEMP when libidn2 cannot be loaded. */
 char *idn_host_to_ascii(const char *host, struct result *r);
 
 /* Convert the domain of an address to A-labels when the server lacks
  * SMTPUTF8 and the local part is ASCII. Returns a new string, or NULL
- * with r set. */
+ * with r set (classes as above). */
 char *idn_address_to_ascii(const char *addr, struct result *r);
 
 #endif

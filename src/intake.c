@@ -8,7 +8,9 @@
  * "." that ends input on a terminal; the header scan (mbox "From " line
  * dropped, Bcc/Resent-Bcc removal, -t recipients from To/Cc/Bcc or the
  * first Resent-* block, From/Sender/Date/Message-ID facts, addition of
- * missing From/Date/Message-ID); the size, 8-bit and line-length facts.
+ * missing From/Date/Message-ID, also to an empty input; To/Cc/Bcc
+ * replaced by "To: undisclosed-recipients:;" on request); the size,
+ * 8-bit and line-length facts.
  *
  * Does not: dot-stuff (smtp.c does that on the wire), warn about NUL bytes
  * or decide what an empty message means (the caller does).
@@ -81,7 +83,6 @@ struct intake {
     bool held_dot;              /* body line so far is "." (dot_ends only) */
 
     /* header section */
-    bool any_line;              /* some line (or part of one) was seen */
     bool first_line;            /* the next header line is the first of the input */
     bool hdr_written;           /* a header line went to the output */
     bool discard;               /* dropping an over-long field being removed */
@@ -245,6 +246,8 @@ static bool is_rcpt_kind(enum field_kind k)
 /* Whether the field is removed from the output. */
 static bool is_dropped(const struct intake *in, enum field_kind k)
 {
+    if (in->o->undisclosed && (k == F_TO || k == F_CC || k == F_BCC))
+        return true;
     if (k == F_BCC || k == F_RESENT_BCC)
         return in->o->remove_bcc;
     if (k == F_FROM)
@@ -394,6 +397,8 @@ static void add_headers(struct intake *in)
         write_header(in, "Message-ID", id);
         free(id);
     }
+    if (o->undisclosed)
+        write_header(in, "To", "undisclosed-recipients:;");
 }
 
 static void end_headers(struct intake *in, enum blank_line blank)
@@ -512,7 +517,6 @@ static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
 /* Bytes of the current header line (no line ends, no NULs). */
 static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
 {
-    in->any_line = true;
     if (in->discard) {
         if (in->line.len == 0 && !in->discard_line) {
             if (is_wsp(p[0]))
@@ -534,7 +538,6 @@ static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
 
 static void line_end(struct intake *in)
 {
-    in->any_line = true;
     if (in->discard_line) {
         in->discard_line = false;
         return;
@@ -633,12 +636,8 @@ static void finish(struct intake *in)
             line_end(in);
         }
     }
-    if (!in->in_body && !in->drain) {
-        if (in->any_line)
-            end_headers(in, BLANK_NEVER);
-        else
-            in->in_body = true;                 /* empty input: empty file */
-    }
+    if (!in->in_body && !in->drain)
+        end_headers(in, BLANK_NEVER);           /* empty input gets its headers too */
 }
 
 /* ------------------------------------------------------- temporary file */

@@ -34,6 +34,8 @@
 struct intake_opts {
     bool dot_ends;            /* a lone "." line ends input (tty without -i) */
     bool remove_bcc;          /* remove Bcc:, Resent-Bcc: */
+    bool undisclosed;         /* replace To:, Cc: and Bcc: with one
+                                 "To: undisclosed-recipients:;" (-t still reads them) */
     bool collect_rcpts;       /* -t: collect header recipients */
     const char *add_from;     /* full From header value to add if missing, or NULL */
     bool force_from;          /* set_from_header on: replace an existing From */

@@ -5,7 +5,8 @@
  *
  * The attempt line uses msmtp's keys so existing parsers keep working:
  *   host= tls= auth= user= from= recipients= mailsize= smtpstatus=
- *   smtpmsg='...' errormsg='...' exitcode=EX_...   plus account=
+ *   smtpmsg='...' errormsg='...' exitcode=EX_...   plus account= and,
+ *   when the message is kept in the spool after the attempt, queued=ID
  * Values containing spaces are single-quoted; a ' inside is written as '\''.
  * The format is documented in doc/smtprc.5 and is kept stable.
  */
@@ -53,6 +54,7 @@ struct log_attempt {
     int smtpstatus;          /* last SMTP reply code, 0 if none */
     const char *smtpmsg;     /* last SMTP reply text (one line), or NULL */
     const char *errormsg;    /* our error message, or NULL on success */
+    const char *queued;      /* spool entry id keeping the message, or NULL */
     int exitcode;            /* sysexits status */
 };
 

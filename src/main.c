@@ -194,14 +194,16 @@ static void drain_input(void)
 
 
 /* After a failed direct delivery with the spool on: keep the message for
- * the recipients that are not done when the failure was temporary for at
- * least one of them, or a permanent refusal of only some of them (those
- * are kept as failed and bounced by the detached flush). Returns the exit
- * status: 0 once durably queued, else the original status (the caller
- * still owns the message), reporting both errors. */
+ * the recipients that are not done when the failure is worth a retry
+ * (result_worth_retry: the one rule) or some recipient was refused
+ * temporarily, or on a permanent refusal of only some of them (those
+ * are kept as failed and bounced by the detached flush). Returns the
+ * exit status: 0 once durably queued (*id set, caller frees), else the
+ * original status (the caller still owns the message), reporting both
+ * errors. */
 static int queue_after_failure(const struct account *a, const struct config *cfg,
                                const struct envelope *env, const struct message *msg,
-                               const struct delivery *d, int status)
+                               const struct delivery *d, int status, char **id)
 {
     size_t n = env->nrcpts, delivered = 0, perm = 0, temp = 0, answered = 0;
     enum result_class cls = d->result.cls;
@@ -224,13 +226,15 @@ static int queue_after_failure(const struct account *a, const struct config *cfg
         answered += rc->status != RCPT_PENDING;
     }
     /* Keep it when some recipient may still be reached later: the whole
-     * message failed temporarily, or recipients were refused temporarily;
-     * or when only some recipients were refused permanently (they get a
-     * bounce, the others were delivered or are retried). */
+     * message failed in a way a retry may cure, or recipients were
+     * refused temporarily; or when only some recipients were refused
+     * permanently (they get a bounce, the others were delivered or are
+     * retried). */
     size_t left = n - delivered - perm;
-    bool keep = cls == RC_TEMPFAIL || temp > 0
+    bool keep = result_worth_retry(cls) || temp > 0
                 || (perm > 0 && perm < n && (*env->sender || left > 0));
     int result = status;
+    *id = NULL;
     if (keep) {
         struct queue_initial init = {
             .states = states, .errors = errors, .last_error = d->result.msg, .attempts = 1,
@@ -242,21 +246,33 @@ static int queue_after_failure(const struct account *a, const struct config *cfg
             init.retry_after = a->queue_max_backoff > 0 && a->queue_max_backoff < 60
                                    ? a->queue_max_backoff : 60;
         struct result qr = RESULT_INIT;
-        char *id = NULL;
-        if (queue_enqueue_after(a, env, msg, &init, &id, &qr) == 0) {
-            log_debug(1, _("message queued as %s; it will be retried"), id);
+        if (queue_enqueue_after(a, env, msg, &init, id, &qr) == 0) {
             if (perm > 0)
                 queue_flush_detached(cfg, a->name);
             result = 0;
         } else {
             log_error(_("the message could not be queued either: %s"), qr.msg);
+            free(*id);
+            *id = NULL;
         }
-        free(id);
         result_clear(&qr);
     }
     free(states);
     free(errors);
     return result;
+}
+
+/* The message is in the spool: silent for cron and other programs (their
+ * standard error is mailed or logged as a failure), one line for a person
+ * at a terminal, who would otherwise learn of it days later. */
+static void tell_queued(const char *id, const struct delivery *d)
+{
+    if (isatty(2))
+        log_error(_("the message was queued as %s (%s); it will be retried; see it with "
+                    "mailq or smtpfwd -bp"),
+                  id, d->result.msg ? d->result.msg : _("not delivered"));
+    else
+        log_debug(1, _("message queued as %s; it will be retried"), id);
 }
 
 static int run_send(const struct options *o)
@@ -288,6 +304,7 @@ static int run_send(const struct options *o)
     struct intake_opts io = {
         .dot_ends = !o->ignore_dots && isatty(0),
         .remove_bcc = a->remove_bcc_headers,
+        .undisclosed = a->undisclosed_recipients,
         .collect_rcpts = o->read_recipients,
         .add_from = from_value,
         .force_from = a->set_from_header == HDR_ON,
@@ -312,7 +329,8 @@ static int run_send(const struct options *o)
         goto out;
     }
 
-    struct delivery d = { .env = &env, .msg = &msg };
+    /* The log line waits for the decision about the spool (queued=). */
+    struct delivery d = { .env = &env, .msg = &msg, .log_later = true };
     /* With the spool on, a failure that ends in the spool must not make
      * noise (cron mails whatever reaches stderr): diagnostics are held and
      * shown only when the message was not queued, or with -v. */
@@ -320,12 +338,15 @@ static int run_send(const struct options *o)
         log_hold();
     enum result_class cls = deliver_session(a, &d, 1);
     status = result_exit_status(cls);
-    bool queued = false;
-    if (cls != RC_OK && a->queue != QUEUE_OFF) {
-        status = queue_after_failure(a, cfg, &env, &msg, &d, status);
-        queued = status == 0;
-    }
-    log_release(!queued);
+    char *id = NULL;
+    if (cls != RC_OK && a->queue != QUEUE_OFF)
+        status = queue_after_failure(a, cfg, &env, &msg, &d, status, &id);
+    log_release(id == NULL);
+    d.queued_id = id;
+    deliver_log_attempt(a, &d);
+    if (id)
+        tell_queued(id, &d);
+    free(id);
     if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
         queue_flush_detached(cfg, a->name);
     deliver_free(&d);

@@ -65,11 +65,17 @@ int result_exit_status(enum result_class cls)
     case RC_CANTCREAT:   return EX_CANTCREAT;
     case RC_IOERR:       return EX_IOERR;
     case RC_TEMPFAIL:    return EX_TEMPFAIL;
+    case RC_LOCALTEMP:   return EX_TEMPFAIL;
     case RC_PROTOCOL:    return EX_PROTOCOL;
     case RC_NOPERM:      return EX_NOPERM;
     case RC_CONFIG:      return EX_CONFIG;
     }
     return EX_SOFTWARE;
+}
+
+bool result_worth_retry(enum result_class cls)
+{
+    return cls == RC_TEMPFAIL || cls == RC_LOCALTEMP;
 }
 
 const char *result_status_name(int status)

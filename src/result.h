@@ -26,6 +26,9 @@ enum result_class {
     RC_CANTCREAT,      /* 73 EX_CANTCREAT */
     RC_IOERR,          /* 74 EX_IOERR */
     RC_TEMPFAIL,       /* 75 EX_TEMPFAIL: transient, message not queued */
+    RC_LOCALTEMP,      /* 75 EX_TEMPFAIL: this system cannot send now (a library
+                          loaded at run time is missing or unusable); the
+                          message can go once the system is repaired */
     RC_PROTOCOL,       /* 76 EX_PROTOCOL: server broke the protocol */
     RC_NOPERM,         /* 77 EX_NOPERM: auth refused, certificate failed */
     RC_CONFIG,         /* 78 EX_CONFIG: configuration error */
@@ -52,6 +55,21 @@ void result_move(struct result *dst, struct result *src);
 
 /* The one mapping: class -> sysexits status. */
 int result_exit_status(enum result_class cls);
+
+/* The one rule for the spool: true when a later attempt of the same
+ * message may succeed without anyone changing the message, the
+ * configuration or the server (RC_TEMPFAIL: the network, the server's
+ * 4xx; RC_LOCALTEMP: a library of this system, once repaired). Only
+ * these failures put a message in the spool after a failed direct
+ * delivery; every other class fails at once with its own exit status,
+ * because no retry can cure it: configuration and usage errors,
+ * certificate verification, refused authentication or client
+ * certificate (RC_NOPERM), a service the server does not offer
+ * (RC_UNAVAILABLE: no STARTTLS, no AUTH, no common TLS version; a
+ * mismatch between the account and the server, not a passing state),
+ * a server that breaks the protocol, refused messages and recipients,
+ * internal errors. */
+bool result_worth_retry(enum result_class cls);
 /* "EX_OK", "EX_TEMPFAIL", ... for an exit status (for log lines). */
 const char *result_status_name(int status);
 

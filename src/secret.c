@@ -482,7 +482,8 @@ static const SecretSchema *keyring_schema(void)
 }
 
 /* The few libsecret/GLib functions used, looked up with dlsym() in
- * libsecret-1.so.0 (GLib's g_error_free comes in with it). */
+ * LIBSECRET_SONAME, found by configure (GLib's g_error_free comes in
+ * with it). */
 struct keyring_lib {
     gchar *(*lookup_sync)(const SecretSchema *, GCancellable *, GError **, ...);
     gboolean (*store_sync)(const SecretSchema *, const gchar *, const gchar *, const gchar *,
@@ -503,7 +504,7 @@ static const struct keyring_lib *keyring_load(const char *purpose, struct result
     static bool loaded;
     if (loaded)
         return &lib;
-    const struct dl_lib l = { "libsecret-1.so.0", "libsecret", purpose, RC_UNAVAILABLE };
+    const struct dl_lib l = { LIBSECRET_SONAME, "libsecret", purpose, RC_UNAVAILABLE };
     struct keyring_lib t = { NULL, NULL, NULL, NULL, NULL };
     const struct dl_sym syms[] = {
         { "secret_password_lookup_sync", (void **)&t.lookup_sync },

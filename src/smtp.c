@@ -43,6 +43,7 @@ enum smtp_state {
     SMTP_BDAT,
     SMTP_RSET,
     SMTP_QUIT,
+    SMTP_BYE,
     SMTP_CLOSED,
 };
 
@@ -61,6 +62,7 @@ static const char *const smtp_state_names[] = {
     [SMTP_BDAT] = "BDAT",
     [SMTP_RSET] = "RSET",
     [SMTP_QUIT] = "QUIT",
+    [SMTP_BYE] = "BYE",
     [SMTP_CLOSED] = "CLOSED",
 };
 
@@ -402,9 +404,9 @@ static int smtp_enter(struct smtp_session *s, enum smtp_state st, struct result 
 
 /* MAIL, and with PIPELINING every RCPT and DATA, queued (not flushed):
  * the whole group leaves in one write (RFC 2920). With CHUNKING the group
- * ends in BDAT LAST and the message instead of DATA (RFC 3030 4.2), and
- * QUIT follows it when this is the last message, as it follows "." on
- * the DATA path: the whole transaction is one write for a small message. */
+ * ends in BDAT LAST and the message instead of DATA (RFC 3030 4.2): the
+ * whole transaction is one write for a small message. Nothing follows the
+ * end of the message before its reply (see SMTP_BYE). */
 static int smtp_queue_mail_group(struct smtp_session *s, struct smtp_txn *t, int tmo,
                                  struct result *r)
 {
@@ -421,10 +423,6 @@ static int smtp_queue_mail_group(struct smtp_session *s, struct smtp_txn *t, int
             rc = smtp_cmd(s, "DATA", tmo, r);
         if (rc == 0 && t->chunked)
             rc = smtp_send_chunk(s, r);
-        if (rc == 0 && t->chunked && t->m->last) {
-            rc = smtp_cmd(s, "QUIT", tmo, r);
-            s->quit_sent = true;
-        }
     }
     return rc;
 }
@@ -538,10 +536,6 @@ static int smtp_send_state(struct smtp_session *s, struct result *r)
         return 0;               /* sent with the MAIL group */
     case SMTP_DOT:
         rc = smtp_cmd(s, ".", tmo, r);
-        if (rc == 0 && t->m->last && !t->empty_data) {
-            rc = smtp_cmd(s, "QUIT", tmo, r);
-            s->quit_sent = true;
-        }
         return rc == 0 ? conn_flush(s->c, smtp_state_timeout(s, SMTP_BODY), r) : -1;
     case SMTP_RSET:
         cmd = xstrdup("RSET");
@@ -550,6 +544,18 @@ static int smtp_send_state(struct smtp_session *s, struct result *r)
         cmd = xstrdup("QUIT");
         s->quit_sent = true;
         break;
+    case SMTP_BYE:
+        /* The last message's end of data was answered: QUIT, and no
+         * waiting for its 221 (the answer that mattered has come). */
+        {
+            struct result ignored = RESULT_INIT;    /* too late to matter */
+            s->quit_sent = true;
+            if (smtp_cmd(s, "QUIT", tmo, &ignored) == 0)
+                (void)conn_flush(s->c, tmo, &ignored);
+            result_clear(&ignored);
+        }
+        smtp_lost(s);
+        return 0;
     }
     rc = smtp_cmd(s, cmd, tmo, r);
     free(cmd);
@@ -712,10 +718,23 @@ static void smtp_all_refused(struct smtp_session *s, struct result *r)
     buf_free(&b);
 }
 
-/* Where to go after a failed transaction. */
+/* Whether the transaction in progress carries the session's last message. */
+static bool smtp_last_message(const struct smtp_session *s)
+{
+    return s->t && s->t->m->last;
+}
+
+/* Where to go after a failed transaction: RSET, or for the last message
+ * straight to QUIT (nothing is left to reset for). */
 static enum smtp_state smtp_after_failure(const struct smtp_session *s)
 {
-    return s->quit_sent ? SMTP_CLOSED : SMTP_RSET;
+    return smtp_last_message(s) ? SMTP_BYE : SMTP_RSET;
+}
+
+/* Where to go after a message was accepted. */
+static enum smtp_state smtp_after_success(const struct smtp_session *s)
+{
+    return smtp_last_message(s) ? SMTP_BYE : SMTP_READY;
 }
 
 static void smtp_set_rcpt(struct smtp_rcpt *rc, const struct smtp_reply *rep)
@@ -739,7 +758,7 @@ static int smtp_handle_final(struct smtp_session *s, struct result *r)
         for (size_t i = 0; i < m->nrcpts; i++)
             if (m->rcpts[i].status == RCPT_ACCEPTED)
                 m->rcpts[i].status = RCPT_DELIVERED;
-        return smtp_enter(s, s->quit_sent ? SMTP_CLOSED : SMTP_READY, r);
+        return smtp_enter(s, smtp_after_success(s), r);
     }
     smtp_refused(s, RC_DATAERR, _("the server refused the message"), r);
     return smtp_enter(s, smtp_after_failure(s), r);
@@ -774,7 +793,7 @@ static int smtp_handle_dot_lmtp(struct smtp_session *s, struct result *r)
         free(q);
         return smtp_enter(s, smtp_after_failure(s), r);
     }
-    return smtp_enter(s, s->quit_sent ? SMTP_CLOSED : SMTP_READY, r);
+    return smtp_enter(s, smtp_after_success(s), r);
 }
 
 /* STARTTLS is required and not done yet. */
@@ -961,6 +980,7 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
         s->alive = false;
         return smtp_enter(s, SMTP_CLOSED, r);
     case SMTP_READY:
+    case SMTP_BYE:
     case SMTP_CLOSED:
         return smtp_unexpected(s, r);
     }
@@ -981,7 +1001,7 @@ static bool smtp_expect_more(const struct smtp_session *s)
     case SMTP_RSET:
         return false;
     default:
-        return true;            /* "." + QUIT, LMTP, ... */
+        return true;            /* LMTP's replies to ".", AUTH exchanges, ... */
     }
 }
 

@@ -8,20 +8,23 @@
  * transition is traced at -v -v as "smtp: OLD -> NEW".
  *
  * Session: GREETING -> EHLO (-> HELO when EHLO gets 5xx/502/500) [->
- * STARTTLS -> EHLO again -> AUTH, issue 3] -> READY; then per message:
- * MAIL, RCPT..., DATA (with PIPELINING: the whole group in one write),
- * body (dot-stuffed from the canonical file, large writes), "." (with
- * QUIT appended in the same write when it is the last message, whose
- * reply is not waited for) -> READY; RSET after a failed transaction;
- * QUIT.
+ * STARTTLS -> EHLO again -> AUTH] -> READY; then per message: MAIL,
+ * RCPT..., DATA (with PIPELINING: the whole group in one write; without
+ * it, every command waits for its reply, RFC 5321), body (dot-stuffed
+ * from the canonical file, large writes), "." -> READY; RSET after a
+ * failed transaction. After the reply to the last message's end of data
+ * (success or failure) comes BYE: QUIT is written and its 221 is not
+ * waited for. QUIT never leaves in the same write as "." or BDAT LAST:
+ * servers that defend against SMTP smuggling refuse a message with
+ * anything pipelined behind its end, and servers without PIPELINING
+ * refuse anything sent ahead of a reply.
  *
  * With CHUNKING and PIPELINING offered and params.chunking set, DATA,
  * body and "." are replaced by "BDAT <size> LAST" and the message file
- * as stored (no dot-stuffing), in the same write as MAIL and RCPT (and
- * QUIT for the last message): MAIL, RCPT..., BDAT (its reply is the
- * final status, as the reply to "." is) -> READY. A group led by a
- * pipelined AUTH keeps DATA, so that no message data leaves before the
- * credentials are accepted.
+ * as stored (no dot-stuffing), in the same write as MAIL and RCPT: MAIL,
+ * RCPT..., BDAT (its reply is the final status, as the reply to "." is)
+ * -> READY (or BYE). A group led by a pipelined AUTH keeps DATA, so that
+ * no message data leaves before the credentials are accepted.
  *
  * Replies are parsed strictly: three digits, then ' ' or '-', at most
  * SMTP_MAX_LINE octets per line and SMTP_MAX_LINES lines per reply, the
@@ -108,7 +111,7 @@ struct smtp_message {
     const char *dsn_notify;   /* NOTIFY= value or NULL */
     const char *dsn_return;   /* RET= value or NULL */
     const char *dsn_envid;    /* ENVID= value (xtext-encoded here) or NULL */
-    bool last;                /* append QUIT to the final "." */
+    bool last;                /* the session's last message: QUIT after its final reply */
     /* out */
     int final_code;           /* reply to the end of data (0 = never reached) */
     char *final_reply;        /* owned */

@@ -54,6 +54,7 @@ struct tls_session {
     int last_err;             /* last GnuTLS error code of send/recv */
     bool established;         /* handshake done and verified: close_notify on close */
     bool offered_resume;      /* a cached session was offered to the server */
+    bool client_cert;         /* the account has a client certificate */
     char *cache_path;         /* the session cache file, or NULL (no caching) */
 };
 
@@ -470,6 +471,75 @@ static void tls_verify_failed(const char *name, unsigned status, struct result *
     free(why);
 }
 
+/* Is the fatal alert a the server's refusal of our client certificate:
+ * it requires one we did not send, or does not accept the one we sent?
+ * certificate_required (TLS 1.3) says so by itself; the older alerts
+ * (handshake_failure is what OpenSSL-based servers send under TLS 1.2)
+ * only when the server asked for a certificate in this handshake. */
+static bool tls_alert_refuses_client_cert(const struct tls_session *t,
+                                          gnutls_alert_description_t a)
+{
+    switch (a) {
+    case GNUTLS_A_CERTIFICATE_REQUIRED:
+        return true;
+    case GNUTLS_A_HANDSHAKE_FAILURE:
+    case GNUTLS_A_BAD_CERTIFICATE:
+    case GNUTLS_A_UNSUPPORTED_CERTIFICATE:
+    case GNUTLS_A_CERTIFICATE_REVOKED:
+    case GNUTLS_A_CERTIFICATE_EXPIRED:
+    case GNUTLS_A_CERTIFICATE_UNKNOWN:
+    case GNUTLS_A_UNKNOWN_CA:
+    case GNUTLS_A_ACCESS_DENIED:
+        return gnutls_certificate_client_get_request_status(t->s) != 0;
+    default:
+        return false;
+    }
+}
+
+/* r = the server refused the session for want of an acceptable client
+ * certificate: RC_NOPERM, like any refused credential (no retry helps). */
+static void tls_client_cert_refused(const struct tls_session *t, const char *name,
+                                    const char *alert, struct result *r)
+{
+    if (t->client_cert)
+        result_set(r, RC_NOPERM,
+                   _("TLS handshake with %s failed: the server refused the client certificate "
+                     "(it sent the alert \"%s\"); check tls_cert_file and tls_key_file"),
+                   name, alert);
+    else
+        result_set(r, RC_NOPERM,
+                   _("TLS handshake with %s failed: the server requires a client certificate "
+                     "(it sent the alert \"%s\"); set tls_cert_file and tls_key_file for "
+                     "this account"), name, alert);
+}
+
+int tls_session_refusal(const struct tls_session *t, const char *name, struct result *r)
+{
+    if (t->last_err != GNUTLS_E_FATAL_ALERT_RECEIVED)
+        return 0;
+    gnutls_alert_description_t a = gnutls_alert_get(t->s);
+    if (!tls_alert_refuses_client_cert(t, a))
+        return 0;
+    const char *an = gnutls_alert_get_name(a);
+    tls_client_cert_refused(t, name, an ? an : "?", r);
+    return -1;
+}
+
+/* Tell the server its certificate was refused, with the alert that
+ * names the reason (RFC 8446 6.2); best effort, nothing is waited for. */
+static void tls_refuse_certificate(struct tls_session *t)
+{
+    unsigned status = gnutls_session_get_verify_cert_status(t->s);
+    gnutls_alert_description_t a = GNUTLS_A_BAD_CERTIFICATE;
+    if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+        a = GNUTLS_A_UNKNOWN_CA;
+    else if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+        a = GNUTLS_A_CERTIFICATE_EXPIRED;
+    else if (status & GNUTLS_CERT_REVOKED)
+        a = GNUTLS_A_CERTIFICATE_REVOKED;
+    (void)gnutls_alert_send(t->s, GNUTLS_AL_FATAL, a);
+}
+
 /* Classify a failed handshake (see tls.h). */
 static void tls_handshake_failed(const struct tls_session *t, const char *name, int e,
                                  struct result *r)
@@ -492,6 +562,10 @@ static void tls_handshake_failed(const struct tls_session *t, const char *name, 
     case GNUTLS_E_FATAL_ALERT_RECEIVED: {
         gnutls_alert_description_t a = gnutls_alert_get(t->s);
         const char *an = gnutls_alert_get_name(a);
+        if (tls_alert_refuses_client_cert(t, a)) {
+            tls_client_cert_refused(t, name, an ? an : "?", r);
+            return;
+        }
         bool incompatible = a == GNUTLS_A_PROTOCOL_VERSION || a == GNUTLS_A_HANDSHAKE_FAILURE
                             || a == GNUTLS_A_INSUFFICIENT_SECURITY;
         result_set(r, incompatible ? RC_UNAVAILABLE : RC_PROTOCOL,
@@ -629,6 +703,7 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
         return -1;
     struct tls_session *t = xcalloc(1, sizeof *t);
     t->fd = fd;
+    t->client_cert = cfg->cert_file && *cfg->cert_file;
     const char *name = tls_name(cfg, peer);
     bool verify_chain = false;
     if (timeout_ms <= 0)
@@ -667,7 +742,13 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
     }
     if (e != GNUTLS_E_SUCCESS) {
         tls_handshake_failed(t, name, e, r);
-        /* the alert GnuTLS sent is enough; do not wait for anything */
+        /* GnuTLS sends an alert for the errors it detects in the
+         * protocol, but not when our verification callback refuses the
+         * certificate: the side that detects an error must say so (RFC
+         * 8446 6.2), so that the server logs why instead of a broken
+         * connection. Nothing is waited for. */
+        if (e == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+            tls_refuse_certificate(t);
         tls_session_close(t);
         return -1;
     }
@@ -676,7 +757,7 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
         log_debug(2, resumed ? _("TLS session with %s resumed from the cache")
                              : _("TLS session with %s not resumed: full handshake"), name);
     if (tls_verify(t, cfg, name, verify_chain, resumed, r) != 0) {
-        (void)gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+        tls_refuse_certificate(t);
         tls_session_close(t);
         return -1;
     }

@@ -62,6 +62,10 @@ void tls_config_from_account(struct tls_config *cfg, const struct account *a);
  *   common (the server sent a protocol_version, handshake_failure or
  *   insufficient_security alert, or offered only what we refuse, e.g.
  *   a TLS 1.1-only server): a permanent incompatibility  -> RC_UNAVAILABLE
+ *   the server refuses the session for want of an acceptable client
+ *   certificate (alert certificate_required; or handshake_failure,
+ *   bad_certificate, unknown_ca, access_denied, ... after it asked for
+ *   a certificate)                                      -> RC_NOPERM
  *   any other alert or TLS protocol error               -> RC_PROTOCOL
  * Nothing but the TLS handshake itself is sent before verification is
  * complete, so no credential can leave before a failure is reported.
@@ -87,6 +91,12 @@ size_t tls_session_pending(const struct tls_session *t);
 bool tls_session_wants_write(const struct tls_session *t);
 /* Text of the last TLS error seen by send/recv (static string). */
 const char *tls_session_error(const struct tls_session *t);
+/* After EPROTO from send/recv: when the last error is the server's
+ * fatal alert refusing the client certificate (under TLS 1.3 a server
+ * checks it after the client's side of the handshake is over, so the
+ * alert comes with the first read), set r to RC_NOPERM with a message
+ * naming name and saying what to set, and return -1; else return 0. */
+int tls_session_refusal(const struct tls_session *t, const char *name, struct result *r);
 
 /* Channel binding data (see conn_channel_binding). Appends to out and
  * returns 0, or -1 when the type is unknown or unavailable. */

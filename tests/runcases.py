@@ -600,10 +600,15 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
         exe = argv[0]
     start = time.monotonic()
     tty = stdin_s is not None and stdin_s.attrs.get('tty') == 'yes'
+    err_tty = cmd is not None and cmd.attrs.get('stderr') == 'tty'
+    if tty and err_tty:
+        raise CaseError('<stdin tty="yes"> and <cmd stderr="tty"> cannot be combined')
     try:
         hold = int(stdin_s.attrs.get('hold', '0')) if stdin_s is not None else 0
         if tty:
             p = run_on_tty(argv, stdin_data, env, tmp, timeout, exe)
+        elif err_tty:
+            p = run_stderr_on_tty(argv, stdin_data, env, tmp, timeout, exe)
         elif hold:
             p = run_holding_stdin(argv, stdin_data, hold, env, tmp, timeout, exe, diags,
                                   suffix)
@@ -872,6 +877,52 @@ def run_on_tty(argv, data, env, cwd, timeout, exe):
     finally:
         if slave >= 0:
             os.close(slave)
+        os.close(master)
+
+
+def run_stderr_on_tty(argv, data, env, cwd, timeout, exe):
+    """Run with standard error on a pseudo-terminal (output processing
+    off, so the bytes read are the bytes written); stdin and stdout are
+    pipes. The terminal's output is returned as stderr."""
+    import pty
+    import termios
+    import threading
+    master, slave = pty.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.OPOST         # no LF -> CRLF
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                b = os.read(master, 65536)
+            except OSError:            # EIO: every slave descriptor closed
+                return
+            if not b:
+                return
+            chunks.append(b)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=slave, env=env, cwd=cwd, executable=exe)
+        os.close(slave)
+        slave = -1
+        reader.start()
+        try:
+            out, _ = proc.communicate(input=data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            raise subprocess.TimeoutExpired(argv, timeout, out, b''.join(chunks))
+        reader.join(timeout)
+        return subprocess.CompletedProcess(argv, proc.returncode, out, b''.join(chunks))
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        if reader.is_alive():
+            reader.join(1)
         os.close(master)
 
 

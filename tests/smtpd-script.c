@@ -1,7 +1,8 @@
 /*
  * smtpd-script.c - the scripted SMTP test server used by tests/runcases.py.
  *
- * It owns: listening on a random loopback port, telling the harness the
+ * It owns: listening on a random loopback port (or on --address and
+ * --port, e.g. an IPv6 address for the connection tests), telling the harness the
  * port (the --port-file appears atomically: that is the readiness signal),
  * serving connections one at a time, logging EVERY byte received exactly
  * to --log, recording events (connection numbers, protocol violations such
@@ -24,6 +25,7 @@
  * else, and answered per chunk; `chunking` advertises it.
  *
  * Usage: smtpd-script --script FILE --log FILE --port-file FILE [--listen-fd FD]
+ *                     [--address ADDR] [--port N]
  *                     [--events FILE] [--tls-cert FILE --tls-key FILE]
  */
 #include <autoconfig.h>
@@ -87,6 +89,8 @@ struct script {
     size_t nrules;
     bool require_pipelining;
     bool require_auth_pipelining;  /* AUTH must come with MAIL...DATA */
+    bool strict_pipelining;    /* refuse input sent ahead without PIPELINING */
+    bool refuse_after_data;    /* refuse a message with input sent behind its end */
     int max_connections;       /* 0 = unlimited */
     /* TLS */
     char *tls_cert, *tls_key;  /* override --tls-cert / --tls-key */
@@ -95,6 +99,7 @@ struct script {
     bool starttls;             /* offer and handle STARTTLS */
     bool implicit_tls;         /* handshake right after accept */
     bool tls_cut_handshake;    /* read the ClientHello, then close */
+    bool tls_client_required;  /* tls-client-cert-required: fail without one */
     /* CHUNKING */
     bool chunking;             /* advertise CHUNKING in the default EHLO reply */
     long long bdat_cut;        /* bdat-cut N: close after N octets of a chunk; -1 = never */
@@ -318,6 +323,10 @@ static void load_script(const char *path, struct script *sc)
             ru->ms = atol(text);
         } else if (strcmp(cmd, "require-pipelining") == 0) {
             sc->require_pipelining = true;
+        } else if (strcmp(cmd, "strict-pipelining") == 0) {
+            sc->strict_pipelining = true;
+        } else if (strcmp(cmd, "refuse-after-data") == 0) {
+            sc->refuse_after_data = true;
         } else if (strcmp(cmd, "chunking") == 0) {
             sc->chunking = true;
         } else if (strcmp(cmd, "bdat-cut") == 0) {
@@ -333,6 +342,8 @@ static void load_script(const char *path, struct script *sc)
             sc->implicit_tls = true;
         } else if (strcmp(cmd, "tls-cut-handshake") == 0) {
             sc->tls_cut_handshake = true;
+        } else if (strcmp(cmd, "tls-client-cert-required") == 0) {
+            sc->tls_client_required = true;
         } else if (strcmp(cmd, "tls-priority") == 0 || strcmp(cmd, "tls-cert") == 0
                    || strcmp(cmd, "tls-key") == 0 || strcmp(cmd, "tls-client-cert") == 0) {
             if (!rest[0])
@@ -729,6 +740,24 @@ static void cut_handshake(struct session *s)
     s->eof = true;
 }
 
+/* tls-client-cert-required and the client sent no certificate: tell it
+ * with the alert OpenSSL-based servers (Postfix, ...) send -
+ * certificate_required under TLS 1.3, handshake_failure before - then
+ * read what the client still sends until it closes (at most 2 s), so
+ * that closing does not reset the connection before the alert arrives. */
+static void refuse_without_client_cert(struct session *s, gnutls_session_t t)
+{
+    gnutls_alert_description_t a = gnutls_protocol_get_version(t) == GNUTLS_TLS1_3
+                                       ? GNUTLS_A_CERTIFICATE_REQUIRED
+                                       : GNUTLS_A_HANDSHAKE_FAILURE;
+    (void)gnutls_alert_send(t, GNUTLS_AL_FATAL, a);
+    (void)shutdown(s->io.fd, SHUT_WR);
+    char junk[4096];
+    struct pollfd p = { s->io.fd, POLLIN, 0 };
+    while (poll(&p, 1, 2000) > 0 && read(s->io.fd, junk, sizeof junk) > 0)
+        ;
+}
+
 /* Handshake on the connection. Returns 0, or -1 (connection unusable: the
  * session is marked closed and EOF so nothing more is read or logged). */
 static int start_tls(struct session *s)
@@ -771,12 +800,15 @@ static int start_tls(struct session *s)
             gnutls_strerror(r));
     gnutls_credentials_set(t, GNUTLS_CRD_CERTIFICATE, tls_creds);
     if (sc->tls_client_ca)
-        gnutls_certificate_server_set_request(t, GNUTLS_CERT_REQUEST);
+        gnutls_certificate_server_set_request(t, sc->tls_client_required ? GNUTLS_CERT_REQUIRE
+                                                                         : GNUTLS_CERT_REQUEST);
     gnutls_transport_set_int(t, s->io.fd);
     gnutls_handshake_set_timeout(t, 10000);
     do {
         r = gnutls_handshake(t);
     } while (r < 0 && !gnutls_error_is_fatal(r) && !terminating);
+    if (r < 0 && (r == GNUTLS_E_CERTIFICATE_REQUIRED || r == GNUTLS_E_NO_CERTIFICATE_FOUND))
+        refuse_without_client_cert(s, t);
     if (r < 0) {
         if (r == GNUTLS_E_WARNING_ALERT_RECEIVED || r == GNUTLS_E_FATAL_ALERT_RECEIVED)
             event("TLS handshake failed: %s: %s", gnutls_strerror(r),
@@ -1410,6 +1442,37 @@ static int read_chunk(struct session *s, long long n)
     return 0;
 }
 
+/* Input that arrived before our reply to KEY. Without PIPELINING nothing
+ * may be sent ahead of a reply (RFC 5321 4.1.1, RFC 2920), and nothing may
+ * follow the end of a message before its reply (servers that defend
+ * against SMTP smuggling refuse that). Records the events; with
+ * strict-pipelining or refuse-after-data, answers as the servers that
+ * enforce these rules do and returns true: KEY is not answered normally. */
+static bool refuse_ahead(struct session *s, const char *key, bool end_of_data)
+{
+    if (s->len == 0 || s->silent || s->closed)
+        return false;
+    bool unpipelined = !s->pipelining_offered;
+    if (unpipelined)
+        event("PIPELINED WITHOUT PIPELINING after %s", key);
+    if (end_of_data)
+        event("PIPELINED AFTER END OF DATA");
+    if (unpipelined && s->sc->strict_pipelining) {
+        bump_count(s, key);
+        send_str(s, "500 5.5.1 Invalid command: Pipelining not supported\r\n");
+        s->closed = true;
+        return true;
+    }
+    if (end_of_data && s->sc->refuse_after_data) {
+        bump_count(s, key);
+        send_str(s, "503 5.5.0 command pipelined after end of DATA: message refused\r\n");
+        s->rcpts_ok = 0;
+        s->bdat_total = 0;
+        return true;
+    }
+    return false;
+}
+
 static void serve(struct session *s)
 {
     respond(s, "CONNECT");
@@ -1420,7 +1483,8 @@ static void serve(struct session *s)
             if (end) {
                 consume(s, end);
                 s->in_data = false;
-                respond(s, ".");
+                if (!refuse_ahead(s, ".", true))
+                    respond(s, ".");
                 continue;
             }
             if (fill(s, -1) < 0) {
@@ -1467,9 +1531,12 @@ static void serve(struct session *s)
             s->bdat_last = last;
             s->bdat_total += size;
         }
-        /* A client must wait for each reply unless PIPELINING was offered. */
-        if (s->len > 0 && !s->pipelining_offered && !s->silent)
-            event("PIPELINED WITHOUT PIPELINING after %s", key);
+        /* A client must wait for each reply unless PIPELINING was offered,
+         * and for the reply to the end of a message in any case. */
+        if (refuse_ahead(s, key, strcmp(key, "BDAT") == 0 && s->bdat_last)) {
+            free(line);
+            continue;
+        }
         if (strcmp(key, "MAIL") == 0 && s->sc->require_pipelining && !s->silent)
             check_pipelined(s);
         if (strcmp(key, "AUTH") == 0 && s->sc->require_auth_pipelining && !s->silent)
@@ -1519,7 +1586,8 @@ int main(int argc, char **argv)
 {
     const char *script_path = NULL, *log_path = NULL, *port_path = NULL, *events_path = NULL;
     const char *cert_path = NULL, *key_path = NULL;
-    int listen_fd = -1;
+    const char *listen_addr = "127.0.0.1";
+    int listen_fd = -1, listen_port = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1537,9 +1605,14 @@ int main(int argc, char **argv)
             key_path = argv[++i];
         else if (strcmp(a, "--listen-fd") == 0 && v)
             listen_fd = atoi(argv[++i]);
+        else if (strcmp(a, "--address") == 0 && v)
+            listen_addr = argv[++i];
+        else if (strcmp(a, "--port") == 0 && v)
+            listen_port = atoi(argv[++i]);
         else
             die("usage: smtpd-script --script FILE --log FILE --port-file FILE [--events FILE]"
-                " [--tls-cert FILE --tls-key FILE] [--listen-fd FD]");
+                " [--tls-cert FILE --tls-key FILE] [--listen-fd FD | --address ADDR"
+                " --port N]");
     }
     if (!log_path || !port_path)
         die("--log and --port-file are required");
@@ -1595,8 +1668,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
     int one = 1;
     int lfd = listen_fd;
     if (lfd >= 0) {
@@ -1606,19 +1680,37 @@ int main(int argc, char **argv)
         if (listen(lfd, 16) < 0)
             die("listen on fd %d: %s", lfd, strerror(errno));
     } else {
-        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* --address: numeric IPv4 or IPv6 (default 127.0.0.1). */
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        if (listen_port < 0 || listen_port > 65535)
+            die("bad --port %d", listen_port);
+        if (inet_pton(AF_INET, listen_addr, &s4->sin_addr) == 1) {
+            s4->sin_family = AF_INET;
+            s4->sin_port = htons((unsigned short)listen_port);
+            sl = sizeof *s4;
+        } else if (inet_pton(AF_INET6, listen_addr, &s6->sin6_addr) == 1) {
+            s6->sin6_family = AF_INET6;
+            s6->sin6_port = htons((unsigned short)listen_port);
+            sl = sizeof *s6;
+        } else {
+            die("bad --address %s (a numeric IPv4 or IPv6 address)", listen_addr);
+        }
+        lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (lfd < 0)
             die("socket: %s", strerror(errno));
         setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sin.sin_port = 0;
-        if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(lfd, 16) < 0)
-            die("bind/listen: %s", strerror(errno));
+        if (ss.ss_family == AF_INET6)
+            setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (bind(lfd, (struct sockaddr *)&ss, sl) < 0 || listen(lfd, 16) < 0)
+            die("bind/listen on %s port %d: %s", listen_addr, listen_port, strerror(errno));
     }
-    socklen_t sl = sizeof sin;
-    if (getsockname(lfd, (struct sockaddr *)&sin, &sl) < 0)
+    sl = sizeof ss;
+    if (getsockname(lfd, (struct sockaddr *)&ss, &sl) < 0)
         die("getsockname: %s", strerror(errno));
+    int bound_port = ss.ss_family == AF_INET6
+                         ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 
     /* Readiness: the port file appears atomically. */
     size_t plen = strlen(port_path);
@@ -1626,7 +1718,7 @@ int main(int argc, char **argv)
     memcpy(tmp, port_path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     FILE *pf = fopen(tmp, "w");
-    if (!pf || fprintf(pf, "%d\n", ntohs(sin.sin_port)) < 0 || fclose(pf) != 0)
+    if (!pf || fprintf(pf, "%d\n", bound_port) < 0 || fclose(pf) != 0)
         die("cannot write %s: %s", tmp, strerror(errno));
     if (rename(tmp, port_path) < 0)
         die("cannot rename %s: %s", tmp, strerror(errno));

@@ -760,7 +760,8 @@ static void test_help_version(void)
     tap_ok(strstr(version, "SASL") == NULL, "version: SASL not listed");
 #endif
 #if HAVE_LIBSECRET
-    tap_ok(strstr(version, ", keyring (libsecret)") != NULL, "version: keyring listed");
+    tap_ok(strstr(version, ", keyring (libsecret, " LIBSECRET_SONAME " ") != NULL,
+           "version: keyring listed with its file name");
 #else
     tap_ok(strstr(version, "keyring") == NULL, "version: keyring not listed");
 #endif

@@ -184,11 +184,23 @@ static void test_line_ends(void)
           "dots unchanged (no dot-stuffing here)");
 
     struct run x;
-    runs(&x, "", &(struct intake_opts){ .add_date = true, .msgid_domain = "x" });
+    runs(&x, "", &(struct intake_opts){ 0 });
+    tap_int(x.rc, 0, "empty input, nothing to add: returns 0");
+    tap_int(x.m.size, 0, "empty input, nothing to add: size 0");
+    tap_ok(x.m.fd >= 0, "empty input, nothing to add: file open");
+    done(&x);
+
+    /* An empty message gets the same added headers as any other. */
+    runs(&x, "", &(struct intake_opts){ .add_from = "me@h", .add_date = true,
+                                        .msgid_domain = "h.test" });
     tap_int(x.rc, 0, "empty input: returns 0");
-    tap_int(x.m.size, 0, "empty input: size 0");
-    tap_int((long long)x.len, 0, "empty input: file empty (no headers added)");
-    tap_ok(x.m.fd >= 0, "empty input: file open");
+    tap_ok(x.out && strncmp(x.out, "From: me@h\r\nDate: ", 18) == 0,
+           "empty input: From and Date added");
+    tap_ok(x.out && strstr(x.out, "\r\nMessage-ID: <") && strstr(x.out, "@h.test>\r\n"),
+           "empty input: Message-ID added");
+    tap_int(x.m.size, (long long)x.len, "empty input: size counts the added headers");
+    tap_ok(x.len > 2 && memcmp(x.out + x.len - 2, "\r\n", 2) == 0
+           && !strstr(x.out, "\r\n\r\n"), "empty input: headers only, CRLF, no empty line");
     done(&x);
 
     static const char nul[] = "S: a\0b\n\nx\0\0y\n\0";
@@ -197,9 +209,14 @@ static void test_line_ends(void)
     tap_int((long long)x.m.nul_dropped, 4, "NUL bytes counted");
     done(&x);
 
-    run(&x, "\0\0", 2, &(struct intake_opts){ .add_date = true });
+    run(&x, "\0\0", 2, &(struct intake_opts){ 0 });
     tap_int(x.m.size, 0, "input of only NULs: empty file");
     tap_int((long long)x.m.nul_dropped, 2, "input of only NULs: counted");
+    done(&x);
+
+    run(&x, "\0\0", 2, &(struct intake_opts){ .add_date = true });
+    tap_ok(x.out && strncmp(x.out, "Date: ", 6) == 0 && x.m.size == (long long)x.len,
+           "input of only NULs: Date added as to an empty message");
     done(&x);
 }
 
@@ -726,6 +743,39 @@ static void test_date(void)
     tzset();
 }
 
+/* undisclosed_recipients: To, Cc and Bcc give way to one
+ * "To: undisclosed-recipients:;"; -t still reads them first. */
+static void test_undisclosed(void)
+{
+    struct run x;
+    struct intake_opts u = { .collect_rcpts = true, .remove_bcc = true, .undisclosed = true };
+    runs(&x,
+         "From: me@h\nTo: Alice <a@x>,\n  b@y\nSubject: s\ncc: c@z\nBcc: e@v\n"
+         "Reply-To: r@x\nX-To: keep\n\nTo: body@x\n", &u);
+    static const char *const w[] = { "a@x", "b@y", "c@z", "e@v" };
+    tap_int(x.rc, 0, "undisclosed: returns 0");
+    tap_ok(rcpts_are(&x.m.rcpts, w, 4), "undisclosed: -t recipients still collected");
+    tap_str(x.out,
+            "From: me@h\r\nSubject: s\r\nReply-To: r@x\r\nX-To: keep\r\n"
+            "To: undisclosed-recipients:;\r\n\r\nTo: body@x\r\n",
+            "undisclosed: To (folded), Cc, Bcc replaced by one To; body untouched");
+    done(&x);
+
+    runs(&x, "Subject: s\n\nbody\n", &(struct intake_opts){ .undisclosed = true });
+    tap_str(x.out, "Subject: s\r\nTo: undisclosed-recipients:;\r\n\r\nbody\r\n",
+            "undisclosed: added when the message has no To");
+    done(&x);
+
+    runs(&x, "To: a@x\nBcc: b@x\n\nbody\n", &(struct intake_opts){ .undisclosed = true });
+    tap_str(x.out, "To: undisclosed-recipients:;\r\n\r\nbody\r\n",
+            "undisclosed: Bcc removed even with remove_bcc_headers off");
+    done(&x);
+
+    runs(&x, "", &(struct intake_opts){ .undisclosed = true });
+    tap_str(x.out, "To: undisclosed-recipients:;\r\n", "undisclosed: empty input");
+    done(&x);
+}
+
 int main(void)
 {
     test_line_ends();
@@ -734,6 +784,7 @@ int main(void)
     test_dots();
     test_bcc();
     test_rcpts();
+    test_undisclosed();
     test_added();
     test_long();
     test_failures();
