@@ -10,7 +10,8 @@
 # Each run is in its own mount and PID namespace (unshare), chrooted, with
 # /proc, /sys, /dev and /dev/pts mounted; what a run leaves running is
 # killed when it ends. Prints each command's exit status and its last
-# "N passed, N failed, N skipped" line; exits 0 when every command exits 0.
+# "N passed, N failed, N skipped" line, and the tests skipped there with
+# their reasons; exits 0 when every command exits 0.
 #
 # Run by `make check-fresh`, not by `make check`. Needs root, mmdebstrap,
 # unshare, chroot, script, git, and Debian's archive (the mirror is the
@@ -193,6 +194,14 @@ for tty in 0 1; do
             tr -d '\r' <"$log" | tail -n 40 | sed 's/^/   | /'
         fi
     done <"$work/cmds"
+done
+
+# What the last run of the suite skipped there, and why.
+for trs in $(find "$root/src" -path "$root/src/_build*/tests/*" -name '*.trs' 2>/dev/null | LC_ALL=C sort); do
+    grep -q '^:global-test-result: SKIP' "$trs" || continue
+    t=${trs#"$root/src/"}
+    why=$(grep -m 1 -E '^(SKIP|# SKIP|1\.\.0)' "${trs%.trs}.log" 2>/dev/null)
+    echo "skipped in the root: ${t%.trs}: ${why:-no reason given}"
 done
 
 echo "== fresh root summary ($(($(date +%s) - started)) s in all):"
