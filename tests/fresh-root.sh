@@ -7,7 +7,8 @@
 #   1. without a terminal (standard input /dev/null, output to a log);
 #   2. with a terminal (script(1); standard input a pipe that never ends
 #      and never types anything, so a prompt blocks until the time limit).
-# Each run is in its own mount and PID namespace (unshare), chrooted, with
+# Each run is in its own mount and PID namespace (unshare), chrooted into
+# the root bind-mounted on itself (so that / is a mount point there), with
 # /proc, /sys, /dev and /dev/pts mounted; what a run leaves running is
 # killed when it ends. Prints each command's exit status and its last
 # "N passed, N failed, N skipped" line, and the tests skipped there with
@@ -137,6 +138,9 @@ run_in_root() {
     fi
     set -- unshare --mount --pid --fork --propagation private sh -c '
         root=$1 cache=$2 inner=$3
+        # The root a mount point, as / is on a machine (unshare -m in the
+        # root changes the propagation of /, which needs a mount point).
+        mount --bind "$root" "$root" &&
         mount -t proc proc "$root/proc" &&
         mount --rbind /sys "$root/sys" &&
         mount --rbind /dev "$root/dev" || exit 125
