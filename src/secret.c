@@ -623,18 +623,25 @@ static int keyring_account_ok(const struct account *a, struct result *r)
     return 0;
 }
 
-/* The new password: twice on the terminal, or one line from standard
- * input when there is no terminal and standard input is a pipe or a
- * file (`printf %s pw | smtpfwd --store-password ACCOUNT`). */
+/* The new password. When standard input is a terminal: asked twice on
+ * the terminal (/dev/tty, else standard input itself). Otherwise the first
+ * line of standard input, without its newline (`printf '%s\n' pw | smtpfwd
+ * --store-password ACCOUNT`), as secret-tool store does: a controlling
+ * terminal elsewhere is never opened, so a script run from a terminal
+ * does not stop at a prompt. */
 static char *read_new_password(const struct account *a, struct result *r)
 {
-    int tty = open_tty();
-    if (tty >= 0) {
+    if (isatty(0)) {
+        int tty = open_tty();
+        bool own = tty >= 0;
+        if (!own)
+            tty = 0;
         char *prompt = prompt_text(a);
         char *pw = read_hidden_line(tty, prompt, r);
         free(prompt);
         char *again = pw ? read_hidden_line(tty, _("Retype the password: "), r) : NULL;
-        close(tty);
+        if (own)
+            close(tty);
         if (pw && again && strcmp(pw, again) != 0)
             result_set(r, RC_USAGE, _("the passwords do not match; nothing stored"));
         if (pw && (!again || strcmp(pw, again) != 0)) {
@@ -648,12 +655,6 @@ static char *read_new_password(const struct account *a, struct result *r)
             pw = NULL;
         }
         return pw;
-    }
-    struct stat st;
-    if (fstat(0, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))) {
-        result_set(r, RC_USAGE, _("no terminal to read the password from; "
-                                  "give it on standard input through a pipe"));
-        return NULL;
     }
     char line[PASSWORD_LINE_MAX];
     long n = read_line_fd(0, line, NULL);

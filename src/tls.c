@@ -310,8 +310,9 @@ static int tls_load_trust(struct tls_session *t, const struct tls_config *cfg, s
         e = gnutls_certificate_set_x509_system_trust(t->cred);
         if (e <= 0) {
             result_set(r, RC_CONFIG,
-                       _("cannot load the system's trusted certificates (%s); set "
-                         "tls_trust_file, or tls_fingerprint"),
+                       _("cannot load the system's trusted certificates (%s): "
+                         "install them (on Debian: the ca-certificates package), or "
+                         "set tls_trust_file or tls_fingerprint"),
                        e == 0 ? _("none found") : gnutls_strerror(e));
             return -1;
         }

@@ -6,7 +6,9 @@
 #     service smtp user U) is found by a delivery: smtpfwd sends AUTH PLAIN
 #     to the scripted server and the credentials decode to that password;
 # (b) smtpfwd --store-password ACCOUNT with the password on standard input
-#     (no terminal) stores it: secret-tool lookup shows it;
+#     (no terminal) stores it: secret-tool lookup shows it; the same with a
+#     terminal present but standard input a pipe (no prompt, no waiting);
+#     an empty standard input is refused with 64;
 # (c) smtpfwd --forget-password ACCOUNT removes it again.
 # Nothing outside a private HOME/XDG_DATA_HOME/XDG_RUNTIME_DIR is touched.
 # Exit 0 pass, 1 fail, 77 when dbus-run-session, gnome-keyring-daemon,
@@ -76,6 +78,42 @@ set_msgid_header off')
     secret-tool search --all host 127.0.0.1 service smtp user alice 2>&1 |
         grep -q 'label = smtpfwd password for alice at 127.0.0.1' ||
         failed "(b) the stored item does not carry smtpfwd's label"
+
+    # (b2) The same from a terminal: a controlling terminal is present (a
+    # pseudo-terminal made by script(1), on which nobody types) but standard
+    # input is a pipe. The password comes from the pipe; /dev/tty is not
+    # opened, so nothing waits for the terminal (timeout: a safety net).
+    if command -v script >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then
+        secret-tool clear host 127.0.0.1 service smtp user alice
+        rm -f "$TESTDIR/never"; mkfifo "$TESTDIR/never"
+        sleep 120 >"$TESTDIR/never" &
+        holder=$!
+        timeout -k 5 30 script -qec "printf 'piped-under-a-tty\\n' | '$SMTPFWD' -C '$rc' --store-password default" \
+            /dev/null <"$TESTDIR/never" >"$TESTDIR/out" 2>&1
+        status=$?
+        kill "$holder" 2>/dev/null
+        wait "$holder" 2>/dev/null
+        [ "$status" -ne 124 ] || failed "(b2) --store-password waited for the terminal (killed after 30 s)"
+        [ "$status" -eq 0 ] || failed "(b2) --store-password under a terminal exited $status: $(tr -d '\r' <"$TESTDIR/out")"
+        grep -q -i 'password' "$TESTDIR/out" && failed "(b2) a prompt appeared on the terminal: $(tr -d '\r' <"$TESTDIR/out")"
+        got=$(secret-tool lookup host 127.0.0.1 service smtp user alice)
+        [ "$got" = piped-under-a-tty ] || failed "(b2) secret-tool lookup shows '$got'"
+    else
+        echo "# (b2) not run: script(1) or timeout is missing"
+    fi
+
+    # (b3) Empty standard input (nothing, or an empty first line): 64 and a
+    # message; the stored password is left alone.
+    for input in '' '\n' '\nsecond line\n'; do
+        printf "$input" | "$SMTPFWD" -C "$rc" --store-password default >"$TESTDIR/out" 2>"$TESTDIR/err"
+        status=$?
+        [ "$status" -eq 64 ] || failed "(b3) empty input '$input': exit $status, not 64"
+        grep -q '^smtpfwd: .*empty password' "$TESTDIR/err" ||
+            failed "(b3) empty input '$input': no clear message: $(cat "$TESTDIR/err")"
+    done
+    got=$(secret-tool lookup host 127.0.0.1 service smtp user alice)
+    [ "$got" = piped-under-a-tty ] || [ "$got" = stored-by-smtpfwd ] ||
+        failed "(b3) the stored password changed to '$got'"
 
     # (c) --forget-password removes it.
     "$SMTPFWD" -C "$rc" --forget-password default >"$TESTDIR/out" 2>"$TESTDIR/err"

@@ -26,7 +26,8 @@
 #  - --serverinfo shows the certificate fingerprint, subject, issuer and
 #    the AUTH mechanisms of both ports.
 #  - Failure paths: wrong password (77, the server's 535 quoted), no trust
-#    file (system store lacks the test CA: 77), a host name the
+#    file (system store lacks the test CA: 77; no system store at all: 78),
+#    a host name the
 #    certificate does not match (77), a wrong tls_fingerprint (77), the
 #    right fingerprint without a trust file (delivered), `tls off` on the
 #    submission port, where Postfix offers no AUTH without TLS (69). None
@@ -69,6 +70,25 @@ import hashlib, ssl, sys
 der = ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())
 h = hashlib.sha256(der).hexdigest().upper()
 print(":".join(h[i:i + 2] for i in range(0, len(h), 2)))' "$PF_DIR/tls/server.pem") || exit 99
+# How many trust anchors GnuTLS finds in this machine's system store (the
+# call smtpfwd makes without tls_trust_file); 0 when there is none, as on a
+# fresh Debian without ca-certificates.
+system_cas=$("${PYTHON:-python3}" -c '
+import ctypes, ctypes.util
+g = ctypes.CDLL(ctypes.util.find_library("gnutls") or "libgnutls.so.30")
+cred = ctypes.c_void_p()
+if g.gnutls_certificate_allocate_credentials(ctypes.byref(cred)) < 0:
+    raise SystemExit(1)
+print(max(g.gnutls_certificate_set_x509_system_trust(cred), 0))') || exit 99
+if [ "$system_cas" -gt 0 ]; then
+    # The store does not know the test CA: the certificate is refused.
+    nostore_status=77 nostore_exitcode=EX_NOPERM
+else
+    # No store at all: a configuration error that says what to set.
+    note "this machine has no system trust store: without tls_trust_file, 78 is expected"
+    nostore_status=78 nostore_exitcode=EX_CONFIG
+fi
+
 # What AUTH PLAIN would send for the right password (must never be shown).
 plain_b64=$(printf '\000%s\000%s' "$PF_USER" "$PF_PASS" | base64 | tr -d '\n')
 
@@ -302,8 +322,16 @@ for mech in plain on; do
     not_delivered
 done
 
+# Without a system store the message says so and what to set instead.
+no_store_diagnostic() {
+    if grep -q "^smtpfwd: .*system's trusted certificates.*tls_trust_file" "$err"; then ok; else
+        fail "no clear message about the missing system trust store: $(grep '^smtpfwd: ' "$err")"
+    fi
+}
+
 # 4. Certificate failures: 77 before any AUTH or MAIL, nothing delivered.
-#    a) no trust file: the system store does not know the test CA;
+#    a) no trust file: the system store does not know the test CA (78 and
+#       a message saying what to set when the machine has no store);
 #    b) a name the certificate does not carry;
 #    c) a wrong fingerprint (the right one with its last byte changed), no
 #       trust file.
@@ -324,15 +352,18 @@ for c in no-trust-file wrong-name wrong-fingerprint; do
         account "$case_name" "host localhost" "port $PF_SUB" "$extra" "auth on" "user $PF_USER" "$pw"
     fi
     run -v -i rcpt@x.test
-    expect_status 77
+    want=77 exitcode=EX_NOPERM
+    [ $c = no-trust-file ] && want=$nostore_status exitcode=$nostore_exitcode
+    expect_status $want
     if grep -q '^smtpfwd: ' "$err"; then ok; else fail "no diagnostic: $(cat "$err")"; fi
     if grep -q -i -E 'certificate|fingerprint|trust|issuer|host ?name' "$err"; then ok; else
         fail "the diagnostic does not say what was wrong with the certificate: $(grep '^smtpfwd: ' "$err")"
     fi
+    if [ "$want" = 78 ]; then no_store_diagnostic; fi
     if grep -q '^--> STARTTLS' "$err"; then ok; else fail "STARTTLS was not even tried"; fi
     no_auth_sent
     no_secret
-    log_line "exitcode=EX_NOPERM\$"
+    log_line "exitcode=$exitcode\$"
     not_delivered
 done
 # The same with the real server's name and implicit TLS: unknown issuer.
@@ -340,7 +371,8 @@ case_name=smtps-no-trust-file
 message "$case_name"
 account "$case_name" "host localhost" "port $PF_SMTPS" "tls_starttls off" "auth on" "user $PF_USER" "$pw"
 run -v -i rcpt@x.test
-expect_status 77
+expect_status $nostore_status
+[ "$nostore_status" = 78 ] && no_store_diagnostic
 no_auth_sent
 not_delivered
 
