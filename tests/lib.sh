@@ -39,6 +39,22 @@ lib_private_env() {
     mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" || exit 99
 }
 
+# system_trust_anchors: how many trust anchors GnuTLS finds in this
+# machine's system store (what smtpfwd uses without tls_trust_file); 0
+# when there is none, as on a fresh Debian without ca-certificates.
+# Without a store smtpfwd exits 78 (configuration), with one that does not
+# know the server's CA 77 (certificate refused). Exits 99 when it cannot
+# ask (no python3 or no libgnutls).
+system_trust_anchors() {
+    "${PYTHON:-python3}" -c '
+import ctypes, ctypes.util
+g = ctypes.CDLL(ctypes.util.find_library("gnutls") or "libgnutls.so.30")
+cred = ctypes.c_void_p()
+if g.gnutls_certificate_allocate_credentials(ctypes.byref(cred)) < 0:
+    raise SystemExit(1)
+print(max(g.gnutls_certificate_set_x509_system_trust(cred), 0))' || exit 99
+}
+
 # Counting checks: fail MSG / ok MSG print a line and count it in $fails
 # and $passes (a test ends with: echo "$passes passed, $fails failed").
 fails=0

@@ -42,6 +42,7 @@ here=${here:-$(dirname "$0")}
 [ -x "$SMTPFWD" ] || { echo "ERROR: set SMTPFWD (or top_builddir) to the built smtpfwd"; exit 99; }
 "$SMTPFWD" --version 2>/dev/null | grep -q 'SASL' ||
     { echo "SKIP: smtpfwd was built without GNU SASL"; exit 77; }
+. "$here/lib.sh"
 . "$here/postfix-lib.sh"
 
 pf_start
@@ -70,16 +71,8 @@ import hashlib, ssl, sys
 der = ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())
 h = hashlib.sha256(der).hexdigest().upper()
 print(":".join(h[i:i + 2] for i in range(0, len(h), 2)))' "$PF_DIR/tls/server.pem") || exit 99
-# How many trust anchors GnuTLS finds in this machine's system store (the
-# call smtpfwd makes without tls_trust_file); 0 when there is none, as on a
-# fresh Debian without ca-certificates.
-system_cas=$("${PYTHON:-python3}" -c '
-import ctypes, ctypes.util
-g = ctypes.CDLL(ctypes.util.find_library("gnutls") or "libgnutls.so.30")
-cred = ctypes.c_void_p()
-if g.gnutls_certificate_allocate_credentials(ctypes.byref(cred)) < 0:
-    raise SystemExit(1)
-print(max(g.gnutls_certificate_set_x509_system_trust(cred), 0))') || exit 99
+# How many trust anchors this machine's system store has (tests/lib.sh).
+system_cas=$(system_trust_anchors) || exit 99
 if [ "$system_cas" -gt 0 ]; then
     # The store does not know the test CA: the certificate is refused.
     nostore_status=77 nostore_exitcode=EX_NOPERM

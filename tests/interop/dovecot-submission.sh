@@ -225,11 +225,15 @@ iop_server_checks() {
             grep -F -e "session=<${session:-?}>" "$dv_log" | sed 's/^/#   /'
         fi
     done
+    # Without a system trust store unknown-ca-system is a configuration
+    # error (78) found before the handshake: one alert fewer.
+    want=3
+    [ "$(system_trust_anchors)" -gt 0 ] || want=2
     n=$(grep -c 'TLS handshaking: SSL_accept() failed: .*SSL alert number' "$dv_log")
-    if [ "$n" -eq 3 ]; then
-        tap_ok "$IOP_NAME: certificate failures: Dovecot received three TLS alerts"
+    if [ "$n" -eq "$want" ]; then
+        tap_ok "$IOP_NAME: certificate failures: Dovecot received $want TLS alerts"
     else
-        tap_not_ok "$IOP_NAME: certificate failures: Dovecot received $n TLS alerts, expected 3"
+        tap_not_ok "$IOP_NAME: certificate failures: Dovecot received $n TLS alerts, expected $want"
         grep 'TLS handshaking: ' "$dv_log" | sed 's/^.*TLS handshaking: /#   /'
     fi
     dv_relay_down

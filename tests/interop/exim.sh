@@ -282,8 +282,13 @@ ex_alerts() {
         tap_not_ok "exim: certificate failures: $n TLS errors logged, expected 4"
         tap_file "$D/tls-errors"
     fi
-    if grep -v -E '\(gnutls_handshake\): (Certificate is bad|CA is unknown|Unknown certificate)\.?$' \
-        "$D/tls-errors" >"$D/tls-errors.bad"; then
+    # Without a system trust store (a fresh Debian without ca-certificates)
+    # the unknown-ca-system case is a configuration error (78) found after
+    # STARTTLS, before the handshake: no alert, the connection just ends.
+    ok_errors='\(gnutls_handshake\): (Certificate is bad|CA is unknown|Unknown certificate)\.?$'
+    [ "$(system_trust_anchors)" -gt 0 ] ||
+        ok_errors="$ok_errors|\\(gnutls_handshake\\): The TLS connection was non-properly terminated\\.\$"
+    if grep -v -E "$ok_errors" "$D/tls-errors" >"$D/tls-errors.bad"; then
         tap_not_ok "exim: certificate failures: Exim received smtpfwd's TLS alert"
         tap_file "$D/tls-errors.bad"
     else

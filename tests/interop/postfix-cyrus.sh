@@ -280,11 +280,15 @@ iop_server_checks() {
         tap_not_ok "$t sent a notification with the ENVID"
         tap_file "$IOP_DIR/dsn-notice"
     fi
+    # Without a system trust store unknown-ca-system is a configuration
+    # error (78) found before the handshake: one alert fewer.
+    want=4
+    [ "$(system_trust_anchors)" -gt 0 ] || want=3
     n=$(grep -c 'SSL alert number' "$pf_log")
-    if [ "$n" -eq 4 ]; then
-        tap_ok "$IOP_NAME: certificate failures: Postfix received four TLS alerts"
+    if [ "$n" -eq "$want" ]; then
+        tap_ok "$IOP_NAME: certificate failures: Postfix received $want TLS alerts"
     else
-        tap_not_ok "$IOP_NAME: certificate failures: Postfix received $n TLS alerts, expected 4"
+        tap_not_ok "$IOP_NAME: certificate failures: Postfix received $n TLS alerts, expected $want"
         grep -E 'SSL_accept error|SSL alert number' "$pf_log" | sed 's/^[^]]*]: /#   /'
     fi
 }
