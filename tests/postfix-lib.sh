@@ -42,12 +42,12 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
-# pf_wait_listen PORT...: wait (bounded, 10 s) until every PORT accepts
-# connections on 127.0.0.1.
+# pf_wait_listen PORT...: wait (bounded: $PF_WAIT_S seconds, default 10)
+# until every PORT accepts connections on 127.0.0.1.
 pf_wait_listen() {
     "${PYTHON:-python3}" -c '
 import socket, sys, time
-deadline = time.time() + 10
+deadline = time.time() + float(sys.argv.pop(1))
 for port in map(int, sys.argv[1:]):
     while True:
         try:
@@ -55,8 +55,8 @@ for port in map(int, sys.argv[1:]):
             break
         except OSError:
             if time.time() > deadline:
-                sys.exit("Postfix did not listen on %d" % port)
-            time.sleep(0.05)' "$@"
+                sys.exit("nothing listens on 127.0.0.1:%d" % port)
+            time.sleep(0.05)' "${PF_WAIT_S:-10}" "$@"
 }
 
 pf_prepare() {

@@ -178,18 +178,7 @@ dv_relay_down() {
     done
     postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 && iop_wait_listen "$relay" ||
         { tap_not_ok "$IOP_NAME: relay-down: Postfix starts again"; return; }
-    # shellcheck disable=SC2086
-    env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV timeout 120 \
-        "$SMTPFWD" -C "$iop_rcfile" -qf -v >"$iop_cdir/flush.out" 2>"$iop_cdir/flush.err"
-    frs=$?
-    if [ "$frs" -eq 0 ]; then tap_ok "$(iop_t "the flush exits 0")"; else
-        tap_not_ok "$(iop_t "the flush exits $frs")"
-        tap_file "$iop_cdir/flush.err"
-    fi
-    n=$(count_in "$iop_cdir/spool/new")
-    if [ "$n" -eq 0 ]; then tap_ok "$(iop_t "the spool is empty after the flush")"; else
-        tap_not_ok "$(iop_t "the spool is empty after the flush ($n entries)")"
-    fi
+    iop_flush_all
     iop_stored "$IOP_RCPT"
     if IOP_FETCH_TIMEOUT=0 iop_fetch "$IOP_RCPT" "$dv_down_marker" >/dev/null 2>&1; then
         tap_not_ok "$IOP_NAME: relay-down: nothing stored for $IOP_RCPT"

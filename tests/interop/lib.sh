@@ -128,18 +128,7 @@ iop_free_ports() {
 }
 
 iop_wait_listen() {
-    "$PYTHON" -c '
-import socket, sys, time
-deadline = time.time() + 20
-for port in map(int, sys.argv[1:]):
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            if time.time() > deadline:
-                sys.exit("nothing listens on 127.0.0.1:%d" % port)
-            time.sleep(0.05)' "$@"
+    PF_WAIT_S=20 pf_wait_listen "$@"
 }
 
 iop_certs() {

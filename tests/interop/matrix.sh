@@ -143,6 +143,24 @@ iop_run() {
     iop_err=$iop_cdir/err
 }
 
+# iop_flush_all: `smtpfwd -qf -v` with the case's configuration (its
+# transcript in $iop_cdir/flush.err; the case's own run's is kept): it must
+# exit 0 and leave the spool empty.
+iop_flush_all() {
+    # shellcheck disable=SC2086
+    env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV timeout 120 \
+        "$SMTPFWD" -C "$iop_rcfile" -qf -v >"$iop_cdir/flush.out" 2>"$iop_cdir/flush.err"
+    iop_frs=$?
+    if [ "$iop_frs" -eq 0 ]; then tap_ok "$(iop_t "the flush exits 0")"; else
+        tap_not_ok "$(iop_t "the flush exits $iop_frs")"
+        tap_file "$iop_cdir/flush.err"
+    fi
+    iop_left=$(count_in "$iop_cdir/spool/new")
+    if [ "$iop_left" -eq 0 ]; then tap_ok "$(iop_t "the spool is empty after the flush")"; else
+        tap_not_ok "$(iop_t "the spool is empty after the flush ($iop_left entries)")"
+    fi
+}
+
 iop_t() {
     echo "$IOP_NAME: $iop_c: $*"
 }

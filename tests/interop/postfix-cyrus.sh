@@ -202,18 +202,7 @@ pf_rcpt_limit() {
     fi
     iop_stored "$IOP_RCPT"
     iop_stored "$IOP_RCPT2"
-    # shellcheck disable=SC2086
-    env -u DBUS_SESSION_BUS_ADDRESS $IOP_CLIENT_ENV timeout 120 \
-        "$SMTPFWD" -C "$iop_rcfile" -qf -v >"$iop_cdir/flush.out" 2>"$iop_cdir/flush.err"
-    frs=$?
-    if [ "$frs" -eq 0 ]; then tap_ok "$(iop_t "the flush exits 0")"; else
-        tap_not_ok "$(iop_t "the flush exits $frs")"
-        tap_file "$iop_cdir/flush.err"
-    fi
-    n=$(count_in "$iop_cdir/spool/new")
-    if [ "$n" -eq 0 ]; then tap_ok "$(iop_t "the spool is empty after the flush")"; else
-        tap_not_ok "$(iop_t "the spool is empty after the flush ($n entries)")"
-    fi
+    iop_flush_all
     if grep -q -E "^--> RCPT TO:<$IOP_FROM>" "$iop_cdir/flush.err" &&
         ! grep -q -E "^--> RCPT TO:<($IOP_RCPT|$IOP_RCPT2)>" "$iop_cdir/flush.err"; then
         tap_ok "$(iop_t "the flush sends to $IOP_FROM only")"
