@@ -1,5 +1,5 @@
 /*
- * cli.c - the command line: sendmail's option syntax (doc/CALLERS.md,
+ * cli.c - the command line: sendmail's option syntax (doc/callers.md,
  * "Sendmail options to accept") plus smtpfwd's long options, turned into
  * `struct options` and a mode; and the --help and --version texts.
  *

@@ -1,5 +1,5 @@
 /*
- * cli.h - the sendmail-compatible command line (doc/CALLERS.md) and
+ * cli.h - the sendmail-compatible command line (doc/callers.md) and
  * smtpfwd's long options, turned into `struct options` and a mode.
  *
  * Parsing never prints and never exits: errors come back as RC_USAGE in r,

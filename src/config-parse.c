@@ -37,7 +37,7 @@
 #define MAX_EVAL_DEPTH 8
 
 /* ------------------------------------------------------------------ */
-/* The command table: one entry per setting, in the order of doc/DESIGN.md's
+/* The command table: one entry per setting, in the order of doc/architecture.md's
  * command list (which is also the --pretend order). The index is the
  * bit in set_mask. */
 

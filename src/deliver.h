@@ -4,7 +4,7 @@
  * and classify each result per recipient (delivered / temporary /
  * permanent). Reports every refused recipient with the server's words,
  * writes the log line for each attempt, and computes the failure class
- * that decides the exit status (doc/DESIGN.md).
+ * that decides the exit status (doc/architecture.md).
  */
 #ifndef SMTPFWD_DELIVER_H
 #define SMTPFWD_DELIVER_H

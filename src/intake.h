@@ -2,7 +2,7 @@
  * intake.h - reading the message from standard input into a private
  * temporary file, in canonical form, before any connection is made.
  *
- * Canonical form (doc/DESIGN.md contract 3): every line ends in CRLF (bare
+ * Canonical form (doc/architecture.md contract 3): every line ends in CRLF (bare
  * CR, bare LF and CRLF all become CRLF), NUL bytes are dropped (counted
  * for a warning), a final line without newline gets one. Dot-stuffing is
  * NOT applied here (smtp.c does it on the wire).

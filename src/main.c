@@ -1,5 +1,5 @@
 /*
- * main.c - wiring of the pipeline (doc/DESIGN.md, "Data flow"); nothing else.
+ * main.c - wiring of the pipeline (doc/architecture.md, "Data flow"); nothing else.
  *
  *   argv -> cli -> options -> config -> account
  *   stdin -> intake -> message file -> envelope -> deliver -> exit status
@@ -197,7 +197,7 @@ static char *from_header_value(const struct options *o, const struct account *a,
     return buf_steal(&b);
 }
 
-/* doc/DESIGN.md, contract 7: read to the end of input even when we fail before
+/* doc/architecture.md, contract 7: read to the end of input even when we fail before
  * reading the message, so that the caller never dies of SIGPIPE and
  * learns of the failure from our exit status. */
 static void drain_input(void)

@@ -1,5 +1,5 @@
 /*
- * queue.h - the per-user spool (doc/DESIGN.md, "The spool"): enqueue with
+ * queue.h - the per-user spool (doc/architecture.md, "The spool"): enqueue with
  * maildir discipline, list, lock, flush with backoff and expiry, bounces.
  *
  * Location: the account's queue_dir, else $XDG_STATE_HOME/smtpfwd/queue,

@@ -4,7 +4,7 @@
  * Only conn.c calls the session functions; deliver.c and serverinfo fill
  * a struct tls_config from the account (tls_config_from_account).
  *
- * Verification (doc/DESIGN.md contract 5): by default the chain is checked
+ * Verification (doc/architecture.md contract 5): by default the chain is checked
  * against the system trust store (loaded only when a handshake needs it),
  * or against tls_trust_file; validity dates and the host name
  * (tls_host_override, else the host) are checked; SNI is sent for names

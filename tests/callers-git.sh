@@ -2,7 +2,7 @@
 # callers-git.sh - real git send-email sends a two-patch series through
 # smtpfwd (--smtp-server=PATH makes git run it as sendmail).
 #
-# Checks git's argv shape (CALLERS.md: PATH -i RCPT..., no "--"), that the two
+# Checks git's argv shape (doc/callers.md: PATH -i RCPT..., no "--"), that the two
 # messages arrive in order, each in its own transaction with its own MAIL
 # FROM and RCPTs, with git's headers (the second threaded to the first), the
 # patch bodies intact and CRLF everywhere; that --envelope-sender arrives as

@@ -1,7 +1,7 @@
 #!/bin/sh
 # callers-mutt.sh - real mutt sends through smtpfwd (set sendmail=...).
 #
-# Checks mutt's argv shape (CALLERS.md: -oem -oi -f FROM -- RCPT...), the
+# Checks mutt's argv shape (doc/callers.md: -oem -oi -f FROM -- RCPT...), the
 # envelope (Bcc only on the command line, delivered with its own RCPT), that
 # mutt's headers arrive and no Bcc header does, the body byte for byte
 # (including a lone "." and a leading dot, dot-stuffed on the wire), CRLF

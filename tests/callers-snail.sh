@@ -1,7 +1,7 @@
 #!/bin/sh
 # callers-snail.sh - real s-nail sends through smtpfwd (-S mta=...).
 #
-# Checks s-nail's argv shape (CALLERS.md: -i [-f FROM] -- RCPT...), the
+# Checks s-nail's argv shape (doc/callers.md: -i [-f FROM] -- RCPT...), the
 # envelope (Bcc only on the command line, delivered with its own RCPT), that
 # s-nail's headers arrive and no Bcc header does, the body intact (a lone "."
 # and a leading dot dot-stuffed on the wire), CRLF everywhere; and that a

@@ -149,24 +149,13 @@ undrop_all() {
 # the first one chooses the port that both use).
 server_start() {
     if [ "$1" = 6 ]; then addr=$V6; else addr=$V4; fi
-    s=$TESTDIR/srv$1
-    : > "$s.script"
-    rm -f "$s.port"
-    "$SMTPD" --script "$s.script" --log "$s.log" --events "$s.events" \
-        --port-file "$s.port" --address "$addr" --port "${PORT:-0}" 2> "$s.stderr" &
-    eval "PID$1=$!"
-    n=0
-    while [ ! -f "$s.port" ]; do
-        if ! kill -0 "$(eval echo "\$PID$1")" 2>/dev/null; then
-            cat "$s.stderr" >&2
-            echo "smtpd-script on $addr failed to start" >&2
-            exit 99
-        fi
-        n=$((n + 1))
-        [ "$n" -lt 2000 ] || { echo "smtpd-script on $addr not ready" >&2; exit 99; }
-        sleep 0.01 2>/dev/null || sleep 1
-    done
-    PORT=$(cat "$s.port")
+    SMTPD_NAME=srv$1
+    SMTPD_EXTRA="--address $addr --port ${PORT:-0}"
+    smtpd_start ""
+    SMTPD_NAME= SMTPD_EXTRA=
+    eval "PID$1=\$SMTPD_PID"
+    SMTPD_PID=
+    PORT=$SMTPD_PORT
 }
 
 servers_stop() {

@@ -79,27 +79,31 @@ count_in() {
 }
 
 # smtpd_start [SCRIPT-TEXT]: start the server with that script in $TESTDIR;
-# sets SMTPD_PORT and SMTPD_PID. Waits for the port file (no sleeps on a
-# fixed time: polls for the file the server renames into place).
+# sets SMTPD_PORT and SMTPD_PID. Its files are $TESTDIR/NAME.script, .log,
+# .events, .port and .stderr, NAME being $SMTPD_NAME (default "server");
+# $SMTPD_EXTRA adds arguments (--address ADDR --port N ...). Waits for the
+# port file (no sleeps on a fixed time: polls for the file the server
+# renames into place).
 smtpd_start() {
-    printf '%s\n' "${1:-}" > "$TESTDIR/server.script"
-    rm -f "$TESTDIR/server.port"
-    "$SMTPD" --script "$TESTDIR/server.script" --log "$TESTDIR/server.log" \
-        --events "$TESTDIR/server.events" --port-file "$TESTDIR/server.port" \
-        ${SMTPD_EXTRA:-} 2> "$TESTDIR/server.stderr" &
+    sf=$TESTDIR/${SMTPD_NAME:-server}
+    printf '%s\n' "${1:-}" > "$sf.script"
+    rm -f "$sf.port"
+    # shellcheck disable=SC2086
+    "$SMTPD" --script "$sf.script" --log "$sf.log" --events "$sf.events" \
+        --port-file "$sf.port" ${SMTPD_EXTRA:-} 2> "$sf.stderr" &
     SMTPD_PID=$!
     n=0
-    while [ ! -f "$TESTDIR/server.port" ]; do
+    while [ ! -f "$sf.port" ]; do
         if ! kill -0 "$SMTPD_PID" 2>/dev/null; then
-            cat "$TESTDIR/server.stderr" >&2
-            echo "smtpd-script failed to start" >&2
+            cat "$sf.stderr" >&2
+            echo "smtpd-script ${SMTPD_EXTRA:-} failed to start" >&2
             exit 99
         fi
         n=$((n + 1))
-        [ "$n" -lt 2000 ] || { echo "smtpd-script not ready" >&2; exit 99; }
+        [ "$n" -lt 2000 ] || { echo "smtpd-script ${SMTPD_EXTRA:-} not ready" >&2; exit 99; }
         sleep 0.01 2>/dev/null || sleep 1
     done
-    SMTPD_PORT=$(cat "$TESTDIR/server.port")
+    SMTPD_PORT=$(cat "$sf.port")
 }
 
 # smtpd_stop: SIGTERM the server and wait for it (it logs everything first).

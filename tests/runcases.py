@@ -831,7 +831,7 @@ def check_spool(sections, ctx, args, env, base_argv, spool, diags):
 
 def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags, suffix=''):
     """Write the data but keep standard input open for hold_ms; no
-    connection may be made before end of input (doc/DESIGN.md, contract 7)."""
+    connection may be made before end of input (doc/architecture.md, contract 7)."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd=cwd, executable=exe)
     try:

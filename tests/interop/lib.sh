@@ -168,28 +168,29 @@ iop_debs_unpack() {
     done
 }
 
+# What runs inside the new mount namespace: the SRC:DST bind mounts up
+# to "--", then the command in place of this shell.
+iop_unshare_script='
+    while [ "$1" != -- ]; do
+        mount --bind "${1%%:*}" "${1#*:}" || exit 99
+        shift
+    done
+    shift
+    exec "$@"'
+
 iop_unshare() {
     command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) is missing"
-    unshare -m --propagation private sh -c '
-        while [ "$1" != -- ]; do
-            mount --bind "${1%%:*}" "${1#*:}" || exit 99
-            shift
-        done
-        shift
-        exec "$@"' iop_unshare "$@"
+    unshare -m --propagation private sh -c "$iop_unshare_script" iop_unshare "$@"
 }
 
+# (unshare itself goes to the background, not a subshell running a
+# function: $! is then the pid that must be killed.)
 iop_unshare_bg() {
     command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) is missing"
     iop_log=$1
     shift
-    unshare -m --propagation private sh -c '
-        while [ "$1" != -- ]; do
-            mount --bind "${1%%:*}" "${1#*:}" || exit 99
-            shift
-        done
-        shift
-        exec "$@"' iop_unshare "$@" >"$iop_log" 2>&1 &
+    unshare -m --propagation private sh -c "$iop_unshare_script" iop_unshare "$@" \
+        >"$iop_log" 2>&1 &
     IOP_BG_PID=$!
     iop_on_exit "kill $IOP_BG_PID; wait $IOP_BG_PID"
 }

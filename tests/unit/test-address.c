@@ -1,6 +1,6 @@
 /*
  * test-address.c - unit tests for address.c: RFC 5322 address lists as
- * callers send them (CALLERS.md), hostile input, envelope validation, and
+ * callers send them (doc/callers.md), hostile input, envelope validation, and
  * the small helpers. Also the ASCII pass-through of idn.c.
  */
 #include <autoconfig.h>

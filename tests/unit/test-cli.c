@@ -1,5 +1,5 @@
 /*
- * test-cli.c - unit tests for cli.c: every argv shape of CALLERS.md, each
+ * test-cli.c - unit tests for cli.c: every argv shape of doc/callers.md, each
  * option in its attached and separate form, the errors, the names the
  * program is invoked under, "--", recipients kept intact, and the
  * --help / --version texts.
