@@ -20,7 +20,8 @@
  * time, and written out in OUT_BLOCK_SIZE blocks; memory use does not grow
  * with the message. Only the header section is handled line by line, with
  * caps (FIELD_MAX per field, HEADER_MAX for the section) beyond which the
- * rest of the input is treated as body instead of failing.
+ * message is refused (see header_overflow): a cap never changes which
+ * lines are header fields.
  */
 #include <autoconfig.h>
 
@@ -448,70 +449,92 @@ static void header_line(struct intake *in, const char *s, size_t n)
     body_eol(in);
 }
 
-/* A header field outgrows FIELD_MAX or the section HEADER_MAX while its
- * line is still being read. A field being removed is discarded to its
- * end; a recipient field needed for -t is an error; anything else ends
- * the header section and goes out as body. */
+/* Whether s (n octets, the start of a header-section line still being
+ * read) may yet turn out to start a header field: so far only field-name
+ * characters, perhaps followed by blanks, and no colon. */
+static bool may_be_field_name(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 && s[i] != ':')
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && is_wsp((unsigned char)s[i]))
+        i++;
+    return i == n;
+}
+
+/* A header field outgrows FIELD_MAX, or the section HEADER_MAX, while its
+ * line is still being read (the line so far is in->line, then p).
+ *
+ * Passing the rest on as body would change which fields are header
+ * fields (a later Bcc would be delivered, a blank line would appear in
+ * the middle of the header), so the message is refused (RC_DATAERR),
+ * with two exceptions that keep the header intact: a field that is
+ * removed anyway and carries nothing smtpfwd needs (Bcc, Resent-Bcc with
+ * remove_bcc; To/Cc/Bcc with undisclosed and without -t) is discarded
+ * to its end, and a line that is plainly not a header field ends the
+ * header section as a short one would. An over-long mbox "From " line
+ * is dropped like a short one. */
 static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
 {
-    unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
-    bool cont = is_wsp(c0);
+    buf_append(&in->line, p, n);                /* bounded: FIELD_MAX + one block */
+    const char *s = in->line.data;
+    size_t len = in->line.len;
+    bool cont = is_wsp((unsigned char)s[0]);
     if (!cont)
         process_field(in);                      /* the pending field is complete */
 
-    /* The start of the overflowing field: the pending field when this
-     * line continues it, else this line (what was buffered, then p). */
-    char name[80];
-    size_t hn = 0;
-    if (cont && in->field.len) {
-        hn = in->field.len < sizeof name ? in->field.len : sizeof name;
-        memcpy(name, in->field.data, hn);
-    } else {
-        hn = in->line.len < sizeof name ? in->line.len : sizeof name;
-        if (hn)
-            memcpy(name, in->line.data, hn);
-        size_t more = sizeof name - hn < n ? sizeof name - hn : n;
-        memcpy(name + hn, p, more);
-        hn += more;
-    }
-    if (in->first_line && hn >= 5 && memcmp(name, "From ", 5) == 0) {
+    if (in->first_line && len >= 5 && memcmp(s, "From ", 5) == 0) {
         in->first_line = false;                 /* an over-long mbox separator */
         in->discard = in->discard_line = true;
         buf_reset(&in->line);
         return;
     }
     in->first_line = false;
-    enum field_kind kind = classify(name, hn);
-    size_t name_len = kind == F_NONE ? 0 : field_name_len(name, hn);
 
-    if (kind != F_NONE && is_rcpt_kind(kind) && in->o->collect_rcpts) {
-        result_set(in->r, RC_DATAERR,
-                   _("the %.*s header is too long to read its recipients (more than %d octets)"),
-                   (int)name_len, name, FIELD_MAX);
-        in->failed = in->drain = true;
+    /* The overflowing field starts with the pending field when this line
+     * continues it, else with this line. */
+    const char *f = cont ? in->field.data : s;
+    size_t fn = cont ? in->field.len : len;
+    enum field_kind kind = fn ? classify(f, fn) : F_NONE;
+    size_t name_len = kind == F_NONE ? 0 : field_name_len(f, fn);
+
+    if (!cont && kind == F_NONE && !may_be_field_name(s, len)) {
+        /* Not a header field: the header section ends here, as it does
+         * for a short line of this kind; the line is the first of the body. */
+        struct buf l = in->line;
+        memset(&in->line, 0, sizeof in->line);
+        end_headers(in, BLANK_IF_HEADER);
+        body_bytes(in, (const unsigned char *)l.data, l.len);
+        buf_free(&l);
         return;
     }
-    if (kind != F_NONE && is_dropped(in, kind)) {
-        if (kind == F_FROM)
-            in->m->has_from = true;
+    bool needed = is_rcpt_kind(kind) && in->o->collect_rcpts;
+    if (kind != F_NONE && kind != F_FROM && !needed && is_dropped(in, kind)) {
         in->discard = in->discard_line = true;
         buf_reset(&in->field);
         buf_reset(&in->line);
         return;
     }
 
-    /* The rest is body. */
-    struct buf f = in->field, l = in->line;
-    memset(&in->field, 0, sizeof in->field);
-    memset(&in->line, 0, sizeof in->line);
-    end_headers(in, BLANK_IF_HEADER);
-    if (f.len)
-        write_lines(in, f.data, f.len);
-    if (l.len)
-        body_bytes(in, (const unsigned char *)l.data, l.len);
-    body_bytes(in, p, n);
-    buf_free(&f);
-    buf_free(&l);
+    bool field_long = len + (cont ? in->field.len + 2 : 0) > FIELD_MAX;
+    if (!field_long)
+        result_set(in->r, RC_DATAERR,
+                   _("the header section is longer than %d MiB; the message was not sent: "
+                     "shorten the header or move its text into the body"),
+                   HEADER_MAX / (1024 * 1024));
+    else if (name_len)
+        result_set(in->r, RC_DATAERR,
+                   _("the header field \"%.*s\" is longer than %d MiB; the message was not "
+                     "sent: shorten the field or move its text into the body"),
+                   (int)(name_len < 76 ? name_len : 76), f, FIELD_MAX / (1024 * 1024));
+    else
+        result_set(in->r, RC_DATAERR,
+                   _("a header line is longer than %d MiB; the message was not sent: "
+                     "shorten the line or move its text into the body"),
+                   FIELD_MAX / (1024 * 1024));
+    in->failed = in->drain = true;
 }
 
 /* Bytes of the current header line (no line ends, no NULs). */

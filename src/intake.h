@@ -15,6 +15,12 @@
  * From, Date and Message-ID are added at the end of the header section
  * when missing and asked for.
  *
+ * A header field over 1 MiB (with its continuation lines) or a header
+ * section over 16 MiB refuses the message with RC_DATAERR, unless the
+ * field is one that is removed anyway (Bcc/Resent-Bcc with remove_bcc,
+ * To/Cc/Bcc with undisclosed and without collect_rcpts): that one is
+ * dropped whole. A limit never turns header fields into body.
+ *
  * When stdin is a terminal and dot_ends is set, a line holding a single
  * "." ends the message (sendmail without -i); from a pipe, never.
  */
@@ -60,7 +66,7 @@ struct message {
 
 /* Read all of in_fd into a new message. Returns 0, or -1 with r set:
  * RC_IOERR/RC_CANTCREAT for local failures, RC_DATAERR for a header that
- * cannot be parsed when collecting recipients. Always reads to the end
+ * cannot be parsed when collecting recipients or that is over a limit. Always reads to the end
  * of input (or the lone "." on a tty) even when it fails later. */
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);
 
