@@ -70,6 +70,7 @@ struct intake {
     bool failed;                /* r holds our failure */
     bool drain;                 /* stop processing; just read to the end */
     bool done;                  /* the lone "." was seen */
+    size_t field_max, header_max;  /* FIELD_MAX, HEADER_MAX unless the options say */
 
     /* output */
     int fd;
@@ -464,8 +465,17 @@ static bool may_be_field_name(const char *s, size_t n)
     return i == n;
 }
 
-/* A header field outgrows FIELD_MAX, or the section HEADER_MAX, while its
- * line is still being read (the line so far is in->line, then p).
+/* "1 MiB" for whole mebibytes, else "N octets" (the small limits of tests). */
+static char *size_text(size_t n)
+{
+    if (n % (1024 * 1024) == 0)
+        return xasprintf(_("%zu MiB"), n / (1024 * 1024));
+    return xasprintf(ngettext("%zu octet", "%zu octets", n), n);
+}
+
+/* A header field outgrows field_max, or the section HEADER_MAX, while its
+ * line is still being read (the line so far is in->line, then p); the
+ * limits are FIELD_MAX and HEADER_MAX unless the options set smaller ones.
  *
  * Passing the rest on as body would change which fields are header
  * fields (a later Bcc would be delivered, a blank line would appear in
@@ -478,7 +488,7 @@ static bool may_be_field_name(const char *s, size_t n)
  * is dropped like a short one. */
 static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
 {
-    buf_append(&in->line, p, n);                /* bounded: FIELD_MAX + one block */
+    buf_append(&in->line, p, n);                /* bounded: field_max + one block */
     const char *s = in->line.data;
     size_t len = in->line.len;
     bool cont = is_wsp((unsigned char)s[0]);
@@ -518,22 +528,22 @@ static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
         return;
     }
 
-    bool field_long = len + (cont ? in->field.len + 2 : 0) > FIELD_MAX;
+    bool field_long = len + (cont ? in->field.len + 2 : 0) > in->field_max;
+    char *limit = size_text(field_long ? in->field_max : in->header_max);
     if (!field_long)
         result_set(in->r, RC_DATAERR,
-                   _("the header section is longer than %d MiB; the message was not sent: "
-                     "shorten the header or move its text into the body"),
-                   HEADER_MAX / (1024 * 1024));
+                   _("the header section is longer than %s; the message was not sent: "
+                     "shorten the header or move its text into the body"), limit);
     else if (name_len)
         result_set(in->r, RC_DATAERR,
-                   _("the header field \"%.*s\" is longer than %d MiB; the message was not "
+                   _("the header field \"%.*s\" is longer than %s; the message was not "
                      "sent: shorten the field or move its text into the body"),
-                   (int)(name_len < 76 ? name_len : 76), f, FIELD_MAX / (1024 * 1024));
+                   (int)(name_len < 76 ? name_len : 76), f, limit);
     else
         result_set(in->r, RC_DATAERR,
-                   _("a header line is longer than %d MiB; the message was not sent: "
-                     "shorten the line or move its text into the body"),
-                   FIELD_MAX / (1024 * 1024));
+                   _("a header line is longer than %s; the message was not sent: "
+                     "shorten the line or move its text into the body"), limit);
+    free(limit);
     in->failed = in->drain = true;
 }
 
@@ -552,7 +562,7 @@ static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
     }
     unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
     size_t field_size = in->line.len + n + (is_wsp(c0) ? in->field.len + 2 : 0);
-    if (field_size > FIELD_MAX || in->hdr_total + in->line.len + n > HEADER_MAX) {
+    if (field_size > in->field_max || in->hdr_total + in->line.len + n > in->header_max) {
         header_overflow(in, p, n);
         return;
     }
@@ -704,7 +714,31 @@ static int open_tmp(const char *dir, struct result *r)
 
 /* ------------------------------------------------------------ interface */
 
+/* intake_reader for a file descriptor: waits on a non-blocking one,
+ * retries on EINTR. */
+static ssize_t fd_reader(void *ctx, void *buf, size_t size)
+{
+    int fd = *(const int *)ctx;
+    for (;;) {
+        ssize_t got = read(fd, buf, size);
+        if (got >= 0)
+            return got;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        (void)poll(&pfd, 1, -1);
+    }
+}
+
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r)
+{
+    return intake_read_from(fd_reader, &in_fd, o, m, r);
+}
+
+int intake_read_from(intake_reader rd, void *ctx, const struct intake_opts *o,
+                     struct message *m, struct result *r)
 {
     static const struct intake_opts no_opts;
     struct intake in;
@@ -715,6 +749,8 @@ int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struc
     in.m = m;
     in.r = r;
     in.first_line = true;
+    in.field_max = in.o->field_max ? in.o->field_max : FIELD_MAX;
+    in.header_max = in.o->header_max ? in.o->header_max : HEADER_MAX;
     in.dir = tmp_dir(in.o);
     in.fd = open_tmp(in.dir, r);
     if (in.fd < 0)
@@ -724,15 +760,8 @@ int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struc
     in.obuf = xmalloc(OUT_BLOCK_SIZE);
     bool read_failed = false;
     while (!in.done) {
-        ssize_t got = read(in_fd, ibuf, INTAKE_BLOCK_SIZE);
+        ssize_t got = rd(ctx, ibuf, INTAKE_BLOCK_SIZE);
         if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                struct pollfd pfd = { .fd = in_fd, .events = POLLIN };
-                (void)poll(&pfd, 1, -1);
-                continue;
-            }
             int e = errno;
             result_set(r, RC_IOERR, _("error reading standard input: %s"), strerror(e));
             in.failed = read_failed = true;

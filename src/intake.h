@@ -48,6 +48,8 @@ struct intake_opts {
     bool add_date;            /* add Date: if missing */
     const char *msgid_domain; /* add Message-ID: <random@msgid_domain> if missing; NULL = don't */
     const char *tmpdir;       /* where the temporary file lives; NULL = $TMPDIR or /tmp */
+    size_t field_max;         /* octets of one header field; 0 = 1 MiB (tests set less) */
+    size_t header_max;        /* octets of the header section; 0 = 16 MiB (tests set less) */
 };
 
 struct message {
@@ -69,6 +71,16 @@ struct message {
  * cannot be parsed when collecting recipients or that is over a limit. Always reads to the end
  * of input (or the lone "." on a tty) even when it fails later. */
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);
+
+/* Where intake_read_from() gets its input: up to size octets into buf;
+ * returns how many, 0 at the end of input, or -1 with errno set. */
+typedef ssize_t (*intake_reader)(void *ctx, void *buf, size_t size);
+
+/* intake_read() with the input from rd(ctx, ...) instead of a file
+ * descriptor; each call's size is the caller's choice (tests and the
+ * fuzz target feed odd-sized pieces through it). */
+int intake_read_from(intake_reader rd, void *ctx, const struct intake_opts *o,
+                     struct message *m, struct result *r);
 
 /* Close the file and free everything. */
 void intake_free(struct message *m);

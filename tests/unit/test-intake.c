@@ -812,6 +812,78 @@ static void test_overflow(void)
     free(big);
 }
 
+/* intake_read_from(): the input in pieces of the reader's choosing. */
+struct pieces {
+    const char *p;
+    size_t left;
+    size_t size;        /* octets per read */
+    int fail_errno;     /* at the end: fail with this instead of 0 */
+};
+
+static ssize_t piece_reader(void *ctx, void *buf, size_t size)
+{
+    struct pieces *pc = ctx;
+    if (pc->left == 0) {
+        if (pc->fail_errno) {
+            errno = pc->fail_errno;
+            return -1;
+        }
+        return 0;
+    }
+    size_t k = pc->size < size ? pc->size : size;
+    if (k > pc->left)
+        k = pc->left;
+    memcpy(buf, pc->p, k);
+    pc->p += k;
+    pc->left -= k;
+    return (ssize_t)k;
+}
+
+static void test_reader(void)
+{
+    const char *in = "From x\r\nSubject: a\r\n b\rBcc: c@h\n\r\nbo\0dy\r\rend";
+    size_t n = 44;
+    const char *want = "Subject: a\r\n b\r\n\r\nbody\r\n\r\nend\r\n";
+    for (size_t size = 1; size <= 8; size++) {
+        struct pieces pc = { in, n, size, 0 };
+        struct message m;
+        struct result r = RESULT_INIT;
+        int rc = intake_read_from(piece_reader, &pc, &(struct intake_opts){ .remove_bcc = true },
+                                  &m, &r);
+        size_t len = 0;
+        char *out = rc == 0 ? read_back(m.fd, &len) : NULL;
+        char label[80];
+        snprintf(label, sizeof label, "reads of %zu octets: same output", size);
+        tap_str(out, want, label);
+        snprintf(label, sizeof label, "reads of %zu octets: one NUL dropped", size);
+        tap_int((long long)m.nul_dropped, 1, label);
+        free(out);
+        intake_free(&m);
+        result_clear(&r);
+    }
+    struct pieces pc = { in, n, 5, EIO };
+    struct message m;
+    struct result r = RESULT_INIT;
+    tap_int(intake_read_from(piece_reader, &pc, NULL, &m, &r), -1, "reader error: fails");
+    tap_int(r.cls, RC_IOERR, "reader error: RC_IOERR");
+    tap_ok(m.fd == -1, "reader error: no file");
+    result_clear(&r);
+
+    /* Smaller limits through the options, named in octets. */
+    struct intake_opts small = { .field_max = 20, .header_max = 40 };
+    struct run x;
+    runs(&x, "Subject: 0123456789ab\nX: y\n\nbody\n", &small);
+    tap_str(x.r.msg, "the header field \"Subject\" is longer than 20 octets; the message was "
+            "not sent: shorten the field or move its text into the body", "field_max option");
+    done(&x);
+    runs(&x, "A: 0123456789\nB: 0123456789\nC: 0123456789\n\nbody\n", &small);
+    tap_str(x.r.msg, "the header section is longer than 40 octets; the message was not sent: "
+            "shorten the header or move its text into the body", "header_max option");
+    done(&x);
+    check("A: 012345678901234\nB: 0123456789\n\nbody\n", &small,
+          "A: 012345678901234\r\nB: 0123456789\r\n\r\nbody\r\n", "just within small limits");
+}
+
 /* ------------------------------------------------------------- failures */
 
 static void test_failures(void)
@@ -945,6 +1017,7 @@ int main(void)
     test_added();
     test_long();
     test_overflow();
+    test_reader();
     test_failures();
     test_file();
     test_date();
