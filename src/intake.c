@@ -88,7 +88,8 @@ struct intake {
     bool first_line;            /* the next header line is the first of the input */
     bool hdr_written;           /* a header line went to the output */
     bool discard;               /* dropping an over-long field being removed */
-    bool discard_line;          /* ... and the current line belongs to it */
+    bool discard_line;          /* dropping the rest of the current line (of that
+                                   field, or an over-long mbox "From " line) */
     size_t hdr_total;
     struct buf line;            /* current header line, no line end */
     struct buf field;           /* pending field: its lines joined by CRLF */
@@ -496,8 +497,8 @@ static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
         process_field(in);                      /* the pending field is complete */
 
     if (in->first_line && len >= 5 && memcmp(s, "From ", 5) == 0) {
-        in->first_line = false;                 /* an over-long mbox separator */
-        in->discard = in->discard_line = true;
+        in->first_line = false;                 /* an over-long mbox separator: */
+        in->discard_line = true;                /* the rest of this line only */
         buf_reset(&in->line);
         return;
     }
@@ -550,16 +551,14 @@ static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
 /* Bytes of the current header line (no line ends, no NULs). */
 static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
 {
-    if (in->discard) {
-        if (in->line.len == 0 && !in->discard_line) {
-            if (is_wsp(p[0]))
-                in->discard_line = true;
-            else
-                in->discard = false;
-        }
-        if (in->discard_line)
-            return;
+    if (in->discard && in->line.len == 0 && !in->discard_line) {
+        if (is_wsp(p[0]))
+            in->discard_line = true;            /* a continuation of the dropped field */
+        else
+            in->discard = false;
     }
+    if (in->discard_line)
+        return;
     unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
     size_t field_size = in->line.len + n + (is_wsp(c0) ? in->field.len + 2 : 0);
     if (field_size > in->field_max || in->hdr_total + in->line.len + n > in->header_max) {

@@ -790,6 +790,14 @@ static void test_overflow(void)
     in = xasprintf("From %s\nSubject: s\n\nbody\n", big);
     check(in, NULL, "Subject: s\r\n\r\nbody\r\n", "long mbox From line dropped");
     free(in);
+    /* ... and only that line: a continuation line after it stays, as it
+     * does after a short one. */
+    in = xasprintf("From %s\n orphan\nSubject: s\n\nbody\n", big);
+    check(in, NULL, " orphan\r\nSubject: s\r\n\r\nbody\r\n",
+          "long mbox From line dropped alone");
+    free(in);
+    check("From me@h Mon Jan  1 00:00:00 2024\n orphan\nSubject: s\n\nbody\n", NULL,
+          " orphan\r\nSubject: s\r\n\r\nbody\r\n", "short mbox From line dropped alone");
 
     /* Just under the limit: kept intact, the Bcc after it removed. */
     size_t fit = 1024 * 1024 - 9;                /* "Subject: " + fit = 1 MiB */
