@@ -529,7 +529,7 @@ static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
         return;
     }
 
-    bool field_long = len + (cont ? in->field.len + 2 : 0) > in->field_max;
+    bool field_long = len + (cont && in->field.len ? in->field.len + 2 : 0) > in->field_max;
     char *limit = size_text(field_long ? in->field_max : in->header_max);
     if (!field_long)
         result_set(in->r, RC_DATAERR,
@@ -560,7 +560,9 @@ static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
     if (in->discard_line)
         return;
     unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
-    size_t field_size = in->line.len + n + (is_wsp(c0) ? in->field.len + 2 : 0);
+    /* A continuation line joins the pending field with a CRLF (a leading
+     * one starts a field of its own). */
+    size_t field_size = in->line.len + n + (is_wsp(c0) && in->field.len ? in->field.len + 2 : 0);
     if (field_size > in->field_max || in->hdr_total + in->line.len + n > in->header_max) {
         header_overflow(in, p, n);
         return;

@@ -144,6 +144,7 @@ struct model {
     const char *add_from;
     /* results */
     struct buf out;
+    size_t hdr_len;            /* the header fields in out (before the blank line) */
     bool parse_error;          /* -t: a recipient field the parser refuses */
     bool over_limit;           /* a limit may refuse this message */
     bool has_from;
@@ -342,6 +343,7 @@ static void model_run(struct model *md, const uint8_t *in, size_t n, size_t fiel
         buf_puts(&md->out, "To: undisclosed-recipients:;\r\n");
         hdr = true;
     }
+    md->hdr_len = md->out.len;
     if (end == END_BLANK || (end == END_LINE && hdr))
         buf_append(&md->out, "\r\n", 2);
     for (; i < nlines; i++) {
@@ -455,11 +457,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* No Bcc field left in the header when removal is on. */
         if (o.remove_bcc) {
             size_t p = 0;
-            while (p < len) {
-                const char *eol = memchr(out + p, '\r', len - p);
+            while (p < md.hdr_len) {
+                const char *eol = memchr(out + p, '\r', md.hdr_len - p);
+                CHECK(eol != NULL);
                 size_t ln = (size_t)(eol - (out + p));
-                if (ln == 0)
-                    break;
                 CHECK(!starts_bcc(out + p, ln));
                 p += ln + 2;
             }

@@ -890,6 +890,12 @@ static void test_reader(void)
     done(&x);
     check("A: 012345678901234\nB: 0123456789\n\nbody\n", &small,
           "A: 012345678901234\r\nB: 0123456789\r\n\r\nbody\r\n", "just within small limits");
+    check(" 0123456789012345678\nB: 0123456789\n\nbody\n", &small,
+          " 0123456789012345678\r\nB: 0123456789\r\n\r\nbody\r\n",
+          "a leading continuation line of exactly field_max octets is kept");
+    check("A: 0123456789\n 0123\nB: 0\n\nbody\n", &small,
+          "A: 0123456789\r\n 0123\r\nB: 0\r\n\r\nbody\r\n",
+          "a folded field of exactly field_max octets is kept");
 }
 
 /* ------------------------------------------------------------- failures */
