@@ -474,7 +474,7 @@ static char *size_text(size_t n)
     return xasprintf(ngettext("%zu octet", "%zu octets", n), n);
 }
 
-/* A header field outgrows field_max, or the section HEADER_MAX, while its
+/* A header field outgrows field_max, or the section header_max, while its
  * line is still being read (the line so far is in->line, then p); the
  * limits are FIELD_MAX and HEADER_MAX unless the options set smaller ones.
  *
