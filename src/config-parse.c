@@ -904,6 +904,11 @@ static int split_line(struct parse_ctx *c, int line, const char *s, size_t len, 
     s = ce;
     while (s < end && (*s == ' ' || *s == '\t'))
         s++;
+    /* The argument may be a password: its buffer is sized once for the
+     * longest it can be, so that growing it leaves no copy in freed
+     * memory (the caller wipes it). */
+    arg->data = xmalloc((size_t)(end - s) + 1);
+    arg->cap = (size_t)(end - s) + 1;
     buf_puts(arg, "");
     if (s < end && *s == '"') {
         s++;
@@ -965,7 +970,7 @@ static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fix
         if (rc > 0)
             rc = dispatch(c, line, cmd, arg.data, r);
         free(cmd);
-        secure_wipe(arg.data, arg.len);
+        secure_wipe(arg.data, arg.cap);
         buf_free(&arg);
         if (rc < 0)
             return -1;
