@@ -10,7 +10,8 @@
 # repository links ~/.smtprc, ~/.netrc and the aliases file), so a link
 # to a regular file works, a link to a FIFO is refused like the FIFO, and
 # the permission check of a file holding a password is made on the file
-# the link leads to.
+# the link leads to. A logfile that is a FIFO nobody reads loses the log
+# line with a warning instead of blocking.
 #
 # Every run has a `timeout` as a safety net, so that a regression fails
 # (exit 124) instead of hanging the suite; no timing is asserted.
@@ -100,6 +101,20 @@ expect netrc-fifo 78 "smtpfwd: warning: ignoring the netrc file: $HOME/.netrc: n
 expect netrc-fifo 78 "no password for account default"
 nothing_sent netrc-fifo
 rm -f "$HOME/.netrc"
+
+# 5b. The logfile is a FIFO nobody reads (it is written, not read): the
+#     message is delivered, the log line is lost with a warning; before,
+#     open() waited for a reader forever after the delivery.
+CONF_LOG=$TESTDIR/smtprc-log
+{ cat "$CONF"; echo "logfile $TESTDIR/fifo"; } > "$CONF_LOG"
+chmod 600 "$CONF_LOG"
+run logfile-fifo -C "$CONF_LOG" -i a@x.test
+expect logfile-fifo 0 "smtpfwd: warning: cannot write log file $TESTDIR/fifo"
+if grep -q '^body' "$TESTDIR/server.log"; then
+    ok "logfile-fifo: the message was delivered"
+else
+    fail "logfile-fifo: the message was not delivered"
+fi
 
 # 6. Symbolic links to regular files are followed: ~/.smtprc into a
 #    dotfiles directory, the aliases file, ~/.netrc. One delivery with
