@@ -171,11 +171,44 @@ static bool set_rcpt_error(struct queue_entry *e, const char *val)
     return true;
 }
 
+/* What a parse keeps besides the entry: the keys seen, and the
+ * "rcpt-error:" values, applied once every "rcpt:" line is known (the
+ * longest matching address must not depend on the order of the lines). */
+struct parse_state {
+    bool seen[K_COUNT];
+    char **errors;
+    size_t nerrors;
+};
+
+static int addr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* True if two recipients have the same address: an entry holds one state
+ * and one error per address, so a second "rcpt:" line for it could never
+ * be written back faithfully. */
+static bool has_duplicate_rcpt(const struct queue_entry *e)
+{
+    if (e->nrcpts < 2)
+        return false;
+    char **v = xcalloc(e->nrcpts, sizeof *v);
+    for (size_t i = 0; i < e->nrcpts; i++)
+        v[i] = e->rcpts[i].addr;
+    qsort(v, e->nrcpts, sizeof *v, addr_cmp);
+    bool dup = false;
+    for (size_t i = 1; i < e->nrcpts && !dup; i++)
+        dup = strcmp(v[i - 1], v[i]) == 0;
+    free(v);
+    return dup;
+}
+
 /* Parse one "key: value" line into e. Returns NULL or an error sentence
  * (not translated here: the caller wraps it). */
-static const char *parse_line(struct queue_entry *e, char *line, bool seen[K_COUNT],
+static const char *parse_line(struct queue_entry *e, char *line, struct parse_state *ps,
                               bool first)
 {
+    bool *seen = ps->seen;
     for (const unsigned char *p = (const unsigned char *)line; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
             return N_("control character in a line");
@@ -200,8 +233,11 @@ static const char *parse_line(struct queue_entry *e, char *line, bool seen[K_COU
         e->rcpts[e->nrcpts++] = (struct queue_rcpt){ xstrdup(sp + 1), st, NULL };
         return NULL;
     }
-    if (strcmp(key, "rcpt-error") == 0)
-        return set_rcpt_error(e, val) ? NULL : N_("rcpt-error for an unknown recipient");
+    if (strcmp(key, "rcpt-error") == 0) {
+        ps->errors = xrealloc(ps->errors, (ps->nerrors + 1) * sizeof *ps->errors);
+        ps->errors[ps->nerrors++] = xstrdup(val);
+        return NULL;
+    }
 
     int k = lookup(single_keys, K_COUNT, key);
     if (k < 0)
@@ -273,7 +309,7 @@ int queue_entry_parse(const char *text, size_t len, long long file_size,
                       struct queue_entry *e, struct result *r)
 {
     memset(e, 0, sizeof *e);
-    bool seen[K_COUNT] = { false };
+    struct parse_state ps = { .seen = { false } };
     const char *why = NULL;
     size_t pos = 0;
     bool ended = false;
@@ -293,17 +329,25 @@ int queue_entry_parse(const char *text, size_t len, long long file_size,
             break;
         }
         char *line = xstrndup(text + pos, n);
-        why = parse_line(e, line, seen, pos == 0);
+        why = parse_line(e, line, &ps, pos == 0);
         free(line);
         pos += n + 1;
     }
     if (!why && !ended)
         why = pos == 0 ? N_("empty entry") : N_("the envelope is truncated");
     for (int k = 0; !why && k < K_COUNT; k++)
-        if (key_required[k] && !seen[k])
+        if (key_required[k] && !ps.seen[k])
             why = N_("a required key is missing");
     if (!why && e->nrcpts == 0)
         why = N_("no recipients");
+    if (!why && has_duplicate_rcpt(e))
+        why = N_("a recipient is listed twice");
+    for (size_t i = 0; !why && i < ps.nerrors; i++)
+        if (!set_rcpt_error(e, ps.errors[i]))
+            why = N_("rcpt-error for an unknown recipient");
+    for (size_t i = 0; i < ps.nerrors; i++)
+        free(ps.errors[i]);
+    free(ps.errors);
     if (!why && file_size != (long long)pos + e->size)
         why = N_("the message size does not match (truncated or extended)");
     if (why) {

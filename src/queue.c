@@ -386,6 +386,13 @@ int queue_enqueue_after(const struct account *a, const struct envelope *env,
         enum queue_rcpt_state st = init && init->states ? init->states[i] : QRCPT_PENDING;
         if (st == QRCPT_DELIVERED)
             continue;
+        /* One line per address (a second one makes the entry corrupt);
+         * the envelope has removed duplicates already. */
+        bool dup = false;
+        for (size_t j = 0; j < e.nrcpts && !dup; j++)
+            dup = strcmp(e.rcpts[j].addr, env->rcpts[i]) == 0;
+        if (dup)
+            continue;
         struct queue_rcpt *q = &e.rcpts[e.nrcpts++];
         q->addr = xstrdup(env->rcpts[i]);
         q->state = st == QRCPT_FAILED ? QRCPT_FAILED : QRCPT_PENDING;

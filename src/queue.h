@@ -30,8 +30,12 @@
  *   <empty line>
  *   the message, canonical CRLF, exactly size bytes
  * Unknown keys are ignored; a missing required key, a bad value, a
- * truncated message (size mismatch) make the entry corrupt: it is moved to
- * failed/ with a ".corrupt" suffix and never delivered.
+ * recipient listed twice, a "rcpt-error:" for no recipient, a truncated
+ * message (size mismatch) make the entry corrupt: it is moved to failed/
+ * with a ".corrupt" suffix and never delivered. A "rcpt-error:" line
+ * belongs to the longest address it starts with (followed by a space or
+ * the end), whatever the order of the lines. The pure parse and format
+ * are queue-entry.c's.
  */
 #ifndef SMTPFWD_QUEUE_H
 #define SMTPFWD_QUEUE_H
