@@ -39,9 +39,163 @@
 #define QUEUE_ENVELOPE_MAX (16 * 1024 * 1024)  /* a bigger envelope is corrupt */
 #define QUEUE_COPY_BLOCK (256 * 1024)
 
+/* ---- what may be trusted in a spool ----------------------------------- */
+
+/* A spool is one user's: whatever is in it is delivered with that user's
+ * account. So its directories must belong to the user (or to root, who
+ * can write anywhere anyway) and be writable by nobody else, the sticky
+ * bit notwithstanding: in a sticky shared directory others can still
+ * create entries, FIFOs and links that every run would have to refuse.
+ * Every entry must be a regular file (not a FIFO, which would block the
+ * open, not a link), owned by the running user (root included: root
+ * delivering a user's entries would send that user's mail with root's
+ * account, the same attack the other way round), and writable by nobody
+ * else. What fails these rules is refused with RC_CONFIG and left where
+ * it is: never delivered, listed as ours, moved or removed. */
+
+/* "it is a named pipe (FIFO), not a regular file", ... (translated). */
+static const char *file_type_reason(mode_t mode)
+{
+    if (S_ISLNK(mode))
+        return _("it is a symbolic link");
+    if (S_ISFIFO(mode))
+        return _("it is a named pipe (FIFO), not a regular file");
+    if (S_ISDIR(mode))
+        return _("it is a directory, not a regular file");
+    if (S_ISSOCK(mode))
+        return _("it is a socket, not a regular file");
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return _("it is a device, not a regular file");
+    return _("it is not a regular file");
+}
+
+static void refuse_entry(struct result *r, const char *path, const char *why, const char *what_to_do)
+{
+    result_set(r, RC_CONFIG, _("refusing the spool entry %s: %s; it is neither delivered nor "
+                               "removed: %s"), path, why, what_to_do);
+}
+
+/* Refuse an entry of the wrong type, owner or mode (RC_CONFIG); 0 if it
+ * may be trusted. */
+static int check_entry_stat(const char *path, const struct stat *st, struct result *r)
+{
+    if (!S_ISREG(st->st_mode)) {
+        refuse_entry(r, path, file_type_reason(st->st_mode),
+                     _("remove it or move it out of the spool"));
+        return -1;
+    }
+    if (st->st_uid != geteuid()) {
+        char *why = xasprintf(_("it belongs to uid %ld, not to you (uid %ld)"),
+                              (long)st->st_uid, (long)geteuid());
+        refuse_entry(r, path, why, _("only its owner may send it; remove it if nobody should"));
+        free(why);
+        return -1;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        char *why = xasprintf(_("it is writable by its group or by others (mode %04o)"),
+                              (unsigned)(st->st_mode & 07777));
+        refuse_entry(r, path, why,
+                     _("remove it, or if it is yours, make it writable only by you "
+                       "(chmod go-w)"));
+        free(why);
+        return -1;
+    }
+    return 0;
+}
+
+int queue_open_entry_file(const char *path, int *fd, struct result *r)
+{
+    struct stat lst, st;
+    *fd = -1;
+    /* Look before opening: a FIFO or a device is never opened at all. */
+    if (lstat(path, &lst) != 0) {
+        if (errno == ENOENT)
+            return 1;
+        result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path, strerror(errno));
+        return -1;
+    }
+    if (check_entry_stat(path, &lst, r) != 0)
+        return -1;
+    /* It may have been replaced since: never follow a link, never wait
+     * for a writer, and look again at what was opened. */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (*fd < 0) {
+        int err = errno;
+        if (err == ENOENT)
+            return 1;
+        if (err == ELOOP)
+            refuse_entry(r, path, file_type_reason(S_IFLNK),
+                         _("remove it or move it out of the spool"));
+        else
+            result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path,
+                       strerror(err));
+        return -1;
+    }
+    if (fstat(*fd, &st) != 0) {
+        result_set(r, RC_IOERR, _("cannot read the spool entry %s: %s"), path, strerror(errno));
+    } else if (check_entry_stat(path, &st, r) == 0) {
+        int fl = fcntl(*fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+        return 0;
+    }
+    close(*fd);
+    *fd = -1;
+    return -1;
+}
+
+/* Check one spool directory (the spool or one of its subdirectories); a
+ * missing one is fine (created when needed, empty until then), and so is
+ * something else than a directory here: creating, reading or listing
+ * through it fails with its own error (it cannot hold entries). */
+static int check_dir(const char *path, struct result *r)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        result_set(r, RC_IOERR, _("cannot read the spool directory %s: %s"), path,
+                   strerror(errno));
+        return -1;
+    }
+    char *why = NULL;
+    const char *what_to_do = _("make it writable only by you (chmod go-w)");
+    if (!S_ISDIR(st.st_mode)) {
+        return 0;
+    } else if (st.st_uid != geteuid() && st.st_uid != 0) {
+        why = xasprintf(_("it belongs to uid %ld, neither to you (uid %ld) nor to root"),
+                        (long)st.st_uid, (long)geteuid());
+        what_to_do = _("set queue_dir to a directory of your own");
+    } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        why = xasprintf(_("it is writable by its group or by others (mode %04o)"),
+                        (unsigned)(st.st_mode & 07777));
+    }
+    if (!why)
+        return 0;
+    result_set(r, RC_CONFIG, _("refusing the spool directory %s: %s; nothing in it is "
+                               "delivered, listed or queued: %s"), path, why, what_to_do);
+    free(why);
+    return -1;
+}
+
+int queue_dir_check(const char *dir, struct result *r)
+{
+    static const char *const subs[] = { "tmp", "new", "failed" };
+    if (check_dir(dir, r) != 0)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        char *sub = xasprintf("%s/%s", dir, subs[i]);
+        int rc = check_dir(sub, r);
+        free(sub);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- paths and ids ---------------------------------------------------- */
 
-char *queue_dir(const struct account *a, bool create, struct result *r)
+char *queue_dir_path(const struct account *a, struct result *r)
 {
     char *dir = NULL;
     char *state = NULL;
@@ -59,6 +213,18 @@ char *queue_dir(const struct account *a, bool create, struct result *r)
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         dir[--len] = '\0';
+    return dir;
+}
+
+char *queue_dir(const struct account *a, bool create, struct result *r)
+{
+    char *dir = queue_dir_path(a, r);
+    if (!dir)
+        return NULL;
+    if (queue_dir_check(dir, r) != 0) {
+        free(dir);
+        return NULL;
+    }
     if (!create)
         return dir;
 
@@ -76,6 +242,12 @@ char *queue_dir(const struct account *a, bool create, struct result *r)
             return NULL;
         }
         free(sub);
+    }
+    /* What was just made is ours; what already existed is checked again
+     * in case it appeared meanwhile. */
+    if (queue_dir_check(dir, r) != 0) {
+        free(dir);
+        return NULL;
     }
     return dir;
 }
@@ -254,13 +426,11 @@ int queue_parse_open_file(int fd, const char *path, struct queue_entry *e, struc
 int queue_entry_open(const char *path, int *fd, struct queue_entry *e, struct result *r)
 {
     memset(e, 0, sizeof *e);
-    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (*fd < 0) {
-        if (errno == ENOENT)
-            return 1;          /* delivered or moved by someone else meanwhile */
-        result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path, strerror(errno));
-        return -1;
-    }
+    /* 1: delivered or moved by someone else meanwhile. Refused entries
+     * (not ours, not safe) are left alone: never moved aside. */
+    int orc = queue_open_entry_file(path, fd, r);
+    if (orc != 0)
+        return orc;
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         int saved = errno;
         close(*fd);
