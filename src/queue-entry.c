@@ -70,8 +70,12 @@ char *queue_entry_format(const struct queue_entry *e)
             continue;
         buf_puts(&b, "rcpt-error: ");
         put_value(&b, e->rcpts[i].addr);
-        buf_putc(&b, ' ');
-        put_value(&b, e->rcpts[i].error);
+        /* An empty error is the address alone: "ADDR " would belong to
+         * a recipient "ADDR " (with the space) if there were one. */
+        if (*e->rcpts[i].error) {
+            buf_putc(&b, ' ');
+            put_value(&b, e->rcpts[i].error);
+        }
         buf_putc(&b, '\n');
     }
     buf_printf(&b, "attempts: %d\nnext-attempt: %lld\nlast-error: ", e->attempts,

@@ -207,6 +207,22 @@ static void test_rcpt_error_order(void)
     free(out);
     queue_entry_free(&e);
     queue_entry_free(&e2);
+
+    /* An empty error next to an address with a trailing space: written
+     * back as "ADDR " it would move to the other recipient. */
+    text = "smtpfwd-queue: 1\nid: Z9\naccount: a\ncreated: 0\nsender: \n"
+           "rcpt: pending x\nrcpt: pending x \nrcpt-error: x\nattempts: 0\n"
+           "next-attempt: 0\nbody-8bit: no\nsize: 0\nbounce: none\n\n";
+    tap_int(parse_str(text, 0, &e, &r), 0, "empty rcpt-error parses");
+    tap_ok(e.nrcpts == 2 && e.rcpts[0].error && !*e.rcpts[0].error && !e.rcpts[1].error,
+           "the empty error belongs to x");
+    out = queue_entry_format(&e);
+    tap_int(parse_str(out, 0, &e2, &r), 0, "formatted entry parses");
+    tap_ok(e2.nrcpts == 2 && e2.rcpts[0].error && !*e2.rcpts[0].error && !e2.rcpts[1].error,
+           "the empty error still belongs to x after the round trip");
+    free(out);
+    queue_entry_free(&e);
+    queue_entry_free(&e2);
     result_clear(&r);
 }
 
