@@ -31,12 +31,28 @@ struct spool_dirs {
     size_t n;
 };
 
+/* What a command had to leave out of the spool (refused or unreadable
+ * spools and entries, each named on stderr): how many, and the class of
+ * the first. */
+struct left_out {
+    size_t n;
+    enum result_class cls;
+};
+
+static void leave_out(struct left_out *lo, struct result *r)
+{
+    log_error("%s", r->msg);
+    if (lo->n++ == 0)
+        lo->cls = r->cls;
+    result_clear(r);
+}
+
 /* Every existing spool directory of cfg's accounts plus the default one,
  * each once (compared by device and inode). A spool that queue_dir_check
- * refuses is left out, with a message on stderr; returns how many were. */
-static size_t spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd)
+ * refuses is left out (leave_out). */
+static void spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd,
+                               struct left_out *lo)
 {
-    size_t refused = 0;
     dev_t *devs = xcalloc(cfg->naccounts + 1, sizeof *devs);
     ino_t *inos = xcalloc(cfg->naccounts + 1, sizeof *inos);
     sd->paths = xcalloc(cfg->naccounts + 1, sizeof *sd->paths);
@@ -47,7 +63,7 @@ static size_t spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd
         char *dir = queue_dir_path(i < cfg->naccounts ? cfg->accounts[i] : NULL, &r);
         result_clear(&r);
         struct stat st;
-        if (!dir || stat(dir, &st) != 0) {
+        if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             free(dir);
             continue;
         }
@@ -61,9 +77,7 @@ static size_t spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd
         devs[nseen] = st.st_dev;
         inos[nseen++] = st.st_ino;
         if (queue_dir_check(dir, &r) != 0) {
-            log_error("%s", r.msg);
-            result_clear(&r);
-            refused++;
+            leave_out(lo, &r);
             free(dir);
             continue;
         }
@@ -71,7 +85,6 @@ static size_t spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd
     }
     free(devs);
     free(inos);
-    return refused;
 }
 
 static void spool_dirs_free(struct spool_dirs *sd)
@@ -98,10 +111,9 @@ static int listed_cmp(const void *pa, const void *pb)
 
 /* Read (without locking: listing never waits) every valid entry of
  * DIR/sub into *list. Corrupt or vanished files are skipped; refused ones
- * (queue_open_entry_file) and unreadable ones are skipped with a message
- * on stderr and counted in *refused. */
+ * (queue_open_entry_file) and unreadable ones are left out (leave_out). */
 static void list_collect(const char *dir, const char *sub, bool failed, struct listed **list,
-                         size_t *n, size_t *cap, size_t *refused)
+                         size_t *n, size_t *cap, struct left_out *lo)
 {
     char *sdir = xasprintf("%s/%s", dir, sub);
     DIR *d = opendir(sdir);
@@ -118,8 +130,7 @@ static void list_collect(const char *dir, const char *sub, bool failed, struct l
         struct result r = RESULT_INIT;
         struct queue_entry e;
         if (queue_open_entry_file(path, &fd, &r) < 0) {
-            log_error("%s", r.msg);
-            ++*refused;
+            leave_out(lo, &r);
         } else if (fd >= 0 && queue_parse_open_file(fd, path, &e, &r) == 0) {
             if (*n == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
@@ -254,10 +265,11 @@ int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r)
     struct spool_dirs sd;
     struct listed *list = NULL;
     size_t n = 0, cap = 0;
-    size_t refused = spool_dirs_collect(cfg, &sd);
+    struct left_out lo = { 0, RC_OK };
+    spool_dirs_collect(cfg, &sd, &lo);
     for (size_t i = 0; i < sd.n; i++) {
-        list_collect(sd.paths[i], "new", false, &list, &n, &cap, &refused);
-        list_collect(sd.paths[i], "failed", true, &list, &n, &cap, &refused);
+        list_collect(sd.paths[i], "new", false, &list, &n, &cap, &lo);
+        list_collect(sd.paths[i], "failed", true, &list, &n, &cap, &lo);
     }
     spool_dirs_free(&sd);
     if (n > 1)
@@ -286,15 +298,15 @@ int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r)
         result_set(r, RC_IOERR, _("cannot write the queue listing: %s"), strerror(errno));
         return -1;
     }
-    if (refused > 0) {
+    if (lo.n > 0) {
         /* Not ours to list (or unreadable): the listing is complete for
          * what may be trusted; the status says something needs a look. */
-        result_set(r, RC_CONFIG,
+        result_set(r, lo.cls,
                    ngettext("%zu spool entry or directory was left out of the listing "
                             "(see above)",
                             "%zu spool entries or directories were left out of the listing "
-                            "(see above)", (unsigned long)refused),
-                   refused);
+                            "(see above)", (unsigned long)lo.n),
+                   lo.n);
         return -1;
     }
     return 0;
@@ -336,10 +348,17 @@ static const char *find_entry(const struct spool_dirs *sd, const char *id, char 
 static int act_on_ids(const struct config *cfg, char **ids, int n, bool retry, struct result *r)
 {
     struct spool_dirs sd;
-    (void)spool_dirs_collect(cfg, &sd);   /* refused spools are named on stderr */
+    struct left_out lo = { 0, RC_OK };
+    spool_dirs_collect(cfg, &sd, &lo);    /* refused spools are named on stderr */
     for (int i = 0; i < n; i++) {
         char *dir = NULL;
         const char *sub = find_entry(&sd, ids[i], &dir);
+        if (!sub && lo.n > 0) {
+            /* It may be in a spool that was refused. */
+            id_failure(r, lo.cls, xasprintf(_("no queued message with id %s in the spools "
+                                               "that could be used"), ids[i]));
+            continue;
+        }
         if (!sub) {
             id_failure(r, RC_USAGE, xasprintf(_("no queued message with id %s"), ids[i]));
             continue;

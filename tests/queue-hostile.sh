@@ -14,7 +14,8 @@
 #      -q, -bp and --queue-remove, never delivered, never removed
 #  (e) an unsafe spool directory: queue_dir group-writable, world-writable
 #      with the sticky bit, new/ group-writable, and (root only) owned by
-#      another user: -q, -bp and queueing refuse it (78) and touch nothing;
+#      another user: -q, -bp, --queue-remove and queueing refuse it (78)
+#      and touch nothing;
 #      once repaired, the entries in it are delivered
 #
 # Every smtpfwd run is under timeout(1) (a safety net: a run that hangs
@@ -229,7 +230,7 @@ echo "# (e) unsafe spool directories"
 unsafe() {
     Q=$TESTDIR/qe-$1
     mkdir -p "$Q"
-    queue "$Q" "e-$1" > /dev/null
+    id=$(queue "$Q" "e-$1")
     eval "$2"
     server_up "$Q"
     run "e-$1-flush" -q
@@ -241,6 +242,10 @@ unsafe() {
     run "e-$1-list" -bp
     expect_status "e-$1-list" 78
     expect_err "e-$1-list" "refusing the spool directory $Q$4: $5"
+    run "e-$1-remove" --queue-remove "$id"
+    expect_status "e-$1-remove" 78
+    expect_err "e-$1-remove" "no queued message with id $id in the spools that could be used"
+    [ -f "$Q/new/$id" ] && ok "(e) $1: --queue-remove leaves it" || fail "(e) $1: --queue-remove removed it"
     config "$Q"
     printf 'From: me@x.test\n\nx\n' |
         timeout $T "$SMTPFWD" -C "$TESTDIR/rc" -odq -i a@x.test 2> "$TESTDIR/e-$1-queue.err"
