@@ -531,7 +531,9 @@ static void flush_clean_tmp(const char *dir, time_t now)
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
-        if (S_ISREG(st.st_mode) && st.st_mtime + FLUSH_TMP_MAX_AGE < now) {
+        /* Only our own leftovers: never remove another user's file. */
+        if (S_ISREG(st.st_mode) && st.st_uid == geteuid()
+            && st.st_mtime + FLUSH_TMP_MAX_AGE < now) {
             if (unlinkat(dirfd(d), de->d_name, 0) == 0)
                 log_debug(1, _("removed the leftover spool file %s/%s"), tdir, de->d_name);
         }
@@ -586,6 +588,10 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
     struct result r = RESULT_INIT;
     char **names;
     size_t n;
+    if (queue_dir_check(dir, &r) != 0) {
+        flush_local_failure(run, &r);
+        return;
+    }
     flush_clean_tmp(dir, run->now);
     if (flush_list(dir, &names, &n, &r) != 0) {
         flush_local_failure(run, &r);
@@ -605,11 +611,15 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
         if (rc == 1)
             continue;           /* another flush has it, or it is gone */
         if (rc != 0) {
-            /* Corrupt entries are set aside by queue_entry_open. */
-            log_warning("%s", r.msg ? r.msg : "");
-            if (r.cls != RC_DATAERR && run->worst == RC_OK)
-                run->worst = r.cls;
-            result_clear(&r);
+            /* Corrupt entries are set aside by queue_entry_open: that is
+             * handled. Refused ones (not ours, not safe) stay and need
+             * their owner, like any other local failure. */
+            if (r.cls == RC_DATAERR) {
+                log_warning("%s", r.msg ? r.msg : "");
+                result_clear(&r);
+            } else {
+                flush_local_failure(run, &r);
+            }
             continue;
         }
         if (only && strcmp(it->e.account, only) != 0) {
@@ -680,7 +690,7 @@ enum result_class queue_flush(const struct config *cfg, const char *account, boo
         const struct account *a = cfg->accounts[i];
         if (only && a != only)
             continue;
-        char *dir = queue_dir(a, false, &r);
+        char *dir = queue_dir_path(a, &r);   /* checked by flush_dir */
         if (!dir) {
             flush_local_failure(&run, &r);
             continue;

@@ -31,17 +31,36 @@ struct spool_dirs {
     size_t n;
 };
 
+/* What a command had to leave out of the spool (refused or unreadable
+ * spools and entries, each named on stderr): how many, and the class of
+ * the first. */
+struct left_out {
+    size_t n;
+    enum result_class cls;
+};
+
+static void leave_out(struct left_out *lo, struct result *r)
+{
+    log_error("%s", r->msg);
+    if (lo->n++ == 0)
+        lo->cls = r->cls;
+    result_clear(r);
+}
+
 /* Every existing spool directory of cfg's accounts plus the default one,
- * each once (compared by device and inode). */
-static void spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd)
+ * each once (compared by device and inode). A spool that queue_dir_check
+ * refuses is left out (leave_out). */
+static void spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd,
+                               struct left_out *lo)
 {
     dev_t *devs = xcalloc(cfg->naccounts + 1, sizeof *devs);
     ino_t *inos = xcalloc(cfg->naccounts + 1, sizeof *inos);
     sd->paths = xcalloc(cfg->naccounts + 1, sizeof *sd->paths);
     sd->n = 0;
+    size_t nseen = 0;
     for (size_t i = 0; i <= cfg->naccounts; i++) {
         struct result r = RESULT_INIT;
-        char *dir = queue_dir(i < cfg->naccounts ? cfg->accounts[i] : NULL, false, &r);
+        char *dir = queue_dir_path(i < cfg->naccounts ? cfg->accounts[i] : NULL, &r);
         result_clear(&r);
         struct stat st;
         if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -49,14 +68,19 @@ static void spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd)
             continue;
         }
         bool dup = false;
-        for (size_t j = 0; j < sd->n && !dup; j++)
+        for (size_t j = 0; j < nseen && !dup; j++)
             dup = devs[j] == st.st_dev && inos[j] == st.st_ino;
         if (dup) {
             free(dir);
             continue;
         }
-        devs[sd->n] = st.st_dev;
-        inos[sd->n] = st.st_ino;
+        devs[nseen] = st.st_dev;
+        inos[nseen++] = st.st_ino;
+        if (queue_dir_check(dir, &r) != 0) {
+            leave_out(lo, &r);
+            free(dir);
+            continue;
+        }
         sd->paths[sd->n++] = dir;
     }
     free(devs);
@@ -86,9 +110,10 @@ static int listed_cmp(const void *pa, const void *pb)
 }
 
 /* Read (without locking: listing never waits) every valid entry of
- * DIR/sub into *list. Corrupt or vanished files are skipped. */
+ * DIR/sub into *list. Corrupt or vanished files are skipped; refused ones
+ * (queue_open_entry_file) and unreadable ones are left out (leave_out). */
 static void list_collect(const char *dir, const char *sub, bool failed, struct listed **list,
-                         size_t *n, size_t *cap)
+                         size_t *n, size_t *cap, struct left_out *lo)
 {
     char *sdir = xasprintf("%s/%s", dir, sub);
     DIR *d = opendir(sdir);
@@ -101,10 +126,12 @@ static void list_collect(const char *dir, const char *sub, bool failed, struct l
         if (!queue_id_valid(de->d_name))
             continue;
         char *path = xasprintf("%s/%s", sdir, de->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = -1;
         struct result r = RESULT_INIT;
         struct queue_entry e;
-        if (fd >= 0 && queue_parse_open_file(fd, path, &e, &r) == 0) {
+        if (queue_open_entry_file(path, &fd, &r) < 0) {
+            leave_out(lo, &r);
+        } else if (fd >= 0 && queue_parse_open_file(fd, path, &e, &r) == 0) {
             if (*n == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
                 *list = xrealloc(*list, *cap * sizeof **list);
@@ -238,10 +265,11 @@ int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r)
     struct spool_dirs sd;
     struct listed *list = NULL;
     size_t n = 0, cap = 0;
-    spool_dirs_collect(cfg, &sd);
+    struct left_out lo = { 0, RC_OK };
+    spool_dirs_collect(cfg, &sd, &lo);
     for (size_t i = 0; i < sd.n; i++) {
-        list_collect(sd.paths[i], "new", false, &list, &n, &cap);
-        list_collect(sd.paths[i], "failed", true, &list, &n, &cap);
+        list_collect(sd.paths[i], "new", false, &list, &n, &cap, &lo);
+        list_collect(sd.paths[i], "failed", true, &list, &n, &cap, &lo);
     }
     spool_dirs_free(&sd);
     if (n > 1)
@@ -268,6 +296,17 @@ int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r)
     free(list);
     if (fflush(out) != 0 || ferror(out)) {
         result_set(r, RC_IOERR, _("cannot write the queue listing: %s"), strerror(errno));
+        return -1;
+    }
+    if (lo.n > 0) {
+        /* Not ours to list (or unreadable): the listing is complete for
+         * what may be trusted; the status says something needs a look. */
+        result_set(r, lo.cls,
+                   ngettext("%zu spool entry or directory was left out of the listing "
+                            "(see above)",
+                            "%zu spool entries or directories were left out of the listing "
+                            "(see above)", (unsigned long)lo.n),
+                   lo.n);
         return -1;
     }
     return 0;
@@ -309,10 +348,17 @@ static const char *find_entry(const struct spool_dirs *sd, const char *id, char 
 static int act_on_ids(const struct config *cfg, char **ids, int n, bool retry, struct result *r)
 {
     struct spool_dirs sd;
-    spool_dirs_collect(cfg, &sd);
+    struct left_out lo = { 0, RC_OK };
+    spool_dirs_collect(cfg, &sd, &lo);    /* refused spools are named on stderr */
     for (int i = 0; i < n; i++) {
         char *dir = NULL;
         const char *sub = find_entry(&sd, ids[i], &dir);
+        if (!sub && lo.n > 0) {
+            /* It may be in a spool that was refused. */
+            id_failure(r, lo.cls, xasprintf(_("no queued message with id %s in the spools "
+                                               "that could be used"), ids[i]));
+            continue;
+        }
         if (!sub) {
             id_failure(r, RC_USAGE, xasprintf(_("no queued message with id %s"), ids[i]));
             continue;

@@ -1,6 +1,7 @@
 /*
- * queue.c - the spool on disk (queue.h): where it lives, entry ids, the
- * entry format (parse/format), durable enqueue and rewrite with maildir
+ * queue.c - the spool on disk (queue.h): where it lives, new entry ids,
+ * what may be trusted in it (owner and mode of its directories and
+ * entries, regular files only), durable enqueue and rewrite with maildir
  * discipline (tmp/ + O_EXCL, fsync, rename into new/, fsync of new/), the
  * per-entry flock, and moving entries to failed/. The user commands that
  * inspect or change the spool (-bp/mailq, --queue-json, --queue-remove,
@@ -35,25 +36,166 @@
 #include "queue.h"
 #include "queue-int.h"
 
-#define QUEUE_ID_MAX 64                       /* longest id accepted when parsing */
 #define QUEUE_ENVELOPE_MAX (16 * 1024 * 1024)  /* a bigger envelope is corrupt */
 #define QUEUE_COPY_BLOCK (256 * 1024)
 
-const char *const queue_rcpt_state_names[] = { "pending", "delivered", "failed" };
-const char *const queue_bounce_names[] = { "none", "pending", "sent" };
+/* ---- what may be trusted in a spool ----------------------------------- */
+
+/* A spool is one user's: whatever is in it is delivered with that user's
+ * account. So its directories must belong to the user (or to root, who
+ * can write anywhere anyway) and be writable by nobody else, the sticky
+ * bit notwithstanding: in a sticky shared directory others can still
+ * create entries, FIFOs and links that every run would have to refuse.
+ * Every entry must be a regular file (not a FIFO, which would block the
+ * open, not a link), owned by the running user (root included: root
+ * delivering a user's entries would send that user's mail with root's
+ * account, the same attack the other way round), and writable by nobody
+ * else. What fails these rules is refused with RC_CONFIG and left where
+ * it is: never delivered, listed as ours, moved or removed. */
+
+/* "it is a named pipe (FIFO), not a regular file", ... (translated). */
+static const char *file_type_reason(mode_t mode)
+{
+    if (S_ISLNK(mode))
+        return _("it is a symbolic link");
+    if (S_ISFIFO(mode))
+        return _("it is a named pipe (FIFO), not a regular file");
+    if (S_ISDIR(mode))
+        return _("it is a directory, not a regular file");
+    if (S_ISSOCK(mode))
+        return _("it is a socket, not a regular file");
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return _("it is a device, not a regular file");
+    return _("it is not a regular file");
+}
+
+static void refuse_entry(struct result *r, const char *path, const char *why, const char *what_to_do)
+{
+    result_set(r, RC_CONFIG, _("refusing the spool entry %s: %s; it is neither delivered nor "
+                               "removed: %s"), path, why, what_to_do);
+}
+
+/* Refuse an entry of the wrong type, owner or mode (RC_CONFIG); 0 if it
+ * may be trusted. */
+static int check_entry_stat(const char *path, const struct stat *st, struct result *r)
+{
+    if (!S_ISREG(st->st_mode)) {
+        refuse_entry(r, path, file_type_reason(st->st_mode),
+                     _("remove it or move it out of the spool"));
+        return -1;
+    }
+    if (st->st_uid != geteuid()) {
+        char *why = xasprintf(_("it belongs to uid %ld, not to you (uid %ld)"),
+                              (long)st->st_uid, (long)geteuid());
+        refuse_entry(r, path, why, _("only its owner may send it; remove it if nobody should"));
+        free(why);
+        return -1;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        char *why = xasprintf(_("it is writable by its group or by others (mode %04o)"),
+                              (unsigned)(st->st_mode & 07777));
+        refuse_entry(r, path, why,
+                     _("remove it, or if it is yours, make it writable only by you "
+                       "(chmod go-w)"));
+        free(why);
+        return -1;
+    }
+    return 0;
+}
+
+int queue_open_entry_file(const char *path, int *fd, struct result *r)
+{
+    struct stat lst, st;
+    *fd = -1;
+    /* Look before opening: a FIFO or a device is never opened at all. */
+    if (lstat(path, &lst) != 0) {
+        if (errno == ENOENT)
+            return 1;
+        result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path, strerror(errno));
+        return -1;
+    }
+    if (check_entry_stat(path, &lst, r) != 0)
+        return -1;
+    /* It may have been replaced since: never follow a link, never wait
+     * for a writer, and look again at what was opened. */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (*fd < 0) {
+        int err = errno;
+        if (err == ENOENT)
+            return 1;
+        if (err == ELOOP)
+            refuse_entry(r, path, file_type_reason(S_IFLNK),
+                         _("remove it or move it out of the spool"));
+        else
+            result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path,
+                       strerror(err));
+        return -1;
+    }
+    if (fstat(*fd, &st) != 0) {
+        result_set(r, RC_IOERR, _("cannot read the spool entry %s: %s"), path, strerror(errno));
+    } else if (check_entry_stat(path, &st, r) == 0) {
+        int fl = fcntl(*fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+        return 0;
+    }
+    close(*fd);
+    *fd = -1;
+    return -1;
+}
+
+/* Check one spool directory (the spool or one of its subdirectories); a
+ * missing one is fine (created when needed, empty until then), and so is
+ * something else than a directory here: creating, reading or listing
+ * through it fails with its own error (it cannot hold entries). */
+static int check_dir(const char *path, struct result *r)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        result_set(r, RC_IOERR, _("cannot read the spool directory %s: %s"), path,
+                   strerror(errno));
+        return -1;
+    }
+    char *why = NULL;
+    const char *what_to_do = _("make it writable only by you (chmod go-w)");
+    if (!S_ISDIR(st.st_mode)) {
+        return 0;
+    } else if (st.st_uid != geteuid() && st.st_uid != 0) {
+        why = xasprintf(_("it belongs to uid %ld, neither to you (uid %ld) nor to root"),
+                        (long)st.st_uid, (long)geteuid());
+        what_to_do = _("set queue_dir to a directory of your own");
+    } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        why = xasprintf(_("it is writable by its group or by others (mode %04o)"),
+                        (unsigned)(st.st_mode & 07777));
+    }
+    if (!why)
+        return 0;
+    result_set(r, RC_CONFIG, _("refusing the spool directory %s: %s; nothing in it is "
+                               "delivered, listed or queued: %s"), path, why, what_to_do);
+    free(why);
+    return -1;
+}
+
+int queue_dir_check(const char *dir, struct result *r)
+{
+    static const char *const subs[] = { "tmp", "new", "failed" };
+    if (check_dir(dir, r) != 0)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        char *sub = xasprintf("%s/%s", dir, subs[i]);
+        int rc = check_dir(sub, r);
+        free(sub);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* ---- paths and ids ---------------------------------------------------- */
 
-bool queue_id_valid(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (!isascii((unsigned char)s[n]) || !isalnum((unsigned char)s[n]))
-            return false;
-    return n > 0 && n <= QUEUE_ID_MAX;
-}
-
-char *queue_dir(const struct account *a, bool create, struct result *r)
+char *queue_dir_path(const struct account *a, struct result *r)
 {
     char *dir = NULL;
     char *state = NULL;
@@ -71,6 +213,18 @@ char *queue_dir(const struct account *a, bool create, struct result *r)
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         dir[--len] = '\0';
+    return dir;
+}
+
+char *queue_dir(const struct account *a, bool create, struct result *r)
+{
+    char *dir = queue_dir_path(a, r);
+    if (!dir)
+        return NULL;
+    if (queue_dir_check(dir, r) != 0) {
+        free(dir);
+        return NULL;
+    }
     if (!create)
         return dir;
 
@@ -88,6 +242,12 @@ char *queue_dir(const struct account *a, bool create, struct result *r)
             return NULL;
         }
         free(sub);
+    }
+    /* What was just made is ours; what already existed is checked again
+     * in case it appeared meanwhile. */
+    if (queue_dir_check(dir, r) != 0) {
+        free(dir);
+        return NULL;
     }
     return dir;
 }
@@ -186,282 +346,6 @@ static int copy_range(int in, long long off, int out, long long len)
     return rc;
 }
 
-/* ---- the entry format ------------------------------------------------- */
-
-/* Append a value on one line: control characters other than tab
- * (CR and LF included) become spaces. */
-static void put_value(struct buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
-        buf_putc(b, ((*p < 0x20 && *p != '\t') || *p == 0x7f) ? ' ' : (char)*p);
-}
-
-char *queue_entry_format(const struct queue_entry *e)
-{
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "smtpfwd-queue: 1\nid: ");
-    put_value(&b, e->id);
-    buf_puts(&b, "\naccount: ");
-    put_value(&b, e->account);
-    buf_printf(&b, "\ncreated: %lld\nsender: ", (long long)e->created);
-    put_value(&b, e->sender);
-    buf_putc(&b, '\n');
-    for (size_t i = 0; i < e->nrcpts; i++) {
-        unsigned st = e->rcpts[i].state <= QRCPT_FAILED ? e->rcpts[i].state : QRCPT_PENDING;
-        buf_printf(&b, "rcpt: %s ", queue_rcpt_state_names[st]);
-        put_value(&b, e->rcpts[i].addr);
-        buf_putc(&b, '\n');
-    }
-    for (size_t i = 0; i < e->nrcpts; i++) {
-        if (!e->rcpts[i].error)
-            continue;
-        buf_puts(&b, "rcpt-error: ");
-        put_value(&b, e->rcpts[i].addr);
-        buf_putc(&b, ' ');
-        put_value(&b, e->rcpts[i].error);
-        buf_putc(&b, '\n');
-    }
-    buf_printf(&b, "attempts: %d\nnext-attempt: %lld\nlast-error: ", e->attempts,
-               (long long)e->next_attempt);
-    put_value(&b, e->last_error);
-    buf_putc(&b, '\n');
-    const char *dsn_keys[] = { "dsn-notify", "dsn-return", "dsn-envid" };
-    const char *dsn_vals[] = { e->dsn_notify, e->dsn_return, e->dsn_envid };
-    for (size_t i = 0; i < 3; i++) {
-        if (!dsn_vals[i])
-            continue;
-        buf_printf(&b, "%s: ", dsn_keys[i]);
-        put_value(&b, dsn_vals[i]);
-        buf_putc(&b, '\n');
-    }
-    unsigned bo = e->bounce <= QBOUNCE_SENT ? e->bounce : QBOUNCE_NONE;
-    buf_printf(&b, "body-8bit: %s\nsize: %lld\nbounce: %s\n\n", e->body_8bit ? "yes" : "no",
-               e->size, queue_bounce_names[bo]);
-    return buf_steal(&b);
-}
-
-void queue_entry_free(struct queue_entry *e)
-{
-    if (!e)
-        return;
-    free(e->id);
-    free(e->account);
-    free(e->sender);
-    for (size_t i = 0; i < e->nrcpts; i++) {
-        free(e->rcpts[i].addr);
-        free(e->rcpts[i].error);
-    }
-    free(e->rcpts);
-    free(e->last_error);
-    free(e->dsn_notify);
-    free(e->dsn_return);
-    free(e->dsn_envid);
-    memset(e, 0, sizeof *e);
-}
-
-/* A non-negative decimal number without sign, spaces or overflow. */
-static bool parse_number(const char *s, long long max, long long *out)
-{
-    long long v = 0;
-    if (!*s || strlen(s) > 19)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        if (v > (max - (*s - '0')) / 10)
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static int lookup(const char *const *names, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return (int)i;
-    return -1;
-}
-
-enum { K_VERSION, K_ID, K_ACCOUNT, K_CREATED, K_SENDER, K_ATTEMPTS, K_NEXT, K_LASTERR,
-       K_NOTIFY, K_RETURN, K_ENVID, K_8BIT, K_SIZE, K_BOUNCE, K_COUNT };
-static const char *const single_keys[K_COUNT] = {
-    "smtpfwd-queue", "id", "account", "created", "sender", "attempts", "next-attempt",
-    "last-error", "dsn-notify", "dsn-return", "dsn-envid", "body-8bit", "size", "bounce",
-};
-/* Which single keys must be present. */
-static const bool key_required[K_COUNT] = {
-    [K_VERSION] = true, [K_ID] = true, [K_ACCOUNT] = true, [K_CREATED] = true,
-    [K_SENDER] = true, [K_ATTEMPTS] = true, [K_NEXT] = true, [K_8BIT] = true,
-    [K_SIZE] = true, [K_BOUNCE] = true,
-};
-
-/* Set one recipient's error from "ADDRESS TEXT": the longest recipient
- * address followed by a space or the end of the value. */
-static bool set_rcpt_error(struct queue_entry *e, const char *val)
-{
-    struct queue_rcpt *best = NULL;
-    size_t best_len = 0;
-    for (size_t i = 0; i < e->nrcpts; i++) {
-        size_t n = strlen(e->rcpts[i].addr);
-        if (n >= best_len && strncmp(val, e->rcpts[i].addr, n) == 0
-            && (val[n] == ' ' || val[n] == '\0')) {
-            best = &e->rcpts[i];
-            best_len = n;
-        }
-    }
-    if (!best || best->error)
-        return false;
-    const char *text = val + best_len;
-    best->error = xstrdup(*text == ' ' ? text + 1 : text);
-    return true;
-}
-
-/* Parse one "key: value" line into e. Returns NULL or an error sentence
- * (not translated here: the caller wraps it). */
-static const char *parse_line(struct queue_entry *e, char *line, bool seen[K_COUNT],
-                              bool first)
-{
-    for (const unsigned char *p = (const unsigned char *)line; *p; p++)
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-            return N_("control character in a line");
-    char *colon = strchr(line, ':');
-    if (!colon)
-        return N_("a line without \"key:\"");
-    *colon = '\0';
-    char *val = colon[1] == ' ' ? colon + 2 : colon + 1;
-    const char *key = line;
-    if (first && strcmp(key, "smtpfwd-queue") != 0)
-        return N_("the first line is not \"smtpfwd-queue: 1\"");
-
-    if (strcmp(key, "rcpt") == 0) {
-        char *sp = strchr(val, ' ');
-        if (!sp || sp[1] == '\0')
-            return N_("bad rcpt line");
-        *sp = '\0';
-        int st = lookup(queue_rcpt_state_names, 3, val);
-        if (st < 0)
-            return N_("bad recipient state");
-        e->rcpts = xrealloc(e->rcpts, (e->nrcpts + 1) * sizeof *e->rcpts);
-        e->rcpts[e->nrcpts++] = (struct queue_rcpt){ xstrdup(sp + 1), st, NULL };
-        return NULL;
-    }
-    if (strcmp(key, "rcpt-error") == 0)
-        return set_rcpt_error(e, val) ? NULL : N_("rcpt-error for an unknown recipient");
-
-    int k = lookup(single_keys, K_COUNT, key);
-    if (k < 0)
-        return NULL;                          /* unknown keys are ignored */
-    if (seen[k])
-        return N_("a key given twice");
-    seen[k] = true;
-    long long n;
-    switch (k) {
-    case K_VERSION:
-        return strcmp(val, "1") == 0 ? NULL : N_("unsupported version");
-    case K_ID:
-        if (!queue_id_valid(val))
-            return N_("bad id");
-        e->id = xstrdup(val);
-        return NULL;
-    case K_ACCOUNT:
-        if (!*val)
-            return N_("empty account");
-        e->account = xstrdup(val);
-        return NULL;
-    case K_CREATED:
-    case K_NEXT:
-        if (!parse_number(val, (long long)(sizeof(time_t) > 4 ? LLONG_MAX : INT32_MAX), &n))
-            return N_("bad time");
-        *(k == K_CREATED ? &e->created : &e->next_attempt) = (time_t)n;
-        return NULL;
-    case K_SENDER:
-        e->sender = xstrdup(val);
-        return NULL;
-    case K_ATTEMPTS:
-        if (!parse_number(val, INT_MAX, &n))
-            return N_("bad attempts");
-        e->attempts = (int)n;
-        return NULL;
-    case K_LASTERR:
-        e->last_error = *val ? xstrdup(val) : NULL;
-        return NULL;
-    case K_NOTIFY:
-        e->dsn_notify = xstrdup(val);
-        return NULL;
-    case K_RETURN:
-        e->dsn_return = xstrdup(val);
-        return NULL;
-    case K_ENVID:
-        e->dsn_envid = xstrdup(val);
-        return NULL;
-    case K_8BIT:
-        if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
-            return N_("bad body-8bit");
-        e->body_8bit = val[0] == 'y';
-        return NULL;
-    case K_SIZE:
-        if (!parse_number(val, LLONG_MAX / 2, &n))
-            return N_("bad size");
-        e->size = n;
-        return NULL;
-    case K_BOUNCE:
-        n = lookup(queue_bounce_names, 3, val);
-        if (n < 0)
-            return N_("bad bounce state");
-        e->bounce = (enum queue_bounce)n;
-        return NULL;
-    }
-    return NULL;
-}
-
-int queue_entry_parse(const char *text, size_t len, long long file_size,
-                      struct queue_entry *e, struct result *r)
-{
-    memset(e, 0, sizeof *e);
-    bool seen[K_COUNT] = { false };
-    const char *why = NULL;
-    size_t pos = 0;
-    bool ended = false;
-
-    while (!why && pos < len) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        if (!nl)
-            break;
-        size_t n = (size_t)(nl - (text + pos));
-        if (n == 0) {
-            pos++;
-            ended = true;
-            break;
-        }
-        if (memchr(text + pos, '\0', n)) {
-            why = N_("NUL byte in the envelope");
-            break;
-        }
-        char *line = xstrndup(text + pos, n);
-        why = parse_line(e, line, seen, pos == 0);
-        free(line);
-        pos += n + 1;
-    }
-    if (!why && !ended)
-        why = pos == 0 ? N_("empty entry") : N_("the envelope is truncated");
-    for (int k = 0; !why && k < K_COUNT; k++)
-        if (key_required[k] && !seen[k])
-            why = N_("a required key is missing");
-    if (!why && e->nrcpts == 0)
-        why = N_("no recipients");
-    if (!why && file_size != (long long)pos + e->size)
-        why = N_("the message size does not match (truncated or extended)");
-    if (why) {
-        result_set(r, RC_DATAERR, _("corrupt spool entry: %s"), _(why));
-        queue_entry_free(e);
-        return -1;
-    }
-    e->body_offset = (long long)pos;
-    return 0;
-}
-
 /* ---- reading, locking and rewriting entries ---------------------------- */
 
 /* Read the envelope part of an open entry (up to the empty line, or the
@@ -542,13 +426,11 @@ int queue_parse_open_file(int fd, const char *path, struct queue_entry *e, struc
 int queue_entry_open(const char *path, int *fd, struct queue_entry *e, struct result *r)
 {
     memset(e, 0, sizeof *e);
-    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (*fd < 0) {
-        if (errno == ENOENT)
-            return 1;          /* delivered or moved by someone else meanwhile */
-        result_set(r, RC_IOERR, _("cannot open the spool entry %s: %s"), path, strerror(errno));
-        return -1;
-    }
+    /* 1: delivered or moved by someone else meanwhile. Refused entries
+     * (not ours, not safe) are left alone: never moved aside. */
+    int orc = queue_open_entry_file(path, fd, r);
+    if (orc != 0)
+        return orc;
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         int saved = errno;
         close(*fd);
@@ -673,6 +555,13 @@ int queue_enqueue_after(const struct account *a, const struct envelope *env,
     for (size_t i = 0; i < env->nrcpts; i++) {
         enum queue_rcpt_state st = init && init->states ? init->states[i] : QRCPT_PENDING;
         if (st == QRCPT_DELIVERED)
+            continue;
+        /* One line per address (a second one makes the entry corrupt);
+         * the envelope has removed duplicates already. */
+        bool dup = false;
+        for (size_t j = 0; j < e.nrcpts && !dup; j++)
+            dup = strcmp(e.rcpts[j].addr, env->rcpts[i]) == 0;
+        if (dup)
             continue;
         struct queue_rcpt *q = &e.rcpts[e.nrcpts++];
         q->addr = xstrdup(env->rcpts[i]);

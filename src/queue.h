@@ -30,8 +30,12 @@
  *   <empty line>
  *   the message, canonical CRLF, exactly size bytes
  * Unknown keys are ignored; a missing required key, a bad value, a
- * truncated message (size mismatch) make the entry corrupt: it is moved to
- * failed/ with a ".corrupt" suffix and never delivered.
+ * recipient listed twice, a "rcpt-error:" for no recipient, a truncated
+ * message (size mismatch) make the entry corrupt: it is moved to failed/
+ * with a ".corrupt" suffix and never delivered. A "rcpt-error:" line
+ * belongs to the longest address it starts with (followed by a space or
+ * the end), whatever the order of the lines. The pure parse and format
+ * are queue-entry.c's.
  */
 #ifndef SMTPFWD_QUEUE_H
 #define SMTPFWD_QUEUE_H
@@ -72,9 +76,21 @@ struct queue_entry {
     long long body_offset;       /* where the message starts in the file */
 };
 
-/* The spool directory for the account (created with mode 0700 when
- * create is set). Caller frees. NULL with r set on failure. */
+/* The spool directory for the account, checked with queue_dir_check
+ * (and created with mode 0700 when create is set). Caller frees. NULL
+ * with r set on failure: RC_CONFIG when it is refused. */
 char *queue_dir(const struct account *a, bool create, struct result *r);
+
+/* Where the account's spool is, nothing checked or created (to find the
+ * distinct spools of a configuration). Caller frees; NULL with r set. */
+char *queue_dir_path(const struct account *a, struct result *r);
+
+/* Refuse a spool that is not the running user's alone: the directory and
+ * its tmp/, new/ and failed/ (those that exist) must be directories owned
+ * by the running user or root and writable by neither group nor others
+ * (sticky or not). 0, or -1 with r set (RC_CONFIG naming the directory
+ * and what is wrong; RC_IOERR when it cannot be examined). */
+int queue_dir_check(const char *dir, struct result *r);
 
 /* Durably add a message for the recipients still to be done (env->rcpts
  * minus those in done[], which may be NULL). *id receives the new id
@@ -96,7 +112,10 @@ void queue_entry_free(struct queue_entry *e);
 /* Open the entry file path, take a non-blocking exclusive lock (flock)
  * held until close(*fd), and parse it. Returns 0 (locked and parsed), 1
  * when another process holds the lock (normal: skip it), -1 with r set
- * (corrupt entries are moved aside to failed/ID.corrupt by this call). */
+ * (corrupt entries are moved aside to failed/ID.corrupt by this call;
+ * entries that are not regular files, not owned by the running user or
+ * writable by group or others are refused with RC_CONFIG and left where
+ * they are). It never blocks. */
 int queue_entry_open(const char *path, int *fd, struct queue_entry *e, struct result *r);
 
 /* Rewrite the entry's envelope with e's state (attempts, next attempt,

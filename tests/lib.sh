@@ -27,8 +27,11 @@ lib_tmpdir() {
 
 # lib_private_env: a scrubbed environment like the data-file cases': HOME
 # and the XDG directories inside $TESTDIR (spool, session cache), no
-# system configuration file, the C locale.
+# system configuration file, the C locale, umask 022 (smtpfwd refuses a
+# spool directory that its group may write, as "mkdir" makes one under
+# the umask 002 some systems give their users).
 lib_private_env() {
+    umask 022
     HOME=$TESTDIR/home
     XDG_STATE_HOME=$HOME/.local/state
     XDG_CONFIG_HOME=$HOME/.config

@@ -939,6 +939,10 @@ def transcript(tmp, stdout, stderr, suffix=''):
 
 
 def main():
+    # Directories made for <file> sections (a spool set up by hand) must
+    # not depend on the caller's umask: smtpfwd refuses a spool that its
+    # group may write.
+    os.umask(0o022)
     ap = argparse.ArgumentParser(description='Run smtpfwd data-file test cases (TAP).')
     ap.add_argument('-v', '--verbose', action='store_true',
                     help='show the full transcript of failing cases')

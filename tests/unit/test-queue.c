@@ -185,6 +185,47 @@ static void test_round_trip(void)
     result_clear(&r);
 }
 
+/* A "rcpt-error:" line goes to the longest address it starts with,
+ * wherever the "rcpt:" lines are: written back (errors after all
+ * recipients), it must land on the same recipient. */
+static void test_rcpt_error_order(void)
+{
+    const char *text = "smtpfwd-queue: 1\nid: Z9\naccount: a\ncreated: 0\nsender: \n"
+                       "rcpt: pending a@x\nrcpt-error: a@x b 451 later\n"
+                       "rcpt: pending a@x b\nattempts: 0\nnext-attempt: 0\n"
+                       "body-8bit: no\nsize: 0\nbounce: none\n\n";
+    struct queue_entry e, e2;
+    struct result r = RESULT_INIT;
+    tap_int(parse_str(text, 0, &e, &r), 0, "rcpt-error before its recipient parses");
+    tap_ok(e.nrcpts == 2 && e.rcpts[0].error == NULL, "shorter address gets no error");
+    tap_str(e.nrcpts == 2 ? e.rcpts[1].error : NULL, "451 later", "longest address gets it");
+    char *out = queue_entry_format(&e);
+    tap_int(parse_str(out, 0, &e2, &r), 0, "formatted entry parses");
+    tap_ok(e2.nrcpts == 2 && e2.rcpts[0].error == NULL && e2.rcpts[1].error
+               && strcmp(e2.rcpts[1].error, "451 later") == 0,
+           "same errors after the round trip");
+    free(out);
+    queue_entry_free(&e);
+    queue_entry_free(&e2);
+
+    /* An empty error next to an address with a trailing space: written
+     * back as "ADDR " it would move to the other recipient. */
+    text = "smtpfwd-queue: 1\nid: Z9\naccount: a\ncreated: 0\nsender: \n"
+           "rcpt: pending x\nrcpt: pending x \nrcpt-error: x\nattempts: 0\n"
+           "next-attempt: 0\nbody-8bit: no\nsize: 0\nbounce: none\n\n";
+    tap_int(parse_str(text, 0, &e, &r), 0, "empty rcpt-error parses");
+    tap_ok(e.nrcpts == 2 && e.rcpts[0].error && !*e.rcpts[0].error && !e.rcpts[1].error,
+           "the empty error belongs to x");
+    out = queue_entry_format(&e);
+    tap_int(parse_str(out, 0, &e2, &r), 0, "formatted entry parses");
+    tap_ok(e2.nrcpts == 2 && e2.rcpts[0].error && !*e2.rcpts[0].error && !e2.rcpts[1].error,
+           "the empty error still belongs to x after the round trip");
+    free(out);
+    queue_entry_free(&e);
+    queue_entry_free(&e2);
+    result_clear(&r);
+}
+
 static void test_unknown_keys(void)
 {
     struct buf b = BUF_INIT;
@@ -252,6 +293,8 @@ static const struct {
     { "attempts", "attempts: 3\nno colon here", "line without a key" },
     { "attempts", "attempts: 3\nx: a\rb", "control character" },
     { "last-error", "last-error: 451\r", "CR at the end of a line" },
+    { "attempts", "attempts: 3\nrcpt: pending b@example.org", "a recipient listed twice" },
+    { "attempts", "attempts: 3\nrcpt: failed c@example.org", "a recipient listed twice, other state" },
 };
 
 static void test_corrupt_parse(void)
@@ -680,6 +723,7 @@ int main(void)
     test_cli();
     test_round_trip();
     test_unknown_keys();
+    test_rcpt_error_order();
     test_corrupt_parse();
     test_spool();
     test_enqueue_failure();
