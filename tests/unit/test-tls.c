@@ -39,6 +39,14 @@
 
 static char tmpdir[] = "/tmp/test-tls-XXXXXX";
 
+/* A read deadline ms from now (valid until the next call). */
+static const struct conn_deadline *in_ms(int ms)
+{
+    static struct conn_deadline d;
+    d = conn_deadline_in(ms);
+    return &d;
+}
+
 /* ---------------------------------------------------------------- */
 /* certificates */
 
@@ -487,7 +495,7 @@ static void test_good_chain(void)
     size_t len;
     int rc = conn_write(c, "HELLO END\r\n", 11, 5000, &r);
     rc |= conn_flush(c, 5000, &r);
-    rc |= conn_read_line(c, line, sizeof line, &len, 5000, &r);
+    rc |= conn_read_line(c, line, sizeof line, &len, in_ms(5000), &r);
     tap_ok(rc == 0 && strcmp(line, "250 11") == 0, "a line goes through TLS and the reply comes back");
     size_t big = 300 * 1024 + 7;
     char *data = xmalloc(big);
@@ -495,7 +503,7 @@ static void test_good_chain(void)
     memcpy(data + big - 5, "END\r\n", 5);
     rc = conn_write(c, data, big, 5000, &r);
     rc |= conn_flush(c, 5000, &r);
-    rc |= conn_read_line(c, line, sizeof line, &len, 5000, &r);
+    rc |= conn_read_line(c, line, sizeof line, &len, in_ms(5000), &r);
     char want[64];
     snprintf(want, sizeof want, "250 %zu", big);
     tap_ok(rc == 0 && strcmp(line, want) == 0, "300 KiB through TLS arrive complete");
@@ -824,7 +832,7 @@ static void test_pending_before_tls(void)
     struct result r = RESULT_INIT;
     char line[128];
     size_t len;
-    conn_read_line(c, line, sizeof line, &len, 2000, &r);
+    conn_read_line(c, line, sizeof line, &len, in_ms(2000), &r);
     struct tls_config cfg = base_cfg();
     tap_int(conn_start_tls(c, &cfg, 2000, &r), -1, "data buffered before the handshake: refused");
     tap_int(r.cls, RC_PROTOCOL, "... as a protocol error (76)");
@@ -909,7 +917,7 @@ static enum result_class cache_round(const struct srv *o, const struct tls_confi
         size_t len;
         /* the reply makes the client read the ticket that comes first */
         if (conn_write(c, "x END\r\n", 7, 5000, &r) != 0 || conn_flush(c, 5000, &r) != 0
-            || conn_read_line(c, line, sizeof line, &len, 5000, &r) != 0)
+            || conn_read_line(c, line, sizeof line, &len, in_ms(5000), &r) != 0)
             cls = RC_SOFTWARE;
         result_clear(&r);
         struct buf b = BUF_INIT;
