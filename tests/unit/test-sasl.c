@@ -438,9 +438,12 @@ static int scram_with_iterations(unsigned long iters, enum result_class *cls)
     if (s && sasl_step(s, "", &out, &r) == 1) {
         char *cf = NULL;
         size_t cfl = 0;
-        gsasl_base64_from(out, strlen(out), &cf, &cfl);
-        const char *nonce = cf ? strstr(cf, ",r=") : NULL;
-        char msg[256];
+        gsasl_base64_from(out, strlen(out), &cf, &cfl);    /* not NUL-terminated */
+        char first[256] = "";
+        if (cf && cfl < sizeof first)
+            memcpy(first, cf, cfl);
+        const char *nonce = strstr(first, ",r=");
+        char msg[512];
         snprintf(msg, sizeof msg, "r=%sSERVER,s=c2FsdHNhbHQ=,i=%lu", nonce ? nonce + 3 : "",
                  iters);
         char *b64 = NULL;
