@@ -45,6 +45,7 @@ int log_verbose(void)
     return verbose_level;
 }
 
+static void emit(const char *prefix, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;

@@ -411,6 +411,8 @@ int main(int argc, char **argv)
     if (cli_parse(argc, argv, &o, &r) != 0)
         return fail(&r);
     log_set_verbose(o.verbose);
+    /* Before the configuration (passwords) is read. */
+    secret_guard_process();
 
     switch (o.mode) {
     case MODE_HELP:

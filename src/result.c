@@ -10,6 +10,8 @@
 #include "result.h"
 
 static void set_va(struct result *r, enum result_class cls, const char *fmt, va_list ap)
+    ATTR_PRINTF(3, 0);
+static void set_va(struct result *r, enum result_class cls, const char *fmt, va_list ap)
 {
     free(r->msg);
     r->cls = cls;

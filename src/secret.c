@@ -11,7 +11,8 @@
  * keyring. libsecret (and with it GLib, GIO, GObject) is not linked into
  * the program: it is loaded with dlopen() the first time the keyring is
  * reached, so that runs that never need it do not pay for loading it. Every buffer that held a password is wiped before it is freed.
- * It never logs a password.
+ * It never logs a password, and secret_guard_process() keeps the
+ * process's memory out of core files and debuggers.
  */
 #include <autoconfig.h>
 
@@ -23,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -47,6 +50,22 @@
 static const char *or_none(const char *s)
 {
     return s ? s : _("(none)");
+}
+
+/* ------------------------------------------------------------------ */
+/* the process                                                         */
+
+void secret_guard_process(void)
+{
+    /* No core file, whatever the soft limit was: the limit covers the
+     * case where the system dumps non-dumpable processes anyway
+     * (fs.suid_dumpable 2). Lowering limits never needs privileges. */
+    struct rlimit none = { 0, 0 };
+    setrlimit(RLIMIT_CORE, &none);
+    /* Not dumpable: no core, and no ptrace or /proc/PID/mem access by
+     * other processes of the same user. Reset by execve(), so the
+     * programs smtpfwd runs (passwordeval) are not affected. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------------ */

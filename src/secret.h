@@ -22,6 +22,12 @@ struct account;
  * --store-password X") or a source failed. */
 char *secret_get_password(const struct account *a, struct result *r);
 
+/* Keep this process's memory out of core files and away from debuggers
+ * of the same user (RLIMIT_CORE 0, PR_SET_DUMPABLE 0) from here to its
+ * end: called before anything reads a password, a token or a TLS
+ * session secret. Cannot fail in a way that matters (best effort). */
+void secret_guard_process(void);
+
 /* --store-password: read a password from the terminal (twice, no echo)
  * and store it in the keyring for the account's host/user. */
 int secret_store_password(const struct account *a, struct result *r);

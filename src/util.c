@@ -75,10 +75,14 @@ char *xvasprintf(const char *fmt, va_list ap)
     va_copy(aq, ap);
     /* gcc's -Wformat-truncation reports a "null format string" here under
      * -fsanitize=undefined; the format is never NULL. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
+#if defined __GNUC__ && !defined __clang__
+# pragma GCC diagnostic push
+# pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
     int n = vsnprintf(NULL, 0, fmt, aq);
-#pragma GCC diagnostic pop
+#if defined __GNUC__ && !defined __clang__
+# pragma GCC diagnostic pop
+#endif
     va_end(aq);
     if (n < 0)
         out_of_memory();

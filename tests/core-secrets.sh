@@ -1,0 +1,92 @@
+#!/bin/sh
+# core-secrets.sh - a crash never writes the password to a core file.
+#
+# smtpfwd reads passwords (the configuration file, passwordeval, the
+# keyring) and holds TLS session secrets; a core dump would leave them in
+# a file. It makes itself non-dumpable (PR_SET_DUMPABLE 0) with a core
+# size limit of 0 before it reads any of them.
+#
+# The check forces the dump: with `ulimit -c unlimited`, smtpfwd waits for
+# the server's answer to AUTH PLAIN (the password is in memory, in the
+# configuration and in the AUTH line), then receives SIGSEGV. There must
+# be no core file. A control process in the same conditions (a shell
+# sending itself SIGSEGV) must leave one, else this machine writes no
+# core files where this test can see them (core_pattern is a pipe, or
+# cores are disabled) and the test is skipped (77).
+# Exit 0 pass, 1 fail, 77 skip, 99 setup error.
+here=${top_srcdir:+$top_srcdir/tests}
+. "${here:-$(dirname "$0")}/lib.sh"
+
+pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null) || skip "no /proc/sys/kernel/core_pattern"
+case $pattern in
+'|'*) skip "core files go to a program ($pattern)" ;;
+'') skip "empty core_pattern" ;;
+esac
+ulimit -c unlimited 2>/dev/null || skip "cannot raise the core size limit"
+
+lib_tmpdir
+lib_private_env
+work=$TESTDIR/cwd
+mkdir -p "$work"
+cd "$work" || exit 99
+
+# Where a core of a process started here would be: core_pattern relative
+# to the process's directory, or absolute.
+cores() {
+    case $pattern in
+    /*) dir=$(dirname "$pattern") ;;
+    *) dir=$work ;;
+    esac
+    find "$dir" -maxdepth 1 -type f -name "$(basename "$pattern" | sed 's/%.*//')*" -newer "$TESTDIR/stamp" 2>/dev/null
+}
+
+: > "$TESTDIR/stamp"
+sh -c 'kill -SEGV $$' 2>/dev/null
+control=$(cores)
+[ -n "$control" ] || skip "a crashing shell leaves no core file here (core_pattern $pattern)"
+rm -f $control
+
+secret=S3cret-only-in-memory-4f2a9c
+smtpd_start 'ehlo 250-x.test\n250 AUTH PLAIN
+silent-after AUTH'
+cfg=$(write_config "auth plain
+user alice
+password $secret
+allow_plaintext_auth on
+timeout 60")
+
+: > "$TESTDIR/stamp"
+"$SMTPFWD" -C "$cfg" -i rcpt@x.test <<EOM 2>"$TESTDIR/stderr" &
+From: me@x.test
+Subject: core
+
+body
+EOM
+pid=$!
+# Wait until the AUTH line has reached the server: smtpfwd now waits for
+# the reply, with the password in memory.
+n=0
+until grep -q '^AUTH PLAIN' "$TESTDIR/server.log" 2>/dev/null; do
+    n=$((n + 1))
+    [ "$n" -lt 1000 ] || { kill "$pid" 2>/dev/null; echo "smtpfwd never sent AUTH"; cat "$TESTDIR/stderr"; exit 99; }
+    sleep 0.01
+done
+kill -SEGV "$pid"
+wait "$pid"
+status=$?
+[ "$status" -eq 139 ] && ok "smtpfwd died of SIGSEGV" || fail "exit status $status, not 139 (SIGSEGV)"
+
+found=$(cores)
+if [ -z "$found" ]; then
+    ok "no core file"
+else
+    if grep -a -q "$secret" $found; then
+        fail "a core file with the password: $found"
+    else
+        fail "a core file: $found"
+    fi
+    rm -f $found
+fi
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
