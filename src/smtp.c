@@ -113,6 +113,7 @@ struct smtp_session {
     char *auth_ir;                /* base64 initial response until sent (secret) */
     struct result auth_fail;      /* AUTH refused: every message fails with this */
     struct mask_list masks;       /* credentials hidden in every reply line */
+    char *challenge;              /* a 334's first line as sent, unmasked: for SASL only */
     char line[SMTP_MAX_LINE + 3];
 };
 
@@ -215,6 +216,14 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
                 free(q);
             }
             goto fail;
+        }
+        if (nlines == 0) {
+            /* SASL gets the challenge as the server sent it: masking
+             * could alter a nonce that happens to contain what looks
+             * like a secret. Only sasl_step sees this copy. */
+            free(s->challenge);
+            s->challenge = len >= 4 && memcmp(s->line, "334", 3) == 0
+                           ? xstrndup(s->line + 4, len - 4) : NULL;
         }
         len = smtp_mask_line(s, s->line, len);
         log_transcript('<', s->line, len);
@@ -629,13 +638,11 @@ static void smtp_auth_failed(struct smtp_session *s, struct result *ar, struct r
     s->sasl = NULL;
 }
 
-/* The base64 challenge of a 334 reply: its first line after "334 ". */
-static char *smtp_challenge(const struct smtp_reply *rep)
+/* The base64 challenge of the 334 reply just read: its first line after
+ * "334 ", as the server sent it (see smtp_read_reply). */
+static char *smtp_challenge(const struct smtp_session *s)
 {
-    const char *t = rep->text ? rep->text : "";
-    t += strlen(t) >= 4 ? 4 : strlen(t);
-    const char *nl = strchr(t, '\n');
-    return xstrndup(t, nl ? (size_t)(nl - t) : strlen(t));
+    return xstrdup(s->challenge ? s->challenge : "");
 }
 
 static int smtp_handle_auth(struct smtp_session *s, struct result *r)
@@ -656,7 +663,7 @@ static int smtp_handle_auth(struct smtp_session *s, struct result *r)
         return -1;
     }
     if (code == 334) {
-        char *challenge = smtp_challenge(&s->last);
+        char *challenge = smtp_challenge(s);
         char *out = NULL;
         int rc = sasl_step(s->sasl, challenge, &out, &ar);
         free(challenge);
@@ -1355,6 +1362,7 @@ void smtp_free(struct smtp_session *s)
     secret_free(s->auth_ir);
     result_clear(&s->auth_fail);
     mask_list_free(&s->masks);
+    free(s->challenge);
     free(s);
 }
 
