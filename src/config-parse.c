@@ -263,6 +263,7 @@ struct parse_ctx {
     bool saw_password;          /* a `password` line in the file itself */
     int depth;                  /* eval nesting */
     bool connection_set;        /* a CF_CONNECTION field was set */
+    bool no_eval;               /* CONFIG_PARSE_NO_EVAL: refuse `eval` */
 };
 
 static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
@@ -864,6 +865,11 @@ static int dispatch(struct parse_ctx *c, int line, const char *cmd, const char *
                        line, cmd);
             return -1;
         }
+        if (c->no_eval) {
+            result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" is not allowed here"), c->file,
+                       line, cmd);
+            return -1;
+        }
         return cmd_eval(c, line, arg, r);
     }
     if (!field_by_name(cmd) && !is_obsolete(cmd)) {
@@ -904,6 +910,11 @@ static int split_line(struct parse_ctx *c, int line, const char *s, size_t len, 
     s = ce;
     while (s < end && (*s == ' ' || *s == '\t'))
         s++;
+    /* The argument may be a password: its buffer is sized once for the
+     * longest it can be, so that growing it leaves no copy in freed
+     * memory (the caller wipes it). */
+    arg->data = xmalloc((size_t)(end - s) + 1);
+    arg->cap = (size_t)(end - s) + 1;
     buf_puts(arg, "");
     if (s < end && *s == '"') {
         s++;
@@ -965,7 +976,7 @@ static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fix
         if (rc > 0)
             rc = dispatch(c, line, cmd, arg.data, r);
         free(cmd);
-        secure_wipe(arg.data, arg.len);
+        secure_wipe(arg.data, arg.cap);
         buf_free(&arg);
         if (rc < 0)
             return -1;
@@ -977,7 +988,15 @@ static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fix
 int config_parse_file_text(struct config *cfg, const char *text, size_t len,
                            const char *filename, bool *saw_password, struct result *r)
 {
-    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0, false };
+    return config_parse_text_flags(cfg, text, len, filename, 0, saw_password, r);
+}
+
+int config_parse_text_flags(struct config *cfg, const char *text, size_t len,
+                            const char *filename, unsigned flags, bool *saw_password,
+                            struct result *r)
+{
+    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0, false,
+                           (flags & CONFIG_PARSE_NO_EVAL) != 0 };
     int rc = parse_text(&c, text, len, 0, r);
     account_free(c.defaults);
     if (saw_password)
@@ -1000,7 +1019,7 @@ int config_parse_string(struct config *cfg, const char *text, const char *filena
 static int apply_settings(struct account *a, const struct config_setting *s, size_t n,
                           struct result *r)
 {
-    struct parse_ctx c = { NULL, NULL, NULL, a, false, 0, false };
+    struct parse_ctx c = { NULL, NULL, NULL, a, false, 0, false, false };
     for (size_t i = 0; i < n; i++) {
         int rc = apply_setting(&c, 0, s[i].command, s[i].option, s[i].value, r);
         if (rc > 0)

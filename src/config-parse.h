@@ -58,4 +58,13 @@ extern const size_t config_nfields;
 int config_parse_file_text(struct config *cfg, const char *text, size_t len,
                            const char *filename, bool *saw_password, struct result *r);
 
+/* config_parse_file_text() with flags. CONFIG_PARSE_NO_EVAL: an `eval`
+ * line is an error ("FILE:LINE: command "eval" is not allowed here")
+ * instead of running a command; for the fuzz target, which must never run
+ * one. The program itself never sets it. */
+#define CONFIG_PARSE_NO_EVAL 1u
+int config_parse_text_flags(struct config *cfg, const char *text, size_t len,
+                            const char *filename, unsigned flags, bool *saw_password,
+                            struct result *r);
+
 #endif

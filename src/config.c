@@ -27,7 +27,9 @@
 #include "i18n.h"
 #include "util.h"
 
-#define MAX_FILE_SIZE (4L * 1024 * 1024)   /* a configuration file larger than this is refused */
+/* A configuration or aliases file larger than this is refused: 1 MiB is
+ * thousands of accounts, and nothing is read without a bound. */
+#define CONFIG_MAX_FILE_SIZE ((size_t)1024 * 1024)
 
 int config_port(const struct account *a)
 {
@@ -46,56 +48,26 @@ int config_port(const struct account *a)
 static int load_file(struct config *cfg, const char *path, bool is_user, bool missing_ok,
                      struct result *r)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        if (missing_ok && (errno == ENOENT || errno == ENOTDIR || (!is_user && errno == EACCES)))
-            return 1;
-        result_set(r, RC_CONFIG, _("cannot read %s: %s"), path, strerror(errno));
+    struct file_data data;
+    int rc = util_read_file(path, CONFIG_MAX_FILE_SIZE, true, &data);
+    if (rc == READ_FILE_ERRNO && missing_ok
+        && (errno == ENOENT || errno == ENOTDIR || (!is_user && errno == EACCES)))
+        return 1;
+    if (rc != 0) {
+        char *msg = util_read_file_error(path, rc, errno, CONFIG_MAX_FILE_SIZE);
+        result_set(r, RC_CONFIG, "%s", msg);
+        free(msg);
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        result_set(r, RC_CONFIG, _("cannot read %s: %s"), path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        result_set(r, RC_CONFIG, _("cannot read %s: not a regular file"), path);
-        close(fd);
-        return -1;
-    }
-    struct buf data = BUF_INIT;
-    char tmp[4096];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            result_set(r, RC_CONFIG, _("cannot read %s: %s"), path, strerror(errno));
-            rc = -1;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (data.len + (size_t)n > (size_t)MAX_FILE_SIZE) {
-            result_set(r, RC_CONFIG, _("cannot read %s: file too large"), path);
-            rc = -1;
-            break;
-        }
-        buf_append(&data, tmp, (size_t)n);
-    }
-    secure_wipe(tmp, sizeof tmp);
-    close(fd);
-    if (rc == 0 && data.len && memchr(data.data, '\0', data.len)) {
+    if (data.len && memchr(data.data, '\0', data.len)) {
         result_set(r, RC_CONFIG, _("%s: contains a NUL byte"), path);
         rc = -1;
     }
     bool saw_password = false;
     if (rc == 0)
-        rc = config_parse_file_text(cfg, data.data ? data.data : "", data.len, path, &saw_password, r);
-    secure_wipe(data.data, data.len);
-    buf_free(&data);
+        rc = config_parse_file_text(cfg, data.data, data.len, path, &saw_password, r);
+    struct stat st = data.st;
+    util_file_free(&data);
     if (rc == 0 && is_user && saw_password) {
         if (st.st_uid != getuid()) {
             result_set(r, RC_CONFIG, _("%s: contains a password but is owned by another user"),
@@ -359,23 +331,32 @@ void config_print_account(FILE *out, const struct account *a)
 int config_alias_lookup(const char *aliases_file, const char *local, struct addr_list *out,
                         struct result *r)
 {
-    FILE *fp = fopen(aliases_file, "re");
-    if (!fp) {
-        result_set(r, RC_CONFIG, _("cannot read aliases file %s: %s"), aliases_file,
-                   strerror(errno));
+    struct file_data text;
+    int rr = util_read_file(aliases_file, CONFIG_MAX_FILE_SIZE, false, &text);
+    if (rr != 0) {
+        char *msg = rr == READ_FILE_ERRNO
+                        ? xasprintf(_("cannot read aliases file %s: %s"), aliases_file,
+                                    strerror(errno))
+                        : util_read_file_error(aliases_file, rr, errno, CONFIG_MAX_FILE_SIZE);
+        result_set(r, RC_CONFIG, "%s", msg);
+        free(msg);
         return -1;
     }
-    char *line = NULL, *fallback = NULL;
-    size_t cap = 0;
+    char *fallback = NULL;
     int lineno = 0, fallback_line = 0, rc = 0;
     char *value = NULL;
     int value_line = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, fp)) >= 0) {
+    char *next = text.data, *end = text.data + text.len;
+    while (next < end) {
+        char *line = next;
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = (size_t)((nl ? nl : end) - line);
+        next = nl ? nl + 1 : end;
         lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[n] = '\0';
+        while (n > 0 && line[n - 1] == '\r')
             line[--n] = '\0';
-        if (memchr(line, '\0', (size_t)n)) {
+        if (memchr(line, '\0', n)) {
             result_set(r, RC_CONFIG, _("%s:%d: NUL byte in line"), aliases_file, lineno);
             rc = -1;
             break;
@@ -413,13 +394,7 @@ int config_alias_lookup(const char *aliases_file, const char *local, struct addr
             fallback_line = lineno;
         }
     }
-    if (rc == 0 && n < 0 && ferror(fp)) {
-        result_set(r, RC_CONFIG, _("cannot read aliases file %s: %s"), aliases_file,
-                   strerror(errno));
-        rc = -1;
-    }
-    free(line);
-    fclose(fp);
+    util_file_free(&text);
     if (rc == 0 && !value && fallback) {
         value = fallback;
         value_line = fallback_line;

@@ -53,9 +53,12 @@
     X(gnutls_certificate_free_credentials) \
     X(gnutls_certificate_get_peers) \
     X(gnutls_certificate_set_x509_crl_file) \
+    X(gnutls_certificate_set_x509_crl_mem) \
     X(gnutls_certificate_set_x509_key_file2) \
+    X(gnutls_certificate_set_x509_key_mem2) \
     X(gnutls_certificate_set_x509_system_trust) \
     X(gnutls_certificate_set_x509_trust_file) \
+    X(gnutls_certificate_set_x509_trust_mem) \
     X(gnutls_certificate_verification_status_print) \
     X(gnutls_certificate_verify_peers2) \
     X(gnutls_certificate_verify_peers3) \
@@ -133,9 +136,12 @@ const char *gnutls_dl_soname(void);
 #define gnutls_certificate_free_credentials (*gnutls_dl.gnutls_certificate_free_credentials)
 #define gnutls_certificate_get_peers (*gnutls_dl.gnutls_certificate_get_peers)
 #define gnutls_certificate_set_x509_crl_file (*gnutls_dl.gnutls_certificate_set_x509_crl_file)
+#define gnutls_certificate_set_x509_crl_mem (*gnutls_dl.gnutls_certificate_set_x509_crl_mem)
 #define gnutls_certificate_set_x509_key_file2 (*gnutls_dl.gnutls_certificate_set_x509_key_file2)
+#define gnutls_certificate_set_x509_key_mem2 (*gnutls_dl.gnutls_certificate_set_x509_key_mem2)
 #define gnutls_certificate_set_x509_system_trust (*gnutls_dl.gnutls_certificate_set_x509_system_trust)
 #define gnutls_certificate_set_x509_trust_file (*gnutls_dl.gnutls_certificate_set_x509_trust_file)
+#define gnutls_certificate_set_x509_trust_mem (*gnutls_dl.gnutls_certificate_set_x509_trust_mem)
 #define gnutls_certificate_verification_status_print (*gnutls_dl.gnutls_certificate_verification_status_print)
 #define gnutls_certificate_verify_peers2 (*gnutls_dl.gnutls_certificate_verify_peers2)
 #define gnutls_certificate_verify_peers3 (*gnutls_dl.gnutls_certificate_verify_peers3)

@@ -20,7 +20,8 @@
  * time, and written out in OUT_BLOCK_SIZE blocks; memory use does not grow
  * with the message. Only the header section is handled line by line, with
  * caps (FIELD_MAX per field, HEADER_MAX for the section) beyond which the
- * rest of the input is treated as body instead of failing.
+ * message is refused (see header_overflow): a cap never changes which
+ * lines are header fields.
  */
 #include <autoconfig.h>
 
@@ -69,6 +70,7 @@ struct intake {
     bool failed;                /* r holds our failure */
     bool drain;                 /* stop processing; just read to the end */
     bool done;                  /* the lone "." was seen */
+    size_t field_max, header_max;  /* FIELD_MAX, HEADER_MAX unless the options say */
 
     /* output */
     int fd;
@@ -86,7 +88,8 @@ struct intake {
     bool first_line;            /* the next header line is the first of the input */
     bool hdr_written;           /* a header line went to the output */
     bool discard;               /* dropping an over-long field being removed */
-    bool discard_line;          /* ... and the current line belongs to it */
+    bool discard_line;          /* dropping the rest of the current line (of that
+                                   field, or an over-long mbox "From " line) */
     size_t hdr_total;
     struct buf line;            /* current header line, no line end */
     struct buf field;           /* pending field: its lines joined by CRLF */
@@ -448,88 +451,119 @@ static void header_line(struct intake *in, const char *s, size_t n)
     body_eol(in);
 }
 
-/* A header field outgrows FIELD_MAX or the section HEADER_MAX while its
- * line is still being read. A field being removed is discarded to its
- * end; a recipient field needed for -t is an error; anything else ends
- * the header section and goes out as body. */
+/* Whether s (n octets, the start of a header-section line still being
+ * read) may yet turn out to start a header field: so far only field-name
+ * characters, perhaps followed by blanks, and no colon. */
+static bool may_be_field_name(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 && s[i] != ':')
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && is_wsp((unsigned char)s[i]))
+        i++;
+    return i == n;
+}
+
+/* "1 MiB" for whole mebibytes, else "N octets" (the small limits of tests). */
+static char *size_text(size_t n)
+{
+    if (n % (1024 * 1024) == 0)
+        return xasprintf(_("%zu MiB"), n / (1024 * 1024));
+    return xasprintf(ngettext("%zu octet", "%zu octets", n), n);
+}
+
+/* A header field outgrows field_max, or the section header_max, while its
+ * line is still being read (the line so far is in->line, then p); the
+ * limits are FIELD_MAX and HEADER_MAX unless the options set smaller ones.
+ *
+ * Passing the rest on as body would change which fields are header
+ * fields (a later Bcc would be delivered, a blank line would appear in
+ * the middle of the header), so the message is refused (RC_DATAERR),
+ * with two exceptions that keep the header intact: a field that is
+ * removed anyway and carries nothing smtpfwd needs (Bcc, Resent-Bcc with
+ * remove_bcc; To/Cc/Bcc with undisclosed and without -t) is discarded
+ * to its end, and a line that is plainly not a header field ends the
+ * header section as a short one would. An over-long mbox "From " line
+ * is dropped like a short one. */
 static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
 {
-    unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
-    bool cont = is_wsp(c0);
+    buf_append(&in->line, p, n);                /* bounded: field_max + one block */
+    const char *s = in->line.data;
+    size_t len = in->line.len;
+    bool cont = is_wsp((unsigned char)s[0]);
     if (!cont)
         process_field(in);                      /* the pending field is complete */
 
-    /* The start of the overflowing field: the pending field when this
-     * line continues it, else this line (what was buffered, then p). */
-    char name[80];
-    size_t hn = 0;
-    if (cont && in->field.len) {
-        hn = in->field.len < sizeof name ? in->field.len : sizeof name;
-        memcpy(name, in->field.data, hn);
-    } else {
-        hn = in->line.len < sizeof name ? in->line.len : sizeof name;
-        if (hn)
-            memcpy(name, in->line.data, hn);
-        size_t more = sizeof name - hn < n ? sizeof name - hn : n;
-        memcpy(name + hn, p, more);
-        hn += more;
-    }
-    if (in->first_line && hn >= 5 && memcmp(name, "From ", 5) == 0) {
-        in->first_line = false;                 /* an over-long mbox separator */
-        in->discard = in->discard_line = true;
+    if (in->first_line && len >= 5 && memcmp(s, "From ", 5) == 0) {
+        in->first_line = false;                 /* an over-long mbox separator: */
+        in->discard_line = true;                /* the rest of this line only */
         buf_reset(&in->line);
         return;
     }
     in->first_line = false;
-    enum field_kind kind = classify(name, hn);
-    size_t name_len = kind == F_NONE ? 0 : field_name_len(name, hn);
 
-    if (kind != F_NONE && is_rcpt_kind(kind) && in->o->collect_rcpts) {
-        result_set(in->r, RC_DATAERR,
-                   _("the %.*s header is too long to read its recipients (more than %d octets)"),
-                   (int)name_len, name, FIELD_MAX);
-        in->failed = in->drain = true;
+    /* The overflowing field starts with the pending field when this line
+     * continues it, else with this line. */
+    const char *f = cont ? in->field.data : s;
+    size_t fn = cont ? in->field.len : len;
+    enum field_kind kind = fn ? classify(f, fn) : F_NONE;
+    size_t name_len = kind == F_NONE ? 0 : field_name_len(f, fn);
+
+    if (!cont && kind == F_NONE && !may_be_field_name(s, len)) {
+        /* Not a header field: the header section ends here, as it does
+         * for a short line of this kind; the line is the first of the body. */
+        struct buf l = in->line;
+        memset(&in->line, 0, sizeof in->line);
+        end_headers(in, BLANK_IF_HEADER);
+        body_bytes(in, (const unsigned char *)l.data, l.len);
+        buf_free(&l);
         return;
     }
-    if (kind != F_NONE && is_dropped(in, kind)) {
-        if (kind == F_FROM)
-            in->m->has_from = true;
+    bool needed = is_rcpt_kind(kind) && in->o->collect_rcpts;
+    if (kind != F_NONE && kind != F_FROM && !needed && is_dropped(in, kind)) {
         in->discard = in->discard_line = true;
         buf_reset(&in->field);
         buf_reset(&in->line);
         return;
     }
 
-    /* The rest is body. */
-    struct buf f = in->field, l = in->line;
-    memset(&in->field, 0, sizeof in->field);
-    memset(&in->line, 0, sizeof in->line);
-    end_headers(in, BLANK_IF_HEADER);
-    if (f.len)
-        write_lines(in, f.data, f.len);
-    if (l.len)
-        body_bytes(in, (const unsigned char *)l.data, l.len);
-    body_bytes(in, p, n);
-    buf_free(&f);
-    buf_free(&l);
+    bool field_long = len + (cont && in->field.len ? in->field.len + 2 : 0) > in->field_max;
+    char *limit = size_text(field_long ? in->field_max : in->header_max);
+    if (!field_long)
+        result_set(in->r, RC_DATAERR,
+                   _("the header section is longer than %s; the message was not sent: "
+                     "shorten the header or move its text into the body"), limit);
+    else if (name_len)
+        result_set(in->r, RC_DATAERR,
+                   _("the header field \"%.*s\" is longer than %s; the message was not "
+                     "sent: shorten the field or move its text into the body"),
+                   (int)(name_len < 76 ? name_len : 76), f, limit);
+    else
+        result_set(in->r, RC_DATAERR,
+                   _("a header line is longer than %s; the message was not sent: "
+                     "shorten the line or move its text into the body"), limit);
+    free(limit);
+    in->failed = in->drain = true;
 }
 
 /* Bytes of the current header line (no line ends, no NULs). */
 static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
 {
-    if (in->discard) {
-        if (in->line.len == 0 && !in->discard_line) {
-            if (is_wsp(p[0]))
-                in->discard_line = true;
-            else
-                in->discard = false;
-        }
-        if (in->discard_line)
-            return;
+    if (in->discard && in->line.len == 0 && !in->discard_line) {
+        if (is_wsp(p[0]))
+            in->discard_line = true;            /* a continuation of the dropped field */
+        else
+            in->discard = false;
     }
+    if (in->discard_line)
+        return;
     unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
-    size_t field_size = in->line.len + n + (is_wsp(c0) ? in->field.len + 2 : 0);
-    if (field_size > FIELD_MAX || in->hdr_total + in->line.len + n > HEADER_MAX) {
+    /* A continuation line joins the pending field with a CRLF (a leading
+     * one starts a field of its own). */
+    size_t field_size = in->line.len + n + (is_wsp(c0) && in->field.len ? in->field.len + 2 : 0);
+    if (field_size > in->field_max || in->hdr_total + in->line.len + n > in->header_max) {
         header_overflow(in, p, n);
         return;
     }
@@ -681,7 +715,31 @@ static int open_tmp(const char *dir, struct result *r)
 
 /* ------------------------------------------------------------ interface */
 
+/* intake_reader for a file descriptor: waits on a non-blocking one,
+ * retries on EINTR. */
+static ssize_t fd_reader(void *ctx, void *buf, size_t size)
+{
+    int fd = *(const int *)ctx;
+    for (;;) {
+        ssize_t got = read(fd, buf, size);
+        if (got >= 0)
+            return got;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        (void)poll(&pfd, 1, -1);
+    }
+}
+
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r)
+{
+    return intake_read_from(fd_reader, &in_fd, o, m, r);
+}
+
+int intake_read_from(intake_reader rd, void *ctx, const struct intake_opts *o,
+                     struct message *m, struct result *r)
 {
     static const struct intake_opts no_opts;
     struct intake in;
@@ -692,6 +750,8 @@ int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struc
     in.m = m;
     in.r = r;
     in.first_line = true;
+    in.field_max = in.o->field_max ? in.o->field_max : FIELD_MAX;
+    in.header_max = in.o->header_max ? in.o->header_max : HEADER_MAX;
     in.dir = tmp_dir(in.o);
     in.fd = open_tmp(in.dir, r);
     if (in.fd < 0)
@@ -701,15 +761,8 @@ int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struc
     in.obuf = xmalloc(OUT_BLOCK_SIZE);
     bool read_failed = false;
     while (!in.done) {
-        ssize_t got = read(in_fd, ibuf, INTAKE_BLOCK_SIZE);
+        ssize_t got = rd(ctx, ibuf, INTAKE_BLOCK_SIZE);
         if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                struct pollfd pfd = { .fd = in_fd, .events = POLLIN };
-                (void)poll(&pfd, 1, -1);
-                continue;
-            }
             int e = errno;
             result_set(r, RC_IOERR, _("error reading standard input: %s"), strerror(e));
             in.failed = read_failed = true;

@@ -15,6 +15,12 @@
  * From, Date and Message-ID are added at the end of the header section
  * when missing and asked for.
  *
+ * A header field over 1 MiB (with its continuation lines) or a header
+ * section over 16 MiB refuses the message with RC_DATAERR, unless the
+ * field is one that is removed anyway (Bcc/Resent-Bcc with remove_bcc,
+ * To/Cc/Bcc with undisclosed and without collect_rcpts): that one is
+ * dropped whole. A limit never turns header fields into body.
+ *
  * When stdin is a terminal and dot_ends is set, a line holding a single
  * "." ends the message (sendmail without -i); from a pipe, never.
  */
@@ -42,6 +48,8 @@ struct intake_opts {
     bool add_date;            /* add Date: if missing */
     const char *msgid_domain; /* add Message-ID: <random@msgid_domain> if missing; NULL = don't */
     const char *tmpdir;       /* where the temporary file lives; NULL = $TMPDIR or /tmp */
+    size_t field_max;         /* octets of one header field; 0 = 1 MiB (tests set less) */
+    size_t header_max;        /* octets of the header section; 0 = 16 MiB (tests set less) */
 };
 
 struct message {
@@ -60,9 +68,19 @@ struct message {
 
 /* Read all of in_fd into a new message. Returns 0, or -1 with r set:
  * RC_IOERR/RC_CANTCREAT for local failures, RC_DATAERR for a header that
- * cannot be parsed when collecting recipients. Always reads to the end
+ * cannot be parsed when collecting recipients or that is over a limit. Always reads to the end
  * of input (or the lone "." on a tty) even when it fails later. */
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);
+
+/* Where intake_read_from() gets its input: up to size octets into buf;
+ * returns how many, 0 at the end of input, or -1 with errno set. */
+typedef ssize_t (*intake_reader)(void *ctx, void *buf, size_t size);
+
+/* intake_read() with the input from rd(ctx, ...) instead of a file
+ * descriptor; each call's size is the caller's choice (tests and the
+ * fuzz target feed odd-sized pieces through it). */
+int intake_read_from(intake_reader rd, void *ctx, const struct intake_opts *o,
+                     struct message *m, struct result *r);
 
 /* Close the file and free everything. */
 void intake_free(struct message *m);

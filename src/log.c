@@ -209,7 +209,10 @@ void log_attempt_write(const struct log_attempt *a, const char *logfile,
             fputs(text, stdout);
             fflush(stdout);
         } else {
-            int fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+            /* O_NONBLOCK: a FIFO nobody reads fails (ENXIO) instead of
+             * blocking the run forever, and a full one fails the write. */
+            int fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY
+                                       | O_NONBLOCK, 0600);
             if (fd < 0 || write_all(fd, text, strlen(text)) != 0)
                 log_warning(_("cannot write log file %s: %s"), logfile, strerror(errno));
             if (fd >= 0)

@@ -44,7 +44,7 @@
 #include "util.h"
 
 #define EVAL_MAX_OUTPUT (64 * 1024)      /* passwordeval output cap */
-#define NETRC_MAX_SIZE (1024 * 1024)     /* a larger ~/.netrc is ignored */
+#define NETRC_MAX_SIZE ((size_t)1024 * 1024) /* a larger ~/.netrc is ignored */
 #define PASSWORD_LINE_MAX 4096           /* terminal / stdin password line */
 
 static const char *or_none(const char *s)
@@ -280,43 +280,25 @@ char *secret_netrc_find(const char *text, const char *host, const char *user)
  * file, unreadable file: a warning, never an error). */
 static char *netrc_lookup(const char *path, const char *host, const char *user)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        if (errno != ENOENT && errno != ENOTDIR)
-            log_warning(_("cannot read %s: %s"), path, strerror(errno));
-        else
-            log_debug(1, _("no %s"), path);
+    struct file_data text;
+    int rc = util_read_file(path, NETRC_MAX_SIZE, true, &text);
+    if (rc == READ_FILE_ERRNO && (errno == ENOENT || errno == ENOTDIR)) {
+        log_debug(1, _("no %s"), path);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > NETRC_MAX_SIZE) {
-        log_warning(_("ignoring %s: not a regular file of at most 1 MiB"), path);
-        close(fd);
+    if (rc != 0) {
+        char *msg = util_read_file_error(path, rc, errno, NETRC_MAX_SIZE);
+        log_warning(_("ignoring the netrc file: %s"), msg);
+        free(msg);
         return NULL;
     }
-    size_t cap = (size_t)st.st_size + 1;
-    struct buf text = { xmalloc(cap), 0, cap };
-    text.data[0] = '\0';
-    char tmp[4096];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            log_warning(_("cannot read %s: %s"), path, strerror(errno));
-        if (n <= 0)
-            break;
-        buf_append(&text, tmp, (size_t)n);
-        if (text.len > NETRC_MAX_SIZE)
-            break;
-    }
-    secure_wipe(tmp, sizeof tmp);
-    close(fd);
     char *pw = NULL;
-    if (text.len <= NETRC_MAX_SIZE && strlen(text.data) == text.len)
+    if (strlen(text.data) == text.len)
         pw = secret_netrc_find(text.data, host, user);
-    secure_wipe(text.data, text.cap);
-    buf_free(&text);
+    else
+        log_warning(_("ignoring %s: it contains a NUL byte"), path);
+    struct stat st = text.st;
+    util_file_free(&text);
     if (pw) {
         log_debug(1, _("using the password for %s at %s from %s"), or_none(user), host, path);
         if (st.st_mode & (S_IRWXG | S_IRWXO))

@@ -291,14 +291,50 @@ static void tls_cache_store(struct tls_session *t)
     free(dir);
 }
 
+/* A certificate, CRL or key file larger than this is refused (a system
+ * CA bundle is well under 1 MiB). */
+#define TLS_FILE_MAX ((size_t)16 * 1024 * 1024)
+
+/* GnuTLS also takes PKCS #11 and TPM URLs where a file is named: those
+ * are not files and go to GnuTLS by name. */
+static bool tls_is_url(const char *name)
+{
+    return strncmp(name, "pkcs11:", 7) == 0 || strncmp(name, "tpmkey:", 7) == 0;
+}
+
+/* Read a file named by the setting `what` (util_read_file: a FIFO or a
+ * device is refused instead of blocking or being read without end);
+ * secret for a private key, wiped when freed. Returns 0, or -1 with r
+ * set (RC_CONFIG). */
+static int tls_read_file(const char *path, const char *what, bool secret, struct file_data *f,
+                         struct result *r)
+{
+    int rc = util_read_file(path, TLS_FILE_MAX, secret, f);
+    if (rc == 0)
+        return 0;
+    char *msg = util_read_file_error(path, rc, errno, TLS_FILE_MAX);
+    result_set(r, RC_CONFIG, "%s (%s)", msg, what);
+    free(msg);
+    return -1;
+}
+
 /* Load the trust anchors (and CRL) that chain verification needs into
  * t->cred: tls_trust_file, else the system store. */
 static int tls_load_trust(struct tls_session *t, const struct tls_config *cfg, struct result *r)
 {
     int e;
     if (cfg->trust_file && *cfg->trust_file && strcmp(cfg->trust_file, "system") != 0) {
-        e = gnutls_certificate_set_x509_trust_file(t->cred, cfg->trust_file,
-                                                   GNUTLS_X509_FMT_PEM);
+        if (tls_is_url(cfg->trust_file)) {
+            e = gnutls_certificate_set_x509_trust_file(t->cred, cfg->trust_file,
+                                                       GNUTLS_X509_FMT_PEM);
+        } else {
+            struct file_data f;
+            if (tls_read_file(cfg->trust_file, "tls_trust_file", false, &f, r) != 0)
+                return -1;
+            gnutls_datum_t d = { (unsigned char *)f.data, (unsigned)f.len };
+            e = gnutls_certificate_set_x509_trust_mem(t->cred, &d, GNUTLS_X509_FMT_PEM);
+            util_file_free(&f);
+        }
         if (e <= 0) {
             result_set(r, RC_CONFIG, _("cannot load the TLS trust file %s: %s"),
                        cfg->trust_file,
@@ -318,8 +354,17 @@ static int tls_load_trust(struct tls_session *t, const struct tls_config *cfg, s
         }
     }
     if (cfg->crl_file && *cfg->crl_file) {
-        e = gnutls_certificate_set_x509_crl_file(t->cred, cfg->crl_file,
-                                                 GNUTLS_X509_FMT_PEM);
+        if (tls_is_url(cfg->crl_file)) {
+            e = gnutls_certificate_set_x509_crl_file(t->cred, cfg->crl_file,
+                                                     GNUTLS_X509_FMT_PEM);
+        } else {
+            struct file_data f;
+            if (tls_read_file(cfg->crl_file, "tls_crl_file", false, &f, r) != 0)
+                return -1;
+            gnutls_datum_t d = { (unsigned char *)f.data, (unsigned)f.len };
+            e = gnutls_certificate_set_x509_crl_mem(t->cred, &d, GNUTLS_X509_FMT_PEM);
+            util_file_free(&f);
+        }
         if (e < 0) {
             result_set(r, RC_CONFIG, _("cannot load the TLS CRL file %s: %s"),
                        cfg->crl_file, gnutls_strerror(e));
@@ -361,8 +406,24 @@ static int tls_setup(struct tls_session *t, const struct tls_config *cfg, bool *
         return -1;
     }
     if (has_cert) {
-        e = gnutls_certificate_set_x509_key_file2(t->cred, cfg->cert_file, cfg->key_file,
-                                                  GNUTLS_X509_FMT_PEM, NULL, 0);
+        if (tls_is_url(cfg->cert_file) || tls_is_url(cfg->key_file)) {
+            e = gnutls_certificate_set_x509_key_file2(t->cred, cfg->cert_file, cfg->key_file,
+                                                      GNUTLS_X509_FMT_PEM, NULL, 0);
+        } else {
+            struct file_data cf, kf;
+            if (tls_read_file(cfg->cert_file, "tls_cert_file", false, &cf, r) != 0)
+                return -1;
+            if (tls_read_file(cfg->key_file, "tls_key_file", true, &kf, r) != 0) {
+                util_file_free(&cf);
+                return -1;
+            }
+            gnutls_datum_t cd = { (unsigned char *)cf.data, (unsigned)cf.len };
+            gnutls_datum_t kd = { (unsigned char *)kf.data, (unsigned)kf.len };
+            e = gnutls_certificate_set_x509_key_mem2(t->cred, &cd, &kd, GNUTLS_X509_FMT_PEM,
+                                                     NULL, 0);
+            util_file_free(&kf);
+            util_file_free(&cf);
+        }
         if (e < 0) {
             result_set(r, RC_CONFIG, _("cannot load the TLS client certificate %s and key %s: %s"),
                        cfg->cert_file, cfg->key_file, gnutls_strerror(e));

@@ -184,6 +184,95 @@ void secret_free(char *s)
     free(s);
 }
 
+int util_read_file(const char *path, size_t max, bool secret, struct file_data *out)
+{
+    *out = (struct file_data)FILE_DATA_INIT;
+    out->secret = secret;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return READ_FILE_ERRNO;
+    if (fstat(fd, &out->st) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return READ_FILE_ERRNO;
+    }
+    if (!S_ISREG(out->st.st_mode)) {
+        close(fd);
+        return READ_FILE_NOT_REGULAR;
+    }
+    if (out->st.st_size < 0 || (unsigned long long)out->st.st_size > max) {
+        close(fd);
+        return READ_FILE_TOO_BIG;
+    }
+    /* One allocation, from the size fstat() gave, never reallocated: a
+     * file that has grown since (one probe byte more can be read) is
+     * refused rather than read in pieces. */
+    out->size = (size_t)out->st.st_size + 1;
+    out->data = xmalloc(out->size);
+    int rc = 0;
+    for (;;) {
+        size_t room = out->size - 1 - out->len;
+        char probe;
+        char *dst = room ? out->data + out->len : &probe;
+        ssize_t n = read(fd, dst, room ? room : 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = READ_FILE_ERRNO;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (!room) {
+            probe = 0;
+            rc = READ_FILE_CHANGED;
+            break;
+        }
+        out->len += (size_t)n;
+    }
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+        util_file_free(out);
+        out->secret = secret;
+        errno = e;
+        return rc;
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+char *util_read_file_error(const char *path, int rc, int err, size_t max)
+{
+    switch (rc) {
+    case READ_FILE_NOT_REGULAR:
+        return xasprintf(_("%s: not a regular file (a FIFO, device or directory cannot be "
+                           "read); name a regular file"), path);
+    case READ_FILE_TOO_BIG:
+        return xasprintf(_("%s: larger than %zu KiB, more than such a file can be; "
+                           "is it the right file?"), path, max / 1024);
+    case READ_FILE_CHANGED:
+        return xasprintf(_("%s: changed while it was being read; try again"), path);
+    default:
+        return xasprintf(_("cannot read %s: %s"), path, strerror(err));
+    }
+}
+
+void util_file_wipe(struct file_data *f)
+{
+    secure_wipe(f->data, f->size);
+}
+
+void util_file_free(struct file_data *f)
+{
+    if (f->secret)
+        util_file_wipe(f);
+    free(f->data);
+    f->data = NULL;
+    f->len = f->size = 0;
+}
+
 static int lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #if defined(__GNUC__)
 # define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -48,6 +49,49 @@ char *buf_steal(struct buf *b);         /* returns data (never NULL), b emptied 
 void secure_wipe(void *p, size_t n);
 /* Wipe and free a NUL-terminated secret; NULL is fine. */
 void secret_free(char *s);
+
+/* A whole file read into memory by util_read_file(). */
+struct file_data {
+    char *data;        /* owned; NUL-terminated after len bytes; NULL when empty */
+    size_t len;
+    size_t size;       /* bytes allocated (all of them are wiped for a secret) */
+    bool secret;       /* util_file_free() wipes the buffer */
+    struct stat st;    /* of the file that was read (after symbolic links) */
+};
+#define FILE_DATA_INIT { .data = NULL }
+
+/* util_read_file() results besides 0. */
+enum {
+    READ_FILE_ERRNO = -1,       /* open, fstat or read failed: errno is set */
+    READ_FILE_NOT_REGULAR = -2, /* a FIFO, device, socket or directory */
+    READ_FILE_TOO_BIG = -3,     /* more than max bytes */
+    READ_FILE_CHANGED = -4,     /* it grew between fstat() and the end of reading */
+};
+
+/* Read the whole regular file path into out (which must be
+ * FILE_DATA_INIT), for every file smtpfwd reads whole (configuration,
+ * aliases, netrc, TLS certificates and keys). The file is opened with
+ * O_NONBLOCK, so that a FIFO never blocks the open(), and checked with
+ * fstat() on the open descriptor: anything but a regular file is refused
+ * before a byte is read, and so is a file larger than max bytes. Symbolic
+ * links are followed (a ~/.smtprc, ~/.netrc or aliases file kept in a
+ * dotfiles repository is a link; the files are the user's own). The
+ * buffer is allocated once from the size fstat() reports and never
+ * reallocated, so no copy of the contents is left in freed memory; with
+ * secret, util_file_free() wipes it (the file may hold passwords or a
+ * private key). The contents may hold NUL bytes (callers check).
+ * Returns 0, or one of the READ_FILE_* codes above (errno kept for
+ * READ_FILE_ERRNO; ENOENT for a missing file). out is empty on error. */
+int util_read_file(const char *path, size_t max, bool secret, struct file_data *out);
+/* The sentence for a util_read_file() failure rc (errno err), naming
+ * path and, for READ_FILE_TOO_BIG, the limit: "PATH: not a regular
+ * file (...)", "PATH: larger than N KiB ...", "cannot read PATH: ...".
+ * Translated; caller frees. */
+char *util_read_file_error(const char *path, int rc, int err, size_t max);
+/* Overwrite all of f's buffer with zeros (keeps it allocated). */
+void util_file_wipe(struct file_data *f);
+/* Free f's buffer, wiped first when f->secret; f becomes empty. */
+void util_file_free(struct file_data *f);
 
 /* The value of a hexadecimal digit (either case), or -1. */
 int hex_digit_value(char c);

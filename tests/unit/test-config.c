@@ -15,6 +15,7 @@
 
 #include "address.h"
 #include "../../src/config.h"   /* not "config.h": that name resolves to the generated header here */
+#include "config-parse.h"
 #include "result.h"
 #include "tap.h"
 #include "util.h"
@@ -841,6 +842,31 @@ static void test_eval(void)
                         "control character in eval output");
 }
 
+/* CONFIG_PARSE_NO_EVAL (the fuzz target's switch): eval is refused with
+ * its line, and the command is not run. */
+static void test_no_eval(void)
+{
+    char marker[] = "/tmp/test-config-noeval-XXXXXX";
+    int fd = mkstemp(marker);
+    if (fd < 0)
+        return;
+    close(fd);
+    unlink(marker);
+    char *text = xasprintf("account a\nhost h\neval touch %s\n", marker);
+    struct config *cfg = config_new();
+    struct result r = RESULT_INIT;
+    int rc = config_parse_text_flags(cfg, text, strlen(text), "t.rc", CONFIG_PARSE_NO_EVAL,
+                                     NULL, &r);
+    tap_int(rc, -1, "no-eval: eval is an error");
+    tap_int(r.cls, RC_CONFIG, "no-eval: RC_CONFIG");
+    tap_str(r.msg, "t.rc:3: command \"eval\" is not allowed here", "no-eval: names the line");
+    tap_ok(access(marker, F_OK) != 0, "no-eval: the command did not run");
+    unlink(marker);
+    result_clear(&r);
+    config_free(cfg);
+    free(text);
+}
+
 static void test_files(void)
 {
     struct config *cfg = NULL;
@@ -1173,6 +1199,7 @@ int main(void)
     test_select();
     test_print();
     test_aliases();
+    test_no_eval();
     rmdir(tmpdir);
     return tap_done();
 }

@@ -529,6 +529,25 @@ static void test_added(void)
 
 /* ---------------------------------------------------- sizes and limits */
 
+/* The input is refused with RC_DATAERR and exactly msg, after being read
+ * to the end, and no file is left. */
+static void refused(const void *in, size_t n, const struct intake_opts *o, const char *msg,
+                    const char *what)
+{
+    struct run x;
+    int fd = input_file(in, n);
+    run_fd(&x, fd, o);
+    close(fd);
+    char label[256];
+    snprintf(label, sizeof label, "%s: refused with RC_DATAERR", what);
+    tap_ok(x.rc == -1 && x.r.cls == RC_DATAERR && x.m.fd == -1 && x.out == NULL, label);
+    snprintf(label, sizeof label, "%s: the message", what);
+    tap_str(x.r.msg, msg, label);
+    snprintf(label, sizeof label, "%s: input read to the end", what);
+    tap_ok(x.in_pos == x.in_size, label);
+    done(&x);
+}
+
 static void test_long(void)
 {
     /* A 5000-octet header line is kept as it is. */
@@ -561,17 +580,16 @@ static void test_long(void)
     done(&x);
     free(in);
 
-    /* A 2 MiB ordinary header field: the rest is body. */
+    /* A 2 MiB ordinary header field: refused, read to the end. */
     n = 2 * 1024 * 1024;
     in = xmalloc(n + 64);
     memcpy(in, "S: a\nX-Big: ", 12);
     memset(in + 12, 'z', n);
     strcpy(in + 12 + n, "\n\nbody\n");
-    run(&x, in, strlen(in), &(struct intake_opts){ .add_from = "me@h" });
-    tap_ok(x.rc == 0 && x.out && strncmp(x.out, "S: a\r\nFrom: me@h\r\n\r\nX-Big: zzz", 30) == 0 &&
-           x.len == 20 + 7 + n + 2 + 2 + 6 && strcmp(x.out + x.len - 10, "\r\n\r\nbody\r\n") == 0,
-           "2 MiB header field: headers end, field goes out as body intact");
-    done(&x);
+    refused(in, strlen(in), &(struct intake_opts){ .add_from = "me@h" },
+            "the header field \"X-Big\" is longer than 1 MiB; the message was not sent: "
+            "shorten the field or move its text into the body",
+            "2 MiB header field");
 
     /* A 2 MiB Bcc is removed all the same. */
     memcpy(in, "S: a\nBcc: ", 10);
@@ -585,19 +603,15 @@ static void test_long(void)
     memcpy(in, "S: a\nTo: ", 9);
     memset(in + 9, 'z', n);
     strcpy(in + 9 + n, "\n\nbody\n");
-    int fd = input_file(in, strlen(in));
-    run_fd(&x, fd, &(struct intake_opts){ .collect_rcpts = true });
-    close(fd);
-    tap_ok(x.rc == -1 && x.r.cls == RC_DATAERR && x.r.msg && strstr(x.r.msg, "To"),
-           "2 MiB To with -t: RC_DATAERR naming To");
-    tap_ok(x.in_pos == x.in_size, "2 MiB To with -t: input read to the end");
-    done(&x);
+    refused(in, strlen(in), &(struct intake_opts){ .collect_rcpts = true },
+            "the header field \"To\" is longer than 1 MiB; the message was not sent: "
+            "shorten the field or move its text into the body", "2 MiB To with -t");
     free(in);
 
-    /* 18 header fields of 1,000,000 octets (over HEADER_MAX): the field
-     * that crosses the cap and everything after it is body. */
+    /* 18 header fields of 1,000,000 octets (over HEADER_MAX), then a Bcc:
+     * refused, with or without -t; the Bcc never becomes body. */
     size_t fields = 18, flen = 1000 * 1000;
-    n = fields * (flen + 1) + 6;
+    n = fields * (flen + 1) + 32;
     in = xmalloc(n + 1);
     for (size_t i = 0; i < fields; i++) {
         char *f = in + i * (flen + 1);
@@ -606,14 +620,34 @@ static void test_long(void)
         f[7] = 'k';
         f[flen] = '\n';
     }
-    memcpy(in + fields * (flen + 1), "\nbody\n", 6);
-    run(&x, in, n, &(struct intake_opts){ 0 });
-    size_t kept = (16 * 1024 * 1024) / (flen + 2);  /* fields that fit */
-    size_t cut = kept * (flen + 2);
-    tap_ok(x.rc == 0 && x.len == n + fields + 4 &&
-           memcmp(x.out + cut, "\r\n", 2) == 0 && memcmp(x.out + cut + 2, "X-F16: ", 7) == 0 &&
-           memcmp(x.out + cut - 2, "\r\n", 2) == 0 && memcmp(x.out + cut - flen - 2, "X-F15: ", 7) == 0,
-           "header section over 16 MiB: the rest is body after a blank line");
+    strcpy(in + fields * (flen + 1), "Bcc: b@h\n\nbody\n");
+    const char *section = "the header section is longer than 16 MiB; the message was not sent: "
+                          "shorten the header or move its text into the body";
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true }, section,
+            "header section over 16 MiB");
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true, .collect_rcpts = true },
+            section, "header section over 16 MiB with -t");
+
+    /* Fields that are removed anyway do not count: 16 MB of header, then
+     * a Bcc that crosses 16 MiB is discarded whole and the header goes on. */
+    fields = 16;
+    for (size_t i = 0; i < fields; i++) {
+        char *f = in + i * (flen + 1);
+        memset(f, 'k', flen);
+        snprintf(f, 12, "X-F%02zu: ", i);
+        f[7] = 'k';
+        f[flen] = '\n';
+    }
+    char *tail = in + fields * (flen + 1);
+    memcpy(tail, "Bcc: ", 5);
+    memset(tail + 5, 'b', 800 * 1000);
+    strcpy(tail + 5 + 800 * 1000, "\n more\nSubject: s\n\nbody\n");
+    run(&x, in, strlen(in), &(struct intake_opts){ .remove_bcc = true });
+    size_t hdr = fields * (flen + 2);
+    tap_ok(x.rc == 0 && x.out && x.len == hdr + 20 &&
+           memcmp(x.out + hdr - flen - 2, "X-F15: kk", 9) == 0 &&
+           strcmp(x.out + hdr, "Subject: s\r\n\r\nbody\r\n") == 0,
+           "Bcc crossing 16 MiB removed whole, the header goes on");
     done(&x);
     free(in);
 
@@ -653,6 +687,215 @@ static void test_long(void)
          &(struct intake_opts){ 0 });
     tap_ok(!x.m.has_8bit, "7-bit message: has_8bit false");
     done(&x);
+}
+
+static void field_msg(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "the header field \"%s\" is longer than 1 MiB; the message was not "
+             "sent: shorten the field or move its text into the body", name);
+}
+
+/* Over-long header lines never change which lines are header fields:
+ * the message is refused, or the line is one that ends the header section
+ * (or is removed) exactly as a short line of its kind would be. */
+static void test_overflow(void)
+{
+    const char *line_msg = "a header line is longer than 1 MiB; the message was not sent: "
+                           "shorten the line or move its text into the body";
+    size_t n = 2 * 1024 * 1024;
+    char *big = xmalloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    char *in, *want, msg[400];
+    struct run x;
+
+    /* -t: an over-long Subject before a Bcc. */
+    in = xasprintf("From: me@h\nTo: a@h\nSubject: %s\nBcc: hidden@h\n\nbody\n", big);
+    field_msg(msg, sizeof msg, "Subject");
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true, .collect_rcpts = true },
+            msg, "-t, long Subject before Bcc");
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true }, msg,
+            "long Subject before Bcc, no -t");
+    refused(in, strlen(in), &(struct intake_opts){ 0 }, msg, "long Subject, no options");
+    free(in);
+
+    /* A folded field whose continuation lines pass the limit. */
+    in = xasprintf("To: a@h\nX-Folded: a\n %s\nBcc: hidden@h\n\nbody\n", big);
+    field_msg(msg, sizeof msg, "X-Folded");
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true, .collect_rcpts = true },
+            msg, "long continuation line");
+    free(in);
+
+    /* A line of field-name characters with no colon yet may still be a
+     * field: refused, not guessed to be body. */
+    in = xasprintf("To: a@h\n%s\nBcc: hidden@h\n\nbody\n", big);
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true }, line_msg,
+            "long line that may be a field name");
+    free(in);
+
+    /* A long continuation line with no field to continue. */
+    in = xasprintf(" %s\nBcc: hidden@h\n\nbody\n", big);
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true }, line_msg,
+            "long orphan continuation line");
+    free(in);
+
+    /* A field name longer than the message shows: cut to 76 characters. */
+    char name[101];
+    memset(name, 'n', 100);
+    name[100] = '\0';
+    memcpy(name, "X-", 2);
+    in = xasprintf("To: a@h\n%s: %s\nBcc: hidden@h\n\nbody\n", name, big);
+    name[76] = '\0';
+    field_msg(msg, sizeof msg, name);
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true }, msg,
+            "long field with a 100-character name");
+    free(in);
+
+    /* A From that set_from_header replaces is still read (its address
+     * serves --read-envelope-from): refused. */
+    in = xasprintf("From: %s\nSubject: s\n\nbody\n", big);
+    field_msg(msg, sizeof msg, "From");
+    refused(in, strlen(in), &(struct intake_opts){ .add_from = "me@h", .force_from = true }, msg,
+            "long From to be replaced");
+    free(in);
+
+    /* A line that is plainly not a header field (a blank before any
+     * colon) ends the header section like a short one: the Bcc after it
+     * is body in both cases. */
+    in = xasprintf("Subject: s\nnot a header %s\nBcc: b@h\n\nbody\n", big);
+    want = xasprintf("Subject: s\r\n\r\nnot a header %s\r\nBcc: b@h\r\n\r\nbody\r\n", big);
+    run(&x, in, strlen(in), &(struct intake_opts){ .remove_bcc = true });
+    tap_ok(x.rc == 0 && x.out && strcmp(x.out, want) == 0 && x.m.size == (long long)strlen(want),
+           "long non-header line ends the header section as a short one does");
+    done(&x);
+    free(in);
+    free(want);
+    check("Subject: s\nnot a header x\nBcc: b@h\n\nbody\n", &(struct intake_opts){ .remove_bcc = true },
+          "Subject: s\r\n\r\nnot a header x\r\nBcc: b@h\r\n\r\nbody\r\n",
+          "short non-header line: the same");
+
+    /* Removed fields are dropped whole, the header goes on. */
+    in = xasprintf("Subject: s\nTo: %s\n more\nCc: c@h\nX-After: y\n\nbody\n", big);
+    run(&x, in, strlen(in), &(struct intake_opts){ .undisclosed = true });
+    tap_str(x.out, "Subject: s\r\nX-After: y\r\nTo: undisclosed-recipients:;\r\n\r\nbody\r\n",
+            "undisclosed, no -t: long To removed whole, the header goes on");
+    done(&x);
+    free(in);
+    in = xasprintf("Subject: s\nResent-Bcc: %s\n\tmore\nX-After: y\n\nbody\n", big);
+    check(in, &(struct intake_opts){ .remove_bcc = true },
+          "Subject: s\r\nX-After: y\r\n\r\nbody\r\n", "long Resent-Bcc removed whole");
+    free(in);
+
+    /* An over-long mbox "From " line is dropped like a short one. */
+    in = xasprintf("From %s\nSubject: s\n\nbody\n", big);
+    check(in, NULL, "Subject: s\r\n\r\nbody\r\n", "long mbox From line dropped");
+    free(in);
+    /* ... and only that line: a continuation line after it stays, as it
+     * does after a short one. */
+    in = xasprintf("From %s\n orphan\nSubject: s\n\nbody\n", big);
+    check(in, NULL, " orphan\r\nSubject: s\r\n\r\nbody\r\n",
+          "long mbox From line dropped alone");
+    free(in);
+    check("From me@h Mon Jan  1 00:00:00 2024\n orphan\nSubject: s\n\nbody\n", NULL,
+          " orphan\r\nSubject: s\r\n\r\nbody\r\n", "short mbox From line dropped alone");
+
+    /* Just under the limit: kept intact, the Bcc after it removed. */
+    size_t fit = 1024 * 1024 - 9;                /* "Subject: " + fit = 1 MiB */
+    big[fit] = '\0';
+    in = xasprintf("Subject: %s\nBcc: hidden@h\nX-After: y\n\nbody\n", big);
+    want = xasprintf("Subject: %s\r\nX-After: y\r\n\r\nbody\r\n", big);
+    run(&x, in, strlen(in), &(struct intake_opts){ .remove_bcc = true, .collect_rcpts = true });
+    tap_ok(x.rc == 0 && x.out && strcmp(x.out, want) == 0 && x.m.rcpts.n == 1 &&
+           strcmp(x.m.rcpts.v[0].mailbox, "hidden@h") == 0,
+           "a field of exactly 1 MiB is kept; the Bcc after it is removed and read");
+    done(&x);
+    free(in);
+    free(want);
+    big[fit] = 'x';
+    in = xasprintf("Subject: %.*s\nBcc: hidden@h\n\nbody\n", (int)fit + 1, big);
+    field_msg(msg, sizeof msg, "Subject");
+    refused(in, strlen(in), &(struct intake_opts){ .remove_bcc = true }, msg,
+            "a field of 1 MiB + 1 octet");
+    free(in);
+    free(big);
+}
+
+/* intake_read_from(): the input in pieces of the reader's choosing. */
+struct pieces {
+    const char *p;
+    size_t left;
+    size_t size;        /* octets per read */
+    int fail_errno;     /* at the end: fail with this instead of 0 */
+};
+
+static ssize_t piece_reader(void *ctx, void *buf, size_t size)
+{
+    struct pieces *pc = ctx;
+    if (pc->left == 0) {
+        if (pc->fail_errno) {
+            errno = pc->fail_errno;
+            return -1;
+        }
+        return 0;
+    }
+    size_t k = pc->size < size ? pc->size : size;
+    if (k > pc->left)
+        k = pc->left;
+    memcpy(buf, pc->p, k);
+    pc->p += k;
+    pc->left -= k;
+    return (ssize_t)k;
+}
+
+static void test_reader(void)
+{
+    const char *in = "From x\r\nSubject: a\r\n b\rBcc: c@h\n\r\nbo\0dy\r\rend";
+    size_t n = 44;
+    const char *want = "Subject: a\r\n b\r\n\r\nbody\r\n\r\nend\r\n";
+    for (size_t size = 1; size <= 8; size++) {
+        struct pieces pc = { in, n, size, 0 };
+        struct message m;
+        struct result r = RESULT_INIT;
+        int rc = intake_read_from(piece_reader, &pc, &(struct intake_opts){ .remove_bcc = true },
+                                  &m, &r);
+        size_t len = 0;
+        char *out = rc == 0 ? read_back(m.fd, &len) : NULL;
+        char label[80];
+        snprintf(label, sizeof label, "reads of %zu octets: same output", size);
+        tap_str(out, want, label);
+        snprintf(label, sizeof label, "reads of %zu octets: one NUL dropped", size);
+        tap_int((long long)m.nul_dropped, 1, label);
+        free(out);
+        intake_free(&m);
+        result_clear(&r);
+    }
+    struct pieces pc = { in, n, 5, EIO };
+    struct message m;
+    struct result r = RESULT_INIT;
+    tap_int(intake_read_from(piece_reader, &pc, NULL, &m, &r), -1, "reader error: fails");
+    tap_int(r.cls, RC_IOERR, "reader error: RC_IOERR");
+    tap_ok(m.fd == -1, "reader error: no file");
+    result_clear(&r);
+
+    /* Smaller limits through the options, named in octets. */
+    struct intake_opts small = { .field_max = 20, .header_max = 40 };
+    struct run x;
+    runs(&x, "Subject: 0123456789ab\nX: y\n\nbody\n", &small);
+    tap_str(x.r.msg, "the header field \"Subject\" is longer than 20 octets; the message was "
+            "not sent: shorten the field or move its text into the body", "field_max option");
+    done(&x);
+    runs(&x, "A: 0123456789\nB: 0123456789\nC: 0123456789\n\nbody\n", &small);
+    tap_str(x.r.msg, "the header section is longer than 40 octets; the message was not sent: "
+            "shorten the header or move its text into the body", "header_max option");
+    done(&x);
+    check("A: 012345678901234\nB: 0123456789\n\nbody\n", &small,
+          "A: 012345678901234\r\nB: 0123456789\r\n\r\nbody\r\n", "just within small limits");
+    check(" 0123456789012345678\nB: 0123456789\n\nbody\n", &small,
+          " 0123456789012345678\r\nB: 0123456789\r\n\r\nbody\r\n",
+          "a leading continuation line of exactly field_max octets is kept");
+    check("A: 0123456789\n 0123\nB: 0\n\nbody\n", &small,
+          "A: 0123456789\r\n 0123\r\nB: 0\r\n\r\nbody\r\n",
+          "a folded field of exactly field_max octets is kept");
 }
 
 /* ------------------------------------------------------------- failures */
@@ -787,6 +1030,8 @@ int main(void)
     test_undisclosed();
     test_added();
     test_long();
+    test_overflow();
+    test_reader();
     test_failures();
     test_file();
     test_date();

@@ -1,0 +1,218 @@
+/*
+ * test-util.c - unit tests for util_read_file(), the one way smtpfwd reads
+ * a whole file: regular files are read into one buffer sized from fstat()
+ * (never reallocated), FIFOs, devices and directories are refused without
+ * blocking, symbolic links are followed, the size limit holds at its
+ * exact boundary, a file that grows while it is read is refused rather
+ * than read by growing the buffer, and util_file_wipe() zeroes the whole
+ * allocation that util_file_free() then releases for a secret.
+ *
+ * What these tests cannot show: that freed memory holds no copy. They
+ * show the two facts that imply it (one allocation of st_size + 1 bytes,
+ * and the wipe of all of it); util_file_free() calls util_file_wipe()
+ * before free() when the secret flag is set.
+ */
+#define _GNU_SOURCE 1
+#include <autoconfig.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "tap.h"
+
+static char tmpdir[] = "/tmp/test-util-XXXXXX";
+
+static char *path_of(const char *name)
+{
+    return xasprintf("%s/%s", tmpdir, name);
+}
+
+static char *write_bytes(const char *name, const char *data, size_t n)
+{
+    char *path = path_of(name);
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(99);
+    }
+    return path;
+}
+
+static void test_regular(void)
+{
+    static const char text[] = "account default\nhost mx.test\npassword s3cret\n";
+    char *path = write_bytes("regular", text, sizeof text - 1);
+    struct file_data f;
+    int rc = util_read_file(path, 1024, true, &f);
+    tap_int(rc, 0, "regular file: read");
+    tap_int((long long)f.len, (long long)(sizeof text - 1), "regular file: every byte");
+    tap_int((long long)f.size, (long long)sizeof text,
+            "regular file: one allocation of st_size + 1 bytes");
+    tap_ok(f.data && memcmp(f.data, text, sizeof text) == 0,
+           "regular file: the contents, NUL-terminated");
+    tap_ok(f.secret, "regular file: the secret flag is kept");
+    tap_ok(S_ISREG(f.st.st_mode) && f.st.st_uid == getuid(),
+           "regular file: fstat facts of the file");
+
+    /* util_file_wipe zeroes the whole allocation, NUL included. */
+    util_file_wipe(&f);
+    size_t zeros = 0;
+    for (size_t i = 0; i < f.size; i++)
+        zeros += f.data[i] == '\0';
+    tap_int((long long)zeros, (long long)f.size, "util_file_wipe: every allocated byte is zero");
+    util_file_free(&f);
+    tap_ok(f.data == NULL && f.len == 0 && f.size == 0, "util_file_free: empty afterwards");
+    util_file_free(&f);   /* twice is harmless */
+    free(path);
+}
+
+static void test_empty(void)
+{
+    char *path = write_bytes("empty", "", 0);
+    struct file_data f;
+    tap_int(util_read_file(path, 1024, false, &f), 0, "empty file: read");
+    tap_ok(f.data && f.data[0] == '\0' && f.len == 0, "empty file: an empty string");
+    util_file_free(&f);
+    free(path);
+}
+
+static void test_limit(void)
+{
+    char block[100];
+    memset(block, 'x', sizeof block);
+    char *path = write_bytes("limit", block, sizeof block);
+    struct file_data f;
+    tap_int(util_read_file(path, sizeof block, false, &f), 0, "limit: a file of exactly max bytes");
+    tap_int((long long)f.len, (long long)sizeof block, "limit: all of it");
+    util_file_free(&f);
+    tap_int(util_read_file(path, sizeof block - 1, false, &f), READ_FILE_TOO_BIG,
+            "limit: one byte over max is refused");
+    tap_ok(f.data == NULL && f.len == 0, "limit: nothing kept");
+    char *msg = util_read_file_error(path, READ_FILE_TOO_BIG, 0, 2048);
+    char *want = xasprintf("%s: larger than 2 KiB, more than such a file can be; "
+                           "is it the right file?", path);
+    tap_str(msg, want, "limit: the message names the file and the limit");
+    free(msg);
+    free(want);
+    free(path);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "Bail out! util_read_file blocked\n";
+    (void)!write(1, msg, sizeof msg - 1);
+    _exit(1);
+}
+
+static void test_not_regular(void)
+{
+    struct file_data f;
+    char *fifo = path_of("fifo");
+    if (mkfifo(fifo, 0600) != 0) {
+        perror("mkfifo");
+        exit(99);
+    }
+    /* A FIFO nobody writes to: open() without O_NONBLOCK blocks forever
+     * (the alarm is the safety net that turns that into a failure). */
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    tap_int(util_read_file(fifo, 1024, false, &f), READ_FILE_NOT_REGULAR,
+            "a FIFO is refused without blocking");
+    tap_ok(f.data == NULL, "a FIFO: nothing kept");
+    char *link = path_of("link-to-fifo");
+    if (symlink(fifo, link) != 0) {
+        perror("symlink");
+        exit(99);
+    }
+    tap_int(util_read_file(link, 1024, false, &f), READ_FILE_NOT_REGULAR,
+            "a symbolic link to a FIFO is refused like the FIFO");
+    tap_int(util_read_file(tmpdir, 1024, false, &f), READ_FILE_NOT_REGULAR,
+            "a directory is refused");
+    tap_int(util_read_file("/dev/zero", 1024, false, &f), READ_FILE_NOT_REGULAR,
+            "/dev/zero is refused, not read");
+    alarm(0);
+    char *msg = util_read_file_error(fifo, READ_FILE_NOT_REGULAR, 0, 1024);
+    char *want = xasprintf("%s: not a regular file (a FIFO, device or directory cannot be "
+                           "read); name a regular file", fifo);
+    tap_str(msg, want, "not a regular file: the message");
+    free(msg);
+    free(want);
+    unlink(link);
+    unlink(fifo);
+    free(link);
+    free(fifo);
+}
+
+static void test_links_and_errors(void)
+{
+    struct file_data f;
+    char *target = write_bytes("target", "hello\n", 6);
+    char *link = path_of("link");
+    if (symlink(target, link) != 0) {
+        perror("symlink");
+        exit(99);
+    }
+    tap_int(util_read_file(link, 1024, false, &f), 0,
+            "a symbolic link to a regular file is followed");
+    tap_str(f.data, "hello\n", "the link: the target's contents");
+    util_file_free(&f);
+
+    char *missing = path_of("missing");
+    errno = 0;
+    tap_int(util_read_file(missing, 1024, false, &f), READ_FILE_ERRNO, "missing file: an error");
+    tap_int(errno, ENOENT, "missing file: errno ENOENT");
+    char *msg = util_read_file_error(missing, READ_FILE_ERRNO, ENOENT, 1024);
+    char *want = xasprintf("cannot read %s: %s", missing, strerror(ENOENT));
+    tap_str(msg, want, "missing file: the message");
+    free(msg);
+    free(want);
+    unlink(link);
+    unlink(target);
+    free(link);
+    free(target);
+    free(missing);
+}
+
+/* A regular file whose size fstat() does not tell (procfs says 0): the
+ * bytes beyond st_size are not read by growing the buffer. */
+static void test_grown(void)
+{
+    struct file_data f;
+    struct stat st;
+    if (stat("/proc/self/status", &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0) {
+        tap_ok(1, "# SKIP no /proc/self/status of size 0");
+        return;
+    }
+    tap_int(util_read_file("/proc/self/status", 1 << 20, false, &f), READ_FILE_CHANGED,
+            "more bytes than fstat() said: refused, the buffer is not grown");
+    tap_ok(f.data == NULL, "grown file: nothing kept");
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 99;
+    }
+    test_regular();
+    test_empty();
+    test_limit();
+    test_not_regular();
+    test_links_and_errors();
+    test_grown();
+    char *p;
+    const char *names[] = { "regular", "empty", "limit" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        p = path_of(names[i]);
+        unlink(p);
+        free(p);
+    }
+    rmdir(tmpdir);
+    return tap_done();
+}
