@@ -252,7 +252,7 @@ void conn_mark_secret(struct conn *c)
 
 /* Refill the input buffer (it is empty). Returns 0 (data or EOF
  * recorded in c->eof) or -1 with r set. */
-static int conn_fill(struct conn *c, long long deadline, int timeout_ms, struct result *r)
+static int conn_fill(struct conn *c, const struct conn_deadline *dl, struct result *r)
 {
     c->inpos = c->inlen = 0;
     for (;;) {
@@ -279,13 +279,13 @@ static int conn_fill(struct conn *c, long long deadline, int timeout_ms, struct 
             return -1;
         }
         conn_quickack(c);
-        int w = conn_wait(c->fd, conn_io_events(c, POLLIN), deadline);
+        int w = conn_wait(c->fd, conn_io_events(c, POLLIN), dl->at_ms);
         if (w < 0) {
             result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer, strerror(errno));
             return -1;
         }
         if (w == 0) {
-            char *t = conn_describe_timeout(timeout_ms);
+            char *t = conn_describe_timeout(dl->span_ms);
             result_set(r, RC_TEMPFAIL, _("timed out after %s waiting for the server's reply"), t);
             free(t);
             return -1;
@@ -293,17 +293,23 @@ static int conn_fill(struct conn *c, long long deadline, int timeout_ms, struct 
     }
 }
 
-int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
-                   int timeout_ms, struct result *r)
+struct conn_deadline conn_deadline_in(int timeout_ms)
 {
-    long long deadline = conn_now_ms() + timeout_ms;
+    if (timeout_ms <= 0)
+        timeout_ms = 60 * 1000;
+    return (struct conn_deadline){ .at_ms = conn_now_ms() + timeout_ms, .span_ms = timeout_ms };
+}
+
+int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
+                   const struct conn_deadline *deadline, struct result *r)
+{
     size_t have = 0;
     *len = 0;
     if (bufsize)
         buf[0] = '\0';
     for (;;) {
         if (c->inpos == c->inlen) {
-            if (!c->eof && conn_fill(c, deadline, timeout_ms, r) != 0)
+            if (!c->eof && conn_fill(c, deadline, r) != 0)
                 return -1;
             if (c->eof) {
                 result_set(r, RC_TEMPFAIL, _("connection closed by the server"));

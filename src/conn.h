@@ -1,8 +1,8 @@
 /*
  * conn.h - the only code that touches sockets: TCP connect to the
  * addresses of a host (Happy Eyeballs, RFC 8305) within one timeout,
- * buffered non-blocking I/O with explicit flush points and per-operation
- * timeouts (poll), and the TLS upgrade through tls.[ch] underneath the
+ * buffered non-blocking I/O with explicit flush points, reads bounded by
+ * a deadline the caller computes once per reply (poll), and the TLS upgrade through tls.[ch] underneath the
  * same read/write calls, so smtp.c never changes when TLS is on.
  *
  * Writes are buffered until conn_flush() (or until the buffer is full, in
@@ -49,13 +49,27 @@ int conn_flush(struct conn *c, int timeout_ms, struct result *r);
  * response): the buffer is wiped as soon as it has been sent. */
 void conn_mark_secret(struct conn *c);
 
-/* Read one line (up to and including LF) into buf. *len receives the
- * line length without the CRLF/LF. A line longer than bufsize-1 is an
- * error (RC_PROTOCOL, "over-long reply line"). EOF before a full line is
- * RC_TEMPFAIL ("connection closed by server"). Timeout is RC_TEMPFAIL
- * naming the number of seconds waited. The line is NUL-terminated. */
+/* One deadline shared by every wait of one reply (all its lines) or one
+ * handshake, so that a peer that drip-feeds bytes cannot stretch the
+ * wait: at_ms is on the monotonic clock, span_ms the timeout it was made
+ * from (named in the timeout message). */
+struct conn_deadline {
+    long long at_ms;
+    int span_ms;
+};
+
+/* The deadline timeout_ms from now (timeout_ms <= 0: 60 seconds). */
+struct conn_deadline conn_deadline_in(int timeout_ms);
+
+/* Read one line (up to and including LF) into buf, waiting until the
+ * deadline at most (the caller reuses the same deadline for every line
+ * of a reply). *len receives the line length without the CRLF/LF. A line
+ * longer than bufsize-1 is an error (RC_PROTOCOL, "over-long reply
+ * line"). EOF before a full line is RC_TEMPFAIL ("connection closed by
+ * server"). Reaching the deadline is RC_TEMPFAIL naming the deadline's
+ * span. The line is NUL-terminated. */
 int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
-                   int timeout_ms, struct result *r);
+                   const struct conn_deadline *deadline, struct result *r);
 
 /* Bytes already received and buffered but not yet consumed. Used to
  * detect data pipelined by a server where it must not be (after its

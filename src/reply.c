@@ -140,42 +140,69 @@ void reply_parse_enhanced(const char *text, int code, char out[16])
 }
 
 
+/* A SASL mechanism name (RFC 4422 3.1): 1 to 20 of A-Z 0-9 - _
+ * (lower case accepted here and upper-cased by the caller). */
+static bool reply_mech_name_ok(const char *w, size_t n)
+{
+    if (n == 0 || n > REPLY_MAX_MECH_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = w[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Whether the space-separated list holds the mechanism m (n bytes,
+ * upper case). The list has at most REPLY_MAX_AUTH_MECHS short names:
+ * bounded work per word. */
+static bool reply_mech_listed(const char *list, const char *m, size_t n)
+{
+    for (const char *q = list; q && *q;) {
+        const char *e = strchr(q, ' ');
+        size_t l = e ? (size_t)(e - q) : strlen(q);
+        if (l == n && memcmp(q, m, n) == 0)
+            return true;
+        q = e ? e + 1 : q + l;
+    }
+    return false;
+}
+
+/* The mechanisms of one AUTH line, added to caps->auth. What the server
+ * controls is capped: names longer than RFC 4422 allows or with other
+ * characters are skipped, at most REPLY_MAX_AUTH_WORDS words are looked
+ * at per session and at most REPLY_MAX_AUTH_MECHS distinct names kept,
+ * so the work is linear in the line's length. */
 static void reply_add_auth_mechs(struct smtp_caps *caps, const char *p, const char *end)
 {
     struct buf b = BUF_INIT;
     if (caps->auth)
         buf_puts(&b, caps->auth);
-    while (p < end) {
+    while (p < end && caps->auth_words < REPLY_MAX_AUTH_WORDS
+           && caps->nauth < REPLY_MAX_AUTH_MECHS) {
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         const char *w = p;
         while (p < end && *p != ' ' && *p != '\t')
             p++;
-        if (p == w)
+        size_t n = (size_t)(p - w);
+        if (n == 0)
             break;
-        char *mech = xstrndup(w, (size_t)(p - w));
-        for (char *q = mech; *q; q++)
-            if (*q >= 'a' && *q <= 'z')
-                *q = (char)(*q - 'a' + 'A');
-        bool dup = false;
-        if (b.data) {
-            size_t ml = strlen(mech);
-            for (const char *q = b.data; *q;) {
-                const char *e = strchr(q, ' ');
-                size_t l = e ? (size_t)(e - q) : strlen(q);
-                if (l == ml && memcmp(q, mech, ml) == 0)
-                    dup = true;
-                q += l;
-                if (*q == ' ')
-                    q++;
-            }
-        }
-        if (!dup) {
-            if (b.len)
-                buf_putc(&b, ' ');
-            buf_puts(&b, mech);
-        }
-        free(mech);
+        caps->auth_words++;
+        if (!reply_mech_name_ok(w, n))
+            continue;
+        char mech[REPLY_MAX_MECH_LEN + 1];
+        for (size_t i = 0; i < n; i++)
+            mech[i] = (w[i] >= 'a' && w[i] <= 'z') ? (char)(w[i] - 'a' + 'A') : w[i];
+        mech[n] = '\0';
+        if (reply_mech_listed(b.data, mech, n))
+            continue;
+        if (b.len)
+            buf_putc(&b, ' ');
+        buf_append(&b, mech, n);
+        caps->nauth++;
     }
     free(caps->auth);
     caps->auth = b.len ? buf_steal(&b) : NULL;
@@ -235,10 +262,11 @@ static void reply_parse_cap(struct smtp_caps *caps, const char *p, const char *e
 void reply_parse_caps(struct smtp_caps *caps, const char *text)
 {
     const char *line = strchr(text, '\n');   /* the first line is the greeting */
-    while (line) {
+    while (line && caps->ncaplines < REPLY_MAX_CAP_LINES) {
         line++;
         const char *end = strchr(line, '\n');
         const char *stop = end ? end : line + strlen(line);
+        caps->ncaplines++;
         if (stop - line > 4)
             reply_parse_cap(caps, line + 4, stop);
         line = end;

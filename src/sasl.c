@@ -130,6 +130,81 @@ static char *sasl_base64(const unsigned char *in, size_t n)
     return out;
 }
 
+/* Value of a base64 character, or -1. */
+static int sasl_b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int sasl_scram_iterations(const char *challenge, unsigned long long *iterations)
+{
+    *iterations = 0;
+    size_t n = challenge ? strlen(challenge) : 0;
+    if (n == 0 || n % 4 != 0)
+        return -1;
+    char *msg = xmalloc(n / 4 * 3 + 1);
+    size_t len = 0;
+    unsigned v = 0;
+    int bits = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (challenge[i] == '=' && i + 2 >= n) {
+            /* padding: only at the end */
+            if (i + 1 < n && challenge[i + 1] != '=')
+                rc = -1;
+            break;
+        }
+        int d = sasl_b64_value(challenge[i]);
+        if (d < 0) {
+            rc = -1;
+            break;
+        }
+        v = (v << 6 | (unsigned)d) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            msg[len++] = (char)(v >> bits & 0xff);
+        }
+    }
+    msg[len] = '\0';
+    /* attr-val pairs separated by ','; "i=" is the iteration count. */
+    for (size_t i = 0; rc == 0 && i < len;) {
+        size_t e = i;
+        while (e < len && msg[e] != ',')
+            e++;
+        if (e - i > 2 && msg[i] == 'i' && msg[i + 1] == '=') {
+            unsigned long long it = 0;
+            size_t k = i + 2;
+            for (; k < e && msg[k] >= '0' && msg[k] <= '9'; k++) {
+                if (it > (~0ULL - 9) / 10) {
+                    it = ~0ULL;          /* saturate: absurd either way */
+                    continue;
+                }
+                it = it * 10 + (unsigned)(msg[k] - '0');
+            }
+            if (k == e) {
+                *iterations = it;
+                rc = 1;
+            }
+            break;
+        }
+        i = e + 1;
+    }
+    secure_wipe(msg, n / 4 * 3 + 1);
+    free(msg);
+    return rc;
+}
+
 #ifdef HAVE_LIBGSASL
 
 struct sasl_session {
@@ -411,6 +486,19 @@ int sasl_step(struct sasl_session *s, const char *in, char **out, struct result 
         result_set(r, RC_PROTOCOL,
                    _("the server sent another challenge after AUTH %s was complete"),
                    s->mech->name);
+        return -1;
+    }
+    unsigned long long iterations;
+    if (strncmp(s->mech->name, "SCRAM-", 6) == 0 && in && *in
+        && sasl_scram_iterations(in, &iterations) == 1
+        && iterations > SASL_SCRAM_MAX_ITERATIONS) {
+        /* Checked before GNU SASL computes anything: the count sets how
+         * long the client hashes the password, and the server chooses it. */
+        result_set(r, RC_NOPERM,
+                   _("AUTH %s refused: the server asks for %llu iterations of the password "
+                     "hash, more than the %d this program accepts (a server may do that to "
+                     "make its clients burn CPU time)"),
+                   s->mech->name, iterations, SASL_SCRAM_MAX_ITERATIONS);
         return -1;
     }
     char *o = NULL;

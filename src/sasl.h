@@ -55,8 +55,23 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *creds
  * response), *out receives the base64 response (caller frees with
  * secret_free). Returns 1 when more steps are needed, 0 when the client
  * side is done, -1 with r set (RC_NOPERM for a server that fails
- * verification in SCRAM, RC_PROTOCOL for malformed challenges). */
+ * verification in SCRAM or asks for more than SASL_SCRAM_MAX_ITERATIONS,
+ * RC_PROTOCOL for malformed challenges). */
 int sasl_step(struct sasl_session *s, const char *in, char **out, struct result *r);
+
+/* The most SCRAM iterations (the server-first-message's i=) accepted.
+ * RFC 5802 5.1 and RFC 7677 4 ask for at least 4096, which is what
+ * Dovecot, Cyrus SASL and PostgreSQL use; 100000 leaves room for servers
+ * that raise it (costs about 0.1 s of SHA-256 on a small machine), and
+ * stops a server that would make the client hash for minutes. A larger
+ * count is refused before GNU SASL sees the challenge (RC_NOPERM). */
+#define SASL_SCRAM_MAX_ITERATIONS 100000
+
+/* The iteration count of a SCRAM server-first-message, given as the
+ * base64 challenge: 1 and *iterations set (saturated at ULLONG_MAX) when
+ * it has an "i=" attribute of digits, 0 when it has none (or not
+ * digits), -1 when the challenge is not base64. Exposed for the tests. */
+int sasl_scram_iterations(const char *challenge, unsigned long long *iterations);
 
 /* Called when the server answers 235: 0 if that is acceptable, -1 with
  * r set (RC_PROTOCOL) when a mechanism with mutual authentication

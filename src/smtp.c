@@ -23,6 +23,7 @@
 #include "i18n.h"
 #include "idn.h"
 #include "log.h"
+#include "mask.h"
 #include "reply.h"
 #include "sasl.h"
 #include "tls.h"
@@ -111,6 +112,8 @@ struct smtp_session {
     bool auth_cancelled;          /* "*" sent; its reply ends the exchange */
     char *auth_ir;                /* base64 initial response until sent (secret) */
     struct result auth_fail;      /* AUTH refused: every message fails with this */
+    struct mask_list masks;       /* credentials hidden in every reply line */
+    char *challenge;              /* a 334's first line as sent, unmasked: for SASL only */
     char line[SMTP_MAX_LINE + 3];
 };
 
@@ -174,13 +177,26 @@ static bool smtp_is_ascii(const char *s)
     return true;
 }
 
-/* Read one complete reply into s->last. Failures go to r (first kept). */
+/* Hide the credentials in a line the server sent (its text only: the
+ * code stays as sent), before it becomes text anywhere. */
+static size_t smtp_mask_line(const struct smtp_session *s, char *line, size_t len)
+{
+    if (len <= 4)
+        return len;
+    return 4 + mask_apply(&s->masks, line + 4, len - 4);
+}
+
+/* Read one complete reply into s->last, all of its lines within
+ * timeout_ms (one deadline for the reply: a server that sends it slowly
+ * line by line or byte by byte gets no more time). Failures go to r
+ * (first kept). */
 static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result *r)
 {
     struct result lr = RESULT_INIT;
     struct buf text = BUF_INIT;
     int first = 0;
     size_t nlines = 0;
+    struct conn_deadline deadline = conn_deadline_in(timeout_ms);
 
     free(s->last.text);
     s->last.text = NULL;
@@ -190,8 +206,9 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
 
     for (;;) {
         size_t len = 0;
-        if (conn_read_line(s->c, s->line, sizeof s->line, &len, timeout_ms, &lr) != 0) {
+        if (conn_read_line(s->c, s->line, sizeof s->line, &len, &deadline, &lr) != 0) {
             if (lr.cls == RC_PROTOCOL) {
+                len = smtp_mask_line(s, s->line, len);
                 char *q = smtp_escape(s->line, len, 200);
                 result_replace(&lr, RC_PROTOCOL,
                                _("the server sent an over-long reply line (more than %d "
@@ -200,6 +217,15 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
             }
             goto fail;
         }
+        if (nlines == 0) {
+            /* SASL gets the challenge as the server sent it: masking
+             * could alter a nonce that happens to contain what looks
+             * like a secret. Only sasl_step sees this copy. */
+            free(s->challenge);
+            s->challenge = len >= 4 && memcmp(s->line, "334", 3) == 0
+                           ? xstrndup(s->line + 4, len - 4) : NULL;
+        }
+        len = smtp_mask_line(s, s->line, len);
         log_transcript('<', s->line, len);
         int code;
         bool more;
@@ -220,6 +246,11 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
         if (nlines == SMTP_MAX_LINES) {
             result_set(&lr, RC_PROTOCOL,
                        _("the server sent a reply of more than %d lines"), SMTP_MAX_LINES);
+            goto fail;
+        }
+        if (text.len + len + 1 > SMTP_MAX_REPLY) {
+            result_set(&lr, RC_PROTOCOL,
+                       _("the server sent a reply of more than %d octets"), SMTP_MAX_REPLY);
             goto fail;
         }
         if (nlines)
@@ -456,10 +487,13 @@ static int smtp_queue_mail_group(struct smtp_session *s, struct smtp_txn *t, int
  * a pipelined AUTH means the server took our MAIL line as SASL data: the
  * connection is closed. */
 
-/* Queue a line that carries credentials; the transcript shows `shown`. */
-static int smtp_cmd_secret(struct smtp_session *s, const char *line, const char *shown,
-                           int tmo, struct result *r)
+/* Queue a line that carries credentials; the transcript shows `shown`.
+ * secret (the credential part of line) is hidden from now on in
+ * whatever the server sends back. */
+static int smtp_cmd_secret(struct smtp_session *s, const char *line, const char *secret,
+                           const char *shown, int tmo, struct result *r)
 {
+    mask_add(&s->masks, secret);
     log_transcript('>', shown, strlen(shown));
     conn_mark_secret(s->c);
     if (conn_write(s->c, line, strlen(line), tmo, r) != 0)
@@ -474,9 +508,9 @@ static int smtp_send_auth(struct smtp_session *s, struct result *r)
     if (s->auth_ir) {
         char *line = xasprintf("AUTH %s %s", s->auth_mech, *s->auth_ir ? s->auth_ir : "=");
         char *shown = xasprintf("AUTH %s ********", s->auth_mech);
+        rc = smtp_cmd_secret(s, line, s->auth_ir, shown, tmo, r);
         secret_free(s->auth_ir);
         s->auth_ir = NULL;
-        rc = smtp_cmd_secret(s, line, shown, tmo, r);
         free(shown);
         secret_free(line);
     } else {
@@ -604,13 +638,11 @@ static void smtp_auth_failed(struct smtp_session *s, struct result *ar, struct r
     s->sasl = NULL;
 }
 
-/* The base64 challenge of a 334 reply: its first line after "334 ". */
-static char *smtp_challenge(const struct smtp_reply *rep)
+/* The base64 challenge of the 334 reply just read: its first line after
+ * "334 ", as the server sent it (see smtp_read_reply). */
+static char *smtp_challenge(const struct smtp_session *s)
 {
-    const char *t = rep->text ? rep->text : "";
-    t += strlen(t) >= 4 ? 4 : strlen(t);
-    const char *nl = strchr(t, '\n');
-    return xstrndup(t, nl ? (size_t)(nl - t) : strlen(t));
+    return xstrdup(s->challenge ? s->challenge : "");
 }
 
 static int smtp_handle_auth(struct smtp_session *s, struct result *r)
@@ -631,7 +663,7 @@ static int smtp_handle_auth(struct smtp_session *s, struct result *r)
         return -1;
     }
     if (code == 334) {
-        char *challenge = smtp_challenge(&s->last);
+        char *challenge = smtp_challenge(s);
         char *out = NULL;
         int rc = sasl_step(s->sasl, challenge, &out, &ar);
         free(challenge);
@@ -643,7 +675,7 @@ static int smtp_handle_auth(struct smtp_session *s, struct result *r)
                 return -1;
             return conn_flush(s->c, tmo, r);
         }
-        rc = smtp_cmd_secret(s, out, "********", tmo, r);
+        rc = smtp_cmd_secret(s, out, out, "********", tmo, r);
         secret_free(out);
         return rc == 0 ? conn_flush(s->c, tmo, r) : -1;
     }
@@ -1061,6 +1093,7 @@ struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p)
         s->p.helo_domain = "localhost";
     s->state = SMTP_GREETING;
     s->alive = true;
+    mask_add_password(&s->masks, p->password);
     return s;
 }
 
@@ -1328,6 +1361,8 @@ void smtp_free(struct smtp_session *s)
     sasl_finish(s->sasl);
     secret_free(s->auth_ir);
     result_clear(&s->auth_fail);
+    mask_list_free(&s->masks);
+    free(s->challenge);
     free(s);
 }
 

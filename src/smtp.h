@@ -27,8 +27,13 @@
  * no message data leaves before the credentials are accepted.
  *
  * Replies are parsed strictly: three digits, then ' ' or '-', at most
- * SMTP_MAX_LINE octets per line and SMTP_MAX_LINES lines per reply, the
- * same code on every line, printable text; anything else is RC_PROTOCOL.
+ * SMTP_MAX_LINE octets per line, SMTP_MAX_LINES lines and SMTP_MAX_REPLY
+ * octets per reply, the same code on every line, printable text;
+ * anything else is RC_PROTOCOL. All the lines of one reply must arrive
+ * within one timeout (one deadline per reply, whatever the pace).
+ * Every reply line has the session's credentials masked (mask.h) before
+ * it is shown, logged or kept: the password and its base64 forms from
+ * the start, and each credential line once it has been sent.
  */
 #ifndef SMTPFWD_SMTP_H
 #define SMTPFWD_SMTP_H
@@ -39,6 +44,7 @@
 
 #define SMTP_MAX_LINE  2048   /* octets per reply line, CRLF excluded */
 #define SMTP_MAX_LINES 256    /* lines per reply */
+#define SMTP_MAX_REPLY 65536  /* octets per reply (its lines joined with "\n") */
 
 struct conn;
 
@@ -61,13 +67,17 @@ struct smtp_caps {
     bool enhancedstatuscodes, chunking;
     unsigned long long size_max;  /* 0 = no limit announced */
     char *auth;               /* space-separated mechanisms, uppercase; owned; NULL if none */
+    unsigned nauth;           /* mechanisms in auth (at most REPLY_MAX_AUTH_MECHS) */
+    unsigned auth_words;      /* AUTH words looked at (at most REPLY_MAX_AUTH_WORDS) */
+    unsigned ncaplines;       /* keyword lines looked at (at most REPLY_MAX_CAP_LINES) */
 };
 
 struct tls_config;
 
 struct smtp_params {
     const char *helo_domain;  /* EHLO/HELO argument */
-    int timeout_s;            /* 0 = RFC 5321 4.5.3.2 defaults; else caps every wait */
+    int timeout_s;            /* 0 = RFC 5321 4.5.3.2 defaults; else caps every
+                                 reply (all its lines) and the TLS handshake */
     bool lmtp;                /* protocol lmtp: LHLO, per-recipient data replies */
 
     /* TLS: starttls set -> after EHLO, STARTTLS is required

@@ -614,7 +614,8 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
                                   suffix)
         else:
             p = subprocess.run(argv, input=stdin_data, capture_output=True, env=env,
-                               cwd=tmp, timeout=timeout, executable=exe)
+                               cwd=tmp, timeout=timeout, executable=exe,
+                               preexec_fn=memory_limit(info, args))
     except subprocess.TimeoutExpired as e:
         diags.append('smtpfwd timed out after %gs' % timeout)
         if args.verbose:
@@ -827,6 +828,34 @@ def check_spool(sections, ctx, args, env, base_argv, spool, diags):
             elif (int(m.group(1)) <= now) != want:
                 diags.append('entry new/%s: next-attempt %s is %s' % (
                     n, m.group(1).decode(), 'in the future' if want else 'already due'))
+
+
+_sanitized = {}
+
+
+def memory_limit(info, args):
+    """<info> memory: MB caps smtpfwd's address space (RLIMIT_AS), so that
+    a case can check that what a server sends cannot make it allocate
+    without bound. Not under valgrind, and not for a binary built with
+    AddressSanitizer (its shadow memory needs terabytes of address space):
+    there the case still runs, without the limit."""
+    mb = info.get('memory')
+    if not mb or args.valgrind:
+        return None
+    if args.smtpfwd not in _sanitized:
+        try:
+            with open(args.smtpfwd, 'rb') as f:
+                _sanitized[args.smtpfwd] = b'__asan_init' in f.read()
+        except OSError:
+            _sanitized[args.smtpfwd] = False
+    if _sanitized[args.smtpfwd]:
+        return None
+    limit = int(mb) * 1024 * 1024
+
+    def apply():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
 
 
 def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags, suffix=''):

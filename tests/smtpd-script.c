@@ -68,6 +68,9 @@ enum rule_kind {
     RK_SEND_AFTER,   /* send-after KEY text (lines, CRLF appended) */
     RK_RAW_AFTER,    /* raw-after KEY bytes */
     RK_DELAY,        /* delay-reply KEY ms */
+    RK_DRIP,         /* drip-reply KEY ms: the reply one byte every ms */
+    RK_SLOW_LINES,   /* slow-lines KEY ms: the reply one line every ms */
+    RK_ENDLESS,      /* endless-reply KEY text: text again and again */
 };
 
 struct rule {
@@ -109,6 +112,7 @@ struct script {
     bool require_auth;         /* MAIL/RCPT/DATA before AUTH -> 530 */
     struct user *users;
     size_t nusers;
+    long scram_iterations;     /* > 0: SCRAM answered with this i= (hostile) */
 };
 
 static void die(const char *fmt, ...)
@@ -321,6 +325,56 @@ static void load_script(const char *path, struct script *sc)
             struct rule *ru = add_rule(sc, RK_DELAY);
             parse_key(key, ru, where);
             ru->ms = atol(text);
+        } else if (strcmp(cmd, "drip-reply") == 0 || strcmp(cmd, "slow-lines") == 0) {
+            char *text;
+            char *key = split_word(rest, &text);
+            if (!key[0] || !text[0])
+                die("%s: %s KEY MS", where, cmd);
+            struct rule *ru = add_rule(sc, cmd[0] == 'd' ? RK_DRIP : RK_SLOW_LINES);
+            parse_key(key, ru, where);
+            ru->ms = atol(text);
+        } else if (strcmp(cmd, "endless-reply") == 0) {
+            char *text;
+            char *key = split_word(rest, &text);
+            if (!key[0] || !text[0])
+                die("%s: endless-reply KEY TEXT", where);
+            struct rule *ru = add_rule(sc, RK_ENDLESS);
+            parse_key(key, ru, where);
+            set_text(ru, text, true, where);
+        } else if (strcmp(cmd, "auth-flood") == 0) {
+            /* auth-flood LINES WORDS: the EHLO reply is LINES lines
+             * "250-AUTH" of WORDS distinct mechanism names each, then
+             * "250 PIPELINING". */
+            char *text;
+            char *lines = split_word(rest, &text);
+            long nl = atol(lines), nw = atol(text);
+            if (nl <= 0 || nw <= 0 || nl > 10000 || nw > 1000)
+                die("%s: auth-flood LINES WORDS", where);
+            struct rule *ru = add_rule(sc, RK_REPLY);
+            strcpy(ru->key, "EHLO");
+            size_t dcap = 64 + (size_t)nl * ((size_t)nw * 6 + 16);
+            char *d = xrealloc_or_die(NULL, dcap);
+            size_t len = (size_t)snprintf(d, dcap, "250-mx.test\r\n");
+            for (long i = 0; i < nl; i++) {
+                len += (size_t)snprintf(d + len, dcap - len, "250-AUTH");
+                for (long j = 0; j < nw; j++) {
+                    /* five base-36 digits: up to 60 million distinct names */
+                    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+                    long k = i * nw + j;
+                    char name[6];
+                    for (int q = 4; q >= 0; q--, k /= 36)
+                        name[q] = digits[k % 36];
+                    len += (size_t)snprintf(d + len, dcap - len, " %.5s", name);
+                }
+                len += (size_t)snprintf(d + len, dcap - len, "\r\n");
+            }
+            len += (size_t)snprintf(d + len, dcap - len, "250 PIPELINING\r\n");
+            ru->data = d;
+            ru->len = len;
+        } else if (strcmp(cmd, "scram-iterations") == 0) {
+            sc->scram_iterations = atol(rest);
+            if (sc->scram_iterations <= 0)
+                die("%s: bad scram-iterations", where);
         } else if (strcmp(cmd, "require-pipelining") == 0) {
             sc->require_pipelining = true;
         } else if (strcmp(cmd, "strict-pipelining") == 0) {
@@ -1090,6 +1144,39 @@ static bool auth_gsasl(struct session *s, const char *mech, const char *initial)
 }
 #endif
 
+/* scram-iterations N: a hostile SCRAM server. The server-first-message
+ * echoes the client's nonce (so that it passes the client's checks) with
+ * a salt and the iteration count N; whatever the client answers then is
+ * refused. Returns false (never authenticates). */
+static bool auth_scram_hostile(struct session *s, const char *initial)
+{
+    char *first = initial ? strdup(initial) : challenge(s, "");
+    if (!first)
+        return false;
+    size_t n = 0;
+    char *cf = base64_decode(first, strlen(first), &n);
+    free(first);
+    const char *r = cf ? strstr(cf, ",r=") : NULL;
+    if (!r) {
+        free(cf);
+        return false;
+    }
+    r += 3;
+    size_t rl = strcspn(r, ",");
+    char msg[512];
+    snprintf(msg, sizeof msg, "r=%.*sHOSTILEnonce,s=c2FsdHNhbHQ=,i=%ld", (int)rl, r,
+             s->sc->scram_iterations);
+    free(cf);
+    char *b64 = base64_encode((const unsigned char *)msg, strlen(msg));
+    event("SCRAM iterations %ld sent", s->sc->scram_iterations);
+    char *answer = challenge(s, b64);
+    free(b64);
+    if (answer && strcmp(answer, "*") == 0)
+        event("AUTH cancelled");
+    free(answer);
+    return false;
+}
+
 /* AUTH MECH [initial-response], with the SASL exchange. */
 static void handle_auth(struct session *s)
 {
@@ -1123,6 +1210,8 @@ static void handle_auth(struct session *s)
         bool ok;
         if (strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0) {
             ok = auth_bearer(s, mech, initial);
+        } else if (s->sc->scram_iterations > 0 && strncmp(mech, "SCRAM-", 6) == 0) {
+            ok = auth_scram_hostile(s, initial);
         } else {
 #ifdef HAVE_LIBGSASL
             ok = auth_gsasl(s, mech, initial);
@@ -1199,6 +1288,40 @@ static char *default_bdat(const struct session *s)
     return r;
 }
 
+/* Send a reply as a rule says: all at once, one byte every d->ms
+ * (drip-reply), or one line every d->ms (slow-lines). The pauses end
+ * early when the server is told to stop; a client that went away ends
+ * the sending (send_bytes marks the session closed). */
+static void send_paced(struct session *s, const char *p, size_t n, const struct rule *d)
+{
+    if (!d) {
+        send_bytes(s, p, n);
+        return;
+    }
+    size_t i = 0;
+    while (i < n && !s->closed && !terminating) {
+        size_t step = 1;
+        if (d->kind == RK_SLOW_LINES) {
+            const char *nl = memchr(p + i, '\n', n - i);
+            step = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
+        }
+        if (i > 0)
+            sleep_ms(d->ms);
+        send_bytes(s, p + i, step);
+        i += step;
+    }
+}
+
+/* endless-reply: the text again and again until the client goes away or
+ * the server is told to stop (SIGPIPE is ignored: a write error ends it). */
+static void send_endless(struct session *s, const struct rule *ru)
+{
+    event("endless reply");
+    while (!s->closed && !terminating)
+        send_bytes(s, ru->data, ru->len);
+    s->closed = true;
+}
+
 /* React to one event KEY (a command word, "." or "CONNECT"). */
 static void respond(struct session *s, const char *key)
 {
@@ -1217,6 +1340,14 @@ static void respond(struct session *s, const char *key)
     const struct rule *d = find_rule(sc, RK_DELAY, key, nth, s->conn_no);
     if (d)
         sleep_ms(d->ms);
+    const struct rule *endless = find_rule(sc, RK_ENDLESS, key, nth, s->conn_no);
+    if (endless) {
+        send_endless(s, endless);
+        return;
+    }
+    const struct rule *pace = find_rule(sc, RK_DRIP, key, nth, s->conn_no);
+    if (!pace)
+        pace = find_rule(sc, RK_SLOW_LINES, key, nth, s->conn_no);
     const struct rule *ru = find_rule(sc, RK_REPLY, key, nth, s->conn_no);
     bool is_starttls = strcmp(key, "STARTTLS") == 0;
     bool is_ehlo = strcmp(key, "EHLO") == 0;
@@ -1265,7 +1396,7 @@ static void respond(struct session *s, const char *key)
             send_bytes(s, after->data, after->len);
         }
     } else {
-        send_bytes(s, reply, rlen);
+        send_paced(s, reply, rlen, pace);
     }
     if (strcmp(key, "DATA") == 0 && rlen >= 3 && memcmp(reply, "354", 3) == 0) {
         s->in_data = true;

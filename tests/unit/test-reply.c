@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "reply.h"
 #include "result.h"
 #include "smtp.h"
 #include "tap.h"
@@ -295,6 +296,45 @@ static int open_session(const struct act *acts, const struct smtp_params *p, str
     *c = peer_start(acts, pe);
     *s = smtp_new(*c, p ? p : &PARAMS);
     return smtp_open(*s, r);
+}
+
+/* What an EHLO reply can make the parser keep is capped, and the work is
+ * linear: a reply with thousands of distinct mechanisms costs no more
+ * than reading it. */
+static void test_caps_limits(void)
+{
+    struct smtp_caps caps = { 0 };
+    reply_parse_caps(&caps, "250-mx.test\n250-AUTH PLAIN X-ABCDEFGHIJKLMNOPQRSTUVWXYZ B@D "
+                            "login\t=\n250-AUTH LOGIN cram-md5\n250 SIZE 99999999999999999999");
+    tap_str(caps.auth, "PLAIN LOGIN CRAM-MD5",
+            "caps: mechanism names longer than 20 or with other characters are skipped");
+    tap_ok(caps.size && caps.size_max == 0, "caps: an absurd SIZE means no announced limit");
+    reply_caps_clear(&caps);
+
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "250-mx.test");
+    for (int i = 0; i < 2000; i++) {
+        buf_puts(&b, "\n250-AUTH");
+        for (int j = 0; j < 300; j++)
+            buf_printf(&b, " M%d_%d", i, j);
+    }
+    buf_puts(&b, "\n250 PIPELINING");
+    reply_parse_caps(&caps, b.data);
+    tap_int(caps.nauth, REPLY_MAX_AUTH_MECHS, "caps: at most REPLY_MAX_AUTH_MECHS mechanisms kept");
+    size_t words = 0;
+    for (const char *p = caps.auth; p && *p; p++)
+        words += *p == ' ';
+    tap_int((long long)words + 1, REPLY_MAX_AUTH_MECHS, "  ... and that many in the list");
+    tap_ok(caps.auth_words <= REPLY_MAX_AUTH_WORDS, "caps: AUTH words looked at are capped");
+    tap_int(caps.ncaplines, REPLY_MAX_CAP_LINES, "caps: keyword lines looked at are capped");
+    tap_ok(!caps.pipelining, "  ... so a keyword after the cap is not seen");
+    /* the same again: the counts carry over until reply_caps_clear */
+    reply_parse_caps(&caps, b.data);
+    tap_int(caps.nauth, REPLY_MAX_AUTH_MECHS, "caps: a second EHLO reply adds nothing past the caps");
+    reply_caps_clear(&caps);
+    tap_ok(caps.auth == NULL && caps.nauth == 0 && caps.ncaplines == 0,
+           "reply_caps_clear resets the counts");
+    buf_free(&b);
 }
 
 static void test_greeting_caps(void)
@@ -1416,6 +1456,7 @@ int main(void)
     test_parse();
     test_xtext();
     test_greeting_caps();
+    test_caps_limits();
     test_malformed();
     test_pipelining_partial();
     test_dot_stuffing_chunks();

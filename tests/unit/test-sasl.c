@@ -16,6 +16,38 @@
 #include "sasl.h"
 #include "tap.h"
 
+/* The SCRAM iteration count is read before GNU SASL sees the challenge. */
+static void test_scram_iterations_parse(void)
+{
+    static const struct {
+        const char *b64;
+        int rc;
+        unsigned long long it;
+        const char *what;
+    } cases[] = {
+        { "cj1hYmMscz1jMkZzZEE9PSxpPTQwOTY=", 1, 4096, "i=4096 read" },
+        { "cj1hYmMscz1jMkZzZEE9PSxpPTEwMDAwMDAwMA==", 1, 100000000, "i=100000000 read" },
+        { "cj1hYmMscz1jMkZzZEE9PSxpPTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", 1, ~0ULL,
+          "a 23-digit count saturates instead of wrapping" },
+        { "cj1hYmMscz1jMkZzZEE9PQ==", 0, 0, "no i= attribute: 0" },
+        { "cj1hYmMscz1jMkZzZEE9PSxpPTEyeA==", 0, 0, "i=12x (not digits): 0" },
+        { "dj1jMmxuYm1GMGRYSmw=", 0, 0, "server-final-message (v=): 0" },
+        { "aT0xMDAwMDE=", 1, 100001, "i= first" },
+        { "aT0xMDAwMDAscj14", 1, 100000, "i= followed by more attributes" },
+        { "!!!!", -1, 0, "not base64: -1" },
+        { "cj1h=mMs", -1, 0, "padding in the middle: -1" },
+        { "cj1", -1, 0, "length not a multiple of 4: -1" },
+        { "", -1, 0, "empty: -1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned long long it = 12345;
+        int rc = sasl_scram_iterations(cases[i].b64, &it);
+        tap_ok(rc == cases[i].rc && it == cases[i].it, cases[i].what);
+        if (rc != cases[i].rc || it != cases[i].it)
+            printf("#   got rc %d, %llu\n", rc, it);
+    }
+}
+
 static int contains(const char *s, const char *sub)
 {
     return s && strstr(s, sub) != NULL;
@@ -394,12 +426,63 @@ static void test_scram(void)
     gsasl_free(cb2_64);
 }
 
+/* The client-first-message's nonce, then a server-first-message with
+ * iteration count it, through sasl_step. Returns sasl_step's result. */
+static int scram_with_iterations(unsigned long iters, enum result_class *cls)
+{
+    struct result r = RESULT_INIT;
+    struct sasl_creds creds = { .user = "alice", .password = "secret", .service = "smtp" };
+    struct sasl_session *s = sasl_start("SCRAM-SHA-256", &creds, &r);
+    char *out = NULL;
+    int rc = -2;
+    if (s && sasl_step(s, "", &out, &r) == 1) {
+        char *cf = NULL;
+        size_t cfl = 0;
+        gsasl_base64_from(out, strlen(out), &cf, &cfl);    /* not NUL-terminated */
+        char first[256] = "";
+        if (cf && cfl < sizeof first)
+            memcpy(first, cf, cfl);
+        const char *nonce = strstr(first, ",r=");
+        char msg[512];
+        snprintf(msg, sizeof msg, "r=%sSERVER,s=c2FsdHNhbHQ=,i=%lu", nonce ? nonce + 3 : "",
+                 iters);
+        char *b64 = NULL;
+        size_t bl;
+        gsasl_base64_to(msg, strlen(msg), &b64, &bl);
+        free(out);
+        out = NULL;
+        rc = sasl_step(s, b64, &out, &r);
+        gsasl_free(b64);
+        gsasl_free(cf);
+    }
+    *cls = r.cls;
+    free(out);
+    result_clear(&r);
+    sasl_finish(s);
+    return rc;
+}
+
+static void test_scram_iteration_cap(void)
+{
+    enum result_class cls;
+    tap_int(scram_with_iterations(4096, &cls), 1, "SCRAM: 4096 iterations are computed");
+    tap_int(scram_with_iterations(SASL_SCRAM_MAX_ITERATIONS, &cls), 1,
+            "SCRAM: the cap itself is accepted");
+    tap_int(scram_with_iterations(SASL_SCRAM_MAX_ITERATIONS + 1, &cls), -1,
+            "SCRAM: one iteration more than the cap is refused");
+    tap_int(cls, RC_NOPERM, "  ... as an authentication failure (77)");
+    tap_int(scram_with_iterations(4000000000UL, &cls), -1,
+            "SCRAM: 4 billion iterations refused at once");
+}
+
 int main(void)
 {
     test_choose();
     test_initial();
     test_simple();
     test_scram();
+    test_scram_iteration_cap();
+    test_scram_iterations_parse();
     return tap_done();
 }
 
@@ -413,6 +496,7 @@ int main(void)
     tap_ok(contains(r.msg, "GNU SASL"), "  ... saying why");
     result_clear(&r);
     tap_ok(sasl_has_initial_response("PLAIN"), "initial responses are still known");
+    test_scram_iterations_parse();
     return tap_done();
 }
 

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,14 @@
 #include "util.h"
 
 static char tmpdir[] = "/tmp/test-tls-XXXXXX";
+
+/* A read deadline ms from now (valid until the next call). */
+static const struct conn_deadline *in_ms(int ms)
+{
+    static struct conn_deadline d;
+    d = conn_deadline_in(ms);
+    return &d;
+}
 
 /* ---------------------------------------------------------------- */
 /* certificates */
@@ -236,6 +245,7 @@ enum srv_mode {
     SRV_CLOSE,        /* close at once */
     SRV_SILENT,       /* never answer */
     SRV_GARBAGE,      /* answer with plaintext instead of a ServerHello */
+    SRV_DRIP,         /* a TLS server that sends its handshake one byte every 10 ms */
 };
 
 struct srv {
@@ -256,6 +266,21 @@ static void put_datum(int fd, const gnutls_datum_t *d)
     unsigned char n = d->data ? (unsigned char)d->size : 0;
     if (write_all(fd, &n, 1) != 0 || (n && write_all(fd, d->data, n) != 0))
         _exit(3);
+}
+
+/* SRV_DRIP: every byte of the server's handshake 10 ms after the one
+ * before, so that no wait of the client lasts long but the whole
+ * handshake takes half a minute. */
+static ssize_t drip_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+    int fd = (int)(intptr_t)ptr;
+    const struct timespec ten_ms = { 0, 10 * 1000 * 1000 };
+    for (size_t i = 0; i < len; i++) {
+        if (write(fd, (const char *)data + i, 1) != 1)
+            return i ? (ssize_t)i : -1;
+        nanosleep(&ten_ms, NULL);
+    }
+    return (ssize_t)len;
 }
 
 static void server_main(int fd, int info, const struct srv *o)
@@ -289,6 +314,8 @@ static void server_main(int fd, int info, const struct srv *o)
     if (o->ticket_key && gnutls_session_ticket_enable_server(s, o->ticket_key) < 0)
         _exit(2);
     gnutls_transport_set_int(s, fd);
+    if (o->mode == SRV_DRIP)
+        gnutls_transport_set_push_function(s, drip_push);
     gnutls_handshake_set_timeout(s, 10000);
     int e;
     do
@@ -487,7 +514,7 @@ static void test_good_chain(void)
     size_t len;
     int rc = conn_write(c, "HELLO END\r\n", 11, 5000, &r);
     rc |= conn_flush(c, 5000, &r);
-    rc |= conn_read_line(c, line, sizeof line, &len, 5000, &r);
+    rc |= conn_read_line(c, line, sizeof line, &len, in_ms(5000), &r);
     tap_ok(rc == 0 && strcmp(line, "250 11") == 0, "a line goes through TLS and the reply comes back");
     size_t big = 300 * 1024 + 7;
     char *data = xmalloc(big);
@@ -495,7 +522,7 @@ static void test_good_chain(void)
     memcpy(data + big - 5, "END\r\n", 5);
     rc = conn_write(c, data, big, 5000, &r);
     rc |= conn_flush(c, 5000, &r);
-    rc |= conn_read_line(c, line, sizeof line, &len, 5000, &r);
+    rc |= conn_read_line(c, line, sizeof line, &len, in_ms(5000), &r);
     char want[64];
     snprintf(want, sizeof want, "250 %zu", big);
     tap_ok(rc == 0 && strcmp(line, want) == 0, "300 KiB through TLS arrive complete");
@@ -646,6 +673,18 @@ static void test_failures(void)
     o.mode = SRV_SILENT;
     tap_int(try_tls(&o, &cfg, 300, &msg, NULL, NULL), RC_TEMPFAIL, "silent server: 75");
     tap_ok(contains(msg, "timed out after 300 milliseconds"), "timeout named in the message");
+    free(msg);
+    /* one deadline for the whole handshake: a server that drip-feeds it
+     * (every wait short, the whole half a minute) times out as well */
+    o.mode = SRV_DRIP;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tap_int(try_tls(&o, &cfg, 1000, &msg, NULL, NULL), RC_TEMPFAIL,
+            "handshake drip-fed one byte every 10 ms: 75");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    tap_ok(contains(msg, "timed out after 1 second"), "  ... the handshake's one deadline named");
+    printf("#   %s (%.1f s)\n", msg ? msg : "(null)",
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     free(msg);
     o.mode = SRV_GARBAGE;
     enum result_class cls = try_tls(&o, &cfg, 3000, &msg, NULL, NULL);
@@ -824,7 +863,7 @@ static void test_pending_before_tls(void)
     struct result r = RESULT_INIT;
     char line[128];
     size_t len;
-    conn_read_line(c, line, sizeof line, &len, 2000, &r);
+    conn_read_line(c, line, sizeof line, &len, in_ms(2000), &r);
     struct tls_config cfg = base_cfg();
     tap_int(conn_start_tls(c, &cfg, 2000, &r), -1, "data buffered before the handshake: refused");
     tap_int(r.cls, RC_PROTOCOL, "... as a protocol error (76)");
@@ -909,7 +948,7 @@ static enum result_class cache_round(const struct srv *o, const struct tls_confi
         size_t len;
         /* the reply makes the client read the ticket that comes first */
         if (conn_write(c, "x END\r\n", 7, 5000, &r) != 0 || conn_flush(c, 5000, &r) != 0
-            || conn_read_line(c, line, sizeof line, &len, 5000, &r) != 0)
+            || conn_read_line(c, line, sizeof line, &len, in_ms(5000), &r) != 0)
             cls = RC_SOFTWARE;
         result_clear(&r);
         struct buf b = BUF_INIT;
