@@ -29,36 +29,13 @@ void mask_add(struct mask_list *m, const char *secret)
     m->items[m->n++] = xstrdup(secret);
 }
 
-/* Standard base64 (RFC 4648 4) of in[0..n), with padding. Caller frees
- * with secret_free. */
-static char *mask_base64(const unsigned char *in, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = xmalloc((n + 2) / 3 * 4 + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 void mask_add_password(struct mask_list *m, const char *password)
 {
     if (!password || !*password)
         return;
     size_t n = strlen(password);
     mask_add(m, password);
-    char *alone = mask_base64((const unsigned char *)password, n);
+    char *alone = base64_encode(password, n);
     mask_add(m, alone);
     secret_free(alone);
     /* Inside longer data the password starts after k = 0, 1 or 2 bytes
@@ -70,7 +47,7 @@ void mask_add_password(struct mask_list *m, const char *password)
     for (size_t k = 0; k < 3; k++) {
         memset(data, 0, k);
         memcpy(data + k, password, n);
-        char *enc = mask_base64(data, k + n);
+        char *enc = base64_encode(data, k + n);
         size_t first = (8 * k + 5) / 6;          /* first j with 6j >= 8k */
         size_t end = 8 * (k + n) / 6;            /* j < end: 6j + 6 <= 8(k+n) */
         if (end > first && end - first >= MASK_MIN_LEN + 1) {

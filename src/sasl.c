@@ -102,34 +102,6 @@ static bool sasl_list_empty(const char *list)
     return true;
 }
 
-/* Standard base64 of n bytes (padded); caller frees (wipe if secret). */
-static char *sasl_base64(const unsigned char *in, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = xmalloc((n + 2) / 3 * 4 + 1);
-    char *o = out;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = tab[v >> 6 & 63];
-        *o++ = tab[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* Value of a base64 character, or -1. */
 static int sasl_b64_value(char c)
 {
@@ -400,7 +372,7 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *creds
             free(s);
             return NULL;
         }
-        s->cb64 = sasl_base64(creds->cb_data, creds->cb_len);
+        s->cb64 = base64_encode(creds->cb_data, creds->cb_len);
     }
     if (m->builtin) {
         if (!creds->user || !creds->password) {
@@ -443,7 +415,7 @@ static char *sasl_bearer_response(const struct sasl_session *s)
             buf_printf(&b, "host=%s\001", s->creds.hostname);
         buf_printf(&b, "auth=Bearer %s\001\001", s->creds.password);
     }
-    char *out = sasl_base64((const unsigned char *)b.data, b.len);
+    char *out = base64_encode(b.data, b.len);
     secure_wipe(b.data, b.cap);
     buf_free(&b);
     return out;
@@ -591,7 +563,6 @@ const char *sasl_choose(const char *configured, const char *server_mechs, bool t
     (void)allow_plaintext_auth;
     (void)sasl_offered;
     (void)sasl_list_empty;
-    (void)sasl_base64;
     result_set(r, RC_UNAVAILABLE,
                _("authentication is not available: smtpfwd was built without GNU SASL; "
                  "set \"auth off\" or rebuild with libgsasl"));

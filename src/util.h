@@ -96,6 +96,11 @@ void util_file_free(struct file_data *f);
 /* The value of a hexadecimal digit (either case), or -1. */
 int hex_digit_value(char c);
 
+/* Standard base64 (RFC 4648 section 4, padded, no line breaks) of
+ * in[0..n); xmalloc'd, NUL-terminated. Wipe before freeing when the
+ * input was secret (secret_free). */
+char *base64_encode(const void *in, size_t n);
+
 /* ASCII case-insensitive helpers (locale independent). */
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
