@@ -2,8 +2,9 @@
  * conn.h - the only code that touches sockets: TCP connect to the
  * addresses of a host (Happy Eyeballs, RFC 8305) within one timeout,
  * buffered non-blocking I/O with explicit flush points, reads bounded by
- * a deadline the caller computes once per reply (poll), and the TLS upgrade through tls.[ch] underneath the
- * same read/write calls, so smtp.c never changes when TLS is on.
+ * a deadline the caller computes once per reply (poll), and the TLS
+ * upgrade through tls.[ch] underneath the same read/write calls, so
+ * smtp.c never changes when TLS is on.
  *
  * Writes are buffered until conn_flush() (or until the buffer is full, in
  * which case the full buffer is written): a pipelined group of SMTP
