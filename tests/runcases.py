@@ -590,7 +590,9 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
 
     timeout = float(info.get('timeout', DEFAULT_TIMEOUT))
     if args.valgrind:
-        argv = ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full'] + argv
+        supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'valgrind.supp')
+        argv = ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full',
+                '--suppressions=' + supp] + argv
         timeout *= 5
     exe = argv[0]
     if argv0:
