@@ -31,18 +31,25 @@ mkdir -p "$work"
 cd "$work" || exit 99
 
 # Where a core of a process started here would be: core_pattern relative
-# to the process's directory, or absolute.
-cores() {
+# to the process's directory (a new, empty one), or absolute. cores_now
+# lists the candidates; the cores of a run are the ones not listed
+# before it (not found by time stamps: a core can be written within the
+# same clock tick as a file made just before).
+cores_now() {
     case $pattern in
     /*) dir=$(dirname "$pattern") ;;
     *) dir=$work ;;
     esac
-    find "$dir" -maxdepth 1 -type f -name "$(basename "$pattern" | sed 's/%.*//')*" -newer "$TESTDIR/stamp" 2>/dev/null
+    find "$dir" -maxdepth 1 -type f -name "$(basename "$pattern" | sed 's/%.*//')*" 2>/dev/null |
+        LC_ALL=C sort
+}
+new_cores() {   # the cores that appeared since cores_now wrote $TESTDIR/before
+    cores_now | LC_ALL=C comm -13 "$TESTDIR/before" -
 }
 
-: > "$TESTDIR/stamp"
+cores_now > "$TESTDIR/before"
 sh -c 'kill -SEGV $$' 2>/dev/null
-control=$(cores)
+control=$(new_cores)
 [ -n "$control" ] || skip "a crashing shell leaves no core file here (core_pattern $pattern)"
 rm -f $control
 
@@ -59,7 +66,7 @@ timeout 60")
 # build, not be reported by ASan's handler (exit status 1).
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0
 export ASAN_OPTIONS
-: > "$TESTDIR/stamp"
+cores_now > "$TESTDIR/before"
 "$SMTPFWD" -C "$cfg" -i rcpt@x.test <<EOM 2>"$TESTDIR/stderr" &
 From: me@x.test
 Subject: core
@@ -80,7 +87,7 @@ wait "$pid"
 status=$?
 [ "$status" -eq 139 ] && ok "smtpfwd died of SIGSEGV" || fail "exit status $status, not 139 (SIGSEGV)"
 
-found=$(cores)
+found=$(new_cores)
 if [ -z "$found" ]; then
     ok "no core file"
 else
