@@ -20,6 +20,7 @@ here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 
 need_program timeout
+need_program setsid
 need_program mkfifo
 lib_tmpdir
 lib_private_env
@@ -34,11 +35,15 @@ mkfifo "$TESTDIR/fifo" || exit 99
 
 # run NAME ARGS...: smtpfwd with a small message on stdin, stdout and
 # stderr in $TESTDIR/NAME.out / NAME.err, the exit status in $rc.
+# smtpfwd runs in a session of its own (setsid), without a controlling
+# terminal: when the suite runs on a terminal, a missing password would
+# otherwise be asked for on it (and the run stopped by SIGTTIN, since
+# timeout(1) puts it in a background process group).
 run() {
     name=$1
     shift
     printf 'From: me@x.test\nTo: a@x.test\nSubject: hi\n\nbody\n' |
-        timeout "$T" "$SMTPFWD" "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
+        timeout "$T" setsid -w "$SMTPFWD" "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
     rc=$?
 }
 
