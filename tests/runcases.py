@@ -617,7 +617,8 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
         else:
             p = subprocess.run(argv, input=stdin_data, capture_output=True, env=env,
                                cwd=tmp, timeout=timeout, executable=exe,
-                               preexec_fn=memory_limit(info, args))
+                               preexec_fn=memory_limit(info, args),
+                               start_new_session=True)
     except subprocess.TimeoutExpired as e:
         diags.append('smtpfwd timed out after %gs' % timeout)
         if args.verbose:
@@ -864,7 +865,8 @@ def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags, suffix
     """Write the data but keep standard input open for hold_ms; no
     connection may be made before end of input (doc/architecture.md, contract 7)."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=cwd, executable=exe)
+                            stderr=subprocess.PIPE, env=env, cwd=cwd, executable=exe,
+                            start_new_session=True)
     try:
         proc.stdin.write(data)
         proc.stdin.flush()
@@ -937,7 +939,8 @@ def run_stderr_on_tty(argv, data, env, cwd, timeout, exe):
     reader = threading.Thread(target=drain, daemon=True)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=slave, env=env, cwd=cwd, executable=exe)
+                                stderr=slave, env=env, cwd=cwd, executable=exe,
+                                start_new_session=True)
         os.close(slave)
         slave = -1
         reader.start()
