@@ -17,7 +17,7 @@
  * inside an address: callers pass text from argv or from a parsed header
  * line, where NUL cannot appear (intake drops NUL bytes before parsing).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>

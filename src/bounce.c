@@ -11,7 +11,7 @@
  * notification is due (flush.c does: never for the null sender, never
  * twice).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -29,10 +29,7 @@
  *   - --store-password/--forget-password take the account as
  *     --store-password=NAME or as the one argument after the options.
  */
-#include <autoconfig.h>
-#ifndef PACKAGE_VERSION
-# error "<config.h> resolved to src/config.h (the configuration module), not the header configure generates; put -I$(top_builddir) before -I$(srcdir)"
-#endif
+#include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>

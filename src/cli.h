@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "config.h"
+#include "smtprc.h"
 #include "result.h"
 
 /* How many msmtp configuration options one command line may give. */

@@ -14,7 +14,7 @@
  * Must not: know anything about SMTP beyond "a reply is a line", or
  * raise SIGPIPE (send() with MSG_NOSIGNAL).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

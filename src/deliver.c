@@ -18,12 +18,12 @@
  * worth a retry (result_worth_retry)
  * (a caller that must act on one message must act).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "smtprc.h"
 #include "conn.h"
 #include "deliver.h"
 #include "envelope.h"

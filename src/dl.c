@@ -6,7 +6,7 @@
  * Must not: keep anything from a failed attempt, or unload a library
  * that loaded.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dlfcn.h>
 

@@ -15,7 +15,7 @@
  * Must not: use characters the format forbids in its strings (control
  * characters, backslash escapes).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,14 +8,14 @@
  * Owns no I/O except through config_alias_lookup(); never prints. Every
  * address that leaves this module has passed address_validate_envelope().
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "address.h"
 #include "cli.h"
-#include "config.h"
+#include "smtprc.h"
 #include "envelope.h"
 #include "i18n.h"
 #include "intake.h"

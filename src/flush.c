@@ -21,7 +21,7 @@
  * Must not: know the entry format (queue.c), speak SMTP (deliver.c),
  * decide exit statuses (result.c).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "bounce.h"
-#include "config.h"
+#include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
 #include "i18n.h"

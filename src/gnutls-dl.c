@@ -12,7 +12,7 @@
  * without the macros and the program is not linked against GnuTLS), or
  * load anything before gnutls_dl_load() is called.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dlfcn.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
  * Must not: call GNU SASL by its real names (built without the macros;
  * the program is not linked against it).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #if HAVE_LIBGSASL
 

@@ -6,7 +6,7 @@
 #ifndef SMTPFWD_I18N_H
 #define SMTPFWD_I18N_H
 
-#include <autoconfig.h>
+#include <config.h>
 
 #if ENABLE_NLS
 # include <libintl.h>

@@ -9,7 +9,7 @@
  * first time a name has a non-ASCII byte, so ASCII-only runs never map
  * libidn2 or libunistring.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -23,7 +23,7 @@
  * message is refused (see header_overflow): a cap never changes which
  * lines are header fields.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

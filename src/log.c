@@ -3,7 +3,7 @@
  * line per delivery attempt for logfile and syslog (format in log.h).
  * Writing a log must never make a delivery fail: errors become warnings.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

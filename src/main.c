@@ -7,7 +7,7 @@
  * Every failure arrives here as a struct result; its class decides the
  * exit status through result_exit_status(), the one mapping.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <fcntl.h>
 #include <locale.h>
@@ -20,7 +20,7 @@
 
 #include "address.h"
 #include "cli.h"
-#include "config.h"
+#include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
 #include "i18n.h"

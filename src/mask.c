@@ -6,7 +6,7 @@
  * Must not: log, or keep a secret after mask_list_free (every copy is
  * wiped).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>

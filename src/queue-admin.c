@@ -5,7 +5,7 @@
  * durable writes and the locks are queue.c's; this file only reads
  * entries through them and acts on whole entries.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "smtprc.h"
 #include "i18n.h"
 #include "log.h"
 #include "queue.h"

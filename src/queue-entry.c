@@ -10,7 +10,7 @@
  * spool is, durable writes, locks, what may be trusted on disk) is
  * queue.c's.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <ctype.h>
 #include <limits.h>

@@ -10,7 +10,7 @@
  * It does not deliver: queue_flush and queue_flush_detached live in
  * flush.c, bounces in bounce.c. It never prints.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "smtprc.h"
 #include "envelope.h"
 #include "i18n.h"
 #include "intake.h"

@@ -7,7 +7,7 @@
  * Must not: do I/O or keep state; everything here is a pure function of
  * its arguments so the parsers can be unit-tested and fuzzed alone.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>

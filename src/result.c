@@ -2,7 +2,7 @@
  * result.c - failure classes, their messages, and the single mapping from
  * a class to a sysexits(3) exit status.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <sysexits.h>

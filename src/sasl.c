@@ -13,7 +13,7 @@
  * Must not: log anything (smtp.c writes the masked transcript), keep a
  * copy of a password beyond sasl_finish(), or speak SMTP.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * It never logs a password, and secret_guard_process() keeps the
  * process's memory out of core files and debuggers.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +36,7 @@
 # include <libsecret/secret.h>
 #endif
 
-#include "config.h"
+#include "smtprc.h"
 #include "dl.h"
 #include "i18n.h"
 #include "log.h"

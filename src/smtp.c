@@ -11,7 +11,7 @@
  * Must not: touch a socket (everything goes through conn.[ch]), or send
  * anything after a fatal error (network, timeout, protocol, 421).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <stdio.h>

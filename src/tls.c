@@ -15,7 +15,7 @@
  * certcheck off), or let any application data out before verification
  * has succeeded.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +32,7 @@
 #include <gnutls/x509.h>
 #include <gnutls/crypto.h>
 
-#include "config.h"
+#include "smtprc.h"
 #include "gnutls-dl.h"
 #include "i18n.h"
 #include "log.h"

@@ -3,7 +3,7 @@
  * ASCII helpers, write_all, random bytes, and facts about the user and
  * host taken from the system databases. Nothing here knows about mail.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <sys/stat.h>

@@ -28,7 +28,7 @@
  *                     [--address ADDR] [--port N]
  *                     [--events FILE] [--tls-cert FILE --tls-key FILE]
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <ctype.h>
 #include <errno.h>

@@ -23,7 +23,7 @@
  *     and at most 256 octets with them, so "RCPT TO:<...>" is one line;
  *   - ASan: nothing is read outside the text.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdint.h>
 #include <stdio.h>

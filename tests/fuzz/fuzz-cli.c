@@ -1,7 +1,7 @@
 /*
  * fuzz-cli.c - fuzz target: the sendmail command line (src/cli.c) and
  * the msmtp options it turns into configuration settings (--host: the
- * account made of the settings alone, src/config-parse.c).
+ * account made of the settings alone, src/smtprc-parse.c).
  *
  * Input: the words of argv separated by NUL bytes; the first byte picks
  * the name the program is called by (sendmail, mailq, newaliases,
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config.h"
+#include "smtprc.h"
 #include "result.h"
 
 #define MAX_WORDS 64

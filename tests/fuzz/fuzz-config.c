@@ -1,6 +1,6 @@
 /*
  * fuzz-config.c - fuzz target "config": configuration file text (msmtprc
- * syntax, config-parse.c) into a parsed configuration, with `eval`
+ * syntax, smtprc-parse.c) into a parsed configuration, with `eval`
  * refused (CONFIG_PARSE_NO_EVAL): no command ever runs.
  *
  * Properties checked (abort() on violation), besides no crash and no leak:
@@ -15,17 +15,17 @@
  *     message, or the same accounts with the same --pretend listing;
  *   - account selection without a name gives "default" or an RC_CONFIG
  *     error.
- * Inputs holding a NUL byte are skipped: config.c refuses such a file
+ * Inputs holding a NUL byte are skipped: smtprc.c refuses such a file
  * before parsing it.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config-parse.h"
+#include "smtprc-parse.h"
 #include "log.h"
 #include "util.h"
 
@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 64 * 1024 || memchr(data, '\0', size))
         return 0;
-    /* A copy with a NUL after it, as config.c hands over a file. */
+    /* A copy with a NUL after it, as smtprc.c hands over a file. */
     char *text = xmalloc(size + 1);
     memcpy(text, data, size);
     text[size] = '\0';

@@ -29,7 +29,7 @@
  *   - size, longest_line, has_8bit, has_from, nul_dropped, from_header
  *     and sender_header agree with the model.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <stdint.h>

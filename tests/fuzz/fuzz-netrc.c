@@ -16,7 +16,7 @@
  *   - a lookup that finds a password for a user also finds one without
  *     a user (every entry that matches a user matches "any login").
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdint.h>
 #include <stdlib.h>

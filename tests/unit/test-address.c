@@ -3,7 +3,7 @@
  * callers send them (doc/callers.md), hostile input, envelope validation, and
  * the small helpers. Also the ASCII pass-through of idn.c.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>

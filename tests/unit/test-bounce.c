@@ -4,7 +4,7 @@
  * delivery-status fields per failed recipient, the original headers and
  * never the original body, CRLF everywhere, hostile values, failures.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

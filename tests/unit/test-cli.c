@@ -4,7 +4,7 @@
  * program is invoked under, "--", recipients kept intact, and the
  * --help / --version texts.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>

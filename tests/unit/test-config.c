@@ -1,11 +1,11 @@
 /*
- * test-config.c - unit tests for config.c: msmtprc syntax and quoting,
+ * test-config.c - unit tests for smtprc.c: msmtprc syntax and quoting,
  * every command and its validation (each error message form), obsolete
  * spellings, eval, defaults and parent inheritance, the lookup order and
  * the permission check (temporary files), account selection, the
  * --pretend listing, and the aliases file. Prints TAP.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <pwd.h>
 #include <stdlib.h>
@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "../../src/config.h"   /* not "config.h": that name resolves to the generated header here */
-#include "config-parse.h"
+#include "smtprc.h"
+#include "smtprc-parse.h"
 #include "result.h"
 #include "tap.h"
 #include "util.h"

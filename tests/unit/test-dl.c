@@ -6,7 +6,7 @@
  * not mapped until a run needs them. This program links neither
  * library (only libsmtpfwd.a), so "mapped" means "loaded by smtpfwd".
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dlfcn.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * DSN parameters. struct options and struct account are built by hand;
  * aliases files live in a mkdtemp directory.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +13,7 @@
 
 #include "address.h"
 #include "cli.h"
-/* src/config.h by path, so that a generated config.h left in a build
- * directory (searched first by the tests) can never shadow it. */
-#include "../../src/config.h"
+#include "smtprc.h"
 #include "envelope.h"
 #include "intake.h"
 #include "tap.h"

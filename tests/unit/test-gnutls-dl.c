@@ -4,7 +4,7 @@
  * checks the version, and makes the gnutls_xxx macros call the library.
  * This program does not link GnuTLS itself (only libsmtpfwd.a).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dlfcn.h>
 #include <string.h>

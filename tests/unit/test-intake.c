@@ -6,7 +6,7 @@
  * large inputs, and the failure paths (unwritable directory, read error,
  * write error), each checked against the exact bytes of the output file.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

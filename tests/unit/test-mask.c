@@ -5,7 +5,7 @@
  * strings, the replacement (never longer than what it hides, the longest
  * match first), and what is deliberately left alone (short strings).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>

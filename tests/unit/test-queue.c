@@ -7,7 +7,7 @@
  * in new/, the -bp/--queue-json listing, --queue-remove and
  * --queue-retry. Prints TAP.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/config.h"   /* not "config.h": that name resolves to the generated header here */
+#include "smtprc.h"
 #include "cli.h"
 #include "envelope.h"
 #include "intake.h"

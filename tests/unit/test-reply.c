@@ -6,7 +6,7 @@
  * across read-chunk boundaries, partial refusal, QUIT after ".", LMTP,
  * timeouts and disconnects).
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <poll.h>

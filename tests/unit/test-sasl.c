@@ -4,7 +4,7 @@
  * OAUTHBEARER, and full SCRAM-SHA-256(-PLUS) exchanges against a GNU SASL
  * server session in the same process.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
  * secret_store_password do so in a child without a D-Bus session.
  */
 #define _GNU_SOURCE 1
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +25,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* src/config.h by path (see test-envelope.c). */
-#include "../../src/config.h"
+#include "smtprc.h"
 #include "secret.h"
 #include "tap.h"
 

@@ -10,7 +10,7 @@
  * record I/O through conn_write/conn_read_line, the session description,
  * and that the system trust store is loaded only when needed.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "config.h"
+#include "smtprc.h"
 #include "conn.h"
 #include "result.h"
 #include "tap.h"

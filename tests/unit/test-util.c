@@ -13,7 +13,7 @@
  * before free() when the secret flag is set.
  */
 #define _GNU_SOURCE 1
-#include <autoconfig.h>
+#include <config.h>
 
 #include <errno.h>
 #include <signal.h>

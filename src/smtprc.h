@@ -1,5 +1,5 @@
 /*
- * config.h - the ~/.smtprc parser: msmtprc syntax and semantics, account
+ * smtprc.h - the ~/.smtprc parser: msmtprc syntax and semantics, account
  * inheritance and selection, the permission check for files that hold a
  * password, and the aliases file.
  *
@@ -47,8 +47,8 @@
  * A password that only comes from `eval` output does not count; errors
  * inside eval output are reported at the line of the `eval`.
  */
-#ifndef SMTPFWD_CONFIG_H
-#define SMTPFWD_CONFIG_H
+#ifndef SMTPFWD_SMTPRC_H
+#define SMTPFWD_SMTPRC_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -127,7 +127,7 @@ struct account {
                                     and PIPELINING */
     bool tls_session_cache;      /* default on: resume TLS sessions across runs */
 
-    /* added by config.c */
+    /* filled in by smtprc.c */
     char *maildomain;            /* msmtp's obsolete `maildomain` (for %M); NULL = unset */
     unsigned long long set_mask; /* internal: which settings were set explicitly
                                     (by the defaults in force or a line); used for
@@ -138,7 +138,7 @@ struct config {
     struct account **accounts;   /* owned, in definition order */
     size_t naccounts;
     char *user_file;             /* the user file that was read, or NULL */
-    /* added by config.c */
+    /* filled in by smtprc.c */
     char *system_file;           /* the system file that was read, or NULL */
 };
 

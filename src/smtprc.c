@@ -1,16 +1,16 @@
 /*
- * config.c - the configuration files and what is done with the accounts
- * (see config.h): the lookup order (system file, -C FILE, ~/.smtprc,
+ * smtprc.c - the configuration files and what is done with the accounts
+ * (see smtprc.h): the lookup order (system file, -C FILE, ~/.smtprc,
  * $XDG_CONFIG_HOME/smtpfwd/config), reading a file through one fd and
  * the permission check for files that hold a password, account
  * selection by name or envelope sender, the --pretend listing, the
  * effective port, and the aliases file.
  *
- * The syntax itself lives in config-parse.c. This file must not deliver
+ * The syntax itself lives in smtprc-parse.c. This file must not deliver
  * or expand %U/%H/%M for delivery (envelope.c does that), and prints only
  * from config_print_account().
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "config-parse.h"
+#include "smtprc-parse.h"
 #include "i18n.h"
 #include "util.h"
 

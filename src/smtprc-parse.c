@@ -1,5 +1,5 @@
 /*
- * config-parse.c - msmtprc syntax and semantics (see config.h): line
+ * smtprc-parse.c - msmtprc syntax and semantics (see smtprc.h): line
  * splitting and quoting, the table of every command (msmtp 1.8's list,
  * smtpfwd's spool commands, smtpfwd's maildomain) with its validation
  * (the EHLO name check after %H expansion, fingerprints in their canonical
@@ -9,11 +9,11 @@
  * table and validation (errors then RC_USAGE, naming the option).
  *
  * It owns struct account memory (creation, copying, freeing). It never
- * opens files (config.c does), never prints except one warning for an
+ * opens files (smtprc.c does), never prints except one warning for an
  * ignored obsolete command, and wipes every buffer that may hold a
  * password.
  */
-#include <autoconfig.h>
+#include <config.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,7 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config-parse.h"
+#include "smtprc-parse.h"
 #include "i18n.h"
 #include "log.h"
 #include "util.h"

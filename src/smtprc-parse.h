@@ -1,15 +1,15 @@
 /*
- * config-parse.h - private interface between config.c (files, selection,
- * --pretend listing, aliases) and config-parse.c (msmtprc syntax, the
+ * smtprc-parse.h - private interface between smtprc.c (files, selection,
+ * --pretend listing, aliases) and smtprc-parse.c (msmtprc syntax, the
  * command table, validation, eval, inheritance). Not for other modules:
- * they use config.h.
+ * they use smtprc.h.
  */
 #ifndef SMTPFWD_CONFIG_PARSE_H
 #define SMTPFWD_CONFIG_PARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "config.h"
+#include "smtprc.h"
 #include "result.h"
 
 /* How a setting's argument is validated, stored and printed. */
