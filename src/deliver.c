@@ -29,7 +29,7 @@
 #include "envelope.h"
 #include "i18n.h"
 #include "idn.h"
-#include "intake.h"
+#include "message.h"
 #include "log.h"
 #include "secret.h"
 #include "tls.h"
