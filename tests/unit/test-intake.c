@@ -1170,6 +1170,41 @@ static void test_chunking(void)
     check_chunking(long_section, sizeof long_section - 1, &small, "section over header_max");
 }
 
+/* ---------------------------------------------------------------- drain */
+
+static void test_drain(void)
+{
+    /* A regular file: read to its end. */
+    int fd = input_file("To: a@x\n\nbody\n", 14);
+    intake_drain(fd);
+    tap_int((long long)lseek(fd, 0, SEEK_CUR), 14, "drain: a file is read to its end");
+    close(fd);
+
+    /* A non-blocking pipe whose writer is slow: drained to the end of
+     * input (contract 7), not only to the first "nothing yet". */
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(99);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        write_all(p[1], "first\n", 6);
+        usleep(200 * 1000);           /* let the reader find the pipe empty */
+        write_all(p[1], "second\n", 7);
+        _exit(0);
+    }
+    close(p[1]);
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    intake_drain(p[0]);
+    char c;
+    ssize_t k = read(p[0], &c, 1);
+    tap_ok(k == 0, "drain: a non-blocking pipe is read to the end of input");
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
     test_line_ends();
@@ -1183,6 +1218,7 @@ int main(void)
     test_long();
     test_overflow();
     test_reader();
+    test_drain();
     test_chunking();
     test_failures();
     test_file();
