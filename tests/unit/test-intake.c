@@ -4,7 +4,10 @@
  * on a terminal, the header scan (Bcc removal, -t recipients, Resent
  * blocks, added From/Date/Message-ID), the caps on the header section,
  * large inputs, and the failure paths (unwritable directory, read error,
- * write error), each checked against the exact bytes of the output file.
+ * write error), each checked against the exact bytes of the output file;
+ * intake_begin/feed/end: every chunking of a message (one octet at a
+ * time, every cut, cuts around each line end) gives the file, facts and
+ * outcome of one feed; intake_abort and intake_drain.
  */
 #include <config.h>
 
