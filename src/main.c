@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "i18n.h"
 #include "intake.h"
 #include "log.h"
+#include "message.h"
 #include "queue.h"
 #include "result.h"
 #include "secret.h"
