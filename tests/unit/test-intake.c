@@ -70,6 +70,24 @@ static char *read_back(int fd, size_t *len)
     return p;
 }
 
+/* A pipe p and a child process to write into it: returns 0 in the child,
+ * which writes to p[1] and _exits, and the child's pid in the parent,
+ * which reads p[0] (each side's other end is closed). */
+static pid_t fork_writer(int p[2])
+{
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(99);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(99);
+    }
+    close(pid == 0 ? p[0] : p[1]);
+    return pid;
+}
+
 static void run_fd(struct run *x, int fd, const struct intake_opts *o)
 {
     memset(x, 0, sizeof *x);
@@ -288,13 +306,8 @@ static void test_random(void)
     done(&x);
 
     int p[2];
-    if (pipe(p) != 0) {
-        perror("pipe");
-        exit(99);
-    }
-    pid_t pid = fork();
+    pid_t pid = fork_writer(p);
     if (pid == 0) {
-        close(p[0]);
         /* Odd-sized writes so read boundaries fall everywhere. */
         for (size_t off = 0; off < n;) {
             size_t k = 1 + rng() % 5000;
@@ -306,7 +319,6 @@ static void test_random(void)
         }
         _exit(0);
     }
-    close(p[1]);
     memset(&x, 0, sizeof x);
     x.rc = intake_read(p[0], &(struct intake_opts){ 0 }, &x.m, &x.r);
     close(p[0]);
@@ -1186,19 +1198,13 @@ static void test_drain(void)
     /* A non-blocking pipe whose writer is slow: drained to the end of
      * input (contract 7), not only to the first "nothing yet". */
     int p[2];
-    if (pipe(p) != 0) {
-        perror("pipe");
-        exit(99);
-    }
-    pid_t pid = fork();
+    pid_t pid = fork_writer(p);
     if (pid == 0) {
-        close(p[0]);
         write_all(p[1], "first\n", 6);
         usleep(200 * 1000);           /* let the reader find the pipe empty */
         write_all(p[1], "second\n", 7);
         _exit(0);
     }
-    close(p[1]);
     fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
     intake_drain(p[0]);
     char c;
