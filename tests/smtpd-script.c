@@ -65,6 +65,7 @@ enum rule_kind {
     RK_RAW,          /* raw-reply KEY bytes (sent exactly) */
     RK_CLOSE,        /* close-after KEY */
     RK_SILENT,       /* silent-after KEY */
+    RK_HANGUP,       /* hangup-after KEY: reply, then close */
     RK_SEND_AFTER,   /* send-after KEY text (lines, CRLF appended) */
     RK_RAW_AFTER,    /* raw-after KEY bytes */
     RK_DELAY,        /* delay-reply KEY ms */
@@ -310,12 +311,14 @@ static void load_script(const char *path, struct script *sc)
             struct rule *ru = add_rule(sc, k);
             parse_key(key, ru, where);
             set_text(ru, text, k == RK_REPLY || k == RK_SEND_AFTER, where);
-        } else if (strcmp(cmd, "close-after") == 0 || strcmp(cmd, "silent-after") == 0) {
+        } else if (strcmp(cmd, "close-after") == 0 || strcmp(cmd, "silent-after") == 0
+                   || strcmp(cmd, "hangup-after") == 0) {
             char *text;
             char *key = split_word(rest, &text);
             if (!key[0])
                 die("%s: %s needs a command key", where, cmd);
-            struct rule *ru = add_rule(sc, cmd[0] == 'c' ? RK_CLOSE : RK_SILENT);
+            struct rule *ru = add_rule(sc, cmd[0] == 'c' ? RK_CLOSE
+                                           : cmd[0] == 's' ? RK_SILENT : RK_HANGUP);
             parse_key(key, ru, where);
         } else if (strcmp(cmd, "delay-reply") == 0) {
             char *text;
@@ -1403,6 +1406,8 @@ static void respond(struct session *s, const char *key)
         s->data_match = 2;   /* DATA\r\n counts as the leading CRLF */
     }
     if (strcmp(key, "QUIT") == 0 && rlen >= 1 && reply[0] == '2')
+        s->closed = true;
+    if (find_rule(sc, RK_HANGUP, key, nth, s->conn_no))
         s->closed = true;
     /* The transaction, for BDAT's default reply. */
     if (strcmp(key, "MAIL") == 0 || strcmp(key, "RSET") == 0 || strcmp(key, ".") == 0
