@@ -1380,7 +1380,8 @@ static void respond(struct session *s, const char *key)
     else
         reply = default_reply(key);
     size_t rlen = ru ? ru->len : strlen(reply);
-    if (strcmp(key, "EHLO") == 0)
+    /* An LMTP server's LHLO reply offers extensions as EHLO's does. */
+    if (is_ehlo || strcmp(key, "LHLO") == 0)
         s->pipelining_offered = memmem(reply, rlen, "PIPELINING", 10) != NULL;
     const struct rule *after = find_rule(sc, RK_SEND_AFTER, key, nth, s->conn_no);
     if (!after)
