@@ -1253,14 +1253,11 @@ static char *default_ehlo(const struct session *s)
     return r;
 }
 
-/* Default replies (README: "Defaults"). */
+/* Default replies (README: "Defaults"); EHLO's is default_ehlo(). */
 static const char *default_reply(const char *key)
 {
     if (strcmp(key, "CONNECT") == 0)
         return "220 mx.test ESMTP smtpd-script ready\r\n";
-    if (strcmp(key, "EHLO") == 0)
-        return "250-mx.test greets you\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-               "250-SIZE 10240000\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n";
     if (strcmp(key, "HELO") == 0)
         return "250 mx.test\r\n";
     if (strcmp(key, "MAIL") == 0)
