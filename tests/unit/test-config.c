@@ -18,9 +18,10 @@
 #include "smtprc-parse.h"
 #include "result.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test-config-XXXXXX";
+static const char *tmpdir;
 
 /* Parse text as file "t.rc"; returns the config (or NULL) and leaves the
  * error message in *msg (caller frees) when parsing failed. */
@@ -68,16 +69,7 @@ static void expect_error_prefix(const char *text, const char *prefix, const char
 
 static char *write_file(const char *name, const char *text, mode_t mode)
 {
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(99);
-    }
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-    return path;
+    return tu_write_file(tmpdir, name, text, mode);
 }
 
 static char *slurp(const char *path)
@@ -1179,10 +1171,7 @@ static void test_aliases(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("config");
     test_msmtp_examples();
     test_defaults_in_code();
     test_errors();
@@ -1200,6 +1189,6 @@ int main(void)
     test_print();
     test_aliases();
     test_no_eval();
-    rmdir(tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

@@ -16,20 +16,13 @@
 #include "envelope.h"
 #include "message.h"
 #include "tap.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/test-envelope-XXXXXX";
+static const char *tmpdir;
 
 static char *write_file(const char *name, const char *text)
 {
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(99);
-    }
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return tu_write_file(tmpdir, name, text, 0644);
 }
 
 /* Render the recipients as "a ; b ; c". */
@@ -538,23 +531,13 @@ static void test_dsn(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("envelope");
     test_expand();
     test_mail_domain();
     test_sender();
     test_recipients();
     test_aliases();
     test_dsn();
-
-    const char *names[] = { "aliases", "aliases-default", "aliases-bad" };
-    for (size_t i = 0; i < 3; i++) {
-        char *p = xasprintf("%s/%s", tmpdir, names[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

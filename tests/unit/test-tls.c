@@ -36,10 +36,11 @@
 #include "conn.h"
 #include "result.h"
 #include "tap.h"
+#include "testutil.h"
 #include "tls.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test-tls-XXXXXX";
+static const char *tmpdir;
 
 /* A read deadline ms from now (valid until the next call). */
 static const struct conn_deadline *in_ms(int ms)
@@ -928,9 +929,9 @@ static int cache_files(char *out, size_t outsize)
 
 static void cache_clear(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/smtpfwd'", cache_root);
-    if (system(cmd) != 0)
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/smtpfwd", cache_root);
+    if (tu_rmtree(dir) != 0)
         exit(99);
 }
 
@@ -1096,10 +1097,7 @@ static void test_session_cache(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("tls");
     make_pki();
     snprintf(cache_root, sizeof cache_root, "%s/cache", tmpdir);
     setenv("XDG_CACHE_HOME", cache_root, 1);
@@ -1114,9 +1112,6 @@ int main(void)
     test_pending_before_tls();
     test_session_cache();
 
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test-tls: cannot remove %s\n", tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

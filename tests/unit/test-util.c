@@ -24,8 +24,9 @@
 
 #include "util.h"
 #include "tap.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/test-util-XXXXXX";
+static const char *tmpdir;
 
 static char *path_of(const char *name)
 {
@@ -34,13 +35,7 @@ static char *path_of(const char *name)
 
 static char *write_bytes(const char *name, const char *data, size_t n)
 {
-    char *path = path_of(name);
-    FILE *f = fopen(path, "w");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-        perror(path);
-        exit(99);
-    }
-    return path;
+    return tu_write_bytes(tmpdir, name, data, n, 0644);
 }
 
 static void test_regular(void)
@@ -196,23 +191,13 @@ static void test_grown(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("util");
     test_regular();
     test_empty();
     test_limit();
     test_not_regular();
     test_links_and_errors();
     test_grown();
-    char *p;
-    const char *names[] = { "regular", "empty", "limit" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        p = path_of(names[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }
