@@ -141,6 +141,37 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     free(s);
 }
 
+static bool escape_byte(unsigned char c, unsigned flags)
+{
+    if (c < 0x20 || c == 0x7f)
+        return true;
+    if (c == '\\')
+        return (flags & ESCAPE_BACKSLASH) != 0;
+    return c >= 0x80 && (flags & ESCAPE_8BIT) != 0;
+}
+
+void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = data, *end = p + n;
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && !escape_byte(*p, flags))
+            p++;
+        if (p > run)
+            buf_append(b, run, (size_t)(p - run));
+        if (p == end)
+            break;
+        if (*p == '\\') {
+            buf_append(b, "\\\\", 2);
+        } else {
+            char e[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
+            buf_append(b, e, sizeof e);
+        }
+        p++;
+    }
+}
+
 void buf_reset(struct buf *b)
 {
     b->len = 0;
