@@ -60,13 +60,6 @@ struct tls_session {
     char *cache_path;         /* the session cache file, or NULL (no caching) */
 };
 
-static unsigned tls_trust_loads;
-
-unsigned tls_system_trust_loads(void)
-{
-    return tls_trust_loads;
-}
-
 /* ---------------------------------------------------------------- */
 /* configuration */
 
@@ -263,7 +256,6 @@ static int tls_load_trust(struct tls_session *t, const struct tls_config *cfg, s
         if (tls_load_pem(t, TLS_PEM_TRUST, cfg->trust_file, NULL, r) != 0)
             return -1;
     } else {
-        tls_trust_loads++;
         int e = gnutls_certificate_set_x509_system_trust(t->cred);
         if (e <= 0) {
             result_set(r, RC_CONFIG,
