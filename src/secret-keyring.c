@@ -125,27 +125,30 @@ char *secret_keyring_lookup(const struct account *a)
     return copy;
 }
 
-static int keyring_account_ok(const struct account *a, struct result *r)
+/* libsecret for storing or removing the password of a->user at
+ * a->host; NULL with r set: RC_CONFIG when the account has no host or no
+ * user (the keyring entry is looked up by both), RC_UNAVAILABLE when
+ * libsecret cannot be loaded (purpose starts that message). */
+static const struct keyring_lib *keyring_for_account(const struct account *a,
+                                                     const char *purpose, struct result *r)
 {
     if (!a->host) {
         result_set(r, RC_CONFIG, _("account %s has no host: the keyring entry needs one"),
                    secret_or_none(a->name));
-        return -1;
+        return NULL;
     }
     if (!a->user) {
         result_set(r, RC_CONFIG, _("account %s has no user: the keyring entry needs one"),
                    secret_or_none(a->name));
-        return -1;
+        return NULL;
     }
-    return 0;
+    return keyring_load(purpose, r);
 }
 
 int secret_store_password(const struct account *a, struct result *r)
 {
-    if (keyring_account_ok(a, r) != 0)
-        return -1;
     const struct keyring_lib *lib =
-        keyring_load(_("cannot store the password in the keyring"), r);
+        keyring_for_account(a, _("cannot store the password in the keyring"), r);
     if (!lib)
         return -1;
     char *pw = secret_prompt_new_password(a, r);
@@ -171,10 +174,8 @@ int secret_store_password(const struct account *a, struct result *r)
 
 int secret_forget_password(const struct account *a, struct result *r)
 {
-    if (keyring_account_ok(a, r) != 0)
-        return -1;
     const struct keyring_lib *lib =
-        keyring_load(_("cannot remove the password from the keyring"), r);
+        keyring_for_account(a, _("cannot remove the password from the keyring"), r);
     if (!lib)
         return -1;
     GError *err = NULL;

@@ -820,18 +820,11 @@ int tls_session_info(const struct tls_session *t, struct tls_info *info)
         }
         gnutls_x509_crt_deinit(crt);
     }
-    if (!info->subject)
-        info->subject = xstrdup("?");
-    if (!info->issuer)
-        info->issuer = xstrdup("?");
-    if (!info->not_before)
-        info->not_before = xstrdup("?");
-    if (!info->not_after)
-        info->not_after = xstrdup("?");
-    if (!info->sha256)
-        info->sha256 = xstrdup("?");
-    if (!info->sha1)
-        info->sha1 = xstrdup("?");
+    char **unknown[] = { &info->subject, &info->issuer, &info->not_before, &info->not_after,
+                         &info->sha256, &info->sha1 };
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+        if (!*unknown[i])
+            *unknown[i] = xstrdup("?");
     return 0;
 }
 
