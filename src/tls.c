@@ -7,8 +7,9 @@
  * gnutls_session_set_verify_cert, re-checked with
  * gnutls_certificate_verify_peers3 so the reason can be reported),
  * fingerprint pinning, the certcheck-off warning, record I/O with
- * send()/recv() conventions, channel binding data, the session
- * description for --serverinfo, and close_notify.
+ * send()/recv() conventions, channel binding data, and close_notify.
+ * The session cache is tls-cache.c's, the text of the session
+ * description for --serverinfo tls-info.c's; waits go through clock.h.
  *
  * Must not: know anything about SMTP, load the system trust store when
  * the handshake does not need it (fingerprint pinned, own trust file,
@@ -19,14 +20,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -39,6 +35,7 @@
 #include "log.h"
 #include "tls.h"
 #include "tls-cache.h"
+#include "tls-info.h"
 
 /* GnuTLS' defaults, TLS 1.2 at least, and X25519 moved to the front of
  * the key-exchange groups: the client's first key share is then the one
@@ -117,22 +114,6 @@ static int tls_parse_fingerprint(const char *s, unsigned char out[32])
             return -1;
     }
     return n == 20 || n == 32 ? n : -1;
-}
-
-/* Bytes as "AA:BB:...". Caller frees. */
-static char *tls_hex_colons(const unsigned char *b, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *s = xmalloc(n ? n * 3 : 1);
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            s[j++] = ':';
-        s[j++] = hex[b[i] >> 4];
-        s[j++] = hex[b[i] & 15];
-    }
-    s[j] = '\0';
-    return s;
 }
 
 /* The name the messages use for the server. */
@@ -491,14 +472,6 @@ static void tls_handshake_failed(const struct tls_session *t, const char *name, 
     }
 }
 
-/* The server's leaf certificate (DER), or NULL. */
-static const gnutls_datum_t *tls_leaf(const struct tls_session *t)
-{
-    unsigned n = 0;
-    const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
-    return certs && n > 0 ? certs : NULL;
-}
-
 static void tls_warn_certcheck_off(const struct tls_config *cfg)
 {
     if (cfg->account)
@@ -531,7 +504,7 @@ static int tls_verify(struct tls_session *t, const struct tls_config *cfg, const
                          "hex pairs separated by ':'"), cfg->fingerprint);
             return -1;
         }
-        const gnutls_datum_t *leaf = tls_leaf(t);
+        const gnutls_datum_t *leaf = tls_leaf_cert(t->s);
         if (!leaf) {
             result_set(r, RC_NOPERM, _("TLS certificate verification failed for %s: the "
                                        "server sent no certificate"), name);
@@ -731,12 +704,11 @@ const char *tls_session_error(const struct tls_session *t)
 
 const char *tls_session_version(const struct tls_session *t)
 {
-    const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->s));
-    return v ? v : "TLS";
+    return tls_version_name(t->s);
 }
 
 /* ---------------------------------------------------------------- */
-/* channel binding, description */
+/* channel binding, description (tls-info.c) */
 
 int tls_session_channel_binding(const struct tls_session *t, const char *type,
                                 struct buf *out)
@@ -768,63 +740,9 @@ int tls_session_channel_binding(const struct tls_session *t, const char *type,
     return 0;
 }
 
-static char *tls_time_text(time_t t)
-{
-    struct tm tm;
-    char s[64];
-    if (t == (time_t)-1 || !gmtime_r(&t, &tm) || strftime(s, sizeof s, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        return xstrdup("?");
-    return xstrdup(s);
-}
-
-static char *tls_fingerprint_text(gnutls_x509_crt_t crt, gnutls_digest_algorithm_t alg)
-{
-    unsigned char d[64];
-    size_t n = sizeof d;
-    if (gnutls_x509_crt_get_fingerprint(crt, alg, d, &n) < 0)
-        return xstrdup("?");
-    return tls_hex_colons(d, n);
-}
-
 int tls_session_info(const struct tls_session *t, struct tls_info *info)
 {
-    memset(info, 0, sizeof *info);
-    info->version = xstrdup(tls_session_version(t));
-    const char *suite = NULL;
-#if GNUTLS_VERSION_NUMBER >= 0x030703
-    suite = gnutls_ciphersuite_get(t->s);
-#endif
-    if (suite) {
-        info->cipher = xstrdup(suite);
-    } else {
-        char *desc = gnutls_session_get_desc(t->s);
-        info->cipher = xstrdup(desc ? desc : "?");
-        gnutls_free(desc);
-    }
-    const gnutls_datum_t *leaf = tls_leaf(t);
-    gnutls_x509_crt_t crt;
-    if (leaf && gnutls_x509_crt_init(&crt) == 0) {
-        if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) == 0) {
-            gnutls_datum_t dn = { NULL, 0 };
-            if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0)
-                info->subject = xstrndup((const char *)dn.data, dn.size);
-            gnutls_free(dn.data);
-            dn.data = NULL;
-            if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0)
-                info->issuer = xstrndup((const char *)dn.data, dn.size);
-            gnutls_free(dn.data);
-            info->not_before = tls_time_text(gnutls_x509_crt_get_activation_time(crt));
-            info->not_after = tls_time_text(gnutls_x509_crt_get_expiration_time(crt));
-            info->sha256 = tls_fingerprint_text(crt, GNUTLS_DIG_SHA256);
-            info->sha1 = tls_fingerprint_text(crt, GNUTLS_DIG_SHA1);
-        }
-        gnutls_x509_crt_deinit(crt);
-    }
-    char **unknown[] = { &info->subject, &info->issuer, &info->not_before, &info->not_after,
-                         &info->sha256, &info->sha1 };
-    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
-        if (!*unknown[i])
-            *unknown[i] = xstrdup("?");
+    tls_info_fill(t->s, info);
     return 0;
 }
 
