@@ -7,8 +7,9 @@
  * SIGINT, SIGQUIT, SIGTERM or SIGHUP arrives during the prompt: the
  * signal is raised again once the terminal is back), and reading one
  * password line (at most PASSWORD_LINE_MAX - 1 bytes). Must not: echo,
- * log or keep a password (every line buffer is wiped), or open a
- * terminal that is not the controlling one.
+ * log or keep a password (every line buffer is wiped), or ask on a
+ * terminal when standard input is not one for --store-password (a
+ * script run from a terminal must not stop at a prompt).
  */
 #include <config.h>
 
