@@ -15,11 +15,17 @@
  * And buf_put_escaped(), the one escaper of untrusted bytes for display:
  * exact output for each kind of byte under each flag, every byte value
  * against the rule, appending to what a buffer holds, and NUL bytes.
+ *
+ * And clock.h, the waits of conn.c and tls.c: the time left to a
+ * deadline (0 once passed, capped at INT_MAX), the one-fd wait (ready,
+ * deadline passed, a closed fd), and the timeout text.
  */
 #define _GNU_SOURCE 1
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "util.h"
 #include "tap.h"
 
@@ -278,6 +285,47 @@ static void test_escape(void)
     free(ctl);
 }
 
+static void test_clock(void)
+{
+    long long a = clock_now_ms(), b = clock_now_ms();
+    tap_ok(a > 0 && b >= a, "clock: the monotonic clock does not go back");
+    tap_int(clock_ms_left(a - 1), 0, "clock: a deadline passed leaves 0");
+    tap_int(clock_ms_left(LLONG_MAX), INT_MAX, "clock: a far deadline is capped at INT_MAX");
+    int left = clock_ms_left(clock_now_ms() + 60000);
+    tap_ok(left > 0 && left <= 60000, "clock: a deadline a minute away leaves at most a minute");
+
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(99);
+    }
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() - 1), 0,
+            "clock_wait_fd: a deadline already passed is 0, without waiting");
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() + 20), 0,
+            "clock_wait_fd: nothing to read until the deadline is 0");
+    tap_int(clock_wait_fd(p[1], POLLOUT, clock_now_ms() + 10000), 1,
+            "clock_wait_fd: a writable pipe is ready");
+    tap_ok(write(p[1], "x", 1) == 1, "clock_wait_fd: a byte written");
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() + 10000), 1,
+            "clock_wait_fd: a readable pipe is ready");
+    close(p[0]);
+    close(p[1]);
+    /* a closed fd: poll() reports POLLNVAL, which ends the wait as ready
+     * (the read that follows reports the error) */
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() + 10000), 1,
+            "clock_wait_fd: a closed fd ends the wait at once (POLLNVAL)");
+
+    char *t = clock_describe_ms(1000);
+    tap_str(t, "1 second", "clock_describe_ms: one second");
+    free(t);
+    t = clock_describe_ms(300000);
+    tap_str(t, "300 seconds", "clock_describe_ms: whole seconds");
+    free(t);
+    t = clock_describe_ms(1500);
+    tap_str(t, "1500 milliseconds", "clock_describe_ms: not whole seconds");
+    free(t);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -291,6 +339,7 @@ int main(void)
     test_links_and_errors();
     test_grown();
     test_escape();
+    test_clock();
     char *p;
     const char *names[] = { "regular", "empty", "limit" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
