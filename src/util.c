@@ -155,20 +155,26 @@ void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = data, *end = p + n;
     while (p < end) {
-        const unsigned char *run = p;
-        while (p < end && !escape_byte(*p, flags))
-            p++;
-        if (p > run)
-            buf_append(b, run, (size_t)(p - run));
-        if (p == end)
-            break;
-        if (*p == '\\') {
-            buf_append(b, "\\\\", 2);
-        } else {
-            char e[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
-            buf_append(b, e, sizeof e);
+        /* A slice at a time, with room for the worst case (every byte
+         * escaped, four out) reserved once and written in place. */
+        size_t k = (size_t)(end - p) < 4096 ? (size_t)(end - p) : 4096;
+        buf_grow(b, 4 * k);
+        char *o = b->data + b->len;
+        for (const unsigned char *stop = p + k; p < stop; p++) {
+            if (!escape_byte(*p, flags)) {
+                *o++ = (char)*p;
+            } else if (*p == '\\') {
+                *o++ = '\\';
+                *o++ = '\\';
+            } else {
+                *o++ = '\\';
+                *o++ = 'x';
+                *o++ = hex[*p >> 4];
+                *o++ = hex[*p & 15];
+            }
         }
-        p++;
+        b->len = (size_t)(o - b->data);
+        b->data[b->len] = '\0';
     }
 }
 

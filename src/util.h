@@ -55,7 +55,9 @@ enum {
  * control byte (0x00..0x1f, 0x7f) written as \xNN (lower-case hex), so
  * the text can carry no line break or terminal escape sequence; flags add
  * the backslash and the bytes 0x80..0xff. NUL bytes in data are escaped
- * like the others. Runs of bytes kept as they are are copied at once. */
+ * like the others. Written in place, 4 KiB of input at a time (room for
+ * the worst case reserved once per slice): no allocation or printf per
+ * byte. */
 void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags);
 
 /* Overwrite n bytes at p with zeros in a way the compiler keeps. */
