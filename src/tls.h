@@ -107,8 +107,4 @@ const char *tls_session_version(const struct tls_session *t);
  * free everything. NULL is fine. */
 void tls_session_close(struct tls_session *t);
 
-/* Test hook: how many times this process loaded the system trust
- * store (it must only happen when a handshake needs it). */
-unsigned tls_system_trust_loads(void);
-
 #endif

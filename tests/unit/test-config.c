@@ -976,6 +976,24 @@ static void test_files(void)
                    && strstr(r.msg, "create ~/.smtprc"),
                "no file: message");
         result_clear(&r);
+        /* the message names the files looked for: the system file that
+         * SMTPFWD_SYSCONF names, or none when it is empty */
+        char *user_rc = util_expand_home("~/.smtprc");
+        msg = xasprintf("no configuration file found (looked in %s, %s and %s/smtpfwd/config); "
+                        "create ~/.smtprc", missing, user_rc, tmpdir);
+        tap_int(config_load(NULL, &cfg, &r), -1, "no file: an error again");
+        tap_str(r.msg, msg, "no file: the system file SMTPFWD_SYSCONF names is in the message");
+        free(msg);
+        result_clear(&r);
+        setenv("SMTPFWD_SYSCONF", "", 1);
+        msg = xasprintf("no configuration file found (looked in %s and %s/smtpfwd/config); "
+                        "create ~/.smtprc", user_rc, tmpdir);
+        tap_int(config_load(NULL, &cfg, &r), -1, "SMTPFWD_SYSCONF empty, no user file: an error");
+        tap_str(r.msg, msg, "SMTPFWD_SYSCONF empty: no system file in the message");
+        free(msg);
+        free(user_rc);
+        result_clear(&r);
+        setenv("SMTPFWD_SYSCONF", missing, 1);
         /* XDG file */
         char *xdgdir = xasprintf("%s/smtpfwd", tmpdir);
         mkdir(xdgdir, 0700);
@@ -999,7 +1017,7 @@ static void test_files(void)
         cfg = NULL;
         result_clear(&r);
     } else {
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < 11; i++)
             tap_ok(1, "# SKIP ~/.smtprc exists");
     }
     free(home_rc);
