@@ -437,36 +437,36 @@ def split_steps(sections):
 
 
 class PortHolder:
-    """Keeps one loopback port for a multi-step case: bound but not
-    listening while the server is down (connections are refused), handed
-    to smtpd-script (--listen-fd) while it is up."""
+    """Keeps one loopback port for a multi-step case, from its first step
+    to its last. The holder's own socket stays bound (never listening) the
+    whole time, so that no other process gets the port between steps
+    (neither a server binding port 0 nor a client's ephemeral port); while
+    a step's server is up it listens on a second socket bound to the same
+    port (SO_REUSEPORT, same user), handed to smtpd-script (--listen-fd).
+    While the server is down nothing listens: connections are refused."""
 
     def __init__(self):
         import socket
         self.socket_mod = socket
-        self.port = 0
-        self.sock = None
-        self.bind()
+        self.sock = self._bound(0)
+        self.port = self.sock.getsockname()[1]
 
-    def bind(self):
+    def _bound(self, port):
         socket = self.socket_mod
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
-            s.bind(('127.0.0.1', self.port))
+            s.bind(('127.0.0.1', port))
         except OSError as e:
             s.close()
-            raise CaseError('cannot bind port %d again: %s' % (self.port, e))
-        self.port = s.getsockname()[1]
-        self.sock = s
+            raise CaseError('cannot bind port %d again: %s' % (port, e))
+        return s
 
     def take(self):
-        """The bound socket for smtpd-script (the caller closes it after the
-        server started, so that the port dies with the server)."""
-        if self.sock is None:
-            self.bind()
-        s, self.sock = self.sock, None
-        return s
+        """A socket bound to the port for smtpd-script (the caller closes
+        it after the server started, so that the listener dies with the
+        server)."""
+        return self._bound(self.port)
 
     def close(self):
         if self.sock is not None:
