@@ -2,7 +2,7 @@
  * flush.c - delivering the spool (queue.h: queue_flush and
  * queue_flush_detached): scanning each account's spool, choosing the due
  * entries, one delivery session per account for all of them, recording
- * each recipient's outcome, backoff with jitter, expiry, and the
+ * each attempt by the queue's policy (queue_record_attempt), expiry, and the
  * delivery status notifications (bounce.c builds them; they are sent
  * from here through the same account, with the null sender).
  *
@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -55,8 +54,6 @@
 #define FLUSH_BATCH_MAX 65536
 /* tmp/ files older than this are leftovers of a killed process. */
 #define FLUSH_TMP_MAX_AGE 3600
-/* First retry after a failed attempt; doubles with every attempt. */
-#define FLUSH_FIRST_BACKOFF 60.0
 
 struct flush_run;
 
@@ -72,7 +69,7 @@ struct flush_item {
     struct message msg;
     struct delivery d;
     bool attempted;
-    bool recorded;                  /* the outcome was written (flush_delivered) */
+    bool recorded;                  /* the outcome was recorded and written (flush_delivered) */
     bool finished;                  /* removed or moved: nothing left to do */
     /* its notification */
     struct envelope benv;
@@ -120,24 +117,6 @@ static struct flush_stats *flush_stats_for(struct flush_run *run, const struct a
 
 /* ------------------------------------------------------------ timing */
 
-/* Wait before the next attempt: min(cap, 60 s * 2^(attempts-1)) with
- * +-20 % jitter, never above cap, at least one second. */
-static long flush_backoff(const struct account *a, int attempts)
-{
-    double cap = a->queue_max_backoff > 0 ? (double)a->queue_max_backoff : 3600.0;
-    double wait = FLUSH_FIRST_BACKOFF;
-    for (int i = 1; i < attempts && wait < cap; i++)
-        wait *= 2;
-    if (wait > cap)
-        wait = cap;
-    uint32_t rnd;
-    random_bytes(&rnd, sizeof rnd);
-    wait *= 0.8 + 0.4 * ((double)rnd / 4294967295.0);
-    if (wait > cap)
-        wait = cap;
-    return wait < 1 ? 1 : (long)wait;
-}
-
 static bool flush_expired(const struct flush_item *it, time_t now)
 {
     return it->a->queue_lifetime > 0 && it->e.created + (time_t)it->a->queue_lifetime < now;
@@ -161,13 +140,6 @@ static bool flush_any(const struct queue_entry *e, enum queue_rcpt_state st)
         if (e->rcpts[i].state == st)
             return true;
     return false;
-}
-
-static void flush_set(char **dst, const char *value)
-{
-    char *v = value ? xstrdup(value) : NULL;
-    free(*dst);
-    *dst = v;
 }
 
 /* Every recipient still pending fails: the entry outlived queue_lifetime. */
@@ -239,36 +211,6 @@ static void flush_prepare(struct flush_item *it)
     it->attempted = true;
 }
 
-/* Record the session's outcome in the entry. */
-static void flush_apply(struct flush_item *it, const struct delivery *d)
-{
-    struct queue_entry *e = &it->e;
-    const struct result *mr = &d->result;
-    for (size_t j = 0; j < it->env.nrcpts; j++) {
-        struct queue_rcpt *q = &e->rcpts[it->idx[j]];
-        const struct smtp_rcpt *sr = d->rcpts ? &d->rcpts[j] : NULL;
-        enum rcpt_status st = sr ? sr->status : RCPT_PENDING;
-        if (st == RCPT_DELIVERED) {
-            q->state = QRCPT_DELIVERED;
-            flush_set(&q->error, NULL);
-        } else if (st == RCPT_PERMFAIL) {
-            q->state = QRCPT_FAILED;
-            flush_set(&q->error, sr->reply);
-        } else if (st == RCPT_TEMPFAIL) {
-            flush_set(&q->error, sr->reply);
-        } else if (mr->cls == RC_DATAERR) {
-            /* The message itself was refused (5xx to MAIL, DATA or the
-             * end of data, or it cannot be sent at all): permanent. */
-            q->state = QRCPT_FAILED;
-            flush_set(&q->error, d->reply ? d->reply : mr->msg);
-        }
-    }
-    if (mr->cls != RC_OK)
-        flush_set(&e->last_error, mr->msg);
-    else if (!flush_any(e, QRCPT_PENDING))
-        flush_set(&e->last_error, NULL);
-}
-
 /* Write the entry's state durably; a failure is a local failure. */
 static int flush_update(struct flush_run *run, struct flush_item *it)
 {
@@ -324,13 +266,10 @@ static void flush_finish(struct flush_run *run, struct flush_item *it, bool upda
     st->delivered++;
 }
 
-/* Some recipient is still pending: back off and keep it. */
+/* Some recipient is still pending (the attempt was recorded with its
+ * next attempt, queue_record_attempt): keep it. */
 static void flush_defer(struct flush_run *run, struct flush_item *it)
 {
-    if (it->attempted || it->e.bounce == QBOUNCE_PENDING) {
-        it->e.attempts++;
-        it->e.next_attempt = run->now + flush_backoff(it->a, it->e.attempts);
-    }
     (void)flush_update(run, it);
     flush_stats_for(run, it->a)->deferred++;
 }
@@ -356,7 +295,7 @@ static void flush_session(const struct account *a, struct delivery *d, size_t n)
 static void flush_delivered(struct delivery *d, void *arg)
 {
     struct flush_item *it = arg;
-    flush_apply(it, d);
+    queue_record_attempt(&it->e, it->a, d, it->idx, it->run->now);
     it->recorded = true;
     if (flush_any(&it->e, QRCPT_PENDING)) {
         flush_defer(it->run, it);
@@ -383,8 +322,7 @@ static void flush_bounce_failed(struct flush_run *run, struct flush_item *it)
         flush_finish(run, it, false);
         return;
     }
-    it->e.attempts++;
-    it->e.next_attempt = run->now + flush_backoff(it->a, it->e.attempts);
+    queue_schedule_retry(&it->e, it->a, run->now);
     (void)flush_update(run, it);
     flush_stats_for(run, it->a)->deferred++;
 }
@@ -437,8 +375,9 @@ static void flush_account(struct flush_run *run, const struct account *a,
         if (!items[i]->attempted)
             continue;
         items[i]->d = d[k++];
+        /* Not recorded by the done callback: recorded here, stored below. */
         if (!items[i]->recorded)
-            flush_apply(items[i], &items[i]->d);
+            queue_record_attempt(&items[i]->e, a, &items[i]->d, items[i]->idx, run->now);
     }
 
     char *mail_domain = envelope_mail_domain(a);

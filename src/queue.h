@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
+#include "deliver.h"
 #include "result.h"
 
 struct account;
@@ -176,6 +177,54 @@ struct queue_initial {
 int queue_enqueue_after(const struct account *a, const struct envelope *env,
                         const struct message *m, const struct queue_initial *init,
                         char **id, struct result *r);
+
+/* The one policy for what a delivery attempt means for the spool.
+ *
+ * Per recipient: delivered -> "delivered" (its error cleared); refused
+ * for good (5xx) -> "failed" with the server's words; refused for now
+ * (4xx) -> stays "pending" with them. A recipient the server gave no
+ * final word for shares the message's fate: when the message itself was
+ * refused (RC_DATAERR: a 5xx to MAIL, DATA or the end of data, or it
+ * cannot be sent at all, doc/architecture.md's exit status 65) it
+ * "failed" with the refusing reply, because no retry cures that;
+ * otherwise it stays "pending" and keeps its error (in a new entry made
+ * by queue_enqueue_attempt: the message's). While a recipient is pending the next
+ * attempt backs off (queue_backoff). */
+
+/* Seconds to wait before the next attempt after `attempts` attempts:
+ * min(cap, 60 s * 2^(attempts-1)) with +-20 % jitter, never above the cap
+ * (the account's queue_max_backoff, else an hour), at least one second. */
+long queue_backoff(const struct account *a, int attempts);
+
+/* Count one more attempt of e and set its next attempt by queue_backoff
+ * from now. */
+void queue_schedule_retry(struct queue_entry *e, const struct account *a, time_t now);
+
+/* Record attempt d in entry e (in memory; the caller stores it with
+ * queue_entry_update): d delivered e's recipients idx[j] for j <
+ * d->env->nrcpts (d->env->rcpts[j] is e->rcpts[idx[j]].addr; idx NULL:
+ * the same order). Sets each recipient's state and error by the policy
+ * above and e's last error (the message's error; cleared when nothing is
+ * left pending); when a recipient is still pending, counts the attempt
+ * and schedules the next one (queue_schedule_retry). */
+void queue_record_attempt(struct queue_entry *e, const struct account *a,
+                          const struct delivery *d, const size_t *idx, time_t now);
+
+/* After a failed direct delivery d of (env, m): keep the message in the
+ * spool when the failure is worth a retry (result_worth_retry: the one
+ * rule), when some recipient was refused temporarily, or when only some
+ * recipients were refused for good (they are kept as failed for a
+ * bounce; the others were delivered or are retried). The entry holds
+ * what is left to do, states by the policy above, one attempt counted;
+ * its next attempt backs off when the server answered for a recipient
+ * and is due at the next flush when the server was not reached at all.
+ * Returns 0 once durably queued (*id set, caller frees; *bounce_due set
+ * when a recipient failed, so that a flush should send the bounce), 1
+ * when the message is not to be kept (the caller still owns it), -1 with
+ * r set when it could not be queued (as queue_enqueue). */
+int queue_enqueue_attempt(const struct account *a, const struct envelope *env,
+                          const struct message *m, const struct delivery *d, char **id,
+                          bool *bounce_due, struct result *r);
 
 /* Note on queue_entry_open (queue.c): it also returns 1 when the entry
  * vanished or was replaced between open and lock (another process
