@@ -1,6 +1,6 @@
 /*
- * flush.c - delivering the spool (queue.h: queue_flush and
- * queue_flush_detached): scanning each account's spool, choosing the due
+ * flush.c - delivering the spool (flush.h: flush_queue and
+ * flush_queue_detached): scanning each account's spool, choosing the due
  * entries, one delivery session per account for all of them, recording
  * each attempt by the queue's policy (queue_record_attempt), expiry, and the
  * delivery status notifications (bounce.c builds them; they are sent
@@ -39,6 +39,7 @@
 #include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "flush.h"
 #include "i18n.h"
 #include "intake.h"
 #include "log.h"
@@ -609,7 +610,7 @@ static size_t flush_batch_max(void)
     return (size_t)rl.rlim_cur - FLUSH_FD_RESERVE;
 }
 
-enum result_class queue_flush(const struct config *cfg, const char *account, bool force)
+enum result_class flush_queue(const struct config *cfg, const char *account, bool force)
 {
     struct flush_run run = { .cfg = cfg, .now = time(NULL), .force = force };
     struct result r = RESULT_INIT;
@@ -670,7 +671,7 @@ enum result_class queue_flush(const struct config *cfg, const char *account, boo
     return run.worst;
 }
 
-void queue_flush_detached(const struct config *cfg, const char *account)
+void flush_queue_detached(const struct config *cfg, const char *account)
 {
     fflush(stdout);
     fflush(stderr);
@@ -697,7 +698,7 @@ void queue_flush_detached(const struct config *cfg, const char *account)
         for (int fd = 3; fd < max; fd++)
             (void)close(fd);
         log_set_verbose(0);
-        (void)queue_flush(cfg, account, false);
+        (void)flush_queue(cfg, account, false);
         _exit(0);
     }
     int status;

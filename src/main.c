@@ -23,6 +23,7 @@
 #include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "flush.h"
 #include "i18n.h"
 #include "intake.h"
 #include "log.h"
@@ -120,7 +121,7 @@ static int run_queue_command(const struct options *o)
     int status = 0;
     switch (o->mode) {
     case MODE_FLUSH:
-        status = result_exit_status(queue_flush(cfg, o->account, o->flush_force));
+        status = result_exit_status(flush_queue(cfg, o->account, o->flush_force));
         break;
     case MODE_LIST_QUEUE:
         if (queue_list(cfg, stdout, o->queue_json, &r) != 0)
@@ -228,7 +229,7 @@ static int queue_after_failure(const struct account *a, const struct config *cfg
     if (rc != 0)
         return status;
     if (bounce_due)
-        queue_flush_detached(cfg, a->name);
+        flush_queue_detached(cfg, a->name);
     return 0;
 }
 
@@ -325,7 +326,7 @@ static int run_send(const struct options *o)
         tell_queued(id, &d);
     free(id);
     if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
-        queue_flush_detached(cfg, a->name);
+        flush_queue_detached(cfg, a->name);
     deliver_free(&d);
 
 out:

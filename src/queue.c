@@ -9,7 +9,7 @@
  * inspect or change the spool (-bp/mailq, --queue-json, --queue-remove,
  * --queue-retry) are in queue-admin.c.
  *
- * It does not deliver: queue_flush and queue_flush_detached live in
+ * It does not deliver: flush_queue and flush_queue_detached live in
  * flush.c, bounces in bounce.c. It never prints.
  */
 #include <config.h>

@@ -1,6 +1,8 @@
 /*
  * queue.h - the per-user spool (doc/architecture.md, "The spool"): enqueue with
- * maildir discipline, list, lock, flush with backoff and expiry, bounces.
+ * maildir discipline, list, lock, and the one policy for what a delivery
+ * attempt means for an entry (recipient states, backoff with jitter).
+ * Delivering the spool is flush.h's; bounces are bounce.h's.
  *
  * Location: the account's queue_dir, else $XDG_STATE_HOME/smtpfwd/queue,
  * else HOME/.local/state/smtpfwd/queue with HOME from the user database.
@@ -142,16 +144,6 @@ int queue_fsync_dir(const char *dir);
 /* -bp / mailq: list every entry of every account's spool in the stable
  * text format (or JSON with --queue-json). */
 int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r);
-
-/* -q / --flush: deliver every due entry (all with force), one connection
- * per account, each entry locked for its whole delivery. account limits
- * the flush to one account (NULL = all). Returns the class of the worst
- * local failure (delivery failures stay in the spool and are not errors). */
-enum result_class queue_flush(const struct config *cfg, const char *account, bool force);
-
-/* Start a detached flush of one account (double fork, setsid, standard
- * streams on /dev/null) and return at once. */
-void queue_flush_detached(const struct config *cfg, const char *account);
 
 /* --queue-remove ID... / --queue-retry ID... */
 int queue_remove(const struct config *cfg, char **ids, int n, struct result *r);
