@@ -7,29 +7,29 @@
  * from here through the same account, with the null sender).
  *
  * Owns: the order of state changes that makes a flush safe to kill at
- * any point. Each entry is locked (queue_entry_open) for its whole
- * delivery. Right after each entry's transaction (deliver_session's
- * done callback, before the next message is sent) its new state is
- * written durably (queue_entry_update) before the entry is moved to
- * failed/ or removed; a fully delivered entry is removed (its unlink is the durable
- * record) and only rewritten when that fails. A notification is marked
+ * any point. Each entry is locked (queue_scan_next with QUEUE_OPEN_LOCK)
+ * for its whole delivery. Right after each entry's transaction
+ * (deliver_session's done callback, before the next message is sent) its
+ * new state is written durably (queue_handle_update) before the entry is
+ * moved to failed/ or removed; a fully delivered entry is removed (its
+ * unlink is the durable record) and only rewritten when that fails. A notification is marked
  * "bounce: pending" durably before it is sent and "bounce: sent" after
  * the server's 250, so a crash in between may send it twice, never lose
  * it. A crash between a message's final "." reply and the update may
  * deliver that message twice (at least once, never lost); nothing else may.
  *
- * Must not: know the entry format (queue.c), speak SMTP (deliver.c),
+ * Must not: know the entry format (queue-entry.c) or touch the spool's
+ * files (it reaches entries through queue.h's handles and scans), decide
+ * what an attempt means (queue_record_attempt), speak SMTP (deliver.c),
  * decide exit statuses (result.c).
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,16 +53,14 @@
 #define FLUSH_FD_RESERVE 64
 #define FLUSH_BATCH_MIN 64
 #define FLUSH_BATCH_MAX 65536
-/* tmp/ files older than this are leftovers of a killed process. */
-#define FLUSH_TMP_MAX_AGE 3600
 
 struct flush_run;
 
 struct flush_item {
     struct flush_run *run;
-    const char *dir;                /* the spool it lives in (not owned) */
+    const struct queue_spool *spool;    /* the spool it lives in (not owned) */
     const struct account *a;        /* the entry's account */
-    int fd;                         /* open and locked; -1 once closed */
+    struct queue_entry_handle *h;   /* open and locked; NULL once closed */
     struct queue_entry e;
     /* the delivery of its pending recipients */
     struct envelope env;            /* strings borrowed from e; rcpts array owned */
@@ -92,7 +90,7 @@ struct flush_run {
     size_t batch_max;               /* entries per session (open files) */
     struct flush_stats *stats;      /* one per account seen */
     size_t nstats;
-    const char *unsynced;           /* spool whose new/ had removals not yet synced */
+    const struct queue_spool *unsynced; /* spool with removals not yet synced */
 };
 
 static void flush_local_failure(struct flush_run *run, struct result *r)
@@ -177,9 +175,8 @@ static void flush_item_free(struct flush_item *it)
     it->env.rcpts = NULL;
     free(it->idx);
     it->idx = NULL;
-    if (it->fd >= 0)
-        close(it->fd);
-    it->fd = -1;
+    queue_handle_close(it->h);
+    it->h = NULL;
     queue_entry_free(&it->e);
 }
 
@@ -201,10 +198,7 @@ static void flush_prepare(struct flush_item *it)
     it->env.dsn_notify = e->dsn_notify;
     it->env.dsn_return = e->dsn_return;
     it->env.dsn_envid = e->dsn_envid;
-    it->msg.fd = it->fd;
-    it->msg.offset = e->body_offset;
-    it->msg.size = e->size;
-    it->msg.has_8bit = e->body_8bit;
+    queue_handle_message(it->h, e, &it->msg);
     it->d.env = &it->env;
     it->d.msg = &it->msg;
     it->d.done = flush_delivered;
@@ -216,7 +210,7 @@ static void flush_prepare(struct flush_item *it)
 static int flush_update(struct flush_run *run, struct flush_item *it)
 {
     struct result r = RESULT_INIT;
-    if (queue_entry_update(it->dir, &it->e, &it->fd, &r) == 0)
+    if (queue_handle_update(it->h, &it->e, &r) == 0)
         return 0;
     flush_local_failure(run, &r);
     return -1;
@@ -229,14 +223,9 @@ static void flush_sync_removals(struct flush_run *run)
 {
     if (!run->unsynced)
         return;
-    char *ndir = xasprintf("%s/new", run->unsynced);
-    if (queue_fsync_dir(ndir) != 0) {
-        struct result r = RESULT_INIT;
-        result_set(&r, RC_IOERR, _("cannot sync the spool directory %s: %s"), ndir,
-                   strerror(errno));
+    struct result r = RESULT_INIT;
+    if (queue_spool_sync(run->unsynced, &r) != 0)
         flush_local_failure(run, &r);
-    }
-    free(ndir);
     run->unsynced = NULL;
 }
 
@@ -249,20 +238,20 @@ static void flush_finish(struct flush_run *run, struct flush_item *it, bool upda
     if (flush_any(&it->e, QRCPT_FAILED)) {
         if (!updated)
             (void)flush_update(run, it);
-        if (queue_entry_move_failed(it->dir, &it->e, &r) != 0)
+        if (queue_handle_move_failed(it->h, &r) != 0)
             flush_local_failure(run, &r);
         st->failed++;
         return;
     }
-    if (run->unsynced && run->unsynced != it->dir)
+    if (run->unsynced && run->unsynced != it->spool)
         flush_sync_removals(run);
-    if (queue_entry_remove(it->dir, &it->e, &r) != 0) {
+    if (queue_handle_remove(it->h, false, &r) != 0) {
         flush_local_failure(run, &r);
         /* At least record who has it, so nobody gets it twice. */
         if (!updated)
             (void)flush_update(run, it);
     } else {
-        run->unsynced = it->dir;
+        run->unsynced = it->spool;
     }
     st->delivered++;
 }
@@ -337,7 +326,9 @@ static bool flush_prepare_bounce(struct flush_run *run, struct flush_item *it,
     if (flush_update(run, it) != 0)
         return false;
     struct result r = RESULT_INIT;
-    if (bounce_build_domain(&it->e, it->fd, util_host_name(), mail_domain, &it->bmsg, &r) != 0) {
+    struct message orig;
+    queue_handle_message(it->h, &it->e, &orig);
+    if (bounce_build_domain(&it->e, orig.fd, util_host_name(), mail_domain, &it->bmsg, &r) != 0) {
         flush_local_failure(run, &r);
         return false;
     }
@@ -414,7 +405,7 @@ static void flush_account(struct flush_run *run, const struct account *a,
         flush_session(a, d, nb);
     for (size_t i = 0, k = 0; i < n && k < nb; i++) {
         struct flush_item *it = items[i];
-        if (it->fd < 0 || !it->bd.env)
+        if (!it->h || !it->bd.env)
             continue;
         it->bd = d[k++];
         if (it->bd.result.cls == RC_OK) {
@@ -455,111 +446,42 @@ static void flush_batch(struct flush_run *run, struct flush_item *batch, size_t 
 
 /* ----------------------------------------------------------- the spool */
 
-/* Remove files left in DIR/tmp by killed processes. */
-static void flush_clean_tmp(const char *dir, time_t now)
+/* An entry that cannot be used. Corrupt entries are set aside by the
+ * scan: that is handled. Refused ones (not ours, not safe) stay and
+ * need their owner, like any other local failure. */
+static void flush_entry_failure(struct flush_run *run, struct result *r)
 {
-    char *tdir = xasprintf("%s/tmp", dir);
-    DIR *d = opendir(tdir);
-    if (!d) {
-        free(tdir);
-        return;
+    if (r->cls == RC_DATAERR) {
+        log_warning("%s", r->msg ? r->msg : "");
+        result_clear(r);
+    } else {
+        flush_local_failure(run, r);
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        /* Only our own leftovers: never remove another user's file. */
-        if (S_ISREG(st.st_mode) && st.st_uid == geteuid()
-            && st.st_mtime + FLUSH_TMP_MAX_AGE < now) {
-            if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-                log_debug(1, _("removed the leftover spool file %s/%s"), tdir, de->d_name);
-        }
-    }
-    closedir(d);
-    free(tdir);
-}
-
-static int flush_cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entry names in DIR/new, oldest first (ids start with the time).
- * Returns 0 (a missing directory is an empty spool) or -1 with r set. */
-static int flush_list(const char *dir, char ***names, size_t *n, struct result *r)
-{
-    *names = NULL;
-    *n = 0;
-    char *ndir = xasprintf("%s/new", dir);
-    DIR *d = opendir(ndir);
-    if (!d) {
-        int err = errno;
-        if (err != ENOENT)
-            result_set(r, RC_IOERR, _("cannot read the spool directory %s: %s"), ndir,
-                       strerror(err));
-        free(ndir);
-        return err == ENOENT ? 0 : -1;
-    }
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 32;
-            *names = xrealloc(*names, cap * sizeof **names);
-        }
-        (*names)[(*n)++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    free(ndir);
-    if (*n > 1)
-        qsort(*names, *n, sizeof **names, flush_cmp_names);
-    return 0;
 }
 
 /* Open the entries of one spool and deliver the due ones. */
-static void flush_dir(struct flush_run *run, const char *dir, const char *only,
-                      struct flush_item *batch, size_t *nbatch)
+static void flush_spool(struct flush_run *run, const struct queue_spool *spool,
+                        const char *only, struct flush_item *batch, size_t *nbatch)
 {
     struct result r = RESULT_INIT;
-    char **names;
-    size_t n;
-    if (queue_dir_check(dir, &r) != 0) {
+    queue_spool_clean(spool, run->now);
+    struct queue_scan *sc = queue_scan_start(spool, QUEUE_NEW, QUEUE_OPEN_LOCK, &r);
+    if (!sc) {
         flush_local_failure(run, &r);
         return;
     }
-    flush_clean_tmp(dir, run->now);
-    if (flush_list(dir, &names, &n, &r) != 0) {
-        flush_local_failure(run, &r);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *path = xasprintf("%s/new/%s", dir, names[i]);
+    for (;;) {
         struct flush_item *it = &batch[*nbatch];
         memset(it, 0, sizeof *it);
-        it->fd = -1;
         it->msg.fd = -1;
         it->bmsg.fd = -1;
-        it->dir = dir;
+        it->spool = spool;
         it->run = run;
-        int rc = queue_entry_open(path, &it->fd, &it->e, &r);
-        free(path);
-        if (rc == 1)
-            continue;           /* another flush has it, or it is gone */
-        if (rc != 0) {
-            /* Corrupt entries are set aside by queue_entry_open: that is
-             * handled. Refused ones (not ours, not safe) stay and need
-             * their owner, like any other local failure. */
-            if (r.cls == RC_DATAERR) {
-                log_warning("%s", r.msg ? r.msg : "");
-                result_clear(&r);
-            } else {
-                flush_local_failure(run, &r);
-            }
+        int rc = queue_scan_next(sc, &it->h, &it->e, &r);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            flush_entry_failure(run, &r);
             continue;
         }
         if (only && strcmp(it->e.account, only) != 0) {
@@ -570,7 +492,7 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
         if (!it->a) {
             log_warning(_("spool entry %s is for account %s, which is not in the "
                           "configuration any more; it stays in %s"),
-                        it->e.id, it->e.account, dir);
+                        it->e.id, it->e.account, queue_spool_name(spool));
             flush_item_free(it);
             continue;
         }
@@ -584,9 +506,7 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
             *nbatch = 0;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    queue_scan_end(sc);
 }
 
 /* How many entries one session may hold open: the soft open-file limit,
@@ -610,10 +530,15 @@ static size_t flush_batch_max(void)
     return (size_t)rl.rlim_cur - FLUSH_FD_RESERVE;
 }
 
+/* A spool that cannot be found or is refused (queue_spools). */
+static void flush_refused(struct result *r, void *arg)
+{
+    flush_local_failure(arg, r);
+}
+
 enum result_class flush_queue(const struct config *cfg, const char *account, bool force)
 {
     struct flush_run run = { .cfg = cfg, .now = time(NULL), .force = force };
-    struct result r = RESULT_INIT;
     const struct account *only = NULL;
     if (account) {
         only = config_find(cfg, account);
@@ -624,32 +549,15 @@ enum result_class flush_queue(const struct config *cfg, const char *account, boo
     }
 
     /* The distinct spools (accounts usually share the default one). */
-    char **dirs = xcalloc(cfg->naccounts + 1, sizeof *dirs);
-    size_t ndirs = 0;
-    for (size_t i = 0; i < cfg->naccounts; i++) {
-        const struct account *a = cfg->accounts[i];
-        if (only && a != only)
-            continue;
-        char *dir = queue_dir_path(a, &r);   /* checked by flush_dir */
-        if (!dir) {
-            flush_local_failure(&run, &r);
-            continue;
-        }
-        bool seen = false;
-        for (size_t j = 0; j < ndirs && !seen; j++)
-            seen = strcmp(dirs[j], dir) == 0;
-        if (seen)
-            free(dir);
-        else
-            dirs[ndirs++] = dir;
-    }
+    size_t nspools = 0;
+    struct queue_spool **spools = queue_spools(cfg, only, 0, &nspools, flush_refused, &run);
 
     run.batch_max = flush_batch_max();
     struct flush_item *batch = xcalloc(run.batch_max, sizeof *batch);
     size_t nbatch = 0;
-    for (size_t i = 0; i < ndirs; i++) {
-        flush_dir(&run, dirs[i], account, batch, &nbatch);
-        /* Items point at their directory: deliver before moving on. */
+    for (size_t i = 0; i < nspools; i++) {
+        flush_spool(&run, spools[i], account, batch, &nbatch);
+        /* Items point at their spool: deliver before moving on. */
         if (nbatch > 0)
             flush_batch(&run, batch, nbatch);
         nbatch = 0;
@@ -665,9 +573,7 @@ enum result_class flush_queue(const struct config *cfg, const char *account, boo
                   s->n, s->a->name, s->delivered, s->deferred, s->failed);
     }
     free(run.stats);
-    for (size_t i = 0; i < ndirs; i++)
-        free(dirs[i]);
-    free(dirs);
+    queue_spools_free(spools, nspools);
     return run.worst;
 }
 

@@ -206,19 +206,16 @@ static void test_record(void)
     config_free(cfg);
 }
 
-/* Open the queued entry id of spool and return it parsed in *e (0). */
-static int open_queued(const char *spool, const char *id, struct queue_entry *e)
+/* Open the queued entry id of sp and return it parsed in *e (0). */
+static int open_queued(struct queue_spool *sp, const char *id, struct queue_entry *e)
 {
-    char *path = xasprintf("%s/new/%s", spool, id ? id : "none");
-    int fd = -1;
+    struct queue_entry_handle *h = NULL;
     struct result r = RESULT_INIT;
-    int rc = queue_entry_open(path, &fd, e, &r);
+    int rc = queue_entry_find(&sp, 1, id ? id : "none", 0, &h, e, &r);
     if (rc != 0)
-        printf("# open %s: %s\n", path, r.msg ? r.msg : "locked");
+        printf("# open %s: %s\n", id ? id : "none", r.msg ? r.msg : "not found");
     result_clear(&r);
-    if (fd >= 0)
-        close(fd);
-    free(path);
+    queue_handle_close(h);
     return rc;
 }
 
@@ -227,6 +224,10 @@ static void test_enqueue_attempt(void)
     char *spool = xasprintf("%s/spool", tmpdir);
     struct config *cfg = make_config(spool, NULL);
     const struct account *a = config_find(cfg, "work");
+    struct result sr = RESULT_INIT;
+    struct queue_spool *sp = queue_spool_of(a, true, &sr);
+    tap_ok(sp != NULL, "the spool");
+    result_clear(&sr);
     const char *text = "Subject: t\r\n\r\nhello\r\n";
     char *path = xasprintf("%s/msg", tmpdir);
     struct message m = { .fd = -1 };
@@ -249,7 +250,7 @@ static void test_enqueue_attempt(void)
     tap_int(queue_enqueue_attempt(a, &env, &m, &d, &id, &bounce, &r), 0,
             "server not reached: queued");
     tap_ok(!bounce, "no bounce due");
-    tap_int(open_queued(spool, id, &e), 0, "the entry opens");
+    tap_int(open_queued(sp, id, &e), 0, "the entry opens");
     tap_int((long long)e.nrcpts, 2, "both recipients kept");
     tap_int(e.rcpts[0].state, QRCPT_PENDING, "pending");
     tap_str(e.rcpts[1].error, "connection refused", "with the message's error");
@@ -266,7 +267,7 @@ static void test_enqueue_attempt(void)
     make_delivery(&d, &env, 2, o2, r2, RC_TEMPFAIL, "not delivered to 1 of 2", NULL);
     before = time(NULL);
     tap_int(queue_enqueue_attempt(a, &env, &m, &d, &id, &bounce, &r), 0, "4xx: queued");
-    tap_int(open_queued(spool, id, &e), 0, "the entry opens");
+    tap_int(open_queued(sp, id, &e), 0, "the entry opens");
     tap_int((long long)e.nrcpts, 1, "the delivered recipient is left out");
     tap_str(e.rcpts[0].addr, "b@example.org", "the one refused for now is kept");
     tap_str(e.rcpts[0].error, "451 4.7.1 later", "with the server's words");
@@ -285,7 +286,7 @@ static void test_enqueue_attempt(void)
     tap_int(queue_enqueue_attempt(a, &env, &m, &d, &id, &bounce, &r), 0,
             "message refused beside a 4xx recipient: queued");
     tap_ok(bounce, "a bounce is due");
-    tap_int(open_queued(spool, id, &e), 0, "the entry opens");
+    tap_int(open_queued(sp, id, &e), 0, "the entry opens");
     tap_int(e.rcpts[0].state, QRCPT_FAILED, "the unanswered recipient failed");
     tap_str(e.rcpts[0].error, "554 5.7.1 no", "with the refusing reply");
     tap_int(e.rcpts[1].state, QRCPT_PENDING, "the 4xx recipient waits");
@@ -328,6 +329,7 @@ static void test_enqueue_attempt(void)
     close(m.fd);
     unlink(path);
     free(path);
+    queue_spool_free(sp);
     config_free(cfg);
     free(spool);
 }
