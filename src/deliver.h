@@ -1,8 +1,9 @@
 /*
  * deliver.h - one delivery session: connect to the account's smarthost,
  * open SMTP, send one or more messages over that one connection, close,
- * and classify each result per recipient (delivered / temporary /
- * permanent). Reports every refused recipient with the server's words,
+ * and classify each result per recipient as this module's own outcome
+ * (enum deliver_outcome: delivered / temporary / permanent / unanswered,
+ * with the server's words); callers never see the SMTP client's states. Reports every refused recipient with the server's words,
  * writes the log line for each attempt, and computes the failure class
  * that decides the exit status (doc/architecture.md).
  */
