@@ -133,14 +133,6 @@ static char *flush_duration(long s)
     return xasprintf(ngettext("%ld second", "%ld seconds", (unsigned long)s), s);
 }
 
-static bool flush_any(const struct queue_entry *e, enum queue_rcpt_state st)
-{
-    for (size_t i = 0; i < e->nrcpts; i++)
-        if (e->rcpts[i].state == st)
-            return true;
-    return false;
-}
-
 /* Every recipient still pending fails: the entry outlived queue_lifetime. */
 static void flush_expire(struct flush_item *it)
 {
@@ -235,7 +227,7 @@ static void flush_finish(struct flush_run *run, struct flush_item *it, bool upda
 {
     struct flush_stats *st = flush_stats_for(run, it->a);
     struct result r = RESULT_INIT;
-    if (flush_any(&it->e, QRCPT_FAILED)) {
+    if (queue_entry_any(&it->e, QRCPT_FAILED)) {
         if (!updated)
             (void)flush_update(run, it);
         if (queue_handle_move_failed(it->h, &r) != 0)
@@ -287,10 +279,10 @@ static void flush_delivered(struct delivery *d, void *arg)
     struct flush_item *it = arg;
     queue_record_attempt(&it->e, it->a, d, it->idx, it->run->now);
     it->recorded = true;
-    if (flush_any(&it->e, QRCPT_PENDING)) {
+    if (queue_entry_any(&it->e, QRCPT_PENDING)) {
         flush_defer(it->run, it);
         d->queued_id = it->e.id;        /* the log line says it stays */
-    } else if (!flush_any(&it->e, QRCPT_FAILED)) {
+    } else if (!queue_entry_any(&it->e, QRCPT_FAILED)) {
         flush_finish(it->run, it, false);
         it->finished = true;
     } else {
@@ -354,7 +346,7 @@ static void flush_account(struct flush_run *run, const struct account *a,
         flush_stats_for(run, a)->n++;
         if (flush_expired(it, run->now))
             flush_expire(it);
-        if (flush_any(&it->e, QRCPT_PENDING))
+        if (queue_entry_any(&it->e, QRCPT_PENDING))
             flush_prepare(it);
     }
     /* deliver_session fills an array of deliveries; copy in and out. */
@@ -376,16 +368,16 @@ static void flush_account(struct flush_run *run, const struct account *a,
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         struct flush_item *it = items[i];
-        if (it->finished || (it->recorded && flush_any(&it->e, QRCPT_PENDING))) {
+        if (it->finished || (it->recorded && queue_entry_any(&it->e, QRCPT_PENDING))) {
             flush_item_free(it);
             continue;
         }
-        if (flush_any(&it->e, QRCPT_PENDING)) {
+        if (queue_entry_any(&it->e, QRCPT_PENDING)) {
             flush_defer(run, it);
             flush_item_free(it);
             continue;
         }
-        bool need_bounce = flush_any(&it->e, QRCPT_FAILED) && it->e.sender && *it->e.sender
+        bool need_bounce = queue_entry_any(&it->e, QRCPT_FAILED) && it->e.sender && *it->e.sender
                            && it->e.bounce != QBOUNCE_SENT;
         if (!need_bounce) {
             flush_finish(run, it, it->recorded);

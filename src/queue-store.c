@@ -416,11 +416,6 @@ enum queue_area queue_handle_area(const struct queue_entry_handle *h)
     return h->area;
 }
 
-const struct queue_spool *queue_handle_spool(const struct queue_entry_handle *h)
-{
-    return h->spool;
-}
-
 void queue_handle_message(const struct queue_entry_handle *h, const struct queue_entry *e,
                           struct message *m)
 {

@@ -155,14 +155,6 @@ static enum queue_rcpt_state queue_outcome(const struct delivery *d, size_t j,
     return QRCPT_PENDING;
 }
 
-static bool queue_any(const struct queue_entry *e, enum queue_rcpt_state st)
-{
-    for (size_t i = 0; i < e->nrcpts; i++)
-        if (e->rcpts[i].state == st)
-            return true;
-    return false;
-}
-
 void queue_record_attempt(struct queue_entry *e, const struct account *a,
                           const struct delivery *d, const size_t *idx, time_t now)
 {
@@ -174,7 +166,7 @@ void queue_record_attempt(struct queue_entry *e, const struct account *a,
         free(q->error);
         q->error = copy;
     }
-    bool pending = queue_any(e, QRCPT_PENDING);
+    bool pending = queue_entry_any(e, QRCPT_PENDING);
     if (d->result.cls != RC_OK || !pending) {
         char *last = d->result.cls != RC_OK && d->result.msg ? xstrdup(d->result.msg) : NULL;
         free(e->last_error);

@@ -96,6 +96,8 @@ int queue_entry_parse(const char *text, size_t len, long long file_size,
 /* Serialize the envelope part (up to and including the empty line). */
 char *queue_entry_format(const struct queue_entry *e);
 void queue_entry_free(struct queue_entry *e);
+/* Whether some recipient of e is in state st. */
+bool queue_entry_any(const struct queue_entry *e, enum queue_rcpt_state st);
 
 /* ---- Storage (queue-spool.c, queue-store.c) ------------------------------
  *
@@ -127,12 +129,15 @@ enum queue_area { QUEUE_NEW = 0, QUEUE_FAILED };
 struct queue_spool **queue_spools(const struct config *cfg, const struct account *only,
                                   unsigned flags, size_t *n,
                                   void (*refused)(struct result *r, void *arg), void *arg);
+/* Free what queue_spools returned (handles made from them must be closed
+ * first: they point into it). */
 void queue_spools_free(struct queue_spool **spools, size_t n);
 
 /* The spool of account a, checked, and created (mode 0700) when create
  * is set. Free with queue_spool_free. NULL with r set: RC_CONFIG when it
  * is refused or cannot be found, RC_CANTCREAT, RC_IOERR. */
 struct queue_spool *queue_spool_of(const struct account *a, bool create, struct result *r);
+/* Free s (NULL is fine); close the handles made from it first. */
 void queue_spool_free(struct queue_spool *s);
 
 /* The spool's directory, to name it in messages (owned by s). */
@@ -166,6 +171,7 @@ struct queue_scan *queue_scan_start(const struct queue_spool *s, enum queue_area
  * the lock corrupt or unreadable ones. It never blocks. */
 int queue_scan_next(struct queue_scan *sc, struct queue_entry_handle **h,
                     struct queue_entry *e, struct result *r);
+/* End the walk and free sc (NULL is fine); the handles it gave stay open. */
 void queue_scan_end(struct queue_scan *sc);
 
 /* Find the entry id in new/ or failed/ of the spools (in that order) and
@@ -178,8 +184,6 @@ int queue_entry_find(struct queue_spool *const *spools, size_t n, const char *id
 
 /* Where the entry is now. */
 enum queue_area queue_handle_area(const struct queue_entry_handle *h);
-/* The spool the entry is in (owned by the caller of the scan or find). */
-const struct queue_spool *queue_handle_spool(const struct queue_entry_handle *h);
 
 /* Point m at the message of the entry (e parsed from h) for reading
  * (deliver, bounce): m's descriptor belongs to h and is valid until the
@@ -248,8 +252,8 @@ int queue_enqueue_after(const struct account *a, const struct envelope *env,
  * cannot be sent at all, doc/architecture.md's exit status 65) it
  * "failed" with the refusing reply, because no retry cures that;
  * otherwise it stays "pending" and keeps its error (in a new entry made
- * by queue_enqueue_attempt: the message's). While a recipient is pending the next
- * attempt backs off (queue_backoff). */
+ * by queue_enqueue_attempt: the message's). While a recipient is pending
+ * the next attempt backs off (queue_backoff). */
 
 /* Seconds to wait before the next attempt after `attempts` attempts:
  * min(cap, 60 s * 2^(attempts-1)) with +-20 % jitter, never above the cap
@@ -261,7 +265,7 @@ long queue_backoff(const struct account *a, int attempts);
 void queue_schedule_retry(struct queue_entry *e, const struct account *a, time_t now);
 
 /* Record attempt d in entry e (in memory; the caller stores it with
- * queue_entry_update): d delivered e's recipients idx[j] for j <
+ * queue_handle_update): d delivered e's recipients idx[j] for j <
  * d->env->nrcpts (d->env->rcpts[j] is e->rcpts[idx[j]].addr; idx NULL:
  * the same order). Sets each recipient's state and error by the policy
  * above and e's last error (the message's error; cleared when nothing is
