@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "intake.h"
+#include "message.h"
 #include "queue.h"
 #include "queue-int.h"
 #include "util.h"

@@ -19,7 +19,7 @@
 #include "deliver.h"
 #include "envelope.h"
 #include "i18n.h"
-#include "intake.h"
+#include "message.h"
 #include "queue.h"
 #include "queue-int.h"
 #include "smtprc.h"

@@ -32,7 +32,6 @@
 #include <gnutls/x509.h>
 #include <gnutls/crypto.h>
 
-#include "smtprc.h"
 #include "gnutls-dl.h"
 #include "i18n.h"
 #include "log.h"
@@ -67,22 +66,6 @@ unsigned tls_system_trust_loads(void)
 
 /* ---------------------------------------------------------------- */
 /* configuration */
-
-void tls_config_from_account(struct tls_config *cfg, const struct account *a)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->host = a->tls_host_override && *a->tls_host_override ? a->tls_host_override : a->host;
-    cfg->certcheck = a->tls_certcheck;
-    cfg->trust_file = a->tls_trust_file;
-    cfg->crl_file = a->tls_crl_file;
-    cfg->fingerprint = a->tls_fingerprint;
-    cfg->cert_file = a->tls_cert_file;
-    cfg->key_file = a->tls_key_file;
-    cfg->priorities = a->tls_priorities;
-    cfg->min_dh_prime_bits = a->tls_min_dh_prime_bits;
-    cfg->account = a->name;
-    cfg->session_cache = a->tls_session_cache;
-}
 
 void tls_info_free(struct tls_info *info)
 {

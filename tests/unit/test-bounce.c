@@ -234,7 +234,7 @@ static void test_structure(void)
     free(hdr);
     free(s);
     if (rc == 0)
-        intake_free(&m);
+        message_free(&m);
     close(fd);
     queue_entry_free(&e);
 }
@@ -289,7 +289,7 @@ static void test_statuses_and_hostile(void)
            "headers-only message copied");
     free(s);
     if (rc == 0)
-        intake_free(&m);
+        message_free(&m);
     close(fd);
     queue_entry_free(&e);
 
@@ -303,7 +303,7 @@ static void test_statuses_and_hostile(void)
            "body without headers is not copied");
     free(s);
     if (rc == 0)
-        intake_free(&m);
+        message_free(&m);
     close(fd);
     queue_entry_free(&e);
 }

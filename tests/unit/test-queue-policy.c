@@ -17,7 +17,7 @@
 
 #include "deliver.h"
 #include "envelope.h"
-#include "intake.h"
+#include "message.h"
 #include "queue.h"
 #include "result.h"
 #include "smtprc.h"

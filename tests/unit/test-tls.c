@@ -31,6 +31,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "account-tls.h"
 #include "smtprc.h"
 #include "conn.h"
 #include "result.h"
@@ -888,13 +889,13 @@ static void test_config_from_account(void)
     a.tls_trust_file = "/x/ca.pem";
     a.tls_fingerprint = "AA";
     struct tls_config cfg;
-    tls_config_from_account(&cfg, &a);
+    account_tls_config(&cfg, &a);
     tap_str(cfg.host, "mail.example", "tls_config host from host");
     tap_str(cfg.account, "acct", "tls_config account name");
     tap_str(cfg.trust_file, "/x/ca.pem", "tls_config trust file");
     tap_ok(cfg.certcheck, "tls_config certcheck");
     a.tls_host_override = "override.example";
-    tls_config_from_account(&cfg, &a);
+    account_tls_config(&cfg, &a);
     tap_str(cfg.host, "override.example", "tls_host_override wins over host");
 }
 
