@@ -2,7 +2,8 @@
  * deliver.c - one delivery session (see deliver.h): account -> connection
  * -> SMTP session -> one or more messages, then the per-recipient and
  * per-message classification, the diagnostics on stderr and the log line
- * of every attempt.
+ * of every attempt. It maps the SMTP client's recipient states
+ * (smtp.h) to its own outcome (deliver.h): no other module reads them.
  *
  * Must not: touch a socket or speak SMTP itself (conn.[ch], smtp.[ch]),
  * or decide exit statuses (result_exit_status does, from the class).
@@ -33,6 +34,7 @@
 #include "message.h"
 #include "log.h"
 #include "secret.h"
+#include "smtp.h"
 #include "tls.h"
 
 static char *deliver_oneline(const char *text)
@@ -148,8 +150,8 @@ static int deliver_connect(const struct account *a, const struct tls_config *tls
  * DATA. Their RCPT reply ("250 recipient ok") is no reason for anything.
  * Others (the connection was lost, ...) stay as they are: the message's
  * own result speaks for them. */
-static void deliver_settle_accepted(struct delivery *d, const struct smtp_message *m,
-                                    const struct result *mr, const struct smtp_reply *lr)
+static void deliver_settle_accepted(struct smtp_message *m, const struct result *mr,
+                                    const struct smtp_reply *lr)
 {
     int code = 0;
     const char *text = NULL;
@@ -163,7 +165,7 @@ static void deliver_settle_accepted(struct delivery *d, const struct smtp_messag
     if (code == 0)
         return;
     for (size_t i = 0; i < m->nrcpts; i++) {
-        struct smtp_rcpt *rc = &d->rcpts[i];
+        struct smtp_rcpt *rc = &m->rcpts[i];
         if (rc->status != RCPT_ACCEPTED)
             continue;
         rc->status = code / 100 == 4 ? RCPT_TEMPFAIL : RCPT_PERMFAIL;
@@ -173,12 +175,38 @@ static void deliver_settle_accepted(struct delivery *d, const struct smtp_messag
     }
 }
 
+/* The SMTP client's word for each recipient, as this module's outcome
+ * (the only place that reads smtp.h's recipient states); the replies
+ * move into d. */
+static void deliver_export_rcpts(struct delivery *d, struct smtp_message *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        struct smtp_rcpt *rc = &m->rcpts[i];
+        struct deliver_rcpt *out = &d->rcpts[i];
+        switch (rc->status) {
+        case RCPT_DELIVERED: out->outcome = DELIVERY_DELIVERED; break;
+        case RCPT_TEMPFAIL:  out->outcome = DELIVERY_TEMPORARY; break;
+        case RCPT_PERMFAIL:  out->outcome = DELIVERY_PERMANENT; break;
+        case RCPT_PENDING:
+        case RCPT_ACCEPTED:  out->outcome = DELIVERY_UNANSWERED; break;
+        }
+        out->answered = rc->status != RCPT_PENDING;
+        free(out->reply);
+        out->reply = rc->reply;         /* moved: the SMTP copy is freed below */
+        rc->reply = NULL;
+    }
+}
+
 /* Send d over s and classify the outcome into d->result. */
 static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
 {
+    size_t nr = d->env->nrcpts;
+    struct smtp_rcpt *rcpts = xcalloc(nr ? nr : 1, sizeof *rcpts);
+    for (size_t i = 0; i < nr; i++)
+        rcpts[i].addr = d->env->rcpts[i];
     struct smtp_message m = {
         .sender = d->env->sender,
-        .rcpts = d->rcpts,
+        .rcpts = rcpts,
         .nrcpts = d->env->nrcpts,
         .fd = d->msg->fd,
         .offset = d->msg->offset,
@@ -198,7 +226,7 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
 
     size_t delivered = 0, perm = 0, temp = 0;
     for (size_t i = 0; i < m.nrcpts; i++) {
-        const struct smtp_rcpt *rc_i = &d->rcpts[i];
+        const struct smtp_rcpt *rc_i = &m.rcpts[i];
         if (rc_i->status == RCPT_DELIVERED) {
             delivered++;
         } else if (rc_i->status == RCPT_PERMFAIL || rc_i->status == RCPT_TEMPFAIL) {
@@ -225,7 +253,8 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
         cls = RC_TEMPFAIL;
     else
         cls = mr.cls != RC_OK ? mr.cls : RC_SOFTWARE;
-    deliver_settle_accepted(d, &m, &mr, lr);
+    deliver_settle_accepted(&m, &mr, lr);
+    deliver_export_rcpts(d, &m);
 
     if (cls != RC_OK) {
         if (mr.cls != RC_OK)
@@ -238,6 +267,9 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
     }
     result_clear(&mr);
     free(m.final_reply);
+    for (size_t i = 0; i < nr; i++)
+        free(rcpts[i].reply);
+    free(rcpts);
 }
 
 static int deliver_rank(enum result_class cls)
@@ -259,8 +291,6 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         result_clear(&d[i].result);
         size_t nr = d[i].env->nrcpts;
         d[i].rcpts = xcalloc(nr ? nr : 1, sizeof *d[i].rcpts);
-        for (size_t j = 0; j < nr; j++)
-            d[i].rcpts[j].addr = d[i].env->rcpts[j];
     }
 
     char *password = NULL;            /* secret: wiped after the session */

@@ -1,27 +1,45 @@
 /*
  * deliver.h - one delivery session: connect to the account's smarthost,
  * open SMTP, send one or more messages over that one connection, close,
- * and classify each result per recipient (delivered / temporary /
- * permanent). Reports every refused recipient with the server's words,
+ * and classify each result per recipient as this module's own outcome
+ * (enum deliver_outcome: delivered / temporary / permanent / unanswered,
+ * with the server's words); callers never see the SMTP client's states. Reports every refused recipient with the server's words,
  * writes the log line for each attempt, and computes the failure class
  * that decides the exit status (doc/architecture.md).
  */
 #ifndef SMTPFWD_DELIVER_H
 #define SMTPFWD_DELIVER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "result.h"
-#include "smtp.h"
 
 struct account;
 struct envelope;
 struct message;
 
+/* What became of one recipient of a message after an attempt. */
+enum deliver_outcome {
+    DELIVERY_UNANSWERED = 0,        /* no final word: never sent, never answered, or
+                                       accepted at RCPT before the transaction failed
+                                       (the message's result speaks for it) */
+    DELIVERY_DELIVERED,             /* the server took the message for it */
+    DELIVERY_TEMPORARY,             /* refused for now (4xx): worth a retry */
+    DELIVERY_PERMANENT,             /* refused for good (5xx) */
+};
+
+struct deliver_rcpt {
+    enum deliver_outcome outcome;
+    bool answered;                  /* the server replied to its RCPT */
+    char *reply;                    /* the server's words that decided the outcome
+                                       (one reply, "CODE text" lines), or NULL; owned */
+};
+
 struct delivery {
     const struct envelope *env;     /* not owned */
     const struct message *msg;      /* not owned */
-    struct smtp_rcpt *rcpts;        /* filled by deliver_session; owned, one per env->rcpts */
+    struct deliver_rcpt *rcpts;     /* filled by deliver_session; owned, one per env->rcpts */
     struct result result;           /* this message's outcome */
     char *reply;                    /* the server's reply that refused the whole message
                                        ("CODE text" lines), or NULL; owned */

@@ -1,36 +1,35 @@
 /*
- * flush.c - delivering the spool (queue.h: queue_flush and
- * queue_flush_detached): scanning each account's spool, choosing the due
+ * flush.c - delivering the spool (flush.h: flush_queue and
+ * flush_queue_detached): scanning each account's spool, choosing the due
  * entries, one delivery session per account for all of them, recording
- * each recipient's outcome, backoff with jitter, expiry, and the
+ * each attempt by the queue's policy (queue_record_attempt), expiry, and the
  * delivery status notifications (bounce.c builds them; they are sent
  * from here through the same account, with the null sender).
  *
  * Owns: the order of state changes that makes a flush safe to kill at
- * any point. Each entry is locked (queue_entry_open) for its whole
- * delivery. Right after each entry's transaction (deliver_session's
- * done callback, before the next message is sent) its new state is
- * written durably (queue_entry_update) before the entry is moved to
- * failed/ or removed; a fully delivered entry is removed (its unlink is the durable
- * record) and only rewritten when that fails. A notification is marked
+ * any point. Each entry is locked (queue_scan_next with QUEUE_OPEN_LOCK)
+ * for its whole delivery. Right after each entry's transaction
+ * (deliver_session's done callback, before the next message is sent) its
+ * new state is written durably (queue_handle_update) before the entry is
+ * moved to failed/ or removed; a fully delivered entry is removed (its
+ * unlink is the durable record) and only rewritten when that fails. A notification is marked
  * "bounce: pending" durably before it is sent and "bounce: sent" after
  * the server's 250, so a crash in between may send it twice, never lose
  * it. A crash between a message's final "." reply and the update may
  * deliver that message twice (at least once, never lost); nothing else may.
  *
- * Must not: know the entry format (queue.c), speak SMTP (deliver.c),
+ * Must not: know the entry format (queue-entry.c) or touch the spool's
+ * files (it reaches entries through queue.h's handles and scans), decide
+ * what an attempt means (queue_record_attempt), speak SMTP (deliver.c),
  * decide exit statuses (result.c).
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +39,7 @@
 #include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "flush.h"
 #include "i18n.h"
 #include "message.h"
 #include "log.h"
@@ -53,18 +53,14 @@
 #define FLUSH_FD_RESERVE 64
 #define FLUSH_BATCH_MIN 64
 #define FLUSH_BATCH_MAX 65536
-/* tmp/ files older than this are leftovers of a killed process. */
-#define FLUSH_TMP_MAX_AGE 3600
-/* First retry after a failed attempt; doubles with every attempt. */
-#define FLUSH_FIRST_BACKOFF 60.0
 
 struct flush_run;
 
 struct flush_item {
     struct flush_run *run;
-    const char *dir;                /* the spool it lives in (not owned) */
+    const struct queue_spool *spool;    /* the spool it lives in (not owned) */
     const struct account *a;        /* the entry's account */
-    int fd;                         /* open and locked; -1 once closed */
+    struct queue_entry_handle *h;   /* open and locked; NULL once closed */
     struct queue_entry e;
     /* the delivery of its pending recipients */
     struct envelope env;            /* strings borrowed from e; rcpts array owned */
@@ -72,7 +68,7 @@ struct flush_item {
     struct message msg;
     struct delivery d;
     bool attempted;
-    bool recorded;                  /* the outcome was written (flush_delivered) */
+    bool recorded;                  /* the outcome was recorded and written (flush_delivered) */
     bool finished;                  /* removed or moved: nothing left to do */
     /* its notification */
     struct envelope benv;
@@ -94,7 +90,7 @@ struct flush_run {
     size_t batch_max;               /* entries per session (open files) */
     struct flush_stats *stats;      /* one per account seen */
     size_t nstats;
-    const char *unsynced;           /* spool whose new/ had removals not yet synced */
+    const struct queue_spool *unsynced; /* spool with removals not yet synced */
 };
 
 static void flush_local_failure(struct flush_run *run, struct result *r)
@@ -120,24 +116,6 @@ static struct flush_stats *flush_stats_for(struct flush_run *run, const struct a
 
 /* ------------------------------------------------------------ timing */
 
-/* Wait before the next attempt: min(cap, 60 s * 2^(attempts-1)) with
- * +-20 % jitter, never above cap, at least one second. */
-static long flush_backoff(const struct account *a, int attempts)
-{
-    double cap = a->queue_max_backoff > 0 ? (double)a->queue_max_backoff : 3600.0;
-    double wait = FLUSH_FIRST_BACKOFF;
-    for (int i = 1; i < attempts && wait < cap; i++)
-        wait *= 2;
-    if (wait > cap)
-        wait = cap;
-    uint32_t rnd;
-    random_bytes(&rnd, sizeof rnd);
-    wait *= 0.8 + 0.4 * ((double)rnd / 4294967295.0);
-    if (wait > cap)
-        wait = cap;
-    return wait < 1 ? 1 : (long)wait;
-}
-
 static bool flush_expired(const struct flush_item *it, time_t now)
 {
     return it->a->queue_lifetime > 0 && it->e.created + (time_t)it->a->queue_lifetime < now;
@@ -153,21 +131,6 @@ static char *flush_duration(long s)
     if (s % 60 == 0)
         return xasprintf(ngettext("%ld minute", "%ld minutes", (unsigned long)(s / 60)), s / 60);
     return xasprintf(ngettext("%ld second", "%ld seconds", (unsigned long)s), s);
-}
-
-static bool flush_any(const struct queue_entry *e, enum queue_rcpt_state st)
-{
-    for (size_t i = 0; i < e->nrcpts; i++)
-        if (e->rcpts[i].state == st)
-            return true;
-    return false;
-}
-
-static void flush_set(char **dst, const char *value)
-{
-    char *v = value ? xstrdup(value) : NULL;
-    free(*dst);
-    *dst = v;
 }
 
 /* Every recipient still pending fails: the entry outlived queue_lifetime. */
@@ -204,9 +167,8 @@ static void flush_item_free(struct flush_item *it)
     it->env.rcpts = NULL;
     free(it->idx);
     it->idx = NULL;
-    if (it->fd >= 0)
-        close(it->fd);
-    it->fd = -1;
+    queue_handle_close(it->h);
+    it->h = NULL;
     queue_entry_free(&it->e);
 }
 
@@ -228,10 +190,7 @@ static void flush_prepare(struct flush_item *it)
     it->env.dsn_notify = e->dsn_notify;
     it->env.dsn_return = e->dsn_return;
     it->env.dsn_envid = e->dsn_envid;
-    it->msg.fd = it->fd;
-    it->msg.offset = e->body_offset;
-    it->msg.size = e->size;
-    it->msg.has_8bit = e->body_8bit;
+    queue_handle_message(it->h, e, &it->msg);
     it->d.env = &it->env;
     it->d.msg = &it->msg;
     it->d.done = flush_delivered;
@@ -239,41 +198,11 @@ static void flush_prepare(struct flush_item *it)
     it->attempted = true;
 }
 
-/* Record the session's outcome in the entry. */
-static void flush_apply(struct flush_item *it, const struct delivery *d)
-{
-    struct queue_entry *e = &it->e;
-    const struct result *mr = &d->result;
-    for (size_t j = 0; j < it->env.nrcpts; j++) {
-        struct queue_rcpt *q = &e->rcpts[it->idx[j]];
-        const struct smtp_rcpt *sr = d->rcpts ? &d->rcpts[j] : NULL;
-        enum rcpt_status st = sr ? sr->status : RCPT_PENDING;
-        if (st == RCPT_DELIVERED) {
-            q->state = QRCPT_DELIVERED;
-            flush_set(&q->error, NULL);
-        } else if (st == RCPT_PERMFAIL) {
-            q->state = QRCPT_FAILED;
-            flush_set(&q->error, sr->reply);
-        } else if (st == RCPT_TEMPFAIL) {
-            flush_set(&q->error, sr->reply);
-        } else if (mr->cls == RC_DATAERR) {
-            /* The message itself was refused (5xx to MAIL, DATA or the
-             * end of data, or it cannot be sent at all): permanent. */
-            q->state = QRCPT_FAILED;
-            flush_set(&q->error, d->reply ? d->reply : mr->msg);
-        }
-    }
-    if (mr->cls != RC_OK)
-        flush_set(&e->last_error, mr->msg);
-    else if (!flush_any(e, QRCPT_PENDING))
-        flush_set(&e->last_error, NULL);
-}
-
 /* Write the entry's state durably; a failure is a local failure. */
 static int flush_update(struct flush_run *run, struct flush_item *it)
 {
     struct result r = RESULT_INIT;
-    if (queue_entry_update(it->dir, &it->e, &it->fd, &r) == 0)
+    if (queue_handle_update(it->h, &it->e, &r) == 0)
         return 0;
     flush_local_failure(run, &r);
     return -1;
@@ -286,14 +215,9 @@ static void flush_sync_removals(struct flush_run *run)
 {
     if (!run->unsynced)
         return;
-    char *ndir = xasprintf("%s/new", run->unsynced);
-    if (queue_fsync_dir(ndir) != 0) {
-        struct result r = RESULT_INIT;
-        result_set(&r, RC_IOERR, _("cannot sync the spool directory %s: %s"), ndir,
-                   strerror(errno));
+    struct result r = RESULT_INIT;
+    if (queue_spool_sync(run->unsynced, &r) != 0)
         flush_local_failure(run, &r);
-    }
-    free(ndir);
     run->unsynced = NULL;
 }
 
@@ -303,34 +227,31 @@ static void flush_finish(struct flush_run *run, struct flush_item *it, bool upda
 {
     struct flush_stats *st = flush_stats_for(run, it->a);
     struct result r = RESULT_INIT;
-    if (flush_any(&it->e, QRCPT_FAILED)) {
+    if (queue_entry_any(&it->e, QRCPT_FAILED)) {
         if (!updated)
             (void)flush_update(run, it);
-        if (queue_entry_move_failed(it->dir, &it->e, &r) != 0)
+        if (queue_handle_move_failed(it->h, &r) != 0)
             flush_local_failure(run, &r);
         st->failed++;
         return;
     }
-    if (run->unsynced && run->unsynced != it->dir)
+    if (run->unsynced && run->unsynced != it->spool)
         flush_sync_removals(run);
-    if (queue_entry_remove(it->dir, &it->e, &r) != 0) {
+    if (queue_handle_remove(it->h, false, &r) != 0) {
         flush_local_failure(run, &r);
         /* At least record who has it, so nobody gets it twice. */
         if (!updated)
             (void)flush_update(run, it);
     } else {
-        run->unsynced = it->dir;
+        run->unsynced = it->spool;
     }
     st->delivered++;
 }
 
-/* Some recipient is still pending: back off and keep it. */
+/* Some recipient is still pending (the attempt was recorded with its
+ * next attempt, queue_record_attempt): keep it. */
 static void flush_defer(struct flush_run *run, struct flush_item *it)
 {
-    if (it->attempted || it->e.bounce == QBOUNCE_PENDING) {
-        it->e.attempts++;
-        it->e.next_attempt = run->now + flush_backoff(it->a, it->e.attempts);
-    }
     (void)flush_update(run, it);
     flush_stats_for(run, it->a)->deferred++;
 }
@@ -356,12 +277,12 @@ static void flush_session(const struct account *a, struct delivery *d, size_t n)
 static void flush_delivered(struct delivery *d, void *arg)
 {
     struct flush_item *it = arg;
-    flush_apply(it, d);
+    queue_record_attempt(&it->e, it->a, d, it->idx, it->run->now);
     it->recorded = true;
-    if (flush_any(&it->e, QRCPT_PENDING)) {
+    if (queue_entry_any(&it->e, QRCPT_PENDING)) {
         flush_defer(it->run, it);
         d->queued_id = it->e.id;        /* the log line says it stays */
-    } else if (!flush_any(&it->e, QRCPT_FAILED)) {
+    } else if (!queue_entry_any(&it->e, QRCPT_FAILED)) {
         flush_finish(it->run, it, false);
         it->finished = true;
     } else {
@@ -383,8 +304,7 @@ static void flush_bounce_failed(struct flush_run *run, struct flush_item *it)
         flush_finish(run, it, false);
         return;
     }
-    it->e.attempts++;
-    it->e.next_attempt = run->now + flush_backoff(it->a, it->e.attempts);
+    queue_schedule_retry(&it->e, it->a, run->now);
     (void)flush_update(run, it);
     flush_stats_for(run, it->a)->deferred++;
 }
@@ -398,7 +318,9 @@ static bool flush_prepare_bounce(struct flush_run *run, struct flush_item *it,
     if (flush_update(run, it) != 0)
         return false;
     struct result r = RESULT_INIT;
-    if (bounce_build_domain(&it->e, it->fd, util_host_name(), mail_domain, &it->bmsg, &r) != 0) {
+    struct message orig;
+    queue_handle_message(it->h, &it->e, &orig);
+    if (bounce_build_domain(&it->e, orig.fd, util_host_name(), mail_domain, &it->bmsg, &r) != 0) {
         flush_local_failure(run, &r);
         return false;
     }
@@ -424,7 +346,7 @@ static void flush_account(struct flush_run *run, const struct account *a,
         flush_stats_for(run, a)->n++;
         if (flush_expired(it, run->now))
             flush_expire(it);
-        if (flush_any(&it->e, QRCPT_PENDING))
+        if (queue_entry_any(&it->e, QRCPT_PENDING))
             flush_prepare(it);
     }
     /* deliver_session fills an array of deliveries; copy in and out. */
@@ -437,24 +359,25 @@ static void flush_account(struct flush_run *run, const struct account *a,
         if (!items[i]->attempted)
             continue;
         items[i]->d = d[k++];
+        /* Not recorded by the done callback: recorded here, stored below. */
         if (!items[i]->recorded)
-            flush_apply(items[i], &items[i]->d);
+            queue_record_attempt(&items[i]->e, a, &items[i]->d, items[i]->idx, run->now);
     }
 
     char *mail_domain = envelope_mail_domain(a);
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         struct flush_item *it = items[i];
-        if (it->finished || (it->recorded && flush_any(&it->e, QRCPT_PENDING))) {
+        if (it->finished || (it->recorded && queue_entry_any(&it->e, QRCPT_PENDING))) {
             flush_item_free(it);
             continue;
         }
-        if (flush_any(&it->e, QRCPT_PENDING)) {
+        if (queue_entry_any(&it->e, QRCPT_PENDING)) {
             flush_defer(run, it);
             flush_item_free(it);
             continue;
         }
-        bool need_bounce = flush_any(&it->e, QRCPT_FAILED) && it->e.sender && *it->e.sender
+        bool need_bounce = queue_entry_any(&it->e, QRCPT_FAILED) && it->e.sender && *it->e.sender
                            && it->e.bounce != QBOUNCE_SENT;
         if (!need_bounce) {
             flush_finish(run, it, it->recorded);
@@ -474,7 +397,7 @@ static void flush_account(struct flush_run *run, const struct account *a,
         flush_session(a, d, nb);
     for (size_t i = 0, k = 0; i < n && k < nb; i++) {
         struct flush_item *it = items[i];
-        if (it->fd < 0 || !it->bd.env)
+        if (!it->h || !it->bd.env)
             continue;
         it->bd = d[k++];
         if (it->bd.result.cls == RC_OK) {
@@ -515,111 +438,42 @@ static void flush_batch(struct flush_run *run, struct flush_item *batch, size_t 
 
 /* ----------------------------------------------------------- the spool */
 
-/* Remove files left in DIR/tmp by killed processes. */
-static void flush_clean_tmp(const char *dir, time_t now)
+/* An entry that cannot be used. Corrupt entries are set aside by the
+ * scan: that is handled. Refused ones (not ours, not safe) stay and
+ * need their owner, like any other local failure. */
+static void flush_entry_failure(struct flush_run *run, struct result *r)
 {
-    char *tdir = xasprintf("%s/tmp", dir);
-    DIR *d = opendir(tdir);
-    if (!d) {
-        free(tdir);
-        return;
+    if (r->cls == RC_DATAERR) {
+        log_warning("%s", r->msg ? r->msg : "");
+        result_clear(r);
+    } else {
+        flush_local_failure(run, r);
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        /* Only our own leftovers: never remove another user's file. */
-        if (S_ISREG(st.st_mode) && st.st_uid == geteuid()
-            && st.st_mtime + FLUSH_TMP_MAX_AGE < now) {
-            if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-                log_debug(1, _("removed the leftover spool file %s/%s"), tdir, de->d_name);
-        }
-    }
-    closedir(d);
-    free(tdir);
-}
-
-static int flush_cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entry names in DIR/new, oldest first (ids start with the time).
- * Returns 0 (a missing directory is an empty spool) or -1 with r set. */
-static int flush_list(const char *dir, char ***names, size_t *n, struct result *r)
-{
-    *names = NULL;
-    *n = 0;
-    char *ndir = xasprintf("%s/new", dir);
-    DIR *d = opendir(ndir);
-    if (!d) {
-        int err = errno;
-        if (err != ENOENT)
-            result_set(r, RC_IOERR, _("cannot read the spool directory %s: %s"), ndir,
-                       strerror(err));
-        free(ndir);
-        return err == ENOENT ? 0 : -1;
-    }
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 32;
-            *names = xrealloc(*names, cap * sizeof **names);
-        }
-        (*names)[(*n)++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    free(ndir);
-    if (*n > 1)
-        qsort(*names, *n, sizeof **names, flush_cmp_names);
-    return 0;
 }
 
 /* Open the entries of one spool and deliver the due ones. */
-static void flush_dir(struct flush_run *run, const char *dir, const char *only,
-                      struct flush_item *batch, size_t *nbatch)
+static void flush_spool(struct flush_run *run, const struct queue_spool *spool,
+                        const char *only, struct flush_item *batch, size_t *nbatch)
 {
     struct result r = RESULT_INIT;
-    char **names;
-    size_t n;
-    if (queue_dir_check(dir, &r) != 0) {
+    queue_spool_clean(spool, run->now);
+    struct queue_scan *sc = queue_scan_start(spool, QUEUE_NEW, QUEUE_OPEN_LOCK, &r);
+    if (!sc) {
         flush_local_failure(run, &r);
         return;
     }
-    flush_clean_tmp(dir, run->now);
-    if (flush_list(dir, &names, &n, &r) != 0) {
-        flush_local_failure(run, &r);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *path = xasprintf("%s/new/%s", dir, names[i]);
+    for (;;) {
         struct flush_item *it = &batch[*nbatch];
         memset(it, 0, sizeof *it);
-        it->fd = -1;
         it->msg.fd = -1;
         it->bmsg.fd = -1;
-        it->dir = dir;
+        it->spool = spool;
         it->run = run;
-        int rc = queue_entry_open(path, &it->fd, &it->e, &r);
-        free(path);
-        if (rc == 1)
-            continue;           /* another flush has it, or it is gone */
-        if (rc != 0) {
-            /* Corrupt entries are set aside by queue_entry_open: that is
-             * handled. Refused ones (not ours, not safe) stay and need
-             * their owner, like any other local failure. */
-            if (r.cls == RC_DATAERR) {
-                log_warning("%s", r.msg ? r.msg : "");
-                result_clear(&r);
-            } else {
-                flush_local_failure(run, &r);
-            }
+        int rc = queue_scan_next(sc, &it->h, &it->e, &r);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            flush_entry_failure(run, &r);
             continue;
         }
         if (only && strcmp(it->e.account, only) != 0) {
@@ -630,7 +484,7 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
         if (!it->a) {
             log_warning(_("spool entry %s is for account %s, which is not in the "
                           "configuration any more; it stays in %s"),
-                        it->e.id, it->e.account, dir);
+                        it->e.id, it->e.account, queue_spool_name(spool));
             flush_item_free(it);
             continue;
         }
@@ -644,9 +498,7 @@ static void flush_dir(struct flush_run *run, const char *dir, const char *only,
             *nbatch = 0;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    queue_scan_end(sc);
 }
 
 /* How many entries one session may hold open: the soft open-file limit,
@@ -670,10 +522,15 @@ static size_t flush_batch_max(void)
     return (size_t)rl.rlim_cur - FLUSH_FD_RESERVE;
 }
 
-enum result_class queue_flush(const struct config *cfg, const char *account, bool force)
+/* A spool that cannot be found or is refused (queue_spools). */
+static void flush_refused(struct result *r, void *arg)
+{
+    flush_local_failure(arg, r);
+}
+
+enum result_class flush_queue(const struct config *cfg, const char *account, bool force)
 {
     struct flush_run run = { .cfg = cfg, .now = time(NULL), .force = force };
-    struct result r = RESULT_INIT;
     const struct account *only = NULL;
     if (account) {
         only = config_find(cfg, account);
@@ -684,32 +541,15 @@ enum result_class queue_flush(const struct config *cfg, const char *account, boo
     }
 
     /* The distinct spools (accounts usually share the default one). */
-    char **dirs = xcalloc(cfg->naccounts + 1, sizeof *dirs);
-    size_t ndirs = 0;
-    for (size_t i = 0; i < cfg->naccounts; i++) {
-        const struct account *a = cfg->accounts[i];
-        if (only && a != only)
-            continue;
-        char *dir = queue_dir_path(a, &r);   /* checked by flush_dir */
-        if (!dir) {
-            flush_local_failure(&run, &r);
-            continue;
-        }
-        bool seen = false;
-        for (size_t j = 0; j < ndirs && !seen; j++)
-            seen = strcmp(dirs[j], dir) == 0;
-        if (seen)
-            free(dir);
-        else
-            dirs[ndirs++] = dir;
-    }
+    size_t nspools = 0;
+    struct queue_spool **spools = queue_spools(cfg, only, 0, &nspools, flush_refused, &run);
 
     run.batch_max = flush_batch_max();
     struct flush_item *batch = xcalloc(run.batch_max, sizeof *batch);
     size_t nbatch = 0;
-    for (size_t i = 0; i < ndirs; i++) {
-        flush_dir(&run, dirs[i], account, batch, &nbatch);
-        /* Items point at their directory: deliver before moving on. */
+    for (size_t i = 0; i < nspools; i++) {
+        flush_spool(&run, spools[i], account, batch, &nbatch);
+        /* Items point at their spool: deliver before moving on. */
         if (nbatch > 0)
             flush_batch(&run, batch, nbatch);
         nbatch = 0;
@@ -725,13 +565,11 @@ enum result_class queue_flush(const struct config *cfg, const char *account, boo
                   s->n, s->a->name, s->delivered, s->deferred, s->failed);
     }
     free(run.stats);
-    for (size_t i = 0; i < ndirs; i++)
-        free(dirs[i]);
-    free(dirs);
+    queue_spools_free(spools, nspools);
     return run.worst;
 }
 
-void queue_flush_detached(const struct config *cfg, const char *account)
+void flush_queue_detached(const struct config *cfg, const char *account)
 {
     fflush(stdout);
     fflush(stderr);
@@ -758,7 +596,7 @@ void queue_flush_detached(const struct config *cfg, const char *account)
         for (int fd = 3; fd < max; fd++)
             (void)close(fd);
         log_set_verbose(0);
-        (void)queue_flush(cfg, account, false);
+        (void)flush_queue(cfg, account, false);
         _exit(0);
     }
     int status;

@@ -22,6 +22,7 @@
 #include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "flush.h"
 #include "i18n.h"
 #include "intake.h"
 #include "log.h"
@@ -120,7 +121,7 @@ static int run_queue_command(const struct options *o)
     int status = 0;
     switch (o->mode) {
     case MODE_FLUSH:
-        status = result_exit_status(queue_flush(cfg, o->account, o->flush_force));
+        status = result_exit_status(flush_queue(cfg, o->account, o->flush_force));
         break;
     case MODE_LIST_QUEUE:
         if (queue_list(cfg, stdout, o->queue_json, &r) != 0)
@@ -192,75 +193,26 @@ static struct envelope_request envelope_request_from(const struct options *o)
     };
 }
 
-/* After a failed direct delivery with the spool on: keep the message for
- * the recipients that are not done when the failure is worth a retry
- * (result_worth_retry: the one rule) or some recipient was refused
- * temporarily, or on a permanent refusal of only some of them (those
- * are kept as failed and bounced by the detached flush). Returns the
- * exit status: 0 once durably queued (*id set, caller frees), else the
- * original status (the caller still owns the message), reporting both
- * errors. */
+/* After a failed direct delivery with the spool on: keep the message
+ * when the spool's policy says so (queue_enqueue_attempt) and start a
+ * flush for the bounce of refused recipients. Returns the exit status:
+ * 0 once durably queued (*id set, caller frees), else the original
+ * status (the caller still owns the message), reporting both errors. */
 static int queue_after_failure(const struct account *a, const struct config *cfg,
                                const struct envelope *env, const struct message *msg,
                                const struct delivery *d, int status, char **id)
 {
-    size_t n = env->nrcpts, delivered = 0, perm = 0, temp = 0, answered = 0;
-    enum result_class cls = d->result.cls;
-    enum queue_rcpt_state *states = xcalloc(n ? n : 1, sizeof *states);
-    const char **errors = xcalloc(n ? n : 1, sizeof *errors);
-    for (size_t i = 0; i < n; i++) {
-        const struct smtp_rcpt *rc = &d->rcpts[i];
-        if (rc->status == RCPT_DELIVERED) {
-            states[i] = QRCPT_DELIVERED;
-            delivered++;
-        } else if (rc->status == RCPT_PERMFAIL) {
-            states[i] = QRCPT_FAILED;
-            errors[i] = rc->reply;
-            perm++;
-        } else {
-            /* A recipient refused for now has its own reason; one never
-             * answered for has the message's. */
-            states[i] = QRCPT_PENDING;
-            errors[i] = rc->status == RCPT_TEMPFAIL ? rc->reply : d->result.msg;
-            temp += rc->status == RCPT_TEMPFAIL;
-        }
-        answered += rc->status != RCPT_PENDING;
-    }
-    /* Keep it when some recipient may still be reached later: the whole
-     * message failed in a way a retry may cure, or recipients were
-     * refused temporarily; or when only some recipients were refused
-     * permanently (they get a bounce, the others were delivered or are
-     * retried). */
-    size_t left = n - delivered - perm;
-    bool keep = result_worth_retry(cls) || temp > 0
-                || (perm > 0 && perm < n && (*env->sender || left > 0));
-    int result = status;
-    *id = NULL;
-    if (keep) {
-        struct queue_initial init = {
-            .states = states, .errors = errors, .last_error = d->result.msg, .attempts = 1,
-        };
-        /* The server answered for the recipients and asked us to wait:
-         * back off like a flush after its first attempt. It was not
-         * reached at all: due at the next flush (timer, network hook). */
-        if (answered > 0)
-            init.retry_after = a->queue_max_backoff > 0 && a->queue_max_backoff < 60
-                                   ? a->queue_max_backoff : 60;
-        struct result qr = RESULT_INIT;
-        if (queue_enqueue_after(a, env, msg, &init, id, &qr) == 0) {
-            if (perm > 0)
-                queue_flush_detached(cfg, a->name);
-            result = 0;
-        } else {
-            log_error(_("the message could not be queued either: %s"), qr.msg);
-            free(*id);
-            *id = NULL;
-        }
-        result_clear(&qr);
-    }
-    free(states);
-    free(errors);
-    return result;
+    struct result qr = RESULT_INIT;
+    bool bounce_due = false;
+    int rc = queue_enqueue_attempt(a, env, msg, d, id, &bounce_due, &qr);
+    if (rc < 0)
+        log_error(_("the message could not be queued either: %s"), qr.msg);
+    result_clear(&qr);
+    if (rc != 0)
+        return status;
+    if (bounce_due)
+        flush_queue_detached(cfg, a->name);
+    return 0;
 }
 
 /* The message is in the spool: silent for cron and other programs (their
@@ -358,7 +310,7 @@ static int run_send(const struct options *o)
         tell_queued(id, &d);
     free(id);
     if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
-        queue_flush_detached(cfg, a->name);
+        flush_queue_detached(cfg, a->name);
     deliver_free(&d);
 
 out:

@@ -1,35 +1,24 @@
 /*
  * queue-admin.c - what people and scripts do with the spool: -bp/mailq
  * listing (text and --queue-json, formats documented in smtpfwd(1) and
- * kept stable), --queue-remove and --queue-retry. The entry format, the
- * durable writes and the locks are queue.c's; this file only reads
- * entries through them and acts on whole entries.
+ * kept stable), --queue-remove and --queue-retry. The entry format is
+ * queue-entry.c's; the files, durable writes and locks are
+ * queue-store.c's: this file reaches entries only through their handles
+ * (queue.h) and acts on whole entries.
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "smtprc.h"
 #include "i18n.h"
 #include "log.h"
 #include "queue.h"
 #include "queue-int.h"
-
-/* ---- the spool directories of a configuration -------------------------- */
-
-struct spool_dirs {
-    char **paths;
-    size_t n;
-};
 
 /* What a command had to leave out of the spool (refused or unreadable
  * spools and entries, each named on stderr): how many, and the class of
@@ -39,8 +28,9 @@ struct left_out {
     enum result_class cls;
 };
 
-static void leave_out(struct left_out *lo, struct result *r)
+static void leave_out(struct result *r, void *arg)
 {
+    struct left_out *lo = arg;
     log_error("%s", r->msg);
     if (lo->n++ == 0)
         lo->cls = r->cls;
@@ -48,50 +38,12 @@ static void leave_out(struct left_out *lo, struct result *r)
 }
 
 /* Every existing spool directory of cfg's accounts plus the default one,
- * each once (compared by device and inode). A spool that queue_dir_check
- * refuses is left out (leave_out). */
-static void spool_dirs_collect(const struct config *cfg, struct spool_dirs *sd,
-                               struct left_out *lo)
+ * each once. A spool that is refused is left out (leave_out). */
+static struct queue_spool **spools_collect(const struct config *cfg, size_t *n,
+                                           struct left_out *lo)
 {
-    dev_t *devs = xcalloc(cfg->naccounts + 1, sizeof *devs);
-    ino_t *inos = xcalloc(cfg->naccounts + 1, sizeof *inos);
-    sd->paths = xcalloc(cfg->naccounts + 1, sizeof *sd->paths);
-    sd->n = 0;
-    size_t nseen = 0;
-    for (size_t i = 0; i <= cfg->naccounts; i++) {
-        struct result r = RESULT_INIT;
-        char *dir = queue_dir_path(i < cfg->naccounts ? cfg->accounts[i] : NULL, &r);
-        result_clear(&r);
-        struct stat st;
-        if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            free(dir);
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < nseen && !dup; j++)
-            dup = devs[j] == st.st_dev && inos[j] == st.st_ino;
-        if (dup) {
-            free(dir);
-            continue;
-        }
-        devs[nseen] = st.st_dev;
-        inos[nseen++] = st.st_ino;
-        if (queue_dir_check(dir, &r) != 0) {
-            leave_out(lo, &r);
-            free(dir);
-            continue;
-        }
-        sd->paths[sd->n++] = dir;
-    }
-    free(devs);
-    free(inos);
-}
-
-static void spool_dirs_free(struct spool_dirs *sd)
-{
-    for (size_t i = 0; i < sd->n; i++)
-        free(sd->paths[i]);
-    free(sd->paths);
+    return queue_spools(cfg, NULL, QUEUE_SPOOLS_DEFAULT | QUEUE_SPOOLS_EXISTING, n, leave_out,
+                        lo);
 }
 
 /* ---- -bp / mailq / --queue-json ---------------------------------------- */
@@ -109,42 +61,36 @@ static int listed_cmp(const void *pa, const void *pb)
     return strcmp(a->e.id, b->e.id);
 }
 
-/* Read (without locking: listing never waits) every valid entry of
- * DIR/sub into *list. Corrupt or vanished files are skipped; refused ones
- * (queue_open_entry_file) and unreadable ones are left out (leave_out). */
-static void list_collect(const char *dir, const char *sub, bool failed, struct listed **list,
-                         size_t *n, size_t *cap, struct left_out *lo)
+/* Read (without locking: listing never waits) every valid entry of the
+ * spool's area into *list. Corrupt or vanished files are skipped;
+ * refused ones and unreadable ones are left out (leave_out). */
+static void list_collect(const struct queue_spool *spool, enum queue_area area,
+                         struct listed **list, size_t *n, size_t *cap, struct left_out *lo)
 {
-    char *sdir = xasprintf("%s/%s", dir, sub);
-    DIR *d = opendir(sdir);
-    if (!d) {
-        free(sdir);
+    struct result r = RESULT_INIT;
+    struct queue_scan *sc = queue_scan_start(spool, area, 0, &r);
+    if (!sc) {
+        result_clear(&r);   /* an area that cannot be read holds nothing to list */
         return;
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!queue_id_valid(de->d_name))
-            continue;
-        char *path = xasprintf("%s/%s", sdir, de->d_name);
-        int fd = -1;
-        struct result r = RESULT_INIT;
+    for (;;) {
+        struct queue_entry_handle *h = NULL;
         struct queue_entry e;
-        if (queue_open_entry_file(path, &fd, &r) < 0) {
-            leave_out(lo, &r);
-        } else if (fd >= 0 && queue_parse_open_file(fd, path, &e, &r) == 0) {
-            if (*n == *cap) {
-                *cap = *cap ? *cap * 2 : 16;
-                *list = xrealloc(*list, *cap * sizeof **list);
-            }
-            (*list)[(*n)++] = (struct listed){ e, failed };
+        int rc = queue_scan_next(sc, &h, &e, &r);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            leave_out(&r, lo);
+            continue;
         }
-        result_clear(&r);
-        if (fd >= 0)
-            close(fd);
-        free(path);
+        queue_handle_close(h);
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *list = xrealloc(*list, *cap * sizeof **list);
+        }
+        (*list)[(*n)++] = (struct listed){ e, area == QUEUE_FAILED };
     }
-    closedir(d);
-    free(sdir);
+    queue_scan_end(sc);
 }
 
 static void format_age(char *out, size_t size, time_t now, time_t created)
@@ -262,16 +208,15 @@ static void list_json(FILE *out, const struct listed *l, bool first)
 
 int queue_list(const struct config *cfg, FILE *out, bool json, struct result *r)
 {
-    struct spool_dirs sd;
     struct listed *list = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, nspools = 0;
     struct left_out lo = { 0, RC_OK };
-    spool_dirs_collect(cfg, &sd, &lo);
-    for (size_t i = 0; i < sd.n; i++) {
-        list_collect(sd.paths[i], "new", false, &list, &n, &cap, &lo);
-        list_collect(sd.paths[i], "failed", true, &list, &n, &cap, &lo);
+    struct queue_spool **spools = spools_collect(cfg, &nspools, &lo);
+    for (size_t i = 0; i < nspools; i++) {
+        list_collect(spools[i], QUEUE_NEW, &list, &n, &cap, &lo);
+        list_collect(spools[i], QUEUE_FAILED, &list, &n, &cap, &lo);
     }
-    spool_dirs_free(&sd);
+    queue_spools_free(spools, nspools);
     if (n > 1)
         qsort(list, n, sizeof *list, listed_cmp);
 
@@ -324,65 +269,36 @@ static void id_failure(struct result *r, enum result_class cls, char *msg)
     free(msg);
 }
 
-/* Find ID: *dir gets the spool directory, returns "new" or "failed". */
-static const char *find_entry(const struct spool_dirs *sd, const char *id, char **dir)
-{
-    static const char *const subs[] = { "new", "failed" };
-    if (!queue_id_valid(id))
-        return NULL;
-    for (size_t i = 0; i < sd->n; i++) {
-        for (size_t k = 0; k < 2; k++) {
-            char *path = xasprintf("%s/%s/%s", sd->paths[i], subs[k], id);
-            struct stat st;
-            bool found = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
-            free(path);
-            if (found) {
-                *dir = xstrdup(sd->paths[i]);
-                return subs[k];
-            }
-        }
-    }
-    return NULL;
-}
-
 static int act_on_ids(const struct config *cfg, char **ids, int n, bool retry, struct result *r)
 {
-    struct spool_dirs sd;
+    size_t nspools = 0;
     struct left_out lo = { 0, RC_OK };
-    spool_dirs_collect(cfg, &sd, &lo);    /* refused spools are named on stderr */
+    /* Refused spools are named on stderr. */
+    struct queue_spool **spools = spools_collect(cfg, &nspools, &lo);
     for (int i = 0; i < n; i++) {
-        char *dir = NULL;
-        const char *sub = find_entry(&sd, ids[i], &dir);
-        if (!sub && lo.n > 0) {
+        struct result er = RESULT_INIT;
+        struct queue_entry_handle *h = NULL;
+        struct queue_entry e;
+        int rc = queue_entry_find(spools, nspools, ids[i], QUEUE_OPEN_LOCK, &h, &e, &er);
+        if (rc == 2 && lo.n > 0) {
             /* It may be in a spool that was refused. */
             id_failure(r, lo.cls, xasprintf(_("no queued message with id %s in the spools "
                                                "that could be used"), ids[i]));
-            continue;
-        }
-        if (!sub) {
+        } else if (rc == 2) {
             id_failure(r, RC_USAGE, xasprintf(_("no queued message with id %s"), ids[i]));
-            continue;
-        }
-        char *path = xasprintf("%s/%s/%s", dir, sub, ids[i]);
-        char *subdir = xasprintf("%s/%s", dir, sub);
-        struct result er = RESULT_INIT;
-        struct queue_entry e;
-        int fd = -1;
-        int rc = queue_entry_open(path, &fd, &e, &er);
-        if (rc == 1) {
+        } else if (rc == 1) {
             id_failure(r, RC_TEMPFAIL,
                        xasprintf(_("the message %s is being delivered right now; try again "
                                    "later"), ids[i]));
         } else if (rc < 0) {
             id_failure(r, er.cls, xstrdup(er.msg));
         } else if (!retry) {
-            if (unlink(path) != 0 || queue_fsync_dir(subdir) != 0)
-                id_failure(r, RC_IOERR, xasprintf(_("cannot remove the spool entry %s: %s"),
-                                                  path, strerror(errno)));
+            if (queue_handle_remove(h, true, &er) != 0)
+                id_failure(r, er.cls, xstrdup(er.msg));
         } else {
             e.next_attempt = time(NULL);
             e.attempts = 0;
-            if (strcmp(sub, "failed") == 0) {
+            if (queue_handle_area(h) == QUEUE_FAILED) {
                 for (size_t k = 0; k < e.nrcpts; k++) {
                     if (e.rcpts[k].state == QRCPT_FAILED) {
                         e.rcpts[k].state = QRCPT_PENDING;
@@ -393,22 +309,16 @@ static int act_on_ids(const struct config *cfg, char **ids, int n, bool retry, s
                 if (e.bounce == QBOUNCE_PENDING)
                     e.bounce = QBOUNCE_NONE;
             }
-            if (queue_entry_update(dir, &e, &fd, &er) != 0)
+            /* Back in new/ when it was in failed/. */
+            if (queue_handle_update(h, &e, &er) != 0)
                 id_failure(r, er.cls, xstrdup(er.msg));
-            else if (strcmp(sub, "failed") == 0 && (unlink(path) != 0 || queue_fsync_dir(subdir) != 0))
-                id_failure(r, RC_IOERR, xasprintf(_("cannot remove the spool entry %s: %s"),
-                                                  path, strerror(errno)));
         }
         if (rc == 0)
             queue_entry_free(&e);
-        if (fd >= 0)
-            close(fd);
+        queue_handle_close(h);
         result_clear(&er);
-        free(subdir);
-        free(path);
-        free(dir);
     }
-    spool_dirs_free(&sd);
+    queue_spools_free(spools, nspools);
     return r->cls == RC_OK ? 0 : -1;
 }
 

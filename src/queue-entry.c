@@ -362,3 +362,11 @@ int queue_entry_parse(const char *text, size_t len, long long file_size,
     e->body_offset = (long long)pos;
     return 0;
 }
+
+bool queue_entry_any(const struct queue_entry *e, enum queue_rcpt_state st)
+{
+    for (size_t i = 0; i < e->nrcpts; i++)
+        if (e->rcpts[i].state == st)
+            return true;
+    return false;
+}

@@ -1,7 +1,7 @@
 /*
  * test-queue.c - unit tests for queue.c: the entry format (round trip,
  * unknown keys ignored, every corrupt form rejected and, through
- * queue_entry_open, moved to failed/ID.corrupt and never returned),
+ * the locked open, moved to failed/ID.corrupt and never returned),
  * durable enqueue into a temporary spool, open/update/remove/move with
  * the flock (contention returns 1), enqueue failures that leave nothing
  * in new/, the -bp/--queue-json listing, --queue-remove and
@@ -374,20 +374,27 @@ static void make_env(struct envelope *env, const char *sender)
     env->dsn_notify = (char *)"FAILURE";
 }
 
-/* Put a corrupt entry text at SPOOL/new/ID and check queue_entry_open
+/* Open entry id of the spool sp with its lock (queue_entry_find). */
+static int open_id(struct queue_spool *sp, const char *id, struct queue_entry_handle **h,
+                   struct queue_entry *e, struct result *r)
+{
+    return queue_entry_find(&sp, 1, id ? id : "x", QUEUE_OPEN_LOCK, h, e, r);
+}
+
+/* Put a corrupt entry text at SPOOL/new/ID and check that opening it
  * moves it aside and never returns it. */
-static void check_open_corrupt(const char *spool, const char *id, const char *text,
-                               const char *tail, const char *what)
+static void check_open_corrupt(struct queue_spool *sp, const char *spool, const char *id,
+                               const char *text, const char *tail, const char *what)
 {
     char *path = xasprintf("%s/new/%s", spool, id);
     char *aside = xasprintf("%s/failed/%s.corrupt", spool, id);
     write_file(path, text, tail);
     struct queue_entry e;
     struct result r = RESULT_INIT;
-    int fd = 99;
-    int rc = queue_entry_open(path, &fd, &e, &r);
+    struct queue_entry_handle *h = (struct queue_entry_handle *)&e;
+    int rc = open_id(sp, id, &h, &e, &r);
     char *w = xasprintf("open refuses %s", what);
-    tap_ok(rc == -1 && fd == -1 && r.cls == RC_DATAERR, w);
+    tap_ok(rc == -1 && h == NULL && r.cls == RC_DATAERR, w);
     free(w);
     w = xasprintf("%s moved to failed/ID.corrupt", what);
     tap_ok(access(path, F_OK) != 0 && access(aside, F_OK) == 0, w);
@@ -409,21 +416,25 @@ static void test_spool(void)
         return;
     }
 
-    char *dir = queue_dir(a, true, &r);
-    tap_str(dir, spool, "queue_dir follows the account's queue_dir");
+    struct queue_spool *sp = queue_spool_of(a, true, &r);
+    tap_str(sp ? queue_spool_name(sp) : NULL, spool, "queue_dir follows the account's queue_dir");
+    if (!sp) {
+        config_free(cfg);
+        return;
+    }
     struct stat st;
     char *newdir = xasprintf("%s/new", spool);
     tap_ok(stat(newdir, &st) == 0 && (st.st_mode & 0777) == 0700, "new/ created with mode 0700");
     free(newdir);
 
-    /* Corrupt entries through queue_entry_open. */
-    check_open_corrupt(spool, "ABC123", good_env, "short", "a truncated message");
-    check_open_corrupt(spool, "ABC123", "", NULL, "an empty file");
-    check_open_corrupt(spool, "ABC123", "\x01\x02garbage\n\nmore", NULL, "garbage");
-    check_open_corrupt(spool, "OTHER1", good_env, "From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n",
+    /* Corrupt entries through the locked open. */
+    check_open_corrupt(sp, spool, "ABC123", good_env, "short", "a truncated message");
+    check_open_corrupt(sp, spool, "ABC123", "", NULL, "an empty file");
+    check_open_corrupt(sp, spool, "ABC123", "\x01\x02garbage\n\nmore", NULL, "garbage");
+    check_open_corrupt(sp, spool, "OTHER1", good_env, "From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n",
                        "an id that does not match the file name");
     char *bad = edit("attempts", "attempts: x");
-    check_open_corrupt(spool, "ABC123", bad, "From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n",
+    check_open_corrupt(sp, spool, "ABC123", bad, "From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n",
                        "a bad number");
     free(bad);
 
@@ -450,8 +461,8 @@ static void test_spool(void)
     tap_int(count_dir(spool, "new"), 2, "two entries in new/");
 
     struct queue_entry e;
-    int fd = -1;
-    tap_int(queue_entry_open(path, &fd, &e, &r), 0, "open the entry");
+    struct queue_entry_handle *h = NULL;
+    tap_int(open_id(sp, id, &h, &e, &r), 0, "open the entry");
     tap_str(e.id, id, "id in the file is the file name");
     tap_str(e.account, "work", "account recorded");
     tap_int((long long)e.nrcpts, 2, "delivered recipient left out");
@@ -467,9 +478,9 @@ static void test_spool(void)
 
     /* A second open while locked: "someone else has it". */
     struct queue_entry e2;
-    int fd2 = -1;
-    tap_int(queue_entry_open(path, &fd2, &e2, &r), 1, "second open of a locked entry returns 1");
-    tap_int(fd2, -1, "no descriptor kept for a locked entry");
+    struct queue_entry_handle *h2 = NULL;
+    tap_int(open_id(sp, id, &h2, &e2, &r), 1, "second open of a locked entry returns 1");
+    tap_ok(h2 == NULL, "no descriptor kept for a locked entry");
 
     /* Update: the lock moves to the new file. */
     e.attempts = 2;
@@ -478,14 +489,17 @@ static void test_spool(void)
     e.rcpts[1].error = xstrdup("451 4.2.0 mailbox busy");
     free(e.last_error);
     e.last_error = xstrdup("451 4.2.0 mailbox busy");
-    int oldfd = fd;
-    tap_int(queue_entry_update(spool, &e, &fd, &r), 0, "update succeeds");
-    tap_ok(fd != oldfd || fd >= 0, "descriptor replaced");
+    struct message hm;
+    queue_handle_message(h, &e, &hm);
+    int oldfd = hm.fd;
+    tap_int(queue_handle_update(h, &e, &r), 0, "update succeeds");
+    queue_handle_message(h, &e, &hm);
+    tap_ok(hm.fd != oldfd || hm.fd >= 0, "descriptor replaced");
     tap_int(count_dir(spool, "tmp"), 0, "update leaves nothing in tmp/");
-    tap_int(queue_entry_open(path, &fd2, &e2, &r), 1, "updated entry is still locked by us");
-    close(fd);
-    fd = -1;
-    tap_int(queue_entry_open(path, &fd2, &e2, &r), 0, "after close it can be opened");
+    tap_int(open_id(sp, id, &h2, &e2, &r), 1, "updated entry is still locked by us");
+    queue_handle_close(h);
+    h = NULL;
+    tap_int(open_id(sp, id, &h2, &e2, &r), 0, "after close it can be opened");
     tap_int(e2.attempts, 2, "attempts updated");
     tap_int(e2.next_attempt, 1234567, "next attempt updated");
     tap_int(e2.rcpts[0].state, QRCPT_DELIVERED, "recipient state updated");
@@ -496,19 +510,20 @@ static void test_spool(void)
     queue_entry_free(&e);
 
     /* Remove. */
-    tap_int(queue_entry_remove(spool, &e2, &r), 0, "remove succeeds");
+    tap_int(queue_handle_remove(h2, false, &r), 0, "remove succeeds");
     tap_ok(access(path, F_OK) != 0, "entry gone");
-    close(fd2);
+    queue_handle_close(h2);
     queue_entry_free(&e2);
 
     /* Move the second one to failed/. */
     char *path2 = xasprintf("%s/new/%s", spool, second ? second : "x");
-    tap_int(queue_entry_open(path2, &fd, &e, &r), 0, "open the second entry");
+    tap_int(open_id(sp, second, &h, &e, &r), 0, "open the second entry");
     tap_int((long long)e.nrcpts, 3, "without done[], every recipient is pending");
-    tap_int(queue_entry_move_failed(spool, &e, &r), 0, "move to failed/ succeeds");
+    tap_int(queue_handle_move_failed(h, &r), 0, "move to failed/ succeeds");
     tap_int(count_dir(spool, "failed"), 1, "one entry in failed/");
     tap_int(count_dir(spool, "new"), 0, "none in new/");
-    close(fd);
+    tap_int(queue_handle_area(h), QUEUE_FAILED, "the handle knows it is in failed/");
+    queue_handle_close(h);
     queue_entry_free(&e);
     free(path2);
 
@@ -519,7 +534,7 @@ static void test_spool(void)
     char *third = NULL;
     tap_int(queue_enqueue_after(a, &env, &m, &init, &third, &r), 0, "enqueue after an attempt");
     path2 = xasprintf("%s/new/%s", spool, third ? third : "x");
-    tap_int(queue_entry_open(path2, &fd, &e, &r), 0, "open it");
+    tap_int(open_id(sp, third, &h, &e, &r), 0, "open it");
     tap_int((long long)e.nrcpts, 2, "delivered recipient left out");
     tap_int(e.rcpts[0].state, QRCPT_FAILED, "refused recipient kept as failed");
     tap_str(e.rcpts[0].error, "550 5.1.1 unknown", "with the server's words");
@@ -528,7 +543,7 @@ static void test_spool(void)
     tap_ok(e.next_attempt > time(NULL) && e.next_attempt <= time(NULL) + 30,
            "next attempt retry_after seconds ahead");
     tap_str(e.last_error, "451 later", "last error recorded");
-    close(fd);
+    queue_handle_close(h);
     queue_entry_free(&e);
 
     /* Listing (text and JSON). */
@@ -549,11 +564,11 @@ static void test_spool(void)
     free(listing);
 
     /* JSON escaping: a hostile error text. */
-    tap_int(queue_entry_open(path2, &fd, &e, &r), 0, "reopen for a hostile error");
+    tap_int(open_id(sp, third, &h, &e, &r), 0, "reopen for a hostile error");
     free(e.rcpts[1].error);
     e.rcpts[1].error = xstrdup("451 \"quoted\" back\\slash \xff\xfe tab\there \xc3\xa9");
-    tap_int(queue_entry_update(spool, &e, &fd, &r), 0, "store it");
-    close(fd);
+    tap_int(queue_handle_update(h, &e, &r), 0, "store it");
+    queue_handle_close(h);
     queue_entry_free(&e);
     out = fopen(lpath, "w+");
     tap_int(queue_list(cfg, out, true, &r), 0, "JSON list succeeds");
@@ -574,14 +589,14 @@ static void test_spool(void)
     tap_int(r.cls, RC_USAGE, "unknown id is a usage error");
     tap_str(r.msg, "no queued message with id NOSUCHID", "message names the id");
     result_clear(&r);
-    tap_int(queue_entry_open(path2, &fd, &e, &r), 0, "entry still there after retry");
+    tap_int(open_id(sp, third, &h, &e, &r), 0, "entry still there after retry");
     tap_int(e.attempts, 0, "retry cleared the backoff");
     tap_ok(e.next_attempt <= time(NULL), "retry made it due");
     /* While it is locked, remove refuses. */
     tap_int(queue_remove(cfg, ids, 1, &r), -1, "remove of a locked entry fails");
     tap_int(r.cls, RC_TEMPFAIL, "as a temporary failure");
     result_clear(&r);
-    close(fd);
+    queue_handle_close(h);
     queue_entry_free(&e);
     char *evil[1] = { (char *)"../new" };
     tap_int(queue_remove(cfg, evil, 1, &r), -1, "a path is not an id");
@@ -638,7 +653,7 @@ static void test_spool(void)
     free(path);
     free(second);
     free(id);
-    free(dir);
+    queue_spool_free(sp);
     close(m.fd);
     config_free(cfg);
     free(spool);
