@@ -125,6 +125,18 @@ void smtp_keep_first(struct result *dst, struct result *src);
 /* r = RC_PROTOCOL quoting the last reply and naming the state; -1. */
 int smtp_unexpected(struct smtp_session *s, struct result *r);
 
+/* ---- smtp-data.c, for smtp.c ---- */
+
+/* Queue the message file of the transaction in progress, dot-stuffed, in
+ * large writes (the caller sends "." and flushes). Returns 0 or -1 with
+ * r set (RC_IOERR reading the file, or the connection's failure). */
+int smtp_send_body(struct smtp_session *s, struct result *r);
+
+/* Queue "BDAT <size> LAST" and the message file as stored (no flush).
+ * Returns 0 or -1 with r set (RC_IOERR also when the file is shorter
+ * than its recorded size: the connection must then be dropped). */
+int smtp_send_chunk(struct smtp_session *s, struct result *r);
+
 /* ---- smtp-auth.c, for smtp.c ---- */
 
 /* Whether the account asks for AUTH at all. */

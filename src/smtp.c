@@ -78,8 +78,6 @@ static const struct smtp_state_info smtp_states[] = {
     [SMTP_CLOSED] = { "CLOSED", SMTP_TMO_COMMAND, SMTP_MORE_YES, false, true },
 };
 
-#define SMTP_BODY_CHUNK   (256 * 1024)
-
 /* ---------------------------------------------------------------- */
 /* small helpers */
 
@@ -275,113 +273,6 @@ static char *smtp_rcpt_command(const struct smtp_session *s, const struct smtp_t
     if (s->caps.dsn && t->m->dsn_notify)
         buf_printf(&b, " NOTIFY=%s", t->m->dsn_notify);
     return buf_steal(&b);
-}
-
-/* Read up to n bytes of the message file at off (EINTR retried).
- * Returns the count (0 at the end of the file) or -1 with r set. */
-static ssize_t smtp_read_message(const struct smtp_message *m, char *buf, size_t n, off_t off,
-                                 struct result *r)
-{
-    ssize_t got;
-    do
-        got = pread(m->fd, buf, n, off);
-    while (got < 0 && errno == EINTR);
-    if (got < 0)
-        result_set(r, RC_IOERR, _("cannot read the message file: %s"), strerror(errno));
-    return got;
-}
-
-/* Stream the message file, dot-stuffed, in large writes. */
-static int smtp_send_body(struct smtp_session *s, struct result *r)
-{
-    const struct smtp_message *m = s->t->m;
-    int tmo = smtp_state_timeout(s, SMTP_BODY);
-    char *in = xmalloc(SMTP_BODY_CHUNK);
-    char *out = xmalloc(2 * SMTP_BODY_CHUNK + 2);
-    off_t off = (off_t)m->offset;   /* a queue entry's message follows its envelope */
-    bool bol = true;            /* at the beginning of a line */
-    long long total = 0;
-    int rc = 0;
-
-    for (;;) {
-        ssize_t n = smtp_read_message(m, in, SMTP_BODY_CHUNK, off, r);
-        if (n < 0) {
-            rc = -1;
-            break;
-        }
-        if (n == 0)
-            break;
-        off += n;
-        size_t olen = 0;
-        const char *p = in, *end = in + n;
-        while (p < end) {
-            if (bol && *p == '.')
-                out[olen++] = '.';
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *stop = nl ? nl + 1 : end;
-            memcpy(out + olen, p, (size_t)(stop - p));
-            olen += (size_t)(stop - p);
-            bol = nl != NULL;
-            p = stop;
-        }
-        if (conn_write(s->c, out, olen, tmo, r) != 0) {
-            rc = -1;
-            break;
-        }
-        total += (long long)olen;
-    }
-    if (rc == 0 && !bol) {
-        /* The canonical file always ends in CRLF; never let a body end
-         * without one, or "." would not be a line of its own. */
-        rc = conn_write(s->c, "\r\n", 2, tmo, r);
-        total += 2;
-    }
-    free(in);
-    free(out);
-    if (rc == 0)
-        log_debug(1, _("(%lld bytes of message data)"), total);
-    return rc;
-}
-
-/* CHUNKING (RFC 3030): "BDAT <size> LAST" and the message file exactly
- * as stored (canonical CRLF, no dot-stuffing, no final "."), queued in
- * large writes; the caller flushes. One chunk carries the whole message:
- * its size is known from the intake or spool file. A file shorter than
- * its recorded size is a local I/O error; the connection must then be
- * dropped (the server is still waiting for the missing octets). */
-static int smtp_send_chunk(struct smtp_session *s, struct result *r)
-{
-    const struct smtp_message *m = s->t->m;
-    int tmo = smtp_state_timeout(s, SMTP_BODY);
-    long long size = m->size;
-    char *cmd = xasprintf("BDAT %lld LAST", size);
-    int rc = smtp_cmd(s, cmd, tmo, r);
-    free(cmd);
-    if (rc != 0)
-        return -1;
-    char *in = xmalloc(SMTP_BODY_CHUNK);
-    off_t off = (off_t)m->offset;
-    long long left = size;
-    while (rc == 0 && left > 0) {
-        size_t want = left < SMTP_BODY_CHUNK ? (size_t)left : SMTP_BODY_CHUNK;
-        ssize_t n = smtp_read_message(m, in, want, off, r);
-        if (n < 0) {
-            rc = -1;
-        } else if (n == 0) {
-            result_set(r, RC_IOERR,
-                       _("cannot read the message file: it ends %lld bytes before its "
-                         "recorded size of %lld bytes"), left, size);
-            rc = -1;
-        } else {
-            off += n;
-            left -= n;
-            rc = conn_write(s->c, in, (size_t)n, tmo, r);
-        }
-    }
-    free(in);
-    if (rc == 0)
-        log_debug(1, _("(%lld bytes of message data)"), size);
-    return rc;
 }
 
 /* A pipelined transaction's MAIL, every RCPT and DATA, queued (not flushed):

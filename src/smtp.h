@@ -178,6 +178,27 @@ const struct smtp_reply *smtp_last_reply(const struct smtp_session *s);
 
 void smtp_free(struct smtp_session *s);
 
+/* Dot-stuffing (RFC 5321 4.5.2) of message data that arrives in pieces:
+ * what is carried from one piece to the next. Start from
+ * SMTP_DOT_STATE_INIT. */
+struct smtp_dot_state {
+    bool mid_line;            /* the data so far does not end in LF */
+};
+#define SMTP_DOT_STATE_INIT { .mid_line = false }
+
+/* Copy n bytes of message data from in to out, doubling every '.' that
+ * begins a line (a line begins at the start of the data and after each
+ * LF), and update *st. out (not overlapping in) must have room for 2 * n
+ * bytes. Returns the number of bytes written. Pure: no I/O, no
+ * allocation, no failure. */
+size_t smtp_dot_stuff(struct smtp_dot_state *st, const char *in, size_t n, char *out);
+
+/* The end of the stuffed data: writes CRLF to out (room for 2 bytes)
+ * when the data so far does not end in a line end, so that the final "."
+ * is a line of its own; returns 2, or 0 when nothing is needed (empty
+ * data, or data ending in LF). */
+size_t smtp_dot_stuff_end(const struct smtp_dot_state *st, char *out);
+
 /* Encode s as RFC 3461 xtext into a new string. */
 char *smtp_xtext(const char *s);
 

@@ -1,0 +1,166 @@
+/*
+ * test-smtp.c - unit tests for the pure parts of the SMTP client:
+ * dot-stuffing of message data that arrives in pieces (smtp_dot_stuff,
+ * smtp_dot_stuff_end): lines starting with '.', piece boundaries inside
+ * "\r\n.", empty data, a last line without a line end, bare LF, and
+ * every way of cutting a message in two or into single bytes. Whole
+ * sessions on the wire are tested in test-reply.c and tests/data.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp.h"
+#include "tap.h"
+#include "util.h"
+
+/* Stuff the pieces (NULL-terminated) one after the other, each into an
+ * output buffer of exactly 2 * its length (so that the sanitizer build
+ * catches a write past the documented bound), then the end. Returns the
+ * whole output as a string (caller frees). */
+static char *stuff_pieces(const char *first, ...)
+{
+    struct smtp_dot_state st = SMTP_DOT_STATE_INIT;
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *p = first; p; p = va_arg(ap, const char *)) {
+        size_t n = strlen(p);
+        char *out = xmalloc(2 * n + 1);
+        size_t got = smtp_dot_stuff(&st, p, n, out);
+        buf_append(&b, out, got);
+        free(out);
+    }
+    va_end(ap);
+    char end[2];
+    size_t n = smtp_dot_stuff_end(&st, end);
+    buf_append(&b, end, n);
+    buf_putc(&b, '\0');
+    return buf_steal(&b);
+}
+
+/* Stuff data cut at every position into two pieces and into single
+ * bytes; each result must equal the one for the data in one piece. */
+static void check_all_cuts(const char *data, const char *want, const char *what)
+{
+    size_t n = strlen(data);
+    int bad = 0;
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *a = xstrndup(data, cut);
+        char *got = stuff_pieces(a, data + cut, (const char *)NULL);
+        if (strcmp(got, want) != 0) {
+            printf("#   cut at %zu: got \"%s\"\n", cut, got);
+            bad++;
+        }
+        free(got);
+        free(a);
+    }
+    struct smtp_dot_state st = SMTP_DOT_STATE_INIT;
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        char out[2];
+        size_t got = smtp_dot_stuff(&st, data + i, 1, out);
+        buf_append(&b, out, got);
+    }
+    char end[2];
+    buf_append(&b, end, smtp_dot_stuff_end(&st, end));
+    buf_putc(&b, '\0');
+    if (strcmp(b.data, want) != 0) {
+        printf("#   byte by byte: got \"%s\"\n", b.data);
+        bad++;
+    }
+    buf_free(&b);
+    tap_ok(bad == 0, what);
+}
+
+int main(void)
+{
+    char *s;
+
+    s = stuff_pieces((const char *)NULL);
+    tap_str(s, "", "empty data: nothing, not even a line end");
+    free(s);
+
+    s = stuff_pieces("", "", (const char *)NULL);
+    tap_str(s, "", "empty pieces: nothing");
+    free(s);
+
+    s = stuff_pieces("Subject: x\r\n\r\nbody\r\n", (const char *)NULL);
+    tap_str(s, "Subject: x\r\n\r\nbody\r\n", "data without dots is copied, no line end added");
+    free(s);
+
+    s = stuff_pieces(".\r\n", (const char *)NULL);
+    tap_str(s, "..\r\n", "a line of a single dot at the start is doubled");
+    free(s);
+
+    s = stuff_pieces("a\r\n.b\r\n..c\r\n.\r\n", (const char *)NULL);
+    tap_str(s, "a\r\n..b\r\n...c\r\n..\r\n", "every line starting with '.' gets one more");
+    free(s);
+
+    s = stuff_pieces("a.b\r\n x.\r\n", (const char *)NULL);
+    tap_str(s, "a.b\r\n x.\r\n", "a dot inside or at the end of a line is left alone");
+    free(s);
+
+    s = stuff_pieces("a\r\n", ".b\r\n", (const char *)NULL);
+    tap_str(s, "a\r\n..b\r\n", "a piece that starts a line with '.'");
+    free(s);
+
+    s = stuff_pieces("a\r", "\n.b\r\n", (const char *)NULL);
+    tap_str(s, "a\r\n..b\r\n", "a cut between CR and LF before the dot");
+    free(s);
+
+    s = stuff_pieces("a\r\n.", "b\r\n", (const char *)NULL);
+    tap_str(s, "a\r\n..b\r\n", "a cut right after the dot: doubled once");
+    free(s);
+
+    s = stuff_pieces("a\r\n", "", ".b\r\n", (const char *)NULL);
+    tap_str(s, "a\r\n..b\r\n", "an empty piece keeps the beginning of the line");
+    free(s);
+
+    s = stuff_pieces("x", ".y\r\n", (const char *)NULL);
+    tap_str(s, "x.y\r\n", "a dot after a cut in the middle of a line is left alone");
+    free(s);
+
+    s = stuff_pieces("a\r\nlast", (const char *)NULL);
+    tap_str(s, "a\r\nlast\r\n", "a last line without a line end gets CRLF");
+    free(s);
+
+    s = stuff_pieces("a\r\n.", (const char *)NULL);
+    tap_str(s, "a\r\n..\r\n", "a last line of a single dot without line end: doubled, CRLF added");
+    free(s);
+
+    s = stuff_pieces("a\r\nb\r", (const char *)NULL);
+    tap_str(s, "a\r\nb\r\r\n", "a last line ending in a bare CR still gets CRLF");
+    free(s);
+
+    s = stuff_pieces("a\n.b\n", (const char *)NULL);
+    tap_str(s, "a\n..b\n", "a bare LF ends a line too; no CRLF added after it");
+    free(s);
+
+    check_all_cuts("..a\r\n.\r\n\r\n.b.\r\nc\r\n..", "...a\r\n..\r\n\r\n..b.\r\nc\r\n...\r\n",
+                   "every cut in two and byte by byte give the same bytes");
+
+    {
+        /* The documented bound: nothing beyond 2 * n, and the count. */
+        const char in[] = "\n.\n.\n.";
+        char out[2 * (sizeof in - 1)];
+        struct smtp_dot_state st = SMTP_DOT_STATE_INIT;
+        size_t n = smtp_dot_stuff(&st, in, sizeof in - 1, out);
+        tap_int((long long)n, 9, "the count of bytes written");
+        tap_ok(memcmp(out, "\n..\n..\n..", 9) == 0, "the bytes written");
+        tap_ok(st.mid_line, "the state says the data ends inside a line");
+        char end[2];
+        tap_int((long long)smtp_dot_stuff_end(&st, end), 2, "the end adds two bytes");
+        tap_ok(memcmp(end, "\r\n", 2) == 0, "... CRLF");
+    }
+    {
+        struct smtp_dot_state st = SMTP_DOT_STATE_INIT;
+        char out[2];
+        tap_int((long long)smtp_dot_stuff(&st, ".", 1, out), 2,
+                "a single dot at the start becomes two bytes (the bound 2 * n is reached)");
+    }
+    return tap_done();
+}
