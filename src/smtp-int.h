@@ -125,6 +125,22 @@ void smtp_keep_first(struct result *dst, struct result *src);
 /* r = RC_PROTOCOL quoting the last reply and naming the state; -1. */
 int smtp_unexpected(struct smtp_session *s, struct result *r);
 
+/* ---- smtp-envelope.c, for smtp.c and smtp-auth.c ---- */
+
+/* Checks made before anything is sent (no recipients -> RC_USAGE, size
+ * above SIZE -> RC_DATAERR, DSN not offered -> RC_UNAVAILABLE, bad or
+ * unconvertible address -> RC_DATAERR); fills t->use_smtputf8,
+ * t->sender and t->rcpts (owned by t). Returns 0 or -1 with r set. */
+int smtp_prepare(struct smtp_session *s, struct smtp_txn *t, struct result *r);
+
+/* The MAIL FROM line / the RCPT TO line for recipient i, with the
+ * parameters the server offers; newly allocated. */
+char *smtp_mail_command(const struct smtp_session *s, const struct smtp_txn *t);
+char *smtp_rcpt_command(const struct smtp_session *s, const struct smtp_txn *t, size_t i);
+
+/* Free t and what it owns (not t->m). NULL is fine. */
+void smtp_txn_free(struct smtp_txn *t);
+
 /* ---- smtp-data.c, for smtp.c ---- */
 
 /* Queue the message file of the transaction in progress, dot-stuffed, in

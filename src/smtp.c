@@ -1,31 +1,33 @@
 /*
- * smtp.c - the SMTP/LMTP client state machine (see smtp.h).
+ * smtp.c - the SMTP/LMTP client state machine (see smtp.h; the states
+ * are listed in smtp-int.h).
  *
- * Owns: the state enum and its name table, entering a state (which sends
- * that state's command: smtp_enter -> smtp_send_state), handling each
- * reply by switching on the state (smtp_handle_reply), strict reply
- * parsing, capabilities, the pipelined MAIL/RCPT/DATA group, the
- * dot-stuffed body, the pipelined MAIL/RCPT/BDAT LAST group with the raw
- * message (CHUNKING, RFC 3030), and the classification of every refusal.
+ * Owns: the table of states (name, reply timeout, whether more replies
+ * may follow, whether a 3xx is expected, whether the reply counts for
+ * smtp_last_reply), entering a state, which sends what it needs
+ * (smtp_enter -> smtp_send_state, the one sending function), handling
+ * each reply by switching on the state (smtp_handle_reply, the one
+ * handling function), reading one reply (strict framing, masking,
+ * transcript), capabilities, STARTTLS, the pipelined MAIL/RCPT/DATA or
+ * BDAT LAST group, and the classification of every refusal.
+ *
+ * Delegates: the AUTH states to smtp-auth.c, the message data to
+ * smtp-data.c, the envelope lines and their checks to smtp-envelope.c.
  *
  * Must not: touch a socket (everything goes through conn.[ch]), or send
  * anything after a fatal error (network, timeout, protocol, 421).
  */
 #include <config.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conn.h"
 #include "i18n.h"
-#include "idn.h"
 #include "log.h"
 #include "mask.h"
 #include "reply.h"
-#include "sasl.h"
 #include "smtp-int.h"
 #include "tls.h"
 
@@ -81,12 +83,6 @@ static const struct smtp_state_info smtp_states[] = {
 /* ---------------------------------------------------------------- */
 /* small helpers */
 
-/* A printable, bounded copy of untrusted bytes for messages. */
-static char *smtp_escape(const char *s, size_t len, size_t max)
-{
-    return reply_escape(s, len, max);
-}
-
 /* The reply on one line, for messages ("550-a 550 b"). */
 char *smtp_reply_oneline(const struct smtp_reply *rep)
 {
@@ -121,14 +117,6 @@ int smtp_state_timeout(const struct smtp_session *s, enum smtp_state st)
     return smtp_timeout_ms(s, smtp_states[st].timeout_s);
 }
 
-static bool smtp_is_ascii(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return false;
-    return true;
-}
-
 /* Hide the credentials in a line the server sent (its text only: the
  * code stays as sent), before it becomes text anywhere. */
 static size_t smtp_mask_line(const struct smtp_session *s, char *line, size_t len)
@@ -161,7 +149,7 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
         if (conn_read_line(s->c, s->line, sizeof s->line, &len, &deadline, &lr) != 0) {
             if (lr.cls == RC_PROTOCOL) {
                 len = smtp_mask_line(s, s->line, len);
-                char *q = smtp_escape(s->line, len, 200);
+                char *q = reply_escape(s->line, len, 200);
                 result_replace(&lr, RC_PROTOCOL,
                                _("the server sent an over-long reply line (more than %d "
                                  "octets): \"%s\""), SMTP_MAX_LINE, q);
@@ -188,7 +176,7 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
             first = code;
             reply_parse_enhanced(t, code, s->last.enhanced);
         } else if (code != first) {
-            char *q = smtp_escape(s->line, len, 200);
+            char *q = reply_escape(s->line, len, 200);
             result_set(&lr, RC_PROTOCOL,
                        _("the server sent a multi-line reply with different codes (%d, "
                          "then \"%s\")"), first, q);
@@ -243,36 +231,6 @@ int smtp_cmd(struct smtp_session *s, const char *line, int timeout_ms, struct re
     if (conn_write(s->c, line, n, timeout_ms, r) != 0)
         return -1;
     return conn_write(s->c, "\r\n", 2, timeout_ms, r);
-}
-
-static char *smtp_mail_command(const struct smtp_session *s, const struct smtp_txn *t)
-{
-    const struct smtp_message *m = t->m;
-    struct buf b = BUF_INIT;
-    buf_printf(&b, "MAIL FROM:<%s>", t->sender);
-    if (s->caps.size)
-        buf_printf(&b, " SIZE=%lld", m->size);
-    if (m->body_8bit && s->caps.eightbitmime)
-        buf_puts(&b, " BODY=8BITMIME");
-    if (t->use_smtputf8)
-        buf_puts(&b, " SMTPUTF8");
-    if (s->caps.dsn && m->dsn_return)
-        buf_printf(&b, " RET=%s", m->dsn_return);
-    if (s->caps.dsn && m->dsn_envid) {
-        char *x = smtp_xtext(m->dsn_envid);
-        buf_printf(&b, " ENVID=%s", x);
-        free(x);
-    }
-    return buf_steal(&b);
-}
-
-static char *smtp_rcpt_command(const struct smtp_session *s, const struct smtp_txn *t, size_t i)
-{
-    struct buf b = BUF_INIT;
-    buf_printf(&b, "RCPT TO:<%s>", t->rcpts[i]);
-    if (s->caps.dsn && t->m->dsn_notify)
-        buf_printf(&b, " NOTIFY=%s", t->m->dsn_notify);
-    return buf_steal(&b);
 }
 
 /* A pipelined transaction's MAIL, every RCPT and DATA, queued (not flushed):
@@ -822,88 +780,6 @@ bool smtp_alive(const struct smtp_session *s)
     return s->state != SMTP_CLOSED;
 }
 
-/* Local part of addr has a byte >= 0x80. */
-static bool smtp_local_nonascii(const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-    size_t n = at ? (size_t)(at - addr) : strlen(addr);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)addr[i] >= 0x80)
-            return true;
-    return false;
-}
-
-/* The address as it goes on the wire, or NULL with r set. */
-static char *smtp_wire_address(const char *addr, bool utf8, struct result *r)
-{
-    for (const char *p = addr; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch < 0x20 || ch == 0x7f || ch == '<' || ch == '>') {
-            char *q = smtp_escape(addr, strlen(addr), 200);
-            result_set(r, RC_DATAERR, _("invalid envelope address \"%s\""), q);
-            free(q);
-            return NULL;
-        }
-    }
-    if (smtp_is_ascii(addr) || utf8)
-        return xstrdup(addr);
-    if (smtp_local_nonascii(addr)) {
-        result_set(r, RC_DATAERR,
-                   _("cannot send to or from <%s>: the server does not support SMTPUTF8"),
-                   addr);
-        return NULL;
-    }
-    return idn_address_to_ascii(addr, r);
-}
-
-static void smtp_txn_free(struct smtp_txn *t)
-{
-    if (!t)
-        return;
-    free(t->sender);
-    if (t->rcpts)
-        for (size_t i = 0; i < t->m->nrcpts; i++)
-            free(t->rcpts[i]);
-    free(t->rcpts);
-    free(t);
-}
-
-/* Checks made before anything is sent; fills t->sender and t->rcpts. */
-static int smtp_prepare(struct smtp_session *s, struct smtp_txn *t, struct result *r)
-{
-    struct smtp_message *m = t->m;
-    if (m->nrcpts == 0) {
-        result_set(r, RC_USAGE, _("no recipients"));
-        return -1;
-    }
-    if (s->caps.size_max > 0 && m->size > 0
-        && (unsigned long long)m->size > s->caps.size_max) {
-        result_set(r, RC_DATAERR, _("message size %lld exceeds the server's limit of %llu bytes"),
-                   m->size, s->caps.size_max);
-        return -1;
-    }
-    if ((m->dsn_notify || m->dsn_return || m->dsn_envid) && !s->caps.dsn) {
-        result_set(r, RC_UNAVAILABLE,
-                   _("delivery status notifications were requested, but the server does "
-                     "not support DSN"));
-        return -1;
-    }
-    bool nonascii = m->smtputf8 || !smtp_is_ascii(m->sender);
-    for (size_t i = 0; i < m->nrcpts; i++)
-        nonascii |= !smtp_is_ascii(m->rcpts[i].addr);
-    t->use_smtputf8 = nonascii && s->caps.smtputf8;
-    t->sender = smtp_wire_address(m->sender, t->use_smtputf8, r);
-    if (!t->sender)
-        return -1;
-    t->rcpts = xcalloc(m->nrcpts, sizeof *t->rcpts);
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        t->rcpts[i] = smtp_wire_address(m->rcpts[i].addr, t->use_smtputf8, r);
-        if (!t->rcpts[i])
-            return -1;
-    }
-    return 0;
-}
-
 int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct result *r)
 {
     struct result lr = RESULT_INIT;
@@ -983,20 +859,4 @@ void smtp_free(struct smtp_session *s)
     mask_list_free(&s->masks);
     free(s->challenge);
     free(s);
-}
-
-char *smtp_xtext(const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    struct buf b = BUF_INIT;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= '!' && *p <= '~' && *p != '+' && *p != '=') {
-            buf_putc(&b, (char)*p);
-        } else {
-            buf_putc(&b, '+');
-            buf_putc(&b, hex[*p >> 4]);
-            buf_putc(&b, hex[*p & 15]);
-        }
-    }
-    return buf_steal(&b);
 }
