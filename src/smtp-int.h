@@ -93,7 +93,7 @@ struct smtp_session {
     struct result auth_fail;      /* AUTH refused: every message fails with this */
     struct mask_list masks;       /* credentials hidden in every reply line */
     char *challenge;              /* a 334's first line as sent, unmasked: for SASL only */
-    char line[SMTP_MAX_LINE + 3];
+    char line[REPLY_MAX_LINE + 3];
 };
 
 /* ---- smtp.c, for smtp-auth.c ---- */

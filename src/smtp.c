@@ -152,7 +152,7 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
                 char *q = reply_escape(s->line, len, 200);
                 result_replace(&lr, RC_PROTOCOL,
                                _("the server sent an over-long reply line (more than %d "
-                                 "octets): \"%s\""), SMTP_MAX_LINE, q);
+                                 "octets): \"%s\""), REPLY_MAX_LINE, q);
                 free(q);
             }
             goto fail;
@@ -170,7 +170,7 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
         int code;
         bool more;
         const char *t;
-        if (smtp_parse_reply_line(s->line, len, &code, &more, &t, &lr) != 0)
+        if (reply_parse_line(s->line, len, &code, &more, &t, &lr) != 0)
             goto fail;
         if (nlines == 0) {
             first = code;
@@ -183,14 +183,14 @@ static int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result
             free(q);
             goto fail;
         }
-        if (nlines == SMTP_MAX_LINES) {
+        if (nlines == REPLY_MAX_LINES) {
             result_set(&lr, RC_PROTOCOL,
-                       _("the server sent a reply of more than %d lines"), SMTP_MAX_LINES);
+                       _("the server sent a reply of more than %d lines"), REPLY_MAX_LINES);
             goto fail;
         }
-        if (text.len + len + 1 > SMTP_MAX_REPLY) {
+        if (text.len + len + 1 > REPLY_MAX_OCTETS) {
             result_set(&lr, RC_PROTOCOL,
-                       _("the server sent a reply of more than %d octets"), SMTP_MAX_REPLY);
+                       _("the server sent a reply of more than %d octets"), REPLY_MAX_OCTETS);
             goto fail;
         }
         if (nlines)

@@ -27,7 +27,7 @@
  * no message data leaves before the credentials are accepted.
  *
  * Replies are parsed strictly: three digits, then ' ' or '-', at most
- * SMTP_MAX_LINE octets per line, SMTP_MAX_LINES lines and SMTP_MAX_REPLY
+ * REPLY_MAX_LINE octets per line, REPLY_MAX_LINES lines and REPLY_MAX_OCTETS
  * octets per reply, the same code on every line, printable text;
  * anything else is RC_PROTOCOL. All the lines of one reply must arrive
  * within one timeout (one deadline per reply, whatever the pace).
@@ -40,37 +40,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "reply.h"
 #include "result.h"
 
-#define SMTP_MAX_LINE  2048   /* octets per reply line, CRLF excluded */
-#define SMTP_MAX_LINES 256    /* lines per reply */
-#define SMTP_MAX_REPLY 65536  /* octets per reply (its lines joined with "\n") */
-
 struct conn;
-
-struct smtp_reply {
-    int code;                 /* 100..599 */
-    char enhanced[16];        /* "5.1.1" if the server gave one, else "" */
-    char *text;               /* all lines "CODE text" joined with "\n"; owned */
-    size_t nlines;
-};
-
-/* Parse one reply line: fills *code and *more (true for "250-"), points
- * *text past "CODE-" / "CODE ". Returns 0 or -1 with r set (RC_PROTOCOL,
- * quoting the line). Exposed for the unit tests. */
-int smtp_parse_reply_line(const char *line, size_t len, int *code, bool *more,
-                          const char **text, struct result *r);
-
-struct smtp_caps {
-    bool esmtp;               /* EHLO accepted */
-    bool pipelining, size, eightbitmime, smtputf8, dsn, starttls;
-    bool enhancedstatuscodes, chunking;
-    unsigned long long size_max;  /* 0 = no limit announced */
-    char *auth;               /* space-separated mechanisms, uppercase; owned; NULL if none */
-    unsigned nauth;           /* mechanisms in auth (at most REPLY_MAX_AUTH_MECHS) */
-    unsigned auth_words;      /* AUTH words looked at (at most REPLY_MAX_AUTH_WORDS) */
-    unsigned ncaplines;       /* keyword lines looked at (at most REPLY_MAX_CAP_LINES) */
-};
 
 struct tls_config;
 
