@@ -265,8 +265,7 @@ int smtp_auth_begin(struct smtp_session *s, struct result *r)
         s->sasl = NULL;
         return -1;
     }
-    if (s->caps.pipelining && s->auth_ir
-        && (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "EXTERNAL") == 0))
+    if (s->caps.pipelining && s->auth_ir && sasl_pipelinable(mech))
         return smtp_enter(s, SMTP_READY_AUTH, r);
     if (smtp_enter(s, SMTP_AUTH, r) != 0) {
         smtp_lost(s);

@@ -3,7 +3,9 @@
  * dot-stuffing of message data that arrives in pieces (smtp_dot_stuff,
  * smtp_dot_stuff_end): lines starting with '.', piece boundaries inside
  * "\r\n.", empty data, a last line without a line end, bare LF, and
- * every way of cutting a message in two or into single bytes. Whole
+ * every way of cutting a message in two or into single bytes; and the
+ * mechanism properties the client and the configuration read from
+ * sasl.c's table (pipelining AUTH, passwords, the `auth` values). Whole
  * sessions on the wire are tested in test-reply.c and tests/data.
  */
 #include <config.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sasl.h"
 #include "smtp.h"
 #include "tap.h"
 #include "util.h"
@@ -161,6 +164,32 @@ int main(void)
         char out[2];
         tap_int((long long)smtp_dot_stuff(&st, ".", 1, out), 2,
                 "a single dot at the start becomes two bytes (the bound 2 * n is reached)");
+    }
+
+    /* The mechanism table (sasl.c) as the client and the configuration
+     * read it. */
+    tap_ok(sasl_pipelinable("PLAIN") && sasl_pipelinable("external"),
+           "PLAIN and EXTERNAL may lead a pipelined group (any case)");
+    tap_ok(!sasl_pipelinable("SCRAM-SHA-256") && !sasl_pipelinable("LOGIN")
+           && !sasl_pipelinable("XOAUTH2") && !sasl_pipelinable("GSSAPI")
+           && !sasl_pipelinable("FOO") && !sasl_pipelinable(NULL),
+           "no other mechanism leads a pipelined group");
+    tap_ok(!sasl_needs_password("external") && !sasl_needs_password("GSSAPI"),
+           "EXTERNAL and GSSAPI need no password");
+    tap_ok(sasl_needs_password("on") && sasl_needs_password("plain")
+           && sasl_needs_password("xoauth2") && sasl_needs_password("ntlm")
+           && sasl_needs_password("scram-sha-256-plus"),
+           "auth on and every other mechanism may need one");
+    {
+        struct buf b = BUF_INIT;
+        for (const char *const *v = sasl_auth_values(); *v; v++)
+            buf_printf(&b, "%s%s", b.len ? " " : "", *v);
+        tap_str(b.data, "on off plain login cram-md5 scram-sha-1 scram-sha-1-plus "
+                        "scram-sha-256 scram-sha-256-plus external gssapi oauthbearer "
+                        "xoauth2 ntlm digest-md5",
+                "the values `auth` accepts, in order");
+        buf_free(&b);
+        tap_ok(sasl_auth_values() == sasl_auth_values(), "the list is built once");
     }
     return tap_done();
 }
