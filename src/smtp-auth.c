@@ -277,10 +277,9 @@ int smtp_auth_begin(struct smtp_session *s, struct result *r)
 void smtp_auth_free(struct smtp_session *s)
 {
     sasl_finish(s->sasl);
-    s->sasl = NULL;
     secret_free(s->auth_ir);
-    s->auth_ir = NULL;
     secret_free(s->auth_response);
-    s->auth_response = NULL;
     result_clear(&s->auth_fail);
+    s->sasl = NULL;
+    s->auth_ir = s->auth_response = NULL;
 }

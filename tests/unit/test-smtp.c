@@ -10,7 +10,6 @@
  */
 #include <config.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,24 +19,21 @@
 #include "tap.h"
 #include "util.h"
 
-/* Stuff the pieces (NULL-terminated) one after the other, each into an
- * output buffer of exactly 2 * its length (so that the sanitizer build
- * catches a write past the documented bound), then the end. Returns the
- * whole output as a string (caller frees). */
-static char *stuff_pieces(const char *first, ...)
+/* Stuff up to four pieces (NULL ends the list early) one after the
+ * other, each into an output buffer of exactly 2 * its length (so that
+ * the sanitizer build catches a write past the documented bound), then
+ * the end. Returns the whole output as a string (caller frees). */
+static char *stuff_pieces(const char *const pieces[4])
 {
     struct smtp_dot_state st = SMTP_DOT_STATE_INIT;
     struct buf b = BUF_INIT;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *p = first; p; p = va_arg(ap, const char *)) {
-        size_t n = strlen(p);
+    for (size_t i = 0; i < 4 && pieces[i]; i++) {
+        size_t n = strlen(pieces[i]);
         char *out = xmalloc(2 * n + 1);
-        size_t got = smtp_dot_stuff(&st, p, n, out);
+        size_t got = smtp_dot_stuff(&st, pieces[i], n, out);
         buf_append(&b, out, got);
         free(out);
     }
-    va_end(ap);
     char end[2];
     size_t n = smtp_dot_stuff_end(&st, end);
     buf_append(&b, end, n);
@@ -53,7 +49,8 @@ static void check_all_cuts(const char *data, const char *want, const char *what)
     int bad = 0;
     for (size_t cut = 0; cut <= n; cut++) {
         char *a = xstrndup(data, cut);
-        char *got = stuff_pieces(a, data + cut, (const char *)NULL);
+        const char *const pieces[4] = { a, data + cut, NULL, NULL };
+        char *got = stuff_pieces(pieces);
         if (strcmp(got, want) != 0) {
             printf("#   cut at %zu: got \"%s\"\n", cut, got);
             bad++;
@@ -79,69 +76,44 @@ static void check_all_cuts(const char *data, const char *want, const char *what)
     tap_ok(bad == 0, what);
 }
 
+/* One case: the pieces as they arrive, the bytes that must go out. */
+struct stuff_case {
+    const char *pieces[4];
+    const char *want;
+    const char *what;
+};
+
+static const struct stuff_case stuff_cases[] = {
+    { { NULL }, "", "empty data: nothing, not even a line end" },
+    { { "", "" }, "", "empty pieces: nothing" },
+    { { "Subject: x\r\n\r\nbody\r\n" }, "Subject: x\r\n\r\nbody\r\n",
+      "data without dots is copied, no line end added" },
+    { { ".\r\n" }, "..\r\n", "a line of a single dot at the start is doubled" },
+    { { "a\r\n.b\r\n..c\r\n.\r\n" }, "a\r\n..b\r\n...c\r\n..\r\n",
+      "every line starting with '.' gets one more" },
+    { { "a.b\r\n x.\r\n" }, "a.b\r\n x.\r\n",
+      "a dot inside or at the end of a line is left alone" },
+    { { "a\r\n", ".b\r\n" }, "a\r\n..b\r\n", "a piece that starts a line with '.'" },
+    { { "a\r", "\n.b\r\n" }, "a\r\n..b\r\n", "a cut between CR and LF before the dot" },
+    { { "a\r\n.", "b\r\n" }, "a\r\n..b\r\n", "a cut right after the dot: doubled once" },
+    { { "a\r\n", "", ".b\r\n" }, "a\r\n..b\r\n",
+      "an empty piece keeps the beginning of the line" },
+    { { "x", ".y\r\n" }, "x.y\r\n",
+      "a dot after a cut in the middle of a line is left alone" },
+    { { "a\r\nlast" }, "a\r\nlast\r\n", "a last line without a line end gets CRLF" },
+    { { "a\r\n." }, "a\r\n..\r\n",
+      "a last line of a single dot without line end: doubled, CRLF added" },
+    { { "a\r\nb\r" }, "a\r\nb\r\r\n", "a last line ending in a bare CR still gets CRLF" },
+    { { "a\n.b\n" }, "a\n..b\n", "a bare LF ends a line too; no CRLF added after it" },
+};
+
 int main(void)
 {
-    char *s;
-
-    s = stuff_pieces((const char *)NULL);
-    tap_str(s, "", "empty data: nothing, not even a line end");
-    free(s);
-
-    s = stuff_pieces("", "", (const char *)NULL);
-    tap_str(s, "", "empty pieces: nothing");
-    free(s);
-
-    s = stuff_pieces("Subject: x\r\n\r\nbody\r\n", (const char *)NULL);
-    tap_str(s, "Subject: x\r\n\r\nbody\r\n", "data without dots is copied, no line end added");
-    free(s);
-
-    s = stuff_pieces(".\r\n", (const char *)NULL);
-    tap_str(s, "..\r\n", "a line of a single dot at the start is doubled");
-    free(s);
-
-    s = stuff_pieces("a\r\n.b\r\n..c\r\n.\r\n", (const char *)NULL);
-    tap_str(s, "a\r\n..b\r\n...c\r\n..\r\n", "every line starting with '.' gets one more");
-    free(s);
-
-    s = stuff_pieces("a.b\r\n x.\r\n", (const char *)NULL);
-    tap_str(s, "a.b\r\n x.\r\n", "a dot inside or at the end of a line is left alone");
-    free(s);
-
-    s = stuff_pieces("a\r\n", ".b\r\n", (const char *)NULL);
-    tap_str(s, "a\r\n..b\r\n", "a piece that starts a line with '.'");
-    free(s);
-
-    s = stuff_pieces("a\r", "\n.b\r\n", (const char *)NULL);
-    tap_str(s, "a\r\n..b\r\n", "a cut between CR and LF before the dot");
-    free(s);
-
-    s = stuff_pieces("a\r\n.", "b\r\n", (const char *)NULL);
-    tap_str(s, "a\r\n..b\r\n", "a cut right after the dot: doubled once");
-    free(s);
-
-    s = stuff_pieces("a\r\n", "", ".b\r\n", (const char *)NULL);
-    tap_str(s, "a\r\n..b\r\n", "an empty piece keeps the beginning of the line");
-    free(s);
-
-    s = stuff_pieces("x", ".y\r\n", (const char *)NULL);
-    tap_str(s, "x.y\r\n", "a dot after a cut in the middle of a line is left alone");
-    free(s);
-
-    s = stuff_pieces("a\r\nlast", (const char *)NULL);
-    tap_str(s, "a\r\nlast\r\n", "a last line without a line end gets CRLF");
-    free(s);
-
-    s = stuff_pieces("a\r\n.", (const char *)NULL);
-    tap_str(s, "a\r\n..\r\n", "a last line of a single dot without line end: doubled, CRLF added");
-    free(s);
-
-    s = stuff_pieces("a\r\nb\r", (const char *)NULL);
-    tap_str(s, "a\r\nb\r\r\n", "a last line ending in a bare CR still gets CRLF");
-    free(s);
-
-    s = stuff_pieces("a\n.b\n", (const char *)NULL);
-    tap_str(s, "a\n..b\n", "a bare LF ends a line too; no CRLF added after it");
-    free(s);
+    for (size_t i = 0; i < sizeof stuff_cases / sizeof stuff_cases[0]; i++) {
+        char *s = stuff_pieces(stuff_cases[i].pieces);
+        tap_str(s, stuff_cases[i].want, stuff_cases[i].what);
+        free(s);
+    }
 
     check_all_cuts("..a\r\n.\r\n\r\n.b.\r\nc\r\n..", "...a\r\n..\r\n\r\n..b.\r\nc\r\n...\r\n",
                    "every cut in two and byte by byte give the same bytes");
