@@ -125,7 +125,16 @@ void smtp_keep_first(struct result *dst, struct result *src);
 /* r = RC_PROTOCOL quoting the last reply and naming the state; -1. */
 int smtp_unexpected(struct smtp_session *s, struct result *r);
 
-/* ---- smtp-envelope.c, for smtp.c and smtp-auth.c ---- */
+/* ---- smtp-read.c, for smtp.c ---- */
+
+/* Read one complete reply into s->last (replacing it), all of its lines
+ * within timeout_ms; s->challenge gets the first line of a 334 as sent.
+ * Returns 0, or -1 with r set (the first failure kept): network or
+ * timeout -> RC_TEMPFAIL from conn.[ch], a malformed, over-long or
+ * mixed-code reply -> RC_PROTOCOL quoting it (masked). */
+int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result *r);
+
+/* ---- smtp-envelope.c, for smtp.c ---- */
 
 /* Checks made before anything is sent (no recipients -> RC_USAGE, size
  * above SIZE -> RC_DATAERR, DSN not offered -> RC_UNAVAILABLE, bad or
