@@ -79,6 +79,8 @@ static const struct smtp_state_info smtp_states[] = {
     [SMTP_BYE] = { "BYE", SMTP_TMO_COMMAND, SMTP_MORE_YES, false, true },
     [SMTP_CLOSED] = { "CLOSED", SMTP_TMO_COMMAND, SMTP_MORE_YES, false, true },
 };
+_Static_assert(sizeof smtp_states / sizeof smtp_states[0] == SMTP_CLOSED + 1,
+               "one row per state, SMTP_CLOSED last");
 
 /* ---------------------------------------------------------------- */
 /* small helpers */

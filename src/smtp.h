@@ -2,10 +2,12 @@
  * smtp.h - the SMTP client state machine. It talks only to conn.[ch];
  * it never touches a socket.
  *
- * One enum of states with a name table; smtp_send_state() sends what a
- * state needs (a command or a pipelined group), smtp_handle_reply()
- * consumes the reply for that state and chooses the next one; every
- * transition is traced at -v -v as "smtp: OLD -> NEW".
+ * One enum of states (smtp-int.h) with one table of names and reply
+ * rules (smtp.c); smtp_send_state() sends what a state needs (a command
+ * or a pipelined group), smtp_handle_reply() consumes the reply for that
+ * state and chooses the next one; every transition is traced at -v -v as
+ * "smtp: OLD -> NEW". What happens during a transaction (a refused MAIL,
+ * a refused AUTH in front of the group, ...) is a state, not a flag.
  *
  * Session: GREETING -> EHLO (-> HELO when EHLO gets 5xx/502/500) [->
  * STARTTLS -> EHLO again -> AUTH] -> READY; then per message: MAIL,
