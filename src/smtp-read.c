@@ -32,6 +32,24 @@ static size_t smtp_mask_line(const struct smtp_session *s, char *line, size_t le
     return 4 + mask_apply(&s->masks, line + 4, len - 4);
 }
 
+/* r (set or not) becomes RC_PROTOCOL quoting the (masked) line, cut to
+ * 200 bytes: an over-long line (n = the limit), or a line whose code
+ * differs from the first line's (n = that code). */
+static void smtp_bad_line(struct result *r, bool over_long, int n, const char *line,
+                          size_t len)
+{
+    char *q = reply_escape(line, len, 200);
+    if (over_long)
+        result_replace(r, RC_PROTOCOL,
+                       _("the server sent an over-long reply line (more than %d octets): "
+                         "\"%s\""), n, q);
+    else
+        result_replace(r, RC_PROTOCOL,
+                       _("the server sent a multi-line reply with different codes (%d, then "
+                         "\"%s\")"), n, q);
+    free(q);
+}
+
 /* Read one complete reply into s->last, all of its lines within
  * timeout_ms (one deadline for the reply: a server that sends it slowly
  * line by line or byte by byte gets no more time). Failures go to r
@@ -55,11 +73,7 @@ int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result *r)
         if (conn_read_line(s->c, s->line, sizeof s->line, &len, &deadline, &lr) != 0) {
             if (lr.cls == RC_PROTOCOL) {
                 len = smtp_mask_line(s, s->line, len);
-                char *q = reply_escape(s->line, len, 200);
-                result_replace(&lr, RC_PROTOCOL,
-                               _("the server sent an over-long reply line (more than %d "
-                                 "octets): \"%s\""), REPLY_MAX_LINE, q);
-                free(q);
+                smtp_bad_line(&lr, true, REPLY_MAX_LINE, s->line, len);
             }
             goto fail;
         }
@@ -82,11 +96,7 @@ int smtp_read_reply(struct smtp_session *s, int timeout_ms, struct result *r)
             first = code;
             reply_parse_enhanced(t, code, s->last.enhanced);
         } else if (code != first) {
-            char *q = reply_escape(s->line, len, 200);
-            result_set(&lr, RC_PROTOCOL,
-                       _("the server sent a multi-line reply with different codes (%d, "
-                         "then \"%s\")"), first, q);
-            free(q);
+            smtp_bad_line(&lr, false, first, s->line, len);
             goto fail;
         }
         if (nlines == REPLY_MAX_LINES) {
