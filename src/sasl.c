@@ -114,6 +114,12 @@ bool sasl_pipelinable(const char *mech)
     return m && m->pipelinable;
 }
 
+bool sasl_needs_channel_binding(const char *mech)
+{
+    const struct sasl_mech *m = sasl_find(mech);
+    return m && m->needs_cb;
+}
+
 bool sasl_needs_password(const char *auth)
 {
     const struct sasl_mech *m = sasl_find(auth);

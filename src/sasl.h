@@ -92,6 +92,10 @@ bool sasl_reveals_password(const char *mech);
  * possible (PLAIN, EXTERNAL). Any case; unknown or NULL -> false. */
 bool sasl_pipelinable(const char *mech);
 
+/* True if mech needs TLS channel binding data (the -PLUS mechanisms).
+ * Any case; unknown or NULL -> false. */
+bool sasl_needs_channel_binding(const char *mech);
+
 /* True if the account's `auth` value (a mechanism in any case, or "on")
  * may need a password: false only for a mechanism that needs none
  * (EXTERNAL, GSSAPI). */

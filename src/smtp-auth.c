@@ -241,8 +241,7 @@ int smtp_auth_begin(struct smtp_session *s, struct result *r)
     }
     const char *mech = sasl_choose(s->p.auth, s->caps.auth, tls, cb_type != NULL,
                                    s->p.allow_plaintext_auth, r);
-    size_t ml = mech ? strlen(mech) : 0;
-    bool plus = ml > 5 && strcmp(mech + ml - 5, "-PLUS") == 0;
+    bool plus = sasl_needs_channel_binding(mech);
     struct sasl_creds creds = {
         .user = s->p.user,
         .password = s->p.password,

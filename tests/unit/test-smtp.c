@@ -146,6 +146,12 @@ int main(void)
            && !sasl_pipelinable("XOAUTH2") && !sasl_pipelinable("GSSAPI")
            && !sasl_pipelinable("FOO") && !sasl_pipelinable(NULL),
            "no other mechanism leads a pipelined group");
+    tap_ok(sasl_needs_channel_binding("SCRAM-SHA-256-PLUS")
+           && sasl_needs_channel_binding("scram-sha-1-plus"),
+           "the -PLUS mechanisms need channel binding data");
+    tap_ok(!sasl_needs_channel_binding("SCRAM-SHA-256") && !sasl_needs_channel_binding("PLAIN")
+           && !sasl_needs_channel_binding("FOO-PLUS") && !sasl_needs_channel_binding(NULL),
+           "no other mechanism does (the table decides, not the name)");
     tap_ok(!sasl_needs_password("external") && !sasl_needs_password("GSSAPI"),
            "EXTERNAL and GSSAPI need no password");
     tap_ok(sasl_needs_password("on") && sasl_needs_password("plain")
