@@ -135,6 +135,29 @@ const char *address_domain(const char *mailbox)
     return at ? at + 1 : NULL;
 }
 
+char *address_format_mailbox(const char *display, const char *mailbox)
+{
+    if (!display || !*display)
+        return xstrdup(mailbox);
+    struct buf b = BUF_INIT;
+    bool plain = strspn(display, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789!#$%&'*+-/=?^_`{|}~ ") == strlen(display);
+    if (plain) {
+        buf_puts(&b, display);
+    } else {
+        buf_putc(&b, '"');
+        for (const char *p = display; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                buf_putc(&b, '\\');
+            if (*p != '\r' && *p != '\n')
+                buf_putc(&b, *p);
+        }
+        buf_putc(&b, '"');
+    }
+    buf_printf(&b, " <%s>", mailbox);
+    return buf_steal(&b);
+}
+
 char *address_strip_angles(const char *addr)
 {
     const char *s = addr, *e = addr + strlen(addr);

@@ -55,6 +55,13 @@ int address_validate_envelope(const char *addr, bool is_sender, struct result *r
  * new string ("<a@b>" -> "a@b"; "<>" -> ""). Caller frees. */
 char *address_strip_angles(const char *addr);
 
+/* A mailbox for a header field: "Name <mailbox>" with the display name
+ * as it is when it is only atext and spaces, else as a quoted string
+ * ('"' and '\\' escaped, CR and LF left out, so a name can never end
+ * the field); just mailbox when display is NULL or "". Never fails;
+ * caller frees. */
+char *address_format_mailbox(const char *display, const char *mailbox);
+
 /* Return a pointer to the domain part of mailbox (after the last '@'),
  * or NULL if there is none. */
 const char *address_domain(const char *mailbox);

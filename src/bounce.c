@@ -24,6 +24,7 @@
 #include "bounce.h"
 #include "i18n.h"
 #include "intake.h"
+#include "message.h"
 #include "queue.h"
 
 /* Longest original header section copied into the notification. */

@@ -28,9 +28,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "i18n.h"
 #include "log.h"
@@ -52,41 +52,6 @@ struct conn {
     bool tcp;              /* a TCP connection: acknowledge at once */
     struct tls_session *tls;   /* NULL until conn_start_tls() */
 };
-
-/* "N seconds" / "N milliseconds" for timeout messages. */
-static char *conn_describe_timeout(int timeout_ms)
-{
-    if (timeout_ms % 1000 != 0)
-        return xasprintf(_("%d milliseconds"), timeout_ms);
-    int s = timeout_ms / 1000;
-    return s == 1 ? xstrdup(_("1 second")) : xasprintf(_("%d seconds"), s);
-}
-
-static long long conn_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until fd is ready for events or the deadline passes.
- * Returns 1 ready, 0 timeout, -1 error (errno). */
-static int conn_wait(int fd, short events, long long deadline)
-{
-    for (;;) {
-        long long left = deadline - conn_now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = { .fd = fd, .events = events };
-        int n = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
-        if (n > 0)
-            return 1;
-        if (n == 0)
-            continue;   /* re-check the deadline */
-        if (errno != EINTR)
-            return -1;
-    }
-}
 
 /* Acknowledge what arrives next at once instead of after the kernel's
  * delayed-ACK timer (40 ms on Linux).  A server that writes a reply in
@@ -183,13 +148,13 @@ static int conn_send_all(struct conn *c, struct iovec *iov, int iovcnt, int time
                 conn_write_failed(c, errno, r);
                 return -1;
             }
-            int w = conn_wait(c->fd, conn_io_events(c, POLLOUT), conn_now_ms() + timeout_ms);
+            int w = clock_wait_fd(c->fd, conn_io_events(c, POLLOUT), clock_now_ms() + timeout_ms);
             if (w < 0) {
                 conn_write_failed(c, errno, r);
                 return -1;
             }
             if (w == 0) {
-                char *t = conn_describe_timeout(timeout_ms);
+                char *t = clock_describe_ms(timeout_ms);
                 result_set(r, RC_TEMPFAIL, _("timed out after %s sending data to %s"), t,
                            c->peer);
                 free(t);
@@ -279,13 +244,13 @@ static int conn_fill(struct conn *c, const struct conn_deadline *dl, struct resu
             return -1;
         }
         conn_quickack(c);
-        int w = conn_wait(c->fd, conn_io_events(c, POLLIN), dl->at_ms);
+        int w = clock_wait_fd(c->fd, conn_io_events(c, POLLIN), dl->at_ms);
         if (w < 0) {
             result_set(r, RC_TEMPFAIL, _("cannot read from %s: %s"), c->peer, strerror(errno));
             return -1;
         }
         if (w == 0) {
-            char *t = conn_describe_timeout(dl->span_ms);
+            char *t = clock_describe_ms(dl->span_ms);
             result_set(r, RC_TEMPFAIL, _("timed out after %s waiting for the server's reply"), t);
             free(t);
             return -1;
@@ -297,7 +262,7 @@ struct conn_deadline conn_deadline_in(int timeout_ms)
 {
     if (timeout_ms <= 0)
         timeout_ms = 60 * 1000;
-    return (struct conn_deadline){ .at_ms = conn_now_ms() + timeout_ms, .span_ms = timeout_ms };
+    return (struct conn_deadline){ .at_ms = clock_now_ms() + timeout_ms, .span_ms = timeout_ms };
 }
 
 int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
@@ -406,7 +371,7 @@ static int conn_connect_fd(int fd, const struct sockaddr *sa, socklen_t len, int
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
         return errno;
-    int w = conn_wait(fd, POLLOUT, conn_now_ms() + timeout_ms);
+    int w = clock_wait_fd(fd, POLLOUT, clock_now_ms() + timeout_ms);
     if (w < 0)
         return errno;
     if (w == 0)
@@ -435,7 +400,7 @@ static int conn_open_unix(const char *path, int timeout_ms, struct conn **out, s
     if (err != 0) {
         close(fd);
         if (err == ETIMEDOUT) {
-            char *t = conn_describe_timeout(timeout_ms);
+            char *t = clock_describe_ms(timeout_ms);
             result_set(r, RC_TEMPFAIL, _("cannot connect to socket %s: timed out after %s"),
                        path, t);
             free(t);
@@ -614,7 +579,7 @@ static char *conn_attempts_describe(const struct conn_attempt *at, size_t n, con
         if (!only_host)
             buf_printf(&b, "%s: ", a->numeric);
         if (a->state == ATT_TIMED_OUT) {
-            char *t = conn_describe_timeout(timeout_ms);
+            char *t = clock_describe_ms(timeout_ms);
             buf_printf(&b, _("timed out after %s"), t);
             free(t);
         } else if (a->state == ATT_SOURCE_FAILED && a->err == EAFNOSUPPORT) {
@@ -664,7 +629,7 @@ static int conn_open_tcp(const char *host, int port, const char *source_ip, int 
     struct conn_attempt *at = conn_attempts_order(res, &n);
     struct pollfd *pfd = xcalloc(n, sizeof *pfd);
     size_t *pidx = xcalloc(n, sizeof *pidx);
-    long long deadline = conn_now_ms() + timeout_ms;
+    long long deadline = clock_now_ms() + timeout_ms;
     long long next_start = 0;   /* no attempt starts before this time */
     size_t next = 0;            /* the next untried attempt */
     size_t npending = 0;
@@ -672,7 +637,7 @@ static int conn_open_tcp(const char *host, int port, const char *source_ip, int 
     long winner = -1;
 
     while (winner < 0) {
-        long long now = conn_now_ms();
+        long long now = clock_now_ms();
         if (now >= deadline) {
             for (size_t i = 0; i < next; i++)
                 if (at[i].state == ATT_PENDING)
@@ -712,8 +677,7 @@ static int conn_open_tcp(const char *host, int port, const char *source_ip, int 
                 pidx[np++] = i;
             }
         }
-        long long left = until - now;
-        int k = poll(pfd, np, left > 0x7fffffff ? 0x7fffffff : (int)left);
+        int k = poll(pfd, np, clock_ms_left(until));
         if (k < 0) {
             if (errno == EINTR)
                 continue;

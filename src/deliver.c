@@ -23,13 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account-tls.h"
 #include "smtprc.h"
 #include "conn.h"
 #include "deliver.h"
 #include "envelope.h"
 #include "i18n.h"
 #include "idn.h"
-#include "intake.h"
+#include "message.h"
 #include "log.h"
 #include "sasl.h"
 #include "secret.h"
@@ -267,7 +268,7 @@ enum result_class deliver_session(const struct account *a, struct delivery *d, s
         (void)deliver_get_password(a, &password, &sr);
 
     struct tls_config tlscfg;
-    tls_config_from_account(&tlscfg, a);
+    account_tls_config(&tlscfg, a);
     if (sr.cls == RC_OK)
         (void)deliver_connect(a, &tlscfg, &c, &sr);
     if (sr.cls == RC_OK) {
@@ -403,7 +404,7 @@ enum result_class deliver_serverinfo(const struct account *a, FILE *out)
     struct conn *c = NULL;
     struct smtp_session *s = NULL;
     struct tls_config tlscfg;
-    tls_config_from_account(&tlscfg, a);
+    account_tls_config(&tlscfg, a);
     /* A resumed session shows no certificate: always a full handshake. */
     tlscfg.session_cache = false;
 

@@ -14,11 +14,10 @@
 #include <string.h>
 
 #include "address.h"
-#include "cli.h"
 #include "smtprc.h"
 #include "envelope.h"
 #include "i18n.h"
-#include "intake.h"
+#include "message.h"
 
 /* ENVID limit (RFC 3461 4.4: 100 characters). */
 #define ENVID_MAX 100
@@ -90,14 +89,13 @@ static bool has_domain(const char *mailbox)
     return address_domain(mailbox) != NULL;
 }
 
-char *envelope_sender(const struct options *o, const struct account *a, struct result *r)
+char *envelope_sender(const char *from, const struct account *a, struct result *r)
 {
-    bool use_option = o && o->from &&
-                      (!a || a->allow_from_override || !a->from || !*a->from);
+    bool use_option = from && (!a || a->allow_from_override || !a->from || !*a->from);
     char *sender;
 
     if (use_option) {
-        sender = address_strip_angles(o->from);
+        sender = address_strip_angles(from);
         if (address_validate_envelope(sender, true, r) != 0) {
             free(sender);
             return NULL;
@@ -197,8 +195,8 @@ static bool envid_ok(const char *v)
     return true;
 }
 
-static int build_dsn(const struct options *o, const struct account *a, struct envelope *env,
-                     struct result *r)
+static int build_dsn(const struct envelope_request *o, const struct account *a,
+                     struct envelope *env, struct result *r)
 {
     const char *notify = o ? o->dsn_notify : NULL;
     const char *ret = o ? o->dsn_return : NULL;
@@ -315,20 +313,20 @@ void envelope_free(struct envelope *env)
     memset(env, 0, sizeof *env);
 }
 
-int envelope_build(const struct options *o, const struct account *a,
+int envelope_build(const struct envelope_request *o, const struct account *a,
                    const struct message *m, struct envelope *env, struct result *r)
 {
     struct addr_list given = ADDR_LIST_INIT, seen = ADDR_LIST_INIT;
 
     memset(env, 0, sizeof *env);
     env->mail_domain = envelope_mail_domain(a);
-    env->sender = envelope_sender(o, a, r);
+    env->sender = envelope_sender(o ? o->from : NULL, a, r);
     if (!env->sender)
         goto fail;
     if (build_dsn(o, a, env, r) != 0)
         goto fail;
 
-    for (int i = 0; o && i < o->nrecipients; i++)
+    for (size_t i = 0; o && i < o->nrecipients; i++)
         if (address_parse_list(o->recipients[i], &given, r) != 0)
             goto fail;
     if (o && o->read_recipients && m)

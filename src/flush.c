@@ -41,7 +41,7 @@
 #include "deliver.h"
 #include "envelope.h"
 #include "i18n.h"
-#include "intake.h"
+#include "message.h"
 #include "log.h"
 #include "queue.h"
 
@@ -199,7 +199,7 @@ static void flush_item_free(struct flush_item *it)
     deliver_free(&it->d);
     deliver_free(&it->bd);
     if (it->bmsg.fd >= 0)
-        intake_free(&it->bmsg);
+        message_free(&it->bmsg);
     free(it->env.rcpts);
     it->env.rcpts = NULL;
     free(it->idx);

@@ -1,8 +1,11 @@
 /*
- * intake.c - reading the message from standard input into a private,
- * unlinked temporary file (see intake.h).
+ * intake.c - turning a message's bytes, fed in pieces of any size, into
+ * a private, unlinked temporary file (see intake.h); reading standard
+ * input is a loop over intake_feed().
  *
- * Owns: the temporary file; line-ending canonicalization (CRLF, bare CR
+ * Owns: the intake context (all scanner state lives in it, so a piece
+ * boundary can fall anywhere: inside a CRLF, a header field, a lone
+ * "." line); the temporary file; line-ending canonicalization (CRLF, bare CR
  * and bare LF all become CRLF, also across read-block boundaries; NUL
  * bytes dropped and counted; a missing final line end added); the lone
  * "." that ends input on a terminal; the header scan (mbox "From " line
@@ -15,10 +18,10 @@
  * Does not: dot-stuff (smtp.c does that on the wire), warn about NUL bytes
  * or decide what an empty message means (the caller does).
  *
- * Speed: this is on the hot path of very large messages. Input is read in
- * INTAKE_BLOCK_SIZE blocks, scanned for CR/LF/NUL/high bytes 16 bytes at a
- * time, and written out in OUT_BLOCK_SIZE blocks; memory use does not grow
- * with the message. Only the header section is handled line by line, with
+ * Speed: this is on the hot path of very large messages. Standard input is
+ * read in INTAKE_BLOCK_SIZE blocks; each piece fed is scanned for
+ * CR/LF/NUL/high bytes 16 bytes at a time, and written out in
+ * OUT_BLOCK_SIZE blocks; memory use does not grow with the message. Only the header section is handled line by line, with
  * caps (FIELD_MAX per field, HEADER_MAX for the section) beyond which the
  * message is refused (see header_overflow): a cap never changes which
  * lines are header fields.
@@ -64,8 +67,10 @@ enum blank_line {
 
 struct intake {
     const struct intake_opts *o;
-    struct message *m;
-    struct result *r;
+    struct message msg;         /* what intake_end() hands over */
+    struct result res;          /* our failure, for intake_end() */
+    struct message *m;          /* &msg */
+    struct result *r;           /* &res */
     const char *dir;            /* directory of the temporary file (for messages) */
     bool failed;                /* r holds our failure */
     bool drain;                 /* stop processing; just read to the end */
@@ -489,7 +494,7 @@ static char *size_text(size_t n)
  * is dropped like a short one. */
 static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
 {
-    buf_append(&in->line, p, n);                /* bounded: field_max + one block */
+    buf_append(&in->line, p, n);                /* bounded: field_max + 1 */
     const char *s = in->line.data;
     size_t len = in->line.len;
     bool cont = is_wsp((unsigned char)s[0]);
@@ -562,9 +567,19 @@ static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
     unsigned char c0 = in->line.len ? (unsigned char)in->line.data[0] : p[0];
     /* A continuation line joins the pending field with a CRLF (a leading
      * one starts a field of its own). */
-    size_t field_size = in->line.len + n + (is_wsp(c0) && in->field.len ? in->field.len + 2 : 0);
-    if (field_size > in->field_max || in->hdr_total + in->line.len + n > in->header_max) {
-        header_overflow(in, p, n);
+    size_t field_used = in->line.len + (is_wsp(c0) && in->field.len ? in->field.len + 2 : 0);
+    size_t header_used = in->hdr_total + in->line.len;
+    if (field_used + n > in->field_max || header_used + n > in->header_max) {
+        /* header_overflow() sees the line up to its first octet over a
+         * limit, wherever the pieces fed end, so that the outcome does
+         * not depend on them; what follows on the line is the body's
+         * when the line turns out to start the body. */
+        size_t field_room = in->field_max > field_used ? in->field_max - field_used : 0;
+        size_t header_room = in->header_max > header_used ? in->header_max - header_used : 0;
+        size_t k = (field_room < header_room ? field_room : header_room) + 1;
+        header_overflow(in, p, k);
+        if (in->in_body && !in->drain && k < n)
+            body_bytes(in, p + k, n - k);
         return;
     }
     buf_append(&in->line, p, n);
@@ -715,11 +730,88 @@ static int open_tmp(const char *dir, struct result *r)
 
 /* ------------------------------------------------------------ interface */
 
-/* intake_reader for a file descriptor: waits on a non-blocking one,
- * retries on EINTR. */
-static ssize_t fd_reader(void *ctx, void *buf, size_t size)
+struct intake *intake_begin(const struct intake_opts *o)
 {
-    int fd = *(const int *)ctx;
+    static const struct intake_opts no_opts;
+    struct intake *in = xcalloc(1, sizeof *in);
+    in->o = o ? o : &no_opts;
+    in->m = &in->msg;
+    in->r = &in->res;
+    in->m->fd = -1;
+    in->first_line = true;
+    in->field_max = in->o->field_max ? in->o->field_max : FIELD_MAX;
+    in->header_max = in->o->header_max ? in->o->header_max : HEADER_MAX;
+    in->dir = tmp_dir(in->o);
+    in->fd = open_tmp(in->dir, in->r);
+    if (in->fd < 0)
+        in->failed = in->drain = true;
+    in->obuf = xmalloc(OUT_BLOCK_SIZE);
+    return in;
+}
+
+bool intake_feed(struct intake *in, const void *p, size_t n)
+{
+    if (!in->drain && !in->done)
+        scan(in, p, n);
+    return !in->done;
+}
+
+/* Free in and everything it holds except what was moved out of it. */
+static void intake_release(struct intake *in)
+{
+    if (in->fd >= 0)
+        close(in->fd);
+    free(in->obuf);
+    buf_free(&in->line);
+    buf_free(&in->field);
+    addr_list_free(&in->plain_rcpts);
+    addr_list_free(&in->resent_rcpts);
+    message_free(&in->msg);
+    result_clear(&in->res);
+    free(in);
+}
+
+int intake_end(struct intake *in, struct message *m, struct result *r)
+{
+    if (!in->drain)
+        finish(in);
+    out_flush(in);
+    if (in->resent_rcpt_seen) {
+        in->msg.rcpts = in->resent_rcpts;
+        memset(&in->resent_rcpts, 0, sizeof in->resent_rcpts);
+    } else {
+        in->msg.rcpts = in->plain_rcpts;
+        memset(&in->plain_rcpts, 0, sizeof in->plain_rcpts);
+    }
+    int rc = 0;
+    if (in->failed) {
+        result_move(r, &in->res);
+        memset(m, 0, sizeof *m);
+        m->fd = -1;
+        rc = -1;
+    } else {
+        *m = in->msg;
+        m->fd = in->fd;
+        memset(&in->msg, 0, sizeof in->msg);
+        in->msg.fd = in->fd = -1;
+    }
+    intake_release(in);
+    return rc;
+}
+
+void intake_abort(struct intake *in, struct result *r)
+{
+    if (!in)
+        return;
+    if (in->failed && r)
+        result_move(r, &in->res);
+    intake_release(in);
+}
+
+/* Read from a file descriptor: waits on a non-blocking one, retries on
+ * EINTR. */
+static ssize_t read_fd(int fd, void *buf, size_t size)
+{
     for (;;) {
         ssize_t got = read(fd, buf, size);
         if (got >= 0)
@@ -735,81 +827,35 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t size)
 
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r)
 {
-    return intake_read_from(fd_reader, &in_fd, o, m, r);
-}
-
-int intake_read_from(intake_reader rd, void *ctx, const struct intake_opts *o,
-                     struct message *m, struct result *r)
-{
-    static const struct intake_opts no_opts;
-    struct intake in;
-    memset(&in, 0, sizeof in);
-    memset(m, 0, sizeof *m);
-    m->fd = -1;
-    in.o = o ? o : &no_opts;
-    in.m = m;
-    in.r = r;
-    in.first_line = true;
-    in.field_max = in.o->field_max ? in.o->field_max : FIELD_MAX;
-    in.header_max = in.o->header_max ? in.o->header_max : HEADER_MAX;
-    in.dir = tmp_dir(in.o);
-    in.fd = open_tmp(in.dir, r);
-    if (in.fd < 0)
-        in.failed = in.drain = true;
-
+    struct intake *in = intake_begin(o);
     unsigned char *ibuf = xmalloc(INTAKE_BLOCK_SIZE);
-    in.obuf = xmalloc(OUT_BLOCK_SIZE);
-    bool read_failed = false;
-    while (!in.done) {
-        ssize_t got = rd(ctx, ibuf, INTAKE_BLOCK_SIZE);
+    bool more = true;
+    while (more) {
+        ssize_t got = read_fd(in_fd, ibuf, INTAKE_BLOCK_SIZE);
         if (got < 0) {
             int e = errno;
+            free(ibuf);
+            intake_abort(in, r);     /* an earlier failure of intake's comes first */
             result_set(r, RC_IOERR, _("error reading standard input: %s"), strerror(e));
-            in.failed = read_failed = true;
-            break;
+            memset(m, 0, sizeof *m);
+            m->fd = -1;
+            return -1;
         }
         if (got == 0)
             break;
-        if (!in.drain)
-            scan(&in, ibuf, (size_t)got);
+        more = intake_feed(in, ibuf, (size_t)got);
     }
-    if (!read_failed && !in.drain)
-        finish(&in);
-    out_flush(&in);
-
     free(ibuf);
-    free(in.obuf);
-    buf_free(&in.line);
-    buf_free(&in.field);
-    if (in.resent_rcpt_seen) {
-        m->rcpts = in.resent_rcpts;
-        addr_list_free(&in.plain_rcpts);
-    } else {
-        m->rcpts = in.plain_rcpts;
-        addr_list_free(&in.resent_rcpts);
-    }
-    if (in.failed) {
-        if (in.fd >= 0)
-            close(in.fd);
-        in.fd = -1;
-        intake_free(m);
-        return -1;
-    }
-    m->fd = in.fd;
-    return 0;
+    return intake_end(in, m, r);
 }
 
-void intake_free(struct message *m)
+void intake_drain(int in_fd)
 {
-    if (!m)
+    char block[65536];
+    if (isatty(in_fd))
         return;
-    if (m->fd >= 0)
-        close(m->fd);
-    addr_list_free(&m->rcpts);
-    free(m->from_header);
-    free(m->sender_header);
-    memset(m, 0, sizeof *m);
-    m->fd = -1;
+    while (read_fd(in_fd, block, sizeof block) > 0)
+        ;
 }
 
 char *intake_date_now(void)

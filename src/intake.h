@@ -1,6 +1,9 @@
 /*
- * intake.h - reading the message from standard input into a private
- * temporary file, in canonical form, before any connection is made.
+ * intake.h - turning a message's bytes into a struct message (message.h):
+ * a private temporary file in canonical form, made before any connection.
+ * The bytes come from standard input (intake_read) or from anywhere else
+ * in pieces (intake_begin / intake_feed / intake_end: an SMTP DATA or
+ * BDAT stream); both give the same message for the same bytes.
  *
  * Canonical form (doc/architecture.md contract 3): every line ends in CRLF (bare
  * CR, bare LF and CRLF all become CRLF), NUL bytes are dropped (counted
@@ -30,7 +33,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <time.h>
-#include "address.h"
+#include "message.h"
 #include "result.h"
 
 /* Size of one read() from the input. Exposed so tests can place a CR at
@@ -52,38 +55,54 @@ struct intake_opts {
     size_t header_max;        /* octets of the header section; 0 = 16 MiB (tests set less) */
 };
 
-struct message {
-    int fd;                   /* unlinked private temporary file (0600), canonical */
-    long long size;           /* bytes in the file */
-    bool has_8bit;            /* a byte >= 0x80 anywhere */
-    bool has_from, has_date, has_msgid;  /* as found in the input */
-    size_t nul_dropped;       /* NUL bytes removed */
-    size_t longest_line;      /* longest line in octets, without CRLF */
-    struct addr_list rcpts;   /* -t recipients (Bcc ones included) */
-    char *from_header;        /* first mailbox of the From: header, or NULL */
-    char *sender_header;      /* first mailbox of Sender:, or NULL */
-    long long offset;         /* where the message starts in fd (0 for intake;
-                                 a queue entry's body_offset for a flush) */
-};
+/* One message being read; made by intake_begin(), ended by intake_end()
+ * or intake_abort(). */
+struct intake;
 
-/* Read all of in_fd into a new message. Returns 0, or -1 with r set:
+/* Start a message with the options o (NULL: all off; o and its strings
+ * must outlive the context). Creates the temporary file now; when that
+ * fails, the failure (RC_CANTCREAT) is kept for intake_end() and the
+ * input is still taken, so that the caller reads to its end. Never
+ * returns NULL; the caller ends the context with intake_end() or
+ * intake_abort(). */
+struct intake *intake_begin(const struct intake_opts *o);
+
+/* Take the next n octets of the message (raw: any line ends, NULs,
+ * dot-stuffing already undone by an SMTP server). Chunk boundaries are
+ * the caller's choice and never change the result: feeding a message in
+ * one piece or one octet at a time gives the same file and facts.
+ * Returns true while the message wants more input, false once it has
+ * ended (the lone "." line with dot_ends); later octets are ignored.
+ * After a failure (a limit, a write error) it keeps returning true and
+ * ignores what it is fed, so that the caller still reads to the end of
+ * its input; the failure comes from intake_end(). */
+bool intake_feed(struct intake *in, const void *p, size_t n);
+
+/* End of input: complete the last line and the header section, write
+ * the file out, and free in. Returns 0 with *m filled (the caller frees
+ * it with message_free()), or -1 with r set and *m empty (fd -1):
  * RC_IOERR/RC_CANTCREAT for local failures, RC_DATAERR for a header that
- * cannot be parsed when collecting recipients or that is over a limit. Always reads to the end
- * of input (or the lone "." on a tty) even when it fails later. */
+ * cannot be parsed when collecting recipients or that is over a limit. */
+int intake_end(struct intake *in, struct message *m, struct result *r);
+
+/* Give up on the message (its input failed): free in and the file. When
+ * intake had failed already, that failure is moved to r (when r is not
+ * NULL), so that a failure set after this call does not hide the first
+ * cause. in may be NULL. */
+void intake_abort(struct intake *in, struct result *r);
+
+/* Read all of in_fd into a new message: intake_begin(), intake_feed()
+ * for every INTAKE_BLOCK_SIZE read, intake_end(). Returns 0, or -1 with r
+ * set as intake_end() does, or RC_IOERR when reading fails (unless
+ * intake had failed before). Always reads to the end of input (or the
+ * lone "." on a tty) even when it fails earlier. */
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);
 
-/* Where intake_read_from() gets its input: up to size octets into buf;
- * returns how many, 0 at the end of input, or -1 with errno set. */
-typedef ssize_t (*intake_reader)(void *ctx, void *buf, size_t size);
-
-/* intake_read() with the input from rd(ctx, ...) instead of a file
- * descriptor; each call's size is the caller's choice (tests and the
- * fuzz target feed odd-sized pieces through it). */
-int intake_read_from(intake_reader rd, void *ctx, const struct intake_opts *o,
-                     struct message *m, struct result *r);
-
-/* Close the file and free everything. */
-void intake_free(struct message *m);
+/* Read in_fd to its end and throw it away, unless it is a terminal
+ * (doc/architecture.md, contract 7: a caller that fails before reading
+ * the message still takes the whole input, so that the writer never dies
+ * of SIGPIPE and learns of the failure from the exit status). */
+void intake_drain(int in_fd);
 
 /* Format an RFC 5322 date for now (or for t) in local time, with English
  * day and month names whatever the locale; caller frees. */

@@ -104,13 +104,7 @@ void log_transcript(char dir, const char *data, size_t len)
         if (end > i && data[end - 1] == '\r')
             end--;
         buf_puts(&b, arrow);
-        for (size_t k = i; k < end; k++) {
-            unsigned char c = (unsigned char)data[k];
-            if (c < 0x20 || c == 0x7f)
-                buf_printf(&b, "\\x%02x", c);
-            else
-                buf_putc(&b, (char)c);
-        }
+        buf_put_escaped(&b, data + i, end - i, 0);
         buf_putc(&b, '\n');
         i = j < len ? j + 1 : j;
     }

@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "i18n.h"
 #include "intake.h"
 #include "log.h"
+#include "message.h"
 #include "queue.h"
 #include "result.h"
 #include "secret.h"
@@ -175,40 +175,22 @@ static char *from_header_value(const struct options *o, const struct account *a,
 {
     if (a->set_from_header == HDR_OFF || !*sender)
         return NULL;
-    const char *name = o->full_name ? o->full_name : a->from_full_name;
-    if (!name || !*name)
-        return xstrdup(sender);
-    struct buf b = BUF_INIT;
-    bool plain = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                              "0123456789!#$%&'*+-/=?^_`{|}~ ") == strlen(name);
-    if (plain) {
-        buf_puts(&b, name);
-    } else {
-        buf_putc(&b, '"');
-        for (const char *p = name; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                buf_putc(&b, '\\');
-            if (*p != '\r' && *p != '\n')
-                buf_putc(&b, *p);
-        }
-        buf_putc(&b, '"');
-    }
-    buf_printf(&b, " <%s>", sender);
-    return buf_steal(&b);
+    return address_format_mailbox(o->full_name ? o->full_name : a->from_full_name, sender);
 }
 
-/* doc/architecture.md, contract 7: read to the end of input even when we fail before
- * reading the message, so that the caller never dies of SIGPIPE and
- * learns of the failure from our exit status. */
-static void drain_input(void)
+/* What the command line asks of the envelope. */
+static struct envelope_request envelope_request_from(const struct options *o)
 {
-    char block[65536];
-    if (isatty(0))
-        return;
-    while (read(0, block, sizeof block) > 0)
-        ;
+    return (struct envelope_request){
+        .from = o->from,
+        .recipients = o->recipients,
+        .nrecipients = o->nrecipients > 0 ? (size_t)o->nrecipients : 0,
+        .read_recipients = o->read_recipients,
+        .dsn_notify = o->dsn_notify,
+        .dsn_return = o->dsn_return,
+        .dsn_envid = o->dsn_envid,
+    };
 }
-
 
 /* After a failed direct delivery with the spool on: keep the message for
  * the recipients that are not done when the failure is worth a retry
@@ -303,14 +285,16 @@ static int run_send(const struct options *o)
     char *sender = NULL, *from_value = NULL, *mail_domain = NULL;
     int status = 0;
 
+    /* doc/architecture.md, contract 7: read to the end of input even
+     * when failing before the message is read. */
     const struct account *a = load_account(o, &cfg, &r);
     if (!a) {
-        drain_input();
+        intake_drain(0);
         goto out;
     }
-    sender = envelope_sender(o, a, &r);
+    sender = envelope_sender(o->from, a, &r);
     if (!sender) {
-        drain_input();
+        intake_drain(0);
         goto out;
     }
     mail_domain = envelope_mail_domain(a);
@@ -334,16 +318,16 @@ static int run_send(const struct options *o)
                     msg.nul_dropped);
     /* --read-envelope-from (msmtp): the sender is the From header's
      * address, as if given with -f; the account was chosen before. */
-    struct options from_header = *o;
+    struct envelope_request req = envelope_request_from(o);
     if (o->read_envelope_from) {
         if (!msg.from_header) {
             result_set(&r, RC_DATAERR, _("--read-envelope-from: the message has no From "
                                          "header with an address; give the sender with -f"));
             goto out;
         }
-        from_header.from = msg.from_header;
+        req.from = msg.from_header;
     }
-    if (envelope_build(&from_header, a, &msg, &env, &r) != 0)
+    if (envelope_build(&req, a, &msg, &env, &r) != 0)
         goto out;
 
     if (o->queue_only || a->queue == QUEUE_ALWAYS) {
@@ -381,8 +365,7 @@ out:
     if (r.cls != RC_OK)
         status = fail(&r);
     envelope_free(&env);
-    if (msg.fd >= 0)
-        intake_free(&msg);
+    message_free(&msg);
     free(sender);
     free(from_value);
     free(mail_domain);

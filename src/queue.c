@@ -31,7 +31,7 @@
 #include "smtprc.h"
 #include "envelope.h"
 #include "i18n.h"
-#include "intake.h"
+#include "message.h"
 #include "log.h"
 #include "queue.h"
 #include "queue-int.h"

@@ -18,16 +18,7 @@
 char *reply_escape(const char *s, size_t len, size_t max)
 {
     struct buf b = BUF_INIT;
-    size_t n = len > max ? max : len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\\')
-            buf_puts(&b, "\\\\");
-        else if (ch < 0x20 || ch >= 0x7f)
-            buf_printf(&b, "\\x%02x", ch);
-        else
-            buf_putc(&b, (char)ch);
-    }
+    buf_put_escaped(&b, s, len > max ? max : len, ESCAPE_BACKSLASH | ESCAPE_8BIT);
     if (len > max)
         buf_puts(&b, "...");
     return buf_steal(&b);
@@ -79,7 +70,7 @@ static int reply_bad_line(const char *line, size_t len, const char *why, struct 
 }
 
 int reply_parse_line(const char *line, size_t len, int *code, bool *more,
-                          const char **text, struct result *r)
+                     const char **text, struct result *r)
 {
     *code = 0;
     *more = false;

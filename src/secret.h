@@ -35,7 +35,9 @@ int secret_store_password(const struct account *a, struct result *r);
 /* --forget-password: remove it from the keyring. */
 int secret_forget_password(const struct account *a, struct result *r);
 
-/* ---- Added by secret.c: the pieces, for --pretend and the unit tests ---- */
+/* ---- The pieces, for --pretend, the unit tests and the fuzz target ----
+ * (secret_lookup, secret_passwordeval: secret.c; secret_netrc_find:
+ * secret-netrc.c) */
 
 /* The password sources, as bits for secret_lookup(). */
 enum secret_source {

@@ -1,12 +1,14 @@
 /*
- * smtprc-parse.c - msmtprc syntax and semantics (see smtprc.h): line
- * splitting and quoting, the table of every command (msmtp 1.8's list,
- * smtpfwd's spool commands, smtpfwd's maildomain) with its validation
- * (the EHLO name check after %H expansion, fingerprints in their canonical
- * form), the obsolete spellings msmtp still accepts, `eval`, `defaults`
- * blocks and `account NAME : PARENTS` inheritance through per-field set
- * masks; and msmtp's command-line settings, applied through the same
- * table and validation (errors then RC_USAGE, naming the option).
+ * smtprc-parse.c - msmtprc semantics (see smtprc.h): the table of every
+ * command (msmtp 1.8's list, smtpfwd's spool commands, smtpfwd's
+ * maildomain) with its validation (the EHLO name check after %H
+ * expansion, fingerprints in their canonical form), the obsolete
+ * spellings msmtp still accepts, account memory and inheritance through
+ * per-field set masks; and msmtp's command-line settings, applied through
+ * the same table and validation (errors then RC_USAGE, naming the
+ * option). The syntax of a file (lines, quoting, comments, `defaults`,
+ * `account`, `eval`) is smtprc-syntax.c's, which calls
+ * config_setting_apply() for every setting line.
  *
  * It owns struct account memory (creation, copying, freeing). It never
  * opens files (smtprc.c does), never prints except one warning for an
@@ -16,26 +18,18 @@
 #include <config.h>
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "smtprc-parse.h"
 #include "i18n.h"
 #include "log.h"
 #include "sasl.h"
 #include "util.h"
-
-#define MAX_TEXT_SIZE (4L * 1024 * 1024)   /* eval output larger than this is refused */
-#define MAX_EVAL_DEPTH 8
 
 /* ------------------------------------------------------------------ */
 /* The command table: one entry per setting, in the order of doc/architecture.md's
@@ -133,7 +127,7 @@ static unsigned long long field_bit(const struct config_field *f)
 /* ------------------------------------------------------------------ */
 /* Accounts */
 
-static struct account *account_new_defaults(void)
+struct account *config_account_new(void)
 {
     struct account *a = xcalloc(1, sizeof *a);
     a->allow_from_override = true;
@@ -152,7 +146,7 @@ static struct account *account_new_defaults(void)
     return a;
 }
 
-static void account_free(struct account *a)
+void config_account_free(struct account *a)
 {
     if (!a)
         return;
@@ -196,7 +190,7 @@ static void copy_field(struct account *dst, const struct account *src, const str
 }
 
 /* Override dst with every setting src has set explicitly. */
-static void account_override(struct account *dst, const struct account *src)
+void config_account_inherit(struct account *dst, const struct account *src)
 {
     for (size_t i = 0; i < config_nfields; i++) {
         if (src->set_mask & (1ULL << i))
@@ -205,10 +199,10 @@ static void account_override(struct account *dst, const struct account *src)
     dst->set_mask |= src->set_mask;
 }
 
-static struct account *account_copy(const struct account *src)
+struct account *config_account_copy(const struct account *src)
 {
-    struct account *a = account_new_defaults();
-    account_override(a, src);
+    struct account *a = config_account_new();
+    config_account_inherit(a, src);
     a->set_mask = src->set_mask;
     return a;
 }
@@ -223,7 +217,7 @@ void config_free(struct config *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; i < cfg->naccounts; i++)
-        account_free(cfg->accounts[i]);
+        config_account_free(cfg->accounts[i]);
     free(cfg->accounts);
     free(cfg->user_file);
     free(cfg->system_file);
@@ -234,13 +228,11 @@ const struct account *config_find(const struct config *cfg, const char *name)
 {
     if (!cfg || !name)
         return NULL;
-    for (size_t i = 0; i < cfg->naccounts; i++)
-        if (strcmp(cfg->accounts[i]->name, name) == 0)
-            return cfg->accounts[i];
-    return NULL;
+    size_t i = config_find_index(cfg, name);
+    return i == SIZE_MAX ? NULL : cfg->accounts[i];
 }
 
-static size_t find_index(const struct config *cfg, const char *name)
+size_t config_find_index(const struct config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->naccounts; i++)
         if (strcmp(cfg->accounts[i]->name, name) == 0)
@@ -249,21 +241,7 @@ static size_t find_index(const struct config *cfg, const char *name)
 }
 
 /* ------------------------------------------------------------------ */
-/* Parsing state */
-
-struct parse_ctx {
-    struct config *cfg;
-    const char *file;           /* NULL: settings from the command line */
-    struct account *defaults;   /* owned */
-    struct account *cur;        /* defaults, an account in cfg, or NULL */
-    bool saw_password;          /* a `password` line in the file itself */
-    int depth;                  /* eval nesting */
-    bool connection_set;        /* a CF_CONNECTION field was set */
-    bool no_eval;               /* CONFIG_PARSE_NO_EVAL: refuse `eval` */
-};
-
-static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
-                      struct result *r);
+/* Values */
 
 static void str_lower(char *s)
 {
@@ -656,130 +634,6 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
     return 0;
 }
 
-/* `account NAME [: PARENT, ...]` */
-static int cmd_account(struct parse_ctx *c, int line, const char *arg, struct result *r)
-{
-    const char *colon = strchr(arg, ':');
-    size_t nlen = colon ? (size_t)(colon - arg) : strlen(arg);
-    while (nlen > 0 && (arg[nlen - 1] == ' ' || arg[nlen - 1] == '\t'))
-        nlen--;
-    if (nlen == 0) {
-        result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" needs an argument"), c->file, line,
-                   "account");
-        return -1;
-    }
-    char *name = xstrndup(arg, nlen);
-    if (strchr(name, ',')) {
-        result_set(r, RC_CONFIG, _("%s:%d: invalid account name \"%s\""), c->file, line, name);
-        free(name);
-        return -1;
-    }
-    size_t old = find_index(c->cfg, name);
-    if (old != SIZE_MAX && strcmp(c->cfg->accounts[old]->file, c->file) == 0) {
-        result_set(r, RC_CONFIG, _("%s:%d: account \"%s\" defined twice (first at line %d)"),
-                   c->file, line, name, c->cfg->accounts[old]->line);
-        free(name);
-        return -1;
-    }
-
-    struct account *a = account_copy(c->defaults);
-    a->name = name;
-    a->file = xstrdup(c->file);
-    a->line = line;
-    if (colon) {
-        const char *p = colon + 1;
-        for (;;) {
-            size_t n = strcspn(p, ",");
-            const char *s = p, *e = p + n;
-            while (s < e && (*s == ' ' || *s == '\t'))
-                s++;
-            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            char *parent = xstrndup(s, (size_t)(e - s));
-            const struct account *pa = *parent ? config_find(c->cfg, parent) : NULL;
-            if (!pa) {
-                if (*parent)
-                    result_set(r, RC_CONFIG, _("%s:%d: unknown parent account \"%s\""), c->file,
-                               line, parent);
-                else
-                    result_set(r, RC_CONFIG, _("%s:%d: empty parent account name"), c->file,
-                               line);
-                free(parent);
-                account_free(a);
-                return -1;
-            }
-            free(parent);
-            account_override(a, pa);
-            if (p[n] == '\0')
-                break;
-            p += n + 1;
-        }
-    }
-    if (old != SIZE_MAX) {
-        /* an account of the user file replaces the system file's */
-        account_free(c->cfg->accounts[old]);
-        memmove(&c->cfg->accounts[old], &c->cfg->accounts[old + 1],
-                (c->cfg->naccounts - old - 1) * sizeof(struct account *));
-        c->cfg->naccounts--;
-    }
-    c->cfg->accounts = xrealloc(c->cfg->accounts,
-                                (c->cfg->naccounts + 1) * sizeof(struct account *));
-    c->cfg->accounts[c->cfg->naccounts++] = a;
-    c->cur = a;
-    return 0;
-}
-
-/* Run cmd with /bin/sh -c, stdin from /dev/null; collect stdout. */
-static int run_eval(struct parse_ctx *c, int line, const char *cmd, struct buf *out,
-                    struct result *r)
-{
-    bool too_big;
-    int status;
-    if (run_command_output(cmd, MAX_TEXT_SIZE, out, &too_big, &status) != 0) {
-        result_set(r, RC_OSERR, _("%s:%d: cannot run eval command \"%s\": %s"), c->file, line,
-                   cmd, strerror(errno));
-        return -1;
-    }
-    if (too_big) {
-        result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" printed too much output"),
-                   c->file, line, cmd);
-        return -1;
-    }
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        if (status != -1 && WIFSIGNALED(status))
-            result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" was killed by signal %d"),
-                       c->file, line, cmd, WTERMSIG(status));
-        else
-            result_set(r, RC_CONFIG, _("%s:%d: eval command \"%s\" failed with exit status %d"),
-                       c->file, line, cmd, status == -1 ? -1 : WEXITSTATUS(status));
-        return -1;
-    }
-    return 0;
-}
-
-static int cmd_eval(struct parse_ctx *c, int line, const char *arg, struct result *r)
-{
-    if (c->depth >= MAX_EVAL_DEPTH) {
-        result_set(r, RC_CONFIG, _("%s:%d: eval nested too deeply"), c->file, line);
-        return -1;
-    }
-    struct buf out = BUF_INIT;
-    int rc = run_eval(c, line, arg, &out, r);
-    if (rc == 0 && out.len && memchr(out.data, '\0', out.len)) {
-        result_set(r, RC_CONFIG, _("%s:%d: output of eval command \"%s\" contains a NUL byte"),
-                   c->file, line, arg);
-        rc = -1;
-    }
-    if (rc == 0) {
-        c->depth++;
-        rc = parse_text(c, out.data ? out.data : "", out.len, line, r);
-        c->depth--;
-    }
-    secure_wipe(out.data, out.len);
-    buf_free(&out);
-    return rc;
-}
-
 /* Obsolete spellings msmtp still accepts, mapped onto current settings. */
 static const char *const obsolete_names[] = {
     "tls_nocertcheck", "tls_nostarttls", "tls_force_sslv3", "connect_timeout", "keepbcc",
@@ -829,10 +683,15 @@ static bool is_obsolete(const char *cmd)
     return false;
 }
 
+bool config_is_setting(const char *cmd)
+{
+    return field_by_name(cmd) || is_obsolete(cmd);
+}
+
 /* One setting command (from the table, or an obsolete spelling) applied
  * to the current block; shown names it in messages. Returns 1 when cmd
  * is not a setting at all (nothing done), else 0 or -1 with r set. */
-static int apply_setting(struct parse_ctx *c, int line, const char *cmd, const char *shown,
+int config_setting_apply(struct parse_ctx *c, int line, const char *cmd, const char *shown,
                          const char *arg, struct result *r)
 {
     const struct config_field *f = field_by_name(cmd);
@@ -841,171 +700,6 @@ static int apply_setting(struct parse_ctx *c, int line, const char *cmd, const c
     if (is_obsolete(cmd))
         return obsolete_command(c, line, cmd, shown, arg, r);
     return 1;
-}
-
-static int dispatch(struct parse_ctx *c, int line, const char *cmd, const char *arg,
-                    struct result *r)
-{
-    if (strcmp(cmd, "defaults") == 0) {
-        if (*arg) {
-            result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" does not take an argument"),
-                       c->file, line, cmd);
-            return -1;
-        }
-        c->cur = c->defaults;
-        return 0;
-    }
-    if (strcmp(cmd, "account") == 0)
-        return cmd_account(c, line, arg, r);
-    if (strcmp(cmd, "eval") == 0) {
-        if (!*arg) {
-            result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" needs an argument"), c->file,
-                       line, cmd);
-            return -1;
-        }
-        if (c->no_eval) {
-            result_set(r, RC_CONFIG, _("%s:%d: command \"%s\" is not allowed here"), c->file,
-                       line, cmd);
-            return -1;
-        }
-        return cmd_eval(c, line, arg, r);
-    }
-    if (!field_by_name(cmd) && !is_obsolete(cmd)) {
-        result_set(r, RC_CONFIG, _("%s:%d: unknown command \"%s\""), c->file, line, cmd);
-        return -1;
-    }
-    if (!c->cur) {
-        result_set(r, RC_CONFIG,
-                   _("%s:%d: command \"%s\" must follow an \"account\" or \"defaults\" line"),
-                   c->file, line, cmd);
-        return -1;
-    }
-    return apply_setting(c, line, cmd, cmd, arg, r);
-}
-
-/* Split one line into command and argument. Returns 1 for a command,
- * 0 for an empty/comment line, -1 on error (r set). *cmd and *arg are
- * allocated; *arg is wiped by the caller. */
-static int split_line(struct parse_ctx *c, int line, const char *s, size_t len, char **cmd,
-                      struct buf *arg, struct result *r)
-{
-    const char *end = s + len;
-    for (const char *p = s; p < end; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            result_set(r, RC_CONFIG, _("%s:%d: control character in line"), c->file, line);
-            return -1;
-        }
-    }
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
-    if (s == end || *s == '#')
-        return 0;
-    const char *ce = s;
-    while (ce < end && *ce != ' ' && *ce != '\t')
-        ce++;
-    *cmd = xstrndup(s, (size_t)(ce - s));
-    s = ce;
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
-    /* The argument may be a password: its buffer is sized once for the
-     * longest it can be, so that growing it leaves no copy in freed
-     * memory (the caller wipes it). */
-    arg->data = xmalloc((size_t)(end - s) + 1);
-    arg->cap = (size_t)(end - s) + 1;
-    buf_puts(arg, "");
-    if (s < end && *s == '"') {
-        s++;
-        bool closed = false;
-        while (s < end) {
-            if (*s == '\\' && s + 1 < end && (s[1] == '"' || s[1] == '\\')) {
-                buf_putc(arg, s[1]);
-                s += 2;
-            } else if (*s == '"') {
-                closed = true;
-                s++;
-                break;
-            } else {
-                buf_putc(arg, *s++);
-            }
-        }
-        if (!closed) {
-            result_set(r, RC_CONFIG, _("%s:%d: unterminated quoted argument of command \"%s\""),
-                       c->file, line, *cmd);
-            return -1;
-        }
-        while (s < end && (*s == ' ' || *s == '\t'))
-            s++;
-        if (s < end && *s != '#') {
-            result_set(r, RC_CONFIG, _("%s:%d: unexpected text after the quoted argument of command \"%s\""),
-                       c->file, line, *cmd);
-            return -1;
-        }
-        return 1;
-    }
-    /* unquoted: a '#' after whitespace starts a comment */
-    const char *ae = s;
-    while (ae < end && !(*ae == '#' && (ae == s || ae[-1] == ' ' || ae[-1] == '\t')))
-        ae++;
-    while (ae > s && (ae[-1] == ' ' || ae[-1] == '\t'))
-        ae--;
-    buf_append(arg, s, (size_t)(ae - s));
-    return 1;
-}
-
-/* Parse text; fixed_line > 0 means every line reports that line number
- * (output of eval). */
-static int parse_text(struct parse_ctx *c, const char *text, size_t len, int fixed_line,
-                      struct result *r)
-{
-    const char *p = text, *end = text + len;
-    int lineno = 0;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        size_t ll = (size_t)(le - p);
-        if (ll > 0 && p[ll - 1] == '\r')
-            ll--;
-        lineno++;
-        int line = fixed_line > 0 ? fixed_line : lineno;
-        char *cmd = NULL;
-        struct buf arg = BUF_INIT;
-        int rc = split_line(c, line, p, ll, &cmd, &arg, r);
-        if (rc > 0)
-            rc = dispatch(c, line, cmd, arg.data, r);
-        free(cmd);
-        secure_wipe(arg.data, arg.cap);
-        buf_free(&arg);
-        if (rc < 0)
-            return -1;
-        p = nl ? nl + 1 : end;
-    }
-    return 0;
-}
-
-int config_parse_file_text(struct config *cfg, const char *text, size_t len,
-                           const char *filename, bool *saw_password, struct result *r)
-{
-    return config_parse_text_flags(cfg, text, len, filename, 0, saw_password, r);
-}
-
-int config_parse_text_flags(struct config *cfg, const char *text, size_t len,
-                            const char *filename, unsigned flags, bool *saw_password,
-                            struct result *r)
-{
-    struct parse_ctx c = { cfg, filename, account_new_defaults(), NULL, false, 0, false,
-                           (flags & CONFIG_PARSE_NO_EVAL) != 0 };
-    int rc = parse_text(&c, text, len, 0, r);
-    account_free(c.defaults);
-    if (saw_password)
-        *saw_password = c.saw_password;
-    return rc;
-}
-
-int config_parse_string(struct config *cfg, const char *text, const char *filename,
-                        struct result *r)
-{
-    return config_parse_file_text(cfg, text, strlen(text), filename, NULL, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1019,7 +713,7 @@ static int apply_settings(struct account *a, const struct config_setting *s, siz
 {
     struct parse_ctx c = { NULL, NULL, NULL, a, false, 0, false, false };
     for (size_t i = 0; i < n; i++) {
-        int rc = apply_setting(&c, 0, s[i].command, s[i].option, s[i].value, r);
+        int rc = config_setting_apply(&c, 0, s[i].command, s[i].option, s[i].value, r);
         if (rc > 0)
             result_set(r, RC_SOFTWARE, _("option %s names no configuration command"),
                        s[i].option);
@@ -1034,7 +728,7 @@ static int apply_settings(struct account *a, const struct config_setting *s, siz
 int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,
                           size_t n, struct result *r)
 {
-    size_t i = find_index(cfg, name);
+    size_t i = config_find_index(cfg, name);
     if (i == SIZE_MAX) {
         result_set(r, RC_SOFTWARE, _("account \"%s\" not found"), name);
         return -1;
@@ -1045,13 +739,13 @@ int config_apply_settings(struct config *cfg, const char *name, const struct con
 int config_from_settings(const struct config_setting *s, size_t n, struct config **out,
                          struct result *r)
 {
-    struct account *a = account_new_defaults();
+    struct account *a = config_account_new();
     a->name = xstrdup(CONFIG_COMMAND_LINE);
     a->file = xstrdup(CONFIG_COMMAND_LINE);
     a->queue = QUEUE_OFF;
     *out = NULL;
     if (apply_settings(a, s, n, r) != 0) {
-        account_free(a);
+        config_account_free(a);
         return -1;
     }
     struct config *cfg = config_new();

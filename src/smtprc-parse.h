@@ -1,8 +1,10 @@
 /*
- * smtprc-parse.h - private interface between smtprc.c (files, selection,
- * --pretend listing, aliases) and smtprc-parse.c (msmtprc syntax, the
- * command table, validation, eval, inheritance). Not for other modules:
- * they use smtprc.h.
+ * smtprc-parse.h - private interface of the configuration module:
+ * between smtprc.c (files, selection, --pretend listing, aliases),
+ * smtprc-syntax.c (msmtprc syntax: lines, quoting, `defaults`,
+ * `account`, `eval`) and smtprc-parse.c (the command table, validation,
+ * account memory and inheritance, command-line settings). Not for other
+ * modules: they use smtprc.h.
  */
 #ifndef SMTPFWD_CONFIG_PARSE_H
 #define SMTPFWD_CONFIG_PARSE_H
@@ -67,5 +69,47 @@ int config_parse_file_text(struct config *cfg, const char *text, size_t len,
 int config_parse_text_flags(struct config *cfg, const char *text, size_t len,
                             const char *filename, unsigned flags, bool *saw_password,
                             struct result *r);
+
+/* ---- between smtprc-syntax.c and smtprc-parse.c ---- */
+
+/* The state of one parse: of a file's text (file set), or of settings
+ * from the command line (file NULL, cur the account they change). */
+struct parse_ctx {
+    struct config *cfg;
+    const char *file;           /* NULL: settings from the command line */
+    struct account *defaults;   /* owned */
+    struct account *cur;        /* defaults, an account in cfg, or NULL */
+    bool saw_password;          /* a `password` line in the file itself */
+    int depth;                  /* eval nesting */
+    bool connection_set;        /* a CF_CONNECTION field was set */
+    bool no_eval;               /* CONFIG_PARSE_NO_EVAL: refuse `eval` */
+};
+
+/* A new account with smtpfwd's defaults and nothing set (set_mask 0),
+ * no name. Free with config_account_free(). */
+struct account *config_account_new(void);
+/* Free an account and every string it owns (the password wiped); NULL
+ * is fine. */
+void config_account_free(struct account *a);
+/* dst takes every setting src has set explicitly (deep copies); its
+ * set_mask gains src's. Used for `account NAME : PARENT`. */
+void config_account_inherit(struct account *dst, const struct account *src);
+/* A new account with the defaults and src's explicit settings (what a
+ * `defaults` block gives a new account); no name. */
+struct account *config_account_copy(const struct account *src);
+/* The index of the account named name in cfg, or SIZE_MAX. */
+size_t config_find_index(const struct config *cfg, const char *name);
+
+/* True when cmd is a setting: a command of the table or an obsolete
+ * spelling msmtp still accepts. */
+bool config_is_setting(const char *cmd);
+/* Apply the setting cmd (a command of the table or an obsolete spelling)
+ * with argument arg to c->cur; shown names it in messages (the command,
+ * or the command-line option). Returns 1 when cmd is not a setting at
+ * all (nothing done), else 0, or -1 with r set: "FILE:LINE: invalid ..."
+ * (RC_CONFIG) for a file, the message alone (RC_USAGE) for the command
+ * line. */
+int config_setting_apply(struct parse_ctx *c, int line, const char *cmd, const char *shown,
+                         const char *arg, struct result *r);
 
 #endif

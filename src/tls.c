@@ -7,8 +7,9 @@
  * gnutls_session_set_verify_cert, re-checked with
  * gnutls_certificate_verify_peers3 so the reason can be reported),
  * fingerprint pinning, the certcheck-off warning, record I/O with
- * send()/recv() conventions, channel binding data, the session
- * description for --serverinfo, and close_notify.
+ * send()/recv() conventions, channel binding data, and close_notify.
+ * The session cache is tls-cache.c's, the text of the session
+ * description for --serverinfo tls-info.c's; waits go through clock.h.
  *
  * Must not: know anything about SMTP, load the system trust store when
  * the handshake does not need it (fingerprint pinned, own trust file,
@@ -19,24 +20,21 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <gnutls/crypto.h>
 
-#include "smtprc.h"
+#include "clock.h"
 #include "gnutls-dl.h"
 #include "i18n.h"
 #include "log.h"
 #include "tls.h"
+#include "tls-cache.h"
+#include "tls-info.h"
 
 /* GnuTLS' defaults, TLS 1.2 at least, and X25519 moved to the front of
  * the key-exchange groups: the client's first key share is then the one
@@ -58,31 +56,8 @@ struct tls_session {
     char *cache_path;         /* the session cache file, or NULL (no caching) */
 };
 
-static unsigned tls_trust_loads;
-
-unsigned tls_system_trust_loads(void)
-{
-    return tls_trust_loads;
-}
-
 /* ---------------------------------------------------------------- */
 /* configuration */
-
-void tls_config_from_account(struct tls_config *cfg, const struct account *a)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->host = a->tls_host_override && *a->tls_host_override ? a->tls_host_override : a->host;
-    cfg->certcheck = a->tls_certcheck;
-    cfg->trust_file = a->tls_trust_file;
-    cfg->crl_file = a->tls_crl_file;
-    cfg->fingerprint = a->tls_fingerprint;
-    cfg->cert_file = a->tls_cert_file;
-    cfg->key_file = a->tls_key_file;
-    cfg->priorities = a->tls_priorities;
-    cfg->min_dh_prime_bits = a->tls_min_dh_prime_bits;
-    cfg->account = a->name;
-    cfg->session_cache = a->tls_session_cache;
-}
 
 void tls_info_free(struct tls_info *info)
 {
@@ -124,171 +99,10 @@ static int tls_parse_fingerprint(const char *s, unsigned char out[32])
     return n == 20 || n == 32 ? n : -1;
 }
 
-/* Bytes as "AA:BB:...". Caller frees. */
-static char *tls_hex_colons(const unsigned char *b, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *s = xmalloc(n ? n * 3 : 1);
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            s[j++] = ':';
-        s[j++] = hex[b[i] >> 4];
-        s[j++] = hex[b[i] & 15];
-    }
-    s[j] = '\0';
-    return s;
-}
-
 /* The name the messages use for the server. */
 static const char *tls_name(const struct tls_config *cfg, const char *peer)
 {
     return cfg->host && *cfg->host ? cfg->host : peer ? peer : _("the server");
-}
-
-/* ---------------------------------------------------------------- */
-/* session cache: resumption across runs */
-
-#define TLS_CACHE_MAGIC "smtpfwd-tls-session 1\n"
-#define TLS_CACHE_MAX (64 * 1024)
-/* Our own bound on top of the ticket lifetime the server chose. */
-#define TLS_CACHE_MAX_AGE (24 * 3600)
-
-static void tls_key_add(struct buf *k, const char *s)
-{
-    buf_puts(k, s ? s : "");
-    buf_putc(k, '\0');
-}
-
-/* A file's identity and age, so that a replaced trust file or client
- * certificate gives another key. */
-static void tls_key_add_file(struct buf *k, const char *path)
-{
-    struct stat st;
-    tls_key_add(k, path);
-    if (path && *path && stat(path, &st) == 0)
-        buf_printf(k, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
-                   (unsigned long long)st.st_ino, (long long)st.st_size,
-                   (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    buf_putc(k, '\0');
-}
-
-/* The cache file for this server address and these settings: a session
- * verified under one verification policy is never resumed under another
- * (other trust file, CRL, pin, host name, client certificate,
- * priorities). NULL when caching is off or there is no cache directory. */
-static char *tls_cache_path(const struct tls_config *cfg, const char *peer)
-{
-    if (!cfg->session_cache)
-        return NULL;
-    char *cache = util_cache_dir();
-    if (!cache)
-        return NULL;
-    struct buf k = BUF_INIT;
-    tls_key_add(&k, "smtpfwd-tls-session-key 1");
-    tls_key_add(&k, peer);
-    tls_key_add(&k, cfg->host);
-    tls_key_add(&k, cfg->certcheck ? "certcheck" : "nocertcheck");
-    tls_key_add_file(&k, cfg->trust_file);
-    tls_key_add_file(&k, cfg->crl_file);
-    tls_key_add(&k, cfg->fingerprint);
-    tls_key_add_file(&k, cfg->cert_file);
-    tls_key_add_file(&k, cfg->key_file);
-    tls_key_add(&k, cfg->priorities);
-    buf_printf(&k, "%d", cfg->min_dh_prime_bits);
-    unsigned char d[32];
-    char *path = NULL;
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, k.data, k.len, d) == 0) {
-        char hex[41];
-        for (int i = 0; i < 20; i++)
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        path = xasprintf("%s/tls-sessions/%s", cache, hex);
-    }
-    buf_free(&k);
-    free(cache);
-    return path;
-}
-
-/* Offer the cached session, if there is a usable one. */
-static bool tls_cache_offer(struct tls_session *t)
-{
-    if (!t->cache_path)
-        return false;
-    int fd = open(t->cache_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return false;
-    struct stat st;
-    bool ok = false;
-    size_t ml = sizeof TLS_CACHE_MAGIC - 1;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()
-        || (st.st_mode & 077) != 0 || st.st_size <= (off_t)ml || st.st_size > TLS_CACHE_MAX
-        || time(NULL) - st.st_mtime > TLS_CACHE_MAX_AGE || time(NULL) < st.st_mtime) {
-        log_debug(2, _("not using the cached TLS session %s (ownership, mode, size or age)"),
-                  t->cache_path);
-        close(fd);
-        return false;
-    }
-    size_t n = (size_t)st.st_size;
-    unsigned char *data = xmalloc(n);
-    ssize_t got = read(fd, data, n);
-    close(fd);
-    if (got == (ssize_t)n && memcmp(data, TLS_CACHE_MAGIC, ml) == 0) {
-        gnutls_datum_t d = { data + ml, (unsigned)(n - ml) };
-        ok = gnutls_session_set_data(t->s, d.data, d.size) == 0;
-    }
-    if (!ok)
-        log_debug(2, _("not using the cached TLS session %s (unreadable or invalid)"),
-                  t->cache_path);
-    secure_wipe(data, n);
-    free(data);
-    return ok;
-}
-
-/* Keep the session for the next run when the server gave us something
- * to resume with (a TLS 1.3 ticket, or a TLS 1.2 ticket or session id);
- * drop a cached one the server no longer accepts. Best effort: any
- * failure only costs the next run a full handshake. */
-static void tls_cache_store(struct tls_session *t)
-{
-    if (!t->cache_path || !t->established)
-        return;
-    bool resumed = gnutls_session_is_resumed(t->s) != 0;
-    bool ticket = (gnutls_session_get_flags(t->s) & GNUTLS_SFLAGS_SESSION_TICKET) != 0;
-    bool tls13 = gnutls_protocol_get_version(t->s) == GNUTLS_TLS1_3;
-    bool fresh = ticket || (!tls13 && !resumed);
-    if (!fresh) {
-        if (t->offered_resume && !resumed)
-            (void)unlink(t->cache_path);
-        return;
-    }
-    gnutls_datum_t d = { NULL, 0 };
-    if (gnutls_session_get_data2(t->s, &d) < 0 || !d.data || d.size == 0
-        || d.size > TLS_CACHE_MAX - 64) {
-        gnutls_free(d.data);
-        return;
-    }
-    char *dir = xstrdup(t->cache_path);
-    char *slash = strrchr(dir, '/');
-    *slash = '\0';
-    char *tmp = xasprintf("%s.%ld.tmp", t->cache_path, (long)getpid());
-    int fd = -1;
-    if (util_make_dirs(dir) == 0)
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write_all(fd, TLS_CACHE_MAGIC, sizeof TLS_CACHE_MAGIC - 1) == 0
-              && write_all(fd, d.data, d.size) == 0;
-    if (fd >= 0 && close(fd) != 0)
-        ok = false;
-    if (ok && rename(tmp, t->cache_path) != 0)
-        ok = false;
-    if (!ok) {
-        log_debug(2, _("cannot keep the TLS session in %s: %s"), t->cache_path, strerror(errno));
-        if (fd >= 0)
-            (void)unlink(tmp);
-    }
-    secure_wipe(d.data, d.size);
-    gnutls_free(d.data);
-    free(tmp);
-    free(dir);
 }
 
 /* A certificate, CRL or key file larger than this is refused (a system
@@ -301,6 +115,13 @@ static bool tls_is_url(const char *name)
 {
     return strncmp(name, "pkcs11:", 7) == 0 || strncmp(name, "tpmkey:", 7) == 0;
 }
+
+/* What tls_load_pem gives GnuTLS. */
+enum tls_pem {
+    TLS_PEM_TRUST,       /* tls_trust_file: trust anchors */
+    TLS_PEM_CRL,         /* tls_crl_file */
+    TLS_PEM_CERT_KEY,    /* tls_cert_file and tls_key_file: the client certificate */
+};
 
 /* Read a file named by the setting `what` (util_read_file: a FIFO or a
  * device is refused instead of blocking or being read without end);
@@ -318,32 +139,88 @@ static int tls_read_file(const char *path, const char *what, bool secret, struct
     return -1;
 }
 
+/* Load the PEM file path (and for TLS_PEM_CERT_KEY the key file
+ * key_path) into t->cred: read with tls_read_file and given to GnuTLS
+ * from memory, or a PKCS #11/TPM URL given to GnuTLS by name. The GnuTLS
+ * functions are called by name in each case (each name is a macro that
+ * reads the gnutls-dl table). Returns 0, or -1 with r set (RC_CONFIG:
+ * unreadable file, or GnuTLS refuses its content; a trust file without
+ * any certificate is refused too). */
+static int tls_load_pem(struct tls_session *t, enum tls_pem kind, const char *path,
+                        const char *key_path, struct result *r)
+{
+    static const char *const setting[] = {
+        [TLS_PEM_TRUST] = "tls_trust_file",
+        [TLS_PEM_CRL] = "tls_crl_file",
+        [TLS_PEM_CERT_KEY] = "tls_cert_file",
+    };
+    const gnutls_x509_crt_fmt_t pem = GNUTLS_X509_FMT_PEM;
+    int e;
+    if (tls_is_url(path) || (kind == TLS_PEM_CERT_KEY && tls_is_url(key_path))) {
+        switch (kind) {
+        case TLS_PEM_TRUST:
+            e = gnutls_certificate_set_x509_trust_file(t->cred, path, pem);
+            break;
+        case TLS_PEM_CRL:
+            e = gnutls_certificate_set_x509_crl_file(t->cred, path, pem);
+            break;
+        default:
+            e = gnutls_certificate_set_x509_key_file2(t->cred, path, key_path, pem, NULL, 0);
+            break;
+        }
+    } else {
+        struct file_data f, k = { 0 };
+        if (tls_read_file(path, setting[kind], false, &f, r) != 0)
+            return -1;
+        if (kind == TLS_PEM_CERT_KEY
+            && tls_read_file(key_path, "tls_key_file", true, &k, r) != 0) {
+            util_file_free(&f);
+            return -1;
+        }
+        gnutls_datum_t d = { (unsigned char *)f.data, (unsigned)f.len };
+        gnutls_datum_t kd = { (unsigned char *)k.data, (unsigned)k.len };
+        switch (kind) {
+        case TLS_PEM_TRUST:
+            e = gnutls_certificate_set_x509_trust_mem(t->cred, &d, pem);
+            break;
+        case TLS_PEM_CRL:
+            e = gnutls_certificate_set_x509_crl_mem(t->cred, &d, pem);
+            break;
+        default:
+            e = gnutls_certificate_set_x509_key_mem2(t->cred, &d, &kd, pem, NULL, 0);
+            break;
+        }
+        if (kind == TLS_PEM_CERT_KEY)
+            util_file_free(&k);
+        util_file_free(&f);
+    }
+    if (e > 0 || (e == 0 && kind != TLS_PEM_TRUST))
+        return 0;
+    const char *why = e == 0 ? _("no certificate found in it") : gnutls_strerror(e);
+    switch (kind) {
+    case TLS_PEM_TRUST:
+        result_set(r, RC_CONFIG, _("cannot load the TLS trust file %s: %s"), path, why);
+        break;
+    case TLS_PEM_CRL:
+        result_set(r, RC_CONFIG, _("cannot load the TLS CRL file %s: %s"), path, why);
+        break;
+    default:
+        result_set(r, RC_CONFIG, _("cannot load the TLS client certificate %s and key %s: %s"),
+                   path, key_path, why);
+        break;
+    }
+    return -1;
+}
+
 /* Load the trust anchors (and CRL) that chain verification needs into
  * t->cred: tls_trust_file, else the system store. */
 static int tls_load_trust(struct tls_session *t, const struct tls_config *cfg, struct result *r)
 {
-    int e;
     if (cfg->trust_file && *cfg->trust_file && strcmp(cfg->trust_file, "system") != 0) {
-        if (tls_is_url(cfg->trust_file)) {
-            e = gnutls_certificate_set_x509_trust_file(t->cred, cfg->trust_file,
-                                                       GNUTLS_X509_FMT_PEM);
-        } else {
-            struct file_data f;
-            if (tls_read_file(cfg->trust_file, "tls_trust_file", false, &f, r) != 0)
-                return -1;
-            gnutls_datum_t d = { (unsigned char *)f.data, (unsigned)f.len };
-            e = gnutls_certificate_set_x509_trust_mem(t->cred, &d, GNUTLS_X509_FMT_PEM);
-            util_file_free(&f);
-        }
-        if (e <= 0) {
-            result_set(r, RC_CONFIG, _("cannot load the TLS trust file %s: %s"),
-                       cfg->trust_file,
-                       e == 0 ? _("no certificate found in it") : gnutls_strerror(e));
+        if (tls_load_pem(t, TLS_PEM_TRUST, cfg->trust_file, NULL, r) != 0)
             return -1;
-        }
     } else {
-        tls_trust_loads++;
-        e = gnutls_certificate_set_x509_system_trust(t->cred);
+        int e = gnutls_certificate_set_x509_system_trust(t->cred);
         if (e <= 0) {
             result_set(r, RC_CONFIG,
                        _("cannot load the system's trusted certificates (%s): "
@@ -353,24 +230,8 @@ static int tls_load_trust(struct tls_session *t, const struct tls_config *cfg, s
             return -1;
         }
     }
-    if (cfg->crl_file && *cfg->crl_file) {
-        if (tls_is_url(cfg->crl_file)) {
-            e = gnutls_certificate_set_x509_crl_file(t->cred, cfg->crl_file,
-                                                     GNUTLS_X509_FMT_PEM);
-        } else {
-            struct file_data f;
-            if (tls_read_file(cfg->crl_file, "tls_crl_file", false, &f, r) != 0)
-                return -1;
-            gnutls_datum_t d = { (unsigned char *)f.data, (unsigned)f.len };
-            e = gnutls_certificate_set_x509_crl_mem(t->cred, &d, GNUTLS_X509_FMT_PEM);
-            util_file_free(&f);
-        }
-        if (e < 0) {
-            result_set(r, RC_CONFIG, _("cannot load the TLS CRL file %s: %s"),
-                       cfg->crl_file, gnutls_strerror(e));
-            return -1;
-        }
-    }
+    if (cfg->crl_file && *cfg->crl_file)
+        return tls_load_pem(t, TLS_PEM_CRL, cfg->crl_file, NULL, r);
     return 0;
 }
 
@@ -394,7 +255,7 @@ static int tls_setup(struct tls_session *t, const struct tls_config *cfg, bool *
      * needed.  When it is not resumed, the trust store is loaded and the
      * chain verified after the handshake (tls_verify), before any
      * application data. */
-    t->offered_resume = tls_cache_offer(t);
+    t->offered_resume = tls_cache_offer(t->s, t->cache_path);
     if (*verify_chain && !t->offered_resume && tls_load_trust(t, cfg, r) != 0)
         return -1;
 
@@ -405,31 +266,8 @@ static int tls_setup(struct tls_session *t, const struct tls_config *cfg, bool *
                    _("a TLS client certificate needs both tls_cert_file and tls_key_file"));
         return -1;
     }
-    if (has_cert) {
-        if (tls_is_url(cfg->cert_file) || tls_is_url(cfg->key_file)) {
-            e = gnutls_certificate_set_x509_key_file2(t->cred, cfg->cert_file, cfg->key_file,
-                                                      GNUTLS_X509_FMT_PEM, NULL, 0);
-        } else {
-            struct file_data cf, kf;
-            if (tls_read_file(cfg->cert_file, "tls_cert_file", false, &cf, r) != 0)
-                return -1;
-            if (tls_read_file(cfg->key_file, "tls_key_file", true, &kf, r) != 0) {
-                util_file_free(&cf);
-                return -1;
-            }
-            gnutls_datum_t cd = { (unsigned char *)cf.data, (unsigned)cf.len };
-            gnutls_datum_t kd = { (unsigned char *)kf.data, (unsigned)kf.len };
-            e = gnutls_certificate_set_x509_key_mem2(t->cred, &cd, &kd, GNUTLS_X509_FMT_PEM,
-                                                     NULL, 0);
-            util_file_free(&kf);
-            util_file_free(&cf);
-        }
-        if (e < 0) {
-            result_set(r, RC_CONFIG, _("cannot load the TLS client certificate %s and key %s: %s"),
-                       cfg->cert_file, cfg->key_file, gnutls_strerror(e));
-            return -1;
-        }
-    }
+    if (has_cert && tls_load_pem(t, TLS_PEM_CERT_KEY, cfg->cert_file, cfg->key_file, r) != 0)
+        return -1;
 
     const char *prio = cfg->priorities && *cfg->priorities ? cfg->priorities
                                                             : TLS_DEFAULT_PRIORITIES;
@@ -466,36 +304,10 @@ static int tls_setup(struct tls_session *t, const struct tls_config *cfg, bool *
 /* ---------------------------------------------------------------- */
 /* handshake */
 
-static long long tls_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for the direction GnuTLS needs. 1 ready, 0 timeout, -1 error. */
 static int tls_wait(const struct tls_session *t, long long deadline)
 {
-    short ev = gnutls_record_get_direction(t->s) ? POLLOUT : POLLIN;
-    for (;;) {
-        long long left = deadline - tls_now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = { .fd = t->fd, .events = ev };
-        int n = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-static char *tls_describe_timeout(int timeout_ms)
-{
-    if (timeout_ms % 1000 != 0)
-        return xasprintf(_("%d milliseconds"), timeout_ms);
-    int s = timeout_ms / 1000;
-    return s == 1 ? xstrdup(_("1 second")) : xasprintf(_("%d seconds"), s);
+    return clock_wait_fd(t->fd, gnutls_record_get_direction(t->s) ? POLLOUT : POLLIN, deadline);
 }
 
 /* GnuTLS' explanation of a verification status, without trailing space. */
@@ -643,14 +455,6 @@ static void tls_handshake_failed(const struct tls_session *t, const char *name, 
     }
 }
 
-/* The server's leaf certificate (DER), or NULL. */
-static const gnutls_datum_t *tls_leaf(const struct tls_session *t)
-{
-    unsigned n = 0;
-    const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
-    return certs && n > 0 ? certs : NULL;
-}
-
 static void tls_warn_certcheck_off(const struct tls_config *cfg)
 {
     if (cfg->account)
@@ -683,7 +487,7 @@ static int tls_verify(struct tls_session *t, const struct tls_config *cfg, const
                          "hex pairs separated by ':'"), cfg->fingerprint);
             return -1;
         }
-        const gnutls_datum_t *leaf = tls_leaf(t);
+        const gnutls_datum_t *leaf = tls_leaf_cert(t->s);
         if (!leaf) {
             result_set(r, RC_NOPERM, _("TLS certificate verification failed for %s: the "
                                        "server sent no certificate"), name);
@@ -764,7 +568,7 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
         tls_session_close(t);
         return -1;
     }
-    long long deadline = tls_now_ms() + timeout_ms;
+    long long deadline = clock_now_ms() + timeout_ms;
     int e;
     for (;;) {
         e = gnutls_handshake(t->s);
@@ -774,13 +578,13 @@ int tls_session_start(int fd, const struct tls_config *cfg, const char *peer,
         if (e == GNUTLS_E_AGAIN)
             w = tls_wait(t, deadline);
         else if (gnutls_error_is_fatal(e) == 0)
-            w = tls_now_ms() < deadline ? 1 : 0;   /* interrupted, warning alert */
+            w = clock_now_ms() < deadline ? 1 : 0;   /* interrupted, warning alert */
         else
             break;
         if (w > 0)
             continue;
         if (w == 0) {
-            char *d = tls_describe_timeout(timeout_ms);
+            char *d = clock_describe_ms(timeout_ms);
             result_set(r, RC_TEMPFAIL, _("TLS handshake with %s timed out after %s"), name, d);
             free(d);
         } else {
@@ -883,12 +687,11 @@ const char *tls_session_error(const struct tls_session *t)
 
 const char *tls_session_version(const struct tls_session *t)
 {
-    const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->s));
-    return v ? v : "TLS";
+    return tls_version_name(t->s);
 }
 
 /* ---------------------------------------------------------------- */
-/* channel binding, description */
+/* channel binding, description (tls-info.c) */
 
 int tls_session_channel_binding(const struct tls_session *t, const char *type,
                                 struct buf *out)
@@ -920,70 +723,9 @@ int tls_session_channel_binding(const struct tls_session *t, const char *type,
     return 0;
 }
 
-static char *tls_time_text(time_t t)
-{
-    struct tm tm;
-    char s[64];
-    if (t == (time_t)-1 || !gmtime_r(&t, &tm) || strftime(s, sizeof s, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        return xstrdup("?");
-    return xstrdup(s);
-}
-
-static char *tls_fingerprint_text(gnutls_x509_crt_t crt, gnutls_digest_algorithm_t alg)
-{
-    unsigned char d[64];
-    size_t n = sizeof d;
-    if (gnutls_x509_crt_get_fingerprint(crt, alg, d, &n) < 0)
-        return xstrdup("?");
-    return tls_hex_colons(d, n);
-}
-
 int tls_session_info(const struct tls_session *t, struct tls_info *info)
 {
-    memset(info, 0, sizeof *info);
-    info->version = xstrdup(tls_session_version(t));
-    const char *suite = NULL;
-#if GNUTLS_VERSION_NUMBER >= 0x030703
-    suite = gnutls_ciphersuite_get(t->s);
-#endif
-    if (suite) {
-        info->cipher = xstrdup(suite);
-    } else {
-        char *desc = gnutls_session_get_desc(t->s);
-        info->cipher = xstrdup(desc ? desc : "?");
-        gnutls_free(desc);
-    }
-    const gnutls_datum_t *leaf = tls_leaf(t);
-    gnutls_x509_crt_t crt;
-    if (leaf && gnutls_x509_crt_init(&crt) == 0) {
-        if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) == 0) {
-            gnutls_datum_t dn = { NULL, 0 };
-            if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0)
-                info->subject = xstrndup((const char *)dn.data, dn.size);
-            gnutls_free(dn.data);
-            dn.data = NULL;
-            if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0)
-                info->issuer = xstrndup((const char *)dn.data, dn.size);
-            gnutls_free(dn.data);
-            info->not_before = tls_time_text(gnutls_x509_crt_get_activation_time(crt));
-            info->not_after = tls_time_text(gnutls_x509_crt_get_expiration_time(crt));
-            info->sha256 = tls_fingerprint_text(crt, GNUTLS_DIG_SHA256);
-            info->sha1 = tls_fingerprint_text(crt, GNUTLS_DIG_SHA1);
-        }
-        gnutls_x509_crt_deinit(crt);
-    }
-    if (!info->subject)
-        info->subject = xstrdup("?");
-    if (!info->issuer)
-        info->issuer = xstrdup("?");
-    if (!info->not_before)
-        info->not_before = xstrdup("?");
-    if (!info->not_after)
-        info->not_after = xstrdup("?");
-    if (!info->sha256)
-        info->sha256 = xstrdup("?");
-    if (!info->sha1)
-        info->sha1 = xstrdup("?");
+    tls_info_fill(t->s, info);
     return 0;
 }
 
@@ -995,11 +737,11 @@ void tls_session_close(struct tls_session *t)
     if (!t)
         return;
     if (t->s && t->established) {
-        tls_cache_store(t);
+        tls_cache_store(t->s, t->cache_path, t->offered_resume);
         /* close_notify, best effort: one retry after a short wait */
         int e = gnutls_bye(t->s, GNUTLS_SHUT_WR);
         if (e == GNUTLS_E_AGAIN || e == GNUTLS_E_INTERRUPTED) {
-            if (tls_wait(t, tls_now_ms() + TLS_BYE_WAIT_MS) > 0)
+            if (tls_wait(t, clock_now_ms() + TLS_BYE_WAIT_MS) > 0)
                 (void)gnutls_bye(t->s, GNUTLS_SHUT_WR);
         }
     }

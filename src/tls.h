@@ -1,8 +1,9 @@
 /*
  * tls.h - GnuTLS underneath conn.c: credentials, verification, pinning,
  * client certificates, channel binding data, session description.
- * Only conn.c calls the session functions; deliver.c and serverinfo fill
- * a struct tls_config from the account (tls_config_from_account).
+ * Only conn.c calls the session functions; deliver.c fills a struct
+ * tls_config from the account through account-tls.h: this module does
+ * not know the account.
  *
  * Verification (doc/architecture.md contract 5): by default the chain is checked
  * against the system trust store (loaded only when a handshake needs it),
@@ -19,8 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "result.h"
-
-struct account;
 
 struct tls_config {
     const char *host;            /* name to verify and send as SNI */
@@ -45,10 +44,6 @@ struct tls_info {
     char *sha1;
 };
 void tls_info_free(struct tls_info *info);
-
-/* Fill cfg from the account (pointers into a; host = tls_host_override
- * or host). */
-void tls_config_from_account(struct tls_config *cfg, const struct account *a);
 
 /*
  * The session (used by conn.c only). Failure classes of tls_session_start:
@@ -111,9 +106,5 @@ const char *tls_session_version(const struct tls_session *t);
 /* Send close_notify best-effort (never waits more than a moment) and
  * free everything. NULL is fine. */
 void tls_session_close(struct tls_session *t);
-
-/* Test hook: how many times this process loaded the system trust
- * store (it must only happen when a handshake needs it). */
-unsigned tls_system_trust_loads(void);
 
 #endif

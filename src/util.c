@@ -141,6 +141,43 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     free(s);
 }
 
+static bool escape_byte(unsigned char c, unsigned flags)
+{
+    if (c < 0x20 || c == 0x7f)
+        return true;
+    if (c == '\\')
+        return (flags & ESCAPE_BACKSLASH) != 0;
+    return c >= 0x80 && (flags & ESCAPE_8BIT) != 0;
+}
+
+void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = data, *end = p + n;
+    while (p < end) {
+        /* A slice at a time, with room for the worst case (every byte
+         * escaped, four out) reserved once and written in place. */
+        size_t k = (size_t)(end - p) < 4096 ? (size_t)(end - p) : 4096;
+        buf_grow(b, 4 * k);
+        char *o = b->data + b->len;
+        for (const unsigned char *stop = p + k; p < stop; p++) {
+            if (!escape_byte(*p, flags)) {
+                *o++ = (char)*p;
+            } else if (*p == '\\') {
+                *o++ = '\\';
+                *o++ = '\\';
+            } else {
+                *o++ = '\\';
+                *o++ = 'x';
+                *o++ = hex[*p >> 4];
+                *o++ = hex[*p & 15];
+            }
+        }
+        b->len = (size_t)(o - b->data);
+        b->data[b->len] = '\0';
+    }
+}
+
 void buf_reset(struct buf *b)
 {
     b->len = 0;

@@ -45,6 +45,21 @@ void buf_reset(struct buf *b);          /* len = 0, keeps memory */
 void buf_free(struct buf *b);           /* frees memory */
 char *buf_steal(struct buf *b);         /* returns data (never NULL), b emptied */
 
+/* buf_put_escaped() flags. */
+enum {
+    ESCAPE_BACKSLASH = 1 << 0,  /* '\' becomes "\\" (the result can be read back) */
+    ESCAPE_8BIT      = 1 << 1,  /* bytes 0x80..0xff become \xNN too (else kept: UTF-8) */
+};
+/* The one escaper of untrusted bytes for display (server replies in
+ * messages, the -v transcript): appends data[0..n) to b with every
+ * control byte (0x00..0x1f, 0x7f) written as \xNN (lower-case hex), so
+ * the text can carry no line break or terminal escape sequence; flags add
+ * the backslash and the bytes 0x80..0xff. NUL bytes in data are escaped
+ * like the others. Written in place, 4 KiB of input at a time (room for
+ * the worst case reserved once per slice): no allocation or printf per
+ * byte. */
+void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags);
+
 /* Overwrite n bytes at p with zeros in a way the compiler keeps. */
 void secure_wipe(void *p, size_t n);
 /* Wipe and free a NUL-terminated secret; NULL is fine. */

@@ -10,11 +10,13 @@
 # (an in-tree build, `./configure && make check`, as packagers do).
 # The compiler and flags are those of the build under test (CC, CFLAGS,
 # CPPFLAGS, LDFLAGS from make check's environment).
+# TAP (tests/lib.sh): one result per check; a failed build step ends the
+# test.
 set -u
 : "${top_srcdir:?}"
+. "$top_srcdir/tests/lib.sh"
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 src=$top_srcdir
 if [ -f "$top_srcdir/config.status" ]; then
@@ -26,39 +28,49 @@ if [ -f "$top_srcdir/config.status" ]; then
         case ${f##*/} in .git|autom4te.cache) continue ;; esac
         # Other build directories inside the tree are not sources.
         [ -d "$f" ] && [ -f "$f/config.status" ] && continue
-        cp -pR "$f" "$src/" || fail "cannot copy $f"
+        cp -pR "$f" "$src/" || fail_stop "copy $f"
     done
     (cd "$src" && make -s distclean >"$tmp/distclean.out" 2>&1) ||
-        { cat "$tmp/distclean.out"; fail "make distclean in the copy"; }
-    [ ! -f "$src/config.status" ] || fail "make distclean left config.status in the copy"
+        { cat "$tmp/distclean.out"; fail_stop "make distclean in the copy"; }
+    ok "make distclean in the copy"
+    check "make distclean leaves no config.status in the copy" [ ! -f "$src/config.status" ]
 fi
 mkdir "$tmp/build" && cd "$tmp/build" || exit 99
 "$src/configure" --prefix=/opt/sf --enable-sendmail-links \
     ${CC:+CC="$CC"} ${CFLAGS:+CFLAGS="$CFLAGS"} ${CPPFLAGS:+CPPFLAGS="$CPPFLAGS"} \
     ${LDFLAGS:+LDFLAGS="$LDFLAGS"} >configure.out 2>&1 ||
-    { cat configure.out; fail "configure"; }
-grep -q "sendmail links: *yes" configure.out || fail "configure summary lacks 'sendmail links: yes'"
-grep -q "TLS (GnuTLS): *yes" configure.out || fail "configure summary lacks TLS"
-make -s -j2 >make.out 2>&1 || { cat make.out; fail "make"; }
-make -s install DESTDIR="$tmp/root" >install.out 2>&1 || { cat install.out; fail "make install"; }
+    { sed 's/^/# /' configure.out; fail_stop "configure"; }
+ok "configure"
+check "configure summary says 'sendmail links: yes'" grep -q "sendmail links: *yes" configure.out
+check "configure summary says 'TLS (GnuTLS): yes'" grep -q "TLS (GnuTLS): *yes" configure.out
+make -s -j2 >make.out 2>&1 || { sed 's/^/# /' make.out; fail_stop "make"; }
+ok "make"
+make -s install DESTDIR="$tmp/root" >install.out 2>&1 ||
+    { sed 's/^/# /' install.out; fail_stop "make install"; }
+ok "make install"
 
 r="$tmp/root/opt/sf"
-[ -x "$r/bin/smtpfwd" ] || fail "bin/smtpfwd not installed"
+check "bin/smtpfwd is installed" [ -x "$r/bin/smtpfwd" ]
 for l in sbin/sendmail bin/mailq bin/newaliases; do
-    [ -L "$r/$l" ] || fail "$l is not a symbolic link"
+    check "$l is a symbolic link" [ -L "$r/$l" ]
 done
-[ "$(readlink "$r/sbin/sendmail")" = /opt/sf/bin/smtpfwd ] || fail "sendmail link target: $(readlink "$r/sbin/sendmail")"
-[ -f "$r/share/man/man1/smtpfwd.1" ] || fail "smtpfwd.1 not installed"
-[ -f "$r/share/man/man5/smtprc.5" ] || fail "smtprc.5 not installed"
+t=$(readlink "$r/sbin/sendmail")
+check "the sendmail link points to /opt/sf/bin/smtpfwd (it points to '$t')" [ "$t" = /opt/sf/bin/smtpfwd ]
+check "smtpfwd.1 is installed" [ -f "$r/share/man/man1/smtpfwd.1" ]
+check "smtprc.5 is installed" [ -f "$r/share/man/man5/smtprc.5" ]
 
-"$r/bin/smtpfwd" --version >version.out 2>&1 || fail "--version exit status"
-grep -q "^smtpfwd " version.out || fail "--version first line"
-grep -q "GnuTLS" version.out || fail "--version does not list TLS"
-"$r/bin/newaliases"; [ $? -eq 0 ] || fail "newaliases must exit 0"
+"$r/bin/smtpfwd" --version >version.out 2>&1
+check "--version exits 0" [ $? -eq 0 ]
+check "--version's first line begins with 'smtpfwd '" grep -q "^smtpfwd " version.out
+check "--version lists TLS (GnuTLS)" grep -q "GnuTLS" version.out
+"$r/bin/newaliases"
+check "newaliases exits 0" [ $? -eq 0 ]
 "$r/bin/mailq" >mailq.out 2>&1 </dev/null
-grep -q "queue" mailq.out || fail "mailq did not act as -bp: $(cat mailq.out)"
+check "mailq acts as -bp (says 'queue')" grep -q "queue" mailq.out ||
+    sed 's/^/#   /' mailq.out
 
-make -s uninstall DESTDIR="$tmp/root" >/dev/null 2>&1 || fail "make uninstall"
-[ ! -e "$r/bin/smtpfwd" ] || fail "uninstall left bin/smtpfwd"
-[ ! -L "$r/sbin/sendmail" ] || fail "uninstall left the sendmail link"
-echo "PASS"
+make -s uninstall DESTDIR="$tmp/root" >/dev/null 2>&1
+check "make uninstall" [ $? -eq 0 ]
+check "make uninstall removes bin/smtpfwd" [ ! -e "$r/bin/smtpfwd" ]
+check "make uninstall removes the sendmail link" [ ! -L "$r/sbin/sendmail" ]
+done_testing

@@ -8,14 +8,13 @@
 # patch bodies intact and CRLF everywhere; that --envelope-sender arrives as
 # -f and becomes MAIL FROM; and that when the server refuses the first
 # message, smtpfwd's non-zero exit stops the series.
-# Exit 0 pass, 1 fail, 77 git send-email absent or unable to run (a Perl
+# TAP (tests/callers-lib.sh); skipped when git send-email is absent or unable to run (a Perl
 # module missing).
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/callers-lib.sh"
 cl_init git
 if ! git send-email -h >/dev/null 2>&1 && [ ! -x "$(git --exec-path)/git-send-email" ]; then
-    echo "SKIP: git send-email is not installed"
-    exit 77
+    skip_all "git send-email is not installed"
 fi
 
 cat >"$HOME/.gitconfig" <<EOF
@@ -40,7 +39,7 @@ git commit -q -a -m "Extend file" -m "A body paragraph." -m ".leading dot" -m ".
     -m "after the lone dot" || exit 99
 git format-patch -q -o "$tmp/patches" --root HEAD || exit 99
 set -- "$tmp"/patches/*.patch
-[ $# -eq 2 ] || { echo "ERROR: format-patch made $# patches"; exit 99; }
+[ $# -eq 2 ] || { echo "Bail out! format-patch made $# patches"; exit 99; }
 p1=$1
 p2=$2
 # The body of a patch file: everything after its first empty line.
@@ -52,8 +51,7 @@ awk 'b { print } !b && $0 == "" { b = 1 }' "$p2" >"$tmp/body2"
 # cannot even parse the addresses, git send-email cannot run here.
 if ! git send-email --dry-run --to=to@x.test --cc=cc@x.test --confirm=never \
         --smtp-server=/bin/false --no-validate --quiet "$p1" >"$tmp/dry-run" 2>&1; then
-    echo "SKIP: git send-email cannot run here (install libmailtools-perl?): $(grep . "$tmp/dry-run" | head -n 1)"
-    exit 77
+    skip_all "git send-email cannot run here (install libmailtools-perl?): $(grep . "$tmp/dry-run" | head -n 1)"
 fi
 
 CL_FROM=pat@x.test
@@ -66,7 +64,7 @@ cl_run "git send-email" git send-email --to=to@x.test --cc=cc@x.test \
     --confirm=never --smtp-server="$tmp/sendmail" --no-validate --quiet \
     "$p1" "$p2"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: git send-email exited $cl_status: $(cat "$tmp/out")"
+cl_check "git send-email exits 0" "git send-email exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 2
 cl_argv 1 -i to@x.test cc@x.test
 cl_argv 2 -i to@x.test cc@x.test
@@ -81,11 +79,12 @@ cl_complete 1
 cl_complete 2
 c=$(grep -c -i '^MAIL FROM:' "$tmp/commands")
 q=$(grep -c -i '^QUIT' "$tmp/commands")
-if [ "$c" -ne 2 ] || [ "$q" -ne 2 ]; then
-    cl_fail "$cl_desc: expected two sessions each with its own MAIL FROM and QUIT, saw $c MAIL and $q QUIT"
-fi
+cl_check "two sessions, each with its own MAIL FROM and QUIT" \
+    "expected two sessions each with its own MAIL FROM and QUIT, saw $c MAIL and $q QUIT" \
+    [ "$c" -eq 2 -a "$q" -eq 2 ]
 conns=$(grep -c '^connection ' "$tmp/events" 2>/dev/null)
-[ "${conns:-0}" -eq 2 ] || cl_fail "$cl_desc: expected 2 connections, the server saw ${conns:-0}"
+cl_check "the server sees 2 connections" "expected 2 connections, the server saw ${conns:-0}" \
+    [ "${conns:-0}" -eq 2 ]
 for n in 1 2; do
     cl_header $n "From: Pat Dev <pat@x.test>"
     cl_header $n "To: to@x.test"
@@ -101,6 +100,8 @@ id1=$(cl_header_value 1 Message-ID)
 irt2=$(cl_header_value 2 In-Reply-To)
 if [ -z "$id1" ] || [ "$id1" != "$irt2" ]; then
     cl_fail "$cl_desc: message 2 is not threaded to message 1 (Message-ID '$id1', In-Reply-To '$irt2'): wrong order?"
+else
+    cl_ok "$cl_desc: message 2 is threaded to message 1 (In-Reply-To its Message-ID)"
 fi
 cl_body 1 "$tmp/body1"
 cl_body 2 "$tmp/body2"
@@ -117,7 +118,7 @@ cl_run "git send-email --envelope-sender" git send-email --to=to@x.test \
     --confirm=never --smtp-server="$tmp/sendmail" --no-validate --quiet \
     --envelope-sender=list@x.test "$p1"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: git send-email exited $cl_status: $(cat "$tmp/out")"
+cl_check "git send-email exits 0" "git send-email exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_argv 3 -f list@x.test -i to@x.test
 cl_smtpfwd_status 3 0
@@ -137,10 +138,11 @@ cl_run "git send-email with recipients refused" git send-email \
     --to=to@x.test --cc=cc@x.test --confirm=never \
     --smtp-server="$tmp/sendmail" --no-validate --quiet "$p1" "$p2"
 cl_server_stop
-[ "$cl_status" -ne 0 ] || cl_fail "$cl_desc: git send-email exited 0 although the server refused"
+cl_check "git send-email exits non-zero" "git send-email exited 0 although the server refused" [ "$cl_status" -ne 0 ]
 cl_calls 1
 cl_smtpfwd_status 4 67
 cl_txn_count 1
-[ -e "$tmp/txn.1.end" ] && cl_fail "$cl_desc: a message body was sent although no recipient was accepted"
+cl_check "no message body is sent" "a message body was sent although no recipient was accepted" \
+    [ ! -e "$tmp/txn.1.end" ]
 
 cl_finish

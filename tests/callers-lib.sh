@@ -7,8 +7,10 @@
 # stopping the scripted server (readiness = its --port-file appears), the
 # smtprc and the `sendmail` wrapper that records each invocation's argv,
 # stderr and exit status, splitting the server's byte log into SMTP
-# transactions, and the assertions. Every failed check prints "FAIL: ..." and
-# counts; cl_finish exits 0 (pass) or 1 (fail). It must not touch anything
+# transactions, and the assertions. Every check is one TAP line
+# (tests/lib.sh: "ok N - ..." / "not ok N - ..."); cl_finish adds what helps
+# to read a failure and ends the TAP output (exit 0 pass, 1 fail); a caller
+# that is not installed skips the test ("1..0 # SKIP"). It must not touch anything
 # outside its temporary directory. CL_KEEP=1 keeps that directory;
 # CL_VALGRIND=1 runs smtpfwd under valgrind.
 #
@@ -29,6 +31,7 @@
 #   txn.N.body          its body, CR removed and dot-unstuffed
 
 set -u
+. "${here:-$(dirname "$0")}/lib.sh"
 
 cl_failures=0
 cl_server_pid=
@@ -36,8 +39,19 @@ cl_calls_seen=0
 cl_cr=$(printf '\r')
 
 cl_fail() {
-    echo "FAIL: $*"
+    not_ok "$@"
     cl_failures=$((cl_failures + 1))
+}
+cl_ok() {
+    ok "$@"
+}
+# cl_check OK-TEXT FAIL-TEXT COMMAND...: one check of the current case
+# ($cl_desc): ok with OK-TEXT when COMMAND succeeds, else failed with
+# FAIL-TEXT.
+cl_check() {
+    cc_ok=$1 cc_fail=$2
+    shift 2
+    if "$@"; then cl_ok "$cl_desc: $cc_ok"; else cl_fail "$cl_desc: $cc_fail"; fi
 }
 
 cl_note() {
@@ -57,26 +71,14 @@ cl_cleanup() {
     fi
 }
 
-# cl_init PROGRAM...: skip (77) unless every PROGRAM is installed; check the
-# test binaries; make $tmp and a private $HOME; scrub the environment the
-# callers read.
+# cl_init PROGRAM...: skip unless every PROGRAM is installed; the test
+# binaries must be built (exit 99); make $tmp and a private $HOME; scrub the
+# environment the callers read.
 cl_init() {
     for p in "$@"; do
-        if ! command -v "$p" >/dev/null 2>&1; then
-            echo "SKIP: $p is not installed"
-            exit 77
-        fi
+        command -v "$p" >/dev/null 2>&1 || skip_all "$p is not installed"
     done
-    if [ -z "${SMTPFWD:-}" ] && [ -n "${top_builddir:-}" ]; then
-        SMTPFWD=$top_builddir/src/smtpfwd
-    fi
-    if [ -z "${SMTPD:-}" ] && [ -n "${top_builddir:-}" ]; then
-        SMTPD=$top_builddir/tests/smtpd-script
-    fi
-    if [ ! -x "${SMTPFWD:-}" ] || [ ! -x "${SMTPD:-}" ]; then
-        echo "ERROR: set SMTPFWD and SMTPD (or top_builddir) to the built binaries"
-        exit 99
-    fi
+    need_built "$SMTPD"
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/callers.XXXXXX") || exit 99
     trap cl_cleanup EXIT
     trap 'exit 1' HUP INT TERM
@@ -118,12 +120,12 @@ cl_server() {
         if ! kill -0 "$cl_server_pid" 2>/dev/null; then
             wait "$cl_server_pid" 2>/dev/null
             cl_server_pid=
-            echo "ERROR: smtpd-script did not start: $(cat "$tmp/server.stderr")"
+            echo "Bail out! smtpd-script did not start: $(cat "$tmp/server.stderr")"
             exit 99
         fi
         i=$((i + 1))
         if [ $i -gt 200 ]; then
-            echo "ERROR: smtpd-script wrote no port file in 10 s"
+            echo "Bail out! smtpd-script wrote no port file in 10 s"
             exit 99
         fi
         sleep 0.05
@@ -142,7 +144,9 @@ cl_server_stop() {
         cl_server_pid=
     fi
     if [ -s "$tmp/server.stderr" ]; then
-        cl_fail "smtpd-script complained: $(cat "$tmp/server.stderr")"
+        cl_fail "${cl_desc:-server}: smtpd-script complained: $(cat "$tmp/server.stderr")"
+    else
+        cl_ok "${cl_desc:-server}: smtpd-script did not complain"
     fi
     cl_split_log
 }
@@ -211,6 +215,8 @@ cl_run() {
     cl_status=$?
     if [ $cl_status -eq 124 ]; then
         cl_fail "$cl_desc: timed out after 20 s"
+    else
+        cl_ok "$cl_desc: the caller ends (no 20 s timeout)"
     fi
 }
 
@@ -220,6 +226,8 @@ cl_calls() {
     while [ -e "$tmp/call.$((cl_calls_seen + n + 1)).argv" ]; do n=$((n + 1)); done
     if [ "$n" -ne "$1" ]; then
         cl_fail "$cl_desc: the caller ran sendmail $n times, expected $1"
+    else
+        cl_ok "$cl_desc: the caller runs sendmail $1 time(s)"
     fi
     cl_calls_seen=$((cl_calls_seen + n))
 }
@@ -233,6 +241,8 @@ cl_argv() {
         cl_fail "$cl_desc: sendmail invocation $n did not happen"
     elif ! cmp -s "$tmp/expected.argv" "$tmp/call.$n.argv"; then
         cl_fail "$cl_desc: argv of invocation $n is [$(tr '\n' ' ' <"$tmp/call.$n.argv")], expected [$*]"
+    else
+        cl_ok "$cl_desc: argv of invocation $n is [$*]"
     fi
 }
 
@@ -241,6 +251,8 @@ cl_smtpfwd_status() {
     got=$(cat "$tmp/call.$1.status" 2>/dev/null)
     if [ "$got" != "$2" ]; then
         cl_fail "$cl_desc: smtpfwd exited '$got' in invocation $1, expected $2; its stderr: $(cat "$tmp/call.$1.stderr" 2>/dev/null)"
+    else
+        cl_ok "$cl_desc: smtpfwd exits $2 in invocation $1"
     fi
 }
 
@@ -248,6 +260,8 @@ cl_smtpfwd_status() {
 cl_smtpfwd_quiet() {
     if [ -s "$tmp/call.$1.stderr" ]; then
         cl_fail "$cl_desc: smtpfwd printed on stderr: $(cat "$tmp/call.$1.stderr")"
+    else
+        cl_ok "$cl_desc: smtpfwd prints nothing on stderr in invocation $1"
     fi
 }
 
@@ -294,6 +308,8 @@ cl_txn_count() {
     while [ -e "$tmp/txn.$((n + 1)).env" ]; do n=$((n + 1)); done
     if [ "$n" -ne "$1" ]; then
         cl_fail "$cl_desc: the server saw $n transactions (MAIL FROM), expected $1"
+    else
+        cl_ok "$cl_desc: the server sees $1 transaction(s)"
     fi
 }
 
@@ -314,6 +330,8 @@ cl_envelope() {
     sed 's/> .*$/>/' "$tmp/txn.$n.env" >"$tmp/got.env"
     if ! cmp -s "$tmp/expected.env" "$tmp/got.env"; then
         cl_fail "$cl_desc: envelope of transaction $n is [$(tr '\n' ' ' <"$tmp/got.env")], expected [$(tr '\n' ' ' <"$tmp/expected.env")]"
+    else
+        cl_ok "$cl_desc: envelope of transaction $n is [$(tr '\n' ' ' <"$tmp/expected.env")]"
     fi
 }
 
@@ -322,6 +340,8 @@ cl_envelope() {
 cl_mail_param() {
     if ! grep -i -q -E "^MAIL FROM:<[^>]*>(.* )?$2( |\$)" "$tmp/txn.$1.env" 2>/dev/null; then
         cl_fail "$cl_desc: MAIL FROM of transaction $1 lacks $2: $(grep -i '^MAIL' "$tmp/txn.$1.env" 2>/dev/null)"
+    else
+        cl_ok "$cl_desc: MAIL FROM of transaction $1 has $2"
     fi
 }
 
@@ -330,6 +350,8 @@ cl_rcpt_param() {
     if ! grep -F "RCPT TO:<$2>" "$tmp/txn.$1.env" 2>/dev/null |
         grep -i -q -E "^RCPT TO:<[^>]*>(.* )?$3( |\$)"; then
         cl_fail "$cl_desc: RCPT TO:<$2> of transaction $1 lacks $3: $(grep -F "<$2>" "$tmp/txn.$1.env" 2>/dev/null)"
+    else
+        cl_ok "$cl_desc: RCPT TO:<$2> of transaction $1 has $3"
     fi
 }
 
@@ -337,6 +359,8 @@ cl_rcpt_param() {
 cl_complete() {
     if [ ! -e "$tmp/txn.$1.end" ]; then
         cl_fail "$cl_desc: message $1 has no end of data (CRLF.CRLF) on the wire"
+    else
+        cl_ok "$cl_desc: message $1 ends with CRLF.CRLF on the wire"
     fi
 }
 
@@ -346,6 +370,8 @@ cl_header() {
     c=$(grep -c -x -F -e "$2" "$tmp/txn.$1.headers" 2>/dev/null)
     if [ "${c:-0}" -ne 1 ]; then
         cl_fail "$cl_desc: message $1 has header line '$2' ${c:-0} times, expected once; headers: $(tr '\n' '|' <"$tmp/txn.$1.headers" 2>/dev/null)"
+    else
+        cl_ok "$cl_desc: message $1 has header line '$2' once"
     fi
 }
 
@@ -355,6 +381,8 @@ cl_header_count() {
     c=$(grep -c -i "^$2:" "$tmp/txn.$1.headers" 2>/dev/null)
     if [ "${c:-0}" -ne "$3" ]; then
         cl_fail "$cl_desc: message $1 has ${c:-0} '$2:' fields, expected $3"
+    else
+        cl_ok "$cl_desc: message $1 has $3 '$2:' field(s)"
     fi
 }
 
@@ -376,6 +404,8 @@ cl_body() {
     if ! cmp -s "$2" "$tmp/txn.$1.body"; then
         cl_fail "$cl_desc: body of message $1 differs from what the caller gave:"
         diff "$2" "$tmp/txn.$1.body" | sed 's/^/#   /'
+    else
+        cl_ok "$cl_desc: body of message $1 is what the caller gave"
     fi
 }
 
@@ -383,6 +413,8 @@ cl_body() {
 cl_data_line() {
     if ! tr -d '\r' <"$tmp/txn.$1.data" 2>/dev/null | grep -q -x -F -e "$2"; then
         cl_fail "$cl_desc: message $1 on the wire lacks the line '$2'"
+    else
+        cl_ok "$cl_desc: message $1 on the wire has the line '$2'"
     fi
 }
 
@@ -402,10 +434,14 @@ cl_crlf() {
     ' "$tmp/server.log")
     if [ -n "$bad" ]; then
         cl_fail "$cl_desc: lines on the wire without CRLF or with a bare CR: $bad"
+    else
+        cl_ok "$cl_desc: every line on the wire ends in CRLF, no bare CR"
     fi
     last=$(tail -c 1 "$tmp/server.log" | od -An -c | tr -d ' ')
     if [ "$last" != '\n' ]; then
         cl_fail "$cl_desc: the last bytes on the wire do not end a line"
+    else
+        cl_ok "$cl_desc: the last bytes on the wire end a line"
     fi
 }
 
@@ -413,6 +449,8 @@ cl_crlf() {
 cl_command_seen() {
     if ! grep -q -i "^$1" "$tmp/commands"; then
         cl_fail "$cl_desc: the server never received $1"
+    else
+        cl_ok "$cl_desc: the server receives $1"
     fi
 }
 
@@ -420,10 +458,12 @@ cl_command_seen() {
 cl_output_has() {
     if ! grep -q -F -e "$1" "$tmp/out"; then
         cl_fail "$cl_desc: the caller's output lacks '$1'; it was: $(cat "$tmp/out")"
+    else
+        cl_ok "$cl_desc: the caller's output has '$1'"
     fi
 }
 
-# cl_finish: print the verdict and exit.
+# cl_finish: what helps to read a failure, then the plan (done_testing).
 cl_finish() {
     if [ "$cl_failures" -gt 0 ]; then
         echo "# smtpfwd stderr per call:"
@@ -434,9 +474,6 @@ cl_finish() {
             echo "# server events:"
             sed 's/^/#   /' "$tmp/events"
         fi
-        echo "# $cl_failures check(s) failed"
-        exit 1
     fi
-    echo "PASS"
-    exit 0
+    done_testing
 }

@@ -8,7 +8,7 @@
 # everywhere; an 8-bit body with mutt's DSN options (-B8BITMIME -N -R) turned
 # into ESMTP parameters; and that a server refusing every RCPT with 550 makes
 # smtpfwd exit 67 and mutt report the failure with a non-zero exit.
-# Exit 0 pass, 1 fail, 77 mutt absent.
+# TAP (tests/callers-lib.sh); skipped when mutt is absent.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/callers-lib.sh"
 cl_init mutt
@@ -41,7 +41,7 @@ mutt_rc
 cl_run "mutt delivery" mutt -n -F "$tmp/muttrc" -s "Mutt subject" \
     -c cc@x.test -b bcc@x.test to@x.test <"$tmp/body"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: mutt exited $cl_status: $(cat "$tmp/out")"
+cl_check "mutt exits 0" "mutt exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_argv 1 -oem -oi -f me@x.test -- to@x.test cc@x.test bcc@x.test
 cl_smtpfwd_status 1 0
@@ -78,7 +78,7 @@ EOF
 LC_ALL=C.UTF-8 cl_run "mutt 8-bit with DSN" mutt -n -F "$tmp/muttrc" \
     -s "Eight bit" to@x.test <"$tmp/body8"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: mutt exited $cl_status: $(cat "$tmp/out")"
+cl_check "mutt exits 0" "mutt exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_argv 2 -oem -oi -B8BITMIME -f me@x.test -N failure,delay -R hdrs -- to@x.test
 cl_smtpfwd_status 2 0
@@ -102,19 +102,19 @@ EOF
 cl_run "mutt with RCPT refused" mutt -n -F "$tmp/muttrc" -s "Refused" \
     nobody@x.test <"$tmp/body"
 cl_server_stop
-[ "$cl_status" -ne 0 ] || cl_fail "$cl_desc: mutt exited 0 although the recipient was refused"
+cl_check "mutt exits non-zero" "mutt exited 0 although the recipient was refused" [ "$cl_status" -ne 0 ]
 cl_calls 1
 cl_argv 3 -oem -oi -f me@x.test -- nobody@x.test
 cl_smtpfwd_status 3 67
 cl_output_has "exited 67"
-if ! grep -q '^smtpfwd: ' "$tmp/call.3.stderr"; then
-    cl_fail "$cl_desc: smtpfwd's diagnostic does not start with 'smtpfwd: '"
-fi
-if ! grep -q 'User unknown' "$tmp/call.3.stderr"; then
-    cl_fail "$cl_desc: smtpfwd's diagnostic does not quote the server's reply: $(cat "$tmp/call.3.stderr")"
-fi
+cl_check "smtpfwd's diagnostic starts with 'smtpfwd: '" \
+    "smtpfwd's diagnostic does not start with 'smtpfwd: '" grep -q '^smtpfwd: ' "$tmp/call.3.stderr"
+cl_check "smtpfwd's diagnostic quotes the server's reply" \
+    "smtpfwd's diagnostic does not quote the server's reply: $(cat "$tmp/call.3.stderr")" \
+    grep -q 'User unknown' "$tmp/call.3.stderr"
 cl_envelope 1 me@x.test nobody@x.test
-[ -e "$tmp/txn.1.end" ] && cl_fail "$cl_desc: a message body was sent although no recipient was accepted"
+cl_check "no message body is sent" "a message body was sent although no recipient was accepted" \
+    [ ! -e "$tmp/txn.1.end" ]
 cl_crlf
 
 cl_finish

@@ -10,7 +10,7 @@
 # ".."; the body is intact. A body full of end-of-data lookalikes (bare CR,
 # bare LF, mixed) followed by fake commands stays one transaction. With
 # nothing listening, smtpfwd exits 75 and mail() returns false.
-# Exit 0 pass, 1 fail, 77 php absent.
+# TAP (tests/callers-lib.sh); skipped when php is absent.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/callers-lib.sh"
 cl_init php
@@ -25,7 +25,7 @@ cl_server <<'EOF'
 EOF
 cl_run "php mail()" php -n -d sendmail_path="$tmp/sendmail -t -i" -r "$php_code"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: mail() returned false (php exit $cl_status): $(cat "$tmp/out")"
+cl_check "mail() returns true" "mail() returned false (php exit $cl_status): $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_argv 1 -t -i
 cl_smtpfwd_status 1 0
@@ -41,6 +41,8 @@ cl_header_count 1 Date 1
 cl_header_count 1 Message-ID 1
 if grep -q 'hidden@x.test' "$tmp/txn.1.headers" "$tmp/txn.1.body" 2>/dev/null; then
     cl_fail "$cl_desc: the Bcc address appears in the message"
+else
+    cl_ok "$cl_desc: the Bcc address is not in the message"
 fi
 cl_crlf
 cl_data_line 1 ".."
@@ -48,6 +50,8 @@ cl_data_line 1 ".."
 if ! tail -n 4 "$tmp/txn.1.data" 2>/dev/null | od -An -c | tr -s ' \n' ' ' |
     grep -q -F 'l i n e 1 \r \n l i n e 2 \r \n . . \r \n l i n e 4 \r \n'; then
     cl_fail "$cl_desc: the body on the wire is not line1 line2 .. line4 with CRLF: $(tail -n 4 "$tmp/txn.1.data" | od -An -c | tr -s ' \n' ' ')"
+else
+    cl_ok "$cl_desc: the body on the wire ends line1 line2 .. line4, each with CRLF"
 fi
 cl_body 1 "$tmp/body"
 
@@ -63,7 +67,7 @@ cl_run "php mail() with smuggling attempts" \
     $body = "a\n.\n" . $evil . "b\r.\r" . $evil . "c\n.\r\n" . $evil . "d\r\n.\n" . $evil . "e\r\n.\r\n" . $evil . "end";
     exit(mail("to@x.test", "Smuggle", $body, "From: me@x.test") ? 0 : 1);'
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: mail() returned false (php exit $cl_status): $(cat "$tmp/out")"
+cl_check "mail() returns true" "mail() returned false (php exit $cl_status): $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_smtpfwd_status 2 0
 cl_txn_count 1
@@ -72,11 +76,13 @@ cl_complete 1
 cl_crlf
 if grep -q -i 'evil\|victim' "$tmp/commands"; then
     cl_fail "$cl_desc: text from the body reached the server as a command"
+else
+    cl_ok "$cl_desc: no text from the body reaches the server as a command"
 fi
 c=$(tr -d '\r' <"$tmp/txn.1.data" | grep -c -x '\.\.')
-[ "$c" -eq 5 ] || cl_fail "$cl_desc: expected 5 dot-stuffed '..' lines on the wire, saw $c"
+cl_check "5 dot-stuffed '..' lines on the wire" "expected 5 dot-stuffed '..' lines on the wire, saw $c" [ "$c" -eq 5 ]
 c=$(tr -d '\r' <"$tmp/txn.1.data" | grep -c -x 'MAIL FROM:<evil@x.test>')
-[ "$c" -eq 5 ] || cl_fail "$cl_desc: expected the 5 fake MAIL lines inside the body, saw $c"
+cl_check "the 5 fake MAIL lines are inside the body" "expected the 5 fake MAIL lines inside the body, saw $c" [ "$c" -eq 5 ]
 cl_data_line 1 "end"
 
 # 3. Nothing listens: smtpfwd exits 75 (EX_TEMPFAIL, not queued with
@@ -84,10 +90,11 @@ cl_data_line 1 "end"
 cl_server_down
 cl_run "php mail() with the server down" \
     php -n -d sendmail_path="$tmp/sendmail -t -i" -r "$php_code"
-[ "$cl_status" -eq 1 ] || cl_fail "$cl_desc: mail() returned true (php exit $cl_status) although nothing was delivered"
+cl_check "mail() returns false" "mail() returned true (php exit $cl_status) although nothing was delivered" \
+    [ "$cl_status" -eq 1 ]
 cl_calls 1
 cl_smtpfwd_status 3 75
-grep -q '^smtpfwd: ' "$tmp/call.3.stderr" ||
-    cl_fail "$cl_desc: smtpfwd printed no 'smtpfwd: ' diagnostic: $(cat "$tmp/call.3.stderr")"
+cl_check "smtpfwd prints a 'smtpfwd: ' diagnostic" \
+    "smtpfwd printed no 'smtpfwd: ' diagnostic: $(cat "$tmp/call.3.stderr")" grep -q '^smtpfwd: ' "$tmp/call.3.stderr"
 
 cl_finish

@@ -7,7 +7,7 @@
 # and a leading dot dot-stuffed on the wire), CRLF everywhere; and that a
 # server refusing every RCPT makes smtpfwd exit 67 and s-nail (with sendwait)
 # exit non-zero.
-# Exit 0 pass, 1 fail, 77 s-nail absent.
+# TAP (tests/callers-lib.sh); skipped when s-nail is absent.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/callers-lib.sh"
 cl_init s-nail
@@ -35,7 +35,7 @@ EOF
 cl_run "s-nail delivery" s-nail -S mta="$tmp/sendmail" -S sendwait \
     -s "Snail subject" -c cc@x.test -b bcc@x.test to@x.test <"$tmp/body"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: s-nail exited $cl_status: $(cat "$tmp/out")"
+cl_check "s-nail exits 0" "s-nail exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_argv 1 -i -- to@x.test cc@x.test bcc@x.test
 cl_smtpfwd_status 1 0
@@ -61,7 +61,7 @@ EOF
 cl_run "s-nail -r" s-nail -S mta="$tmp/sendmail" -S sendwait \
     -r other@x.test -s "With -r" to@x.test <"$tmp/body"
 cl_server_stop
-[ "$cl_status" -eq 0 ] || cl_fail "$cl_desc: s-nail exited $cl_status: $(cat "$tmp/out")"
+cl_check "s-nail exits 0" "s-nail exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
 cl_calls 1
 cl_argv 2 -i -f other@x.test -- to@x.test
 cl_smtpfwd_status 2 0
@@ -78,11 +78,11 @@ EOF
 cl_run "s-nail with RCPT refused" s-nail -S mta="$tmp/sendmail" -S sendwait \
     -s "Refused" nobody@x.test <"$tmp/body"
 cl_server_stop
-[ "$cl_status" -ne 0 ] || cl_fail "$cl_desc: s-nail exited 0 although the recipient was refused"
+cl_check "s-nail exits non-zero" "s-nail exited 0 although the recipient was refused" [ "$cl_status" -ne 0 ]
 cl_calls 1
 cl_smtpfwd_status 3 67
-grep -q 'User unknown' "$tmp/out" ||
-    cl_fail "$cl_desc: the server's reply was not shown: $(cat "$tmp/out")"
+cl_check "the server's reply is shown" "the server's reply was not shown: $(cat "$tmp/out")" \
+    grep -q 'User unknown' "$tmp/out"
 cl_envelope 1 me@x.test nobody@x.test
 
 cl_finish

@@ -9,9 +9,13 @@
 # failure, a skip, a TAP test with one failed result, and a failure in a
 # subdirectory. Each FAIL/ERROR/XPASS must be named on its own line (a TAP
 # test's failed result too), nothing else named, and the totals exact.
+# Tests written with tests/lib.sh's TAP helpers run there too (as the
+# integration tests do, under the TAP driver with --ignore-exit): each
+# check is counted, a failed check is named, skip_all and skip_check count
+# as skipped, need_built without smtpfwd is an error.
 # Then TESTS=... runs one passing test: no failure is named from the
 # earlier run and the status is 0.
-# Exit 0 pass, 1 fail, 77 autoconf/automake missing.
+# TAP (tests/lib.sh); skipped without autoconf/automake.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 src=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -20,7 +24,8 @@ need_program automake
 lib_tmpdir
 p=$TESTDIR/proj
 mkdir -p "$p/scripts" "$p/tests/sub" "$p/build-aux" || exit 99
-cp "$src/scripts/check" "$p/scripts/check" && cp "$src/build-aux/tap-driver.sh" "$p/build-aux/" ||
+cp "$src/scripts/check" "$p/scripts/check" && cp "$src/build-aux/tap-driver.sh" "$p/build-aux/" &&
+    cp "$src/tests/lib.sh" "$p/tests/lib.sh" ||
     exit 99
 
 cat >"$p/configure.ac" <<'EOF'
@@ -33,11 +38,13 @@ AC_OUTPUT
 EOF
 printf 'SUBDIRS = tests\n' >"$p/Makefile.am"
 cat >"$p/tests/Makefile.am" <<'EOF'
-TESTS = pass.sh glued.sh error.sh xpass.sh xfail.sh skip.sh results.tap sub/deep.sh
+TESTS = pass.sh glued.sh error.sh xpass.sh xfail.sh skip.sh results.tap sub/deep.sh \
+	lib-pass.tap lib-fail.tap lib-skip.tap lib-built.tap
 XFAIL_TESTS = xpass.sh xfail.sh
 TEST_EXTENSIONS = .sh .tap
 SH_LOG_COMPILER = $(SHELL)
 TAP_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+AM_TAP_LOG_DRIVER_FLAGS = --ignore-exit
 TAP_LOG_COMPILER = $(SHELL)
 EOF
 t=$p/tests
@@ -52,6 +59,13 @@ printf 'exit 1\n' >"$t/xfail.sh"
 printf 'exit 77\n' >"$t/skip.sh"
 printf 'echo 1..3\necho ok 1 - first\necho not ok 2 - second result\necho ok 3 - third\n' >"$t/results.tap"
 printf 'exit 1\n' >"$t/sub/deep.sh"
+# With tests/lib.sh: 2 passed and 1 skipped; 1 passed and 1 failed (exit
+# 1, not counted again); skipped as a whole; an error (smtpfwd not built).
+lib='. "$(dirname "$0")/lib.sh"'
+printf '%s\nok "first"\ncheck "second" true\nskip_check "no reason" "third"\ndone_testing\n' "$lib" >"$t/lib-pass.tap"
+printf '%s\nok "first"\ncheck "second check" false\ndone_testing\n' "$lib" >"$t/lib-fail.tap"
+printf '%s\nskip_all "nothing to test here"\nok "never"\ndone_testing\n' "$lib" >"$t/lib-skip.tap"
+printf '%s\nSMTPFWD=/nonexistent/smtpfwd need_built\nok "never"\ndone_testing\n' "$lib" >"$t/lib-built.tap"
 
 # Under make check, make's variables (TEST_LOGS=... among them) would pass
 # to the small project's make through MAKEFLAGS.
@@ -62,7 +76,7 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES 2>/dev/null
 (cd "$p" && unset TESTS && sh scripts/check --quick >"$TESTDIR/out" 2>&1)
 status=$?
 out=$TESTDIR/out
-[ "$status" -ne 0 ] || fail "scripts/check exited 0 although tests failed"
+check "scripts/check exits non-zero when tests failed" [ "$status" -ne 0 ]
 grep -q 'stray output from a testFAIL' "$p/_build/check.out" ||
     echo "# (make's output did not glue the line this time)"
 for want in "_build: FAIL: glued.sh (log: _build/tests/glued.log)" \
@@ -71,23 +85,27 @@ for want in "_build: FAIL: glued.sh (log: _build/tests/glued.log)" \
             "_build: FAIL: results.tap (log: _build/tests/results.log)" \
             "_build:     FAIL: results.tap 2 - second result" \
             "_build: FAIL: sub/deep.sh (log: _build/tests/sub/deep.log)" \
-            "_build: 3 passed, 5 failed, 1 skipped" \
-            "3 passed, 5 failed, 1 skipped"; do
+            "_build: FAIL: lib-fail.tap (log: _build/tests/lib-fail.log)" \
+            "_build:     FAIL: lib-fail.tap 2 - second check" \
+            "_build: ERROR: lib-built.tap (log: _build/tests/lib-built.log)" \
+            "_build: 6 passed, 7 failed, 3 skipped" \
+            "6 passed, 7 failed, 3 skipped"; do
     if grep -q -x -F -e "$want" "$out"; then ok "$want"; else fail "no line '$want' in: $(cat "$out")"; fi
 done
+check "need_built's error is named" grep -q -x -F -e \
+    "_build:     ERROR: lib-built.tap - Bail out! /nonexistent/smtpfwd is not built (make check builds it; or set SMTPFWD and SMTPD)" "$out"
 n=$(grep -c -E '^_build: (FAIL|ERROR|XPASS): ' "$out")
-[ "$n" -eq 5 ] || fail "$n tests named as failed, not 5: $(cat "$out")"
-for name in pass.sh xfail.sh skip.sh; do
-    grep -q -F ": $name" "$out" && fail "$name is named: $(cat "$out")"
+check "7 tests named as failed ($n)" [ "$n" -eq 7 ]
+for name in pass.sh xfail.sh skip.sh lib-pass.tap lib-skip.tap; do
+    check "$name is not named" not grep -q -F ": $name" "$out"
 done
-[ "$(tail -n 1 "$out")" = "3 passed, 5 failed, 1 skipped" ] || fail "the last line is '$(tail -n 1 "$out")'"
+check "the last line is the totals ('$(tail -n 1 "$out")')" [ "$(tail -n 1 "$out")" = "6 passed, 7 failed, 3 skipped" ]
 
 # 2. Only pass.sh: nothing named from the run before, status 0.
 (cd "$p" && TESTS=pass.sh sh scripts/check --quick >"$out" 2>&1)
 status=$?
-[ "$status" -eq 0 ] || fail "TESTS=pass.sh: scripts/check exited $status: $(cat "$out")"
-[ "$(cat "$out")" = "_build: 1 passed, 0 failed, 0 skipped
-1 passed, 0 failed, 0 skipped" ] || fail "TESTS=pass.sh: output is: $(cat "$out")"
+check "TESTS=pass.sh: scripts/check exits 0 (exit $status)" [ "$status" -eq 0 ]
+check "TESTS=pass.sh: output is the totals only: $(cat "$out")" [ "$(cat "$out")" = "_build: 1 passed, 0 failed, 0 skipped
+1 passed, 0 failed, 0 skipped" ]
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+done_testing

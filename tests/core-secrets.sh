@@ -13,7 +13,7 @@
 # sending itself SIGSEGV) must leave one, else this machine writes no
 # core files where this test can see them (core_pattern is a pipe, or
 # cores are disabled) and the test is skipped (77).
-# Exit 0 pass, 1 fail, 77 skip, 99 setup error.
+# TAP (tests/lib.sh); 99 on a setup error.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 
@@ -99,5 +99,4 @@ else
     rm -f $found
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+done_testing

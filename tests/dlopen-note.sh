@@ -10,43 +10,40 @@
 # `smtpfwd --version` names (the ones configure found, one per library
 # built in). Built with --disable-dlopen (--version says "linked"): no
 # .note.dlopen section at all.
-# Exit 0 pass, 1 fail, 77 without readelf or python3 or an ELF binary.
+# TAP (tests/lib.sh); skipped without readelf or python3 or an ELF binary.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 
-[ -x "$SMTPFWD" ] || skip "no smtpfwd at $SMTPFWD"
+need_built
 need_program readelf
 need_program python3
 readelf -h "$SMTPFWD" >/dev/null 2>&1 || skip "$SMTPFWD is not an ELF file readelf understands"
 
 lib_tmpdir
-"$SMTPFWD" --version > "$TESTDIR/version" || { echo "FAIL: smtpfwd --version"; exit 1; }
-readelf -S -W "$SMTPFWD" > "$TESTDIR/sections" || { echo "FAIL: readelf -S"; exit 1; }
+"$SMTPFWD" --version > "$TESTDIR/version" || fail_stop "smtpfwd --version"
+readelf -S -W "$SMTPFWD" > "$TESTDIR/sections" || fail_stop "readelf -S"
 
 if grep -q ' linked)' "$TESTDIR/version"; then
-    if grep -q '\.note\.dlopen' "$TESTDIR/sections"; then
-        echo "FAIL: built with the libraries linked (--disable-dlopen), yet a .note.dlopen exists"
-        exit 1
-    fi
-    echo "ok: built with --disable-dlopen: no .note.dlopen section"
-    exit 0
+    check "built with --disable-dlopen: no .note.dlopen section" \
+        not grep -q '\.note\.dlopen' "$TESTDIR/sections"
+    done_testing
 fi
 
-grep -q '\] \.note\.dlopen ' "$TESTDIR/sections" ||
-    { echo "FAIL: no .note.dlopen section in $SMTPFWD"; exit 1; }
-readelf -x .note.dlopen "$SMTPFWD" > "$TESTDIR/hex" 2>&1 || {
-    cat "$TESTDIR/hex"; echo "FAIL: readelf -x .note.dlopen"; exit 1; }
+check "a .note.dlopen section in $SMTPFWD" grep -q '\] \.note\.dlopen ' "$TESTDIR/sections" ||
+    done_testing
+readelf -x .note.dlopen "$SMTPFWD" > "$TESTDIR/hex" 2>&1 ||
+    { sed 's/^/# /' "$TESTDIR/hex"; fail_stop "readelf -x .note.dlopen"; }
 readelf -h "$SMTPFWD" > "$TESTDIR/header"
 
-python3 - "$TESTDIR" <<'PYEOF'
+# The checks below write "ok TEXT" / "not ok TEXT" lines to
+# $TESTDIR/results, which become TAP results here.
+
+python3 - "$TESTDIR" >"$TESTDIR/results" <<'PYEOF'
 import json, re, struct, sys
 
 d = sys.argv[1]
-fails = []
 def check(cond, what):
-    print(('ok: ' if cond else 'FAIL: ') + what)
-    if not cond:
-        fails.append(what)
+    print(('ok ' if cond else 'not ok ') + what.replace('\n', ' '))
 
 # The section header line: [Nr] Name Type Address Off Size ES Flg Lk Inf Al
 line = [l for l in open(d + '/sections') if re.search(r'\]\s+\.note\.dlopen\s', l)][0]
@@ -103,6 +100,15 @@ if doc is not None:
     check(set(found) == want, 'the note names exactly them: %s' % sorted(found))
     check(found.get(next((s for s in want if s.startswith('libgnutls')), None)) == 'tls',
           'GnuTLS is the "tls" feature')
-    print(json.dumps(doc))
-sys.exit(1 if fails else 0)
+    print('# ' + json.dumps(doc))
 PYEOF
+status=$?
+while IFS= read -r line; do
+    case $line in
+    "not ok "*) not_ok "${line#not ok }" ;;
+    "ok "*) ok "${line#ok }" ;;
+    *) echo "$line" ;;
+    esac
+done <"$TESTDIR/results"
+check "the checks ran to the end (python3 exit $status)" [ "$status" -eq 0 ]
+done_testing

@@ -32,7 +32,7 @@
 #   two addresses of each family, all refusing: tried with the families
 #     alternating, the error lists all four in that order (exit 75)
 #   a name that does not resolve: exit 68
-# Exit 0 pass, 1 fail, 77 when not root or unshare/ip/nft+iptables/getent
+# TAP (tests/lib.sh); skipped when not root or unshare/ip/nft+iptables/getent
 # are missing or namespaces are not allowed, 99 setup error.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
@@ -43,8 +43,7 @@ NAME=smarthost.test
 
 if [ -z "${HE_IN_NAMESPACE:-}" ]; then
     [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, firewall rules, bind mounts)"
-    [ -x "$SMTPFWD" ] || skip "no smtpfwd at $SMTPFWD"
-    [ -x "$SMTPD" ] || skip "no smtpd-script at $SMTPD"
+    need_built "$SMTPD"
     need_program unshare
     need_program ip
     need_program getent
@@ -327,7 +326,7 @@ if [ -n "$GAI" ]; then
         "$try6" "connected to $V6 port $PORT"
     gai_order 6
 else
-    echo "# no /etc/gai.conf to bind over: the IPv4-first case is not run"
+    skip_check "no /etc/gai.conf to bind over" "IPv4 first (gai.conf), IPv4 dropped"
 fi
 
 # 4. IPv6 refuses (nothing listens there), IPv4 works.
@@ -438,5 +437,4 @@ expect_status 68
 contains "smtpfwd: cannot resolve host nosuch.test"
 nothing_arrived
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+done_testing

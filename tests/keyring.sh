@@ -11,7 +11,7 @@
 #     an empty standard input is refused with 64;
 # (c) smtpfwd --forget-password ACCOUNT removes it again.
 # Nothing outside a private HOME/XDG_DATA_HOME/XDG_RUNTIME_DIR is touched.
-# Exit 0 pass, 1 fail, 77 when dbus-run-session, gnome-keyring-daemon,
+# TAP (tests/lib.sh); skipped when dbus-run-session, gnome-keyring-daemon,
 # secret-tool or keyring support in smtpfwd is missing.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
@@ -20,12 +20,11 @@ need_program dbus-run-session
 need_program gnome-keyring-daemon
 need_program secret-tool
 need_program base64
+need_built "$SMTPD"
 "$SMTPFWD" --version 2>/dev/null | grep -q keyring || skip "smtpfwd built without keyring support"
 
 # Inside the private session bus (re-executed by dbus-run-session below).
 if [ "${KEYRING_SH_INNER:-}" = 1 ]; then
-    fail=0
-    failed() { echo "FAIL: $*"; fail=1; }
 
     # gnome-keyring prints GNOME_KEYRING_CONTROL=... lines: export them.
     eval "$(printf %s keyring-test-pw | gnome-keyring-daemon --unlock --components=secrets)" ||
@@ -40,8 +39,8 @@ if [ "${KEYRING_SH_INNER:-}" = 1 ]; then
         [ "$n" -lt 50 ] || skip "no Secret Service on the private bus: $(cat "$TESTDIR/st.err")"
         sleep 0.1
     done
-    [ "$(secret-tool lookup host 127.0.0.1 service smtp user alice)" = 's3cret pass' ] ||
-        failed "secret-tool cannot read back its own item"
+    check "secret-tool reads back its own item" \
+        [ "$(secret-tool lookup host 127.0.0.1 service smtp user alice)" = 's3cret pass' ]
 
     # (a) a delivery finds it.
     smtpd_start 'ehlo 250-mx.test\n250-AUTH PLAIN\n250 8BITMIME
@@ -55,29 +54,30 @@ set_msgid_header off')
         "$SMTPFWD" -C "$rc" -v rcpt@x.test >"$TESTDIR/out" 2>"$TESTDIR/err"
     status=$?
     smtpd_stop
-    [ "$status" -eq 0 ] || failed "(a) delivery exited $status: $(cat "$TESTDIR/err")"
+    check "(a) delivery exits 0" [ "$status" -eq 0 ] || sed 's/^/#   /' "$TESTDIR/err"
     auth=$(tr -d '\r' <"$TESTDIR/server.log" | sed -n 's/^AUTH PLAIN //p')
     if [ -z "$auth" ]; then
-        failed "(a) no AUTH PLAIN with an initial response reached the server"
+        not_ok "(a) AUTH PLAIN with an initial response reaches the server"
     else
+        ok "(a) AUTH PLAIN with an initial response reaches the server"
         # PLAIN: authzid NUL authcid NUL password.
         decoded=$(printf %s "$auth" | base64 -d | tr '\000' '|')
-        [ "$decoded" = '|alice|s3cret pass' ] ||
-            failed "(a) AUTH PLAIN carries '$decoded', not the keyring's password"
+        check "(a) AUTH PLAIN carries the keyring's password (it carries '$decoded')" \
+            [ "$decoded" = '|alice|s3cret pass' ]
     fi
-    grep -q 's3cret' "$TESTDIR/err" "$TESTDIR/out" && failed "(a) the password appears in the -v output"
+    check "(a) the password is not in the -v output" not grep -q 's3cret' "$TESTDIR/err" "$TESTDIR/out"
 
     # (b) --store-password with the password on standard input (a pipe).
     secret-tool clear host 127.0.0.1 service smtp user alice
     printf 'stored-by-smtpfwd\n' | "$SMTPFWD" -C "$rc" --store-password default \
         >"$TESTDIR/out" 2>"$TESTDIR/err"
     status=$?
-    [ "$status" -eq 0 ] || failed "(b) --store-password exited $status: $(cat "$TESTDIR/err")"
+    check "(b) --store-password exits 0 (exit $status)" [ "$status" -eq 0 ] || sed 's/^/#   /' "$TESTDIR/err"
     got=$(secret-tool lookup host 127.0.0.1 service smtp user alice)
-    [ "$got" = stored-by-smtpfwd ] || failed "(b) secret-tool lookup shows '$got'"
-    secret-tool search --all host 127.0.0.1 service smtp user alice 2>&1 |
-        grep -q 'label = smtpfwd password for alice at 127.0.0.1' ||
-        failed "(b) the stored item does not carry smtpfwd's label"
+    check "(b) secret-tool lookup shows the password stored (it shows '$got')" [ "$got" = stored-by-smtpfwd ]
+    secret-tool search --all host 127.0.0.1 service smtp user alice >"$TESTDIR/search" 2>&1
+    check "(b) the stored item carries smtpfwd's label" \
+        grep -q 'label = smtpfwd password for alice at 127.0.0.1' "$TESTDIR/search"
 
     # (b2) The same from a terminal: a controlling terminal is present (a
     # pseudo-terminal made by script(1), on which nobody types) but standard
@@ -93,13 +93,18 @@ set_msgid_header off')
         status=$?
         kill "$holder" 2>/dev/null
         wait "$holder" 2>/dev/null
-        [ "$status" -ne 124 ] || failed "(b2) --store-password waited for the terminal (killed after 30 s)"
-        [ "$status" -eq 0 ] || failed "(b2) --store-password under a terminal exited $status: $(tr -d '\r' <"$TESTDIR/out")"
-        grep -q -i 'password' "$TESTDIR/out" && failed "(b2) a prompt appeared on the terminal: $(tr -d '\r' <"$TESTDIR/out")"
+        check "(b2) --store-password does not wait for the terminal (killed after 30 s)" [ "$status" -ne 124 ]
+        check "(b2) --store-password under a terminal exits 0 (exit $status)" [ "$status" -eq 0 ] ||
+            tr -d '\r' <"$TESTDIR/out" | sed 's/^/#   /'
+        check "(b2) no prompt appears on the terminal" not grep -q -i 'password' "$TESTDIR/out" ||
+            tr -d '\r' <"$TESTDIR/out" | sed 's/^/#   /'
         got=$(secret-tool lookup host 127.0.0.1 service smtp user alice)
-        [ "$got" = piped-under-a-tty ] || failed "(b2) secret-tool lookup shows '$got'"
+        check "(b2) secret-tool lookup shows the piped password (it shows '$got')" [ "$got" = piped-under-a-tty ]
     else
-        echo "# (b2) not run: script(1) or timeout is missing"
+        for w in "does not wait for the terminal" "under a terminal exits 0" "no prompt appears" \
+                "secret-tool lookup shows the piped password"; do
+            skip_check "script(1) or timeout is missing" "(b2) $w"
+        done
     fi
 
     # (b3) Empty standard input (nothing, or an empty first line): 64 and a
@@ -107,23 +112,22 @@ set_msgid_header off')
     for input in '' '\n' '\nsecond line\n'; do
         printf "$input" | "$SMTPFWD" -C "$rc" --store-password default >"$TESTDIR/out" 2>"$TESTDIR/err"
         status=$?
-        [ "$status" -eq 64 ] || failed "(b3) empty input '$input': exit $status, not 64"
-        grep -q '^smtpfwd: .*empty password' "$TESTDIR/err" ||
-            failed "(b3) empty input '$input': no clear message: $(cat "$TESTDIR/err")"
+        check "(b3) empty input '$input': exit 64 (exit $status)" [ "$status" -eq 64 ]
+        check "(b3) empty input '$input': a clear message" grep -q '^smtpfwd: .*empty password' "$TESTDIR/err" ||
+            sed 's/^/#   /' "$TESTDIR/err"
     done
     got=$(secret-tool lookup host 127.0.0.1 service smtp user alice)
-    [ "$got" = piped-under-a-tty ] || [ "$got" = stored-by-smtpfwd ] ||
-        failed "(b3) the stored password changed to '$got'"
+    check "(b3) the stored password is left alone (it is '$got')" \
+        [ "$got" = piped-under-a-tty -o "$got" = stored-by-smtpfwd ]
 
     # (c) --forget-password removes it.
     "$SMTPFWD" -C "$rc" --forget-password default >"$TESTDIR/out" 2>"$TESTDIR/err"
     status=$?
-    [ "$status" -eq 0 ] || failed "(c) --forget-password exited $status: $(cat "$TESTDIR/err")"
+    check "(c) --forget-password exits 0 (exit $status)" [ "$status" -eq 0 ] || sed 's/^/#   /' "$TESTDIR/err"
     got=$(secret-tool lookup host 127.0.0.1 service smtp user alice)
-    [ -z "$got" ] || failed "(c) the password is still in the keyring: '$got'"
+    check "(c) the password is no longer in the keyring (lookup shows '$got')" [ -z "$got" ]
 
-    [ "$fail" -eq 0 ] && echo "PASS: keyring"
-    exit "$fail"
+    done_testing
 fi
 
 lib_tmpdir

@@ -20,13 +20,12 @@
 # silent, the reason and queued=ID in the log line) and `-q` delivers it
 # once the fake is gone; a plain delivery and an XOAUTH2 delivery still
 # succeed.
-# Exit 0 pass, 1 fail, 77 prerequisites missing (glibc's LD_DEBUG, a C
+# TAP (tests/lib.sh); skipped when prerequisites are missing (glibc's LD_DEBUG, a C
 # compiler, certtool).
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 
-[ -x "$SMTPFWD" ] || skip "no smtpfwd at $SMTPFWD"
-[ -x "$SMTPD" ] || skip "no smtpd-script at $SMTPD"
+need_built "$SMTPD"
 need_program timeout
 
 lib_tmpdir
@@ -37,18 +36,20 @@ lib_private_env
 # The library's file name, as --version prints it ("..., libgnutls.so.N
 # loaded when a connection uses TLS").
 SONAME=$("$SMTPFWD" --version | sed -n 's/.*GnuTLS [^,]*, \(libgnutls[^ ]*\) .*/\1/p')
-[ -n "$SONAME" ] || { "$SMTPFWD" --version; echo "FAIL: --version names no GnuTLS library"; exit 1; }
+check "--version names the GnuTLS library" [ -n "$SONAME" ] || { "$SMTPFWD" --version | sed 's/^/#   /'; done_testing; }
 
 # GNU SASL's and libidn2's file names ("SASL (GNU SASL V, libgsasl.so.N
 # loaded ...", "IDN (libidn2 V, libidn2.so.N loaded ..."); empty when
 # built without them.
 GSASL_SONAME=$("$SMTPFWD" --version | sed -n 's/.*GNU SASL [^,]*, \(libgsasl[^ ]*\) .*/\1/p')
 IDN2_SONAME=$("$SMTPFWD" --version | sed -n 's/.*libidn2 [^,]*, \(libidn2[^ ]*\) .*/\1/p')
-if "$SMTPFWD" --version | grep -q 'SASL (GNU SASL' && [ -z "$GSASL_SONAME" ]; then
-    "$SMTPFWD" --version; echo "FAIL: --version names no GNU SASL library"; exit 1
+if "$SMTPFWD" --version | grep -q 'SASL (GNU SASL'; then
+    check "--version names the GNU SASL library" [ -n "$GSASL_SONAME" ] ||
+        { "$SMTPFWD" --version | sed 's/^/#   /'; done_testing; }
 fi
-if "$SMTPFWD" --version | grep -q 'IDN (libidn2' && [ -z "$IDN2_SONAME" ]; then
-    "$SMTPFWD" --version; echo "FAIL: --version names no libidn2 library"; exit 1
+if "$SMTPFWD" --version | grep -q 'IDN (libidn2'; then
+    check "--version names the libidn2 library" [ -n "$IDN2_SONAME" ] ||
+        { "$SMTPFWD" --version | sed 's/^/#   /'; done_testing; }
 fi
 
 # LD_DEBUG must work here (glibc; not a set-id program).
@@ -62,7 +63,7 @@ grep -q 'file=' "$TESTDIR"/probe.* 2>/dev/null || skip "the dynamic loader does 
 LINKED=
 if "$SMTPFWD" --version | grep -q ' linked)'; then
     LINKED=yes
-    echo "built with --disable-dlopen: the libraries are linked; loading on demand is not checked"
+    diag "built with --disable-dlopen: the libraries are linked; loading on demand is not checked"
 fi
 
 for lib in libgnutls libgsasl libidn2; do
@@ -108,7 +109,7 @@ loaded() {
 # expect_not_loaded NAME WHAT EXPECTED-RC: none of the three is mapped.
 expect_not_loaded() {
     if [ "$rc" -ne "$3" ]; then
-        fail "$2: exit status $rc, expected $3"; cat "$TESTDIR/$1.err"
+        fail "$2: exit status $rc, expected $3"; sed "s/^/#   /" "$TESTDIR/$1.err"
         return
     fi
     if [ -n "$LINKED" ]; then
@@ -152,9 +153,9 @@ expect_fails() {
     if [ "$rc" -eq 0 ]; then
         fail "$2 with a fake $3 succeeded"
     elif ! grep -q "$3" "$TESTDIR/$1.err"; then
-        fail "$2 with a fake $3: message does not name it"; cat "$TESTDIR/$1.err"
+        fail "$2 with a fake $3: message does not name it"; sed "s/^/#   /" "$TESTDIR/$1.err"
     elif ! grep -q "no symbol $4" "$TESTDIR/$1.err"; then
-        fail "$2 with a fake $3: message does not name the symbol"; cat "$TESTDIR/$1.err"
+        fail "$2 with a fake $3: message does not name the symbol"; sed "s/^/#   /" "$TESTDIR/$1.err"
     elif grep -q "lazy $1" "$TESTDIR/$1.server.log"; then
         fail "$2 with a fake $3: the message was sent"
     else
@@ -166,7 +167,7 @@ expect_fails() {
 # $TESTDIR/NAME.server.log.
 expect_delivered() {
     if [ "$rc" -ne 0 ]; then
-        fail "$2: exit $rc"; cat "$TESTDIR/$1.err"
+        fail "$2: exit $rc"; sed "s/^/#   /" "$TESTDIR/$1.err"
     elif ! grep -q "lazy $1" "$TESTDIR/$1.server.log"; then
         fail "$2: the message did not arrive"
     else
@@ -229,7 +230,7 @@ expect_not_loaded version "--version" 0
 
 run plain "$(msg plain)" -C "$TESTDIR/plain.rc" -i a@x.test
 expect_not_loaded plain "a plain (tls off) delivery" 0
-grep -q "lazy plain" "$TESTDIR/server.log" || fail "the plain message did not arrive"
+check "the plain message arrives" grep -q "lazy plain" "$TESTDIR/server.log"
 
 sed 's/^timeout 10$/queue always/' "$TESTDIR/plain.rc" > "$TESTDIR/always.rc"
 chmod 600 "$TESTDIR/always.rc"
@@ -238,7 +239,7 @@ expect_not_loaded enqueue "a queue always enqueue" 0
 
 run mailq "" -C "$TESTDIR/plain.rc" -bp
 expect_not_loaded mailq "-bp" 0
-grep -q "a@x.test" "$TESTDIR/mailq.out" || fail "-bp does not list the queued message"
+check "-bp lists the queued message" grep -q "a@x.test" "$TESTDIR/mailq.out"
 
 printf 'account default\nhost\nbogus_keyword 1\n' > "$TESTDIR/bad.rc"
 chmod 600 "$TESTDIR/bad.rc"
@@ -250,24 +251,22 @@ smtpd_stop
 if [ -n "$GSASL_SONAME" ]; then
     auth_run auth-plain plain alice secret
     expect_loads auth-plain "an AUTH PLAIN delivery" libgsasl libidn2 libgnutls
-    grep -q "lazy auth-plain" "$TESTDIR/auth-plain.server.log" ||
-        fail "the AUTH PLAIN message did not arrive"
+    check "the AUTH PLAIN message arrives" grep -q "lazy auth-plain" "$TESTDIR/auth-plain.server.log"
     auth_run auth-xoauth2 xoauth2 bob tok-123.abc
     expect_not_loaded auth-xoauth2 "an XOAUTH2 delivery" 0
-    grep -q "lazy auth-xoauth2" "$TESTDIR/auth-xoauth2.server.log" ||
-        fail "the XOAUTH2 message did not arrive"
+    check "the XOAUTH2 message arrives" grep -q "lazy auth-xoauth2" "$TESTDIR/auth-xoauth2.server.log"
 else
-    echo "built without GNU SASL: the AUTH cases are skipped"
+    skip_check "built without GNU SASL" "the AUTH cases"
 fi
 
 # A non-ASCII domain through a server without SMTPUTF8: libidn2.
 if [ -n "$IDN2_SONAME" ]; then
     idn_run idn
     expect_loads idn "a delivery to a non-ASCII domain" libidn2 libgsasl libgnutls
-    grep -q "RCPT TO:<$IDN_ACE>" "$TESTDIR/idn.server.log" ||
-        { fail "the IDN recipient was not sent as $IDN_ACE"; cat "$TESTDIR/idn.server.log"; }
+    check "the IDN recipient is sent as $IDN_ACE" grep -q "RCPT TO:<$IDN_ACE>" "$TESTDIR/idn.server.log" ||
+        sed 's/^/#   /' "$TESTDIR/idn.server.log"
 else
-    echo "built without libidn2: the IDN case is skipped"
+    skip_check "built without libidn2" "the IDN case"
 fi
 
 # TLS deliveries: they load it and succeed.
@@ -294,7 +293,7 @@ for kind in starttls implicit-tls; do
     if [ "$kind" = starttls ]; then tls_rc "$kind" on; else tls_rc "$kind" off; fi
     run "$kind" "$(msg "$kind")" -C "$TESTDIR/$kind.rc" -i a@x.test
     if [ "$rc" -ne 0 ]; then
-        fail "$kind delivery: exit status $rc"; cat "$TESTDIR/$kind.err"
+        fail "$kind delivery: exit status $rc"; sed "s/^/#   /" "$TESTDIR/$kind.err"
     elif ! loaded "$kind"; then
         fail "$kind delivery did not load libgnutls"
     elif ! grep -q "lazy $kind" "$TESTDIR/server.log"; then
@@ -310,11 +309,9 @@ CC=${CC:-cc}
 mkdir "$TESTDIR/fake"
 : > "$TESTDIR/fake/empty.c"
 if ! $CC -shared -fPIC -o "$TESTDIR/fake/$SONAME" "$TESTDIR/fake/empty.c" 2>"$TESTDIR/fake/cc.err"; then
-    cat "$TESTDIR/fake/cc.err"
-    echo "no C compiler for the fake library: the failure path is not tested"
-    [ "$fails" -eq 0 ] || exit 1
-    echo "$passes passed, 0 failed"
-    exit 0
+    sed 's/^/# /' "$TESTDIR/fake/cc.err"
+    skip_check "no C compiler for the fake library" "the failure path with a fake library"
+    done_testing
 fi
 for f in $GSASL_SONAME $IDN2_SONAME; do
     cp "$TESTDIR/fake/$SONAME" "$TESTDIR/fake/$f"
@@ -329,7 +326,7 @@ cp "$TESTDIR/server.log" "$TESTDIR/fake-off.server.log"
 expect_fails fake-off "TLS delivery" "$SONAME" gnutls_
 # queue off: the caller keeps the message and may call again once the
 # system is repaired: 75, as for any failure a retry may cure.
-[ "$rc" -eq 75 ] || fail "queue off with a fake $SONAME: exit $rc, expected 75"
+check "queue off with a fake $SONAME: exit 75 (exit $rc)" [ "$rc" -eq 75 ]
 
 # The default spool setting (queue on-failure): a library that cannot be
 # loaded is the system's problem, not the message's. The message waits in
@@ -342,17 +339,17 @@ cp "$TESTDIR/server.log" "$TESTDIR/fake-spool.server.log"
 entries=$(ls "$TESTDIR/spool-fake-spool/new" 2>/dev/null | wc -l)
 qid=$(ls "$TESTDIR/spool-fake-spool/new" 2>/dev/null | head -1)
 if [ "$rc" -ne 0 ]; then
-    fail "queue on-failure with a fake $SONAME: exit $rc, expected 0 (queued)"; cat "$TESTDIR/fake-spool.err"
+    fail "queue on-failure with a fake $SONAME: exit $rc, expected 0 (queued)"; sed "s/^/#   /" "$TESTDIR/fake-spool.err"
 elif [ "$entries" -ne 1 ]; then
     fail "queue on-failure with a fake $SONAME: $entries entries in new/, expected 1"
 elif [ -s "$TESTDIR/fake-spool.err" ]; then
-    fail "queue on-failure with a fake $SONAME: stderr is not empty"; cat "$TESTDIR/fake-spool.err"
+    fail "queue on-failure with a fake $SONAME: stderr is not empty"; sed "s/^/#   /" "$TESTDIR/fake-spool.err"
 elif grep -q "lazy fake-spool" "$TESTDIR/fake-spool.server.log"; then
     fail "queue on-failure with a fake $SONAME: the message was sent in clear text"
 elif ! grep -q "errormsg='cannot initialize TLS: $SONAME has no symbol gnutls_.*queued=$qid exitcode=EX_TEMPFAIL\$" \
         "$TESTDIR/fake-spool.log"; then
     fail "queue on-failure with a fake $SONAME: the log line lacks the reason or queued=$qid"
-    cat "$TESTDIR/fake-spool.log"
+    sed "s/^/#   /" "$TESTDIR/fake-spool.log"
 elif ! grep -q "^last-error: cannot initialize TLS: $SONAME has no symbol" \
         "$TESTDIR/spool-fake-spool/new/$qid"; then
     fail "queue on-failure with a fake $SONAME: the entry does not record the reason"
@@ -370,14 +367,14 @@ run fake-spool-q "" -C "$TESTDIR/fake-spool.rc" -q
 RUN_LIBPATH=$saved_libpath
 left=$(ls "$TESTDIR/spool-fake-spool/new" 2>/dev/null | wc -l)
 if [ "$rc" -ne 0 ]; then
-    fail "-q after the repair: exit $rc"; cat "$TESTDIR/fake-spool-q.err"
+    fail "-q after the repair: exit $rc"; sed "s/^/#   /" "$TESTDIR/fake-spool-q.err"
 elif [ "$(grep -c "Subject: lazy fake-spool" "$TESTDIR/server.log")" -ne 1 ]; then
     fail "-q after the repair: the message did not arrive exactly once"
 elif [ "$left" -ne 0 ]; then
     fail "-q after the repair: $left entries left in new/"
 elif ! grep -q "queued=$qid exitcode=EX_TEMPFAIL\$" "$TESTDIR/fake-spool.log" ||
      [ "$(tail -1 "$TESTDIR/fake-spool.log" | grep -c "tls=on .*exitcode=EX_OK\$")" -ne 1 ]; then
-    fail "-q after the repair: no EX_OK log line"; cat "$TESTDIR/fake-spool.log"
+    fail "-q after the repair: no EX_OK log line"; sed "s/^/#   /" "$TESTDIR/fake-spool.log"
 else
     ok "-q after the repair delivers the queued message over TLS"
 fi
@@ -393,7 +390,7 @@ smtpd_stop
 if [ -n "$GSASL_SONAME" ]; then
     auth_run fake-auth plain alice secret
     expect_fails fake-auth "AUTH PLAIN delivery" "$GSASL_SONAME" gsasl_
-    [ "$rc" -eq 75 ] || fail "queue off with a fake $GSASL_SONAME: exit $rc, expected 75"
+    check "queue off with a fake $GSASL_SONAME: exit 75 (exit $rc)" [ "$rc" -eq 75 ]
     auth_run fake-xoauth2 xoauth2 bob tok-123.abc
     expect_delivered fake-xoauth2 "XOAUTH2 delivery with a fake $GSASL_SONAME"
 fi
@@ -402,8 +399,7 @@ if [ -n "$IDN2_SONAME" ]; then
     expect_fails fake-idn "IDN delivery" "$IDN2_SONAME" idn2_
     # Not the address's fault (that would be 65, and a bounce from a
     # flush): the system's, like GnuTLS above.
-    [ "$rc" -eq 75 ] || fail "queue off with a fake $IDN2_SONAME: exit $rc, expected 75"
+    check "queue off with a fake $IDN2_SONAME: exit 75 (exit $rc)" [ "$rc" -eq 75 ]
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+done_testing

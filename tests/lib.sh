@@ -1,16 +1,114 @@
 # tests/lib.sh - shell helpers for the integration tests (tests/*.sh):
+# TAP output (one line per check, as automake's tap-driver.sh reads it),
 # a temporary directory, starting and stopping the scripted SMTP server
 # (tests/smtpd-script) on a random port, with TLS certificates from
-# tests/certs.sh, skipping with status 77.
+# tests/certs.sh, skipping.
 # Source it: . "$top_srcdir/tests/lib.sh". POSIX sh.
+#
+# A test prints one TAP line per check and ends with done_testing:
+#   ok DESC / not_ok DESC (fail DESC is the same)   "ok N - DESC" / "not ok N - DESC";
+#                       lines after the first line of DESC become "#" comments
+#   check DESC COMMAND...   ok DESC when COMMAND succeeds, else not_ok DESC
+#                       and return 1
+#   not COMMAND...      succeeds when COMMAND fails: check DESC not grep -q ...
+#   skip_check REASON DESC  "ok N - DESC # SKIP REASON" (a check that cannot run here)
+#   fail_stop DESC      not_ok DESC, then done_testing (nothing after it can run)
+#   diag TEXT           TEXT as "# " comment lines
+#   plan N              the plan first (otherwise done_testing prints it last)
+#   done_testing        the plan (unless given), exit 1 when a check failed, else 0
+#   skip_all REASON     skip the whole test: "1..0 # SKIP REASON", exit 0
+#                       (after some checks: one skipped check and done_testing)
+#   need_built [PROG..] smtpfwd ($SMTPFWD) and each PROG must be built:
+#                       "Bail out!" and exit 99 (a hard error, not a skip)
+#                       when one is missing
+# Other exits: 99 (or any non-zero status without a plan) is an error.
 
 : "${SMTPD:=${top_builddir:-.}/tests/smtpd-script}"
 : "${SMTPFWD:=${top_builddir:-.}/src/smtpfwd}"
 
-# skip REASON: exit 77 (automake's "skipped").
+tap_n=0
+tap_failed=0
+tap_planned=
+tap_nl='
+'
+# Kept for the tests that count: $passes and $fails.
+passes=0
+fails=0
+
+# tap_result STATUS TEXT: one TAP line, the rest of TEXT as comments.
+tap_result() {
+    tap_n=$((tap_n + 1))
+    printf '%s %d - %s\n' "$1" "$tap_n" "${2%%"$tap_nl"*}"
+    case $2 in
+    *"$tap_nl"*) printf '%s\n' "${2#*"$tap_nl"}" | sed 's/^/#   /' ;;
+    esac
+}
+ok() {
+    passes=$((passes + 1))
+    tap_result ok "$*"
+}
+not_ok() {
+    fails=$((fails + 1))
+    tap_failed=$((tap_failed + 1))
+    tap_result "not ok" "$*"
+}
+fail() {
+    not_ok "$@"
+}
+# not COMMAND...: succeeds when COMMAND fails (for check).
+not() {
+    ! "$@"
+}
+fail_stop() {
+    not_ok "$@"
+    done_testing
+}
+check() {
+    c_desc=$1
+    shift
+    if "$@"; then ok "$c_desc"; else not_ok "$c_desc"; return 1; fi
+}
+skip_check() {
+    tap_n=$((tap_n + 1))
+    c_reason=$1
+    shift
+    printf 'ok %d - %s # SKIP %s\n' "$tap_n" "$*" "$c_reason"
+}
+diag() {
+    printf '%s\n' "$*" | sed 's/^/# /'
+}
+plan() {
+    tap_planned=$1
+    echo "1..$1"
+}
+done_testing() {
+    [ -n "$tap_planned" ] || echo "1..$tap_n"
+    if [ "$tap_failed" -gt 0 ]; then
+        echo "# $tap_failed of $tap_n failed"
+        exit 1
+    fi
+    exit 0
+}
+skip_all() {
+    if [ "$tap_n" -eq 0 ] && [ -z "$tap_planned" ]; then
+        echo "1..0 # SKIP $*"
+        exit 0
+    fi
+    skip_check "$*" "the remaining checks"
+    done_testing
+}
+# skip REASON: the same as skip_all.
 skip() {
-    echo "SKIP: $*"
-    exit 77
+    skip_all "$@"
+}
+
+need_built() {
+    for b in "$SMTPFWD" "$@"; do
+        if [ ! -x "$b" ]; then
+            echo "Bail out! $b is not built (make check builds it; or set SMTPFWD and SMTPD)"
+            exit 99
+        fi
+    done
 }
 
 # need_program NAME: skip unless NAME is on PATH.
@@ -56,19 +154,6 @@ cred = ctypes.c_void_p()
 if g.gnutls_certificate_allocate_credentials(ctypes.byref(cred)) < 0:
     raise SystemExit(1)
 print(max(g.gnutls_certificate_set_x509_system_trust(cred), 0))' || exit 99
-}
-
-# Counting checks: fail MSG / ok MSG print a line and count it in $fails
-# and $passes (a test ends with: echo "$passes passed, $fails failed").
-fails=0
-passes=0
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-ok() {
-    echo "ok: $*"
-    passes=$((passes + 1))
 }
 
 # count_in DIR: the number of entries in a directory (0 if it is missing),
@@ -139,7 +224,7 @@ certs_make() {
     CERTS="$TESTDIR/certs"
     sh "${top_srcdir:-.}/tests/certs.sh" "$CERTS" >/dev/null 2>"$TESTDIR/certs.stderr"
     rc=$?
-    [ "$rc" -eq 77 ] && skip "certtool not installed"
+    [ "$rc" -eq 77 ] && skip_all "certtool not installed"
     [ "$rc" -eq 0 ] || { cat "$TESTDIR/certs.stderr" >&2; exit 99; }
 }
 

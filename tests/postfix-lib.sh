@@ -30,7 +30,13 @@
 #   pf_launch PORT.. writes the queue directories, starts Postfix, waits
 #                   until each PORT listens; exits 99 with Postfix's error
 
-pf_skip() { echo "SKIP: $*"; exit 77; }
+# pf_skip REASON: tests/lib.sh's skip_all when it is loaded (TAP "1..0 #
+# SKIP"), else "SKIP: REASON" and exit 77.
+pf_skip() {
+    if command -v skip_all >/dev/null 2>&1; then skip_all "$@"; fi
+    echo "SKIP: $*"
+    exit 77
+}
 
 # pf_free_ports N: N distinct free loopback ports on one line (one Python
 # start: it costs most of a second on slow machines).

@@ -33,16 +33,15 @@
 #    submission port, where Postfix offers no AUTH without TLS (69). None
 #    of the failures may deliver anything or send AUTH before the
 #    certificate is accepted.
-# Exit 0 pass, 1 fail, 77 skipped (not root, Postfix/Dovecot missing,
-# smtpfwd built without GNU SASL), 99 setup error.
+# TAP (tests/lib.sh), one result per check, named "CASE: what"; skipped
+# when not root, Postfix/Dovecot are missing or smtpfwd is built without
+# GNU SASL; 99 on a setup error.
 set -u
 here=${top_srcdir:+$top_srcdir/tests}
 here=${here:-$(dirname "$0")}
-: "${SMTPFWD:=${top_builddir:-.}/src/smtpfwd}"
-[ -x "$SMTPFWD" ] || { echo "ERROR: set SMTPFWD (or top_builddir) to the built smtpfwd"; exit 99; }
-"$SMTPFWD" --version 2>/dev/null | grep -q 'SASL' ||
-    { echo "SKIP: smtpfwd was built without GNU SASL"; exit 77; }
 . "$here/lib.sh"
+need_built
+"$SMTPFWD" --version 2>/dev/null | grep -q 'SASL' || skip_all "smtpfwd was built without GNU SASL"
 . "$here/postfix-lib.sh"
 
 pf_start
@@ -57,11 +56,10 @@ export HOME XDG_CONFIG_HOME XDG_STATE_HOME XDG_DATA_HOME XDG_CACHE_HOME XDG_RUNT
     TMPDIR SMTPFWD_SYSCONF LANG LC_ALL TZ
 unset DBUS_SESSION_BUS_ADDRESS 2>/dev/null
 
-failures=0
-checks=0
 delivered=0          # messages that must be in the maildir by now
-fail() { echo "FAIL: $case_name: $*"; failures=$((failures + 1)); }
-ok() { checks=$((checks + 1)); }
+# pass WHAT / fail WHAT: one TAP result for the current case.
+pass() { ok "$case_name: $*"; }
+fail() { not_ok "$case_name: $*"; }
 note() { echo "# $*"; }
 
 # The server certificate's SHA-256 fingerprint, "AA:BB:..." as msmtp
@@ -137,7 +135,7 @@ run() {
 }
 
 expect_status() {
-    if [ "$status" -eq "$1" ]; then ok; else
+    if [ "$status" -eq "$1" ]; then pass "smtpfwd exits $1"; else
         fail "smtpfwd exited $status, expected $1; stderr:"
         sed 's/^/#   /' "$err"
     fi
@@ -150,14 +148,14 @@ no_secret() {
         [ -f "$f" ] || continue
         if grep -q -F -e "$PF_PASS" -e "$plain_b64" "$f"; then
             fail "the password appears in $(basename "$f")"
-        else ok; fi
+        else pass "the password is not in $(basename "$f")"; fi
     done
 }
 
 # no_auth_sent: the -v transcript shows no AUTH command.
 no_auth_sent() {
-    if grep -q -i '^--> AUTH' "$err"; then fail "AUTH was sent: $(grep -i '^--> AUTH' "$err")"; else ok; fi
-    if grep -q -i '^--> MAIL FROM' "$err"; then fail "MAIL FROM was sent"; else ok; fi
+    if grep -q -i '^--> AUTH' "$err"; then fail "AUTH was sent: $(grep -i '^--> AUTH' "$err")"; else pass "no AUTH sent"; fi
+    if grep -q -i '^--> MAIL FROM' "$err"; then fail "MAIL FROM was sent"; else pass "no MAIL FROM sent"; fi
 }
 
 # log_line PATTERN: the case's logfile has exactly one line, matching the
@@ -169,13 +167,13 @@ log_line() {
         fail "logfile has $n lines, expected 1: $(cat "$lf" 2>/dev/null)"
     elif ! grep -q -E -e "$1" "$lf"; then
         fail "logfile line does not match /$1/: $(cat "$lf")"
-    else ok; fi
+    else pass "one logfile line, matching /$1/"; fi
 }
 
 # header_once FILE LINE: FILE's header section holds LINE exactly once.
 header_once() {
     c=$(awk '$0 == "" { exit } { print }' "$1" | grep -c -x -F -e "$2")
-    if [ "$c" -eq 1 ]; then ok; else fail "delivered message has '$2' $c times"; fi
+    if [ "$c" -eq 1 ]; then pass "delivered message has '$2' once"; else fail "delivered message has '$2' $c times"; fi
 }
 
 # check_delivered MECH: the message of this case is in the maildir, intact,
@@ -196,7 +194,7 @@ check_delivered() {
         fi
     done
     [ -n "$msg" ] || { fail "no message with '$subject' in the maildir"; return; }
-    ok
+    pass "the message is in the maildir"
     header_once "$msg" "Return-Path: <me@x.test>"
     header_once "$msg" "Delivered-To: rcpt@x.test"
     header_once "$msg" "From: Me <me@x.test>"
@@ -205,20 +203,20 @@ check_delivered() {
     header_once "$msg" "Message-ID: <$case_name.postfix-tls@client.x.test>"
     header_once "$msg" "Date: Mon, 02 Nov 2026 10:00:00 +0000"
     awk 'body { print } $0 == "" { body = 1 }' "$msg" >"$client/$case_name.got"
-    if cmp -s "$client/$case_name.body" "$client/$case_name.got"; then ok; else
+    if cmp -s "$client/$case_name.body" "$client/$case_name.got"; then pass "the body is what was sent"; else
         fail "body differs from what was sent:"
         diff "$client/$case_name.body" "$client/$case_name.got" | sed 's/^/#   /'
     fi
     # Postfix's Received: header: "with ESMTPSA id QUEUEID" = TLS + AUTH.
     received=$(awk '$0 == "" { exit } /^Received:/ { r = 1 } r && /^[^ \t]/ && !/^Received:/ { exit } r { printf "%s ", $0 }' "$msg")
     case $received in
-    *" with ESMTPSA id "*) ok ;;
+    *" with ESMTPSA id "*) pass "Postfix received it with TLS and AUTH (ESMTPSA)" ;;
     *) fail "Postfix did not receive it with TLS and AUTH (ESMTPSA): $received" ;;
     esac
     qid=$(printf '%s\n' "$received" | sed -n 's/.* with ESMTPSA id \([0-9A-Za-z]*\).*/\1/p')
     if [ -n "$qid" ] && [ -n "$1" ]; then
         if grep -q -E -e "$qid: client=[^ ]*\[127\.0\.0\.1\], sasl_method=$1, sasl_username=$PF_USER\$" "$PF_DIR/maillog"; then
-            ok
+            pass "Postfix logged sasl_method=$1 for $qid"
         else
             fail "Postfix did not log sasl_method=$1 for $qid: $(grep -F "$qid: client=" "$PF_DIR/maillog")"
         fi
@@ -236,10 +234,10 @@ not_delivered() {
 # response masked or absent) and, when there is a terminal SMTP success,
 # the server's 235.
 auth_shown() {
-    if grep -q -i -E "^--> AUTH $1( |\$)" "$err"; then ok; else
+    if grep -q -i -E "^--> AUTH $1( |\$)" "$err"; then pass "the transcript shows AUTH $1"; else
         fail "the transcript does not show AUTH $1: $(grep -i '^--> AUTH' "$err")"
     fi
-    if grep -q '^<-- 235' "$err"; then ok; else fail "the transcript does not show the server's 235"; fi
+    if grep -q '^<-- 235' "$err"; then pass "the transcript shows the server's 235"; else fail "the transcript does not show the server's 235"; fi
 }
 
 # success_case NAME MECH(uppercase, for checks) ACCOUNT-LINES...: deliver
@@ -271,12 +269,12 @@ for mech in plain login cram-md5 scram-sha-1 scram-sha-256 on; do
 done
 # STARTTLS was really used on the submission port, and not on smtps.
 case_name=starttls-name-on
-if grep -q '^--> STARTTLS' "$client/starttls-name-on.err"; then ok; else fail "no STARTTLS in the transcript"; fi
+if grep -q '^--> STARTTLS' "$client/starttls-name-on.err"; then pass "STARTTLS in the transcript"; else fail "no STARTTLS in the transcript"; fi
 # After STARTTLS the capabilities come from a second EHLO.
 c=$(grep -c '^--> EHLO client.x.test' "$client/starttls-name-on.err")
-if [ "$c" -eq 2 ]; then ok; else fail "EHLO sent $c times, expected 2 (before and after STARTTLS)"; fi
+if [ "$c" -eq 2 ]; then pass "EHLO sent twice (before and after STARTTLS)"; else fail "EHLO sent $c times, expected 2 (before and after STARTTLS)"; fi
 case_name=smtps-on
-if grep -q '^--> STARTTLS' "$client/smtps-on.err"; then fail "STARTTLS sent on the implicit TLS port"; else ok; fi
+if grep -q '^--> STARTTLS' "$client/smtps-on.err"; then fail "STARTTLS sent on the implicit TLS port"; else pass "no STARTTLS on the implicit TLS port"; fi
 
 # 2. The password from passwordeval (quoted command, trailing newline of
 #    echo removed); without -v smtpfwd prints nothing.
@@ -292,7 +290,7 @@ for how in printf echo; do
     fi
     run -i rcpt@x.test
     expect_status 0
-    if [ -s "$err" ]; then fail "smtpfwd printed on stderr: $(cat "$err")"; else ok; fi
+    if [ -s "$err" ]; then fail "smtpfwd printed on stderr: $(cat "$err")"; else pass "nothing on stderr"; fi
     no_secret
     log_line "(^| )host=localhost tls=on auth=on user=$PF_USER .*exitcode=EX_OK\$"
     if [ $how = printf ]; then check_delivered SCRAM-SHA-256; else check_delivered PLAIN; fi
@@ -306,18 +304,18 @@ for mech in plain on; do
         "user $PF_USER" "password \"not $PF_PASS\""
     run -i rcpt@x.test
     expect_status 77
-    if grep -q '^smtpfwd: .*535' "$err"; then ok; else fail "the server's 535 is not quoted: $(cat "$err")"; fi
-    if grep -q -i 'authentication failed' "$err"; then ok; else
+    if grep -q '^smtpfwd: .*535' "$err"; then pass "the server's 535 is quoted"; else fail "the server's 535 is not quoted: $(cat "$err")"; fi
+    if grep -q -i 'authentication failed' "$err"; then pass "the server's words are quoted"; else
         fail "the server's words are not quoted: $(cat "$err")"
     fi
-    if grep -q -F -e "not $PF_PASS" "$err" "$client/$case_name.log"; then fail "the wrong password is shown"; else ok; fi
+    if grep -q -F -e "not $PF_PASS" "$err" "$client/$case_name.log"; then fail "the wrong password is shown"; else pass "the wrong password is not shown"; fi
     log_line "(^| )host=localhost tls=on auth=on user=$PF_USER .*smtpstatus=535 .*exitcode=EX_NOPERM\$"
     not_delivered
 done
 
 # Without a system store the message says so and what to set instead.
 no_store_diagnostic() {
-    if grep -q "^smtpfwd: .*system's trusted certificates.*tls_trust_file" "$err"; then ok; else
+    if grep -q "^smtpfwd: .*system's trusted certificates.*tls_trust_file" "$err"; then pass "a clear message about the missing system trust store"; else
         fail "no clear message about the missing system trust store: $(grep '^smtpfwd: ' "$err")"
     fi
 }
@@ -348,12 +346,12 @@ for c in no-trust-file wrong-name wrong-fingerprint; do
     want=77 exitcode=EX_NOPERM
     [ $c = no-trust-file ] && want=$nostore_status exitcode=$nostore_exitcode
     expect_status $want
-    if grep -q '^smtpfwd: ' "$err"; then ok; else fail "no diagnostic: $(cat "$err")"; fi
-    if grep -q -i -E 'certificate|fingerprint|trust|issuer|host ?name' "$err"; then ok; else
+    if grep -q '^smtpfwd: ' "$err"; then pass "a diagnostic"; else fail "no diagnostic: $(cat "$err")"; fi
+    if grep -q -i -E 'certificate|fingerprint|trust|issuer|host ?name' "$err"; then pass "the diagnostic says what was wrong with the certificate"; else
         fail "the diagnostic does not say what was wrong with the certificate: $(grep '^smtpfwd: ' "$err")"
     fi
     if [ "$want" = 78 ]; then no_store_diagnostic; fi
-    if grep -q '^--> STARTTLS' "$err"; then ok; else fail "STARTTLS was not even tried"; fi
+    if grep -q '^--> STARTTLS' "$err"; then pass "STARTTLS was tried"; else fail "STARTTLS was not even tried"; fi
     no_auth_sent
     no_secret
     log_line "exitcode=$exitcode\$"
@@ -384,7 +382,7 @@ message "$case_name"
 account "$case_name" "host localhost" "port $PF_SUB" "tls off" "auth on" "user $PF_USER" "$pw"
 run -v -i rcpt@x.test
 expect_status 69
-if grep -q -i -E '^smtpfwd: .*(AUTH|authentication)' "$err"; then ok; else
+if grep -q -i -E '^smtpfwd: .*(AUTH|authentication)' "$err"; then pass "the diagnostic says that AUTH is not offered"; else
     fail "the diagnostic does not say that AUTH is not offered: $(grep '^smtpfwd: ' "$err")"
 fi
 no_auth_sent
@@ -408,7 +406,7 @@ for c in serverinfo-starttls serverinfo-smtps; do
     cat "$client/$case_name.out" "$err" >"$client/$case_name.all"
     for want in "SHA256: $fingerprint" "CN=localhost" "CN=smtpfwd test CA" "mx.test ESMTP Postfix" \
         "SCRAM-SHA-256"; do
-        if grep -q -F -e "$want" "$client/$case_name.all"; then ok; else
+        if grep -q -F -e "$want" "$client/$case_name.all"; then pass "--serverinfo shows '$want'"; else
             fail "--serverinfo does not show '$want':"
             sed 's/^/#   /' "$client/$case_name.all"
         fi
@@ -421,16 +419,16 @@ done
 #     arrive intact (success_case reads them back from the maildir).
 success_case chunking-on SCRAM-SHA-256 "host 127.0.0.1" "port $PF_SUB" \
     "tls_host_override localhost" "tls_trust_file $PF_CA" "auth scram-sha-256" "user $PF_USER" "$pw"
-if grep -q -E '^<-- 250[- ]CHUNKING$' "$err"; then ok; else fail "Postfix does not offer CHUNKING here"; fi
-if grep -q -E '^--> BDAT [0-9]+ LAST$' "$err"; then ok; else
+if grep -q -E '^<-- 250[- ]CHUNKING$' "$err"; then pass "Postfix offers CHUNKING"; else fail "Postfix does not offer CHUNKING here"; fi
+if grep -q -E '^--> BDAT [0-9]+ LAST$' "$err"; then pass "the transcript shows BDAT ... LAST"; else
     fail "the transcript does not show BDAT: $(grep '^--> ' "$err" | tr '\n' ' ')"
 fi
-if grep -q -E '^--> (DATA|\.)$' "$err"; then fail "DATA or a final dot was sent with CHUNKING"; else ok; fi
+if grep -q -E '^--> (DATA|\.)$' "$err"; then fail "DATA or a final dot was sent with CHUNKING"; else pass "no DATA or final dot with CHUNKING"; fi
 success_case chunking-off SCRAM-SHA-256 "host 127.0.0.1" "port $PF_SUB" \
     "tls_host_override localhost" "tls_trust_file $PF_CA" "auth scram-sha-256" "user $PF_USER" \
     "$pw" "chunking off"
-if grep -q '^--> DATA$' "$err"; then ok; else fail "the transcript does not show DATA with chunking off"; fi
-if grep -q '^--> BDAT' "$err"; then fail "BDAT was sent with chunking off"; else ok; fi
+if grep -q '^--> DATA$' "$err"; then pass "the transcript shows DATA with chunking off"; else fail "the transcript does not show DATA with chunking off"; fi
+if grep -q '^--> BDAT' "$err"; then fail "BDAT was sent with chunking off"; else pass "no BDAT with chunking off"; fi
 
 # 7c. TLS session resumption: the first delivery with a fresh cache does a
 #     full handshake and keeps the session Postfix offers (TLS 1.3 ticket)
@@ -458,11 +456,11 @@ for rcase in resume-first resume-second resume-off; do
     resume-second) want=yes ;;
     *) want=no ;;
     esac
-    if [ $resumed = $want ]; then ok; else fail "resumed: $resumed, expected $want"; fi
+    if [ $resumed = $want ]; then pass "resumed: $want"; else fail "resumed: $resumed, expected $want"; fi
     files=$(find "$XDG_CACHE_HOME/smtpfwd/tls-sessions" -type f 2>/dev/null | wc -l)
-    if [ "$files" -eq 1 ]; then ok; else fail "$files files in the session cache, expected 1"; fi
+    if [ "$files" -eq 1 ]; then pass "one file in the session cache"; else fail "$files files in the session cache, expected 1"; fi
     mode=$(find "$XDG_CACHE_HOME/smtpfwd/tls-sessions" -type f -perm 600 2>/dev/null | wc -l)
-    if [ "$mode" -eq 1 ]; then ok; else fail "the cached session is not mode 0600"; fi
+    if [ "$mode" -eq 1 ]; then pass "the cached session is mode 0600"; else fail "the cached session is not mode 0600"; fi
 done
 XDG_CACHE_HOME=$client/home/.cache
 export XDG_CACHE_HOME
@@ -475,15 +473,10 @@ for c in $undelivered_cases; do
     case_name=$c
     if grep -l -x -F -e "Subject: smtpfwd postfix-tls $c" $(pf_messages) >/dev/null 2>&1; then
         fail "delivered although smtpfwd failed"
-    else ok; fi
+    else pass "not delivered"; fi
 done
 case_name=all
 n=$(pf_messages | wc -l)
-if [ "$n" -eq "$delivered" ]; then ok; else fail "$n messages in the maildir, expected $delivered"; fi
+if [ "$n" -eq "$delivered" ]; then pass "$delivered messages in the maildir"; else fail "$n messages in the maildir, expected $delivered"; fi
 
-if [ "$failures" -gt 0 ]; then
-    echo "# $failures of $((checks + failures)) checks failed"
-    exit 1
-fi
-echo "PASS: $checks checks"
-exit 0
+done_testing

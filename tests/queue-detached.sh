@@ -16,7 +16,7 @@
 #    assertion.)
 # 3. Then, within 30 seconds, the detached flush delivers A exactly once
 #    and the spool is empty (new/ and failed/).
-# Exit 0 pass, 1 fail, 99 setup error.
+# TAP (tests/lib.sh); 99 on a setup error.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 
@@ -87,5 +87,4 @@ smtpd_stop
 b_end=$(received B)
 if [ "$b_end" -eq 1 ]; then ok "B was not sent again"; else fail "B received $b_end times"; fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+done_testing

@@ -20,14 +20,13 @@
 #
 # Every smtpfwd run is under timeout(1) (a safety net: a run that hangs
 # fails its check with status 124); nothing measures time.
-# Exit 0 pass, 1 fail, 77 prerequisites missing.
+# TAP (tests/lib.sh); skipped when prerequisites are missing.
 here=${top_srcdir:+$top_srcdir/tests}
 . "${here:-$(dirname "$0")}/lib.sh"
 
 need_program timeout
 need_program mkfifo
-[ -x "$SMTPFWD" ] || skip "no smtpfwd at $SMTPFWD"
-[ -x "$SMTPD" ] || skip "no smtpd-script at $SMTPD"
+need_built "$SMTPD"
 
 lib_tmpdir
 lib_private_env
@@ -219,7 +218,7 @@ if [ "$root" = yes ]; then
     [ "$(stat -c %u "$Q/new/$foreign")" = 65534 ] && ok "(d) --queue-retry does not rewrite it" ||
         fail "(d) --queue-retry rewrote it"
 else
-    echo "# (d) skipped: needs root to give an entry to another user"
+    skip_check "needs root to give an entry to another user" "(d) an entry of another user"
 fi
 
 ############################################################################
@@ -269,9 +268,7 @@ if [ "$root" = yes ]; then
     unsafe owner 'chown 65534 "$Q"' 'chown 0 "$Q"' '' \
         "it belongs to uid 65534, neither to you (uid 0) nor to root"
 else
-    echo "# (e) owner skipped: needs root to give a directory to another user"
+    skip_check "needs root to give a directory to another user" "(e) a directory of another owner"
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ] || exit 1
-exit 0
+done_testing

@@ -53,6 +53,33 @@ class Section:
         self.body = body      # bytes, each line ending in \n
 
 
+INCLUDE = re.compile(rb'%INCLUDE ([A-Za-z0-9][A-Za-z0-9._-]*)')
+
+
+def expand_includes(lines, incdir, seen=()):
+    """The lines of a <config> body with each line "%INCLUDE NAME" replaced
+    by the lines of the file incdir/NAME (which may include others)."""
+    out = []
+    for line in lines:
+        m = INCLUDE.fullmatch(line)
+        if not m:
+            out.append(line)
+            continue
+        name = m.group(1).decode()
+        if name in seen:
+            raise CaseError('%%INCLUDE %s: included from itself' % name)
+        try:
+            with open(os.path.join(incdir, name), 'rb') as f:
+                inc = f.read()
+        except OSError as e:
+            raise CaseError('%%INCLUDE %s: %s' % (name, e))
+        inc_lines = inc.split(b'\n')
+        if inc_lines and inc_lines[-1] == b'':
+            inc_lines.pop()
+        out += expand_includes(inc_lines, incdir, seen + (name,))
+    return out
+
+
 def parse_case(path):
     with open(path, 'rb') as f:
         data = f.read()
@@ -72,6 +99,9 @@ def parse_case(path):
             cur = Section(m.group(1).decode(), attrs, [])
             continue
         if line.rstrip() == b'</' + cur.name.encode() + b'>':
+            if re.fullmatch(r'config\d*', cur.name):
+                cur.body = expand_includes(cur.body,
+                                           os.path.join(os.path.dirname(path), 'include'))
             body = b''.join(l + b'\n' for l in cur.body)
             if cur.attrs.get('nonewline') == 'yes' and body.endswith(b'\n'):
                 body = body[:-1]
@@ -983,9 +1013,22 @@ def main():
     ap.add_argument('-j', '--jobs', type=int, default=os.cpu_count() or 1)
     ap.add_argument('-k', '--keep', action='store_true', help='keep temporary directories')
     ap.add_argument('--valgrind', action='store_true', help='run smtpfwd under valgrind')
+    ap.add_argument('--print-config', action='store_true',
+                    help='print each case\'s <config> sections (%%INCLUDE expanded) and exit')
     ap.add_argument('datadir')
     ap.add_argument('cases', nargs='*')
     args = ap.parse_args()
+
+    if args.print_config:
+        names = args.cases or sorted(n for n in os.listdir(args.datadir) if re.fullmatch(r'test\d+', n))
+        out = sys.stdout.buffer
+        for n in names:
+            for sec in parse_case(os.path.join(args.datadir, n)):
+                if re.fullmatch(r'config\d*', sec.name):
+                    out.write(b'=== %s <%s %s>\n' % (n.encode(), sec.name.encode(),
+                                                   repr(sorted(sec.attrs.items())).encode()))
+                    out.write(sec.body)
+        return 0
 
     args.smtpfwd = os.environ.get('SMTPFWD')
     args.smtpd = os.environ.get('SMTPD')

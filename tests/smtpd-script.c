@@ -65,6 +65,7 @@ enum rule_kind {
     RK_RAW,          /* raw-reply KEY bytes (sent exactly) */
     RK_CLOSE,        /* close-after KEY */
     RK_SILENT,       /* silent-after KEY */
+    RK_HANGUP,       /* hangup-after KEY: reply, then close */
     RK_SEND_AFTER,   /* send-after KEY text (lines, CRLF appended) */
     RK_RAW_AFTER,    /* raw-after KEY bytes */
     RK_DELAY,        /* delay-reply KEY ms */
@@ -310,12 +311,14 @@ static void load_script(const char *path, struct script *sc)
             struct rule *ru = add_rule(sc, k);
             parse_key(key, ru, where);
             set_text(ru, text, k == RK_REPLY || k == RK_SEND_AFTER, where);
-        } else if (strcmp(cmd, "close-after") == 0 || strcmp(cmd, "silent-after") == 0) {
+        } else if (strcmp(cmd, "close-after") == 0 || strcmp(cmd, "silent-after") == 0
+                   || strcmp(cmd, "hangup-after") == 0) {
             char *text;
             char *key = split_word(rest, &text);
             if (!key[0])
                 die("%s: %s needs a command key", where, cmd);
-            struct rule *ru = add_rule(sc, cmd[0] == 'c' ? RK_CLOSE : RK_SILENT);
+            struct rule *ru = add_rule(sc, cmd[0] == 'c' ? RK_CLOSE
+                                           : cmd[0] == 's' ? RK_SILENT : RK_HANGUP);
             parse_key(key, ru, where);
         } else if (strcmp(cmd, "delay-reply") == 0) {
             char *text;
@@ -1250,14 +1253,11 @@ static char *default_ehlo(const struct session *s)
     return r;
 }
 
-/* Default replies (README: "Defaults"). */
+/* Default replies (README: "Defaults"); EHLO's is default_ehlo(). */
 static const char *default_reply(const char *key)
 {
     if (strcmp(key, "CONNECT") == 0)
         return "220 mx.test ESMTP smtpd-script ready\r\n";
-    if (strcmp(key, "EHLO") == 0)
-        return "250-mx.test greets you\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-               "250-SIZE 10240000\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n";
     if (strcmp(key, "HELO") == 0)
         return "250 mx.test\r\n";
     if (strcmp(key, "MAIL") == 0)
@@ -1377,7 +1377,8 @@ static void respond(struct session *s, const char *key)
     else
         reply = default_reply(key);
     size_t rlen = ru ? ru->len : strlen(reply);
-    if (strcmp(key, "EHLO") == 0)
+    /* An LMTP server's LHLO reply offers extensions as EHLO's does. */
+    if (is_ehlo || strcmp(key, "LHLO") == 0)
         s->pipelining_offered = memmem(reply, rlen, "PIPELINING", 10) != NULL;
     const struct rule *after = find_rule(sc, RK_SEND_AFTER, key, nth, s->conn_no);
     if (!after)
@@ -1403,6 +1404,8 @@ static void respond(struct session *s, const char *key)
         s->data_match = 2;   /* DATA\r\n counts as the leading CRLF */
     }
     if (strcmp(key, "QUIT") == 0 && rlen >= 1 && reply[0] == '2')
+        s->closed = true;
+    if (find_rule(sc, RK_HANGUP, key, nth, s->conn_no))
         s->closed = true;
     /* The transaction, for BDAT's default reply. */
     if (strcmp(key, "MAIL") == 0 || strcmp(key, "RSET") == 0 || strcmp(key, ".") == 0

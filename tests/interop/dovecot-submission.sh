@@ -23,7 +23,7 @@
 #
 # IOP_HOLD=SECONDS waits that long before the matrix (to try the server by
 # hand: the temporary directory is printed), IOP_KEEP=1 keeps it.
-# TAP; exit 77 (SKIP) when not root, or Postfix, Dovecot, its submission
+# TAP; skipped ("1..0 # SKIP") when not root, or Postfix, Dovecot, its submission
 # service (dovecot-submissiond) or certtool are missing.
 set -u
 IOP_NAME=dovecot-submission

@@ -45,7 +45,7 @@ here=${here:-$(cd "$(dirname "$0")" && pwd)}
 IOP_NAME=exim
 iop_need_root
 iop_need_program dpkg-deb certtool
-[ -x "$SMTPFWD" ] || { echo "ERROR: set SMTPFWD (or top_builddir) to the built smtpfwd"; exit 99; }
+need_built
 iop_unshare_works
 iop_tmpdir
 iop_debs_get exim4-base exim4-config exim4-daemon-light

@@ -56,7 +56,7 @@ HARAKA_VERSION=3.3.4
 HK_NPM=${SMTPFWD_INTEROP_NPM:-/var/cache/smtpfwd-interop/npm}
 HARAKA=$HK_NPM/node_modules/.bin/haraka
 
-[ -x "$SMTPFWD" ] || { echo "ERROR: set SMTPFWD (or top_builddir) to the built smtpfwd"; exit 99; }
+need_built
 iop_need_program node openssl certtool
 node -e 'process.exit(parseInt(process.versions.node, 10) >= 20 ? 0 : 1)' ||
     skip "haraka: Haraka $HARAKA_VERSION needs Node.js 20 or later, this is $(node --version)"

@@ -11,7 +11,7 @@
 #
 # Source it (it sources tests/lib.sh and tests/postfix-lib.sh for their
 # generic helpers), then:
-#   skip REASON              (tests/lib.sh) "SKIP: REASON", exit 77
+#   skip REASON              (tests/lib.sh) "1..0 # SKIP REASON", exit 0
 #   iop_need_root            skip unless root
 #   iop_need_program NAME..  skip unless every NAME is on PATH (+ /usr/sbin)
 #   iop_tmpdir               make $IOP_DIR (mode 0755), removed at exit;
@@ -246,45 +246,17 @@ XDG_DATA_HOME=$1/home/.data XDG_CACHE_HOME=$1/home/.cache XDG_RUNTIME_DIR=$1/tmp
 SMTPFWD_SYSCONF= LANG=C LC_ALL=C TZ=UTC"
 }
 
-# TAP-style output: numbered results, the plan at the end. The .sh tests
-# run under automake's plain test driver, which goes by the exit status:
-# tap_done exits 1 when a result was "not ok", else 0.
-tap_n=0
-tap_failed=0
-tap_ok() {
-    tap_n=$((tap_n + 1))
-    echo "ok $tap_n - $*"
-}
-tap_not_ok() {
-    tap_n=$((tap_n + 1))
-    tap_failed=$((tap_failed + 1))
-    echo "not ok $tap_n - $*"
-}
+# TAP output: the names these tests use for tests/lib.sh's helpers (ok,
+# not_ok, skip_check, check, diag, done_testing); tap_file is their own.
+tap_ok() { ok "$@"; }
+tap_not_ok() { not_ok "$@"; }
 # tap_skip REASON TEXT
-tap_skip() {
-    tap_n=$((tap_n + 1))
-    r=$1
-    shift
-    echo "ok $tap_n - $* # SKIP $r"
-}
+tap_skip() { skip_check "$@"; }
 # tap_check TEXT COMMAND...: ok when COMMAND succeeds.
-tap_check() {
-    t=$1
-    shift
-    if "$@"; then tap_ok "$t"; else tap_not_ok "$t"; fi
-}
-tap_diag() {
-    printf '%s\n' "$*" | sed 's/^/# /'
-}
+tap_check() { check "$@"; }
+tap_diag() { diag "$@"; }
 # tap_file FILE: FILE's lines as diagnostics (at most 40).
 tap_file() {
     [ -f "$1" ] && head -40 "$1" | sed 's/^/#   /'
 }
-tap_done() {
-    echo "1..$tap_n"
-    if [ "$tap_failed" -gt 0 ]; then
-        echo "# $tap_failed of $tap_n failed"
-        exit 1
-    fi
-    exit 0
-}
+tap_done() { done_testing; }

@@ -399,6 +399,48 @@ static void test_idn(void)
     result_clear(&r);
 }
 
+/* address_format_mailbox(): the From: header value main.c adds. */
+static void check_format(const char *display, const char *mailbox, const char *want,
+                         const char *what)
+{
+    char *s = address_format_mailbox(display, mailbox);
+    tap_str(s, want, what);
+    free(s);
+}
+
+static void test_format(void)
+{
+    check_format(NULL, "me@h.example", "me@h.example", "no display name: the mailbox alone");
+    check_format("", "me@h.example", "me@h.example", "empty display name: the mailbox alone");
+    check_format("Jane Doe", "jd@h", "Jane Doe <jd@h>", "atext and spaces: as is");
+    check_format("O'Neil {ops}", "o@h", "O'Neil {ops} <o@h>", "all of atext stays unquoted");
+    check_format("Doe, Jane", "jd@h", "\"Doe, Jane\" <jd@h>", "a comma: quoted");
+    check_format("J. Doe", "jd@h", "\"J. Doe\" <jd@h>", "a dot: quoted");
+    check_format("say \"hi\" \\o/", "x@h", "\"say \\\"hi\\\" \\\\o/\" <x@h>",
+                 "quote and backslash escaped");
+    check_format("Evil\r\nBcc: victim@x", "e@h", "\"EvilBcc: victim@x\" <e@h>",
+                 "CR and LF left out: the name cannot end the field");
+    check_format("Zo\xc3\xab", "z@h", "\"Zo\xc3\xab\" <z@h>", "8-bit name: quoted as is");
+    /* What it makes parses back to the same name and mailbox. */
+    const char *names[] = { "Jane Doe", "Doe, Jane", "say \"hi\" \\o/", "a (b) <c>" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *s = address_format_mailbox(names[i], "m@h.example");
+        struct addr_list l = ADDR_LIST_INIT;
+        struct result r = RESULT_INIT;
+        bool ok = address_parse_list(s, &l, &r) == 0 && l.n == 1
+                  && strcmp(l.v[0].mailbox, "m@h.example") == 0 && l.v[0].display
+                  && strcmp(l.v[0].display, names[i]) == 0;
+        char label[120];
+        snprintf(label, sizeof label, "round trip through the parser: %s", names[i]);
+        tap_ok(ok, label);
+        if (!ok)
+            printf("#   formatted: %s, parsed: %s\n", s, l.n ? (l.v[0].display ? l.v[0].display : "(no name)") : r.msg);
+        addr_list_free(&l);
+        result_clear(&r);
+        free(s);
+    }
+}
+
 int main(void)
 {
     test_callers();
@@ -407,6 +449,7 @@ int main(void)
     test_hostile();
     test_validate();
     test_helpers();
+    test_format();
     test_idn();
     return tap_done();
 }

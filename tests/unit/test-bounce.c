@@ -16,9 +16,10 @@
 #include "intake.h"
 #include "queue.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test-bounce.XXXXXX";
+static const char *tmpdir;
 
 /* Write an entry (envelope from e, then msg) and return its fd; sets
  * e->body_offset and e->size. */
@@ -234,7 +235,7 @@ static void test_structure(void)
     free(hdr);
     free(s);
     if (rc == 0)
-        intake_free(&m);
+        message_free(&m);
     close(fd);
     queue_entry_free(&e);
 }
@@ -289,7 +290,7 @@ static void test_statuses_and_hostile(void)
            "headers-only message copied");
     free(s);
     if (rc == 0)
-        intake_free(&m);
+        message_free(&m);
     close(fd);
     queue_entry_free(&e);
 
@@ -303,7 +304,7 @@ static void test_statuses_and_hostile(void)
            "body without headers is not copied");
     free(s);
     if (rc == 0)
-        intake_free(&m);
+        message_free(&m);
     close(fd);
     queue_entry_free(&e);
 }
@@ -362,16 +363,10 @@ static void test_refusals(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        printf("Bail out! cannot create %s: %s\n", tmpdir, strerror(errno));
-        return 1;
-    }
+    tmpdir = tu_tmpdir("bounce");
     test_structure();
     test_statuses_and_hostile();
     test_refusals();
-    char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", tmpdir);
-    free(cmd);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

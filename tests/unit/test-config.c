@@ -18,9 +18,10 @@
 #include "smtprc-parse.h"
 #include "result.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test-config-XXXXXX";
+static const char *tmpdir;
 
 /* Parse text as file "t.rc"; returns the config (or NULL) and leaves the
  * error message in *msg (caller frees) when parsing failed. */
@@ -68,16 +69,7 @@ static void expect_error_prefix(const char *text, const char *prefix, const char
 
 static char *write_file(const char *name, const char *text, mode_t mode)
 {
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(99);
-    }
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-    return path;
+    return tu_write_file(tmpdir, name, text, mode);
 }
 
 static char *slurp(const char *path)
@@ -984,6 +976,24 @@ static void test_files(void)
                    && strstr(r.msg, "create ~/.smtprc"),
                "no file: message");
         result_clear(&r);
+        /* the message names the files looked for: the system file that
+         * SMTPFWD_SYSCONF names, or none when it is empty */
+        char *user_rc = util_expand_home("~/.smtprc");
+        msg = xasprintf("no configuration file found (looked in %s, %s and %s/smtpfwd/config); "
+                        "create ~/.smtprc", missing, user_rc, tmpdir);
+        tap_int(config_load(NULL, &cfg, &r), -1, "no file: an error again");
+        tap_str(r.msg, msg, "no file: the system file SMTPFWD_SYSCONF names is in the message");
+        free(msg);
+        result_clear(&r);
+        setenv("SMTPFWD_SYSCONF", "", 1);
+        msg = xasprintf("no configuration file found (looked in %s and %s/smtpfwd/config); "
+                        "create ~/.smtprc", user_rc, tmpdir);
+        tap_int(config_load(NULL, &cfg, &r), -1, "SMTPFWD_SYSCONF empty, no user file: an error");
+        tap_str(r.msg, msg, "SMTPFWD_SYSCONF empty: no system file in the message");
+        free(msg);
+        free(user_rc);
+        result_clear(&r);
+        setenv("SMTPFWD_SYSCONF", missing, 1);
         /* XDG file */
         char *xdgdir = xasprintf("%s/smtpfwd", tmpdir);
         mkdir(xdgdir, 0700);
@@ -1007,7 +1017,7 @@ static void test_files(void)
         cfg = NULL;
         result_clear(&r);
     } else {
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < 11; i++)
             tap_ok(1, "# SKIP ~/.smtprc exists");
     }
     free(home_rc);
@@ -1179,10 +1189,7 @@ static void test_aliases(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("config");
     test_msmtp_examples();
     test_defaults_in_code();
     test_errors();
@@ -1200,6 +1207,6 @@ int main(void)
     test_print();
     test_aliases();
     test_no_eval();
-    rmdir(tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

@@ -2,7 +2,7 @@
  * test-envelope.c - unit tests for envelope.c: sender choice and
  * from-override, %-expansion, mail domain, recipients from argv and -t,
  * aliases (with default:) and qualification, deduplication, validation,
- * DSN parameters. struct options and struct account are built by hand;
+ * DSN parameters. struct envelope_request and struct account are built by hand;
  * aliases files live in a mkdtemp directory.
  */
 #include <config.h>
@@ -12,25 +12,17 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "cli.h"
 #include "smtprc.h"
 #include "envelope.h"
-#include "intake.h"
+#include "message.h"
 #include "tap.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/test-envelope-XXXXXX";
+static const char *tmpdir;
 
 static char *write_file(const char *name, const char *text)
 {
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(99);
-    }
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return tu_write_file(tmpdir, name, text, 0644);
 }
 
 /* Render the recipients as "a ; b ; c". */
@@ -47,7 +39,7 @@ static char *rcpts_text(const struct envelope *env)
 
 /* Build an envelope for argv-style recipients; returns the recipients
  * text, or "ERR <class>: message". */
-static char *build(struct options *o, const struct account *a, const struct message *m)
+static char *build(struct envelope_request *o, const struct account *a, const struct message *m)
 {
     struct envelope env;
     struct result r = RESULT_INIT;
@@ -75,7 +67,7 @@ static char *build(struct options *o, const struct account *a, const struct mess
     return out;
 }
 
-static void check_build(struct options *o, const struct account *a, const struct message *m,
+static void check_build(struct envelope_request *o, const struct account *a, const struct message *m,
                         const char *want, const char *what)
 {
     char *got = build(o, a, m);
@@ -84,7 +76,7 @@ static void check_build(struct options *o, const struct account *a, const struct
 }
 
 /* The build must fail with class cls and a message containing frag. */
-static void check_fail(struct options *o, const struct account *a, const struct message *m,
+static void check_fail(struct envelope_request *o, const struct account *a, const struct message *m,
                        enum result_class cls, const char *frag, const char *what)
 {
     char *got = build(o, a, m);
@@ -98,7 +90,7 @@ static void check_fail(struct options *o, const struct account *a, const struct 
     free(got);
 }
 
-static void set_rcpts(struct options *o, char **v, int n)
+static void set_rcpts(struct envelope_request *o, char **v, size_t n)
 {
     o->recipients = v;
     o->nrecipients = n;
@@ -180,10 +172,10 @@ static void test_mail_domain(void)
     free(s);
 }
 
-static char *sender(struct options *o, const struct account *a, enum result_class *cls)
+static char *sender(struct envelope_request *o, const struct account *a, enum result_class *cls)
 {
     struct result r = RESULT_INIT;
-    char *s = envelope_sender(o, a, &r);
+    char *s = envelope_sender(o->from, a, &r);
     *cls = r.cls;
     if (!s)
         s = xasprintf("ERR: %s", r.msg ? r.msg : "(no message)");
@@ -193,7 +185,7 @@ static char *sender(struct options *o, const struct account *a, enum result_clas
 
 static void test_sender(void)
 {
-    struct options o;
+    struct envelope_request o;
     struct account a;
     enum result_class cls;
     char *s, *want;
@@ -280,7 +272,7 @@ static void test_sender(void)
 
 static void test_recipients(void)
 {
-    struct options o;
+    struct envelope_request o;
     struct account a;
     memset(&o, 0, sizeof o);
     memset(&a, 0, sizeof a);
@@ -386,7 +378,7 @@ static void test_recipients(void)
 
 static void test_aliases(void)
 {
-    struct options o;
+    struct envelope_request o;
     struct account a;
     memset(&o, 0, sizeof o);
     memset(&a, 0, sizeof a);
@@ -446,7 +438,7 @@ static void test_aliases(void)
 
 static void test_dsn(void)
 {
-    struct options o;
+    struct envelope_request o;
     struct account a;
     memset(&o, 0, sizeof o);
     memset(&a, 0, sizeof a);
@@ -539,23 +531,13 @@ static void test_dsn(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("envelope");
     test_expand();
     test_mail_domain();
     test_sender();
     test_recipients();
     test_aliases();
     test_dsn();
-
-    const char *names[] = { "aliases", "aliases-default", "aliases-bad" };
-    for (size_t i = 0; i < 3; i++) {
-        char *p = xasprintf("%s/%s", tmpdir, names[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

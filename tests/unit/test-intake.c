@@ -4,7 +4,10 @@
  * on a terminal, the header scan (Bcc removal, -t recipients, Resent
  * blocks, added From/Date/Message-ID), the caps on the header section,
  * large inputs, and the failure paths (unwritable directory, read error,
- * write error), each checked against the exact bytes of the output file.
+ * write error), each checked against the exact bytes of the output file;
+ * intake_begin/feed/end: every chunking of a message (one octet at a
+ * time, every cut, cuts around each line end) gives the file, facts and
+ * outcome of one feed; intake_abort and intake_drain.
  */
 #include <config.h>
 
@@ -67,6 +70,24 @@ static char *read_back(int fd, size_t *len)
     return p;
 }
 
+/* A pipe p and a child process to write into it: returns 0 in the child,
+ * which writes to p[1] and _exits, and the child's pid in the parent,
+ * which reads p[0] (each side's other end is closed). */
+static pid_t fork_writer(int p[2])
+{
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(99);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(99);
+    }
+    close(pid == 0 ? p[0] : p[1]);
+    return pid;
+}
+
 static void run_fd(struct run *x, int fd, const struct intake_opts *o)
 {
     memset(x, 0, sizeof *x);
@@ -94,7 +115,7 @@ static void runs(struct run *x, const char *in, const struct intake_opts *o)
 static void done(struct run *x)
 {
     free(x->out);
-    intake_free(&x->m);
+    message_free(&x->m);
     result_clear(&x->r);
 }
 
@@ -285,13 +306,8 @@ static void test_random(void)
     done(&x);
 
     int p[2];
-    if (pipe(p) != 0) {
-        perror("pipe");
-        exit(99);
-    }
-    pid_t pid = fork();
+    pid_t pid = fork_writer(p);
     if (pid == 0) {
-        close(p[0]);
         /* Odd-sized writes so read boundaries fall everywhere. */
         for (size_t off = 0; off < n;) {
             size_t k = 1 + rng() % 5000;
@@ -303,7 +319,6 @@ static void test_random(void)
         }
         _exit(0);
     }
-    close(p[1]);
     memset(&x, 0, sizeof x);
     x.rc = intake_read(p[0], &(struct intake_opts){ 0 }, &x.m, &x.r);
     close(p[0]);
@@ -820,31 +835,17 @@ static void test_overflow(void)
     free(big);
 }
 
-/* intake_read_from(): the input in pieces of the reader's choosing. */
-struct pieces {
-    const char *p;
-    size_t left;
-    size_t size;        /* octets per read */
-    int fail_errno;     /* at the end: fail with this instead of 0 */
-};
-
-static ssize_t piece_reader(void *ctx, void *buf, size_t size)
+/* intake_begin/feed/end with the input in pieces of `size` octets
+ * (0: one piece). */
+static int feed_pieces(const void *in, size_t n, size_t size, const struct intake_opts *o,
+                       struct message *m, struct result *r)
 {
-    struct pieces *pc = ctx;
-    if (pc->left == 0) {
-        if (pc->fail_errno) {
-            errno = pc->fail_errno;
-            return -1;
-        }
-        return 0;
-    }
-    size_t k = pc->size < size ? pc->size : size;
-    if (k > pc->left)
-        k = pc->left;
-    memcpy(buf, pc->p, k);
-    pc->p += k;
-    pc->left -= k;
-    return (ssize_t)k;
+    struct intake *ctx = intake_begin(o);
+    const unsigned char *p = in;
+    size_t step = size ? size : (n ? n : 1);
+    for (size_t off = 0; off < n; off += step)
+        intake_feed(ctx, p + off, n - off < step ? n - off : step);
+    return intake_end(ctx, m, r);
 }
 
 static void test_reader(void)
@@ -853,33 +854,62 @@ static void test_reader(void)
     size_t n = 44;
     const char *want = "Subject: a\r\n b\r\n\r\nbody\r\n\r\nend\r\n";
     for (size_t size = 1; size <= 8; size++) {
-        struct pieces pc = { in, n, size, 0 };
         struct message m;
         struct result r = RESULT_INIT;
-        int rc = intake_read_from(piece_reader, &pc, &(struct intake_opts){ .remove_bcc = true },
-                                  &m, &r);
+        int rc = feed_pieces(in, n, size, &(struct intake_opts){ .remove_bcc = true }, &m, &r);
         size_t len = 0;
         char *out = rc == 0 ? read_back(m.fd, &len) : NULL;
         char label[80];
-        snprintf(label, sizeof label, "reads of %zu octets: same output", size);
+        snprintf(label, sizeof label, "pieces of %zu octets: same output", size);
         tap_str(out, want, label);
-        snprintf(label, sizeof label, "reads of %zu octets: one NUL dropped", size);
+        snprintf(label, sizeof label, "pieces of %zu octets: one NUL dropped", size);
         tap_int((long long)m.nul_dropped, 1, label);
         free(out);
-        intake_free(&m);
+        message_free(&m);
         result_clear(&r);
     }
-    struct pieces pc = { in, n, 5, EIO };
-    struct message m;
+
+    /* The input fails: intake_abort() frees everything and reports no
+     * failure of its own ... */
     struct result r = RESULT_INIT;
-    tap_int(intake_read_from(piece_reader, &pc, NULL, &m, &r), -1, "reader error: fails");
-    tap_int(r.cls, RC_IOERR, "reader error: RC_IOERR");
-    tap_ok(m.fd == -1, "reader error: no file");
+    struct intake *ctx = intake_begin(NULL);
+    tap_ok(intake_feed(ctx, in, 10), "feed: more wanted");
+    intake_abort(ctx, &r);
+    tap_int(r.cls, RC_OK, "abort without a failure of intake's: r untouched");
+    intake_abort(NULL, &r);
+    /* ... but hands over an earlier one, which comes first. */
+    ctx = intake_begin(&(struct intake_opts){ .field_max = 8 });
+    intake_feed(ctx, "Subject: long\n", 14);
+    intake_abort(ctx, &r);
+    tap_int(r.cls, RC_DATAERR, "abort after a limit: the limit's failure");
+    result_set(&r, RC_IOERR, "read error");
+    tap_ok(r.cls == RC_DATAERR && strstr(r.msg, "Subject"), "abort: the first cause is kept");
+    result_clear(&r);
+
+    /* After the lone "." feed says so and ignores the rest. */
+    ctx = intake_begin(&(struct intake_opts){ .dot_ends = true });
+    tap_ok(intake_feed(ctx, "S: x\n\nbody\n", 12), "dot_ends: more wanted before the dot");
+    tap_ok(!intake_feed(ctx, ".\nmore\n", 7), "dot_ends: no more wanted after the lone dot");
+    tap_ok(!intake_feed(ctx, "x\n", 2), "dot_ends: still none");
+    struct message m;
+    tap_int(intake_end(ctx, &m, &r), 0, "dot_ends: ends well");
+    size_t len = 0;
+    char *out = read_back(m.fd, &len);
+    tap_str(out, "S: x\r\n\r\nbody\r\n", "dot_ends: the rest ignored");
+    free(out);
+    message_free(&m);
+
+    /* A failure to create the file shows at the end, after all input. */
+    ctx = intake_begin(&(struct intake_opts){ .tmpdir = "/nonexistent/dir" });
+    tap_ok(intake_feed(ctx, "S: x\n", 5), "bad tmpdir: input still wanted");
+    m.fd = 42;
+    tap_int(intake_end(ctx, &m, &r), -1, "bad tmpdir: end fails");
+    tap_ok(r.cls == RC_CANTCREAT && m.fd == -1, "bad tmpdir: RC_CANTCREAT, no file");
     result_clear(&r);
 
     /* Smaller limits through the options, named in octets. */
-    struct intake_opts small = { .field_max = 20, .header_max = 40 };
     struct run x;
+    struct intake_opts small = { .field_max = 20, .header_max = 40 };
     runs(&x, "Subject: 0123456789ab\nX: y\n\nbody\n", &small);
     tap_str(x.r.msg, "the header field \"Subject\" is longer than 20 octets; the message was "
             "not sent: shorten the field or move its text into the body", "field_max option");
@@ -1019,6 +1049,171 @@ static void test_undisclosed(void)
     done(&x);
 }
 
+/* ------------------------------------------------------------ chunking */
+
+/* Everything intake_end() gives, as text: outcome, file, facts. */
+static char *outcome_text(int rc, const struct message *m, const struct result *r)
+{
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "rc=%d cls=%d msg=%s\n", rc, (int)r->cls, r->msg ? r->msg : "-");
+    if (rc != 0) {
+        buf_printf(&b, "fd=%d\n", m->fd);
+        return buf_steal(&b);
+    }
+    size_t len = 0;
+    char *out = read_back(m->fd, &len);
+    buf_printf(&b, "size=%lld len=%zu 8bit=%d from=%d date=%d msgid=%d nul=%zu longest=%zu "
+               "offset=%lld from_header=%s sender_header=%s rcpts=",
+               m->size, len, m->has_8bit, m->has_from, m->has_date, m->has_msgid,
+               m->nul_dropped, m->longest_line, m->offset,
+               m->from_header ? m->from_header : "-", m->sender_header ? m->sender_header : "-");
+    for (size_t i = 0; i < m->rcpts.n; i++)
+        buf_printf(&b, "%s<%s>;", m->rcpts.v[i].display ? m->rcpts.v[i].display : "",
+                   m->rcpts.v[i].mailbox);
+    buf_puts(&b, "\n");
+    buf_append(&b, out, len);
+    free(out);
+    return buf_steal(&b);
+}
+
+/* Feed in at the cut points cuts[0..ncuts) (increasing) and describe
+ * the outcome. */
+static char *fed_at(const char *in, size_t n, const size_t *cuts, size_t ncuts,
+                    const struct intake_opts *o)
+{
+    struct intake *ctx = intake_begin(o);
+    size_t from = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t to = i < ncuts ? cuts[i] : n;
+        intake_feed(ctx, in + from, to - from);
+        from = to;
+    }
+    struct message m;
+    struct result r = RESULT_INIT;
+    int rc = intake_end(ctx, &m, &r);
+    char *text = outcome_text(rc, &m, &r);
+    message_free(&m);
+    result_clear(&r);
+    return text;
+}
+
+/* Every chunking of in gives what one feed gives: one octet at a time,
+ * every cut into two pieces (so inside each CRLF, each "\n.\n", each
+ * header field and field name), every cut into three pieces around
+ * each line end, and empty pieces. */
+static void check_chunking(const char *in, size_t n, const struct intake_opts *o,
+                           const char *what)
+{
+    char *whole = fed_at(in, n, NULL, 0, o);
+    int bad = 0;
+    char *first_bad = NULL;
+    size_t *cuts = xcalloc(n + 2, sizeof *cuts);
+    for (size_t i = 0; i < n; i++)
+        cuts[i] = i + 1;
+    char *got = fed_at(in, n, cuts, n ? n - 1 : 0, o);
+    if (strcmp(got, whole) != 0 && bad++ == 0)
+        first_bad = xasprintf("one octet at a time:\n%s", got);
+    free(got);
+    for (size_t c = 0; c <= n; c++) {
+        got = fed_at(in, n, &c, 1, o);
+        if (strcmp(got, whole) != 0 && bad++ == 0)
+            first_bad = xasprintf("cut at %zu:\n%s", c, got);
+        free(got);
+        if (c < n && (in[c] == '\n' || in[c] == '\r'))
+            for (size_t d = c; d <= n && d <= c + 3; d++) {
+                size_t two[3] = { c > 0 ? c - 1 : 0, c, d };
+                got = fed_at(in, n, two, 3, o);
+                if (strcmp(got, whole) != 0 && bad++ == 0)
+                    first_bad = xasprintf("cuts at %zu,%zu,%zu:\n%s", two[0], c, d, got);
+                free(got);
+            }
+    }
+    char label[160];
+    snprintf(label, sizeof label, "%s: every chunking gives the one-piece result", what);
+    tap_ok(bad == 0, label);
+    if (first_bad)
+        printf("# one piece:\n%s\n# %s\n", whole, first_bad);
+    free(first_bad);
+    free(cuts);
+    free(whole);
+}
+
+static void test_chunking(void)
+{
+    static const char nul_mix[] = "From x\r\nSubject: a\r\n b\rBcc: c@h\n\r\nbo\0dy\r\r\n\nend";
+    check_chunking(nul_mix, sizeof nul_mix - 1, &(struct intake_opts){ .remove_bcc = true },
+                   "CR/LF/CRLF, NUL, mbox line, Bcc removed");
+    static const char dots[] = "Subject: s\r\n\r\n.x\n..\r\n.\r.\n.\nafter\n";
+    check_chunking(dots, sizeof dots - 1, &(struct intake_opts){ .dot_ends = true },
+                   "lone dot ends (dot_ends)");
+    check_chunking(dots, sizeof dots - 1, NULL, "dots without dot_ends");
+    static const char hdr_dot[] = "To: a@x\n.\nbody\n";
+    check_chunking(hdr_dot, sizeof hdr_dot - 1, &(struct intake_opts){ .dot_ends = true },
+                   "lone dot in the header");
+    static const char rcpts[] =
+        "Resent-To: r@x\nResent-Bcc: rb@x\nTo: a@x, B <b@y>\nCc: c@z,\n\td@w\n"
+        "Bcc: e@v\nFrom: F <f@x>\nSender: s@x\nX-Long: a\n b\n c\n\nbody caf\xc3\xa9\n";
+    check_chunking(rcpts, sizeof rcpts - 1,
+                   &(struct intake_opts){ .collect_rcpts = true, .remove_bcc = true,
+                                          .add_from = "Me <me@h>", .force_from = true },
+                   "-t with Resent, folded fields, 8-bit body");
+    check_chunking(rcpts, sizeof rcpts - 1,
+                   &(struct intake_opts){ .undisclosed = true, .add_from = "me@h" },
+                   "undisclosed recipients");
+    static const char no_blank[] = "Subject: s\nnot a header\nBcc: x@y\n";
+    check_chunking(no_blank, sizeof no_blank - 1, &(struct intake_opts){ .remove_bcc = true },
+                   "header ended by a body line, no final line end");
+    check_chunking("", 0, &(struct intake_opts){ .add_from = "me@h" }, "empty input");
+    static const char bad_to[] = "To: <<<broken\n\nbody\n";
+    check_chunking(bad_to, sizeof bad_to - 1, &(struct intake_opts){ .collect_rcpts = true },
+                   "unreadable -t recipients refused");
+    /* Over the (small) limits: the refusals and what is kept. */
+    struct intake_opts small = { .field_max = 20, .header_max = 60, .remove_bcc = true };
+    static const char long_field[] = "Subject: 0123456789abcdef\nX: y\n\nbody\n";
+    check_chunking(long_field, sizeof long_field - 1, &small, "field over field_max");
+    static const char long_name[] = "X-0123456789abcdefghijklmnop: v\n\nbody\n";
+    check_chunking(long_name, sizeof long_name - 1, &small, "field name over field_max");
+    static const char long_bcc[] = "Bcc: 0123456789@abcdefghij.example\n x@y\nS: s\n\nbody\n";
+    check_chunking(long_bcc, sizeof long_bcc - 1, &small, "long Bcc dropped whole");
+    static const char long_body_line[] = "S: s\nthis line is not a header field at all\nend\n";
+    check_chunking(long_body_line, sizeof long_body_line - 1, &small,
+                   "long non-header line starts the body");
+    static const char long_mbox[] = "From someone@example.org Mon Dec  7\nS: s\n\nbody\n";
+    check_chunking(long_mbox, sizeof long_mbox - 1, &small, "long mbox From line dropped");
+    static const char long_section[] = "A: 0123456789\nB: 0123456789\nC: 0123456789\n"
+                                       "D: 0123456789\nE: 0123456789\n\nbody\n";
+    check_chunking(long_section, sizeof long_section - 1, &small, "section over header_max");
+}
+
+/* ---------------------------------------------------------------- drain */
+
+static void test_drain(void)
+{
+    /* A regular file: read to its end. */
+    int fd = input_file("To: a@x\n\nbody\n", 14);
+    intake_drain(fd);
+    tap_int((long long)lseek(fd, 0, SEEK_CUR), 14, "drain: a file is read to its end");
+    close(fd);
+
+    /* A non-blocking pipe whose writer is slow: drained to the end of
+     * input (contract 7), not only to the first "nothing yet". */
+    int p[2];
+    pid_t pid = fork_writer(p);
+    if (pid == 0) {
+        write_all(p[1], "first\n", 6);
+        usleep(200 * 1000);           /* let the reader find the pipe empty */
+        write_all(p[1], "second\n", 7);
+        _exit(0);
+    }
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    intake_drain(p[0]);
+    char c;
+    ssize_t k = read(p[0], &c, 1);
+    tap_ok(k == 0, "drain: a non-blocking pipe is read to the end of input");
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
     test_line_ends();
@@ -1032,6 +1227,8 @@ int main(void)
     test_long();
     test_overflow();
     test_reader();
+    test_drain();
+    test_chunking();
     test_failures();
     test_file();
     test_date();

@@ -26,9 +26,10 @@
 #include "queue.h"
 #include "result.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test-queue-XXXXXX";
+static const char *tmpdir;
 
 static const char *body = "From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n";
 
@@ -715,10 +716,7 @@ static void test_cli(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        printf("Bail out! cannot create %s\n", tmpdir);
-        return 1;
-    }
+    tmpdir = tu_tmpdir("queue");
     setenv("XDG_STATE_HOME", tmpdir, 1);
     test_cli();
     test_round_trip();
@@ -727,9 +725,6 @@ int main(void)
     test_corrupt_parse();
     test_spool();
     test_enqueue_failure();
-    char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", tmpdir);
-    free(cmd);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

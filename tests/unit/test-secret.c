@@ -28,23 +28,15 @@
 #include "smtprc.h"
 #include "secret.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define NO_KEYRING (SECRET_SRC_ALL & ~(unsigned)SECRET_SRC_KEYRING)
 
-static char tmpdir[] = "/tmp/test-secret-XXXXXX";
+static const char *tmpdir;
 
 static char *write_file(const char *name, const char *text, mode_t mode)
 {
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(99);
-    }
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-    return path;
+    return tu_write_file(tmpdir, name, text, mode);
 }
 
 /* ---- passwordeval ---- */
@@ -568,10 +560,7 @@ static void test_store_checks(void)
 int main(void)
 {
     alarm(120);   /* a hung prompt test fails instead of blocking the suite */
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("secret");
     test_passwordeval();
     test_passwordeval_cap();
     test_netrc();
@@ -580,10 +569,6 @@ int main(void)
     test_no_tty();
     test_tty_prompt();
     test_store_checks();
-
-    char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", tmpdir);
-    free(cmd);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

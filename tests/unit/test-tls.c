@@ -8,7 +8,9 @@
  * certcheck off, protocol versions, channel binding bytes (compared with
  * what the server computed), client certificates, network failures,
  * record I/O through conn_write/conn_read_line, the session description,
- * and that the system trust store is loaded only when needed.
+ * and that the system trust store is loaded only when needed (counted by
+ * wrapping the GnuTLS function in the gnutls-dl table, through which
+ * tls.c makes every GnuTLS call: production code keeps no counter).
  */
 #include <config.h>
 
@@ -31,14 +33,44 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "account-tls.h"
 #include "smtprc.h"
 #include "conn.h"
+/* The table by name only: this file calls GnuTLS directly. */
+#define GNUTLS_DL_NO_MACROS 1
+#include "gnutls-dl.h"
 #include "result.h"
 #include "tap.h"
+#include "testutil.h"
 #include "tls.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/test-tls-XXXXXX";
+static const char *tmpdir;
+
+/* How many times tls.c loaded the system trust store: the entry of
+ * gnutls_certificate_set_x509_system_trust in the gnutls-dl table is
+ * replaced by a wrapper that counts the calls (count_system_trust_loads,
+ * once GnuTLS is loaded; a later gnutls_dl_load leaves the table alone).
+ * This file's own calls to GnuTLS do not go through the table. */
+static unsigned system_trust_loads;
+static __typeof__(gnutls_certificate_set_x509_system_trust) *real_system_trust;
+
+static int counting_system_trust(gnutls_certificate_credentials_t cred)
+{
+    system_trust_loads++;
+    return real_system_trust(cred);
+}
+
+static void count_system_trust_loads(void)
+{
+    struct result r = RESULT_INIT;
+    if (gnutls_dl_load(&r) != 0) {
+        printf("Bail out! %s\n", r.msg);
+        exit(99);
+    }
+    real_system_trust = gnutls_dl.gnutls_certificate_set_x509_system_trust;
+    gnutls_dl.gnutls_certificate_set_x509_system_trust = counting_system_trust;
+}
 
 /* A read deadline ms from now (valid until the next call). */
 static const struct conn_deadline *in_ms(int ms)
@@ -499,13 +531,13 @@ static void test_good_chain(void)
     struct conn *c;
     struct child ch;
     char *msg;
-    unsigned loads = tls_system_trust_loads();
+    unsigned loads = system_trust_loads;
     enum result_class cls = try_tls(&o, &cfg, 10000, &msg, &ch, &c);
     tap_int(cls, RC_OK, "good chain with tls_trust_file: handshake and verification succeed");
     if (msg)
         printf("#   %s\n", msg);
     free(msg);
-    tap_int(tls_system_trust_loads(), loads, "a trust file given: the system store is not loaded");
+    tap_int(system_trust_loads, loads, "a trust file given: the system store is not loaded");
     tap_ok(conn_is_tls(c), "conn_is_tls after the handshake");
 
     /* record I/O through conn: a short line and a large body */
@@ -729,11 +761,11 @@ static void test_pinning(void)
     o.key = pki.good_key;
     char *fp = hexfp(pki.good_sha256, 32, true);
     cfg.fingerprint = fp;
-    unsigned loads = tls_system_trust_loads();
+    unsigned loads = system_trust_loads;
     tap_int(try_tls(&o, &cfg, 10000, &msg, NULL, NULL), RC_OK,
             "SHA-256 pin matches (lower-case hex accepted)");
     free(msg);
-    tap_int(tls_system_trust_loads(), loads, "fingerprint pinned: the system store is not loaded");
+    tap_int(system_trust_loads, loads, "fingerprint pinned: the system store is not loaded");
 
     char *fp1 = hexfp(pki.good_sha1, 20, false);
     cfg.fingerprint = fp1;
@@ -779,7 +811,7 @@ static void test_certcheck_off(void)
     cfg.certcheck = false;
     cfg.trust_file = NULL;
     char *msg = NULL;
-    unsigned loads = tls_system_trust_loads();
+    unsigned loads = system_trust_loads;
     capture_stderr();
     enum result_class cls = try_tls(&o, &cfg, 10000, &msg, NULL, NULL);
     char *err = captured_stderr();
@@ -789,7 +821,7 @@ static void test_certcheck_off(void)
            "certcheck off: the warning is printed");
     free(err);
     free(msg);
-    tap_int(tls_system_trust_loads(), loads, "certcheck off: the system store is not loaded");
+    tap_int(system_trust_loads, loads, "certcheck off: the system store is not loaded");
 
     capture_stderr();
     cls = try_tls(&o, &cfg, 10000, &msg, NULL, NULL);
@@ -821,9 +853,9 @@ static void test_system_store(void)
     struct tls_config cfg = base_cfg();
     cfg.trust_file = "system";
     char *msg = NULL;
-    unsigned loads = tls_system_trust_loads();
+    unsigned loads = system_trust_loads;
     enum result_class cls = try_tls(&o, &cfg, 10000, &msg, NULL, NULL);
-    tap_int(tls_system_trust_loads(), loads + 1, "chain verification loads the system store once");
+    tap_int(system_trust_loads, loads + 1, "chain verification loads the system store once");
     if (system_store_size() > 0) {
         tap_int(cls, RC_NOPERM, "the test CA is unknown to the system store: 77");
     } else {
@@ -888,13 +920,13 @@ static void test_config_from_account(void)
     a.tls_trust_file = "/x/ca.pem";
     a.tls_fingerprint = "AA";
     struct tls_config cfg;
-    tls_config_from_account(&cfg, &a);
+    account_tls_config(&cfg, &a);
     tap_str(cfg.host, "mail.example", "tls_config host from host");
     tap_str(cfg.account, "acct", "tls_config account name");
     tap_str(cfg.trust_file, "/x/ca.pem", "tls_config trust file");
     tap_ok(cfg.certcheck, "tls_config certcheck");
     a.tls_host_override = "override.example";
-    tls_config_from_account(&cfg, &a);
+    account_tls_config(&cfg, &a);
     tap_str(cfg.host, "override.example", "tls_host_override wins over host");
 }
 
@@ -927,9 +959,9 @@ static int cache_files(char *out, size_t outsize)
 
 static void cache_clear(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/smtpfwd'", cache_root);
-    if (system(cmd) != 0)
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/smtpfwd", cache_root);
+    if (tu_rmtree(dir) != 0)
         exit(99);
 }
 
@@ -1095,11 +1127,9 @@ static void test_session_cache(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("tls");
     make_pki();
+    count_system_trust_loads();
     snprintf(cache_root, sizeof cache_root, "%s/cache", tmpdir);
     setenv("XDG_CACHE_HOME", cache_root, 1);
     test_config_from_account();
@@ -1113,9 +1143,6 @@ int main(void)
     test_pending_before_tls();
     test_session_cache();
 
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test-tls: cannot remove %s\n", tmpdir);
+    tu_rmtree(tmpdir);
     return tap_done();
 }

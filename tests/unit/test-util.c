@@ -11,21 +11,34 @@
  * show the two facts that imply it (one allocation of st_size + 1 bytes,
  * and the wipe of all of it); util_file_free() calls util_file_wipe()
  * before free() when the secret flag is set.
+ *
+ * And buf_put_escaped(), the one escaper of untrusted bytes for display:
+ * exact output for each kind of byte under each flag, every byte value
+ * against the rule, appending to what a buffer holds, and NUL bytes.
+ *
+ * And clock.h, the waits of conn.c and tls.c: the time left to a
+ * deadline (0 once passed, capped at INT_MAX), the one-fd wait (ready,
+ * deadline passed, a closed fd), and the timeout text.
  */
 #define _GNU_SOURCE 1
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "util.h"
 #include "tap.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/test-util-XXXXXX";
+static const char *tmpdir;
 
 static char *path_of(const char *name)
 {
@@ -34,13 +47,7 @@ static char *path_of(const char *name)
 
 static char *write_bytes(const char *name, const char *data, size_t n)
 {
-    char *path = path_of(name);
-    FILE *f = fopen(path, "w");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-        perror(path);
-        exit(99);
-    }
-    return path;
+    return tu_write_bytes(tmpdir, name, data, n, 0644);
 }
 
 static void test_regular(void)
@@ -194,25 +201,137 @@ static void test_grown(void)
     tap_ok(f.data == NULL, "grown file: nothing kept");
 }
 
+/* buf_put_escaped of n bytes into an empty buffer, as a string. */
+static char *escaped(const char *data, size_t n, unsigned flags)
+{
+    struct buf b = BUF_INIT;
+    buf_put_escaped(&b, data, n, flags);
+    return buf_steal(&b);
+}
+
+static void check_escaped(const char *data, size_t n, unsigned flags, const char *want,
+                          const char *what)
+{
+    char *got = escaped(data, n, flags);
+    tap_str(got, want, what);
+    free(got);
+}
+
+static void test_escape(void)
+{
+    const unsigned both = ESCAPE_BACKSLASH | ESCAPE_8BIT;
+    check_escaped("", 0, both, "", "escape: nothing");
+    check_escaped("250 OK go ahead", 15, both, "250 OK go ahead", "escape: printable text kept");
+    check_escaped("a\r\nb", 4, 0, "a\\x0d\\x0ab", "escape: CR LF as \\xNN");
+    check_escaped("\t\x1b[31m", 6, 0, "\\x09\\x1b[31m", "escape: tab and terminal escape");
+    check_escaped("a\x7f", 2, 0, "a\\x7f", "escape: DEL");
+    check_escaped("a\0b", 3, 0, "a\\x00b", "escape: a NUL byte inside, and what follows it");
+    check_escaped("\x01\x02\x03", 3, 0, "\\x01\\x02\\x03", "escape: consecutive controls");
+    check_escaped("a\\b", 3, 0, "a\\b", "escape: backslash kept without ESCAPE_BACKSLASH");
+    check_escaped("a\\b", 3, ESCAPE_BACKSLASH, "a\\\\b", "escape: backslash doubled");
+    check_escaped("\\x41", 4, ESCAPE_BACKSLASH, "\\\\x41",
+                  "escape: a literal \\x41 stays distinguishable from an escaped byte");
+    check_escaped("h\xc3\xa9", 3, 0, "h\xc3\xa9", "escape: UTF-8 kept without ESCAPE_8BIT");
+    check_escaped("h\xc3\xa9", 3, ESCAPE_8BIT, "h\\xc3\\xa9", "escape: 8-bit bytes with ESCAPE_8BIT");
+    check_escaped("\xff\x80", 2, both, "\\xff\\x80", "escape: lower-case hex, both ends of 8-bit");
+    check_escaped("abc", 2, 0, "ab", "escape: only n bytes are read");
+
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "<-- ");
+    buf_put_escaped(&b, "x\ry", 3, 0);
+    buf_put_escaped(&b, "", 0, 0);
+    buf_put_escaped(&b, "z", 1, 0);
+    tap_str(b.data, "<-- x\\x0dyz", "escape: appends to what the buffer holds");
+    tap_int((long long)b.len, (long long)strlen(b.data), "escape: length and NUL terminator agree");
+    buf_free(&b);
+
+    /* Every byte value under every flag combination, against the rule. */
+    int wrong = 0;
+    for (unsigned flags = 0; flags <= both; flags++) {
+        for (int c = 0; c < 256; c++) {
+            char in = (char)c, want[8];
+            bool esc = c < 0x20 || c == 0x7f || (c >= 0x80 && (flags & ESCAPE_8BIT));
+            if (esc)
+                snprintf(want, sizeof want, "\\x%02x", c);
+            else if (c == '\\' && (flags & ESCAPE_BACKSLASH))
+                strcpy(want, "\\\\");
+            else
+                want[0] = (char)c, want[1] = '\0';
+            char *got = escaped(&in, 1, flags);
+            if (strcmp(got, want) != 0) {
+                if (wrong++ < 5)
+                    printf("# byte 0x%02x flags %u: got \"%s\" want \"%s\"\n", c, flags, got,
+                           want);
+            }
+            free(got);
+        }
+    }
+    tap_int(wrong, 0, "escape: every byte value under every flag combination");
+
+    /* A large hostile input: every byte becomes four, nothing is lost. */
+    size_t n = 1 << 20;
+    char *ctl = xmalloc(n);
+    memset(ctl, '\x1b', n);
+    char *out = escaped(ctl, n, 0);
+    tap_int((long long)strlen(out), (long long)(4 * n), "escape: 1 MiB of controls, 4 MiB out");
+    tap_ok(memcmp(out, "\\x1b\\x1b", 8) == 0 && memcmp(out + 4 * n - 4, "\\x1b", 4) == 0,
+           "escape: 1 MiB of controls, escaped from first to last");
+    free(out);
+    free(ctl);
+}
+
+static void test_clock(void)
+{
+    long long a = clock_now_ms(), b = clock_now_ms();
+    tap_ok(a > 0 && b >= a, "clock: the monotonic clock does not go back");
+    tap_int(clock_ms_left(a - 1), 0, "clock: a deadline passed leaves 0");
+    tap_int(clock_ms_left(LLONG_MAX), INT_MAX, "clock: a far deadline is capped at INT_MAX");
+    int left = clock_ms_left(clock_now_ms() + 60000);
+    tap_ok(left > 0 && left <= 60000, "clock: a deadline a minute away leaves at most a minute");
+
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(99);
+    }
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() - 1), 0,
+            "clock_wait_fd: a deadline already passed is 0, without waiting");
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() + 20), 0,
+            "clock_wait_fd: nothing to read until the deadline is 0");
+    tap_int(clock_wait_fd(p[1], POLLOUT, clock_now_ms() + 10000), 1,
+            "clock_wait_fd: a writable pipe is ready");
+    tap_ok(write(p[1], "x", 1) == 1, "clock_wait_fd: a byte written");
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() + 10000), 1,
+            "clock_wait_fd: a readable pipe is ready");
+    close(p[0]);
+    close(p[1]);
+    /* a closed fd: poll() reports POLLNVAL, which ends the wait as ready
+     * (the read that follows reports the error) */
+    tap_int(clock_wait_fd(p[0], POLLIN, clock_now_ms() + 10000), 1,
+            "clock_wait_fd: a closed fd ends the wait at once (POLLNVAL)");
+
+    char *t = clock_describe_ms(1000);
+    tap_str(t, "1 second", "clock_describe_ms: one second");
+    free(t);
+    t = clock_describe_ms(300000);
+    tap_str(t, "300 seconds", "clock_describe_ms: whole seconds");
+    free(t);
+    t = clock_describe_ms(1500);
+    tap_str(t, "1500 milliseconds", "clock_describe_ms: not whole seconds");
+    free(t);
+}
+
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 99;
-    }
+    tmpdir = tu_tmpdir("util");
     test_regular();
     test_empty();
     test_limit();
     test_not_regular();
     test_links_and_errors();
     test_grown();
-    char *p;
-    const char *names[] = { "regular", "empty", "limit" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        p = path_of(names[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(tmpdir);
+    test_escape();
+    test_clock();
+    tu_rmtree(tmpdir);
     return tap_done();
 }
