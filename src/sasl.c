@@ -15,6 +15,7 @@
  */
 #include <config.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,28 +97,32 @@ static const struct sasl_mech *sasl_find(const char *name)
     return NULL;
 }
 
-bool sasl_has_initial_response(const char *mech)
+/* The bool member at offset off of mech's row (any case); false for an
+ * unknown mechanism or NULL. */
+static bool sasl_flag(const char *mech, size_t off)
 {
     const struct sasl_mech *m = sasl_find(mech);
-    return m && m->initial;
+    return m && *(const bool *)((const char *)m + off);
+}
+
+bool sasl_has_initial_response(const char *mech)
+{
+    return sasl_flag(mech, offsetof(struct sasl_mech, initial));
 }
 
 bool sasl_reveals_password(const char *mech)
 {
-    const struct sasl_mech *m = sasl_find(mech);
-    return m && m->reveals;
+    return sasl_flag(mech, offsetof(struct sasl_mech, reveals));
 }
 
 bool sasl_pipelinable(const char *mech)
 {
-    const struct sasl_mech *m = sasl_find(mech);
-    return m && m->pipelinable;
+    return sasl_flag(mech, offsetof(struct sasl_mech, pipelinable));
 }
 
 bool sasl_needs_channel_binding(const char *mech)
 {
-    const struct sasl_mech *m = sasl_find(mech);
-    return m && m->needs_cb;
+    return sasl_flag(mech, offsetof(struct sasl_mech, needs_cb));
 }
 
 bool sasl_needs_password(const char *auth)
