@@ -33,6 +33,7 @@
 #include "idn.h"
 #include "message.h"
 #include "log.h"
+#include "sasl.h"
 #include "secret.h"
 #include "smtp.h"
 #include "tls.h"
@@ -75,8 +76,7 @@ static bool deliver_auth_on(const struct account *a)
 static int deliver_get_password(const struct account *a, char **out, struct result *r)
 {
     *out = NULL;
-    if (!deliver_auth_on(a) || strcmp(a->auth, "external") == 0
-        || strcmp(a->auth, "gssapi") == 0)
+    if (!deliver_auth_on(a) || !sasl_needs_password(a->auth))
         return 0;
     if (!a->user || !*a->user) {
         result_set(r, RC_CONFIG,

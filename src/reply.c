@@ -1,6 +1,6 @@
 /*
  * reply.c - SMTP reply and capability parsing (see reply.h): the strict
- * reply-line check of smtp.h (three digits, ' ' or '-', printable text or
+ * reply-line parser (three digits, ' ' or '-', printable text or
  * valid UTF-8 without C1 controls, bounded length), enhanced status codes,
  * and the EHLO keywords.
  *
@@ -69,13 +69,13 @@ static int reply_bad_line(const char *line, size_t len, const char *why, struct 
     return -1;
 }
 
-int smtp_parse_reply_line(const char *line, size_t len, int *code, bool *more,
-                          const char **text, struct result *r)
+int reply_parse_line(const char *line, size_t len, int *code, bool *more,
+                     const char **text, struct result *r)
 {
     *code = 0;
     *more = false;
     *text = NULL;
-    if (len > SMTP_MAX_LINE)
+    if (len > REPLY_MAX_LINE)
         return reply_bad_line(line, len, _("line too long"), r);
     if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9'
         || line[2] < '0' || line[2] > '9')

@@ -15,6 +15,7 @@
  */
 #include <config.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,32 +27,65 @@
 #include "sasl.h"
 #include "util.h"
 
+/* Everything smtpfwd knows about a mechanism, in one place: the
+ * configuration check (sasl_auth_values), the choice for "auth on"
+ * (auto_rank), the SMTP client (initial response, pipelining) and the
+ * delivery (whether a password is needed) all read this table. */
 struct sasl_mech {
-    const char *name;
-    bool initial;       /* may send an initial response on the AUTH line */
-    bool reveals;       /* sends the password or a bearer token readably */
-    bool needs_cb;      /* -PLUS: needs channel binding data */
-    bool builtin;       /* implemented here, not by GNU SASL */
-    bool auto_choice;   /* candidate for "auth on" (in preference order) */
+    const char *name;       /* as on the wire and in the AUTH capability */
+    const char *value;      /* the `auth` value that forces it */
+    bool initial;           /* may send an initial response on the AUTH line */
+    bool pipelinable;       /* one step, all in the initial response: AUTH may lead
+                               the first message's pipelined group */
+    bool needs_password;    /* needs a password (or a token given as one) */
+    bool reveals;           /* sends the password or a bearer token readably: only
+                               under TLS unless allow_plaintext_auth */
+    bool needs_cb;          /* -PLUS: needs channel binding data */
+    bool mutual;            /* the server proves itself before 235 (GNU SASL checks) */
+    bool builtin;           /* implemented here, not by GNU SASL */
+    int auto_rank;          /* "auth on": 1 = strongest candidate; 0 = never chosen */
 };
 
-/* The "auth on" candidates come first, strongest first (sasl.h). */
-static const struct sasl_mech sasl_mechs[] = {
-    { "SCRAM-SHA-256-PLUS", true, false, true, false, true },
-    { "SCRAM-SHA-1-PLUS", true, false, true, false, true },
-    { "SCRAM-SHA-256", true, false, false, false, true },
-    { "SCRAM-SHA-1", true, false, false, false, true },
-    { "PLAIN", true, true, false, false, true },
-    { "CRAM-MD5", false, false, false, false, true },
-    { "LOGIN", false, true, false, false, true },
-    { "DIGEST-MD5", false, false, false, false, false },
-    { "EXTERNAL", true, false, false, false, false },
-    { "GSSAPI", true, false, false, false, false },
-    { "NTLM", false, false, false, false, false },
-    { "OAUTHBEARER", true, true, false, true, false },
-    { "XOAUTH2", true, true, false, true, false },
+enum sasl_mech_id {
+    SASL_PLAIN, SASL_LOGIN, SASL_CRAM_MD5, SASL_SCRAM_SHA_1, SASL_SCRAM_SHA_1_PLUS,
+    SASL_SCRAM_SHA_256, SASL_SCRAM_SHA_256_PLUS, SASL_EXTERNAL, SASL_GSSAPI,
+    SASL_OAUTHBEARER, SASL_XOAUTH2, SASL_NTLM, SASL_DIGEST_MD5,
+    SASL_NMECHS
 };
-#define SASL_NMECHS (sizeof sasl_mechs / sizeof sasl_mechs[0])
+
+/* In the order `auth` lists them (smtprc.5); the "auth on" order is
+ * auto_rank (sasl.h). */
+static const struct sasl_mech sasl_mechs[SASL_NMECHS] = {
+    [SASL_PLAIN] = { .name = "PLAIN", .value = "plain", .initial = true,
+                     .pipelinable = true, .needs_password = true, .reveals = true,
+                     .auto_rank = 5 },
+    [SASL_LOGIN] = { .name = "LOGIN", .value = "login", .needs_password = true,
+                     .reveals = true, .auto_rank = 7 },
+    [SASL_CRAM_MD5] = { .name = "CRAM-MD5", .value = "cram-md5", .needs_password = true,
+                        .auto_rank = 6 },
+    [SASL_SCRAM_SHA_1] = { .name = "SCRAM-SHA-1", .value = "scram-sha-1", .initial = true,
+                           .needs_password = true, .mutual = true, .auto_rank = 4 },
+    [SASL_SCRAM_SHA_1_PLUS] = { .name = "SCRAM-SHA-1-PLUS", .value = "scram-sha-1-plus",
+                                .initial = true, .needs_password = true, .needs_cb = true,
+                                .mutual = true, .auto_rank = 2 },
+    [SASL_SCRAM_SHA_256] = { .name = "SCRAM-SHA-256", .value = "scram-sha-256",
+                             .initial = true, .needs_password = true, .mutual = true,
+                             .auto_rank = 3 },
+    [SASL_SCRAM_SHA_256_PLUS] = { .name = "SCRAM-SHA-256-PLUS", .value = "scram-sha-256-plus",
+                                  .initial = true, .needs_password = true, .needs_cb = true,
+                                  .mutual = true, .auto_rank = 1 },
+    [SASL_EXTERNAL] = { .name = "EXTERNAL", .value = "external", .initial = true,
+                        .pipelinable = true },
+    [SASL_GSSAPI] = { .name = "GSSAPI", .value = "gssapi", .initial = true, .mutual = true },
+    [SASL_OAUTHBEARER] = { .name = "OAUTHBEARER", .value = "oauthbearer", .initial = true,
+                           .needs_password = true, .reveals = true, .builtin = true },
+    [SASL_XOAUTH2] = { .name = "XOAUTH2", .value = "xoauth2", .initial = true,
+                       .needs_password = true, .reveals = true, .builtin = true },
+    [SASL_NTLM] = { .name = "NTLM", .value = "ntlm", .needs_password = true },
+    [SASL_DIGEST_MD5] = { .name = "DIGEST-MD5", .value = "digest-md5",
+                          .needs_password = true },
+};
+#define SASL_MAX_RANK 7
 
 static const struct sasl_mech *sasl_find(const char *name)
 {
@@ -63,16 +97,52 @@ static const struct sasl_mech *sasl_find(const char *name)
     return NULL;
 }
 
-bool sasl_has_initial_response(const char *mech)
+/* The bool member at offset off of mech's row (any case); false for an
+ * unknown mechanism or NULL. */
+static bool sasl_flag(const char *mech, size_t off)
 {
     const struct sasl_mech *m = sasl_find(mech);
-    return m && m->initial;
+    return m && *(const bool *)((const char *)m + off);
+}
+
+bool sasl_has_initial_response(const char *mech)
+{
+    return sasl_flag(mech, offsetof(struct sasl_mech, initial));
 }
 
 bool sasl_reveals_password(const char *mech)
 {
-    const struct sasl_mech *m = sasl_find(mech);
-    return m && m->reveals;
+    return sasl_flag(mech, offsetof(struct sasl_mech, reveals));
+}
+
+bool sasl_pipelinable(const char *mech)
+{
+    return sasl_flag(mech, offsetof(struct sasl_mech, pipelinable));
+}
+
+bool sasl_needs_channel_binding(const char *mech)
+{
+    return sasl_flag(mech, offsetof(struct sasl_mech, needs_cb));
+}
+
+bool sasl_needs_password(const char *auth)
+{
+    const struct sasl_mech *m = sasl_find(auth);
+    return !m || m->needs_password;
+}
+
+const char *const *sasl_auth_values(void)
+{
+    static const char *values[SASL_NMECHS + 3];
+    if (!values[0]) {
+        size_t n = 0;
+        values[n++] = "on";
+        values[n++] = "off";
+        for (size_t i = 0; i < SASL_NMECHS; i++)
+            values[n++] = sasl_mechs[i].value;
+        values[n] = NULL;
+    }
+    return values;
 }
 
 /* True if the space-separated list offers mech (any case). */
@@ -267,6 +337,15 @@ static int sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
     return gsasl_property_set(gs, prop, v);
 }
 
+/* The "auth on" candidate of a rank (1 = strongest). */
+static const struct sasl_mech *sasl_ranked(int rank)
+{
+    for (size_t i = 0; i < SASL_NMECHS; i++)
+        if (sasl_mechs[i].auto_rank == rank)
+            return &sasl_mechs[i];
+    return NULL;
+}
+
 const char *sasl_choose(const char *configured, const char *server_mechs, bool tls,
                         bool have_channel_binding, bool allow_plaintext_auth,
                         struct result *r)
@@ -287,8 +366,8 @@ const char *sasl_choose(const char *configured, const char *server_mechs, bool t
          * second pass (no TLS, explicitly allowed): PLAIN and LOGIN. */
         bool blocked = false;
         for (int pass = 0; pass < 2; pass++) {
-            for (size_t i = 0; i < SASL_NMECHS && sasl_mechs[i].auto_choice; i++) {
-                const struct sasl_mech *m = &sasl_mechs[i];
+            for (int rank = 1; rank <= SASL_MAX_RANK; rank++) {
+                const struct sasl_mech *m = sasl_ranked(rank);
                 if (!sasl_offered(server_mechs, m->name) || !sasl_supported(ctx, m))
                     continue;
                 if (m->needs_cb && !have_channel_binding)
@@ -526,7 +605,7 @@ int sasl_check_success(const struct sasl_session *s, struct result *r)
 {
     if (!s || s->done || s->mech->builtin)
         return 0;
-    if (strncmp(s->mech->name, "SCRAM-", 6) == 0 || strcmp(s->mech->name, "GSSAPI") == 0) {
+    if (s->mech->mutual) {
         result_set(r, RC_PROTOCOL,
                    _("the server accepted AUTH %s before proving that it knows the "
                      "password"), s->mech->name);

@@ -4,6 +4,10 @@
  * The header is the same with or without GNU SASL; without it only
  * "auth off" works and every other value is RC_UNAVAILABLE.
  *
+ * What smtpfwd knows about each mechanism (its `auth` value, initial
+ * response, pipelining, password, TLS, channel binding, the "auth on"
+ * order) is one table in sasl.c; the functions below answer from it.
+ *
  * Choice (auth on): the strongest mechanism both sides offer, in this
  * order: SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS (when channel binding data
  * is available), SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, CRAM-MD5, LOGIN.
@@ -79,8 +83,28 @@ int sasl_scram_iterations(const char *challenge, unsigned long long *iterations)
 int sasl_check_success(const struct sasl_session *s, struct result *r);
 
 /* True if mech sends the password (or a bearer token) readably: PLAIN,
- * LOGIN, OAUTHBEARER, XOAUTH2. */
+ * LOGIN, OAUTHBEARER, XOAUTH2. Such a mechanism needs TLS unless
+ * allow_plaintext_auth is set. */
 bool sasl_reveals_password(const char *mech);
+
+/* True if AUTH mech with its initial response may lead the first
+ * message's pipelined MAIL group: one step carrying everything, no 334
+ * possible (PLAIN, EXTERNAL). Any case; unknown or NULL -> false. */
+bool sasl_pipelinable(const char *mech);
+
+/* True if mech needs TLS channel binding data (the -PLUS mechanisms).
+ * Any case; unknown or NULL -> false. */
+bool sasl_needs_channel_binding(const char *mech);
+
+/* True if the account's `auth` value (a mechanism in any case, or "on")
+ * may need a password: false only for a mechanism that needs none
+ * (EXTERNAL, GSSAPI). */
+bool sasl_needs_password(const char *auth);
+
+/* The values `auth` accepts, NULL-terminated and lowercase: "on", "off",
+ * then every mechanism in the table's order. Static (built from the
+ * table on the first call); never freed. */
+const char *const *sasl_auth_values(void);
 
 void sasl_finish(struct sasl_session *s);
 

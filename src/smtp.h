@@ -2,10 +2,12 @@
  * smtp.h - the SMTP client state machine. It talks only to conn.[ch];
  * it never touches a socket.
  *
- * One enum of states with a name table; smtp_send_state() sends what a
- * state needs (a command or a pipelined group), smtp_handle_reply()
- * consumes the reply for that state and chooses the next one; every
- * transition is traced at -v -v as "smtp: OLD -> NEW".
+ * One enum of states (smtp-int.h) with one table of names and reply
+ * rules (smtp.c); smtp_send_state() sends what a state needs (a command
+ * or a pipelined group), smtp_handle_reply() consumes the reply for that
+ * state and chooses the next one; every transition is traced at -v -v as
+ * "smtp: OLD -> NEW". What happens during a transaction (a refused MAIL,
+ * a refused AUTH in front of the group, ...) is a state, not a flag.
  *
  * Session: GREETING -> EHLO (-> HELO when EHLO gets 5xx/502/500) [->
  * STARTTLS -> EHLO again -> AUTH] -> READY; then per message: MAIL,
@@ -27,7 +29,7 @@
  * no message data leaves before the credentials are accepted.
  *
  * Replies are parsed strictly: three digits, then ' ' or '-', at most
- * SMTP_MAX_LINE octets per line, SMTP_MAX_LINES lines and SMTP_MAX_REPLY
+ * REPLY_MAX_LINE octets per line, REPLY_MAX_LINES lines and REPLY_MAX_OCTETS
  * octets per reply, the same code on every line, printable text;
  * anything else is RC_PROTOCOL. All the lines of one reply must arrive
  * within one timeout (one deadline per reply, whatever the pace).
@@ -40,37 +42,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "reply.h"
 #include "result.h"
 
-#define SMTP_MAX_LINE  2048   /* octets per reply line, CRLF excluded */
-#define SMTP_MAX_LINES 256    /* lines per reply */
-#define SMTP_MAX_REPLY 65536  /* octets per reply (its lines joined with "\n") */
-
 struct conn;
-
-struct smtp_reply {
-    int code;                 /* 100..599 */
-    char enhanced[16];        /* "5.1.1" if the server gave one, else "" */
-    char *text;               /* all lines "CODE text" joined with "\n"; owned */
-    size_t nlines;
-};
-
-/* Parse one reply line: fills *code and *more (true for "250-"), points
- * *text past "CODE-" / "CODE ". Returns 0 or -1 with r set (RC_PROTOCOL,
- * quoting the line). Exposed for the unit tests. */
-int smtp_parse_reply_line(const char *line, size_t len, int *code, bool *more,
-                          const char **text, struct result *r);
-
-struct smtp_caps {
-    bool esmtp;               /* EHLO accepted */
-    bool pipelining, size, eightbitmime, smtputf8, dsn, starttls;
-    bool enhancedstatuscodes, chunking;
-    unsigned long long size_max;  /* 0 = no limit announced */
-    char *auth;               /* space-separated mechanisms, uppercase; owned; NULL if none */
-    unsigned nauth;           /* mechanisms in auth (at most REPLY_MAX_AUTH_MECHS) */
-    unsigned auth_words;      /* AUTH words looked at (at most REPLY_MAX_AUTH_WORDS) */
-    unsigned ncaplines;       /* keyword lines looked at (at most REPLY_MAX_CAP_LINES) */
-};
 
 struct tls_config;
 
@@ -177,6 +152,27 @@ bool smtp_alive(const struct smtp_session *s);
 const struct smtp_reply *smtp_last_reply(const struct smtp_session *s);
 
 void smtp_free(struct smtp_session *s);
+
+/* Dot-stuffing (RFC 5321 4.5.2) of message data that arrives in pieces:
+ * what is carried from one piece to the next. Start from
+ * SMTP_DOT_STATE_INIT. */
+struct smtp_dot_state {
+    bool mid_line;            /* the data so far does not end in LF */
+};
+#define SMTP_DOT_STATE_INIT { .mid_line = false }
+
+/* Copy n bytes of message data from in to out, doubling every '.' that
+ * begins a line (a line begins at the start of the data and after each
+ * LF), and update *st. out (not overlapping in) must have room for 2 * n
+ * bytes. Returns the number of bytes written. Pure: no I/O, no
+ * allocation, no failure. */
+size_t smtp_dot_stuff(struct smtp_dot_state *st, const char *in, size_t n, char *out);
+
+/* The end of the stuffed data: writes CRLF to out (room for 2 bytes)
+ * when the data so far does not end in a line end, so that the final "."
+ * is a line of its own; returns 2, or 0 when nothing is needed (empty
+ * data, or data ending in LF). */
+size_t smtp_dot_stuff_end(const struct smtp_dot_state *st, char *out);
 
 /* Encode s as RFC 3461 xtext into a new string. */
 char *smtp_xtext(const char *s);

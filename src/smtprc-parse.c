@@ -28,6 +28,7 @@
 #include "smtprc-parse.h"
 #include "i18n.h"
 #include "log.h"
+#include "sasl.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------ */
@@ -37,11 +38,6 @@
 
 static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
 static const char *const dsn_return_choices[] = { "off", "headers", "full", NULL };
-static const char *const auth_choices[] = {
-    "on", "off", "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-1-plus",
-    "scram-sha-256", "scram-sha-256-plus", "external", "gssapi", "oauthbearer",
-    "xoauth2", "ntlm", "digest-md5", NULL
-};
 
 #define OFF(m) offsetof(struct account, m)
 const struct config_field config_fields[] = {
@@ -59,7 +55,7 @@ const struct config_field config_fields[] = {
     { "allow_from_override", CF_BOOL, OFF(allow_from_override), 0, NULL, NULL },
     { "dsn_notify", CF_DSN_NOTIFY, OFF(dsn_notify), CF_NEED_ARG, NULL, NULL },
     { "dsn_return", CF_CHOICE, OFF(dsn_return), CF_NEED_ARG, dsn_return_choices, NULL },
-    { "auth", CF_CHOICE, OFF(auth), CF_CONNECTION, auth_choices, "on" },
+    { "auth", CF_AUTH, OFF(auth), CF_CONNECTION, NULL, "on" },
     { "user", CF_STR, OFF(user), CF_CONNECTION, NULL, NULL },
     { "password", CF_SECRET, OFF(password), CF_CONNECTION, NULL, NULL },
     { "passwordeval", CF_STR, OFF(passwordeval), CF_CONNECTION, NULL, NULL },
@@ -102,7 +98,7 @@ _Static_assert(sizeof config_fields / sizeof config_fields[0] <= 64,
 static bool is_string_type(enum config_ftype t)
 {
     switch (t) {
-    case CF_STR: case CF_PATH: case CF_TRUST: case CF_SECRET: case CF_CHOICE:
+    case CF_STR: case CF_PATH: case CF_TRUST: case CF_SECRET: case CF_CHOICE: case CF_AUTH:
     case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR: case CF_EHLO:
         return true;
     default:
@@ -546,25 +542,27 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
                              f->type == CF_HDR3 ? _("expected auto, on or off")
                                                : _("expected auto or off"), r);
         break;
-    case CF_CHOICE: {
+    case CF_CHOICE:
+    case CF_AUTH: {
+        const char *const *choices = f->type == CF_AUTH ? sasl_auth_values() : f->choices;
         if (*arg == '\0') {
             set_string(a, f, f->empty ? xstrdup(f->empty) : NULL);
             break;
         }
         size_t i;
-        for (i = 0; f->choices[i]; i++)
-            if (ascii_strcasecmp(arg, f->choices[i]) == 0)
+        for (i = 0; choices[i]; i++)
+            if (ascii_strcasecmp(arg, choices[i]) == 0)
                 break;
-        if (!f->choices[i]) {
+        if (!choices[i]) {
             struct buf hint = BUF_INIT;
             buf_puts(&hint, _("expected one of:"));
-            for (i = 0; f->choices[i]; i++)
-                buf_printf(&hint, " %s", f->choices[i]);
+            for (i = 0; choices[i]; i++)
+                buf_printf(&hint, " %s", choices[i]);
             bad_value(c, line, cmd, arg, hint.data, r);
             buf_free(&hint);
             return -1;
         }
-        set_string(a, f, xstrdup(f->choices[i]));
+        set_string(a, f, xstrdup(choices[i]));
         break;
     }
     case CF_DSN_NOTIFY:

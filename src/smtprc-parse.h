@@ -27,6 +27,7 @@ enum config_ftype {
     CF_HDR3,       /* auto|on|off */
     CF_HDR2,       /* auto|off, "on" = auto */
     CF_CHOICE,     /* one of a word list, stored lowercase */
+    CF_AUTH,       /* CF_CHOICE from sasl_auth_values(): on, off or a mechanism */
     CF_DSN_NOTIFY, /* off|never|success,failure,delay */
     CF_SYSLOG,     /* on|off|LOG_USER|LOG_MAIL|LOG_LOCAL0..7 */
     CF_FPR,        /* SHA-256/SHA-1 fingerprint, stored as "AB:CD:..." */

@@ -5,7 +5,7 @@
  *
  * Input: the bytes a server would send, lines ending in LF (a CR before
  * it is dropped, as conn.c does). Each line goes through
- * smtp_parse_reply_line and, when accepted, reply_parse_enhanced; the
+ * reply_parse_line and, when accepted, reply_parse_enhanced; the
  * accepted lines joined with "\n" (as smtp.c keeps a reply) go through
  * reply_parse_caps; the whole input goes through reply_escape and
  * mask_apply. An input whose first byte is 0xff is instead repeated (its
@@ -33,7 +33,6 @@
 #include "mask.h"
 #include "reply.h"
 #include "result.h"
-#include "smtp.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -208,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool more;
         const char *text;
         struct result r = RESULT_INIT;
-        if (smtp_parse_reply_line(line, len, &code, &more, &text, &r) == 0) {
+        if (reply_parse_line(line, len, &code, &more, &text, &r) == 0) {
             if (code < 200 || code > 599 || r.cls != RC_OK)
                 abort();
             if (more != (len > 3 && line[3] == '-'))

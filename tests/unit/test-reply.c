@@ -40,7 +40,7 @@ static void check_line_ok(const char *line, int want_code, bool want_more, const
     bool more;
     const char *text;
     char what[256];
-    int rc = smtp_parse_reply_line(line, strlen(line), &code, &more, &text, &r);
+    int rc = reply_parse_line(line, strlen(line), &code, &more, &text, &r);
     snprintf(what, sizeof what, "valid line \"%s\"", line);
     tap_ok(rc == 0 && code == want_code && more == want_more && text
            && strcmp(text, want_text) == 0, what);
@@ -54,7 +54,7 @@ static void check_line_bad(const char *line, size_t len, const char *label, cons
     bool more;
     const char *text;
     char what[256];
-    int rc = smtp_parse_reply_line(line, len, &code, &more, &text, &r);
+    int rc = reply_parse_line(line, len, &code, &more, &text, &r);
     snprintf(what, sizeof what, "invalid line rejected: %s", label);
     tap_ok(rc == -1 && r.cls == RC_PROTOCOL, what);
     if (quote) {
@@ -96,19 +96,19 @@ static void test_parse(void)
     check_line_bad("250 \xc2\x85", 6, "C1 control (NEL)", NULL);
     check_line_bad("\x1b[31m250 x", 10, "escape sequence", "\\x1b");
 
-    char *longl = xmalloc(SMTP_MAX_LINE + 2);
+    char *longl = xmalloc(REPLY_MAX_LINE + 2);
     memcpy(longl, "250 ", 4);
-    memset(longl + 4, 'a', SMTP_MAX_LINE - 4);
-    longl[SMTP_MAX_LINE] = '\0';
+    memset(longl + 4, 'a', REPLY_MAX_LINE - 4);
+    longl[REPLY_MAX_LINE] = '\0';
     struct result r = RESULT_INIT;
     int code;
     bool more;
     const char *text;
-    tap_ok(smtp_parse_reply_line(longl, SMTP_MAX_LINE, &code, &more, &text, &r) == 0,
-           "line of exactly SMTP_MAX_LINE octets accepted");
-    longl[SMTP_MAX_LINE] = 'a';
-    longl[SMTP_MAX_LINE + 1] = '\0';
-    check_line_bad(longl, SMTP_MAX_LINE + 1, "one octet over SMTP_MAX_LINE", NULL);
+    tap_ok(reply_parse_line(longl, REPLY_MAX_LINE, &code, &more, &text, &r) == 0,
+           "line of exactly REPLY_MAX_LINE octets accepted");
+    longl[REPLY_MAX_LINE] = 'a';
+    longl[REPLY_MAX_LINE + 1] = '\0';
+    check_line_bad(longl, REPLY_MAX_LINE + 1, "one octet over REPLY_MAX_LINE", NULL);
     free(longl);
     result_clear(&r);
 }
