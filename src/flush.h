@@ -1,5 +1,5 @@
 /*
- * flush.h - delivering the spool (doc/architecture.md, "The spool"): the
+ * flush.h - delivering the spool (doc/ARCHITECTURE.md, "The spool"): the
  * due entries of each account go out over one connection per account,
  * each entry locked for its whole delivery; what an attempt means for an
  * entry is the queue's policy (queue.h, queue_record_attempt); refused

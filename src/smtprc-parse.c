@@ -32,7 +32,7 @@
 #include "util.h"
 
 /* ------------------------------------------------------------------ */
-/* The command table: one entry per setting, in the order of doc/architecture.md's
+/* The command table: one entry per setting, in the order of doc/ARCHITECTURE.md's
  * command list (which is also the --pretend order). The index is the
  * bit in set_mask. */
 

@@ -256,7 +256,7 @@ const struct account *config_select(const struct config *cfg, const char *name,
  * Format (stable, for scripts): one "key = value" line per setting.
  * First "account = NAME" and "file = FILE:LINE" (only "file = (command
  * line)" for the account of msmtp's --host), then every command of
- * the list in doc/architecture.md's order (host, port, source_ip, ... aliases),
+ * the list in doc/ARCHITECTURE.md's order (host, port, source_ip, ... aliases),
  * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
  * chunking, tls_session_cache.
  * Strings are printed as they are (after ~ expansion), "(not set)" when
