@@ -32,27 +32,15 @@
 /* Longest input quoted in an error message; longer text is cut with "...". */
 #define QUOTE_MAX 200
 
-/* Append text to b with control characters escaped (\r, \n, \t, \xNN) so
- * that an error message can never carry a line break or terminal escape. */
+/* Append text to b with control characters escaped (\r, \n, \t, \xNN:
+ * buf_put_escaped) so that an error message can never carry a line break
+ * or terminal escape; cut at QUOTE_MAX with "...". */
 static void append_escaped(struct buf *b, const char *text)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++, n++) {
-        if (n == QUOTE_MAX) {
-            buf_puts(b, "...");
-            return;
-        }
-        if (*p == '\r')
-            buf_puts(b, "\\r");
-        else if (*p == '\n')
-            buf_puts(b, "\\n");
-        else if (*p == '\t')
-            buf_puts(b, "\\t");
-        else if (*p < 0x20 || *p == 0x7f)
-            buf_printf(b, "\\x%02x", *p);
-        else
-            buf_putc(b, (char)*p);
-    }
+    size_t n = strlen(text);
+    buf_put_escaped(b, text, n > QUOTE_MAX ? QUOTE_MAX : n, ESCAPE_NAMED);
+    if (n > QUOTE_MAX)
+        buf_puts(b, "...");
 }
 
 static char *escape_for_message(const char *text)

@@ -166,6 +166,9 @@ void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags)
             } else if (*p == '\\') {
                 *o++ = '\\';
                 *o++ = '\\';
+            } else if ((flags & ESCAPE_NAMED) && (*p == '\r' || *p == '\n' || *p == '\t')) {
+                *o++ = '\\';
+                *o++ = *p == '\r' ? 'r' : *p == '\n' ? 'n' : 't';
             } else {
                 *o++ = '\\';
                 *o++ = 'x';

@@ -228,6 +228,11 @@ static void test_escape(void)
     check_escaped("a\0b", 3, 0, "a\\x00b", "escape: a NUL byte inside, and what follows it");
     check_escaped("\x01\x02\x03", 3, 0, "\\x01\\x02\\x03", "escape: consecutive controls");
     check_escaped("a\\b", 3, 0, "a\\b", "escape: backslash kept without ESCAPE_BACKSLASH");
+    check_escaped("a\r\n\tb", 5, ESCAPE_NAMED, "a\\r\\n\\tb", "escape: CR, LF, tab by name with ESCAPE_NAMED");
+    check_escaped("\x1b\x7f\0", 3, ESCAPE_NAMED, "\\x1b\\x7f\\x00",
+                  "escape: other controls stay \\xNN with ESCAPE_NAMED");
+    check_escaped("a\\\n", 3, ESCAPE_NAMED | ESCAPE_BACKSLASH, "a\\\\\\n",
+                  "escape: a doubled backslash before a named LF");
     check_escaped("a\\b", 3, ESCAPE_BACKSLASH, "a\\\\b", "escape: backslash doubled");
     check_escaped("\\x41", 4, ESCAPE_BACKSLASH, "\\\\x41",
                   "escape: a literal \\x41 stays distinguishable from an escaped byte");
