@@ -243,12 +243,6 @@ size_t config_find_index(const struct config *cfg, const char *name)
 /* ------------------------------------------------------------------ */
 /* Values */
 
-static void str_lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
 static int parse_uint(const char *s, long max, long *out)
 {
     long v = 0;
@@ -570,7 +564,7 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
             return bad_value(c, line, cmd, arg,
                              _("expected off, never, or a list of success, failure, delay"), r);
         set_string(a, f, xstrdup(arg));
-        str_lower(*str_at(a, f));
+        ascii_lower(*str_at(a, f));
         break;
     case CF_SYSLOG:
         if (ascii_strcasecmp(arg, "off") == 0) {

@@ -12,7 +12,6 @@
  */
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -175,19 +174,13 @@ static const char *config_where(const struct config *cfg)
     return _("the configuration");
 }
 
-static void str_lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
 /* "local@Domain" -> "local@domain" (domain lowercased); caller frees. */
 static char *normalize_address(const char *s)
 {
     char *n = xstrdup(s);
     char *at = strrchr(n, '@');
     if (at)
-        str_lower(at + 1);
+        ascii_lower(at + 1);
     return n;
 }
 

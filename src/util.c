@@ -351,6 +351,13 @@ int hex_digit_value(char c)
     return -1;
 }
 
+void ascii_lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
 int ascii_strcasecmp(const char *a, const char *b)
 {
     for (;; a++, b++) {

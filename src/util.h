@@ -122,6 +122,8 @@ char *base64_encode(const void *in, size_t n);
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
 bool ascii_startswith_ci(const char *s, const char *prefix);
+/* A..Z to a..z in place; other bytes (UTF-8 included) unchanged. */
+void ascii_lower(char *s);
 
 /* Write all of buf to fd, retrying on EINTR and short writes.
  * Returns 0 or -1 with errno set. */

@@ -217,6 +217,17 @@ static void check_escaped(const char *data, size_t n, unsigned flags, const char
     free(got);
 }
 
+static void test_ascii_lower(void)
+{
+    char s[] = "MixED Case \xc3\x89T\xc3\xa9 @EXAMPLE.Org 09";
+    ascii_lower(s);
+    tap_str(s, "mixed case \xc3\x89t\xc3\xa9 @example.org 09",
+            "ascii_lower: A..Z lowered, UTF-8 and other bytes unchanged");
+    char e[] = "";
+    ascii_lower(e);
+    tap_str(e, "", "ascii_lower: empty string");
+}
+
 static void test_escape(void)
 {
     const unsigned both = ESCAPE_BACKSLASH | ESCAPE_8BIT;
@@ -335,6 +346,7 @@ int main(void)
     test_not_regular();
     test_links_and_errors();
     test_grown();
+    test_ascii_lower();
     test_escape();
     test_clock();
     tu_rmtree(tmpdir);
