@@ -5,6 +5,9 @@
  * entry is the queue's policy (queue.h, queue_record_attempt); refused
  * recipients and expired entries get a delivery status notification
  * (bounce.h) sent through the same account.
+ *
+ * The flush never touches a spool path or descriptor itself (queue.h
+ * hands it entries) and never decides a retry time (the queue does).
  */
 #ifndef SMTPFWD_FLUSH_H
 #define SMTPFWD_FLUSH_H
