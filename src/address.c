@@ -32,27 +32,15 @@
 /* Longest input quoted in an error message; longer text is cut with "...". */
 #define QUOTE_MAX 200
 
-/* Append text to b with control characters escaped (\r, \n, \t, \xNN) so
- * that an error message can never carry a line break or terminal escape. */
+/* Append text to b with control characters escaped (\r, \n, \t, \xNN:
+ * buf_put_escaped) so that an error message can never carry a line break
+ * or terminal escape; cut at QUOTE_MAX with "...". */
 static void append_escaped(struct buf *b, const char *text)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++, n++) {
-        if (n == QUOTE_MAX) {
-            buf_puts(b, "...");
-            return;
-        }
-        if (*p == '\r')
-            buf_puts(b, "\\r");
-        else if (*p == '\n')
-            buf_puts(b, "\\n");
-        else if (*p == '\t')
-            buf_puts(b, "\\t");
-        else if (*p < 0x20 || *p == 0x7f)
-            buf_printf(b, "\\x%02x", *p);
-        else
-            buf_putc(b, (char)*p);
-    }
+    size_t n = strlen(text);
+    buf_put_escaped(b, text, n > QUOTE_MAX ? QUOTE_MAX : n, ESCAPE_NAMED);
+    if (n > QUOTE_MAX)
+        buf_puts(b, "...");
 }
 
 static char *escape_for_message(const char *text)
@@ -257,6 +245,52 @@ static const char *ctl_reason(int c)
     return _("contains a control character");
 }
 
+/* What one step inside a comment or a quoted string found. */
+enum qtext {
+    QTEXT_CHAR,     /* a character as written, in *c */
+    QTEXT_PAIR,     /* a quoted pair ("\x"): the character x, in *c */
+    QTEXT_FOLD,     /* folding white space, skipped */
+    QTEXT_ERROR     /* end of input or a control character: *why */
+};
+
+/* One step at *pp inside a comment or a quoted string (RFC 5322 3.2.2,
+ * 3.2.4): advances *pp past what it read. The end of input gives
+ * `unterminated` as the reason; a control character, alone or quoted,
+ * gives ctl_reason(). The caller looks for its own closing character
+ * (')' or '"') among the QTEXT_CHAR results or before the step. */
+static enum qtext qtext_step(const char **pp, unsigned char *c, const char *unterminated,
+                             const char **why)
+{
+    const char *p = *pp;
+    unsigned char ch = (unsigned char)*p;
+    size_t f;
+    if (ch == '\0') {
+        *why = unterminated;
+        return QTEXT_ERROR;
+    }
+    if (ch == '\\') {
+        unsigned char next = (unsigned char)p[1];
+        if (next == '\0' || is_ctl(next)) {
+            *why = next ? ctl_reason(next) : unterminated;
+            return QTEXT_ERROR;
+        }
+        *c = next;
+        *pp = p + 2;
+        return QTEXT_PAIR;
+    }
+    if ((f = fold_len(p)) > 0) {
+        *pp = p + f;
+        return QTEXT_FOLD;
+    }
+    if (is_ctl(ch)) {
+        *why = ctl_reason(ch);
+        return QTEXT_ERROR;
+    }
+    *c = ch;
+    *pp = p + 1;
+    return QTEXT_CHAR;
+}
+
 /* Cut text into tokens. Returns NULL on success or a translated reason. */
 static const char *tokenize(const char *text, struct toks *t)
 {
@@ -286,35 +320,18 @@ static const char *tokenize(const char *text, struct toks *t)
             size_t depth = 1;
             p++;
             while (depth > 0) {
-                c = (unsigned char)*p;
-                if (c == '\0') {
+                const char *why = NULL;
+                enum qtext q = qtext_step(&p, &c, _("unterminated comment"), &why);
+                if (q == QTEXT_ERROR) {
                     buf_free(&b);
-                    return _("unterminated comment");
+                    return why;
                 }
-                if (c == '\\') {
-                    if (p[1] == '\0' || is_ctl((unsigned char)p[1])) {
-                        buf_free(&b);
-                        return p[1] ? ctl_reason((unsigned char)p[1]) : _("unterminated comment");
-                    }
-                    buf_putc(&b, p[1]);
-                    p += 2;
-                    continue;
-                }
-                if ((f = fold_len(p)) > 0) {
-                    p += f;
-                    continue;
-                }
-                if (is_ctl(c)) {
-                    buf_free(&b);
-                    return ctl_reason(c);
-                }
-                if (c == '(')
+                if (q == QTEXT_CHAR && c == '(')
                     depth++;
-                else if (c == ')')
+                else if (q == QTEXT_CHAR && c == ')')
                     depth--;
-                if (depth > 0)
+                if (q != QTEXT_FOLD && depth > 0)
                     buf_putc(&b, (char)c);
-                p++;
             }
             struct token *k = toks_push(t, T_COMMENT, ws);
             k->value = buf_steal(&b);
@@ -327,37 +344,16 @@ static const char *tokenize(const char *text, struct toks *t)
             struct buf raw = BUF_INIT, val = BUF_INIT;
             const char *start = p;
             p++;
-            for (;;) {
-                c = (unsigned char)*p;
-                if (c == '\0') {
+            while (*p != '"') {
+                const char *why = NULL;
+                enum qtext q = qtext_step(&p, &c, _("unterminated quoted string"), &why);
+                if (q == QTEXT_ERROR) {
                     buf_free(&raw);
                     buf_free(&val);
-                    return _("unterminated quoted string");
+                    return why;
                 }
-                if (c == '"')
-                    break;
-                if (c == '\\') {
-                    if (p[1] == '\0' || is_ctl((unsigned char)p[1])) {
-                        buf_free(&raw);
-                        buf_free(&val);
-                        return p[1] ? ctl_reason((unsigned char)p[1])
-                                    : _("unterminated quoted string");
-                    }
-                    buf_putc(&val, p[1]);
-                    p += 2;
-                    continue;
-                }
-                if ((f = fold_len(p)) > 0) {
-                    p += f;
-                    continue;
-                }
-                if (is_ctl(c)) {
-                    buf_free(&raw);
-                    buf_free(&val);
-                    return ctl_reason(c);
-                }
-                buf_putc(&val, (char)c);
-                p++;
+                if (q != QTEXT_FOLD)
+                    buf_putc(&val, (char)c);
             }
             p++;
             /* raw form: the quoted string as written, minus folding breaks */

@@ -14,6 +14,9 @@
  * unbalanced angle brackets, or whose parts are too long (RFC 5321
  * 4.5.3.1: local part 64, domain 255, path 256 octets) is refused with a
  * clear message (class RC_DATAERR). "" (null sender) is valid as a sender.
+ *
+ * Pure functions on strings: no I/O, no configuration, no aliases or
+ * qualification (envelope.c does those).
  */
 #ifndef SMTPFWD_ADDRESS_H
 #define SMTPFWD_ADDRESS_H

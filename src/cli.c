@@ -1,11 +1,12 @@
 /*
  * cli.c - the command line: sendmail's option syntax (doc/callers.md,
  * "Sendmail options to accept") plus smtpfwd's long options, turned into
- * `struct options` and a mode; and the --help and --version texts.
+ * `struct options` and a mode. The --help and --version texts are
+ * cli-help.c's.
  *
  * This file owns option syntax only. It does not validate addresses,
  * -N lists or -V identifiers (envelope.c does), it never reads files and
- * never prints except from cli_print_help() and cli_print_version().
+ * never prints.
  *
  * Sendmail's syntax is not quite getopt's: some options take their
  * argument attached or separate (-fADDR, -f ADDR), -o/-b/-q carry a value
@@ -35,36 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Only for GNUTLS_VERSION, GSASL_VERSION and IDN2_VERSION: no function
- * of these libraries is called here (they are loaded only when used). */
-#include <gnutls/gnutls.h>
-#ifndef GNUTLS_SONAME
-# define GNUTLS_SONAME "libgnutls.so.30"
-#endif
-#if HAVE_LIBGSASL
-# include <gsasl.h>
-# ifndef GSASL_SONAME
-#  define GSASL_SONAME "libgsasl.so.18"
-# endif
-#endif
-#if HAVE_LIBSECRET
-# ifndef LIBSECRET_SONAME
-#  define LIBSECRET_SONAME "libsecret-1.so.0"
-# endif
-#endif
-#if HAVE_LIBIDN2
-# include <idn2.h>
-# ifndef LIBIDN2_SONAME
-#  define LIBIDN2_SONAME "libidn2.so.0"
-# endif
-#endif
-
 #include "cli.h"
 #include "i18n.h"
-
-#ifndef SYSCONFDIR
-# define SYSCONFDIR "/etc"
-#endif
 
 #define VERBOSE_MAX 100
 #define VERBOSE_DEBUG 2      /* -d, --debug: msmtp's "lots of debugging information" */
@@ -755,170 +728,4 @@ int cli_parse(int argc, char **argv, struct options *opts, struct result *r)
         return 0;
     }
     return check_combination(&p, r);
-}
-
-void cli_print_help(void)
-{
-    printf(_("Usage: %s [OPTION]... [--] [RECIPIENT]...\n"
-             "  or:  mailq, newaliases\n"
-             "Read a message on standard input, as sendmail(8) does, and forward it to the\n"
-             "smarthost of an account in ~/.smtprc.\n"),
-           PACKAGE);
-    fputs(_("\n"
-            "Sendmail options:\n"
-            "  -t               also send to the To, Cc and Bcc header recipients (or those\n"
-            "                   of the first Resent- block) and remove the Bcc headers\n"
-            "  -i, -oi          a line with a single \".\" does not end the message (this\n"
-            "                   only matters when standard input is a terminal)\n"
-            "  -f ADDR, -r ADDR envelope sender; \"<>\" or \"\" is the null sender\n"
-            "  -F NAME          full name for a From header that smtpfwd adds\n"
-            "  -N LIST          delivery status notifications: never, or a list of\n"
-            "                   success, failure, delay; off for none\n"
-            "  -R full|hdrs     return the full message or only its headers in a DSN\n"
-            "                   (also headers; off for no RET)\n"
-            "  -V ENVID         envelope identifier for delivery status notifications\n"
-            "  -B 7BIT|8BITMIME body type of the message (other types are ignored)\n"
-            "  -C FILE          read FILE instead of ~/.smtprc\n"
-            "  -bm              read a message and deliver it (the default)\n"
-            "  -bp              list the queued messages (same as mailq)\n"
-            "  -bs              speak SMTP on standard input and output\n"
-            "  -bi, -I          rebuild the aliases: nothing to do (same as newaliases)\n"
-            "  -q[INTERVAL]     deliver the queued messages that are due; INTERVAL is\n"
-            "                   ignored\n"
-            "  -qf              deliver all queued messages, due or not\n"
-            "  -odq             put the message in the queue instead of delivering it\n"
-            "  -odi, -odb, -odd accepted; the message is delivered at once\n"
-            "  -oem, -oee, -oep, -oeq, -oew\n"
-            "                   accepted; errors are always reported on standard error\n"
-            "                   and in the exit status\n"
-            "  -v               show the SMTP dialog; twice (-vv, -d) for more detail\n"
-            "  -X FILE          append a log line to FILE (the logfile command)\n"
-            "  -o X, -O X, -L X, -h N, -A X, -G, -U, -m, -n\n"
-            "                   accepted and ignored\n"
-            "  --               end of the options: everything after it is a recipient\n"
-            "Flags may be bundled: -ti is -t -i.\n"),
-          stdout);
-    fputs(_("\n"
-            "smtpfwd options:\n"
-            "  -a, --account=NAME    use the account NAME of the configuration\n"
-            "      --file=FILE       same as -C FILE\n"
-            "      --from=ADDR       same as -f ADDR\n"
-            "      --read-recipients same as -t\n"
-            "      --verbose         same as -v\n"
-            "  -d, --debug           same as -v -v\n"
-            "      --read-envelope-from\n"
-            "                        take the sender from the message's From header\n"
-            "  -P, --pretend         print the account that would be used (passwords\n"
-            "                        masked) and exit\n"
-            "  -q, --flush           deliver the queued messages that are due\n"
-            "      --force           with --flush: deliver all queued messages, due or not\n"
-            "      --queue-json      list the queued messages as JSON (like -bp)\n"
-            "      --queue-remove ID...\n"
-            "                        remove the queued messages with these ids\n"
-            "      --queue-retry ID...\n"
-            "                        make these queued messages due now (a failed one\n"
-            "                        goes back to the queue)\n"
-            "  -S, --serverinfo      print what the account's smarthost offers and exit\n"
-            "      --store-password [ACCOUNT]\n"
-            "                        store the account's password in the keyring: asked\n"
-            "                        on the terminal, or the first line of standard\n"
-            "                        input when that is not a terminal\n"
-            "      --forget-password [ACCOUNT]\n"
-            "                        remove the account's password from the keyring\n"
-            "      --help            print this help and exit\n"
-            "      --version         print the version and the features built in and exit\n"),
-          stdout);
-    fputs(_("\n"
-            "msmtp options: each sets the configuration command of the same name over\n"
-            "the chosen account (\"\" unsets; see smtpfwd(1)); --host=HOST reads no\n"
-            "configuration file at all and cannot be used with -a.\n"
-            "  --host=HOST  --port=N  --source-ip=[IP]  --proxy-host=[HOST]\n"
-            "  --proxy-port=[N]  --socket=[PATH]  --timeout=(off|SECONDS)\n"
-            "  --connect-timeout=SECONDS  --protocol=(smtp|lmtp)  --domain=[NAME]\n"
-            "  --auth[=(on|off|METHOD)]  --user=[NAME]  --passwordeval=[COMMAND]\n"
-            "  --tls[=(on|off)]  --tls-starttls[=(on|off)]  --tls-trust-file=[FILE]\n"
-            "  --tls-crl-file=[FILE]  --tls-fingerprint=[HEX]  --tls-key-file=[FILE]\n"
-            "  --tls-cert-file=[FILE]  --tls-certcheck[=(on|off)]\n"
-            "  --tls-priorities=[STRING]  --tls-host-override=[HOST]\n"
-            "  --tls-min-dh-prime-bits=[BITS]  --tls-force-sslv3[=(on|off)]\n"
-            "  --auto-from[=(on|off)]  --maildomain=[DOMAIN]  --keepbcc[=(on|off)]\n"
-            "  --dsn-notify=(off|never|LIST)  --dsn-return=(off|full|hdrs|headers)\n"
-            "  --logfile=[FILE]  --logfile-time-format=[FORMAT]\n"
-            "  --syslog[=(on|off|FACILITY)]  --aliases=[FILE]\n"
-            "  --set-from-header[=(auto|on|off)]  --set-date-header[=(auto|off)]\n"
-            "  --set-msgid-header[=(auto|off)]  --remove-bcc-headers[=(on|off)]\n"
-            "  --undisclosed-recipients[=(on|off)]\n"),
-          stdout);
-    fputs(_("\n"
-            "Each RECIPIENT is an address list, such as \"a@example.org, Bob <b@example.org>\".\n"
-            "Options end at the first recipient, as in sendmail.\n"),
-          stdout);
-    printf(_("\n"
-             "Configuration: %s, then -C FILE or ~/.smtprc (else\n"
-             "$XDG_CONFIG_HOME/smtpfwd/config), in msmtprc syntax; see smtprc(5).\n"),
-           SYSCONFDIR "/smtprc");
-    fputs(_("\n"
-            "Exit status (sysexits):\n"
-            "   0  delivered, or safely queued\n"
-            "  64  bad command line, no recipients\n"
-            "  65  invalid address or message, or the server refused the message\n"
-            "  67  recipients refused\n"
-            "  68  the smarthost's name does not exist\n"
-            "  69  a required service is missing (STARTTLS, AUTH, DSN)\n"
-            "  75  temporary failure; the message was not queued\n"
-            "  76  the server broke the protocol\n"
-            "  77  authentication refused or certificate not trusted\n"
-            "  78  configuration error\n"
-            "  70, 71, 73, 74  internal or local system errors\n"),
-          stdout);
-    printf(_("\nReport bugs to <%s>.\n"), PACKAGE_BUGREPORT);
-}
-
-void cli_print_version(void)
-{
-    /* TLS is always built in (GnuTLS is required), so every other
-     * feature follows it with ", ". GnuTLS is not linked: it is loaded
-     * when a connection uses TLS (gnutls-dl.c), so the version printed
-     * is the one compiled against, and nothing is loaded to print it;
-     * the same for GNU SASL, libsecret and libidn2 (gsasl-dl.c,
-     * secret.c, idn.c). With configure --disable-dlopen they are linked
-     * and each says so ("FILE linked"). */
-    printf("%s %s\n", PACKAGE, VERSION);
-    fputs(_("Features:"), stdout);
-    printf(" TLS (GnuTLS %s, ", GNUTLS_VERSION);
-#if SMTPFWD_DLOPEN
-    printf(_("%s loaded when a connection uses TLS"), GNUTLS_SONAME);
-#else
-    printf(_("%s linked"), GNUTLS_SONAME);
-#endif
-    putchar(')');
-#if HAVE_LIBGSASL
-    printf(", SASL (GNU SASL %s, ", GSASL_VERSION);
-# if SMTPFWD_DLOPEN
-    printf(_("%s loaded when AUTH uses it"), GSASL_SONAME);
-# else
-    printf(_("%s linked"), GSASL_SONAME);
-# endif
-    putchar(')');
-#endif
-#if HAVE_LIBSECRET
-    fputs(", keyring (libsecret, ", stdout);
-# if SMTPFWD_DLOPEN
-    printf(_("%s loaded when the keyring is used"), LIBSECRET_SONAME);
-# else
-    printf(_("%s linked"), LIBSECRET_SONAME);
-# endif
-    putchar(')');
-#endif
-#if HAVE_LIBIDN2
-    printf(", IDN (libidn2 %s, ", IDN2_VERSION);
-# if SMTPFWD_DLOPEN
-    printf(_("%s loaded for non-ASCII names"), LIBIDN2_SONAME);
-# else
-    printf(_("%s linked"), LIBIDN2_SONAME);
-# endif
-    putchar(')');
-#endif
-    putchar('\n');
-    printf(_("Configuration: %s, %s\n"), SYSCONFDIR "/smtprc", "~/.smtprc");
 }

@@ -5,7 +5,7 @@
  *
  * A deadline is a point on the monotonic clock (clock_now_ms() plus a
  * timeout), computed once per reply or handshake, so that a peer that
- * trickles bytes cannot stretch a wait (doc/architecture.md, contract 8).
+ * trickles bytes cannot stretch a wait (doc/ARCHITECTURE.md, contract 8).
  *
  * Must not: know about sockets beyond the fd it polls, or about TLS or
  * SMTP; keep any state.

@@ -5,7 +5,7 @@
  * (enum deliver_outcome: delivered / temporary / permanent / unanswered,
  * with the server's words); callers never see the SMTP client's states. Reports every refused recipient with the server's words,
  * writes the log line for each attempt, and computes the failure class
- * that decides the exit status (doc/architecture.md).
+ * that decides the exit status (doc/ARCHITECTURE.md).
  */
 #ifndef SMTPFWD_DELIVER_H
 #define SMTPFWD_DELIVER_H

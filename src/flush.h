@@ -1,10 +1,13 @@
 /*
- * flush.h - delivering the spool (doc/architecture.md, "The spool"): the
+ * flush.h - delivering the spool (doc/ARCHITECTURE.md, "The spool"): the
  * due entries of each account go out over one connection per account,
  * each entry locked for its whole delivery; what an attempt means for an
  * entry is the queue's policy (queue.h, queue_record_attempt); refused
  * recipients and expired entries get a delivery status notification
  * (bounce.h) sent through the same account.
+ *
+ * The flush never touches a spool path or descriptor itself (queue.h
+ * hands it entries) and never decides a retry time (the queue does).
  */
 #ifndef SMTPFWD_FLUSH_H
 #define SMTPFWD_FLUSH_H

@@ -2,6 +2,8 @@
  * idn.h - internationalized domain names through libidn2. The header is
  * the same with or without libidn2; without it, names are passed through
  * unchanged when ASCII and refused otherwise.
+ *
+ * Only conversions: which name needs one is the caller's decision.
  */
 #ifndef SMTPFWD_IDN_H
 #define SMTPFWD_IDN_H

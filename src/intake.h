@@ -5,7 +5,7 @@
  * in pieces (intake_begin / intake_feed / intake_end: an SMTP DATA or
  * BDAT stream); both give the same message for the same bytes.
  *
- * Canonical form (doc/architecture.md contract 3): every line ends in CRLF (bare
+ * Canonical form (doc/ARCHITECTURE.md contract 3): every line ends in CRLF (bare
  * CR, bare LF and CRLF all become CRLF), NUL bytes are dropped (counted
  * for a warning), a final line without newline gets one. Dot-stuffing is
  * NOT applied here (smtp.c does it on the wire).
@@ -99,7 +99,7 @@ void intake_abort(struct intake *in, struct result *r);
 int intake_read(int in_fd, const struct intake_opts *o, struct message *m, struct result *r);
 
 /* Read in_fd to its end and throw it away, unless it is a terminal
- * (doc/architecture.md, contract 7: a caller that fails before reading
+ * (doc/ARCHITECTURE.md, contract 7: a caller that fails before reading
  * the message still takes the whole input, so that the writer never dies
  * of SIGPIPE and learns of the failure from the exit status). */
 void intake_drain(int in_fd);

@@ -9,6 +9,11 @@
  *   when the message is kept in the spool after the attempt, queued=ID
  * Values containing spaces are single-quoted; a ' inside is written as '\''.
  * The format is documented in doc/smtprc.5 and is kept stable.
+ *
+ * No other module writes to stderr, the logfile or syslog directly. The
+ * transcript escapes what the server sent (util.h, buf_put_escaped); a
+ * value of the attempt line has its control characters turned into
+ * spaces, so a line stays one line. No password is ever passed in.
  */
 #ifndef SMTPFWD_LOG_H
 #define SMTPFWD_LOG_H

@@ -1,5 +1,5 @@
 /*
- * main.c - wiring of the pipeline (doc/architecture.md, "Data flow"); nothing else.
+ * main.c - wiring of the pipeline (doc/ARCHITECTURE.md, "Data flow"); nothing else.
  *
  *   argv -> cli -> options -> config -> account
  *   stdin -> intake -> message file -> envelope -> deliver -> exit status
@@ -237,7 +237,7 @@ static int run_send(const struct options *o)
     char *sender = NULL, *from_value = NULL, *mail_domain = NULL;
     int status = 0;
 
-    /* doc/architecture.md, contract 7: read to the end of input even
+    /* doc/ARCHITECTURE.md, contract 7: read to the end of input even
      * when failing before the message is read. */
     const struct account *a = load_account(o, &cfg, &r);
     if (!a) {

@@ -1,5 +1,5 @@
 /*
- * queue.h - the per-user spool (doc/architecture.md, "The spool"): enqueue with
+ * queue.h - the per-user spool (doc/ARCHITECTURE.md, "The spool"): enqueue with
  * maildir discipline, list, lock, and the one policy for what a delivery
  * attempt means for an entry (recipient states, backoff with jitter).
  * Delivering the spool is flush.h's; bounces are bounce.h's.
@@ -121,7 +121,7 @@ enum queue_area { QUEUE_NEW = 0, QUEUE_FAILED };
 
 /* The distinct spools of cfg's accounts (only of the account only when
  * it is not NULL), each once (same name, or same device and inode), each
- * checked with the rules of "The spool" (doc/architecture.md). One that
+ * checked with the rules of "The spool" (doc/ARCHITECTURE.md). One that
  * cannot be found or is refused is left out and handed to refused(r,
  * arg) (RC_CONFIG naming the directory and what is wrong, RC_IOERR);
  * refused must not keep r. Returns the array (*n of them; free with
@@ -249,7 +249,7 @@ int queue_enqueue_after(const struct account *a, const struct envelope *env,
  * (4xx) -> stays "pending" with them. A recipient the server gave no
  * final word for shares the message's fate: when the message itself was
  * refused (RC_DATAERR: a 5xx to MAIL, DATA or the end of data, or it
- * cannot be sent at all, doc/architecture.md's exit status 65) it
+ * cannot be sent at all, doc/ARCHITECTURE.md's exit status 65) it
  * "failed" with the refusing reply, because no retry cures that;
  * otherwise it stays "pending" and keeps its error (in a new entry made
  * by queue_enqueue_attempt: the message's). While a recipient is pending

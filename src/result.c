@@ -1,6 +1,8 @@
 /*
  * result.c - failure classes, their messages, and the single mapping from
  * a class to a sysexits(3) exit status.
+ *
+ * No other file maps a failure to an exit status; this one prints nothing.
  */
 #include <config.h>
 

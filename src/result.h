@@ -7,7 +7,7 @@
  * returns -1 after filling it with result_set(): a class and a translated
  * sentence that names what failed and, when a server spoke, quotes its
  * reply. result_exit_status() is the only place that turns a class into a
- * sysexits(3) status (doc/architecture.md, "The contract", table 2).
+ * sysexits(3) status (doc/ARCHITECTURE.md, "The contract", table 2).
  */
 #ifndef SMTPFWD_RESULT_H
 #define SMTPFWD_RESULT_H

@@ -32,7 +32,7 @@
 #include "util.h"
 
 /* ------------------------------------------------------------------ */
-/* The command table: one entry per setting, in the order of doc/architecture.md's
+/* The command table: one entry per setting, in the order of doc/ARCHITECTURE.md's
  * command list (which is also the --pretend order). The index is the
  * bit in set_mask. */
 
@@ -242,12 +242,6 @@ size_t config_find_index(const struct config *cfg, const char *name)
 
 /* ------------------------------------------------------------------ */
 /* Values */
-
-static void str_lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
 
 static int parse_uint(const char *s, long max, long *out)
 {
@@ -570,7 +564,7 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
             return bad_value(c, line, cmd, arg,
                              _("expected off, never, or a list of success, failure, delay"), r);
         set_string(a, f, xstrdup(arg));
-        str_lower(*str_at(a, f));
+        ascii_lower(*str_at(a, f));
         break;
     case CF_SYSLOG:
         if (ascii_strcasecmp(arg, "off") == 0) {

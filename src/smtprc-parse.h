@@ -49,7 +49,7 @@ struct config_field {
     const char *empty;            /* CF_CHOICE: value stored for "" (NULL = unset) */
 };
 
-/* Every setting, in the order of doc/architecture.md's command list (the
+/* Every setting, in the order of doc/ARCHITECTURE.md's command list (the
  * --pretend order); the index of an entry is its bit in set_mask. */
 extern const struct config_field config_fields[];
 extern const size_t config_nfields;

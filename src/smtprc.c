@@ -12,7 +12,6 @@
  */
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -175,19 +174,13 @@ static const char *config_where(const struct config *cfg)
     return _("the configuration");
 }
 
-static void str_lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
 /* "local@Domain" -> "local@domain" (domain lowercased); caller frees. */
 static char *normalize_address(const char *s)
 {
     char *n = xstrdup(s);
     char *at = strrchr(n, '@');
     if (at)
-        str_lower(at + 1);
+        ascii_lower(at + 1);
     return n;
 }
 
@@ -256,7 +249,7 @@ const struct account *config_select(const struct config *cfg, const char *name,
  * Format (stable, for scripts): one "key = value" line per setting.
  * First "account = NAME" and "file = FILE:LINE" (only "file = (command
  * line)" for the account of msmtp's --host), then every command of
- * the list in doc/architecture.md's order (host, port, source_ip, ... aliases),
+ * the list in doc/ARCHITECTURE.md's order (host, port, source_ip, ... aliases),
  * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
  * chunking, tls_session_cache.
  * Strings are printed as they are (after ~ expansion), "(not set)" when

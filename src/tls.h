@@ -5,7 +5,7 @@
  * tls_config from the account through account-tls.h: this module does
  * not know the account.
  *
- * Verification (doc/architecture.md contract 5): by default the chain is checked
+ * Verification (doc/ARCHITECTURE.md contract 5): by default the chain is checked
  * against the system trust store (loaded only when a handshake needs it),
  * or against tls_trust_file; validity dates and the host name
  * (tls_host_override, else the host) are checked; SNI is sent for names

@@ -166,6 +166,9 @@ void buf_put_escaped(struct buf *b, const void *data, size_t n, unsigned flags)
             } else if (*p == '\\') {
                 *o++ = '\\';
                 *o++ = '\\';
+            } else if ((flags & ESCAPE_NAMED) && (*p == '\r' || *p == '\n' || *p == '\t')) {
+                *o++ = '\\';
+                *o++ = *p == '\r' ? 'r' : *p == '\n' ? 'n' : 't';
             } else {
                 *o++ = '\\';
                 *o++ = 'x';
@@ -346,6 +349,13 @@ int hex_digit_value(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+void ascii_lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
 }
 
 int ascii_strcasecmp(const char *a, const char *b)

@@ -49,6 +49,8 @@ char *buf_steal(struct buf *b);         /* returns data (never NULL), b emptied 
 enum {
     ESCAPE_BACKSLASH = 1 << 0,  /* '\' becomes "\\" (the result can be read back) */
     ESCAPE_8BIT      = 1 << 1,  /* bytes 0x80..0xff become \xNN too (else kept: UTF-8) */
+    ESCAPE_NAMED     = 1 << 2,  /* CR, LF and tab as \r, \n, \t (for a person: an
+                                   address quoted in an error message) */
 };
 /* The one escaper of untrusted bytes for display (server replies in
  * messages, the -v transcript): appends data[0..n) to b with every
@@ -120,6 +122,8 @@ char *base64_encode(const void *in, size_t n);
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
 bool ascii_startswith_ci(const char *s, const char *prefix);
+/* A..Z to a..z in place; other bytes (UTF-8 included) unchanged. */
+void ascii_lower(char *s);
 
 /* Write all of buf to fd, retrying on EINTR and short writes.
  * Returns 0 or -1 with errno set. */

@@ -893,7 +893,7 @@ def memory_limit(info, args):
 
 def run_holding_stdin(argv, data, hold_ms, env, cwd, timeout, exe, diags, suffix=''):
     """Write the data but keep standard input open for hold_ms; no
-    connection may be made before end of input (doc/architecture.md, contract 7)."""
+    connection may be made before end of input (doc/ARCHITECTURE.md, contract 7)."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd=cwd, executable=exe,
                             start_new_session=True)

@@ -217,6 +217,17 @@ static void check_escaped(const char *data, size_t n, unsigned flags, const char
     free(got);
 }
 
+static void test_ascii_lower(void)
+{
+    char s[] = "MixED Case \xc3\x89T\xc3\xa9 @EXAMPLE.Org 09";
+    ascii_lower(s);
+    tap_str(s, "mixed case \xc3\x89t\xc3\xa9 @example.org 09",
+            "ascii_lower: A..Z lowered, UTF-8 and other bytes unchanged");
+    char e[] = "";
+    ascii_lower(e);
+    tap_str(e, "", "ascii_lower: empty string");
+}
+
 static void test_escape(void)
 {
     const unsigned both = ESCAPE_BACKSLASH | ESCAPE_8BIT;
@@ -228,6 +239,11 @@ static void test_escape(void)
     check_escaped("a\0b", 3, 0, "a\\x00b", "escape: a NUL byte inside, and what follows it");
     check_escaped("\x01\x02\x03", 3, 0, "\\x01\\x02\\x03", "escape: consecutive controls");
     check_escaped("a\\b", 3, 0, "a\\b", "escape: backslash kept without ESCAPE_BACKSLASH");
+    check_escaped("a\r\n\tb", 5, ESCAPE_NAMED, "a\\r\\n\\tb", "escape: CR, LF, tab by name with ESCAPE_NAMED");
+    check_escaped("\x1b\x7f\0", 3, ESCAPE_NAMED, "\\x1b\\x7f\\x00",
+                  "escape: other controls stay \\xNN with ESCAPE_NAMED");
+    check_escaped("a\\\n", 3, ESCAPE_NAMED | ESCAPE_BACKSLASH, "a\\\\\\n",
+                  "escape: a doubled backslash before a named LF");
     check_escaped("a\\b", 3, ESCAPE_BACKSLASH, "a\\\\b", "escape: backslash doubled");
     check_escaped("\\x41", 4, ESCAPE_BACKSLASH, "\\\\x41",
                   "escape: a literal \\x41 stays distinguishable from an escaped byte");
@@ -330,6 +346,7 @@ int main(void)
     test_not_regular();
     test_links_and_errors();
     test_grown();
+    test_ascii_lower();
     test_escape();
     test_clock();
     tu_rmtree(tmpdir);
