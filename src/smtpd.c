@@ -678,8 +678,10 @@ int smtpd_run(const struct options *o)
     if (s->state != SMTPD_DONE) {
         bool in_data = s->intake != NULL || s->state == SMTPD_BDAT_SKIP;
         if (s->timed_out) {
-            log_error(_("-bs: no command from the client for %d seconds; the session ends"),
-                      s->timeout_ms / 1000);
+            char *t = clock_describe_ms(s->timeout_ms);
+            log_error(_("-bs: nothing from the client for %s; the session ends (the "
+                        "account's timeout)"), t);
+            free(t);
             reply(s, "421 4.4.2 %s idle for too long, closing", s->host);
         }
         if (in_data) {
