@@ -413,7 +413,10 @@ static void end_of_data(struct smtpd *s)
         } else {
             bool temp = status == result_exit_status(RC_TEMPFAIL);
             buf_puts(&b, temp ? "451 4.0.0 not delivered: " : "554 5.0.0 not delivered: ");
-            const char *why = out.reply ? out.reply : out.refused ? out.refused : r.msg;
+            /* Every recipient refused: name them; else the reply that
+             * refused the message. */
+            bool nouser = status == result_exit_status(RC_NOUSER) && out.refused;
+            const char *why = nouser ? out.refused : out.reply ? out.reply : r.msg;
             put_text(&b, why ? why : _("see the diagnostics on standard error"));
         }
         submit_outcome_free(&out);
@@ -541,7 +544,14 @@ static bool command_step(struct smtpd *s)
             reply(s, "500 5.5.2 line too long (the limit is %d octets)", SMTPD_LINE_MAX);
             return true;
         }
-        return fill(s);
+        if (fill(s))
+            return true;
+        if (s->pos == s->len)
+            return false;
+        /* The input ended in the middle of a line: take it as a line. */
+        start = s->in + s->pos;
+        nl = s->in + s->len;
+        s->pos--;       /* the missing LF */
     }
     size_t n = (size_t)(nl - start);
     s->pos += n + 1;
