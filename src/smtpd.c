@@ -242,11 +242,12 @@ static void handle_mail(struct smtpd *s, const struct smtpd_command *c)
             seen_size = true;
             unsigned long long n = 0;
             for (size_t k = 0; k < p->value.len; k++) {
-                if (p->value.p[k] < '0' || p->value.p[k] > '9' || n > SMTPD_SIZE_DEFAULT) {
+                if (p->value.p[k] < '0' || p->value.p[k] > '9') {
                     reply(s, "501 5.5.4 SIZE= takes a number of octets");
                     return;
                 }
-                n = n * 10 + (unsigned)(p->value.p[k] - '0');
+                if (n <= SMTPD_SIZE_DEFAULT)    /* past the limit: no overflow */
+                    n = n * 10 + (unsigned)(p->value.p[k] - '0');
             }
             if (n > SMTPD_SIZE_DEFAULT) {
                 reply(s, "552 5.3.4 the message is larger than %ld octets", SMTPD_SIZE_DEFAULT);
