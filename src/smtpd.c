@@ -653,6 +653,7 @@ int smtpd_run(const struct options *o)
     s->timeout_ms = SMTPD_TIMEOUT_DEFAULT * 1000;
     if (submit_init(&s->sub, o, &s->config_err) == 0) {
         s->config_ok = true;
+        s->sub.keep_open = true;
         /* The idle timeout and the name in the replies (the account's
          * `domain`, its own name in SMTP): the account of -a / -f, else
          * "default". */

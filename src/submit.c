@@ -192,12 +192,40 @@ int submit_message(struct submit *s, const struct envelope_request *req,
 
     /* The log line waits for the decision about the spool (queued=). */
     struct delivery d = { .env = &env, .msg = msg, .log_later = true };
+    if (s->conn && !deliver_conn_usable(s->conn, a)) {
+        deliver_close(s->conn);
+        s->conn = NULL;
+    }
+    bool reused = s->conn != NULL;
     /* With the spool on, a failure that ends in the spool must not make
      * noise (cron mails whatever reaches stderr): diagnostics are held and
-     * shown only when the message was not queued, or with -v. */
-    if (a->queue != QUEUE_OFF && log_verbose() == 0)
+     * shown only when the message was not queued, or with -v. Over a
+     * kept connection they are held too, for the case below. */
+    bool hold = (a->queue != QUEUE_OFF || reused) && log_verbose() == 0;
+    if (hold)
         log_hold();
-    enum result_class cls = deliver_session(a, &d, 1);
+    if (!s->conn)
+        s->conn = deliver_open(a);
+    deliver_send(s->conn, &d, !s->keep_open);
+    if (reused && deliver_unanswered(&d)) {
+        /* The server closed the kept connection while it was idle (it
+         * may do so at any time): nothing of this message reached it, so
+         * it goes again over a new connection, without the noise. */
+        log_release(false);
+        if (hold)
+            log_hold();
+        log_debug(1, _("the kept connection was closed by the server; connecting again"));
+        deliver_free(&d);
+        d = (struct delivery){ .env = &env, .msg = msg, .log_later = true };
+        deliver_close(s->conn);
+        s->conn = deliver_open(a);
+        deliver_send(s->conn, &d, !s->keep_open);
+    }
+    enum result_class cls = d.result.cls;
+    if (!s->keep_open) {
+        deliver_close(s->conn);
+        s->conn = NULL;
+    }
     status = result_exit_status(cls);
     char *id = NULL;
     if (cls != RC_OK && a->queue != QUEUE_OFF)
@@ -230,6 +258,7 @@ void submit_outcome_free(struct submit_outcome *out)
 
 void submit_free(struct submit *s)
 {
+    deliver_close(s->conn);
     free(s->sender);
     free(s->from_value);
     free(s->mail_domain);

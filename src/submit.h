@@ -33,6 +33,11 @@ struct submit {
     char *from_value;               /* From: value to add, or NULL; owned */
     char *mail_domain;              /* owned */
     struct intake_opts io;          /* intake options for a (points into this struct) */
+    /* Keep the smarthost connection open after a message for the next
+     * one of the same account (set by smtpd; closed by submit_free, or
+     * when the next message has another account or it was lost). */
+    bool keep_open;
+    struct deliver_conn *conn;      /* owned; NULL when none is open */
 };
 
 /* What became of one message, for a caller that answers for it (smtpd). */
@@ -83,7 +88,7 @@ int submit_message(struct submit *s, const struct envelope_request *req,
 /* Free what out owns and zero it. */
 void submit_outcome_free(struct submit_outcome *out);
 
-/* Free what s owns. */
+/* Free what s owns; QUIT on a connection kept open. */
 void submit_free(struct submit *s);
 
 #endif
