@@ -50,9 +50,15 @@ const struct account *submit_select(struct submit *s, const char *account, const
     char *bare = from ? address_strip_angles(from) : NULL;
     const struct account *a = config_select(s->cfg, account, bare && *bare ? bare : NULL, r);
     free(bare);
-    if (a && o->nsettings > 0
-        && config_apply_settings(s->cfg, a->name, o->settings, o->nsettings, r) != 0)
+    if (!a || o->nsettings == 0)
+        return a;
+    for (size_t i = 0; i < s->napplied; i++)
+        if (s->applied[i] == a)
+            return a;
+    if (config_apply_settings(s->cfg, a->name, o->settings, o->nsettings, r) != 0)
         return NULL;
+    s->applied = xrealloc(s->applied, (s->napplied + 1) * sizeof *s->applied);
+    s->applied[s->napplied++] = a;
     return a;
 }
 
@@ -259,6 +265,7 @@ void submit_outcome_free(struct submit_outcome *out)
 void submit_free(struct submit *s)
 {
     deliver_close(s->conn);
+    free(s->applied);
     free(s->sender);
     free(s->from_value);
     free(s->mail_domain);

@@ -38,6 +38,10 @@ struct submit {
      * when the next message has another account or it was lost). */
     bool keep_open;
     struct deliver_conn *conn;      /* owned; NULL when none is open */
+    /* Accounts the command line's settings were applied to (once each:
+     * a kept connection may still point to the strings they replace). */
+    const struct account **applied;
+    size_t napplied;
 };
 
 /* What became of one message, for a caller that answers for it (smtpd). */
