@@ -417,7 +417,8 @@ static void end_of_data(struct smtpd *s)
             /* Every recipient refused: name them; else the reply that
              * refused the message. */
             bool nouser = status == result_exit_status(RC_NOUSER) && out.refused;
-            const char *why = nouser ? out.refused : out.reply ? out.reply : r.msg;
+            const char *why = nouser ? out.refused : out.reply ? out.reply
+                              : out.why ? out.why : r.msg;
             put_text(&b, why ? why : _("see the diagnostics on standard error"));
         }
         submit_outcome_free(&out);

@@ -166,6 +166,11 @@ static void fill_outcome(struct submit_outcome *out, const struct delivery *d)
         out->reply = buf_steal(&b);
     }
     out->code = d->last_code;
+    if (d->result.msg) {
+        struct buf b = BUF_INIT;
+        put_oneline(&b, d->result.msg);
+        out->why = buf_steal(&b);
+    }
 }
 
 int submit_message(struct submit *s, const struct envelope_request *req,
@@ -259,6 +264,7 @@ void submit_outcome_free(struct submit_outcome *out)
 {
     free(out->refused);
     free(out->reply);
+    free(out->why);
     memset(out, 0, sizeof *out);
 }
 

@@ -57,6 +57,8 @@ struct submit_outcome {
     char *reply;                    /* the smarthost's reply that refused the whole
                                        message, on one line, or NULL; owned */
     int code;                       /* its code (or of the last reply), 0 if none */
+    char *why;                      /* the delivery's failure in our words, on one
+                                       line, or NULL; owned */
 };
 
 /* Start s for the command line o: read the configuration (or, with
