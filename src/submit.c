@@ -249,8 +249,10 @@ int submit_message(struct submit *s, const struct envelope_request *req,
     if (id)
         tell_queued(id, &d);
     free(id);
-    if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
+    if (cls == RC_OK && a->queue != QUEUE_OFF && !s->flush_started && queue_has_entries(a)) {
         flush_queue_detached(s->cfg, a->name);
+        s->flush_started = true;
+    }
     deliver_free(&d);
 done:
     out->status = status;

@@ -42,6 +42,9 @@ struct submit {
      * a kept connection may still point to the strings they replace). */
     const struct account **applied;
     size_t napplied;
+    /* A detached flush of the spool was started (once per run: a -bs
+     * session of many messages starts one, not one per message). */
+    bool flush_started;
 };
 
 /* What became of one message, for a caller that answers for it (smtpd). */
