@@ -331,6 +331,11 @@ bool deliver_conn_usable(const struct deliver_conn *dc, const struct account *a)
            && conn_idle_intact(dc->c);
 }
 
+bool deliver_conn_failed(const struct deliver_conn *dc, const struct account *a)
+{
+    return dc && dc->a == a && dc->sr.cls != RC_OK;
+}
+
 void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last)
 {
     result_clear(&d->result);

@@ -86,6 +86,12 @@ enum result_class deliver_close(struct deliver_conn *dc);
  * while it was idle. */
 bool deliver_conn_usable(const struct deliver_conn *dc, const struct account *a);
 
+/* Whether dc (may be NULL) is account a's connection that could not be
+ * opened: the messages after it share that failure at once instead of
+ * each waiting for the same failure again (as the messages of one
+ * deliver_session do). */
+bool deliver_conn_failed(const struct deliver_conn *dc, const struct account *a);
+
 /* Whether the server said nothing at all about d (no recipient answered,
  * no reply refused it) and the attempt failed for now: over a connection
  * kept open, the server had closed it while idle, and sending the

@@ -203,11 +203,16 @@ int submit_message(struct submit *s, const struct envelope_request *req,
 
     /* The log line waits for the decision about the spool (queued=). */
     struct delivery d = { .env = &env, .msg = msg, .log_later = true };
-    if (s->conn && !deliver_conn_usable(s->conn, a)) {
+    /* A kept connection of another account, or lost: close it. One of
+     * this account that could not be opened stays: the messages after
+     * it share its failure at once (they go to the spool or are
+     * refused), as the messages of one flush do. */
+    bool failed = deliver_conn_failed(s->conn, a);
+    if (s->conn && !failed && !deliver_conn_usable(s->conn, a)) {
         deliver_close(s->conn);
         s->conn = NULL;
     }
-    bool reused = s->conn != NULL;
+    bool reused = s->conn != NULL && !failed;
     /* With the spool on, a failure that ends in the spool must not make
      * noise (cron mails whatever reaches stderr): diagnostics are held and
      * shown only when the message was not queued, or with -v. Over a
