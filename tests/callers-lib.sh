@@ -106,6 +106,17 @@ cl_init() {
     export GIT_CONFIG_NOSYSTEM
 }
 
+# cl_need_bs: skip the test (77-style "1..0 # SKIP") when this smtpfwd has
+# no SMTP on standard input: `smtpfwd -bs` then exits 64 saying it is "not
+# available". Any other answer means -bs exists and the test runs.
+cl_need_bs() {
+    "$SMTPFWD" -bs </dev/null >"$tmp/bs-probe.out" 2>"$tmp/bs-probe.err"
+    st=$?
+    if [ "$st" -eq 64 ] && grep -q 'not available' "$tmp/bs-probe.err"; then
+        skip_all "smtpfwd -bs is not available in this build: $(head -n 1 "$tmp/bs-probe.err")"
+    fi
+}
+
 # cl_server: start the scripted server with the script read from stdin;
 # wait for its port file (the readiness signal), set $port and write the
 # smtprc and the wrapper for it.
