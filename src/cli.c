@@ -651,6 +651,11 @@ static int check_combination(struct cli_parser *p, struct result *r)
     case MODE_SERVERINFO:
     case MODE_NEWALIASES:
     case MODE_SMTP_STDIN:
+        if (o->mode == MODE_SMTP_STDIN && o->read_recipients) {
+            result_set(r, RC_USAGE, _("-t cannot be used with -bs: the recipients come from "
+                                      "RCPT TO; leave out -t"));
+            return -1;
+        }
         if (o->nrecipients > 0) {
             what = p->mode_opt != NULL ? p->mode_opt : o->progname;
             result_set(r, RC_USAGE, _("%s takes no recipients (found \"%s\")"), what,

@@ -30,6 +30,8 @@
 #include "queue.h"
 #include "result.h"
 #include "secret.h"
+#include "smtpd.h"
+#include "submit.h"
 
 /* Postfix's postdrop habit: make sure fds 0-2 are open so that no file we
  * open later becomes someone's stdout. */
@@ -54,53 +56,30 @@ static int fail(struct result *r)
     return status;
 }
 
-static int not_yet(const char *what)
+/* The configuration and the account of this run (named by account, or
+ * chosen by o->from). With msmtp's --host no file is read: the account is
+ * made of the command-line settings alone. Returns the account (owned by
+ * s, which the caller frees with submit_free even on failure), or NULL
+ * with r set. */
+static const struct account *load_account(const struct options *o, const char *account,
+                                          struct submit *s, struct result *r)
 {
-    log_error(_("%s is not available in this version yet"), what);
-    return result_exit_status(RC_USAGE);
-}
-
-static const struct account *choose_account(const struct options *o, const struct config *cfg,
-                                            struct result *r)
-{
-    char *from = o->from ? address_strip_angles(o->from) : NULL;
-    const struct account *a = config_select(cfg, o->account, from && *from ? from : NULL, r);
-    free(from);
-    return a;
-}
-
-/* The configuration and the account of this run. With msmtp's --host no
- * file is read: the account is made of the command-line settings alone.
- * Otherwise the files are read, the account is chosen, and the
- * command-line settings are applied over it. Returns the account (owned
- * by *cfg, which the caller frees even on failure), or NULL with r set. */
-static const struct account *load_account(const struct options *o, struct config **cfg,
-                                          struct result *r)
-{
-    *cfg = NULL;
-    if (o->host_only)
-        return config_from_settings(o->settings, o->nsettings, cfg, r) == 0
-                   ? (*cfg)->accounts[0] : NULL;
-    if (config_load(o->config_file, cfg, r) != 0)
+    if (submit_init(s, o, r) != 0)
         return NULL;
-    const struct account *a = choose_account(o, *cfg, r);
-    if (a && o->nsettings > 0
-        && config_apply_settings(*cfg, a->name, o->settings, o->nsettings, r) != 0)
-        return NULL;
-    return a;
+    return submit_select(s, account, o->from, r);
 }
 
 static int run_pretend(const struct options *o)
 {
     struct result r = RESULT_INIT;
-    struct config *cfg = NULL;
-    const struct account *a = load_account(o, &cfg, &r);
+    struct submit s;
+    const struct account *a = load_account(o, o->account, &s, &r);
     if (!a) {
-        config_free(cfg);
+        submit_free(&s);
         return fail(&r);
     }
     config_print_account(stdout, a);
-    config_free(cfg);
+    submit_free(&s);
     return fflush(stdout) == 0 ? 0 : result_exit_status(RC_IOERR);
 }
 
@@ -148,11 +127,8 @@ enum account_action { ACT_SERVERINFO, ACT_STORE_PASSWORD, ACT_FORGET_PASSWORD };
 static int run_account_action(const struct options *o, enum account_action act)
 {
     struct result r = RESULT_INIT;
-    struct config *cfg = NULL;
-    struct options chosen = *o;
-    if (o->mode_arg)
-        chosen.account = o->mode_arg;
-    const struct account *a = load_account(&chosen, &cfg, &r);
+    struct submit s;
+    const struct account *a = load_account(o, o->mode_arg ? o->mode_arg : o->account, &s, &r);
     int status = 0;
     if (!a) {
         status = fail(&r);
@@ -165,18 +141,8 @@ static int run_account_action(const struct options *o, enum account_action act)
                                            : secret_forget_password(a, &r);
         status = rc == 0 ? 0 : fail(&r);
     }
-    config_free(cfg);
+    submit_free(&s);
     return status;
-}
-
-/* The From: header value to add for sender, with a display name when one
- * is known; NULL when no From: should be added. */
-static char *from_header_value(const struct options *o, const struct account *a,
-                               const char *sender)
-{
-    if (a->set_from_header == HDR_OFF || !*sender)
-        return NULL;
-    return address_format_mailbox(o->full_name ? o->full_name : a->from_full_name, sender);
 }
 
 /* What the command line asks of the envelope. */
@@ -193,76 +159,20 @@ static struct envelope_request envelope_request_from(const struct options *o)
     };
 }
 
-/* After a failed direct delivery with the spool on: keep the message
- * when the spool's policy says so (queue_enqueue_attempt) and start a
- * flush for the bounce of refused recipients. Returns the exit status:
- * 0 once durably queued (*id set, caller frees), else the original
- * status (the caller still owns the message), reporting both errors. */
-static int queue_after_failure(const struct account *a, const struct config *cfg,
-                               const struct envelope *env, const struct message *msg,
-                               const struct delivery *d, int status, char **id)
-{
-    struct result qr = RESULT_INIT;
-    bool bounce_due = false;
-    int rc = queue_enqueue_attempt(a, env, msg, d, id, &bounce_due, &qr);
-    if (rc < 0)
-        log_error(_("the message could not be queued either: %s"), qr.msg);
-    result_clear(&qr);
-    if (rc != 0)
-        return status;
-    if (bounce_due)
-        flush_queue_detached(cfg, a->name);
-    return 0;
-}
-
-/* The message is in the spool: silent for cron and other programs (their
- * standard error is mailed or logged as a failure), one line for a person
- * at a terminal, who would otherwise learn of it days later. */
-static void tell_queued(const char *id, const struct delivery *d)
-{
-    if (isatty(2))
-        log_error(_("the message was queued as %s (%s); it will be retried; see it with "
-                    "mailq or smtpfwd -bp"),
-                  id, d->result.msg ? d->result.msg : _("not delivered"));
-    else
-        log_debug(1, _("message queued as %s; it will be retried"), id);
-}
-
 static int run_send(const struct options *o)
 {
     struct result r = RESULT_INIT;
-    struct config *cfg = NULL;
+    struct submit s;
     struct message msg = { .fd = -1 };
-    struct envelope env = { 0 };
-    char *sender = NULL, *from_value = NULL, *mail_domain = NULL;
     int status = 0;
 
     /* doc/ARCHITECTURE.md, contract 7: read to the end of input even
      * when failing before the message is read. */
-    const struct account *a = load_account(o, &cfg, &r);
-    if (!a) {
+    if (submit_init(&s, o, &r) != 0 || submit_account(&s, o->from, &r) != 0) {
         intake_drain(0);
         goto out;
     }
-    sender = envelope_sender(o->from, a, &r);
-    if (!sender) {
-        intake_drain(0);
-        goto out;
-    }
-    mail_domain = envelope_mail_domain(a);
-    from_value = from_header_value(o, a, sender);
-
-    struct intake_opts io = {
-        .dot_ends = !o->ignore_dots && isatty(0),
-        .remove_bcc = a->remove_bcc_headers,
-        .undisclosed = a->undisclosed_recipients,
-        .collect_rcpts = o->read_recipients,
-        .add_from = from_value,
-        .force_from = a->set_from_header == HDR_ON,
-        .add_date = a->set_date_header != HDR_OFF,
-        .msgid_domain = a->set_msgid_header != HDR_OFF ? mail_domain : NULL,
-    };
-    if (intake_read(0, &io, &msg, &r) != 0)
+    if (intake_read(0, &s.io, &msg, &r) != 0)
         goto out;
     if (msg.nul_dropped)
         log_warning(ngettext("dropped %zu NUL byte from the message",
@@ -279,49 +189,13 @@ static int run_send(const struct options *o)
         }
         req.from = msg.from_header;
     }
-    if (envelope_build(&req, a, &msg, &env, &r) != 0)
-        goto out;
-
-    if (o->queue_only || a->queue == QUEUE_ALWAYS) {
-        char *id = NULL;
-        if (queue_enqueue(a, &env, &msg, NULL, &id, &r) != 0)
-            goto out;
-        log_debug(1, _("queued as %s"), id);
-        free(id);
-        goto out;
-    }
-
-    /* The log line waits for the decision about the spool (queued=). */
-    struct delivery d = { .env = &env, .msg = &msg, .log_later = true };
-    /* With the spool on, a failure that ends in the spool must not make
-     * noise (cron mails whatever reaches stderr): diagnostics are held and
-     * shown only when the message was not queued, or with -v. */
-    if (a->queue != QUEUE_OFF && log_verbose() == 0)
-        log_hold();
-    enum result_class cls = deliver_session(a, &d, 1);
-    status = result_exit_status(cls);
-    char *id = NULL;
-    if (cls != RC_OK && a->queue != QUEUE_OFF)
-        status = queue_after_failure(a, cfg, &env, &msg, &d, status, &id);
-    log_release(id == NULL);
-    d.queued_id = id;
-    deliver_log_attempt(a, &d);
-    if (id)
-        tell_queued(id, &d);
-    free(id);
-    if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
-        flush_queue_detached(cfg, a->name);
-    deliver_free(&d);
+    status = submit_message(&s, &req, &msg, NULL, &r);
 
 out:
     if (r.cls != RC_OK)
         status = fail(&r);
-    envelope_free(&env);
     message_free(&msg);
-    free(sender);
-    free(from_value);
-    free(mail_domain);
-    config_free(cfg);
+    submit_free(&s);
     return status;
 }
 
@@ -368,7 +242,7 @@ int main(int argc, char **argv)
     case MODE_QUEUE_RETRY:
         return run_queue_command(&o);
     case MODE_SMTP_STDIN:
-        return not_yet(_("SMTP on standard input (-bs)"));
+        return smtpd_run(&o);
     case MODE_SERVERINFO:
         return run_account_action(&o, ACT_SERVERINFO);
     case MODE_STORE_PASSWORD:

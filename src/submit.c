@@ -1,0 +1,238 @@
+/*
+ * submit.c - one message through the pipeline after intake (see
+ * submit.h): account choice, intake options, envelope, the spool or a
+ * delivery, the spool after a failed delivery, the log line.
+ *
+ * Must not: read the message or standard input, speak SMTP, or map
+ * classes to exit statuses other than through result_exit_status().
+ */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "deliver.h"
+#include "flush.h"
+#include "i18n.h"
+#include "log.h"
+#include "queue.h"
+#include "smtprc.h"
+#include "submit.h"
+#include "util.h"
+
+int submit_init(struct submit *s, const struct options *o, struct result *r)
+{
+    memset(s, 0, sizeof *s);
+    s->o = o;
+    if (o->host_only)
+        return config_from_settings(o->settings, o->nsettings, &s->cfg, r);
+    return config_load(o->config_file, &s->cfg, r);
+}
+
+/* The From: header value to add for sender, with a display name when one
+ * is known; NULL when no From: should be added. */
+static char *from_header_value(const struct options *o, const struct account *a,
+                               const char *sender)
+{
+    if (a->set_from_header == HDR_OFF || !*sender)
+        return NULL;
+    return address_format_mailbox(o->full_name ? o->full_name : a->from_full_name, sender);
+}
+
+const struct account *submit_select(struct submit *s, const char *account, const char *from,
+                                    struct result *r)
+{
+    const struct options *o = s->o;
+    if (o->host_only)
+        return s->cfg->accounts[0];
+    char *bare = from ? address_strip_angles(from) : NULL;
+    const struct account *a = config_select(s->cfg, account, bare && *bare ? bare : NULL, r);
+    free(bare);
+    if (a && o->nsettings > 0
+        && config_apply_settings(s->cfg, a->name, o->settings, o->nsettings, r) != 0)
+        return NULL;
+    return a;
+}
+
+int submit_account(struct submit *s, const char *from, struct result *r)
+{
+    const struct options *o = s->o;
+    free(s->sender);
+    free(s->from_value);
+    free(s->mail_domain);
+    s->sender = s->from_value = s->mail_domain = NULL;
+    s->a = NULL;
+    const struct account *a = submit_select(s, o->account, from, r);
+    if (!a)
+        return -1;
+    s->sender = envelope_sender(from, a, r);
+    if (!s->sender)
+        return -1;
+    s->a = a;
+    s->mail_domain = envelope_mail_domain(a);
+    s->from_value = from_header_value(o, a, s->sender);
+    s->io = (struct intake_opts){
+        .dot_ends = !o->ignore_dots && isatty(0),
+        .remove_bcc = a->remove_bcc_headers,
+        .undisclosed = a->undisclosed_recipients,
+        .collect_rcpts = o->read_recipients,
+        .add_from = s->from_value,
+        .force_from = a->set_from_header == HDR_ON,
+        .add_date = a->set_date_header != HDR_OFF,
+        .msgid_domain = a->set_msgid_header != HDR_OFF ? s->mail_domain : NULL,
+    };
+    return 0;
+}
+
+/* After a failed direct delivery with the spool on: keep the message
+ * when the spool's policy says so (queue_enqueue_attempt) and start a
+ * flush for the bounce of refused recipients. Returns the exit status:
+ * 0 once durably queued (*id set, caller frees), else the original
+ * status (the caller still owns the message), reporting both errors. */
+static int queue_after_failure(const struct account *a, const struct config *cfg,
+                               const struct envelope *env, const struct message *msg,
+                               const struct delivery *d, int status, char **id)
+{
+    struct result qr = RESULT_INIT;
+    bool bounce_due = false;
+    int rc = queue_enqueue_attempt(a, env, msg, d, id, &bounce_due, &qr);
+    if (rc < 0)
+        log_error(_("the message could not be queued either: %s"), qr.msg);
+    result_clear(&qr);
+    if (rc != 0)
+        return status;
+    if (bounce_due)
+        flush_queue_detached(cfg, a->name);
+    return 0;
+}
+
+/* The message is in the spool: silent for cron and other programs (their
+ * standard error is mailed or logged as a failure), one line for a person
+ * at a terminal, who would otherwise learn of it days later. */
+static void tell_queued(const char *id, const struct delivery *d)
+{
+    if (isatty(2))
+        log_error(_("the message was queued as %s (%s); it will be retried; see it with "
+                    "mailq or smtpfwd -bp"),
+                  id, d->result.msg ? d->result.msg : _("not delivered"));
+    else
+        log_debug(1, _("message queued as %s; it will be retried"), id);
+}
+
+/* One line of a server's reply ("CODE text" lines) for a reply of ours:
+ * line ends become "; ", other control and 8-bit bytes are escaped. */
+static void put_oneline(struct buf *b, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '\r')
+            continue;
+        if (*p == '\n') {
+            if (p[1])
+                buf_puts(b, " / ");
+            continue;
+        }
+        buf_put_escaped(b, p, 1, ESCAPE_8BIT);
+    }
+}
+
+static void fill_outcome(struct submit_outcome *out, const struct delivery *d)
+{
+    struct buf refused = BUF_INIT;
+    out->nrcpts = d->env->nrcpts;
+    for (size_t i = 0; d->rcpts && i < d->env->nrcpts; i++) {
+        const struct deliver_rcpt *rc = &d->rcpts[i];
+        if (rc->outcome == DELIVERY_DELIVERED) {
+            out->ndelivered++;
+        } else if (rc->outcome != DELIVERY_UNANSWERED && rc->answered && rc->reply) {
+            if (refused.len)
+                buf_puts(&refused, "; ");
+            buf_printf(&refused, "<%s> ", d->env->rcpts[i]);
+            put_oneline(&refused, rc->reply);
+        }
+    }
+    out->refused = refused.len ? buf_steal(&refused) : NULL;
+    buf_free(&refused);
+    if (d->reply) {
+        struct buf b = BUF_INIT;
+        put_oneline(&b, d->reply);
+        out->reply = buf_steal(&b);
+    }
+    out->code = d->last_code;
+}
+
+int submit_message(struct submit *s, const struct envelope_request *req,
+                   const struct message *msg, struct submit_outcome *out, struct result *r)
+{
+    const struct account *a = s->a;
+    struct envelope env = { 0 };
+    struct submit_outcome dummy;
+    if (!out)
+        out = &dummy;
+    memset(out, 0, sizeof *out);
+    int status = 0;
+
+    if (envelope_build(req, a, msg, &env, r) != 0) {
+        status = result_exit_status(r->cls);
+        goto done;
+    }
+    out->nrcpts = env.nrcpts;
+    if (s->o->queue_only || a->queue == QUEUE_ALWAYS) {
+        char *id = NULL;
+        if (queue_enqueue(a, &env, msg, NULL, &id, r) != 0) {
+            status = result_exit_status(r->cls);
+            goto done;
+        }
+        log_debug(1, _("queued as %s"), id);
+        out->queued = true;
+        free(id);
+        goto done;
+    }
+
+    /* The log line waits for the decision about the spool (queued=). */
+    struct delivery d = { .env = &env, .msg = msg, .log_later = true };
+    /* With the spool on, a failure that ends in the spool must not make
+     * noise (cron mails whatever reaches stderr): diagnostics are held and
+     * shown only when the message was not queued, or with -v. */
+    if (a->queue != QUEUE_OFF && log_verbose() == 0)
+        log_hold();
+    enum result_class cls = deliver_session(a, &d, 1);
+    status = result_exit_status(cls);
+    char *id = NULL;
+    if (cls != RC_OK && a->queue != QUEUE_OFF)
+        status = queue_after_failure(a, s->cfg, &env, msg, &d, status, &id);
+    log_release(id == NULL);
+    d.queued_id = id;
+    deliver_log_attempt(a, &d);
+    fill_outcome(out, &d);
+    out->queued = id != NULL;
+    if (id)
+        tell_queued(id, &d);
+    free(id);
+    if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
+        flush_queue_detached(s->cfg, a->name);
+    deliver_free(&d);
+done:
+    out->status = status;
+    envelope_free(&env);
+    if (out == &dummy)
+        submit_outcome_free(out);
+    return status;
+}
+
+void submit_outcome_free(struct submit_outcome *out)
+{
+    free(out->refused);
+    free(out->reply);
+    memset(out, 0, sizeof *out);
+}
+
+void submit_free(struct submit *s)
+{
+    free(s->sender);
+    free(s->from_value);
+    free(s->mail_domain);
+    config_free(s->cfg);
+    memset(s, 0, sizeof *s);
+}
