@@ -743,6 +743,18 @@ int conn_open(const char *host, int port, const char *socket_path,
     return conn_open_tcp(host, port, source_ip, timeout_ms, out, r);
 }
 
+bool conn_idle_intact(const struct conn *c)
+{
+    if (c->eof || c->inpos < c->inlen)
+        return false;
+    struct pollfd p = { .fd = c->fd, .events = POLLIN };
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
 const char *conn_peer(const struct conn *c)
 {
     return c->peer;

@@ -77,6 +77,12 @@ int conn_read_line(struct conn *c, char *buf, size_t bufsize, size_t *len,
  * reply to STARTTLS) and by the tests' pipelining checks. */
 size_t conn_pending(const struct conn *c);
 
+/* True when a connection kept open between messages is still quiet:
+ * nothing buffered, nothing to read and no end of file or error on the
+ * socket (a server that timed us out has sent 421 or closed). Never
+ * blocks. */
+bool conn_idle_intact(const struct conn *c);
+
 /* The peer's address as text ("127.0.0.1 port 2525"), for messages. */
 const char *conn_peer(const struct conn *c);
 

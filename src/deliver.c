@@ -281,78 +281,118 @@ static int deliver_rank(enum result_class cls)
     return 2;
 }
 
-enum result_class deliver_session(const struct account *a, struct delivery *d, size_t n)
+/* One connection to an account's smarthost, open (SMTP session READY)
+ * or failed (sr says why: every message sent over it shares that). */
+struct deliver_conn {
+    const struct account *a;
+    struct conn *c;
+    struct smtp_session *s;
+    char *password;                   /* secret: wiped when closed */
+    struct tls_config tlscfg;         /* the session points to it */
+    struct result sr;                 /* session-level failure */
+};
+
+struct deliver_conn *deliver_open(const struct account *a)
 {
-    struct result sr = RESULT_INIT;   /* session-level failure */
-    struct conn *c = NULL;
-    struct smtp_session *s = NULL;
+    struct deliver_conn *dc = xcalloc(1, sizeof *dc);
+    dc->a = a;
+    if (deliver_check_account(a, &dc->sr) == 0)
+        (void)deliver_get_password(a, &dc->password, &dc->sr);
 
-    for (size_t i = 0; i < n; i++) {
-        result_clear(&d[i].result);
-        size_t nr = d[i].env->nrcpts;
-        d[i].rcpts = xcalloc(nr ? nr : 1, sizeof *d[i].rcpts);
-    }
-
-    char *password = NULL;            /* secret: wiped after the session */
-    if (deliver_check_account(a, &sr) == 0)
-        (void)deliver_get_password(a, &password, &sr);
-
-    struct tls_config tlscfg;
-    account_tls_config(&tlscfg, a);
-    if (sr.cls == RC_OK)
-        (void)deliver_connect(a, &tlscfg, &c, &sr);
-    if (sr.cls == RC_OK) {
+    account_tls_config(&dc->tlscfg, a);
+    if (dc->sr.cls == RC_OK)
+        (void)deliver_connect(a, &dc->tlscfg, &dc->c, &dc->sr);
+    if (dc->sr.cls == RC_OK) {
         struct smtp_params p = {
             .starttls = a->tls && a->tls_starttls,
-            .tls = &tlscfg,
+            .tls = &dc->tlscfg,
             .helo_domain = a->domain && *a->domain ? a->domain : "localhost",
             .timeout_s = a->timeout > 0 ? a->timeout : 0,
             .lmtp = a->protocol && ascii_strcasecmp(a->protocol, "lmtp") == 0,
             .auth = deliver_auth_on(a) ? a->auth : NULL,
             .user = a->user,
-            .password = password,
+            .password = dc->password,
             .ntlmdomain = a->ntlmdomain,
             .allow_plaintext_auth = a->allow_plaintext_auth,
             .chunking = a->chunking,
         };
-        s = smtp_new(c, &p);
-        (void)smtp_open(s, &sr);
+        dc->s = smtp_new(dc->c, &p);
+        (void)smtp_open(dc->s, &dc->sr);
     }
+    /* Nothing can be sent: reported once; every message shares it. */
+    if (dc->sr.cls != RC_OK)
+        log_error("%s", dc->sr.msg);
+    return dc;
+}
 
-    if (sr.cls != RC_OK) {
-        /* Nothing was sent: every message shares the session's failure,
-         * reported once on stderr. */
-        log_error("%s", sr.msg);
-        for (size_t i = 0; i < n; i++) {
-            result_set(&d[i].result, sr.cls, "%s", sr.msg);
-            deliver_finish(a, &d[i], s ? smtp_last_reply(s) : NULL, c && conn_is_tls(c));
-        }
+bool deliver_conn_usable(const struct deliver_conn *dc, const struct account *a)
+{
+    return dc && dc->a == a && dc->sr.cls == RC_OK && smtp_alive(dc->s)
+           && conn_idle_intact(dc->c);
+}
+
+bool deliver_conn_failed(const struct deliver_conn *dc, const struct account *a)
+{
+    return dc && dc->a == a && dc->sr.cls != RC_OK;
+}
+
+void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last)
+{
+    result_clear(&d->result);
+    size_t nr = d->env->nrcpts;
+    d->rcpts = xcalloc(nr ? nr : 1, sizeof *d->rcpts);
+    if (dc->sr.cls != RC_OK) {
+        result_set(&d->result, dc->sr.cls, "%s", dc->sr.msg);
+        deliver_finish(dc->a, d, dc->s ? smtp_last_reply(dc->s) : NULL,
+                       dc->c && conn_is_tls(dc->c));
+        return;
+    }
+    if (!smtp_alive(dc->s)) {
+        result_set(&d->result, RC_TEMPFAIL,
+                   _("the message was not sent: the connection to %s was lost"),
+                   conn_peer(dc->c));
+        log_error("%s", d->result.msg);
     } else {
-        for (size_t i = 0; i < n; i++) {
-            if (!smtp_alive(s)) {
-                result_set(&d[i].result, RC_TEMPFAIL,
-                           _("the message was not sent: the connection to %s was lost"),
-                           conn_peer(c));
-                log_error("%s", d[i].result.msg);
-            } else {
-                deliver_one(s, &d[i], i + 1 == n);
-            }
-            deliver_finish(a, &d[i], smtp_last_reply(s), conn_is_tls(c));
-        }
+        deliver_one(dc->s, d, last);
     }
+    deliver_finish(dc->a, d, smtp_last_reply(dc->s), conn_is_tls(dc->c));
+}
 
-    if (s) {
-        smtp_quit(s);
-        smtp_free(s);
+bool deliver_unanswered(const struct delivery *d)
+{
+    if (d->result.cls != RC_TEMPFAIL || d->reply)
+        return false;
+    for (size_t i = 0; i < d->env->nrcpts; i++)
+        if (d->rcpts && d->rcpts[i].answered)
+            return false;
+    return true;
+}
+
+enum result_class deliver_close(struct deliver_conn *dc)
+{
+    if (!dc)
+        return RC_OK;
+    if (dc->s) {
+        smtp_quit(dc->s);
+        smtp_free(dc->s);
     }
-    conn_close(c);
-    secret_free(password);
+    conn_close(dc->c);
+    secret_free(dc->password);
+    enum result_class cls = dc->sr.cls;
+    result_clear(&dc->sr);
+    free(dc);
+    return cls;
+}
 
-    enum result_class worst = sr.cls;
+enum result_class deliver_session(const struct account *a, struct delivery *d, size_t n)
+{
+    struct deliver_conn *dc = deliver_open(a);
+    for (size_t i = 0; i < n; i++)
+        deliver_send(dc, &d[i], i + 1 == n);
+    enum result_class worst = deliver_close(dc);
     for (size_t i = 0; i < n; i++)
         if (deliver_rank(d[i].result.cls) > deliver_rank(worst))
             worst = d[i].result.cls;
-    result_clear(&sr);
     return worst;
 }
 

@@ -68,6 +68,36 @@ struct delivery {
  * printed on stderr. */
 enum result_class deliver_session(const struct account *a, struct delivery *d, size_t n);
 
+/* One connection kept open across messages (SMTP on standard input
+ * sends each message as its data ends): deliver_open connects and opens
+ * the SMTP session (a failure is reported on stderr once and kept: every
+ * message sent over it gets that result); deliver_send sends one message
+ * and sets d->result, d->rcpts and the log line as deliver_session does
+ * (last: QUIT follows its final reply); deliver_close sends QUIT when
+ * still open, frees, and returns the session-level class (RC_OK when it
+ * opened). deliver_session is open, send each, close. */
+struct deliver_conn;
+struct deliver_conn *deliver_open(const struct account *a);
+void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last);
+enum result_class deliver_close(struct deliver_conn *dc);
+
+/* Whether dc (may be NULL) can take another message for account a: the
+ * same account, opened, alive, and the server has not spoken or closed
+ * while it was idle. */
+bool deliver_conn_usable(const struct deliver_conn *dc, const struct account *a);
+
+/* Whether dc (may be NULL) is account a's connection that could not be
+ * opened: the messages after it share that failure at once instead of
+ * each waiting for the same failure again (as the messages of one
+ * deliver_session do). */
+bool deliver_conn_failed(const struct deliver_conn *dc, const struct account *a);
+
+/* Whether the server said nothing at all about d (no recipient answered,
+ * no reply refused it) and the attempt failed for now: over a connection
+ * kept open, the server had closed it while idle, and sending the
+ * message again over a new connection cannot duplicate it. */
+bool deliver_unanswered(const struct delivery *d);
+
 /* --serverinfo: connect as for a delivery (TLS as configured, no AUTH, no
  * mail), print the greeting, capabilities, TLS session (version, cipher,
  * certificate subject, issuer, validity, SHA-256 fingerprint) and the

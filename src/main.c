@@ -2,7 +2,8 @@
  * main.c - wiring of the pipeline (doc/ARCHITECTURE.md, "Data flow"); nothing else.
  *
  *   argv -> cli -> options -> config -> account
- *   stdin -> intake -> message file -> envelope -> deliver -> exit status
+ *   stdin -> intake -> message file -> submit (envelope, deliver or spool) -> exit status
+ *   -bs: smtpd (each message: intake -> submit)
  *
  * Every failure arrives here as a struct result; its class decides the
  * exit status through result_exit_status(), the one mapping.
@@ -17,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "cli.h"
 #include "smtprc.h"
 #include "deliver.h"

@@ -242,11 +242,12 @@ static void handle_mail(struct smtpd *s, const struct smtpd_command *c)
             seen_size = true;
             unsigned long long n = 0;
             for (size_t k = 0; k < p->value.len; k++) {
-                if (p->value.p[k] < '0' || p->value.p[k] > '9' || n > SMTPD_SIZE_DEFAULT) {
+                if (p->value.p[k] < '0' || p->value.p[k] > '9') {
                     reply(s, "501 5.5.4 SIZE= takes a number of octets");
                     return;
                 }
-                n = n * 10 + (unsigned)(p->value.p[k] - '0');
+                if (n <= SMTPD_SIZE_DEFAULT)    /* past the limit: no overflow */
+                    n = n * 10 + (unsigned)(p->value.p[k] - '0');
             }
             if (n > SMTPD_SIZE_DEFAULT) {
                 reply(s, "552 5.3.4 the message is larger than %ld octets", SMTPD_SIZE_DEFAULT);
@@ -413,7 +414,11 @@ static void end_of_data(struct smtpd *s)
         } else {
             bool temp = status == result_exit_status(RC_TEMPFAIL);
             buf_puts(&b, temp ? "451 4.0.0 not delivered: " : "554 5.0.0 not delivered: ");
-            const char *why = out.reply ? out.reply : out.refused ? out.refused : r.msg;
+            /* Every recipient refused: name them; else the reply that
+             * refused the message. */
+            bool nouser = status == result_exit_status(RC_NOUSER) && out.refused;
+            const char *why = nouser ? out.refused : out.reply ? out.reply
+                              : out.why ? out.why : r.msg;
             put_text(&b, why ? why : _("see the diagnostics on standard error"));
         }
         submit_outcome_free(&out);
@@ -541,7 +546,14 @@ static bool command_step(struct smtpd *s)
             reply(s, "500 5.5.2 line too long (the limit is %d octets)", SMTPD_LINE_MAX);
             return true;
         }
-        return fill(s);
+        if (fill(s))
+            return true;
+        if (s->pos == s->len)
+            return false;
+        /* The input ended in the middle of a line: take it as a line. */
+        start = s->in + s->pos;
+        nl = s->in + s->len;
+        s->pos--;       /* the missing LF */
     }
     size_t n = (size_t)(nl - start);
     s->pos += n + 1;
@@ -642,6 +654,7 @@ int smtpd_run(const struct options *o)
     s->timeout_ms = SMTPD_TIMEOUT_DEFAULT * 1000;
     if (submit_init(&s->sub, o, &s->config_err) == 0) {
         s->config_ok = true;
+        s->sub.keep_open = true;
         /* The idle timeout and the name in the replies (the account's
          * `domain`, its own name in SMTP): the account of -a / -f, else
          * "default". */
@@ -678,8 +691,10 @@ int smtpd_run(const struct options *o)
     if (s->state != SMTPD_DONE) {
         bool in_data = s->intake != NULL || s->state == SMTPD_BDAT_SKIP;
         if (s->timed_out) {
-            log_error(_("-bs: no command from the client for %d seconds; the session ends"),
-                      s->timeout_ms / 1000);
+            char *t = clock_describe_ms(s->timeout_ms);
+            log_error(_("-bs: nothing from the client for %s; the session ends (the "
+                        "account's timeout)"), t);
+            free(t);
             reply(s, "421 4.4.2 %s idle for too long, closing", s->host);
         }
         if (in_data) {

@@ -50,9 +50,15 @@ const struct account *submit_select(struct submit *s, const char *account, const
     char *bare = from ? address_strip_angles(from) : NULL;
     const struct account *a = config_select(s->cfg, account, bare && *bare ? bare : NULL, r);
     free(bare);
-    if (a && o->nsettings > 0
-        && config_apply_settings(s->cfg, a->name, o->settings, o->nsettings, r) != 0)
+    if (!a || o->nsettings == 0)
+        return a;
+    for (size_t i = 0; i < s->napplied; i++)
+        if (s->applied[i] == a)
+            return a;
+    if (config_apply_settings(s->cfg, a->name, o->settings, o->nsettings, r) != 0)
         return NULL;
+    s->applied = xrealloc(s->applied, (s->napplied + 1) * sizeof *s->applied);
+    s->applied[s->napplied++] = a;
     return a;
 }
 
@@ -160,6 +166,11 @@ static void fill_outcome(struct submit_outcome *out, const struct delivery *d)
         out->reply = buf_steal(&b);
     }
     out->code = d->last_code;
+    if (d->result.msg) {
+        struct buf b = BUF_INIT;
+        put_oneline(&b, d->result.msg);
+        out->why = buf_steal(&b);
+    }
 }
 
 int submit_message(struct submit *s, const struct envelope_request *req,
@@ -192,12 +203,45 @@ int submit_message(struct submit *s, const struct envelope_request *req,
 
     /* The log line waits for the decision about the spool (queued=). */
     struct delivery d = { .env = &env, .msg = msg, .log_later = true };
+    /* A kept connection of another account, or lost: close it. One of
+     * this account that could not be opened stays: the messages after
+     * it share its failure at once (they go to the spool or are
+     * refused), as the messages of one flush do. */
+    bool failed = deliver_conn_failed(s->conn, a);
+    if (s->conn && !failed && !deliver_conn_usable(s->conn, a)) {
+        deliver_close(s->conn);
+        s->conn = NULL;
+    }
+    bool reused = s->conn != NULL && !failed;
     /* With the spool on, a failure that ends in the spool must not make
      * noise (cron mails whatever reaches stderr): diagnostics are held and
-     * shown only when the message was not queued, or with -v. */
-    if (a->queue != QUEUE_OFF && log_verbose() == 0)
+     * shown only when the message was not queued, or with -v. Over a
+     * kept connection they are held too, for the case below. */
+    bool hold = (a->queue != QUEUE_OFF || reused) && log_verbose() == 0;
+    if (hold)
         log_hold();
-    enum result_class cls = deliver_session(a, &d, 1);
+    if (!s->conn)
+        s->conn = deliver_open(a);
+    deliver_send(s->conn, &d, !s->keep_open);
+    if (reused && deliver_unanswered(&d)) {
+        /* The server closed the kept connection while it was idle (it
+         * may do so at any time): nothing of this message reached it, so
+         * it goes again over a new connection, without the noise. */
+        log_release(false);
+        if (hold)
+            log_hold();
+        log_debug(1, _("the kept connection was closed by the server; connecting again"));
+        deliver_free(&d);
+        d = (struct delivery){ .env = &env, .msg = msg, .log_later = true };
+        deliver_close(s->conn);
+        s->conn = deliver_open(a);
+        deliver_send(s->conn, &d, !s->keep_open);
+    }
+    enum result_class cls = d.result.cls;
+    if (!s->keep_open) {
+        deliver_close(s->conn);
+        s->conn = NULL;
+    }
     status = result_exit_status(cls);
     char *id = NULL;
     if (cls != RC_OK && a->queue != QUEUE_OFF)
@@ -210,8 +254,10 @@ int submit_message(struct submit *s, const struct envelope_request *req,
     if (id)
         tell_queued(id, &d);
     free(id);
-    if (cls == RC_OK && a->queue != QUEUE_OFF && queue_has_entries(a))
+    if (cls == RC_OK && a->queue != QUEUE_OFF && !s->flush_started && queue_has_entries(a)) {
         flush_queue_detached(s->cfg, a->name);
+        s->flush_started = true;
+    }
     deliver_free(&d);
 done:
     out->status = status;
@@ -225,11 +271,14 @@ void submit_outcome_free(struct submit_outcome *out)
 {
     free(out->refused);
     free(out->reply);
+    free(out->why);
     memset(out, 0, sizeof *out);
 }
 
 void submit_free(struct submit *s)
 {
+    deliver_close(s->conn);
+    free(s->applied);
     free(s->sender);
     free(s->from_value);
     free(s->mail_domain);

@@ -33,6 +33,18 @@ struct submit {
     char *from_value;               /* From: value to add, or NULL; owned */
     char *mail_domain;              /* owned */
     struct intake_opts io;          /* intake options for a (points into this struct) */
+    /* Keep the smarthost connection open after a message for the next
+     * one of the same account (set by smtpd; closed by submit_free, or
+     * when the next message has another account or it was lost). */
+    bool keep_open;
+    struct deliver_conn *conn;      /* owned; NULL when none is open */
+    /* Accounts the command line's settings were applied to (once each:
+     * a kept connection may still point to the strings they replace). */
+    const struct account **applied;
+    size_t napplied;
+    /* A detached flush of the spool was started (once per run: a -bs
+     * session of many messages starts one, not one per message). */
+    bool flush_started;
 };
 
 /* What became of one message, for a caller that answers for it (smtpd). */
@@ -48,6 +60,8 @@ struct submit_outcome {
     char *reply;                    /* the smarthost's reply that refused the whole
                                        message, on one line, or NULL; owned */
     int code;                       /* its code (or of the last reply), 0 if none */
+    char *why;                      /* the delivery's failure in our words, on one
+                                       line, or NULL; owned */
 };
 
 /* Start s for the command line o: read the configuration (or, with
@@ -83,7 +97,7 @@ int submit_message(struct submit *s, const struct envelope_request *req,
 /* Free what out owns and zero it. */
 void submit_outcome_free(struct submit_outcome *out);
 
-/* Free what s owns. */
+/* Free what s owns; QUIT on a connection kept open. */
 void submit_free(struct submit *s);
 
 #endif
