@@ -1,6 +1,6 @@
 # tests/callers-lib.sh - shared helpers for the callers-*.sh integration tests,
-# which run real programs (mutt, git send-email, s-nail, php mail()) with
-# smtpfwd as their sendmail against tests/smtpd-script.
+# which run real programs (mutt, git send-email, s-nail, php mail(), Symfony
+# Mailer, Alpine) with smtpfwd as their sendmail against tests/smtpd-script.
 #
 # Sourced by the tests, never run. It owns: skipping with 77 when a caller is
 # not installed, the private temporary directory and HOME, starting and
