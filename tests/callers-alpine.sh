@@ -271,10 +271,10 @@ $(cat "$tmp/journal")" alp_journal_has "Message sent"
     cl_crlf
     cl_command_seen QUIT
 
-    # 2. The smarthost refuses the recipient: smtpfwd refuses the RCPT
-    #    (Alpine's c-client then sends RSET and shows that last reply:
-    #    "Mail not sent. Sending error: 250 ..."), nothing is delivered,
-    #    the composition stays open and can be cancelled.
+    # 2. The smarthost refuses the recipient: smtpfwd refuses the message
+    #    at the end of data (Alpine's c-client then sends RSET and shows
+    #    that last reply: "Mail not sent. Sending error: 250 ..."), nothing
+    #    is delivered, the composition stays open and can be cancelled.
     cl_desc="alpine default sendmail -bs, recipient refused"
     cl_server <<'EOF'
 reply RCPT 550 5.1.1 <nobody@x.test>: Recipient address rejected: User unknown in local table
