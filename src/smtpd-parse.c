@@ -160,9 +160,6 @@ enum smtpd_parse_error smtpd_parse_command(const char *line, size_t len,
     while (i < len && is_alnum(line[i]))
         i++;
     size_t vlen = i;
-    if (i < len && !is_blank(line[i]))
-        return vlen == 4 ? syntax(cmd, "bad character after the command")
-                         : SMTPD_PARSE_UNKNOWN;
     bool found = false;
     for (size_t k = 0; vlen == 4 && k < sizeof verbs / sizeof verbs[0]; k++) {
         if (starts_ci(line, len, 0, verbs[k].name)) {
@@ -172,6 +169,8 @@ enum smtpd_parse_error smtpd_parse_command(const char *line, size_t len,
     }
     if (!found)
         return SMTPD_PARSE_UNKNOWN;
+    if (i < len && !is_blank(line[i]))
+        return syntax(cmd, "bad character after the command");
     /* The rest, without blanks at either end. */
     size_t a = skip_blanks(line, len, i), e = len;
     while (e > a && is_blank(line[e - 1]))

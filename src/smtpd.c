@@ -86,6 +86,8 @@ struct smtpd {
     bool at_line_start;
     /* the session */
     int status;                     /* worst status so far */
+    size_t refused;                 /* commands answered 500 or 501 */
+    size_t messages;                /* messages that reached the end of their data */
 };
 
 static void smtpd_enter(struct smtpd *s, enum smtpd_state st)
@@ -424,6 +426,7 @@ static void end_of_data(struct smtpd *s)
         submit_outcome_free(&out);
     }
     smtpd_count(s, status);
+    s->messages++;
     reply(s, "%s", b.data);
     buf_free(&b);
     result_clear(&r);
@@ -544,6 +547,7 @@ static bool command_step(struct smtpd *s)
             }
             log_debug(1, "-bs <-- (a line over %d octets)", SMTPD_LINE_MAX);
             reply(s, "500 5.5.2 line too long (the limit is %d octets)", SMTPD_LINE_MAX);
+            s->refused++;
             return true;
         }
         if (fill(s))
@@ -572,12 +576,15 @@ static bool command_step(struct smtpd *s)
         break;
     case SMTPD_PARSE_TOO_LONG:
         reply(s, "500 5.5.2 line too long (the limit is %d octets)", SMTPD_LINE_MAX);
+        s->refused++;
         break;
     case SMTPD_PARSE_UNKNOWN:
         reply(s, "500 5.5.2 command not recognized");
+        s->refused++;
         break;
     case SMTPD_PARSE_SYNTAX:
         reply(s, "501 5.5.4 syntax error: %s", c.why);
+        s->refused++;
         break;
     }
     return true;
@@ -703,6 +710,13 @@ int smtpd_run(const struct options *o)
             smtpd_count(s, result_exit_status(RC_TEMPFAIL));
         } else if (in_transaction(s->state)) {
             log_debug(1, "-bs: the input ended after MAIL without data");
+        } else if (!s->timed_out && s->refused > 0 && s->messages == 0) {
+            /* Most likely a message piped to a command line with -bs by
+             * mistake: its writer must not believe it was sent. */
+            log_error(_("-bs: the input was not an SMTP session (%zu commands refused, no "
+                        "message, no QUIT); nothing was sent. To pipe a message to smtpfwd, "
+                        "leave out -bs"), s->refused);
+            smtpd_count(s, result_exit_status(RC_USAGE));
         }
     }
     flush_replies(s);

@@ -101,7 +101,9 @@ bool smtpd_command_equal(const struct smtpd_command *a, const struct smtpd_comma
  * sent), else the worst status among the messages (a message that was not
  * delivered, or delivered to only some recipients), 75 when the input
  * ended or timed out inside a message's data (that message is not
- * delivered), 74 when standard output cannot be written. */
+ * delivered), 64 when the input ended without QUIT and without a message
+ * after commands refused as unknown or malformed (a message piped to -bs
+ * by mistake), 74 when standard output cannot be written. */
 int smtpd_run(const struct options *o);
 
 #endif

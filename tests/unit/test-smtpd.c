@@ -59,6 +59,8 @@ static void test_parse(void)
     tap_int(parse("QUITX", &c), SMTPD_PARSE_UNKNOWN, "verb longer than a known one");
     tap_int(parse("", &c), SMTPD_PARSE_UNKNOWN, "empty line");
     tap_int(parse("MAIL:FROM:<a@b>", &c), SMTPD_PARSE_SYNTAX, "no blank after the verb");
+    tap_int(parse("From: me@x.test", &c), SMTPD_PARSE_UNKNOWN,
+            "a header field line: unknown, not a syntax error");
 
     tap_int(parse("MAIL FROM:<me@x.test> SIZE=100 BODY=8BITMIME SMTPUTF8", &c), SMTPD_PARSE_OK,
             "MAIL with parameters");
