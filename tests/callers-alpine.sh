@@ -17,8 +17,10 @@
 # (tmux capture-pane; timeouts are only a safety net) and prints the screen
 # as TAP diagnostics when it does not come. Checks: the argv, what Alpine
 # says, the envelope and message at the scripted smarthost, the body byte
-# for byte, CRLF; a recipient refused with 550 is reported by Alpine with
-# the smarthost's words and nothing is delivered; Alpine quits.
+# for byte, CRLF; a recipient refused with 550: Alpine says the mail was
+# not sent and nothing is delivered; "-bs" put into sendmail-path by
+# mistake: smtpfwd exits 64 with an explanation that Alpine shows, nothing
+# is delivered and Alpine does not say "Message sent"; Alpine quits.
 # TAP (tests/callers-lib.sh); skipped when alpine or tmux is missing, or
 # when this smtpfwd has no -bs.
 here=${top_srcdir:+$top_srcdir/tests}
@@ -195,13 +197,6 @@ alp_journal_has() {
     grep -q -F -e "$1" "$tmp/journal"
 }
 
-# alp_todo DESC REASON: a known failure, as TAP "not ok ... # TODO REASON"
-# (expected to fail: not counted; once it passes the plain check takes over).
-alp_todo() {
-    tap_n=$((tap_n + 1))
-    printf 'not ok %d - %s # TODO %s\n' "$tap_n" "$1" "$2"
-}
-
 # alp_smtpfwd_done N: wait until invocation N of the wrapper has exited
 # (its status file), so the server's log of that connection is complete.
 alp_smtpfwd_done() {
@@ -341,10 +336,8 @@ cl_crlf
 
 # 4. The wrong shape: "-bs" in sendmail-path. Alpine then writes a plain
 #    message (not SMTP) to "smtpfwd -bs", which answers each header line
-#    with 500/501 and nothing is delivered, so Alpine must not be told that
-#    the message went out. smtpfwd -bs still exits 0 when its input ends
-#    without QUIT, and Alpine then says "Message sent": marked TODO until
-#    -bs fails such a session (then these two become plain checks).
+#    with 500, delivers nothing, and exits non-zero saying so: Alpine shows
+#    that on its POSTING ERRORS screen and does not say "Message sent".
 cl_desc="alpine sendmail-path -bs (a mistake)"
 cl_server <<'EOF'
 EOF
@@ -353,25 +346,26 @@ alp_start
 k=$((cl_calls_seen + 1))
 if alp_compose rcpt@x.test "Alpine with -bs in sendmail-path" "$tmp/body"; then
     alp_smtpfwd_done "$k"
-    alp_step "Alpine leaves the composer" not alp_composing
-    alp_journal
-    if alp_journal_has "Message sent"; then
-        alp_todo "$cl_desc: Alpine says 'Message sent' although nothing was delivered" \
-            "smtpfwd -bs exits 0 when standard input is not SMTP"
-    else
-        cl_ok "$cl_desc: Alpine does not say the message was sent"
+    if alp_step "Alpine shows its POSTING ERRORS screen" alp_shows "POSTING ERRORS"; then
+        cl_ok "$cl_desc: Alpine shows its POSTING ERRORS screen"
+        cl_check "the screen has smtpfwd's explanation" \
+            "the screen lacks smtpfwd's explanation:
+$(alp_screen)" alp_shows "smtpfwd: -bs: the input was not an SMTP session"
+        # E leaves the viewer, back to the composition; ^C and C cancel it.
+        alp_key E
+        alp_step "Alpine goes back to the composer" alp_composing &&
+            alp_key C-c
+        alp_step "Alpine asks to confirm the cancel" alp_shows "Cancel message" && alp_key C
     fi
+    alp_journal
+    cl_check "Alpine does not say the message was sent" \
+        "Alpine says 'Message sent' although nothing was delivered" not alp_journal_has "Message sent"
 fi
 alp_quit
 cl_server_stop
 cl_calls 1
 cl_argv "$k" -bs -odb -oem
-if [ "$(cat "$tmp/call.$k.status" 2>/dev/null)" = 0 ]; then
-    alp_todo "$cl_desc: smtpfwd exits 0 although its input was not SMTP and nothing was delivered" \
-        "smtpfwd -bs exits 0 when standard input is not SMTP"
-else
-    cl_ok "$cl_desc: smtpfwd exits non-zero ($(cat "$tmp/call.$k.status" 2>/dev/null))"
-fi
+cl_smtpfwd_status "$k" 64
 cl_txn_count 0
 
 cl_finish
