@@ -1,6 +1,6 @@
 # tests/callers-lib.sh - shared helpers for the callers-*.sh integration tests,
-# which run real programs (mutt, git send-email, s-nail, php mail()) with
-# smtpfwd as their sendmail against tests/smtpd-script.
+# which run real programs (mutt, git send-email, s-nail, php mail(), Symfony
+# Mailer, Alpine) with smtpfwd as their sendmail against tests/smtpd-script.
 #
 # Sourced by the tests, never run. It owns: skipping with 77 when a caller is
 # not installed, the private temporary directory and HOME, starting and
@@ -104,6 +104,17 @@ cl_init() {
         GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL 2>/dev/null
     GIT_CONFIG_NOSYSTEM=1
     export GIT_CONFIG_NOSYSTEM
+}
+
+# cl_need_bs: skip the test (77-style "1..0 # SKIP") when this smtpfwd has
+# no SMTP on standard input: `smtpfwd -bs` then exits 64 saying it is "not
+# available". Any other answer means -bs exists and the test runs.
+cl_need_bs() {
+    "$SMTPFWD" -bs </dev/null >"$tmp/bs-probe.out" 2>"$tmp/bs-probe.err"
+    st=$?
+    if [ "$st" -eq 64 ] && grep -q 'not available' "$tmp/bs-probe.err"; then
+        skip_all "smtpfwd -bs is not available in this build: $(head -n 1 "$tmp/bs-probe.err")"
+    fi
 }
 
 # cl_server: start the scripted server with the script read from stdin;

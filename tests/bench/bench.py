@@ -35,6 +35,7 @@ RUNS_RTT = 2 if QUICK else 5
 RUNS_1M = 3 if QUICK else 9
 RUNS_BIG = 1 if QUICK else 3
 FLUSH_N = 100 if QUICK else 1000
+BS_N = 100 if QUICK else 1000
 RUNS_FLUSH = 1 if QUICK else 3
 DELAY_MS = (25, 50)    # round trips from the slope between these two delays
 TIMEOUT = 120
@@ -382,7 +383,51 @@ def main():
                  "wait4; the sink counted %d messages over %d connection(s) in all; %d entries "
                  "left in new/" % (len(walls), FLUSH_N, st["messages"], st["connections"], left)))
 
+    # 7. many small messages: one -bs session against separate runs
+    bs_session_rows(small)
+
     print_table()
+
+
+def bs_session(path, small, n):
+    """Writes the SMTP session a -bs caller would pipe: EHLO, then n times
+    MAIL/RCPT/DATA, the small message (CRLF, dot-stuffed) and ".", QUIT."""
+    with open(small, "rb") as f:
+        lines = f.read().decode().splitlines()
+    data = "".join(("." + l if l.startswith(".") else l) + "\r\n" for l in lines) + ".\r\n"
+    txn = "MAIL FROM:<bench@x.test>\r\nRCPT TO:<rcpt@x.test>\r\nDATA\r\n" + data
+    with open(path, "w", newline="") as f:
+        f.write("EHLO client.x.test\r\n" + txn * n + "QUIT\r\n")
+    return path
+
+
+def bs_session_rows(small):
+    """BS_N small messages as one `smtpfwd -bs` session (one smarthost
+    connection) and as BS_N separate runs, each against its own sink,
+    whose counts say whether every message arrived."""
+    session = bs_session(os.path.join(DIR, "session.smtp"), small, BS_N)
+    cells = []
+    for name in ("bs-one", "bs-separate"):
+        sink, port, stats = start_sink(name)
+        rc = fwd_rc(name, plain(port))
+        try:
+            if name == "bs-one":
+                wall = run_once(fwd_cmd(rc, "-bs"), session)[0]
+            else:
+                wall = sum(run_once(fwd_cmd(rc, "-i", "rcpt@x.test"), small)[0] for _ in range(BS_N))
+        except RuntimeError as e:
+            print("bench: %s" % e, file=sys.stderr)
+            wall = None
+        st = stop_sink(sink, stats)
+        cells.append((wall and "%.0f msg/s" % (BS_N / wall),
+                      "the sink got %d of %d messages over %d connection(s)" % (
+                          st["messages"], BS_N, st["connections"])))
+    rows.append(("%d small messages: one -bs session" % BS_N, cells[0][0], "n/a (no -bs)", "-",
+                 "messages / wall of one `smtpfwd -bs` run reading EHLO, %d pipelined MAIL/RCPT/DATA "
+                 "transactions of the small message and QUIT on stdin; %s" % (BS_N, cells[0][1])))
+    rows.append(("%d small messages: separate runs" % BS_N, cells[1][0], "n/a", "-",
+                 "messages / summed wall of %d `smtpfwd -i rcpt` runs of the small message, one "
+                 "after the other; %s" % (BS_N, cells[1][1])))
 
 
 def print_table():
