@@ -128,18 +128,19 @@ static void tell_queued(const char *id, const struct delivery *d)
 }
 
 /* One line of a server's reply ("CODE text" lines) for a reply of ours:
- * line ends become "; ", other control and 8-bit bytes are escaped. */
+ * line ends become " / ", CRs go, other control and 8-bit bytes are
+ * escaped (buf_put_escaped, a run at a time). */
 static void put_oneline(struct buf *b, const char *text)
 {
-    for (const char *p = text; *p; p++) {
-        if (*p == '\r')
-            continue;
-        if (*p == '\n') {
-            if (p[1])
-                buf_puts(b, " / ");
-            continue;
-        }
-        buf_put_escaped(b, p, 1, ESCAPE_8BIT);
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, "\r\n");
+        buf_put_escaped(b, p, n, ESCAPE_8BIT);
+        p += n;
+        if (*p == '\n' && p[1])
+            buf_puts(b, " / ");
+        if (*p)
+            p++;
     }
 }
 

@@ -14,7 +14,9 @@ This script reads that table and src/, and reports in TAP:
     of a lower one: no upward dependency;
   - the modules' include graph has no cycle (within a layer either);
   - no file of src/ is longer than the limit (900 lines): a file that
-    grows past it mixes concerns and is split along a real seam.
+    grows past it mixes concerns and is split along a real seam;
+  - every .c file of src/ is in po/POTFILES.in (next to SRCDIR), so that
+    its messages, now or later, can be translated.
 
 Usage: architecture.py SRCDIR DOC
 """
@@ -133,6 +135,13 @@ def main():
         with open(os.path.join(srcdir, f), encoding="utf-8", errors="replace") as fh:
             n = sum(1 for _ in fh)
         check(n <= MAX_LINES, "%s is at most %d lines" % (f, MAX_LINES), "%d lines" % n)
+
+    potfiles = os.path.join(os.path.dirname(os.path.abspath(srcdir)), "po", "POTFILES.in")
+    with open(potfiles, encoding="utf-8") as fh:
+        listed = {line.strip() for line in fh}
+    for f in files:
+        if f.endswith(".c"):
+            check("src/" + f in listed, "src/%s is in po/POTFILES.in" % f)
 
     print("1..%d" % len(checks))
     for i, (ok, what, detail) in enumerate(checks, 1):

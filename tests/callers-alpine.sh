@@ -197,6 +197,16 @@ alp_journal_has() {
     grep -q -F -e "$1" "$tmp/journal"
 }
 
+# alp_check_sent N: after invocation N of the wrapper has exited, Alpine's
+# journal says the message was sent.
+alp_check_sent() {
+    alp_smtpfwd_done "$1"
+    alp_journal
+    cl_check "Alpine says the message was sent" \
+        "Alpine does not say the message was sent; its journal:
+$(cat "$tmp/journal")" alp_journal_has "Message sent"
+}
+
 # alp_smtpfwd_done N: wait until invocation N of the wrapper has exited
 # (its status file), so the server's log of that connection is complete.
 alp_smtpfwd_done() {
@@ -238,11 +248,7 @@ EOF
     alp_pinerc
     alp_start "$alp_ns sh '$tmp/in-ns'"
     if alp_compose rcpt@x.test "Alpine subject" "$tmp/body" cc@x.test; then
-        alp_smtpfwd_done 1
-        alp_journal
-        cl_check "Alpine says the message was sent" \
-            "Alpine does not say the message was sent; its journal:
-$(cat "$tmp/journal")" alp_journal_has "Message sent"
+        alp_check_sent 1
     fi
     alp_quit
     cl_server_stop
@@ -314,11 +320,7 @@ alp_pinerc "sendmail-path=$tmp/sendmail -t -oi"
 alp_start
 k=$((cl_calls_seen + 1))
 if alp_compose rcpt@x.test "Alpine via sendmail-path" "$tmp/body" cc@x.test; then
-    alp_smtpfwd_done "$k"
-    alp_journal
-    cl_check "Alpine says the message was sent" \
-        "Alpine does not say the message was sent; its journal:
-$(cat "$tmp/journal")" alp_journal_has "Message sent"
+    alp_check_sent "$k"
 fi
 alp_quit
 cl_server_stop

@@ -145,6 +145,16 @@ sf_output_line() {
     fi
 }
 
+# sf_output_has REGEX OK FAIL: a line the PHP script printed matches REGEX
+# (grep's basic syntax); FAIL is followed by what it printed.
+sf_output_has() {
+    if grep -q -e "$1" "$tmp/out"; then
+        cl_ok "$cl_desc: $2"
+    else
+        cl_fail "$cl_desc: $3: $(tr '\n' '|' <"$tmp/out")"
+    fi
+}
+
 # 0. The shape exercised below is the installed Symfony's default command.
 cl_run "Symfony's default command" php "$tmp/send.php" DEFAULT 0
 sf_output_line "default /usr/sbin/sendmail -bs"
@@ -214,16 +224,12 @@ EOF
 cl_run "symfony -bs, recipient refused" php "$tmp/send.php" "$tmp/sendmail -bs" 2 nobody@x.test
 cl_server_stop
 cl_check "php exits 0" "php exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
-if grep -q '^exception 1 Symfony\\Component\\Mailer\\Exception\\TransportException: .*User unknown in virtual mailbox table' "$tmp/out"; then
-    cl_ok "$cl_desc: message 1 throws a TransportException quoting the smarthost"
-else
-    cl_fail "$cl_desc: message 1 did not throw a TransportException quoting the smarthost: $(tr '\n' '|' <"$tmp/out")"
-fi
-if grep -q '^exception 1 .*550' "$tmp/out"; then
-    cl_ok "$cl_desc: the exception carries a 550 (permanent) code"
-else
-    cl_fail "$cl_desc: the exception does not carry a 550: $(tr '\n' '|' <"$tmp/out")"
-fi
+sf_output_has '^exception 1 Symfony\\Component\\Mailer\\Exception\\TransportException: .*User unknown in virtual mailbox table' \
+    "message 1 throws a TransportException quoting the smarthost" \
+    "message 1 did not throw a TransportException quoting the smarthost"
+sf_output_has '^exception 1 .*550' \
+    "the exception carries a 550 (permanent) code" \
+    "the exception does not carry a 550"
 sf_output_line "sent 2"
 cl_calls 1
 cl_argv 5 -bs
@@ -250,16 +256,12 @@ sf_fact 2 "attachment: ok"
 cl_server_down
 cl_run "symfony -bs, smarthost down, queue off" php "$tmp/send.php" "$tmp/sendmail -bs" 1
 cl_check "php exits 0" "php exited $cl_status: $(cat "$tmp/out")" [ "$cl_status" -eq 0 ]
-if grep -q '^exception 1 Symfony\\Component\\Mailer\\Exception\\TransportException: ' "$tmp/out"; then
-    cl_ok "$cl_desc: the message throws a TransportException"
-else
-    cl_fail "$cl_desc: no TransportException although nothing was delivered: $(tr '\n' '|' <"$tmp/out")"
-fi
-if grep -q '^exception 1 .*got code "4[0-9][0-9]"' "$tmp/out"; then
-    cl_ok "$cl_desc: the exception carries a 4xx (temporary) code"
-else
-    cl_fail "$cl_desc: the exception does not carry a 4xx code: $(tr '\n' '|' <"$tmp/out")"
-fi
+sf_output_has '^exception 1 Symfony\\Component\\Mailer\\Exception\\TransportException: ' \
+    "the message throws a TransportException" \
+    "no TransportException although nothing was delivered"
+sf_output_has '^exception 1 .*got code "4[0-9][0-9]"' \
+    "the exception carries a 4xx (temporary) code" \
+    "the exception does not carry a 4xx code"
 cl_calls 1
 spool=$XDG_STATE_HOME/smtpfwd/queue
 cl_check "nothing in the spool" "the spool has $(count_in "$spool/new") entries with the queue off" \
