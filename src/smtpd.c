@@ -98,10 +98,11 @@ static void smtpd_enter(struct smtpd *s, enum smtpd_state st)
 }
 
 /* Count a message's status into the session's: a failure no retry cures
- * outranks one worth a retry (75). */
+ * outranks one worth a retry (the status of RC_TEMPFAIL). */
 static void smtpd_count(struct smtpd *s, int status)
 {
-    if (status != 0 && (s->status == 0 || (s->status == 75 && status != 75)))
+    int temp = result_exit_status(RC_TEMPFAIL);
+    if (status != 0 && (s->status == 0 || (s->status == temp && status != temp)))
         s->status = status;
 }
 
