@@ -38,6 +38,8 @@
 
 static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
 static const char *const dsn_return_choices[] = { "off", "headers", "full", NULL };
+static const char *const oauth2_provider_choices[] = { "gmail", "microsoft", "generic", NULL };
+static const char *const oauth2_store_choices[] = { "auto", "keyring", "file", NULL };
 
 #define OFF(m) offsetof(struct account, m)
 const struct config_field config_fields[] = {
@@ -61,6 +63,16 @@ const struct config_field config_fields[] = {
     { "passwordeval", CF_STR, OFF(passwordeval), CF_CONNECTION, NULL, NULL },
     { "ntlmdomain", CF_STR, OFF(ntlmdomain), CF_CONNECTION, NULL, NULL },
     { "allow_plaintext_auth", CF_BOOL, OFF(allow_plaintext_auth), CF_CONNECTION, NULL, NULL },
+    { "oauth2_provider", CF_CHOICE, OFF(oauth2_provider), CF_CONNECTION, oauth2_provider_choices, NULL },
+    { "oauth2_client_id", CF_STR, OFF(oauth2_client_id), CF_CONNECTION, NULL, NULL },
+    { "oauth2_client_secret", CF_SECRET, OFF(oauth2_client_secret), CF_CONNECTION, NULL, NULL },
+    { "oauth2_client_secret_eval", CF_STR, OFF(oauth2_client_secret_eval), CF_CONNECTION, NULL, NULL },
+    { "oauth2_scope", CF_STR, OFF(oauth2_scope), CF_CONNECTION, NULL, NULL },
+    { "oauth2_auth_endpoint", CF_STR, OFF(oauth2_auth_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_token_endpoint", CF_STR, OFF(oauth2_token_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_device_endpoint", CF_STR, OFF(oauth2_device_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_tls_trust_file", CF_TRUST, OFF(oauth2_tls_trust_file), CF_CONNECTION, NULL, NULL },
+    { "oauth2_token_store", CF_CHOICE, OFF(oauth2_token_store), CF_CONNECTION, oauth2_store_choices, NULL },
     { "tls", CF_BOOL, OFF(tls), CF_CONNECTION, NULL, NULL },
     { "tls_starttls", CF_BOOL, OFF(tls_starttls), CF_CONNECTION, NULL, NULL },
     { "tls_trust_file", CF_TRUST, OFF(tls_trust_file), CF_CONNECTION, NULL, NULL },

@@ -98,6 +98,20 @@ struct account {
     char *ntlmdomain;
     bool allow_plaintext_auth;   /* default off: PLAIN/LOGIN without TLS only when on */
 
+    /* OAuth2 (oauth2.h): the bearer token of auth oauthbearer/xoauth2
+     * comes from smtpfwd itself when oauth2_provider is set */
+    char *oauth2_provider;       /* "gmail", "microsoft", "generic"; NULL = off (the token
+                                    comes from the password sources, e.g. passwordeval) */
+    char *oauth2_client_id;
+    char *oauth2_client_secret;  /* secret: wiped on free */
+    char *oauth2_client_secret_eval;
+    char *oauth2_scope;          /* NULL = the provider's */
+    char *oauth2_auth_endpoint;  /* NULL = the provider's */
+    char *oauth2_token_endpoint; /* NULL = the provider's */
+    char *oauth2_device_endpoint;/* NULL = the provider's */
+    char *oauth2_tls_trust_file; /* CA file for the HTTPS endpoints; NULL/"system" = the system's */
+    char *oauth2_token_store;    /* "auto" (NULL: keyring, else file), "keyring", "file" */
+
     /* TLS */
     bool tls;                    /* default ON (differs from msmtp) */
     bool tls_starttls;           /* default on */
