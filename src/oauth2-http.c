@@ -74,27 +74,41 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
  * the caller. NULL when libcurl runs out of memory. */
 static char *form_body(CURL *h, const struct oauth2_field *f, size_t nf)
 {
-    struct buf b = BUF_INIT;
-    for (size_t i = 0; i < nf; i++) {
+    /* Every value escaped first, so the body is allocated once at its
+     * size (a buffer that grew would leave pieces of it in freed
+     * memory). */
+    char **esc = xcalloc(nf ? nf : 1, sizeof *esc);
+    size_t total = 1;
+    bool ok = true;
+    for (size_t i = 0; i < nf && ok; i++) {
         if (!f[i].value)
             continue;
-        char *v = curl_easy_escape(h, f[i].value, 0);
-        if (!v) {
-            secure_wipe(b.data, b.cap);
-            buf_free(&b);
-            return NULL;
-        }
-        if (b.len)
-            buf_putc(&b, '&');
-        buf_puts(&b, f[i].name);
-        buf_putc(&b, '=');
-        buf_puts(&b, v);
-        secure_wipe(v, strlen(v));
-        curl_free(v);
+        esc[i] = curl_easy_escape(h, f[i].value, 0);
+        ok = esc[i] != NULL;
+        if (ok)
+            total += strlen(f[i].name) + 2 + strlen(esc[i]);
     }
-    if (!b.data)
-        buf_puts(&b, "");
-    return buf_steal(&b);
+    struct buf b = BUF_INIT;
+    if (ok) {
+        b.data = xmalloc(total);
+        b.cap = total;
+        b.data[0] = '\0';
+    }
+    for (size_t i = 0; i < nf; i++) {
+        if (!esc[i])
+            continue;
+        if (ok) {
+            if (b.len)
+                buf_putc(&b, '&');
+            buf_puts(&b, f[i].name);
+            buf_putc(&b, '=');
+            buf_puts(&b, esc[i]);
+        }
+        secure_wipe(esc[i], strlen(esc[i]));
+        curl_free(esc[i]);
+    }
+    free(esc);
+    return ok ? buf_steal(&b) : NULL;
 }
 
 /* The failure of a transfer as a result (the words escaped: they may

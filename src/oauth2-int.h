@@ -67,7 +67,11 @@ struct oauth2_field {
  * status, never a field or the body. Returns 0 with *out filled (also for
  * an error answer: out->error set), or -1 with r set: cannot connect,
  * timeout, HTTP 5xx/429 -> RC_TEMPFAIL; certificate -> RC_NOPERM; other
- * non-JSON answers -> RC_PROTOCOL; libcurl missing -> RC_TEMPFAIL. */
+ * non-JSON answers, or larger than 1 MiB -> RC_PROTOCOL; no CA
+ * certificates (none installed, or oauth2_tls_trust_file unreadable) ->
+ * RC_CONFIG; libcurl cannot be loaded -> RC_LOCALTEMP (built without:
+ * RC_UNAVAILABLE). Messages start with the URL. The request body and
+ * the answer are wiped. */
 int oauth2_post(const struct oauth2_client *cl, const char *url, const struct oauth2_field *f,
                 size_t nf, bool device, int timeout_s, struct oauth2_response *out,
                 struct result *r);

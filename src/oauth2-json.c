@@ -68,8 +68,11 @@ void oauth2_response_free(struct oauth2_response *resp)
 
 struct json_object *oauth2_json_parse(const char *text, size_t len)
 {
-    if (len > INT32_MAX)
+    struct result lr = RESULT_INIT;
+    if (len > INT32_MAX || json_dl_load(&lr) != 0) {
+        result_clear(&lr);
         return NULL;
+    }
     struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
     if (!tok)
         return NULL;

@@ -433,36 +433,38 @@ static char *from_cache(const struct oauth2_client *cl, struct result *r)
     return tok;
 }
 
+/* The token when refresh is false and the cache has a fresh one, else
+ * a new one; *cached says which. */
+static char *cache_or_refresh(struct oauth2_client *cl, bool refresh, bool *cached,
+                              struct result *r)
+{
+    char *tok = NULL;
+    if (!refresh && ((tok = from_cache(cl, r)) != NULL || r->cls != RC_OK)) {
+        *cached = tok != NULL;
+        return tok;
+    }
+    int lock = oauth2_cache_lock(cl, r);
+    if (lock < 0)
+        return NULL;
+    /* Another run may have refreshed while this one waited. */
+    if (!refresh && ((tok = from_cache(cl, r)) != NULL || r->cls != RC_OK))
+        *cached = tok != NULL;
+    else
+        tok = refresh_grant(cl, r);
+    oauth2_cache_unlock(lock);
+    return tok;
+}
+
 char *oauth2_token(const struct account *a, bool refresh, bool *cached, struct result *r)
 {
-    if (cached)
-        *cached = false;
+    bool from = false;
     struct oauth2_client cl;
-    if (client_resolve(&cl, a, 't', r) != 0) {
-        oauth2_client_free(&cl);
-        return NULL;
-    }
     char *tok = NULL;
-    if (json_dl_load(r) != 0)
-        goto out;
-    if (!refresh && ((tok = from_cache(&cl, r)) != NULL || r->cls != RC_OK))
-        goto found;
-    int lock = oauth2_cache_lock(&cl, r);
-    if (lock < 0)
-        goto out;
-    /* Another run may have refreshed while this one waited. */
-    if (!refresh && ((tok = from_cache(&cl, r)) != NULL || r->cls != RC_OK)) {
-        oauth2_cache_unlock(lock);
-        goto found;
-    }
-    tok = refresh_grant(&cl, r);
-    oauth2_cache_unlock(lock);
-    goto out;
-found:
-    if (tok && cached)
-        *cached = true;
-out:
+    if (client_resolve(&cl, a, 't', r) == 0 && json_dl_load(r) == 0)
+        tok = cache_or_refresh(&cl, refresh, &from, r);
     oauth2_client_free(&cl);
+    if (cached)
+        *cached = from;
     return tok;
 }
 
