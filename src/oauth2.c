@@ -387,7 +387,7 @@ static char *refresh_grant(struct oauth2_client *cl, struct result *r)
     size_t nf = 3;
     if (cl->client_secret)
         f[nf++] = (struct oauth2_field){ "client_secret", cl->client_secret };
-    if (cl->scope && (cl->preset->scope_on_refresh || a->oauth2_scope))
+    if (cl->scope && cl->preset->scope_on_refresh)
         f[nf++] = (struct oauth2_field){ "scope", cl->scope };
     log_debug(1, _("oauth2: refreshing the access token of account %s"), a->name);
     long long now = (long long)time(NULL);

@@ -867,6 +867,30 @@ static void test_https(void)
     }
     free(url);
 
+    /* the microsoft preset sends its scope on refresh; a public client
+     * sends no client_secret */
+    char *text = xasprintf("account acct\nhost h\nuser ms@example.com\nauth xoauth2\n"
+                           "oauth2_provider microsoft\noauth2_client_id pub\n"
+                           "oauth2_token_store file\noauth2_tls_trust_file %s\n"
+                           "oauth2_token_endpoint https://127.0.0.1:%d/ms\n", ca, server_port);
+    const struct account *ms = account_of(text);
+    free(text);
+    {
+        char *dir = xasprintf("%s/smtpfwd/oauth2", data_dir);
+        free(tu_write_file(dir, "ms@example.com@127.0.0.1", "{\"refresh_token\": \"m\"}", 0600));
+        struct result r = RESULT_INIT;
+        char *tok = oauth2_token(ms, false, NULL, &r);
+        tap_str(tok, "at-ok", "microsoft preset with its token endpoint overridden");
+        secret_free(tok);
+        result_clear(&r);
+        char *log = slurp(server_log);
+        tap_ok(contains(log, "/ms application/json grant_type=refresh_token&refresh_token=m&"
+                             "client_id=pub&scope=https%3A%2F%2Foutlook.office.com%2FSMTP.Send"
+                             "%20offline_access\n"), "its scope is sent on refresh");
+        free(log);
+        free(dir);
+    }
+
     url = xasprintf("https://127.0.0.1:%d/revoked", server_port);
     if (client_for(url, ca, &cl) == 0) {
         struct result r = RESULT_INIT;
