@@ -82,7 +82,7 @@ Endpoints (https://127.0.0.1:PORT):
   POST /introspect  RFC 7662: token (form field; also GET ?token= and
                     "Authorization: Bearer TOKEN"): {"active": true,
                     "username", "sub", "client_id", "scope", "exp",
-                    "token_type": "access_token"} for a live access token,
+                    "token_type": "Bearer"} for a live access token,
                     {"active": false} for anything else (expired, revoked,
                     unknown, a refresh token).
 
@@ -670,7 +670,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.count("introspect:active")
                 answer = {"active": True, "username": a["user"], "sub": a["user"],
                           "client_id": a["client_id"], "scope": a["scope"],
-                          "token_type": "access_token", "iat": a["issued"]}
+                          "token_type": "Bearer", "iat": a["issued"]}
                 if a["expires_at"] is not None:
                     answer["exp"] = a["expires_at"]
             else:
