@@ -353,6 +353,9 @@ void oauth2_error_result(const struct oauth2_client *cl, const struct oauth2_res
         result_set(r, RC_CONFIG,
                    _(ACCT_FMT ": the OAuth2 provider refused the client (%s); check "
                      "oauth2_client_id and oauth2_client_secret"), ACCT_ARGS(a), what.data);
+    } else if (strcmp(e, "temporarily_unavailable") == 0 || strcmp(e, "server_error") == 0) {
+        result_set(r, RC_TEMPFAIL, _("the OAuth2 provider cannot answer account %s now (%s); "
+                                     "try again later"), a->name, what.data);
     } else if (strcmp(e, "invalid_scope") == 0) {
         result_set(r, RC_CONFIG, _(ACCT_FMT ": the OAuth2 provider refused the scope (%s); "
                                    "check oauth2_scope"), ACCT_ARGS(a), what.data);

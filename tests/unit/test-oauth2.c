@@ -427,6 +427,16 @@ static void test_error_result(void)
     tap_ok(r.cls == RC_CONFIG && contains(r.msg, "oauth2_scope"), "invalid_scope: RC_CONFIG");
     result_clear(&r);
     free(resp.error);
+    resp.error = xstrdup("temporarily_unavailable");
+    oauth2_error_result(&cl, &resp, &r);
+    tap_ok(r.cls == RC_TEMPFAIL, "temporarily_unavailable: temporary");
+    result_clear(&r);
+    free(resp.error);
+    resp.error = xstrdup("server_error");
+    oauth2_error_result(&cl, &resp, &r);
+    tap_ok(r.cls == RC_TEMPFAIL, "server_error: temporary");
+    result_clear(&r);
+    free(resp.error);
     free(resp.error_description);
     resp.error = xstrdup("access_denied");
     resp.error_description = xstrdup("no\r\nInjected: \x1b[31m");
