@@ -68,9 +68,9 @@ const struct config_field config_fields[] = {
     { "oauth2_client_secret", CF_SECRET, OFF(oauth2_client_secret), CF_CONNECTION, NULL, NULL },
     { "oauth2_client_secret_eval", CF_STR, OFF(oauth2_client_secret_eval), CF_CONNECTION, NULL, NULL },
     { "oauth2_scope", CF_STR, OFF(oauth2_scope), CF_CONNECTION, NULL, NULL },
-    { "oauth2_auth_endpoint", CF_STR, OFF(oauth2_auth_endpoint), CF_CONNECTION, NULL, NULL },
-    { "oauth2_token_endpoint", CF_STR, OFF(oauth2_token_endpoint), CF_CONNECTION, NULL, NULL },
-    { "oauth2_device_endpoint", CF_STR, OFF(oauth2_device_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_auth_endpoint", CF_HTTPS, OFF(oauth2_auth_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_token_endpoint", CF_HTTPS, OFF(oauth2_token_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_device_endpoint", CF_HTTPS, OFF(oauth2_device_endpoint), CF_CONNECTION, NULL, NULL },
     { "oauth2_tls_trust_file", CF_TRUST, OFF(oauth2_tls_trust_file), CF_CONNECTION, NULL, NULL },
     { "oauth2_token_store", CF_CHOICE, OFF(oauth2_token_store), CF_CONNECTION, oauth2_store_choices, NULL },
     { "tls", CF_BOOL, OFF(tls), CF_CONNECTION, NULL, NULL },
@@ -111,7 +111,7 @@ static bool is_string_type(enum config_ftype t)
 {
     switch (t) {
     case CF_STR: case CF_PATH: case CF_TRUST: case CF_SECRET: case CF_CHOICE: case CF_AUTH:
-    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR: case CF_EHLO:
+    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR: case CF_EHLO: case CF_HTTPS:
         return true;
     default:
         return false;
@@ -437,6 +437,13 @@ static char *syslog_value(const char *arg)
 /* Record an error of the text being parsed: "FILE:LINE: " before the
  * message and RC_CONFIG for a file; the message alone and RC_USAGE for
  * settings from the command line. Returns -1. */
+/* "https://" (any case) and a host: what the OAuth2 endpoints must be. */
+static bool valid_https_url(const char *s)
+{
+    return ascii_strncasecmp(s, "https://", 8) == 0 && s[8] && s[8] != '/' && s[8] != '?'
+           && s[8] != '#' && !strpbrk(s, " \t");
+}
+
 static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
     ATTR_PRINTF(4, 5);
 static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
@@ -618,6 +625,14 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
         set_string(a, f, name);
         break;
     }
+    case CF_HTTPS:
+        /* Tokens and client secrets travel to this URL: TLS only. */
+        if (*arg && !valid_https_url(arg))
+            return bad_value(c, line, cmd, arg,
+                             _("expected an https:// URL such as "
+                               "https://login.example.org/oauth2/token"), r);
+        set_string(a, f, *arg ? xstrdup(arg) : NULL);
+        break;
     case CF_QUEUE:
         if (ascii_strcasecmp(arg, "off") == 0)
             *(enum queue_mode *)p = QUEUE_OFF;
@@ -709,6 +724,48 @@ int config_setting_apply(struct parse_ctx *c, int line, const char *cmd, const c
 }
 
 /* ------------------------------------------------------------------ */
+/* Settings that depend on each other */
+
+/* The mechanisms an OAuth2 access token is for. */
+static bool auth_takes_bearer_token(const char *auth)
+{
+    return auth && (strcmp(auth, "oauthbearer") == 0 || strcmp(auth, "xoauth2") == 0);
+}
+
+static int account_error(const struct account *a, bool command_line, struct result *r,
+                         const char *fmt, ...) ATTR_PRINTF(4, 5);
+static int account_error(const struct account *a, bool command_line, struct result *r,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    if (command_line)
+        result_set(r, RC_USAGE, _("account %s, with the command-line options: %s"), a->name,
+                   msg);
+    else
+        result_set(r, RC_CONFIG, _("%s:%d: account %s: %s"), a->file ? a->file : "", a->line,
+                   a->name, msg);
+    free(msg);
+    return -1;
+}
+
+int config_account_check(const struct account *a, bool command_line, struct result *r)
+{
+    if (a->oauth2_provider && !auth_takes_bearer_token(a->auth))
+        return account_error(a, command_line, r,
+                             _("oauth2_provider %s needs \"auth oauthbearer\" or \"auth "
+                               "xoauth2\" (the account has \"auth %s\")"),
+                             a->oauth2_provider, a->auth ? a->auth : "off");
+    if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
+        return account_error(a, command_line, r,
+                             _("set oauth2_client_secret or oauth2_client_secret_eval, not "
+                               "both"));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Settings from the command line (msmtp's long options) */
 
 /* A queued message is delivered later with the account's settings from
@@ -728,7 +785,7 @@ static int apply_settings(struct account *a, const struct config_setting *s, siz
     }
     if (c.connection_set)
         a->queue = QUEUE_OFF;
-    return 0;
+    return config_account_check(a, true, r);
 }
 
 int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,

@@ -1187,6 +1187,77 @@ static void test_aliases(void)
     free(missing);
 }
 
+/* The OAuth2 settings that the configuration can check: endpoints are
+ * https:// URLs (at their line), and on the complete account
+ * oauth2_provider needs auth oauthbearer or xoauth2, and the client
+ * secret comes from one place (at the account's line; RC_USAGE when the
+ * command-line options made the account wrong). */
+static void test_oauth2(void)
+{
+    const char *base = "account a\nhost h\nuser u\n";
+    char *t;
+    struct config *cfg = parse("account a\nhost h\nuser u\nauth xoauth2\n"
+                               "oauth2_provider gmail\noauth2_client_id id\n"
+                               "oauth2_token_endpoint HTTPS://id.example/token?x=1\n"
+                               "oauth2_auth_endpoint https://127.0.0.1:8443/authorize\n"
+                               "oauth2_device_endpoint \"\"\n",
+                               NULL);
+    tap_ok(cfg != NULL, "oauth2: a complete account parses");
+    if (cfg) {
+        const struct account *a = config_find(cfg, "a");
+        tap_str(a->oauth2_token_endpoint, "HTTPS://id.example/token?x=1",
+                "oauth2: https in any case, kept as written");
+        tap_str(a->oauth2_auth_endpoint, "https://127.0.0.1:8443/authorize",
+                "oauth2: an address and a port");
+        tap_str(a->oauth2_device_endpoint, NULL, "oauth2: \"\" unsets an endpoint");
+        struct result r = RESULT_INIT;
+        const struct config_setting plain[] = { { "auth", "plain", "--auth" } };
+        tap_int(config_apply_settings(cfg, "a", plain, 1, &r), -1,
+                "oauth2: --auth=plain makes the account wrong");
+        tap_int(r.cls, RC_USAGE, "oauth2: ... a usage error");
+        tap_str(r.msg, "account a, with the command-line options: oauth2_provider gmail needs "
+                       "\"auth oauthbearer\" or \"auth xoauth2\" (the account has \"auth plain\")",
+                "oauth2: ... naming the account");
+        result_clear(&r);
+        config_free(cfg);
+    }
+    static const char *const bad_urls[] = {
+        "http://id.example/token", "https://", "https:///token", "ftp://id.example/",
+        "id.example/token", "https:/id.example", " https://id.example/", "https://id.example/a b",
+    };
+    for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+        t = xasprintf("%soauth2_token_endpoint \"%s\"\n", base, bad_urls[i]);
+        char *want = xasprintf("t.rc:4: invalid oauth2_token_endpoint \"%s\"", bad_urls[i]);
+        expect_error_prefix(t, want, bad_urls[i]);
+        free(want);
+        free(t);
+    }
+    expect_error_prefix("account a\noauth2_device_endpoint http://x/d\n",
+                        "t.rc:2: invalid oauth2_device_endpoint", "oauth2: device endpoint");
+    expect_error_prefix("account a\noauth2_auth_endpoint http://x/a\n",
+                        "t.rc:2: invalid oauth2_auth_endpoint", "oauth2: auth endpoint");
+    expect_error("account a\nhost h\nauth on\noauth2_provider microsoft\n",
+                 "t.rc:1: account a: oauth2_provider microsoft needs \"auth oauthbearer\" or "
+                 "\"auth xoauth2\" (the account has \"auth on\")",
+                 "oauth2: auth on is not a bearer mechanism");
+    expect_error("defaults\noauth2_provider gmail\nauth xoauth2\naccount ok\nhost h\n"
+                 "account b\nhost h\nauth plain\n",
+                 "t.rc:6: account b: oauth2_provider gmail needs \"auth oauthbearer\" or "
+                 "\"auth xoauth2\" (the account has \"auth plain\")",
+                 "oauth2: the provider from the defaults, the auth of the account");
+    expect_error("account p\nhost h\nauth oauthbearer\noauth2_provider generic\n"
+                 "oauth2_client_secret s\naccount c : p\noauth2_client_secret_eval \"echo s\"\n",
+                 "t.rc:6: account c: set oauth2_client_secret or oauth2_client_secret_eval, "
+                 "not both",
+                 "oauth2: a secret inherited and an eval of its own");
+    cfg = parse("defaults\noauth2_provider gmail\nauth xoauth2\naccount a\nhost h\n"
+                "account b : a\noauth2_provider \"\"\nauth plain\n"
+                "account c\noauth2_client_secret_eval \"echo s\"\noauth2_client_secret \"\"\n",
+                NULL);
+    tap_ok(cfg != NULL, "oauth2: a provider or a secret unset again is fine");
+    config_free(cfg);
+}
+
 int main(void)
 {
     tmpdir = tu_tmpdir("config");
@@ -1207,6 +1278,7 @@ int main(void)
     test_print();
     test_aliases();
     test_no_eval();
+    test_oauth2();
     tu_rmtree(tmpdir);
     return tap_done();
 }
