@@ -437,11 +437,25 @@ static char *syslog_value(const char *arg)
 /* Record an error of the text being parsed: "FILE:LINE: " before the
  * message and RC_CONFIG for a file; the message alone and RC_USAGE for
  * settings from the command line. Returns -1. */
-/* "https://" (any case) and a host: what the OAuth2 endpoints must be. */
+/* What the OAuth2 endpoints must be: "https://" (any case) and a host
+ * (after a user@ part, before a :port; an IPv6 literal in brackets).
+ * The same verdict as the host that oauth2.c takes from the URL. */
 static bool valid_https_url(const char *s)
 {
-    return ascii_strncasecmp(s, "https://", 8) == 0 && s[8] && s[8] != '/' && s[8] != '?'
-           && s[8] != '#' && !strpbrk(s, " \t");
+    if (ascii_strncasecmp(s, "https://", 8) != 0)
+        return false;
+    const char *host = s + 8;
+    size_t n = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    if (n > 0 && *host == '[') {
+        const char *close = memchr(host, ']', n);
+        return close && close > host + 1;
+    }
+    return n > 0 && *host != ':';
 }
 
 static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
@@ -755,9 +769,9 @@ int config_account_check(const struct account *a, bool command_line, struct resu
 {
     if (a->oauth2_provider && !auth_takes_bearer_token(a->auth))
         return account_error(a, command_line, r,
-                             _("oauth2_provider %s needs \"auth oauthbearer\" or \"auth "
-                               "xoauth2\" (the account has \"auth %s\")"),
-                             a->oauth2_provider, a->auth ? a->auth : "off");
+                             _("oauth2_provider needs \"auth oauthbearer\" or \"auth "
+                               "xoauth2\" (auth is %s)"),
+                             a->auth ? a->auth : "off");
     if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
         return account_error(a, command_line, r,
                              _("set oauth2_client_secret or oauth2_client_secret_eval, not "

@@ -1200,6 +1200,7 @@ static void test_oauth2(void)
                                "oauth2_provider gmail\noauth2_client_id id\n"
                                "oauth2_token_endpoint HTTPS://id.example/token?x=1\n"
                                "oauth2_auth_endpoint https://127.0.0.1:8443/authorize\n"
+                               "oauth2_device_endpoint https://u@[::1]:8443/device\n"
                                "oauth2_device_endpoint \"\"\n",
                                NULL);
     tap_ok(cfg != NULL, "oauth2: a complete account parses");
@@ -1215,15 +1216,16 @@ static void test_oauth2(void)
         tap_int(config_apply_settings(cfg, "a", plain, 1, &r), -1,
                 "oauth2: --auth=plain makes the account wrong");
         tap_int(r.cls, RC_USAGE, "oauth2: ... a usage error");
-        tap_str(r.msg, "account a, with the command-line options: oauth2_provider gmail needs "
-                       "\"auth oauthbearer\" or \"auth xoauth2\" (the account has \"auth plain\")",
+        tap_str(r.msg, "account a, with the command-line options: oauth2_provider needs "
+                       "\"auth oauthbearer\" or \"auth xoauth2\" (auth is plain)",
                 "oauth2: ... naming the account");
         result_clear(&r);
         config_free(cfg);
     }
     static const char *const bad_urls[] = {
         "http://id.example/token", "https://", "https:///token", "ftp://id.example/",
-        "id.example/token", "https:/id.example", " https://id.example/", "https://id.example/a b",
+        "id.example/token", "https:/id.example", " https://id.example/", "https://:443/token",
+        "https://user@/token", "https://[]/token", "https://[::1/token", "https://?x", "https://#",
     };
     for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
         t = xasprintf("%soauth2_token_endpoint \"%s\"\n", base, bad_urls[i]);
@@ -1237,13 +1239,13 @@ static void test_oauth2(void)
     expect_error_prefix("account a\noauth2_auth_endpoint http://x/a\n",
                         "t.rc:2: invalid oauth2_auth_endpoint", "oauth2: auth endpoint");
     expect_error("account a\nhost h\nauth on\noauth2_provider microsoft\n",
-                 "t.rc:1: account a: oauth2_provider microsoft needs \"auth oauthbearer\" or "
-                 "\"auth xoauth2\" (the account has \"auth on\")",
+                 "t.rc:1: account a: oauth2_provider needs \"auth oauthbearer\" or "
+                 "\"auth xoauth2\" (auth is on)",
                  "oauth2: auth on is not a bearer mechanism");
     expect_error("defaults\noauth2_provider gmail\nauth xoauth2\naccount ok\nhost h\n"
                  "account b\nhost h\nauth plain\n",
-                 "t.rc:6: account b: oauth2_provider gmail needs \"auth oauthbearer\" or "
-                 "\"auth xoauth2\" (the account has \"auth plain\")",
+                 "t.rc:6: account b: oauth2_provider needs \"auth oauthbearer\" or "
+                 "\"auth xoauth2\" (auth is plain)",
                  "oauth2: the provider from the defaults, the auth of the account");
     expect_error("account p\nhost h\nauth oauthbearer\noauth2_provider generic\n"
                  "oauth2_client_secret s\naccount c : p\noauth2_client_secret_eval \"echo s\"\n",
