@@ -122,7 +122,10 @@ struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p);
  * -> RC_UNAVAILABLE, data behind its 220 -> RC_PROTOCOL, certificate
  * refused -> RC_NOPERM; AUTH not offered or no usable mechanism ->
  * RC_UNAVAILABLE, plaintext mechanism refused or no user -> RC_CONFIG,
- * authentication refused (5xx) -> RC_NOPERM, 454/4xx -> RC_TEMPFAIL.
+ * authentication refused (5xx) -> RC_NOPERM, 454/4xx -> RC_TEMPFAIL
+ * (the status of a bearer token's error report quoted); a refused
+ * bearer token replaced through refresh_token -> AUTH again, and when no
+ * new token comes, that callback's class (RC_TEMPFAIL stays temporary).
  * An AUTH PLAIN/EXTERNAL with initial response on a PIPELINING server is
  * deferred and sent with the first message's MAIL group. */
 int smtp_open(struct smtp_session *s, struct result *r);
