@@ -13,7 +13,8 @@
 # token after the refusal (77, the --authorize hint, not spooled), the
 # token endpoint answering 500 (spooled, delivered by -q once it works),
 # a token that did not come from the cache refused (no second refresh,
-# one AUTH), and a fresh cached token used without asking the endpoint.
+# one AUTH), a fresh cached token used without asking the endpoint, and
+# the new token refused as well (no third AUTH, no second refresh).
 # TAP (tests/lib.sh); skipped without python3, curl or certtool, or when
 # smtpfwd is built without OAuth2.
 here=${top_srcdir:+$top_srcdir/tests}
@@ -22,6 +23,7 @@ here=${here:-$(dirname "$0")}
 . "$here/oauth2-lib.sh"
 
 need_built "$SMTPD"
+"$SMTPFWD" --version | grep -q 'OAuth2 (' || skip_all "smtpfwd is built without OAuth2"
 oauth2_need
 lib_tmpdir
 trap 'smtpd_stop; oauth2_server_stop; rm -rf "$TESTDIR"' EXIT
@@ -64,6 +66,10 @@ cache_has() {
 no_tokens() {
     ! grep -q 'R-access-\|R-refresh-' "$@"
 }
+# one_auth: the server saw exactly one AUTH.
+one_auth() {
+    [ "$(grep -c '^AUTH' "$TESTDIR/server.log")" -eq 1 ]
+}
 # server_for TOKEN [MECHS]: a fresh smtpd-script that accepts TOKEN for
 # alice (anything else: the error report, then 535).
 server_for() {
@@ -87,16 +93,29 @@ To: a@x.test
 Subject: hi
 
 body'
+# setup CACHED-TOKEN EXPIRES-AT SERVER-TOKEN CONFIG-EXTRA: the cache holds
+# that token, a fresh server takes SERVER-TOKEN, the account has EXTRA.
+setup() {
+    oauth2_store_cache "$1" "$2"
+    server_for "$3"
+    config "$4"
+}
+# send N [ARG...]: the message on standard input to smtpfwd with ARGs
+# and a@x.test, the fake server's counts reset first; its status in st,
+# stdout and stderr in $TESTDIR/outN, errN; the SMTP server stopped.
+send() {
+    s_n=$1
+    shift
+    oauth2_ctl reset-counts >/dev/null
+    printf '%s\n' "$MSG" | "$SMTPFWD" -C "$TESTDIR/smtprc" "$@" -i a@x.test \
+        >"$TESTDIR/out$s_n" 2>"$TESTDIR/err$s_n"
+    st=$?
+    smtpd_stop
+}
 
 # ---- 1. standard input, XOAUTH2: refused, refreshed, accepted ----
-oauth2_store_cache R-access-1 "$FAR"
-server_for R-access-2
-config "queue off"
-oauth2_ctl reset-counts >/dev/null
-printf '%s\n' "$MSG" | "$SMTPFWD" -C "$TESTDIR/smtprc" -v -i a@x.test \
-    >"$TESTDIR/out1" 2>"$TESTDIR/err1"
-st=$?
-smtpd_stop
+setup R-access-1 "$FAR" R-access-2 "queue off"
+send 1 -v
 check "stdin: the cached token refused, refreshed, delivered (exit 0)" [ "$st" -eq 0 ] ||
     diag "$(cat "$TESTDIR/err1")"
 printf '%s\r\n' "EHLO localhost" "AUTH XOAUTH2 $(xoauth2 R-access-1)" "" \
@@ -158,43 +177,30 @@ check "-q: exactly one refresh grant" [ "$(refreshes)" = 1 ]
 check "-q: the new token is in the cache" cache_has R-access-4
 
 # ---- 4. a fresh token in the cache: no refresh at all ----
-server_for R-access-4
-config "queue off"
-oauth2_ctl reset-counts >/dev/null
-printf '%s\n' "$MSG" | "$SMTPFWD" -C "$TESTDIR/smtprc" -i a@x.test 2>"$TESTDIR/err4"
-st=$?
-smtpd_stop
+setup R-access-4 "$FAR" R-access-4 "queue off"
+send 4
 check "cache: delivered with the cached token (exit 0)" [ "$st" -eq 0 ] || diag "$(cat "$TESTDIR/err4")"
 check "cache: the token endpoint was not asked" [ "$(oauth2_count token)" = 0 ]
-check "cache: one AUTH" [ "$(grep -c '^AUTH' "$TESTDIR/server.log")" -eq 1 ]
+check "cache: one AUTH" one_auth
 
 # ---- 5. a token that did not come from the cache is refused: no retry ----
-oauth2_store_cache R-access-4 1700000000          # expired
-server_for never-this-token
-config "queue off"
-oauth2_ctl reset-counts >/dev/null
-printf '%s\n' "$MSG" | "$SMTPFWD" -C "$TESTDIR/smtprc" -i a@x.test 2>"$TESTDIR/err5"
-st=$?
-smtpd_stop
+setup R-access-4 1700000000 never-this-token "queue off"      # expired in 2023
+send 5
 check "fresh token refused: 77" [ "$st" -eq 77 ] || diag "$(cat "$TESTDIR/err5")"
 check "fresh token refused: one refresh (before connecting), none after the refusal" \
     [ "$(refreshes)" = 1 ]
-check "fresh token refused: one AUTH" [ "$(grep -c '^AUTH' "$TESTDIR/server.log")" -eq 1 ]
+check "fresh token refused: one AUTH" one_auth
 
 # ---- 6. the refresh token revoked after the refusal: 77, not spooled ----
-oauth2_store_cache R-access-1 "$FAR"
-server_for R-access-9
-config "queue on-failure"
+setup R-access-1 "$FAR" R-access-9 "queue on-failure"
 oauth2_ctl revoke-refresh >/dev/null
-printf '%s\n' "$MSG" | "$SMTPFWD" -C "$TESTDIR/smtprc" -i a@x.test 2>"$TESTDIR/err6"
-st=$?
-smtpd_stop
+send 6
 check "revoked: 77" [ "$st" -eq 77 ] || diag "$(cat "$TESTDIR/err6")"
 check "revoked: the message says to authorize again" \
     grep -q 'a new token could not be fetched: .*smtpfwd --authorize default' "$TESTDIR/err6" ||
     diag "$(cat "$TESTDIR/err6")"
 check "revoked: not spooled" [ "$(count_in "$XDG_STATE_HOME/smtpfwd/queue/new")" -eq 0 ]
-check "revoked: one AUTH" [ "$(grep -c '^AUTH' "$TESTDIR/server.log")" -eq 1 ]
+check "revoked: one AUTH" one_auth
 
 # ---- 7. the token endpoint answers 500 after the refusal: spooled; -qf later ----
 # Access tokens so far: R-access-1 (issued), 2, 3, 4, 5 (refreshes); the
@@ -202,15 +208,12 @@ check "revoked: one AUTH" [ "$(grep -c '^AUTH' "$TESTDIR/server.log")" -eq 1 ]
 PAIR=$(oauth2_ctl issue) || fail_stop "the fake server issues a second pair"
 RT=$(printf '%s' "$PAIR" | oauth2_json refresh_token)
 oauth2_store_refresh "$RT"
-oauth2_store_cache R-access-1 "$FAR"
-server_for R-access-7
-config "queue on-failure"
+setup R-access-1 "$FAR" R-access-7 "queue on-failure"
 oauth2_ctl set token_fail=500 >/dev/null
-printf '%s\n' "$MSG" | "$SMTPFWD" -C "$TESTDIR/smtprc" -i a@x.test 2>"$TESTDIR/err7"
-st=$?
+send 7
 check "endpoint 500: spooled (exit 0)" [ "$st" -eq 0 ] || diag "$(cat "$TESTDIR/err7")"
 check "endpoint 500: one entry in the spool" [ "$(count_in "$XDG_STATE_HOME/smtpfwd/queue/new")" -eq 1 ]
-check "endpoint 500: one AUTH" [ "$(grep -c '^AUTH' "$TESTDIR/server.log")" -eq 1 ]
+check "endpoint 500: one AUTH" one_auth
 check "endpoint 500: the reason in the log line" \
     grep -q 'a new token could not be fetched' "$LOG"
 oauth2_ctl set token_fail=0 >/dev/null
@@ -222,6 +225,19 @@ smtpd_stop
 check "endpoint back: -qf delivers it" [ "$(count_in "$XDG_STATE_HOME/smtpfwd/queue/new")" -eq 0 ] ||
     diag "$(cat "$TESTDIR/err7q")"
 check "endpoint back: one refresh" [ "$(refreshes)" = 1 ]
+
+# ---- 8. the new token refused too: no third AUTH, no second refresh ----
+setup R-access-1 "$FAR" never-this-token "queue off"
+send 8
+check "both refused: 77" [ "$st" -eq 77 ] || diag "$(cat "$TESTDIR/err8")"
+check "both refused: two AUTH on one connection" \
+    [ "$(cat "$TESTDIR/server.events")" = "connection 1
+AUTH XOAUTH2 fail
+AUTH XOAUTH2 fail" ] || diag "$(cat "$TESTDIR/server.events")"
+check "both refused: exactly one refresh grant" [ "$(refreshes)" = 1 ]
+check "both refused: the message quotes the second refusal" \
+    [ "$(cat "$TESTDIR/err8")" = 'smtpfwd: authentication failed: 535 5.7.8 authentication credentials invalid (the server reports the token as "401")' ] ||
+    diag "$(cat "$TESTDIR/err8")"
 check "no token in any log line" no_tokens "$LOG"
 
 done_testing
