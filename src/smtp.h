@@ -72,10 +72,12 @@ struct smtp_params {
     bool allow_plaintext_auth;      /* PLAIN/LOGIN without TLS explicitly allowed */
     /* Bearer tokens (auth oauthbearer/xoauth2) that smtpfwd's OAuth2
      * took from its cache: when the server refuses the token (a JSON
-     * error report in a 334, or a 5xx to AUTH), refresh_token is called
+     * error report in a 334, then a 5xx; or a 5xx to AUTH; not 500-504,
+     * 534 or 538, which no new token changes), refresh_token is called
      * once and AUTH is tried again in the same session with the token it
-     * returns (owned by the callee, valid until smtp_free; NULL with r
-     * set: that failure is the session's). NULL: no second try. */
+     * returns (owned by the callee, valid until smtp_free; the old one,
+     * which the callee may wipe, is no longer used; NULL with r set:
+     * that failure is the session's). NULL: no second try. */
     const char *(*refresh_token)(void *arg, struct result *r);
     void *refresh_arg;
     bool chunking;                  /* account `chunking`: BDAT when CHUNKING and
