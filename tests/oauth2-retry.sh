@@ -28,8 +28,6 @@ oauth2_need
 lib_tmpdir
 trap 'smtpd_stop; oauth2_server_stop; rm -rf "$TESTDIR"' EXIT
 lib_private_env
-XDG_DATA_HOME=$TESTDIR/data
-export XDG_DATA_HOME
 certs_make
 oauth2_server_start --prefix R --lifetime 3600
 KEY=$(oauth2_key)
