@@ -68,9 +68,9 @@ const struct config_field config_fields[] = {
     { "oauth2_client_secret", CF_SECRET, OFF(oauth2_client_secret), CF_CONNECTION, NULL, NULL },
     { "oauth2_client_secret_eval", CF_STR, OFF(oauth2_client_secret_eval), CF_CONNECTION, NULL, NULL },
     { "oauth2_scope", CF_STR, OFF(oauth2_scope), CF_CONNECTION, NULL, NULL },
-    { "oauth2_auth_endpoint", CF_HTTPS, OFF(oauth2_auth_endpoint), CF_CONNECTION, NULL, NULL },
-    { "oauth2_token_endpoint", CF_HTTPS, OFF(oauth2_token_endpoint), CF_CONNECTION, NULL, NULL },
-    { "oauth2_device_endpoint", CF_HTTPS, OFF(oauth2_device_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_auth_endpoint", CF_STR, OFF(oauth2_auth_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_token_endpoint", CF_STR, OFF(oauth2_token_endpoint), CF_CONNECTION, NULL, NULL },
+    { "oauth2_device_endpoint", CF_STR, OFF(oauth2_device_endpoint), CF_CONNECTION, NULL, NULL },
     { "oauth2_tls_trust_file", CF_TRUST, OFF(oauth2_tls_trust_file), CF_CONNECTION, NULL, NULL },
     { "oauth2_token_store", CF_CHOICE, OFF(oauth2_token_store), CF_CONNECTION, oauth2_store_choices, NULL },
     { "tls", CF_BOOL, OFF(tls), CF_CONNECTION, NULL, NULL },
@@ -111,7 +111,7 @@ static bool is_string_type(enum config_ftype t)
 {
     switch (t) {
     case CF_STR: case CF_PATH: case CF_TRUST: case CF_SECRET: case CF_CHOICE: case CF_AUTH:
-    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR: case CF_EHLO: case CF_HTTPS:
+    case CF_DSN_NOTIFY: case CF_SYSLOG: case CF_FPR: case CF_EHLO:
         return true;
     default:
         return false;
@@ -437,27 +437,6 @@ static char *syslog_value(const char *arg)
 /* Record an error of the text being parsed: "FILE:LINE: " before the
  * message and RC_CONFIG for a file; the message alone and RC_USAGE for
  * settings from the command line. Returns -1. */
-/* What the OAuth2 endpoints must be: "https://" (any case) and a host
- * (after a user@ part, before a :port; an IPv6 literal in brackets).
- * The same verdict as the host that oauth2.c takes from the URL. */
-static bool valid_https_url(const char *s)
-{
-    if (ascii_strncasecmp(s, "https://", 8) != 0)
-        return false;
-    const char *host = s + 8;
-    size_t n = strcspn(host, "/?#");
-    const char *at = memchr(host, '@', n);
-    if (at) {
-        n -= (size_t)(at + 1 - host);
-        host = at + 1;
-    }
-    if (n > 0 && *host == '[') {
-        const char *close = memchr(host, ']', n);
-        return close && close > host + 1;
-    }
-    return n > 0 && *host != ':';
-}
-
 static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
     ATTR_PRINTF(4, 5);
 static int parse_error(struct parse_ctx *c, int line, struct result *r, const char *fmt, ...)
@@ -639,14 +618,6 @@ static int apply_field(struct parse_ctx *c, int line, const struct config_field 
         set_string(a, f, name);
         break;
     }
-    case CF_HTTPS:
-        /* Tokens and client secrets travel to this URL: TLS only. */
-        if (*arg && !valid_https_url(arg))
-            return bad_value(c, line, cmd, arg,
-                             _("expected an https:// URL such as "
-                               "https://login.example.org/oauth2/token"), r);
-        set_string(a, f, *arg ? xstrdup(arg) : NULL);
-        break;
     case CF_QUEUE:
         if (ascii_strcasecmp(arg, "off") == 0)
             *(enum queue_mode *)p = QUEUE_OFF;
@@ -740,6 +711,15 @@ int config_setting_apply(struct parse_ctx *c, int line, const char *cmd, const c
 /* ------------------------------------------------------------------ */
 /* Settings that depend on each other */
 
+/* What the OAuth2 endpoints must be (tokens and client secrets travel
+ * to them): https:// with a host, as oauth2.c reads them. */
+static bool valid_https_url(const char *url)
+{
+    char *host = util_https_url_host(url);
+    free(host);
+    return host != NULL;
+}
+
 /* The mechanisms an OAuth2 access token is for. */
 static bool auth_takes_bearer_token(const char *auth)
 {
@@ -767,11 +747,26 @@ static int account_error(const struct account *a, bool command_line, struct resu
 
 int config_account_check(const struct account *a, bool command_line, struct result *r)
 {
-    if (a->oauth2_provider && !auth_takes_bearer_token(a->auth))
+    if (!a->oauth2_provider)
+        return 0;       /* the oauth2_* settings are not used */
+    if (!auth_takes_bearer_token(a->auth))
         return account_error(a, command_line, r,
                              _("oauth2_provider needs \"auth oauthbearer\" or \"auth "
                                "xoauth2\" (auth is %s)"),
                              a->auth ? a->auth : "off");
+    const struct {
+        const char *name;
+        const char *url;
+    } endpoints[] = {
+        { "oauth2_auth_endpoint", a->oauth2_auth_endpoint },
+        { "oauth2_token_endpoint", a->oauth2_token_endpoint },
+        { "oauth2_device_endpoint", a->oauth2_device_endpoint },
+    };
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++)
+        if (endpoints[i].url && !valid_https_url(endpoints[i].url))
+            return account_error(a, command_line, r,
+                                 _("%s must be an https:// URL with a host name (it is "
+                                   "\"%s\")"), endpoints[i].name, endpoints[i].url);
     if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
         return account_error(a, command_line, r,
                              _("set oauth2_client_secret or oauth2_client_secret_eval, not "

@@ -307,11 +307,6 @@ int config_parse_text_flags(struct config *cfg, const char *text, size_t len,
     struct parse_ctx c = { cfg, filename, config_account_new(), NULL, false, 0, false,
                            (flags & CONFIG_PARSE_NO_EVAL) != 0 };
     int rc = parse_text(&c, text, len, 0, r);
-    /* Each account of this file, complete: the settings that depend on
-     * each other. */
-    for (size_t i = 0; rc == 0 && i < cfg->naccounts; i++)
-        if (cfg->accounts[i]->file && strcmp(cfg->accounts[i]->file, filename) == 0)
-            rc = config_account_check(cfg->accounts[i], false, r);
     config_account_free(c.defaults);
     if (saw_password)
         *saw_password = c.saw_password;
