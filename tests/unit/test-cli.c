@@ -524,6 +524,90 @@ static void test_modes(void)
     expect_ok(rc, &r, "-bp twice");
 }
 
+/* --authorize [ACCOUNT], --device, --authorize-timeout */
+static void test_authorize(void)
+{
+    struct options o;
+    struct result r = RESULT_INIT;
+    int rc;
+
+    rc = parse(&o, &r, "smtpfwd", "--authorize", NULL);
+    expect_ok(rc, &r, "--authorize");
+    tap_int(o.mode, MODE_AUTHORIZE, "--authorize: mode");
+    tap_ok(o.mode_arg == NULL && o.account == NULL, "--authorize: the default account");
+    tap_ok(!o.device, "--authorize: not the device flow");
+    tap_int(o.authorize_timeout, 0, "--authorize: the default timeout");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "gmail", NULL);
+    expect_ok(rc, &r, "--authorize ACCOUNT");
+    tap_str(o.mode_arg, "gmail", "--authorize ACCOUNT: account");
+    tap_int(o.nrecipients, 0, "--authorize ACCOUNT: not a recipient");
+    rc = parse(&o, &r, "smtpfwd", "-a", "work", "--authorize", NULL);
+    expect_ok(rc, &r, "-a ACCOUNT --authorize");
+    tap_str(o.account, "work", "-a ACCOUNT --authorize: account from -a");
+    tap_ok(o.mode_arg == NULL, "-a ACCOUNT --authorize: no argument");
+    rc = parse(&o, &r, "smtpfwd", "--authorize=ms", "--device", "--authorize-timeout=600",
+               "-C", "/tmp/rc", NULL);
+    expect_ok(rc, &r, "--authorize=ACCOUNT --device --authorize-timeout=600");
+    tap_str(o.mode_arg, "ms", "--authorize=ACCOUNT: account");
+    tap_ok(o.device, "--device");
+    tap_int(o.authorize_timeout, 600, "--authorize-timeout=600");
+    tap_str(o.config_file, "/tmp/rc", "--authorize: -C after it parsed");
+    rc = parse(&o, &r, "smtpfwd", "--device", "--authorize-timeout", "86400", "-a", "x",
+               "--authorize", "x", NULL);
+    expect_ok(rc, &r, "options before --authorize, timeout as the next word, same account");
+    tap_int(o.authorize_timeout, 86400, "--authorize-timeout 86400 (a day)");
+    tap_str(o.mode_arg, "x", "same account twice");
+
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "a", "b", NULL);
+    expect_usage(rc, &r, "--authorize takes at most one account name", true,
+                 "--authorize a b");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "work", "--device", NULL);
+    expect_usage(rc, &r, "--authorize: options go before the account name (found \"--device\" "
+                 "after it)", true, "--authorize ACCOUNT --device");
+    rc = parse(&o, &r, "smtpfwd", "--store-password", "work", "-v", NULL);
+    expect_usage(rc, &r, "--store-password: options go before the account name (found \"-v\" "
+                 "after it)", true, "--store-password ACCOUNT -v");
+    rc = parse(&o, &r, "smtpfwd", "-a", "home", "--authorize", "work", NULL);
+    expect_usage(rc, &r, "--authorize work and -a home name two different accounts; name one",
+                 true, "-a and --authorize disagree");
+    rc = parse(&o, &r, "smtpfwd", "--authorize=", NULL);
+    expect_usage(rc, &r, "option --authorize needs an argument", true, "--authorize=");
+    rc = parse(&o, &r, "smtpfwd", "--device", NULL);
+    expect_usage(rc, &r, "option --device can only be used with --authorize", true,
+                 "--device alone");
+    rc = parse(&o, &r, "smtpfwd", "--device", "a@example.org", NULL);
+    expect_usage(rc, &r, "option --device can only be used with --authorize", true,
+                 "--device when sending");
+    rc = parse(&o, &r, "smtpfwd", "--authorize-timeout=60", "-q", NULL);
+    expect_usage(rc, &r, "option --authorize-timeout can only be used with --authorize", true,
+                 "--authorize-timeout with --flush");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "--device=yes", NULL);
+    expect_usage(rc, &r, "option --device takes no argument", true, "--device=yes");
+    static const char *const bad[] = { "0", "", "-5", "5s", "86401", "99999999999999999999",
+                                       " 5", "0x10" };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char arg[64], msg[128], what[96];
+        snprintf(arg, sizeof arg, "--authorize-timeout=%s", bad[k]);
+        snprintf(msg, sizeof msg, "option --authorize-timeout needs a number of seconds from 1 "
+                 "to 86400, not \"%s\"", bad[k]);
+        snprintf(what, sizeof what, "--authorize-timeout=\"%s\"", bad[k]);
+        rc = parse(&o, &r, "smtpfwd", "--authorize", arg, NULL);
+        expect_usage(rc, &r, msg, true, what);
+    }
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "--authorize-timeout", NULL);
+    expect_usage(rc, &r, "option --authorize-timeout needs an argument", true,
+                 "--authorize-timeout without a value");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "-bp", NULL);
+    expect_usage(rc, &r, "options --authorize and -bp cannot be used together", true,
+                 "--authorize -bp");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "--store-password", NULL);
+    expect_usage(rc, &r, "options --authorize and --store-password cannot be used together",
+                 true, "--authorize --store-password");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "--help", NULL);
+    expect_ok(rc, &r, "--authorize --help");
+    tap_int(o.mode, MODE_HELP, "--help wins over --authorize");
+}
+
 static void test_argv0(void)
 {
     struct options o;
@@ -925,6 +1009,7 @@ static void test_help_version(void)
         "--keepbcc[=", "--dsn-notify=", "--dsn-return=", "--logfile=", "--logfile-time-format=",
         "--syslog[=", "--aliases=", "--set-from-header[=", "--set-date-header[=",
         "--set-msgid-header[=", "--remove-bcc-headers[=", "--undisclosed-recipients[=",
+        "--authorize [ACCOUNT]", "--device ", "--authorize-timeout=SECONDS", "default 300",
     };
 
     tap_ok(help != NULL && version != NULL, "help and version captured");
@@ -985,6 +1070,7 @@ int main(void)
     test_option_forms();
     test_modes();
     test_argv0();
+    test_authorize();
     test_recipients_and_errors();
     test_msmtp_options();
     test_help_version();
