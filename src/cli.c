@@ -28,7 +28,8 @@
  *   - --help and --version win over every other mode and ignore
  *     recipients, but a malformed option is still reported.
  *   - --store-password/--forget-password/--authorize take the account as
- *     --store-password=NAME or as the one argument after the options.
+ *     --store-password=NAME or as one argument among or after the options
+ *     (they have no recipients, so options after it are still options).
  */
 #include <config.h>
 
@@ -637,6 +638,13 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
     return 0;
 }
 
+/* The modes whose one argument is an account name. */
+static bool takes_account(enum cli_mode mode)
+{
+    return mode == MODE_STORE_PASSWORD || mode == MODE_FORGET_PASSWORD
+           || mode == MODE_AUTHORIZE;
+}
+
 static const char *base_name(const char *path)
 {
     const char *slash;
@@ -677,15 +685,7 @@ static int check_combination(struct cli_parser *p, struct result *r)
     case MODE_FORGET_PASSWORD:
     case MODE_AUTHORIZE:
         if (o->nrecipients > (p->mode_arg_given ? 0 : 1)) {
-            const char *extra = NULL;
-            for (int k = p->mode_arg_given ? 0 : 1; k < o->nrecipients && !extra; k++)
-                if (o->recipients[k][0] == '-')
-                    extra = o->recipients[k];
-            if (extra)
-                result_set(r, RC_USAGE, _("%s: options go before the account name (found "
-                                          "\"%s\" after it)"), p->mode_opt, extra);
-            else
-                result_set(r, RC_USAGE, _("%s takes at most one account name"), p->mode_opt);
+            result_set(r, RC_USAGE, _("%s takes at most one account name"), p->mode_opt);
             return -1;
         }
         if (o->nrecipients == 1)
@@ -765,8 +765,16 @@ int cli_parse(int argc, char **argv, struct options *opts, struct result *r)
             p.i++;
             break;
         }
-        if (arg[0] != '-' || arg[1] == '\0')
+        if (arg[0] != '-' || arg[1] == '\0') {
+            /* The account of --authorize/--store-password/--forget-password:
+             * options may follow it (these modes have no recipients). */
+            if (takes_account(opts->mode) && p.mode_opt != NULL && !p.mode_arg_given) {
+                opts->mode_arg = arg;
+                p.mode_arg_given = true;
+                continue;
+            }
             break;     /* first recipient: options end here, as in sendmail */
+        }
         if (arg[1] == '-')
             rc = parse_long(&p, arg, r);
         else

@@ -35,6 +35,7 @@
 #include "smtprc.h"
 
 #define AUTHORIZE_TIMEOUT_S 300
+#define AUTHORIZE_TIMEOUT_MAX_S (24 * 60 * 60)
 #define DEVICE_INTERVAL_S 5      /* RFC 8628 3.2: when the provider names none */
 #define SLOW_DOWN_S 5            /* RFC 8628 3.5 */
 #define REQUEST_HEAD_MAX (64 * 1024)
@@ -181,6 +182,14 @@ static char *shown(const char *s)
     return buf_steal(&b);
 }
 
+/* Append the field name=value to f[*n] unless value is NULL (a setting
+ * the account does not have: no scope, a public client's secret). */
+static void field_add(struct oauth2_field *f, size_t *n, const char *name, const char *value)
+{
+    if (value)
+        f[(*n)++] = (struct oauth2_field){ name, value };
+}
+
 /* The provider's own extra parameters of the authorization request. */
 static size_t provider_extras(const struct oauth2_client *cl, struct oauth2_field *f)
 {
@@ -192,8 +201,8 @@ static size_t provider_extras(const struct oauth2_client *cl, struct oauth2_fiel
         f[n++] = (struct oauth2_field){ "access_type", "offline" };
         f[n++] = (struct oauth2_field){ "prompt", "consent" };
     }
-    if ((strcmp(name, "gmail") == 0 || strcmp(name, "microsoft") == 0) && cl->a->user)
-        f[n++] = (struct oauth2_field){ "login_hint", cl->a->user };
+    if (strcmp(name, "gmail") == 0 || strcmp(name, "microsoft") == 0)
+        field_add(f, &n, "login_hint", cl->a->user);
     return n;
 }
 
@@ -214,26 +223,20 @@ static void denied(const char *error, const char *description, struct result *r)
 static void timed_out(const struct oauth2_client *cl, int timeout_s, bool device,
                       struct result *r)
 {
+    char *t = clock_describe_ms(timeout_s * 1000);
     result_set(r, RC_TEMPFAIL,
-               device ? _("no authorization within %d seconds; run smtpfwd --authorize "
-                          "--device %s again (--authorize-timeout=SECONDS waits longer)")
-                      : _("no answer from the browser within %d seconds; run smtpfwd "
-                          "--authorize %s again (--authorize-timeout=SECONDS waits longer)"),
-               timeout_s, cl->a->name);
+               device ? _("no authorization within %s; run smtpfwd --authorize --device %s "
+                          "again (--authorize-timeout=SECONDS waits longer)")
+                      : _("no answer from the browser within %s; run smtpfwd --authorize %s "
+                          "again (--authorize-timeout=SECONDS waits longer)"),
+               t, cl->a->name);
+    free(t);
 }
 
 /* Store what the token endpoint answered and say where it went. */
 static int store(const struct oauth2_client *cl, const struct oauth2_response *resp,
                  struct result *r)
 {
-    if (!resp->refresh_token || !resp->refresh_token[0]) {
-        result_set(r, RC_PROTOCOL,
-                   _("the token endpoint %s sent no refresh token, so smtpfwd could not "
-                     "renew the access; check the scope of account %s (Microsoft needs "
-                     "offline_access)"),
-                   cl->token_endpoint, cl->a->name);
-        return -1;
-    }
     char *where = NULL;
     if (oauth2_store_tokens(cl, resp, &where, r) != 0)
         return -1;
@@ -279,8 +282,7 @@ static int exchange_code(const struct oauth2_client *cl, const char *code,
         { "code_verifier", verifier },
     };
     size_t nf = 5;
-    if (cl->client_secret)
-        f[nf++] = (struct oauth2_field){ "client_secret", cl->client_secret };
+    field_add(f, &nf, "client_secret", cl->client_secret);
     struct oauth2_response resp;
     if (oauth2_post(cl, cl->token_endpoint, f, nf, false, 0, &resp, r) != 0)
         return -1;
@@ -327,15 +329,13 @@ static int browser_request(const struct browser_flow *bf, struct conn *c, const 
         oauth2_redirect_free(&rd);
         return 0;
     }
-    int rc;
     if (rd.error) {
         denied(rd.error, rd.error_description, r);
         http_reply(c, "403 Forbidden",
                    _("smtpfwd: the authorization was refused; see the terminal."));
     } else {
         log_debug(1, _("oauth2: the browser brought an authorization code"));
-        rc = exchange_code(bf->cl, rd.code, bf->redirect_uri, bf->verifier, r);
-        if (rc == 0)
+        if (exchange_code(bf->cl, rd.code, bf->redirect_uri, bf->verifier, r) == 0)
             http_reply(c, "200 OK", _("smtpfwd: authorized, you may close this window."));
         else
             http_reply(c, "500 Internal Server Error",
@@ -366,22 +366,26 @@ static int authorize_browser(const struct oauth2_client *cl, long long deadline,
         { "response_type", "code" },
         { "client_id", cl->client_id },
         { "redirect_uri", bf.redirect_uri },
-        { "scope", cl->scope },
         { "state", bf.state },
         { "code_challenge", challenge },
         { "code_challenge_method", "S256" },
     };
-    size_t nf = 7;
+    size_t nf = 6;
+    field_add(f, &nf, "scope", cl->scope);
     nf += provider_extras(cl, f + nf);
     url = oauth2_url_with_query(cl->auth_endpoint, f, nf);
-    printf(_("To authorize smtpfwd to send mail with account %s, open this address in a web\n"
-             "browser on this computer and sign in:\n"
+    char *wait = clock_describe_ms(timeout_s * 1000);
+    printf(_("To authorize smtpfwd to send mail with account %s, open this address\n"
+             "in a web browser on this computer and sign in:\n"
              "\n"
              "  %s\n"
              "\n"
-             "The browser then comes back to %s, where smtpfwd waits for it\n"
-             "(at most %d seconds; on another computer, forward that port with ssh -L).\n"),
-           cl->a->name, url, bf.redirect_uri, timeout_s);
+             "The browser then comes back to %s, where smtpfwd waits\n"
+             "for it (at most %s). Working over ssh? Forward the port first:\n"
+             "ssh -L %d:%s:%d HOST\n"),
+           cl->a->name, url, bf.redirect_uri, wait, conn_listener_port(l), "127.0.0.1",
+           conn_listener_port(l));
+    free(wait);
     fflush(stdout);
 
     for (;;) {
@@ -442,7 +446,9 @@ static void device_instructions(const struct oauth2_client *cl,
         printf(_("(or open %s, which holds the code)\n\n"), complete);
         free(complete);
     }
-    printf(_("smtpfwd waits for it at most %d seconds.\n"), timeout_s);
+    char *wait = clock_describe_ms(timeout_s * 1000);
+    printf(_("smtpfwd waits for it at most %s.\n"), wait);
+    free(wait);
     fflush(stdout);
     free(uri);
     free(code);
@@ -461,11 +467,10 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
 {
     struct oauth2_field f[3] = {
         { "client_id", cl->client_id },
-        { "scope", cl->scope },
     };
-    size_t nf = 2;
-    if (cl->client_secret)
-        f[nf++] = (struct oauth2_field){ "client_secret", cl->client_secret };
+    size_t nf = 1;
+    field_add(f, &nf, "scope", cl->scope);
+    field_add(f, &nf, "client_secret", cl->client_secret);
     struct oauth2_response dev;
     if (oauth2_post(cl, cl->device_endpoint, f, nf, true, post_timeout(deadline), &dev, r) != 0)
         return -1;
@@ -490,8 +495,7 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
         { "client_id", cl->client_id },
     };
     size_t npf = 3;
-    if (cl->client_secret)
-        poll_f[npf++] = (struct oauth2_field){ "client_secret", cl->client_secret };
+    field_add(poll_f, &npf, "client_secret", cl->client_secret);
     int rc = -1;
     for (;;) {
         long long next = clock_now_ms() + interval * 1000;
@@ -513,7 +517,9 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
         } else if (strcmp(e, "slow_down") == 0) {
             interval += SLOW_DOWN_S;
             log_debug(1, _("oauth2: asked to slow down; polling every %lld seconds"), interval);
-        } else if (strcmp(e, "access_denied") == 0) {
+        } else if (strcmp(e, "access_denied") == 0
+                   || strcmp(e, "authorization_declined") == 0) {
+            /* RFC 8628's word, and Microsoft's */
             denied(e, resp.error_description, r);
         } else if (strcmp(e, "expired_token") == 0) {
             result_set(r, RC_TEMPFAIL, _("the code expired before the authorization was "
@@ -559,6 +565,8 @@ int oauth2_authorize(const struct account *a, bool device, int timeout_s, struct
     }
     if (timeout_s <= 0)
         timeout_s = AUTHORIZE_TIMEOUT_S;
+    if (timeout_s > AUTHORIZE_TIMEOUT_MAX_S)
+        timeout_s = AUTHORIZE_TIMEOUT_MAX_S;
     long long deadline = clock_now_ms() + (long long)timeout_s * 1000;
     struct oauth2_client cl;
     if (oauth2_client_init(&cl, a, device ? 't' : 'a', r) != 0)

@@ -561,12 +561,28 @@ static void test_authorize(void)
     rc = parse(&o, &r, "smtpfwd", "--authorize", "a", "b", NULL);
     expect_usage(rc, &r, "--authorize takes at most one account name", true,
                  "--authorize a b");
-    rc = parse(&o, &r, "smtpfwd", "--authorize", "work", "--device", NULL);
-    expect_usage(rc, &r, "--authorize: options go before the account name (found \"--device\" "
-                 "after it)", true, "--authorize ACCOUNT --device");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "work", "--device", "-C", "/tmp/rc", NULL);
+    expect_ok(rc, &r, "--authorize ACCOUNT --device -C FILE: options after the account");
+    tap_str(o.mode_arg, "work", "--authorize ACCOUNT --device: account");
+    tap_ok(o.device, "--authorize ACCOUNT --device: device");
+    tap_str(o.config_file, "/tmp/rc", "--authorize ACCOUNT -C FILE: file");
     rc = parse(&o, &r, "smtpfwd", "--store-password", "work", "-v", NULL);
-    expect_usage(rc, &r, "--store-password: options go before the account name (found \"-v\" "
-                 "after it)", true, "--store-password ACCOUNT -v");
+    expect_ok(rc, &r, "--store-password ACCOUNT -v");
+    tap_str(o.mode_arg, "work", "--store-password ACCOUNT -v: account");
+    tap_int(o.verbose, 1, "--store-password ACCOUNT -v: verbose");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "a", "--device", "b", NULL);
+    expect_usage(rc, &r, "--authorize takes at most one account name", true,
+                 "--authorize a --device b");
+    rc = parse(&o, &r, "smtpfwd", "--authorize=a", "-v", "b", NULL);
+    expect_usage(rc, &r, "--authorize takes at most one account name", true,
+                 "--authorize=a -v b");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "a", "--", "--device", NULL);
+    expect_usage(rc, &r, "--authorize takes at most one account name", true,
+                 "--authorize a -- --device");
+    rc = parse(&o, &r, "smtpfwd", "work", "--authorize", NULL);
+    expect_ok(rc, &r, "ACCOUNT --authorize");
+    tap_int(o.mode, MODE_SEND, "ACCOUNT --authorize: options end at the first recipient");
+    tap_int(o.nrecipients, 2, "ACCOUNT --authorize: two recipients");
     rc = parse(&o, &r, "smtpfwd", "-a", "home", "--authorize", "work", NULL);
     expect_usage(rc, &r, "--authorize work and -a home name two different accounts; name one",
                  true, "-a and --authorize disagree");
