@@ -94,6 +94,23 @@ static int next(struct conn_listener *l, size_t max, struct conn **c, char **hea
     return kind;
 }
 
+/* The next head is want (len bytes); the connection is closed unanswered. */
+static void expect_head(struct conn_listener *l, size_t max, const char *want, const char *what)
+{
+    struct conn *c = NULL;
+    char *head = NULL;
+    size_t len = 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s: handed over", what);
+    tap_int(next(l, max, &c, &head, &len), 1, name);
+    snprintf(name, sizeof name, "%s: the head", what);
+    tap_str(head, want, name);
+    snprintf(name, sizeof name, "%s: its length", what);
+    tap_int((long long)len, (long long)strlen(want), name);
+    conn_close(c);
+    free(head);
+}
+
 static void test_requests(void)
 {
     struct result r = RESULT_INIT;
@@ -135,12 +152,7 @@ static void test_requests(void)
     send_str(big, "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     int cutc = client(port, false);
     send_str(cutc, "GET /x HTTP/1.1\r\nCookie: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
-    tap_int(next(l, 32, &c, &head, &len), 1, "a head cut at the cap");
-    tap_int((long long)len, 32, "cut at 32 bytes");
-    tap_ok(head && strncmp(head, "GET /x HTTP/1.1\r\nCookie: aaaaaaa", 32) == 0 && !head[32],
-           "the first 32 bytes, NUL-terminated");
-    conn_close(c);
-    free(head);
+    expect_head(l, 32, "GET /x HTTP/1.1\r\nCookie: aaaaaaa", "a head cut at the cap (32 bytes)");
     got = read_all(big, 64);
     tap_str(got, "", "the client with the over-long first line is closed unanswered");
     free(got);
@@ -155,10 +167,7 @@ static void test_requests(void)
     int half = client(port, false);
     send_str(half, "GET /favicon.ico HTTP/1.0\r\n");
     shutdown(half, SHUT_WR);
-    tap_int(next(l, 4096, &c, &head, &len), 1, "a line and the end of input");
-    tap_str(head, "GET /favicon.ico HTTP/1.0\r\n", "the line alone");
-    conn_close(c);
-    free(head);
+    expect_head(l, 4096, "GET /favicon.ico HTTP/1.0\r\n", "a line and the end of input");
     close(none);
     close(half);
 
@@ -194,13 +203,7 @@ static void test_ipv6(void)
     tap_ok(fd6 >= 0, "::1 on the same port");
     tap_ok(fd4 >= 0, "127.0.0.1 as well");
     send_str(fd6, "GET /six HTTP/1.1\r\n\r\n");
-    struct conn *c;
-    char *head;
-    size_t len;
-    tap_int(next(l, 4096, &c, &head, &len), 1, "a request over ::1");
-    tap_str(head, "GET /six HTTP/1.1\r\n\r\n", "its head");
-    conn_close(c);
-    free(head);
+    expect_head(l, 4096, "GET /six HTTP/1.1\r\n\r\n", "a request over ::1");
     close(fd6);
     close(fd4);
     conn_listener_close(l);
