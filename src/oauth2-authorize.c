@@ -16,12 +16,12 @@
  *
  * Must not: touch a socket itself (conn.h does), speak HTTPS or JSON
  * (oauth2_post), store a token (oauth2_store_tokens), or show a code, a
- * code verifier, a token or a client secret anywhere: what providers and
- * browsers send is shown only escaped, and only their error texts.
+ * code verifier, a token or a client secret anywhere: of what providers
+ * and browsers send only the error texts and the device flow's
+ * instructions (where to go, the user code) are shown, and escaped.
  */
 #include <config.h>
 
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,7 +488,10 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
     }
     device_instructions(cl, &dev, timeout_s);
 
+    /* (an interval past the longest wait only means no poll at all) */
     long long interval = dev.interval > 0 ? dev.interval : DEVICE_INTERVAL_S;
+    if (interval > AUTHORIZE_TIMEOUT_MAX_S)
+        interval = AUTHORIZE_TIMEOUT_MAX_S;
     struct oauth2_field poll_f[4] = {
         { "grant_type", "urn:ietf:params:oauth:grant-type:device_code" },
         { "device_code", dev.device_code },
@@ -510,12 +513,14 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
                         &resp, r) != 0)
             break;
         const char *e = resp.error;
-        if (!e) {
+        bool granted = !e;
+        if (granted) {
             rc = store(cl, &resp, r);
         } else if (strcmp(e, "authorization_pending") == 0) {
             log_debug(1, _("oauth2: authorization pending"));
         } else if (strcmp(e, "slow_down") == 0) {
-            interval += SLOW_DOWN_S;
+            if (interval < AUTHORIZE_TIMEOUT_MAX_S)
+                interval += SLOW_DOWN_S;
             log_debug(1, _("oauth2: asked to slow down; polling every %lld seconds"), interval);
         } else if (strcmp(e, "access_denied") == 0
                    || strcmp(e, "authorization_declined") == 0) {
@@ -529,7 +534,7 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
             oauth2_error_result(cl, &resp, r);
         }
         oauth2_response_free(&resp);
-        if (!e || r->cls != RC_OK)
+        if (granted || r->cls != RC_OK)
             break;
     }
     oauth2_response_free(&dev);
