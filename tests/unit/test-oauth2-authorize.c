@@ -2,15 +2,28 @@
  * test-oauth2-authorize.c - unit tests for oauth2_parse_redirect (the
  * request line a browser brings to the loopback redirect of
  * --authorize): the redirect with a code or an error, percent-decoding,
- * other pages, and every malformed line refused.
+ * other pages, and every malformed line refused; and oauth2_authorize
+ * without a provider to talk to: the accounts it refuses before anything
+ * happens, and the browser flow's wait with a scripted browser in a child
+ * process (the instructions printed, a wrong state and another page
+ * answered while the wait goes on, the provider's error= ending it).
  */
 #include <config.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "oauth2.h"
+#include "smtprc.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* Parse the NUL-terminated req (its strlen bytes). */
 static int parse(const char *req, struct oauth2_redirect *rd)
@@ -150,10 +163,245 @@ static void test_malformed(void)
     expect_none(&rd, "NUL byte");
 }
 
+/* ---- oauth2_authorize ---- */
+
+static struct config *cfg;
+
+/* The account "acct" of configuration text. */
+static const struct account *account_of(const char *text)
+{
+    if (cfg)
+        config_free(cfg);
+    cfg = config_new();
+    struct result r = RESULT_INIT;
+    if (config_parse_string(cfg, text, "test.rc", &r) != 0) {
+        printf("Bail out! configuration refused: %s\n", r.msg);
+        exit(99);
+    }
+    const struct account *a = config_find(cfg, "acct");
+    if (!a) {
+        printf("Bail out! no account acct\n");
+        exit(99);
+    }
+    return a;
+}
+
+#define ACCT "account acct\nhost smtp.example\nuser me@example.com\n"
+/* Endpoints nobody answers at (the discard port): nothing may reach them. */
+#define GENERIC ACCT "auth xoauth2\noauth2_provider generic\noauth2_client_id cid\n" \
+    "oauth2_auth_endpoint https://127.0.0.1:9/authorize\n" \
+    "oauth2_token_endpoint https://127.0.0.1:9/token\n"
+
+static void authorize_refused(const char *text, bool device, enum result_class cls,
+                              const char *want, const char *what)
+{
+    struct result r = RESULT_INIT;
+    char name[160];
+    snprintf(name, sizeof name, "%s: refused", what);
+    tap_int(oauth2_authorize(account_of(text), device, 30, &r), -1, name);
+    snprintf(name, sizeof name, "%s: class", what);
+    tap_int(r.cls, cls, name);
+    snprintf(name, sizeof name, "%s: message", what);
+    tap_str(r.msg, want, name);
+    result_clear(&r);
+}
+
+static void test_authorize_refusals(void)
+{
+    authorize_refused(ACCT "auth plain\npassword x\n", false, RC_CONFIG,
+                      "test.rc:1: account acct has no oauth2_provider, so there is nothing to "
+                      "authorize: smtpfwd gets a token itself only for an account with "
+                      "oauth2_provider (see smtprc(5), OAUTH2)",
+                      "no oauth2_provider");
+    authorize_refused(ACCT "auth xoauth2\noauth2_provider gmail\noauth2_client_id cid\n"
+                      "oauth2_client_secret s\n", true, RC_USAGE,
+                      "the provider of account acct (gmail) offers no device flow for mail; "
+                      "authorize in a web browser instead: smtpfwd --authorize acct",
+                      "gmail --device");
+    authorize_refused(GENERIC, true, RC_CONFIG,
+                      "test.rc:1: account acct has no oauth2_device_endpoint for --device; set "
+                      "it, or authorize in a web browser: smtpfwd --authorize acct",
+                      "generic --device without a device endpoint");
+}
+
+/* The value of query parameter name in url (percent-encoded as it is),
+ * or NULL. Caller frees. */
+static char *query_param(const char *url, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strchr(url, '?'); p && *p; p = strchr(p + 1, '&')) {
+        if (strncmp(p + 1, name, n) == 0 && p[1 + n] == '=') {
+            const char *v = p + 2 + n;
+            return strndup(v, strcspn(v, "& \n"));
+        }
+    }
+    return NULL;
+}
+
+/* The scripted browser (a child process): sends one request to
+ * 127.0.0.1:port and writes "STATUS-LINE\n" of the answer to fd out. */
+static void browser_get(int port, const char *target, int out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char buf[2048];
+    size_t len = 0;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        int n = snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n",
+                         target, port);
+        if (write(fd, buf, (size_t)n) == n) {
+            ssize_t k;
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            while (len < sizeof buf - 1 && poll(&p, 1, 20000) > 0
+                   && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+                len += (size_t)k;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    dprintf(out, "%s\n", buf);
+}
+
+/* The child: waits for the instructions in the file at path (the parent's
+ * standard output), then plays the browser: a wrong state, a favicon, and
+ * the provider's refusal with the right state. */
+static void browser(const char *path, int out)
+{
+    char text[8192] = "";
+    const char *mark = "comes back to http://127.0.0.1:";
+    for (int tries = 0; tries < 2000 && !strstr(text, mark); tries++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(text, 1, sizeof text - 1, f);
+            text[n] = '\0';
+            fclose(f);
+        }
+        if (!strstr(text, mark))
+            poll(NULL, 0, 10);
+    }
+    const char *at = strstr(text, mark);
+    char *url = strstr(text, "  https://") ? strndup(strstr(text, "  https://") + 2,
+                                                     strcspn(strstr(text, "  https://") + 2, "\n"))
+                                           : NULL;
+    char *state = url ? query_param(url, "state") : NULL;
+    if (!at || !state) {
+        dprintf(out, "no instructions\n");
+        _exit(1);
+    }
+    int port = atoi(at + strlen(mark));
+    char target[512];
+    snprintf(target, sizeof target, "/?code=c1&state=%s-wrong", state);
+    browser_get(port, target, out);
+    browser_get(port, "/favicon.ico", out);
+    snprintf(target, sizeof target,
+             "/?error=access_denied&error_description=no%%1b%%5B31m+way&state=%s", state);
+    browser_get(port, target, out);
+    free(url);
+    free(state);
+    _exit(0);
+}
+
+static void test_authorize_browser_wait(void)
+{
+    const char *dir = tu_tmpdir("oauth2-authorize");
+    char *outpath = tu_write_file(dir, "stdout", "", 0600);
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        printf("Bail out! pipe\n");
+        exit(99);
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        browser(outpath, pipefd[1]);
+    }
+    close(pipefd[1]);
+
+    /* the parent's standard output goes to the file while it waits */
+    const struct account *a = account_of(GENERIC "oauth2_scope mail send\n");
+    int saved = dup(1);
+    FILE *f = fopen(outpath, "w");
+    dup2(fileno(f), 1);
+    struct result r = RESULT_INIT;
+    int rc = oauth2_authorize(a, false, 60, &r);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    fclose(f);
+
+    tap_int(rc, -1, "browser flow: the provider's error ends it");
+    tap_int(r.cls, RC_NOPERM, "browser flow: error=access_denied is RC_NOPERM");
+    tap_str(r.msg, "the authorization was refused: access_denied (no\\x1b[31m way)",
+            "browser flow: the provider's words, escaped");
+    result_clear(&r);
+    char replies[1024];
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof replies - 1 && (k = read(pipefd[0], replies + n, sizeof replies - 1 - n)) > 0)
+        n += (size_t)k;
+    replies[n] = '\0';
+    close(pipefd[0]);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "browser flow: the browser saw it all");
+    tap_str(replies, "HTTP/1.1 400 Bad Request\nHTTP/1.1 404 Not Found\nHTTP/1.1 403 Forbidden\n",
+            "browser flow: 400 for a wrong state, 404 for another page, 403 for the refusal");
+
+    /* what was printed: the URL with every parameter the flow needs */
+    struct file_data fd;
+    char *text = NULL;
+    if (util_read_file(outpath, 1 << 20, false, &fd) == 0) {
+        text = strndup(fd.data, fd.len);
+        util_file_free(&fd);
+    }
+    const char *u = text ? strstr(text, "  https://127.0.0.1:9/authorize?") : NULL;
+    tap_ok(u != NULL, "the authorization URL is printed");
+    char *url = u ? strndup(u + 2, strcspn(u + 2, "\n")) : strdup("");
+    static const char *const want[][2] = {
+        { "response_type", "code" },
+        { "client_id", "cid" },
+        { "scope", "mail%20send" },
+        { "code_challenge_method", "S256" },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *v = query_param(url, want[i][0]);
+        char what[96];
+        snprintf(what, sizeof what, "URL: %s", want[i][0]);
+        tap_str(v, want[i][1], what);
+        free(v);
+    }
+    char *state = query_param(url, "state");
+    char *challenge = query_param(url, "code_challenge");
+    char *redirect = query_param(url, "redirect_uri");
+    tap_ok(state && strlen(state) == 22, "URL: a state of 16 random bytes");
+    tap_ok(challenge && strlen(challenge) == 43, "URL: an S256 challenge (32 bytes)");
+    tap_ok(redirect && strncmp(redirect, "http%3A%2F%2F127.0.0.1%3A", 25) == 0
+               && strcmp(redirect + strlen(redirect) - 3, "%2F") == 0,
+           "URL: redirect_uri http://127.0.0.1:PORT/");
+    tap_ok(!query_param(url, "access_type") && !query_param(url, "login_hint"),
+           "URL: no provider extras for generic");
+    tap_ok(text && !strstr(text, "code_verifier"), "no code verifier printed");
+    free(state);
+    free(challenge);
+    free(redirect);
+    free(url);
+    free(text);
+    free(outpath);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     test_redirects();
     test_other_pages();
     test_malformed();
+    test_authorize_refusals();
+    test_authorize_browser_wait();
+    if (cfg)
+        config_free(cfg);
     return tap_done();
 }
