@@ -83,31 +83,7 @@ bool oauth2_enabled(const struct account *a)
 
 char *oauth2_url_host(const char *url)
 {
-    if (!url || !ascii_startswith_ci(url, "https://"))
-        return NULL;
-    const char *p = url + 8;
-    size_t n = strcspn(p, "/?#");
-    const char *at = memchr(p, '@', n);
-    if (at) {
-        n -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    char *host;
-    if (n && *p == '[') {
-        const char *close = memchr(p, ']', n);
-        if (!close || close == p + 1)
-            return NULL;
-        host = xstrndup(p + 1, (size_t)(close - p - 1));
-    } else {
-        const char *colon = memchr(p, ':', n);
-        host = xstrndup(p, colon ? (size_t)(colon - p) : n);
-    }
-    if (!*host) {
-        free(host);
-        return NULL;
-    }
-    ascii_lower(host);
-    return host;
+    return util_https_url_host(url);
 }
 
 char *oauth2_key(const char *user, const char *host)
