@@ -122,7 +122,9 @@ body; the answer is JSON unless said otherwise):
                               token:device_code, token:failed (answered by
                               token_fail or token_hang), token:error (an
                               OAuth2 error answer), device:slow_down (a
-                              slow_down answered), device:too_fast (a poll
+                              slow_down answered), device:pending (an
+                              authorization_pending answered),
+                              device:too_fast (a poll
                               sooner than the interval the client must keep),
                               introspect:active, introspect:inactive
   /control/counts             all counts as one JSON object
@@ -131,7 +133,8 @@ body; the answer is JSON unless said otherwise):
                               "state": "live|expired|revoked"}...],
                               "refresh": [{"token", "state":
                               "live|revoked|rotated"}...], "last_access",
-                              "last_refresh"}
+                              "last_refresh", "last_user_code" (of the
+                              newest device code)}
   /control/state              the whole state (settings, codes, tokens)
 
 Exit: on SIGTERM/SIGINT (the state is already saved). Command-line errors:
@@ -589,6 +592,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.count("device:slow_down")
                     self.oauth_error(400, "slow_down", "poll less often")
                     return
+                st.count("device:pending")
                 self.oauth_error(400, "authorization_pending", "the user has not answered yet")
                 return
             d["state"] = "used"
@@ -621,6 +625,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "expires_at": time.time() + s["device_expires_in"], "interval": s["device_interval"],
                 "state": "pending", "last_poll": None,
             }
+            st.data["last_user_code"] = uc
             st.save()
         base = "https://127.0.0.1:%d/device" % self.server.port
         self.send_body(200, {
@@ -752,6 +757,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                for k, v in d["access"].items()],
                     "refresh": [{"token": k, "state": v["state"]} for k, v in d["refresh"].items()],
                     "last_access": d["last_access"], "last_refresh": d["last_refresh"],
+                    "last_user_code": d.get("last_user_code"),
                 }
             elif what == "state":
                 answer = d
