@@ -29,8 +29,9 @@
 #      one and is the one used next; a revoked refresh token: 77 with the
 #      --authorize hint, no AUTH sent; the token endpoint down: queue off
 #      75, queue on-failure 0 and one entry, which -q delivers once the
-#      endpoint is back; the endpoint answering 500: 75; a cached token
-#      the server refuses: one refresh and AUTH again in the session.
+#      endpoint is back; the endpoint answering 500, or not at all: 75; a
+#      cached token the server refuses: one refresh and AUTH again in the
+#      session (75 when that refresh gets a 500).
 #  (d) token files that are group/other readable, symbolic links, or not
 #      regular files are refused (78, the file named, the chmod to run)
 #      and not used (no request with their token).
@@ -209,7 +210,7 @@ authorize() {
 use_env authorize
 rc xoauth2
 oauth2_ctl reset-counts >/dev/null
-authorize auth-code
+authorize auth-code -v
 url=$(oauth2_wait_output "$AOUT" "$OAUTH2_URL/authorize\\?" 20 | grep -o 'https://[^ ]*')
 if [ -z "$url" ]; then
     not_ok "(a) --authorize prints the authorization URL"
@@ -303,7 +304,7 @@ rc oauthbearer
 oauth2_ctl reset-counts >/dev/null
 oauth2_ctl set device_slow_down=1 device_interval=1 device_expires_in=120 >/dev/null
 rt=$(next refresh)
-authorize dev-approve --device
+authorize dev-approve -v --device
 oauth2_wait_output "$AOUT" "$OAUTH2_URL/device" 20 >/dev/null
 uc=$(oauth2_ctl tokens | oauth2_json last_user_code)
 check "(b) --device prints the verification URI and the user code ($uc)" \
@@ -444,6 +445,26 @@ oauth2_ctl set token_fail=0 >/dev/null
 check "(c) the token endpoint answers 500: exit 75 (exit $st)" [ "$st" -eq 75 ] || show "$ERR"
 check "(c) ... no AUTH sent" not grep -q '^AUTH' "$SF.log"
 
+# The server refuses the cached token and the refresh fails (500):
+# temporary, not a refused authentication.
+set_cache "$at6" 3000
+oauth2_ctl set token_fail=500 >/dev/null
+smtpd_tokens c-refused-500 "$P-never"
+deliver c-refused-500
+oauth2_ctl set token_fail=0 >/dev/null
+check "(c) the cached token refused, the refresh answered 500: exit 75 (exit $st)" [ "$st" -eq 75 ] ||
+    show "$ERR"
+check "(c) ... one AUTH, with the cached token" [ "$(auth_token "$(auth_msgs XOAUTH2)")" = "$at6" ]
+
+# The token endpoint hangs: smtpfwd gives up (its own timeout), 75.
+set_cache "$at6" -10
+oauth2_ctl set token_hang=120 >/dev/null
+smtpd_tokens c-hang "$at6"
+deliver c-hang
+oauth2_ctl set token_hang=0 >/dev/null
+check "(c) the token endpoint does not answer: exit 75 (exit $st)" [ "$st" -eq 75 ] || show "$ERR"
+check "(c) ... no AUTH sent" not grep -q '^AUTH' "$SF.log"
+
 # A revoked refresh token.
 oauth2_ctl revoke-refresh >/dev/null
 smtpd_tokens c-revoked "$at6"
@@ -491,7 +512,7 @@ refused() {
     deliver "$r_case"
     check "(d) $1: no AUTH sent" not grep -q '^AUTH' "$SF.log"
     check "(d) $1: exit 78 (exit $st)" [ "$st" -eq 78 ] || show "$ERR"
-    check "(d) $1: the message names $2" grep -q -F "$2" "$ERR" || show "$ERR"
+    check "(d) $1: the message names the file" grep -q -F "$2" "$ERR" || show "$ERR"
     counted token:refresh_token "$n0" "(d) $1: no refresh"
 }
 oauth2_store_refresh "$rt"
