@@ -233,6 +233,8 @@ else
     check "(a) a redirect with a wrong state gets 400 (got $BROWSER_STATUS)" [ "$BROWSER_STATUS" = 400 ]
     oauth2_get "$ru${sep}code=stolen"
     check "(a) a redirect without state gets 400 (got $BROWSER_STATUS)" [ "$BROWSER_STATUS" = 400 ]
+    oauth2_get "$ru${sep}error=access_denied&state=not-$state"
+    check "(a) an error redirect with a wrong state gets 400 too (got $BROWSER_STATUS)" [ "$BROWSER_STATUS" = 400 ]
     check "(a) smtpfwd keeps waiting after them" kill -0 "$APID"
     rt=$(next refresh)
     at=$(next access)
@@ -367,6 +369,16 @@ check "(c) ... cached (0600: $(mode "$CACHE_FILE")) with its expiry in about an 
     [ "$(mode "$CACHE_FILE")" = 600 -a "$(oauth2_json access_token <"$CACHE_FILE")" = "$at" \
       -a "${exp:-0}" -gt $(( $(date +%s) + 3000 )) -a "${exp:-0}" -le $(( $(date +%s) + 3600 )) ]
 check "(c) ... the logfile has the delivery" grep -q 'rcpt@x.test' "$HOME/smtpfwd.log"
+check "(c) ... -v names the token endpoint it asked" grep -q -F "$OAUTH2_URL/token" "$ERR"
+check "(c) ... the cache directory is 0700 ($(mode "$(dirname "$CACHE_FILE")"))" \
+    [ "$(mode "$(dirname "$CACHE_FILE")")" = 700 ]
+listing() {
+    (cd "$1" && ls -A | tr '\n' ' ')
+}
+check "(c) ... nothing but KEY and KEY.lock in the cache directory ($(listing "$(dirname "$CACHE_FILE")"))" \
+    [ "$(listing "$(dirname "$CACHE_FILE")")" = "$KEY $KEY.lock " ]
+check "(c) ... nothing but KEY in the data directory ($(listing "$(dirname "$RT_FILE")"))" \
+    [ "$(listing "$(dirname "$RT_FILE")")" = "$KEY " ]
 
 smtpd_tokens c-cached "$at"
 rc oauthbearer
@@ -435,6 +447,7 @@ used=$(auth_msgs XOAUTH2 | while read -r m; do auth_token "$m"; done | tr '\n' '
 check "(c) ... AUTH with $at5, then $at6, in one connection (AUTH with: $used)" \
     [ "$used" = "$at5 $at6 " -a "$(grep -c '^connection ' "$SF.events")" -eq 1 ]
 counted token:refresh_token 6 "(c) ... one refresh"
+check "(c) ... the new token is cached" [ "$(oauth2_json access_token <"$CACHE_FILE")" = "$at6" ]
 
 # The endpoint answers 500.
 set_cache "$at6" -10
@@ -497,6 +510,23 @@ check "(c) the endpoint back: -q exits 0 (exit $st)" [ "$st" -eq 0 ] || show "$E
 check "(c) ... the message delivered" grep -q '^body of c-down-queue' "$SF.log"
 check "(c) ... with $at7" [ "$(auth_token "$(auth_msgs XOAUTH2)")" = "$at7" ]
 check "(c) ... the spool empty" [ "$(count_in "$HOME/spool/new")" -eq 0 ]
+
+# A user name with bytes outside [A-Za-z0-9._@+-]: its files are under
+# the %XX-escaped KEY.
+use_env escaped
+rt=$(oauth2_ctl issue | oauth2_json refresh_token)
+oauth2_store_refresh "$rt" 'bob%2Fx+y'
+at=$(next access)
+SMTPD_NAME=c-escaped
+smtpd_start "auth XOAUTH2 OAUTHBEARER
+user bob/x+y $at"
+SF=$TESTDIR/c-escaped
+rc xoauth2 'user bob/x+y'
+deliver c-escaped
+check "(c) user 'bob/x+y': the refresh token file bob%2Fx+y@127.0.0.1 serves the delivery (exit $st)" \
+    [ "$st" -eq 0 ] || show "$ERR"
+check "(c) ... the token cached under the same KEY" \
+    [ "$(oauth2_json access_token <"$XDG_CACHE_HOME/smtpfwd/oauth2/bob%2Fx+y@127.0.0.1" 2>/dev/null)" = "$at" ]
 
 # ---------------------------------------------------------------- (d)
 use_env modes
