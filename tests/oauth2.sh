@@ -108,7 +108,7 @@ smtpd_tokens() {
     s_script='auth XOAUTH2 OAUTHBEARER
 require-auth'
     for t in "$@"; do s_script="$s_script
-user alice $t"; done
+user alice ${t:-$P-none}"; done
     smtpd_start "$s_script"
     SF=$TESTDIR/$SMTPD_NAME
     [ -z "${RC_MECH:-}" ] || rc "$RC_MECH" "$RC_EXTRA"
@@ -408,7 +408,7 @@ set_cache "$at2" -10
 at3=$(next access)
 smtpd_tokens c-parallel "$at3"
 rc xoauth2
-run c-par1 -v rcpt@x.test &
+(run c-par1 -v rcpt@x.test; exit "$st") &
 p1=$!
 run c-par2 -v rcpt@x.test
 st2=$st
