@@ -194,6 +194,10 @@ import sys, urllib.parse
 q = urllib.parse.parse_qs(urllib.parse.urlsplit(sys.argv[1]).query)
 print(q.get(sys.argv[2], [""])[0])' "$1" "$2"
 }
+# closed URL: URL names a listener (not empty) and nothing answers there.
+closed() {
+    [ -n "$1" ] && ! curl -s --max-time 5 -o /dev/null "$1"
+}
 # authorize NAME ARGS...: smtpfwd -C $RC ARGS --authorize default in the
 # background ($RUNS/NAME.out/.err, pid in $APID).
 authorize() {
@@ -261,7 +265,7 @@ else
         check "(a) the access token of the exchange is cached, 0600" \
             [ "$(mode "$CACHE_FILE")" = 600 -a "$(oauth2_json access_token <"$CACHE_FILE")" = "$at" ]
     fi
-    check "(a) the listener is closed afterwards" not curl -s --max-time 5 -o /dev/null "$ru"
+    check "(a) the listener is closed afterwards" closed "$ru"
 fi
 
 # The stored token serves a delivery.
@@ -297,7 +301,7 @@ check "(a) --authorize-timeout=2 without an answer: exit 75 (exit $st)" [ "$st" 
 check "(a) ... with a message about the wait that says to run --authorize again" \
     grep -q -E '^smtpfwd: .*(second|time).*--authorize' "$ERR" ||
     show "$ERR"
-check "(a) ... the listener is closed" not curl -s --max-time 5 -o /dev/null "$ru"
+check "(a) ... the listener is closed" closed "$ru"
 check "(a) ... nothing stored" [ ! -e "$RT_FILE" ]
 
 # ---------------------------------------------------------------- (b)
