@@ -32,6 +32,10 @@
 #      endpoint is back; the endpoint answering 500, or not at all: 75; a
 #      cached token the server refuses: one refresh and AUTH again in the
 #      session (75 when that refresh gets a 500).
+#  (f) the failure classes: an answer that is not JSON 76, invalid_client
+#      78, an untrusted certificate at the token endpoint 77, a missing
+#      trust file 78; a token without expires_in cached for 600 s; -q with
+#      two messages refreshes once.
 #  (d) token files that are group/other readable, symbolic links, or not
 #      regular files are refused (78, the file named, the chmod to run)
 #      and not used (no request with their token).
@@ -396,6 +400,15 @@ check "(c) ... the AUTH OAUTHBEARER line: gs2 header for alice, the cached token
     diag "it decodes to '$msg'"
 counted token:refresh_token 1 "(c) ... no request to the token endpoint"
 
+# A cached token valid for another 90 s is used as it is.
+set_cache "$at" 90
+smtpd_tokens c-valid90 "$at"
+deliver c-valid90
+check "(c) a token valid for 90 more seconds: exit 0 (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
+counted token:refresh_token 1 "(c) ... used without a refresh"
+check "(c) ... the lock file beside the cache is writable by the user only ($(mode "$CACHE_FILE.lock"))" \
+    [ "$(mode "$CACHE_FILE.lock")" = 600 ]
+
 # A cached token valid for less than a minute: exactly one refresh.
 set_cache "$at" 30
 at2=$(next access)
@@ -565,6 +578,56 @@ mv "$HOME/real" "$RT_FILE"
 set_cache "$at" 3000
 chmod 640 "$CACHE_FILE"
 refused "cache file 0640" "$CACHE_FILE"
+
+# ---------------------------------------------------------------- (f)
+use_env classes
+rt=$(oauth2_ctl issue | oauth2_json refresh_token)
+oauth2_store_refresh "$rt"
+# f_case NAME WANT DESC [LINES]: a delivery with an expired cache; exit WANT, no AUTH.
+f_case() {
+    set_cache "$P-none" -10
+    smtpd_tokens "$1" "$P-none"
+    rc xoauth2 "${4:-}"
+    deliver "$1"
+    check "(f) $3: exit $2 (exit $st)" [ "$st" -eq "$2" ] || show "$ERR"
+    check "(f) ... no AUTH sent" not grep -q '^AUTH' "$SF.log"
+}
+oauth2_ctl set token_fail=200 token_fail_body='this is not JSON' >/dev/null
+f_case f-garbage 76 "the token endpoint answers 200 with a body that is not JSON"
+oauth2_ctl set token_fail=0 >/dev/null
+f_case f-client 78 "the provider does not know the client (invalid_client)" "oauth2_client_id someone-else"
+check "(f) ... the message names the client problem" grep -q '^smtpfwd: .*invalid_client' "$ERR" || show "$ERR"
+f_case f-untrusted 77 "the token endpoint's certificate is from a CA not trusted" \
+    "oauth2_tls_trust_file $CERTS/otherca.pem"
+f_case f-notrust 78 "oauth2_tls_trust_file names a missing file" "oauth2_tls_trust_file $TESTDIR/missing.pem"
+rc xoauth2
+
+# Tokens without expires_in are cached for 600 s.
+oauth2_ctl set lifetime=0 >/dev/null
+set_cache "$P-none" -10
+at=$(next access)
+smtpd_tokens f-noexp "$at"
+deliver f-noexp
+oauth2_ctl set lifetime=3600 >/dev/null
+exp=$(oauth2_json expires_at <"$CACHE_FILE" 2>/dev/null)
+now=$(date +%s)
+check "(f) a token without expires_in: delivered (exit $st), cached for 600 s (expires_at $exp, now $now)" \
+    [ "$st" -eq 0 -a "${exp:-0}" -gt $((now + 500)) -a "${exp:-0}" -le $((now + 600)) ]
+
+# Two queued messages, the cache expired: one -q, one refresh, both sent.
+rc xoauth2 'queue always'
+run f-q1 rcpt@x.test
+run f-q2 rcpt@x.test
+check "(f) two messages queued (queue always)" [ "$(count_in "$HOME/spool/new")" -eq 2 ]
+set_cache "$at" -10
+n0=$(oauth2_count token:refresh_token)
+at=$(next access)
+smtpd_tokens f-flush "$at"
+run f-flush -v -q
+smtpd_stop
+check "(f) -q delivers both (exit $st)" [ "$st" -eq 0 -a "$(grep -c '^body of f-q' "$SF.log")" -eq 2 ] ||
+    show "$ERR"
+counted token:refresh_token $((n0 + 1)) "(f) ... with one refresh"
 
 # ---------------------------------------------------------------- (e)
 oauth2_ctl tokens >"$TESTDIR/tokens.json"
