@@ -39,8 +39,11 @@
 #  (d) token files that are group/other readable, symbolic links, or not
 #      regular files are refused (78, the file named, the chmod to run)
 #      and not used (no request with their token).
-#  (e) no access token, refresh token or authorization code the provider
-#      issued appears in smtpfwd's standard output, -v output or logfile
+#  (g) a confidential client (a provider that requires a client secret):
+#      oauth2_client_secret and oauth2_client_secret_eval work, none or a
+#      wrong one is invalid_client (78).
+#  (e) no access token, refresh token, authorization code, device code or
+#      client secret appears in smtpfwd's standard output, -v output or logfile
 #      (nor the base64 XOAUTH2/OAUTHBEARER messages carrying one).
 # The keyring as token store: tests/oauth2-keyring.sh.
 # TAP (tests/lib.sh); skipped without python3, curl or certtool, or when
@@ -142,8 +145,9 @@ show() {
 # next KIND: the name of the next token of KIND (access, refresh) the
 # provider will issue.
 next() {
-    n_n=$(oauth2_ctl state | oauth2_json "seq.$1")
-    echo "$P-$1-$(( ${n_n:-0} + 1 ))"
+    oauth2_ctl state >"$TESTDIR/state.now"
+    n_n=$(oauth2_json "seq.$1" <"$TESTDIR/state.now")
+    echo "$(oauth2_json prefix <"$TESTDIR/state.now")-$1-$(( ${n_n:-0} + 1 ))"
 }
 # auth_msgs MECH: each AUTH MECH's message (the initial response, else the
 # next line) the scripted server received, decoded, ^A as '|'.
@@ -197,6 +201,10 @@ url_param() {
 import sys, urllib.parse
 q = urllib.parse.parse_qs(urllib.parse.urlsplit(sys.argv[1]).query)
 print(q.get(sys.argv[2], [""])[0])' "$1" "$2"
+}
+# page_fails: the page the listener answered says it failed.
+page_fails() {
+    grep -q -i 'refused\|denied\|fail' "$TESTDIR/browser.page"
 }
 # closed URL: URL names a listener (not empty) and nothing answers there.
 closed() {
@@ -290,9 +298,63 @@ bg_wait "$APID" 30
 oauth2_ctl set authorize_mode=approve >/dev/null
 check "(a) error=access_denied in the redirect: exit 77 (exit $st)" [ "$st" -eq 77 ] || show "$ERR"
 check "(a) ... with a message" grep -q '^smtpfwd: .*access_denied' "$ERR" || show "$ERR"
-page_fails() { grep -q -i 'refused\|denied\|fail' "$TESTDIR/browser.page"; }
 check "(a) ... and the browser page says it failed" page_fails
 check "(a) ... nothing stored" [ ! -e "$RT_FILE" ]
+
+# Authorizing again replaces the stored token; -a ACCOUNT --authorize
+# names another account (same user and endpoint, so the same KEY).
+use_env again
+rc xoauth2
+printf '\naccount work : default\n' >>"$RC"
+for form in "--authorize default" "-a work --authorize"; do
+    rt=$(next refresh)
+    # shellcheck disable=SC2086
+    "$SMTPFWD" -C "$RC" $form </dev/null >"$RUNS/again.out" 2>"$RUNS/again.err" &
+    APID=$!
+    BG_PIDS="$BG_PIDS $APID"
+    url=$(oauth2_wait_output "$RUNS/again.out" "$OAUTH2_URL/authorize\\?" 20 | grep -o 'https://[^ ]*')
+    oauth2_browser "$url"
+    bg_wait "$APID" 30
+    check "(a) $form: exit 0 (exit $st), the new refresh token $rt stored" \
+        [ "$st" -eq 0 -a "$(oauth2_json refresh_token <"$RT_FILE" 2>/dev/null)" = "$rt" ] ||
+        show "$RUNS/again.err"
+done
+check "(a) ... the output names account work" grep -q 'work' "$RUNS/again.out"
+
+# The code exchange fails: a code the provider does not know (invalid_grant:
+# 77), the token endpoint answering 500 (75); nothing stored either time.
+for c in bogus:77 500:75; do
+    use_env "exchange-${c%%:*}"
+    rc xoauth2
+    authorize "auth-exchange-${c%%:*}"
+    url=$(oauth2_wait_output "$AOUT" "$OAUTH2_URL/authorize\\?" 20 | grep -o 'https://[^ ]*')
+    ru=$(url_param "$url" redirect_uri)
+    sep='?'
+    case $ru in *'?'*) sep='&' ;; esac
+    if [ "${c%%:*}" = bogus ]; then
+        oauth2_get "$ru${sep}code=bogus&state=$(url_param "$url" state)"
+        what="a code the provider does not know"
+    else
+        oauth2_ctl set token_fail=500 >/dev/null
+        oauth2_browser "$url"
+        what="the token endpoint answering 500 to the exchange"
+    fi
+    bg_wait "$APID" 60
+    oauth2_ctl set token_fail=0 >/dev/null
+    check "(a) $what: exit ${c#*:} (exit $st)" [ "$st" -eq "${c#*:}" ] || show "$ERR"
+    check "(a) ... the browser is told it failed (HTTP $BROWSER_STATUS)" page_fails
+    check "(a) ... nothing stored" [ ! -e "$RT_FILE" ]
+done
+
+# An account without oauth2_provider: nothing to authorize.
+use_env noprovider
+printf 'account default\nhost 127.0.0.1\nfrom me@x.test\nauth plain\nuser alice\n' >"$HOME/smtprc"
+chmod 600 "$HOME/smtprc"
+"$SMTPFWD" -C "$HOME/smtprc" --authorize default </dev/null >"$RUNS/noprovider.out" 2>"$RUNS/noprovider.err"
+st=$?
+check "(a) --authorize for an account without oauth2_provider: exit 78 (exit $st)" [ "$st" -eq 78 ] ||
+    show "$RUNS/noprovider.err"
+check "(a) ... the message names oauth2_provider" grep -q '^smtpfwd: .*oauth2_provider' "$RUNS/noprovider.err"
 
 # Nobody answers.
 use_env timeout
@@ -629,16 +691,37 @@ check "(f) -q delivers both (exit $st)" [ "$st" -eq 0 -a "$(grep -c '^body of f-
     show "$ERR"
 counted token:refresh_token $((n0 + 1)) "(f) ... with one refresh"
 
+# ---------------------------------------------------------------- (g)
+# A confidential client: a second provider that requires a client secret.
+oauth2_server_stop
+CSECRET=cs-$$-secret
+OAUTH2_STATE=$TESTDIR/oauth2-secret OAUTH2_PORT= OAUTH2_ARGS=
+oauth2_server_start --prefix "${P}s" --client-secret "$CSECRET"
+use_env secret
+rt=$(oauth2_ctl issue | oauth2_json refresh_token)
+oauth2_store_refresh "$rt"
+for g in "eval:oauth2_client_secret_eval echo $CSECRET:0" "inline:oauth2_client_secret $CSECRET:0" \
+    "none::78" "wrong:oauth2_client_secret_eval echo not-$CSECRET:78"; do
+    g_name=${g%%:*} g_rest=${g#*:}
+    set_cache "$P-none" -10
+    at=$(next access)
+    smtpd_tokens "g-$g_name" "$at"
+    rc xoauth2 "${g_rest%:*}"
+    deliver "g-$g_name"
+    check "(g) client secret $g_name: exit ${g##*:} (exit $st)" [ "$st" -eq "${g##*:}" ] || show "$ERR"
+done
+counted token:refresh_token 4 "(g) ... four refresh requests"
+counted token:error 2 "(g) ... two refused (invalid_client)"
+
 # ---------------------------------------------------------------- (e)
-oauth2_ctl tokens >"$TESTDIR/tokens.json"
 "$PYTHON" -c '
 import json, sys
-d = json.load(open(sys.argv[1]))
-for t in d["access"] + d["refresh"]:
-    print(t["token"])
-st = json.load(open(sys.argv[2]))
-for c in st["codes"]:
-    print(c)' "$TESTDIR/tokens.json" "$OAUTH2_STATE/state.json" >"$TESTDIR/secrets"
+for f in sys.argv[1:]:
+    st = json.load(open(f))
+    for kind in ("access", "refresh", "codes", "devices"):
+        for t in st[kind]:
+            print(t)' "$TESTDIR"/oauth2*/state.json >"$TESTDIR/secrets"
+printf '%s\n' "$CSECRET" >>"$TESTDIR/secrets"
 : >"$TESTDIR/forms"
 while read -r t; do
     printf '%s\n' "$t" >>"$TESTDIR/forms"
@@ -648,7 +731,7 @@ while read -r t; do
     echo >>"$TESTDIR/forms"
 done <"$TESTDIR/secrets"
 found=$(cat "$RUNS"/*.out "$RUNS"/*.err "$TESTDIR"/env-*/smtpfwd.log 2>/dev/null | grep -F -f "$TESTDIR/forms")
-check "(e) none of the $(wc -l <"$TESTDIR/secrets") tokens and codes the provider issued appears in smtpfwd's output or logfile" \
+check "(e) none of the $(wc -l <"$TESTDIR/secrets") tokens, codes and the client secret appears in smtpfwd's output or logfile" \
     [ -z "$found" ] || diag "$found"
 
 done_testing
