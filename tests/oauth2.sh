@@ -36,8 +36,8 @@
 #      78, an untrusted certificate at the token endpoint 77, a missing
 #      trust file 78; a token without expires_in cached for 600 s; -q with
 #      two messages refreshes once.
-#  (d) token files that are group/other readable, symbolic links, or not
-#      regular files are refused (78, the file named, the chmod to run)
+#  (d) token files that are group/other readable, symbolic links, not
+#      regular files, or (as root) another user's are refused (78, the file named, the chmod to run)
 #      and not used (no request with their token).
 #  (g) a confidential client (a provider that requires a client secret):
 #      oauth2_client_secret and oauth2_client_secret_eval work, none or a
@@ -509,6 +509,8 @@ deliver c-rotate
 check "(c) rotation: exit 0 (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
 check "(c) ... the new refresh token $rt2 is stored" [ "$(oauth2_json refresh_token <"$RT_FILE")" = "$rt2" ]
 check "(c) ... still 0600 ($(mode "$RT_FILE"))" [ "$(mode "$RT_FILE")" = 600 ]
+check "(c) ... written through a rename: nothing else in its directory ($(listing "$(dirname "$RT_FILE")"))" \
+    [ "$(listing "$(dirname "$RT_FILE")")" = "$KEY " ]
 oauth2_ctl set rotate=0 >/dev/null
 set_cache "$at4" -10
 at5=$(next access)
@@ -537,6 +539,42 @@ oauth2_ctl set token_fail=0 >/dev/null
 check "(c) the token endpoint answers 500: exit 75 (exit $st)" [ "$st" -eq 75 ] || show "$ERR"
 check "(c) ... no AUTH sent" not grep -q '^AUTH' "$SF.log"
 
+# After the error challenge (334) the client ends the exchange: with an
+# empty line for XOAUTH2, with ^A (AQ==) for OAUTHBEARER (RFC 7628 3.2.3).
+# answer_after_334 MECH: the line the server received after the first
+# AUTH MECH line.
+answer_after_334() {
+    tr -d '\r' <"$SF.log" | awk -v m="AUTH $1 " 'f { print; exit } index($0, m) == 1 { f = 1 }'
+}
+SF=$TESTDIR/c-refused
+check "(c) the refused cached token, XOAUTH2: after the error challenge an empty line ('$(answer_after_334 XOAUTH2)')" \
+    [ "$(answer_after_334 XOAUTH2)" = "" -a "$(grep -c '^AUTH XOAUTH2 fail' "$SF.events")" -eq 1 ]
+rc oauthbearer
+set_cache "$at6" 3000
+at7=$(next access)
+smtpd_tokens c-refused-bearer "$at7"
+deliver c-refused-bearer
+check "(c) OAUTHBEARER, the cached token refused: exit 0 (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
+check "(c) ... after the error challenge: AQ== ('$(answer_after_334 OAUTHBEARER)')" \
+    [ "$(answer_after_334 OAUTHBEARER)" = AQ== ]
+check "(c) ... then AUTH with $at7" [ "$(auth_token "$(auth_msgs OAUTHBEARER | tail -1)")" = "$at7" ]
+
+# A plain 5xx to AUTH, without an error challenge (as Exchange Online
+# answers an expired token: 535 5.7.3): refresh and AUTH again too.
+rc xoauth2
+at8=$(next access)
+SMTPD_NAME=c-refused-plain
+smtpd_start "auth XOAUTH2 OAUTHBEARER
+reply AUTH#1 535 5.7.3 Authentication unsuccessful
+user alice $at8"
+SF=$TESTDIR/c-refused-plain
+rc xoauth2
+deliver c-refused-plain
+check "(c) a cached token refused with a plain 535 5.7.3: exit 0 (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
+check "(c) ... AUTH again with $at8 in the same connection" \
+    [ "$(auth_token "$(auth_msgs XOAUTH2 | tail -1)")" = "$at8" -a "$(grep -c '^connection ' "$SF.events")" -eq 1 ]
+at6=$at8
+
 # The server refuses the cached token and the refresh fails (500):
 # temporary, not a refused authentication.
 set_cache "$at6" 3000
@@ -556,6 +594,17 @@ deliver c-hang
 oauth2_ctl set token_hang=0 >/dev/null
 check "(c) the token endpoint does not answer: exit 75 (exit $st)" [ "$st" -eq 75 ] || show "$ERR"
 check "(c) ... no AUTH sent" not grep -q '^AUTH' "$SF.log"
+
+# A revoked refresh token, the error answer shaped as Microsoft's (extra
+# members of other types: error_codes, trace_id, timestamp).
+oauth2_ctl set token_fail=400 token_fail_count=1 \
+    token_fail_body='{"error": "invalid_grant", "error_description": "AADSTS70000: revoked", "error_codes": [70000], "timestamp": "2026-12-07 05:00:00Z", "trace_id": "t", "correlation_id": "c"}' >/dev/null
+set_cache "$at6" -10
+smtpd_tokens c-revoked-ms "$at6"
+deliver c-revoked-ms
+check "(c) invalid_grant with Microsoft's extra members: exit 77 (exit $st)" [ "$st" -eq 77 ] || show "$ERR"
+check "(c) ... the message says to run smtpfwd --authorize default" \
+    grep -q '^smtpfwd: .*smtpfwd --authorize default' "$ERR" || show "$ERR"
 
 # A revoked refresh token.
 oauth2_ctl revoke-refresh >/dev/null
@@ -637,6 +686,13 @@ mkfifo "$RT_FILE"
 refused "refresh token file a FIFO" "$RT_FILE"
 rm -f "$RT_FILE"
 mv "$HOME/real" "$RT_FILE"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+    chown nobody "$RT_FILE"
+    refused "refresh token file owned by another user" "$RT_FILE"
+    chown 0 "$RT_FILE"
+else
+    skip_check "not root: cannot give the file to another user" "(d) refresh token file owned by another user"
+fi
 set_cache "$at" 3000
 chmod 640 "$CACHE_FILE"
 refused "cache file 0640" "$CACHE_FILE"
