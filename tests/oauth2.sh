@@ -39,6 +39,12 @@
 #  (d) token files that are group/other readable, symbolic links, not
 #      regular files, or (as root) another user's are refused (78, the file named, the chmod to run)
 #      and not used (no request with their token).
+#  (h) the presets with their endpoints pointed at the fake provider:
+#      microsoft asks for its scope with a http://localhost redirect, sends
+#      the scope with a refresh, and its device flow's denial
+#      (authorization_declined) is 77; gmail sends no scope with a refresh
+#      and refuses --device at once; a device answer shaped as Google's
+#      (verification_url) works.
 #  (g) a confidential client (a provider that requires a client secret):
 #      oauth2_client_secret and oauth2_client_secret_eval work, none or a
 #      wrong one is invalid_client (78).
@@ -746,6 +752,114 @@ smtpd_stop
 check "(f) -q delivers both (exit $st)" [ "$st" -eq 0 -a "$(grep -c '^body of f-q' "$SF.log")" -eq 2 ] ||
     show "$ERR"
 counted token:refresh_token $((n0 + 1)) "(f) ... with one refresh"
+
+# ---------------------------------------------------------------- (h)
+# The presets, their endpoints pointed at the fake provider.
+# preset_rc PROVIDER: the account with oauth2_provider PROVIDER (its scope,
+# redirect host and refresh rules), our endpoints, in $RC.
+preset_rc() {
+    RC_MECH=
+    RC=$HOME/smtprc
+    cat >"$RC" <<EOF
+account default
+host 127.0.0.1
+port ${SMTPD_PORT:-9}
+tls off
+allow_plaintext_auth on
+from me@x.test
+auth xoauth2
+queue off
+queue_dir $HOME/spool
+logfile $HOME/smtpfwd.log
+user alice
+oauth2_provider $1
+oauth2_client_id $OAUTH2_CLIENT_ID
+oauth2_auth_endpoint $OAUTH2_URL/authorize
+oauth2_token_endpoint $OAUTH2_URL/token
+oauth2_tls_trust_file $CERTS/ca.pem
+oauth2_token_store file
+EOF
+    [ "$1" = gmail ] || echo "oauth2_device_endpoint $OAUTH2_URL/device" >>"$RC"
+    chmod 600 "$RC"
+}
+# refresh_params: the form of the provider's last refresh request (JSON).
+refresh_params() {
+    grep -F '"grant_type": "refresh_token"' "$OAUTH2_STATE/server.log" | tail -1 | sed 's/^.* params //'
+}
+MS_SCOPE='https://outlook.office.com/SMTP.Send offline_access'
+use_env microsoft
+preset_rc microsoft
+authorize h-ms
+url=$(oauth2_wait_output "$AOUT" "$OAUTH2_URL/authorize\\?" 20 | grep -o 'https://[^ ]*')
+ru=$(url_param "$url" redirect_uri)
+case $ru in
+http://localhost:[0-9]*) ok "(h) microsoft: the redirect_uri is http://localhost:PORT ($ru)" ;;
+*) not_ok "(h) microsoft: the redirect_uri is http://localhost:PORT ($ru)" ;;
+esac
+check "(h) microsoft: the preset's scope is asked for ($(url_param "$url" scope))" \
+    [ "$(url_param "$url" scope)" = "$MS_SCOPE" ]
+oauth2_browser "$url"
+bg_wait "$APID" 30
+check "(h) microsoft: the browser comes back through localhost, --authorize exits 0 (exit $st)" \
+    [ "$st" -eq 0 -a "$BROWSER_STATUS" = 200 ] || show "$ERR"
+set_cache "$P-none" -10
+at=$(next access)
+SMTPD_NAME=h-ms-deliver
+smtpd_start "auth XOAUTH2
+user alice $at"
+SF=$TESTDIR/h-ms-deliver
+preset_rc microsoft
+deliver h-ms-deliver
+check "(h) microsoft: a delivery refreshes and authenticates (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
+check "(h) microsoft: the refresh sends the scope" \
+    [ "$(refresh_params | oauth2_json scope)" = "$MS_SCOPE" ]
+oauth2_ctl set device_shape=microsoft >/dev/null
+authorize h-ms-device --device
+oauth2_wait_output "$AOUT" "$OAUTH2_URL/device" 20 >/dev/null
+uc=$(oauth2_ctl tokens | oauth2_json last_user_code)
+check "(h) microsoft --device (no verification_uri_complete): the user code is shown ($uc)" grep -q -F "$uc" "$AOUT"
+oauth2_get "$OAUTH2_URL/device/approve?user_code=$uc&deny=1"
+bg_wait "$APID" 30
+check "(h) microsoft --device declined (authorization_declined): exit 77 (exit $st)" [ "$st" -eq 77 ] ||
+    show "$ERR"
+
+use_env gmail
+preset_rc gmail
+rt=$(oauth2_ctl issue | oauth2_json refresh_token)
+oauth2_store_refresh "$rt"
+at=$(next access)
+SMTPD_NAME=h-gmail
+smtpd_start "auth XOAUTH2
+user alice $at"
+SF=$TESTDIR/h-gmail
+preset_rc gmail
+deliver h-gmail
+check "(h) gmail: a delivery refreshes and authenticates (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
+check "(h) gmail: the refresh sends no scope ($(refresh_params))" \
+    [ -n "$(refresh_params)" -a -z "$(refresh_params | oauth2_json scope)" ]
+n0=$(oauth2_count device)
+"$SMTPFWD" -C "$RC" --device --authorize default </dev/null >"$RUNS/h-gmail-device.out" 2>"$RUNS/h-gmail-device.err"
+st=$?
+check "(h) gmail --device: refused at once (exit $st)" [ "$st" -ne 0 -a "$st" -ne 124 ]
+check "(h) ... with a message about the device flow" grep -q '^smtpfwd: .*device' "$RUNS/h-gmail-device.err" ||
+    show "$RUNS/h-gmail-device.err"
+counted device "$n0" "(h) ... without asking the provider"
+
+# A device answer shaped as Google's (verification_url).
+use_env google-device
+rc xoauth2
+oauth2_ctl set device_shape=google >/dev/null
+rt=$(next refresh)
+authorize h-google-device --device
+oauth2_wait_output "$AOUT" "$OAUTH2_URL/device" 20 >/dev/null
+uc=$(oauth2_ctl tokens | oauth2_json last_user_code)
+check "(h) a device answer with verification_url: the URL and the user code are shown" \
+    grep -q -F "$uc" "$AOUT"
+oauth2_get "$OAUTH2_URL/device/approve?user_code=$uc"
+bg_wait "$APID" 60
+oauth2_ctl set device_shape=rfc >/dev/null
+check "(h) ... approved: exit 0 (exit $st), $rt stored" \
+    [ "$st" -eq 0 -a "$(oauth2_json refresh_token <"$RT_FILE" 2>/dev/null)" = "$rt" ] || show "$ERR"
 
 # ---------------------------------------------------------------- (g)
 # A confidential client: a second provider that requires a client secret.
