@@ -188,6 +188,25 @@ sleep 1.2
 post "$TOK" grant_type=$DEV device_code=$dc client_id=$OAUTH2_CLIENT_ID >/dev/null
 check "expired: expired_token (got $(field error))" [ "$(field error)" = expired_token ]
 
+# Device answer shapes.
+oauth2_ctl set device_expires_in=600 device_shape=google >/dev/null
+post "$OAUTH2_URL/device" client_id=$OAUTH2_CLIENT_ID >/dev/null
+check "device_shape=google: verification_url, no verification_uri(_complete)" \
+    [ "$(field verification_url)" = "$OAUTH2_URL/device" -a -z "$(field verification_uri)" \
+      -a -z "$(field verification_uri_complete)" ]
+oauth2_ctl set device_shape=microsoft >/dev/null
+post "$OAUTH2_URL/device" client_id=$OAUTH2_CLIENT_ID >/dev/null
+dc=$(field device_code)
+uc=$(field user_code)
+check "device_shape=microsoft: verification_uri and a message, no verification_uri_complete" \
+    [ "$(field verification_uri)" = "$OAUTH2_URL/device" -a -n "$(field message)" \
+      -a -z "$(field verification_uri_complete)" ]
+curl -sS --max-time 20 --cacert "$CA" -o /dev/null "$OAUTH2_URL/device/approve?user_code=$uc&deny=1"
+post "$TOK" grant_type=$DEV device_code=$dc client_id=$OAUTH2_CLIENT_ID >/dev/null
+check "device_shape=microsoft: a denial is authorization_declined (got $(field error))" \
+    [ "$(field error)" = authorization_declined ]
+oauth2_ctl set device_shape=rfc >/dev/null
+
 # Authorize modes.
 for m in deny:"$RU?error=access_denied&error_description=the+user+said+no&state=st1" \
     wrong_state:"$RU?code=T-code-2&state=st1-tampered" no_state:"$RU?code=T-code-3"; do

@@ -117,13 +117,16 @@ oauth2_server_stop() {
 oauth2_ctl() {
     o_action=$1
     shift
-    o_args=
+    # Each NAME=VALUE becomes "--data-urlencode NAME=VALUE" (values may
+    # hold spaces); without any, an empty body.
+    o_n=$#
     for o_kv in "$@"; do
-        o_args="$o_args --data-urlencode $o_kv"
+        set -- "$@" --data-urlencode "$o_kv"
     done
-    # shellcheck disable=SC2086
+    shift "$o_n"
+    [ $# -gt 0 ] || set -- --data ''
     curl -sS --fail-with-body --max-time 20 --cacert "$CERTS/ca.pem" \
-        -X POST ${o_args:---data ''} "$OAUTH2_URL/control/$o_action"
+        -X POST "$@" "$OAUTH2_URL/control/$o_action"
 }
 
 oauth2_count() {

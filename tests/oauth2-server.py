@@ -75,7 +75,8 @@ Endpoints (https://127.0.0.1:PORT):
                     expired_token.
   POST /device      client_id, scope: {"device_code", "user_code",
                     "verification_uri" (https://127.0.0.1:PORT/device),
-                    "verification_uri_complete", "expires_in", "interval"}.
+                    "verification_uri_complete", "expires_in", "interval"}
+                    (other shapes: the setting device_shape).
   GET  /device      the verification page (HTML naming the user code).
   GET  /device/approve?user_code=CODE[&deny=1]   plays the user: approves
                     (or denies) that device code; 404 for an unknown code.
@@ -106,6 +107,11 @@ body; the answer is JSON unless said otherwise):
                               answer slow_down (each adds 5 s to the
                               interval the client must keep, RFC 8628 3.5)
       user=NAME               the user of new tokens
+      device_shape=rfc|google|microsoft  the /device answer as RFC 8628
+                              has it (verification_uri and _complete), as
+                              Google's (verification_url, no _complete) or
+                              Microsoft's (no _complete, a "message"; a
+                              denial is authorization_declined)
   /control/expire-access      every access token expires now (introspection
                               says inactive; /control/tokens shows it)
   /control/revoke-access      the same, recorded as revoked
@@ -122,7 +128,9 @@ body; the answer is JSON unless said otherwise):
                               token:device_code, token:failed (answered by
                               token_fail or token_hang), token:error (an
                               OAuth2 error answer), device:slow_down (a
-                              slow_down answered), device:too_fast (a poll
+                              slow_down answered), device:pending (an
+                              authorization_pending answered),
+                              device:too_fast (a poll
                               sooner than the interval the client must keep),
                               introspect:active, introspect:inactive
   /control/counts             all counts as one JSON object
@@ -131,7 +139,8 @@ body; the answer is JSON unless said otherwise):
                               "state": "live|expired|revoked"}...],
                               "refresh": [{"token", "state":
                               "live|revoked|rotated"}...], "last_access",
-                              "last_refresh"}
+                              "last_refresh", "last_user_code" (of the
+                              newest device code)}
   /control/state              the whole state (settings, codes, tokens)
 
 Exit: on SIGTERM/SIGINT (the state is already saved). Command-line errors:
@@ -171,10 +180,12 @@ DEFAULT_SETTINGS = {
     "device_expires_in": 600,
     "device_slow_down": 0,
     "user": "alice",
+    "device_shape": "rfc",
 }
 INT_SETTINGS = ("lifetime", "token_fail", "token_fail_count", "token_hang",
                 "device_interval", "device_expires_in", "device_slow_down")
 MODES = ("approve", "deny", "wrong_state", "no_state")
+SHAPES = ("rfc", "google", "microsoft")
 
 
 class State:
@@ -578,7 +589,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.oauth_error(400, "expired_token", "the device code expired")
                 return
             if d["state"] == "denied":
-                self.oauth_error(400, "access_denied", "the user said no")
+                declined = st.settings()["device_shape"] == "microsoft"
+                self.oauth_error(400, "authorization_declined" if declined else "access_denied",
+                                 "the user said no")
                 return
             if d["state"] == "pending":
                 s = st.settings()
@@ -589,6 +602,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.count("device:slow_down")
                     self.oauth_error(400, "slow_down", "poll less often")
                     return
+                st.count("device:pending")
                 self.oauth_error(400, "authorization_pending", "the user has not answered yet")
                 return
             d["state"] = "used"
@@ -621,13 +635,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "expires_at": time.time() + s["device_expires_in"], "interval": s["device_interval"],
                 "state": "pending", "last_poll": None,
             }
+            st.data["last_user_code"] = uc
             st.save()
         base = "https://127.0.0.1:%d/device" % self.server.port
-        self.send_body(200, {
-            "device_code": dc, "user_code": uc, "verification_uri": base,
-            "verification_uri_complete": base + "?" + urllib.parse.urlencode({"user_code": uc}),
-            "expires_in": s["device_expires_in"], "interval": s["device_interval"],
-        })
+        answer = {"device_code": dc, "user_code": uc, "expires_in": s["device_expires_in"],
+                  "interval": s["device_interval"]}
+        if s["device_shape"] == "google":
+            answer["verification_url"] = base
+        else:
+            answer["verification_uri"] = base
+        if s["device_shape"] == "microsoft":
+            answer["message"] = "To sign in, use a web browser to open the page %s and enter the code %s." % (base, uc)
+        if s["device_shape"] == "rfc":
+            answer["verification_uri_complete"] = base + "?" + urllib.parse.urlencode({"user_code": uc})
+        self.send_body(200, answer)
 
     def device_page(self):
         p, _ = self.params()
@@ -708,6 +729,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         st.save()
                         self.send_text(400, "authorize_mode is one of " + " ".join(MODES))
                         return
+                    elif k == "device_shape" and v not in SHAPES:
+                        st.save()
+                        self.send_text(400, "device_shape is one of " + " ".join(SHAPES))
+                        return
                     s[k] = v
                 if "token_fail" in p and "token_fail_count" not in p:
                     s["token_fail_count"] = -1
@@ -752,6 +777,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                for k, v in d["access"].items()],
                     "refresh": [{"token": k, "state": v["state"]} for k, v in d["refresh"].items()],
                     "last_access": d["last_access"], "last_refresh": d["last_refresh"],
+                    "last_user_code": d.get("last_user_code"),
                 }
             elif what == "state":
                 answer = d
