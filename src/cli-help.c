@@ -36,6 +36,17 @@
 # endif
 #endif
 
+#if SMTPFWD_OAUTH2
+# include <curl/curlver.h>
+# include <json_c_version.h>
+# ifndef LIBCURL_SONAME
+#  define LIBCURL_SONAME "libcurl-gnutls.so.4"
+# endif
+# ifndef JSONC_SONAME
+#  define JSONC_SONAME "libjson-c.so.5"
+# endif
+#endif
+
 #include "cli.h"
 #include "i18n.h"
 
@@ -168,9 +179,10 @@ void cli_print_version(void)
      * feature follows it with ", ". GnuTLS is not linked: it is loaded
      * when a connection uses TLS (gnutls-dl.c), so the version printed
      * is the one compiled against, and nothing is loaded to print it;
-     * the same for GNU SASL, libsecret and libidn2 (gsasl-dl.c,
-     * secret.c, idn.c). With configure --disable-dlopen they are linked
-     * and each says so ("FILE linked"). */
+     * the same for GNU SASL, libsecret, libidn2, libcurl and json-c
+     * (gsasl-dl.c, secret.c, idn.c, curl-dl.c, json-dl.c). With
+     * configure --disable-dlopen they are linked and each says so
+     * ("FILE linked"). */
     printf("%s %s\n", PACKAGE, VERSION);
     fputs(_("Features:"), stdout);
     printf(" TLS (GnuTLS %s, ", GNUTLS_VERSION);
@@ -204,6 +216,21 @@ void cli_print_version(void)
     printf(_("%s loaded for non-ASCII names"), LIBIDN2_SONAME);
 # else
     printf(_("%s linked"), LIBIDN2_SONAME);
+# endif
+    putchar(')');
+#endif
+#if SMTPFWD_OAUTH2
+    printf(", OAuth2 (libcurl %s, ", LIBCURL_VERSION);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded when a token is fetched"), LIBCURL_SONAME);
+# else
+    printf(_("%s linked"), LIBCURL_SONAME);
+# endif
+    printf("; json-c %s, ", JSON_C_VERSION);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded when OAuth2 data is read"), JSONC_SONAME);
+# else
+    printf(_("%s linked"), JSONC_SONAME);
 # endif
     putchar(')');
 #endif

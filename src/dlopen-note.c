@@ -50,7 +50,17 @@
 # define NOTE_IDN ""
 #endif
 
-#define NOTE_JSON "[" NOTE_TLS NOTE_SASL NOTE_KEYRING NOTE_IDN "]"
+#if SMTPFWD_OAUTH2
+# define NOTE_OAUTH2 "," NOTE_ENTRY("oauth2-https", "suggested", \
+    "OAuth2 tokens for accounts with oauth2_provider: HTTPS to the token endpoint", \
+    LIBCURL_SONAME) "," NOTE_ENTRY("oauth2-json", "suggested", \
+    "OAuth2 tokens for accounts with oauth2_provider: the token endpoint's JSON answers", \
+    JSONC_SONAME)
+#else
+# define NOTE_OAUTH2 ""
+#endif
+
+#define NOTE_JSON "[" NOTE_TLS NOTE_SASL NOTE_KEYRING NOTE_IDN NOTE_OAUTH2 "]"
 #define NOTE_OWNER "FDO"
 #define NOTE_TYPE UINT32_C(0x407c0c0a)
 /* Name and descriptor are each padded with zeros to 4 bytes. */

@@ -19,7 +19,10 @@
  * HTTPS goes through libcurl (GnuTLS flavour, certificate verification
  * always on) and JSON through json-c, both loaded at run time only when
  * a token must be fetched or read (curl-dl.h, json-dl.h). Nothing here
- * runs for an account without oauth2_provider.
+ * runs for an account without oauth2_provider. The files: oauth2.c (the
+ * life cycle), oauth2-http.c (libcurl), oauth2-json.c (json-c),
+ * oauth2-store.c (token files, keyring, cache, lock),
+ * oauth2-authorize.c (the authorization flows).
  *
  * Errors (class of r): no refresh token stored, or the provider refused
  * it (invalid_grant: revoked or expired) -> RC_NOPERM, with a message
@@ -31,7 +34,8 @@
  * https://, auth not oauthbearer/xoauth2) -> RC_CONFIG naming FILE:LINE
  * of the account; invalid_client / unauthorized_client -> RC_CONFIG;
  * an answer that is not the JSON it must be -> RC_PROTOCOL; libcurl or
- * json-c cannot be loaded -> RC_TEMPFAIL (built without them:
+ * json-c cannot be loaded -> RC_LOCALTEMP (exit 75 and worth a retry,
+ * like GnuTLS missing: the system must be repaired; built without them:
  * RC_UNAVAILABLE).
  *
  * Must not: log or print a token, a code, a code verifier or a client

@@ -172,53 +172,15 @@ static bool sasl_list_empty(const char *list)
     return true;
 }
 
-/* Value of a base64 character, or -1. */
-static int sasl_b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 int sasl_scram_iterations(const char *challenge, unsigned long long *iterations)
 {
     *iterations = 0;
     size_t n = challenge ? strlen(challenge) : 0;
     if (n == 0 || n % 4 != 0)
         return -1;
-    char *msg = xmalloc(n / 4 * 3 + 1);
     size_t len = 0;
-    unsigned v = 0;
-    int bits = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (challenge[i] == '=' && i + 2 >= n) {
-            /* padding: only at the end */
-            if (i + 1 < n && challenge[i + 1] != '=')
-                rc = -1;
-            break;
-        }
-        int d = sasl_b64_value(challenge[i]);
-        if (d < 0) {
-            rc = -1;
-            break;
-        }
-        v = (v << 6 | (unsigned)d) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            msg[len++] = (char)(v >> bits & 0xff);
-        }
-    }
-    msg[len] = '\0';
+    char *msg = base64_decode(challenge, &len);
+    int rc = msg ? 0 : -1;
     /* attr-val pairs separated by ','; "i=" is the iteration count. */
     for (size_t i = 0; rc == 0 && i < len;) {
         size_t e = i;
@@ -242,7 +204,7 @@ int sasl_scram_iterations(const char *challenge, unsigned long long *iterations)
         }
         i = e + 1;
     }
-    secure_wipe(msg, n / 4 * 3 + 1);
+    secure_wipe(msg, len);
     free(msg);
     return rc;
 }

@@ -4,7 +4,9 @@
  *
  * Owns: every libsecret/GLib call of the program, with msmtp's schema
  * (attributes host, service=smtp, user), so a password stored for msmtp
- * or with secret-tool is found. libsecret (and with it GLib, GIO,
+ * or with secret-tool is found; the same schema with other services
+ * (service=oauth2: OAuth2 refresh tokens) through secret_keyring_find /
+ * _store / _clear. libsecret (and with it GLib, GIO,
  * GObject) is not linked into the program: it is loaded with dlopen()
  * the first time the keyring is reached, so that runs that never need it
  * do not pay for loading it. Without libsecret at build time the lookup
@@ -93,78 +95,49 @@ static const struct keyring_lib *keyring_load(const char *purpose, struct result
 /* The Secret Service connection libsecret opens stays until the process
  * exits: secret_service_disconnect() makes GIO drop objects that are still
  * in use by its D-Bus worker (reported as leaks by LeakSanitizer), while
- * keeping the connection leaves them reachable. smtpfwd is short-lived.
- * When libsecret cannot be loaded the keyring is skipped, as when there is
- * no D-Bus session. */
-char *secret_keyring_lookup(const struct account *a)
+ * keeping the connection leaves them reachable. smtpfwd is short-lived. */
+int secret_keyring_find(const char *host, const char *service, const char *user, char **out,
+                        struct result *r)
 {
-    struct result lr = RESULT_INIT;
-    char *purpose = xasprintf(_("no keyring lookup for %s at %s"), a->user, a->host);
-    const struct keyring_lib *lib = keyring_load(purpose, &lr);
-    free(purpose);
+    *out = NULL;
+    char *purpose = xasprintf(_("no keyring lookup for %s at %s"), user, host);
+    const struct keyring_lib *lib = keyring_load(purpose, r);
     if (!lib) {
-        log_debug(1, "%s", lr.msg);
-        result_clear(&lr);
-        return NULL;
+        free(purpose);
+        return -1;
     }
     GError *err = NULL;
-    gchar *pw = lib->lookup_sync(keyring_schema(), NULL, &err, "host", a->host,
-                                 "service", "smtp", "user", a->user, (char *)NULL);
-    char *copy = NULL;
+    gchar *pw = lib->lookup_sync(keyring_schema(), NULL, &err, "host", host, "service", service,
+                                 "user", user, (char *)NULL);
+    int rc = 0;
     if (err) {
-        log_debug(1, _("no keyring lookup for %s at %s: %s"), a->user, a->host, err->message);
+        result_set(r, RC_UNAVAILABLE, "%s: %s", purpose, err->message);
         lib->error_free(err);
+        rc = -1;
     } else if (pw) {
-        log_debug(1, _("using the password for %s at %s from the keyring"), a->user, a->host);
-        copy = xstrdup(pw);
-    } else {
-        log_debug(1, _("no password for %s at %s in the keyring"), a->user, a->host);
+        *out = xstrdup(pw);
+        rc = 1;
     }
     if (pw)
-        lib->password_free(pw);
-    return copy;
+        lib->password_free(pw);   /* libsecret wipes it */
+    free(purpose);
+    return rc;
 }
 
-/* libsecret for storing or removing the password of a->user at
- * a->host; NULL with r set: RC_CONFIG when the account has no host or no
- * user (the keyring entry is looked up by both), RC_UNAVAILABLE when
- * libsecret cannot be loaded (purpose starts that message). */
-static const struct keyring_lib *keyring_for_account(const struct account *a,
-                                                     const char *purpose, struct result *r)
+int secret_keyring_store(const char *host, const char *service, const char *user,
+                         const char *label, const char *secret, const char *purpose,
+                         struct result *r)
 {
-    if (!a->host) {
-        result_set(r, RC_CONFIG, _("account %s has no host: the keyring entry needs one"),
-                   secret_or_none(a->name));
-        return NULL;
-    }
-    if (!a->user) {
-        result_set(r, RC_CONFIG, _("account %s has no user: the keyring entry needs one"),
-                   secret_or_none(a->name));
-        return NULL;
-    }
-    return keyring_load(purpose, r);
-}
-
-int secret_store_password(const struct account *a, struct result *r)
-{
-    const struct keyring_lib *lib =
-        keyring_for_account(a, _("cannot store the password in the keyring"), r);
+    const struct keyring_lib *lib = keyring_load(purpose, r);
     if (!lib)
         return -1;
-    char *pw = secret_prompt_new_password(a, r);
-    if (!pw)
-        return -1;
-    char *label = xasprintf(_("smtpfwd password for %s at %s"), a->user, a->host);
     GError *err = NULL;
-    gboolean ok = lib->store_sync(keyring_schema(), SECRET_COLLECTION_DEFAULT, label, pw, NULL,
-                                  &err, "host", a->host, "service", "smtp", "user", a->user,
+    gboolean ok = lib->store_sync(keyring_schema(), SECRET_COLLECTION_DEFAULT, label, secret, NULL,
+                                  &err, "host", host, "service", service, "user", user,
                                   (char *)NULL);
-    secret_free(pw);
-    free(label);
     int rc = 0;
     if (!ok || err) {
-        result_set(r, RC_UNAVAILABLE, _("cannot store the password in the keyring: %s"),
-                   err ? err->message : _("unknown error"));
+        result_set(r, RC_UNAVAILABLE, "%s: %s", purpose, err ? err->message : _("unknown error"));
         rc = -1;
     }
     if (err)
@@ -172,28 +145,114 @@ int secret_store_password(const struct account *a, struct result *r)
     return rc;
 }
 
-int secret_forget_password(const struct account *a, struct result *r)
+int secret_keyring_clear(const char *host, const char *service, const char *user,
+                         const char *purpose, struct result *r)
 {
-    const struct keyring_lib *lib =
-        keyring_for_account(a, _("cannot remove the password from the keyring"), r);
+    const struct keyring_lib *lib = keyring_load(purpose, r);
     if (!lib)
         return -1;
     GError *err = NULL;
-    gboolean removed = lib->clear_sync(keyring_schema(), NULL, &err, "host", a->host, "service",
-                                       "smtp", "user", a->user, (char *)NULL);
-    int rc = 0;
+    gboolean removed = lib->clear_sync(keyring_schema(), NULL, &err, "host", host, "service",
+                                       service, "user", user, (char *)NULL);
     if (err) {
-        result_set(r, RC_UNAVAILABLE, _("cannot remove the password from the keyring: %s"),
-                   err->message);
+        result_set(r, RC_UNAVAILABLE, "%s: %s", purpose, err->message);
         lib->error_free(err);
-        rc = -1;
-    } else if (!removed) {
-        log_warning(_("the keyring holds no password for %s at %s"), a->user, a->host);
+        return -1;
     }
+    return removed ? 1 : 0;
+}
+
+/* When libsecret cannot be loaded or there is no Secret Service, the
+ * keyring is skipped, as when there is no D-Bus session. */
+char *secret_keyring_lookup(const struct account *a)
+{
+    struct result lr = RESULT_INIT;
+    char *pw;
+    int found = secret_keyring_find(a->host, "smtp", a->user, &pw, &lr);
+    if (found < 0)
+        log_debug(1, "%s", lr.msg);
+    else if (found)
+        log_debug(1, _("using the password for %s at %s from the keyring"), a->user, a->host);
+    else
+        log_debug(1, _("no password for %s at %s in the keyring"), a->user, a->host);
+    result_clear(&lr);
+    return pw;
+}
+
+/* Storing or removing the password of a->user at a->host needs both:
+ * RC_CONFIG when one is missing (the keyring entry is looked up by
+ * both). */
+static int keyring_account_check(const struct account *a, struct result *r)
+{
+    if (!a->host) {
+        result_set(r, RC_CONFIG, _("account %s has no host: the keyring entry needs one"),
+                   secret_or_none(a->name));
+        return -1;
+    }
+    if (!a->user) {
+        result_set(r, RC_CONFIG, _("account %s has no user: the keyring entry needs one"),
+                   secret_or_none(a->name));
+        return -1;
+    }
+    return 0;
+}
+
+int secret_store_password(const struct account *a, struct result *r)
+{
+    const char *purpose = _("cannot store the password in the keyring");
+    if (keyring_account_check(a, r) != 0 || !keyring_load(purpose, r))
+        return -1;
+    char *pw = secret_prompt_new_password(a, r);
+    if (!pw)
+        return -1;
+    char *label = xasprintf(_("smtpfwd password for %s at %s"), a->user, a->host);
+    int rc = secret_keyring_store(a->host, "smtp", a->user, label, pw, purpose, r);
+    secret_free(pw);
+    free(label);
     return rc;
 }
 
+int secret_forget_password(const struct account *a, struct result *r)
+{
+    if (keyring_account_check(a, r) != 0)
+        return -1;
+    int rc = secret_keyring_clear(a->host, "smtp", a->user,
+                                  _("cannot remove the password from the keyring"), r);
+    if (rc == 0)
+        log_warning(_("the keyring holds no password for %s at %s"), a->user, a->host);
+    return rc < 0 ? -1 : 0;
+}
+
 #else /* !HAVE_LIBSECRET */
+
+int secret_keyring_find(const char *host, const char *service, const char *user, char **out,
+                        struct result *r)
+{
+    (void)service;
+    *out = NULL;
+    result_set(r, RC_UNAVAILABLE, _("no keyring lookup for %s at %s: this smtpfwd was built "
+                                    "without keyring support"), user, host);
+    return -1;
+}
+
+int secret_keyring_store(const char *host, const char *service, const char *user,
+                         const char *label, const char *secret, const char *purpose,
+                         struct result *r)
+{
+    (void)host, (void)service, (void)user, (void)label, (void)secret;
+    result_set(r, RC_UNAVAILABLE, _("%s: this smtpfwd was built without keyring support"),
+               purpose);
+    return -1;
+}
+
+int secret_keyring_clear(const char *host, const char *service, const char *user,
+                         const char *purpose, struct result *r)
+{
+    (void)host, (void)service, (void)user;
+    result_set(r, RC_UNAVAILABLE, _("%s: this smtpfwd was built without keyring support"),
+               purpose);
+    return -1;
+}
 
 char *secret_keyring_lookup(const struct account *a)
 {

@@ -35,6 +35,29 @@ int secret_store_password(const struct account *a, struct result *r);
 /* --forget-password: remove it from the keyring. */
 int secret_forget_password(const struct account *a, struct result *r);
 
+/* ---- The keyring as a store of other secrets (secret-keyring.c) ----
+ * Items of msmtp's schema (attributes host, service, user), e.g. the
+ * OAuth2 refresh token of an account (service "oauth2"). libsecret is
+ * loaded on first use. */
+
+/* Look up the secret of user at host for service. Returns 1 with *out
+ * set (caller secret_free()s it), 0 when the keyring holds none (*out
+ * NULL), -1 with r set (RC_UNAVAILABLE: libsecret cannot be loaded,
+ * there is no Secret Service, built without keyring support). */
+int secret_keyring_find(const char *host, const char *service, const char *user, char **out,
+                        struct result *r);
+
+/* Store (or replace) the secret of user at host for service, under
+ * label. Returns 0, or -1 with r set (RC_UNAVAILABLE, "PURPOSE: why"). */
+int secret_keyring_store(const char *host, const char *service, const char *user,
+                         const char *label, const char *secret, const char *purpose,
+                         struct result *r);
+
+/* Remove it. Returns 1 when removed, 0 when there was none, -1 with r
+ * set (RC_UNAVAILABLE, "PURPOSE: why"). */
+int secret_keyring_clear(const char *host, const char *service, const char *user,
+                         const char *purpose, struct result *r);
+
 /* ---- The pieces, for --pretend, the unit tests and the fuzz target ----
  * (secret_lookup, secret_passwordeval: secret.c; secret_netrc_find:
  * secret-netrc.c) */

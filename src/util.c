@@ -340,6 +340,57 @@ char *base64_encode(const void *data, size_t n)
     return out;
 }
 
+static int base64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+char *base64_decode(const char *in, size_t *len)
+{
+    size_t total = strlen(in), n = total;
+    while (n && in[n - 1] == '=' && total - n < 2)
+        n--;
+    size_t pad = total - n;
+    if (n % 4 == 1 || (pad && (n + pad) % 4 != 0))
+        return NULL;
+    char *out = xmalloc(n / 4 * 3 + 3);
+    size_t o = 0;
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = base64_value(in[i]);
+        if (d < 0) {
+            free(out);
+            return NULL;
+        }
+        v = (v << 6) | (unsigned)d;
+        if (i % 4 == 3) {
+            out[o++] = (char)(v >> 16);
+            out[o++] = (char)(v >> 8);
+            out[o++] = (char)v;
+            v = 0;
+        }
+    }
+    if (n % 4 == 2) {
+        out[o++] = (char)(v >> 4);
+    } else if (n % 4 == 3) {
+        out[o++] = (char)(v >> 10);
+        out[o++] = (char)(v >> 2);
+    }
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
 int hex_digit_value(char c)
 {
     if (c >= '0' && c <= '9')
@@ -592,6 +643,11 @@ char *util_state_dir(void)
 char *util_cache_dir(void)
 {
     return xdg_dir("XDG_CACHE_HOME", ".cache");
+}
+
+char *util_data_dir(void)
+{
+    return xdg_dir("XDG_DATA_HOME", ".local/share");
 }
 
 int util_make_dirs(const char *path)

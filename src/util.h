@@ -118,6 +118,12 @@ int hex_digit_value(char c);
  * input was secret (secret_free). */
 char *base64_encode(const void *in, size_t n);
 
+/* Decode standard base64 (RFC 4648 section 4; the padding may be left
+ * out, but when present it must be right). Returns the bytes,
+ * NUL-terminated, with their number in *len (caller frees; wipe first
+ * when secret), or NULL when in is not base64. */
+char *base64_decode(const char *in, size_t *len);
+
 /* ASCII case-insensitive helpers (locale independent). */
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
@@ -166,6 +172,10 @@ char *util_state_dir(void);
 /* smtpfwd's cache directory: $XDG_CACHE_HOME/smtpfwd, else
  * HOME/.cache/smtpfwd (as util_state_dir). Caller frees. Not created. */
 char *util_cache_dir(void);
+/* smtpfwd's data directory: $XDG_DATA_HOME/smtpfwd, else
+ * HOME/.local/share/smtpfwd (as util_state_dir). Caller frees. Not
+ * created. */
+char *util_data_dir(void);
 /* mkdir -p: create path and its missing parents with mode 0700.
  * Returns 0 (also when it exists) or -1 with errno. */
 int util_make_dirs(const char *path);

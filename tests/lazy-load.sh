@@ -1,10 +1,12 @@
 #!/bin/sh
-# lazy-load.sh - GnuTLS, GNU SASL and libidn2 are loaded only when a run
-# needs them (src/dl.c and its users gnutls-dl.c, gsasl-dl.c, idn.c), and
-# a library that cannot be loaded keeps the message.
+# lazy-load.sh - GnuTLS, GNU SASL, libidn2, libcurl and json-c are loaded
+# only when a run needs them (src/dl.c and its users gnutls-dl.c,
+# gsasl-dl.c, idn.c, curl-dl.c, json-dl.c), and a library that cannot be
+# loaded keeps the message.
 #
 # With LD_DEBUG=files (glibc's loader logs every object it maps, to
-# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the three:
+# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the five (libcurl
+# and json-c are for OAuth2 tokens only, never for these runs):
 #   --version, -bp (mailq), a `queue always` enqueue, a configuration
 #   error, a plain (tls off) delivery to tests/smtpd-script, and an
 #   XOAUTH2 delivery (built into sasl.c);
@@ -66,7 +68,7 @@ if "$SMTPFWD" --version | grep -q ' linked)'; then
     diag "built with --disable-dlopen: the libraries are linked; loading on demand is not checked"
 fi
 
-for lib in libgnutls libgsasl libidn2; do
+for lib in libgnutls libgsasl libidn2 libcurl libjson-c; do
     if [ -n "$LINKED" ]; then
         if ldd "$SMTPFWD" 2>/dev/null | grep -q "$lib" ||
            ! "$SMTPFWD" --version | grep -q "$lib"; then
@@ -106,7 +108,7 @@ loaded() {
     cat "$TESTDIR/$1".ld.* 2>/dev/null | grep -q "file=[^ ]*${2:-libgnutls}"
 }
 
-# expect_not_loaded NAME WHAT EXPECTED-RC: none of the three is mapped.
+# expect_not_loaded NAME WHAT EXPECTED-RC: none of the five is mapped.
 expect_not_loaded() {
     if [ "$rc" -ne "$3" ]; then
         fail "$2: exit status $rc, expected $3"; sed "s/^/#   /" "$TESTDIR/$1.err"
@@ -116,13 +118,13 @@ expect_not_loaded() {
         ok "$2 exits $3 (linked build: loading not checked)"
         return
     fi
-    for lib in libgnutls libgsasl libidn2; do
+    for lib in libgnutls libgsasl libidn2 libcurl libjson-c; do
         if loaded "$1" $lib; then
             fail "$2 loaded $lib"
             return
         fi
     done
-    ok "$2 loads none of libgnutls, libgsasl, libidn2"
+    ok "$2 loads none of libgnutls, libgsasl, libidn2, libcurl, libjson-c"
 }
 
 # expect_loads NAME WHAT LIB NOT-LIB...: exit 0, LIB mapped, the others not.
@@ -250,7 +252,7 @@ smtpd_stop
 # AUTH: PLAIN needs GNU SASL, XOAUTH2 is built in.
 if [ -n "$GSASL_SONAME" ]; then
     auth_run auth-plain plain alice secret
-    expect_loads auth-plain "an AUTH PLAIN delivery" libgsasl libidn2 libgnutls
+    expect_loads auth-plain "an AUTH PLAIN delivery" libgsasl libidn2 libgnutls libcurl libjson-c
     check "the AUTH PLAIN message arrives" grep -q "lazy auth-plain" "$TESTDIR/auth-plain.server.log"
     auth_run auth-xoauth2 xoauth2 bob tok-123.abc
     expect_not_loaded auth-xoauth2 "an XOAUTH2 delivery" 0
@@ -262,7 +264,7 @@ fi
 # A non-ASCII domain through a server without SMTPUTF8: libidn2.
 if [ -n "$IDN2_SONAME" ]; then
     idn_run idn
-    expect_loads idn "a delivery to a non-ASCII domain" libidn2 libgsasl libgnutls
+    expect_loads idn "a delivery to a non-ASCII domain" libidn2 libgsasl libgnutls libcurl libjson-c
     check "the IDN recipient is sent as $IDN_ACE" grep -q "RCPT TO:<$IDN_ACE>" "$TESTDIR/idn.server.log" ||
         sed 's/^/#   /' "$TESTDIR/idn.server.log"
 else
@@ -296,10 +298,12 @@ for kind in starttls implicit-tls; do
         fail "$kind delivery: exit status $rc"; sed "s/^/#   /" "$TESTDIR/$kind.err"
     elif ! loaded "$kind"; then
         fail "$kind delivery did not load libgnutls"
+    elif [ -z "$LINKED" ] && { loaded "$kind" libcurl || loaded "$kind" libjson-c; }; then
+        fail "$kind delivery loaded libcurl or json-c"
     elif ! grep -q "lazy $kind" "$TESTDIR/server.log"; then
         fail "$kind delivery: the message did not arrive"
     else
-        ok "$kind delivery loads libgnutls and succeeds"
+        ok "$kind delivery loads libgnutls (not libcurl, not json-c) and succeeds"
     fi
     smtpd_stop
 done
@@ -318,6 +322,20 @@ for f in $GSASL_SONAME $IDN2_SONAME; do
 done
 # Only smtpfwd gets them (run() passes it): the server links GnuTLS itself.
 RUN_LIBPATH="$TESTDIR/fake${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# A build with --disable-dlopen also links libcurl-gnutls (OAuth2), which
+# itself needs the real GnuTLS and libidn2 (versioned symbols): with the
+# fakes first on the path the dynamic loader stops the program before it
+# starts (127). That is what linking means; dl.c's failure path is
+# checked by the build that loads on demand.
+if [ -n "$LINKED" ] && ldd "$SMTPFWD" 2>/dev/null | grep -q libcurl; then
+    env LD_LIBRARY_PATH="$RUN_LIBPATH" "$SMTPFWD" --version >/dev/null 2>&1
+    if [ $? -eq 127 ]; then
+        skip_check "the linked libcurl needs the real GnuTLS and libidn2" \
+            "the failure paths with fake libraries"
+        done_testing
+    fi
+fi
 
 smtpd_start_tls starttls
 tls_rc fake-off on off

@@ -124,7 +124,9 @@ lib_tmpdir() {
 }
 
 # lib_private_env: a scrubbed environment like the data-file cases': HOME
-# and the XDG directories inside $TESTDIR (spool, session cache), no
+# and the XDG directories inside $TESTDIR (spool, session cache, OAuth2
+# token files; without XDG_*_HOME smtpfwd would use the home directory of
+# the user database, not $HOME), no
 # system configuration file, the C locale, umask 022 (smtpfwd refuses a
 # spool directory that its group may write, as "mkdir" makes one under
 # the umask 002 some systems give their users).
@@ -134,10 +136,11 @@ lib_private_env() {
     XDG_STATE_HOME=$HOME/.local/state
     XDG_CONFIG_HOME=$HOME/.config
     XDG_CACHE_HOME=$HOME/.cache
+    XDG_DATA_HOME=$HOME/.local/share
     SMTPFWD_SYSCONF=
     LC_ALL=C
-    export HOME XDG_STATE_HOME XDG_CONFIG_HOME XDG_CACHE_HOME SMTPFWD_SYSCONF LC_ALL
-    mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" || exit 99
+    export HOME XDG_STATE_HOME XDG_CONFIG_HOME XDG_CACHE_HOME XDG_DATA_HOME SMTPFWD_SYSCONF LC_ALL
+    mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_DATA_HOME" || exit 99
 }
 
 # system_trust_anchors: how many trust anchors GnuTLS finds in this

@@ -337,9 +337,51 @@ static void test_clock(void)
     free(t);
 }
 
+/* base64_decode: RFC 4648's test vectors, padding optional but never
+ * wrong, anything else refused. */
+static void decodes_to(const char *in, const char *want, const char *what)
+{
+    size_t len = 99;
+    char *got = base64_decode(in, &len);
+    tap_ok(got && len == strlen(want) && memcmp(got, want, len) == 0 && got[len] == '\0', what);
+    if (!got || len != strlen(want))
+        printf("#   got %s (%zu bytes)\n", got ? got : "NULL", got ? len : 0);
+    free(got);
+}
+
+static void test_base64_decode(void)
+{
+    static const char *const vectors[][2] = {
+        { "", "" }, { "Zg==", "f" }, { "Zm8=", "fo" }, { "Zm9v", "foo" },
+        { "Zm9vYg==", "foob" }, { "Zm9vYmE=", "fooba" }, { "Zm9vYmFy", "foobar" },
+    };
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "base64 \"%s\" decodes", vectors[i][0]);
+        decodes_to(vectors[i][0], vectors[i][1], what);
+        char *round = base64_encode(vectors[i][1], strlen(vectors[i][1]));
+        tap_str(round, vectors[i][0], "and encodes back");
+        free(round);
+    }
+    decodes_to("Zg", "f", "padding left out (2 characters)");
+    decodes_to("Zm8", "fo", "padding left out (3 characters)");
+    decodes_to("+/+/", "\xfb\xff\xbf", "+ and /");
+    static const char *const bad[] = { "Z", "Zg=", "Zm8==", "Zg===", "Zm9v=", "Z===",
+                                       "Zm 9v", "Zm-_", "Zg==Zg==", "=Zg=", "Zm9\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len;
+        char *got = base64_decode(bad[i], &len);
+        char what[64];
+        snprintf(what, sizeof what, "base64 \"%s\" is refused", bad[i]);
+        tap_ok(got == NULL, what);
+        free(got);
+    }
+}
+
 int main(void)
 {
     tmpdir = tu_tmpdir("util");
+    test_base64_decode();
     test_regular();
     test_empty();
     test_limit();
