@@ -124,6 +124,15 @@ void cli_print_help(void)
             "                        input when that is not a terminal\n"
             "      --forget-password [ACCOUNT]\n"
             "                        remove the account's password from the keyring\n"
+            "      --authorize [ACCOUNT]\n"
+            "                        for an account with oauth2_provider: sign in once\n"
+            "                        (the address to open is printed) and store the\n"
+            "                        refresh token smtpfwd renews its access with\n"
+            "      --device          with --authorize: enter a code on any device instead\n"
+            "                        of coming back to this computer's browser\n"
+            "      --authorize-timeout=SECONDS\n"
+            "                        with --authorize: wait at most SECONDS for the\n"
+            "                        sign-in (default 300)\n"
             "      --help            print this help and exit\n"
             "      --version         print the version and the features built in and exit\n"),
           stdout);

@@ -27,8 +27,9 @@
  *   - Two different modes (-bp -q): a usage error naming both.
  *   - --help and --version win over every other mode and ignore
  *     recipients, but a malformed option is still reported.
- *   - --store-password/--forget-password take the account as
- *     --store-password=NAME or as the one argument after the options.
+ *   - --store-password/--forget-password/--authorize take the account as
+ *     --store-password=NAME or as one argument among or after the options
+ *     (they have no recipients, so options after it are still options).
  */
 #include <config.h>
 
@@ -52,6 +53,7 @@ struct cli_parser {
     bool want_version;
     bool force;              /* --force seen */
     bool mode_arg_given;     /* --store-password=NAME form used */
+    const char *device_opt;  /* --device or --authorize-timeout seen (for messages) */
 };
 
 static void usage_unknown(const char *opt, struct result *r)
@@ -385,8 +387,11 @@ enum long_id {
     L_HELP, L_VERSION, L_PRETEND, L_ACCOUNT, L_FLUSH, L_FORCE, L_SERVERINFO,
     L_STORE_PASSWORD, L_FORGET_PASSWORD, L_VERBOSE, L_FILE, L_FROM, L_READ_RECIPIENTS,
     L_QUEUE_JSON, L_QUEUE_REMOVE, L_QUEUE_RETRY, L_DEBUG, L_READ_ENVELOPE_FROM,
-    L_DSN_NOTIFY, L_DSN_RETURN,
+    L_DSN_NOTIFY, L_DSN_RETURN, L_AUTHORIZE, L_DEVICE, L_AUTHORIZE_TIMEOUT,
 };
+
+/* --authorize-timeout: at most a day. */
+#define AUTHORIZE_TIMEOUT_MAX (24 * 60 * 60)
 
 /* msmtp 1.8's options that stand for a configuration command. `bare` is
  * the argument of an optional-value option given without "=" (msmtp:
@@ -486,7 +491,27 @@ static const struct {
     { "--read-envelope-from", L_READ_ENVELOPE_FROM, LONG_FLAG },
     { "--dsn-notify", L_DSN_NOTIFY, LONG_ARG },
     { "--dsn-return", L_DSN_RETURN, LONG_ARG },
+    { "--authorize", L_AUTHORIZE, LONG_OPTIONAL },
+    { "--device", L_DEVICE, LONG_FLAG },
+    { "--authorize-timeout", L_AUTHORIZE_TIMEOUT, LONG_ARG },
 };
+
+/* --authorize-timeout=SECONDS: a whole number from 1 to a day. */
+static int parse_authorize_timeout(struct cli_parser *p, const char *val, const char *opt,
+                                   struct result *r)
+{
+    long n = 0;
+    const char *s = val;
+    for (; *s >= '0' && *s <= '9' && n <= AUTHORIZE_TIMEOUT_MAX; s++)
+        n = n * 10 + (*s - '0');
+    if (s == val || *s != '\0' || n < 1 || n > AUTHORIZE_TIMEOUT_MAX) {
+        result_set(r, RC_USAGE, _("option %s needs a number of seconds from 1 to %d, not "
+                                  "\"%s\""), opt, AUTHORIZE_TIMEOUT_MAX, val);
+        return -1;
+    }
+    p->o->authorize_timeout = (int)n;
+    return 0;
+}
 
 static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
 {
@@ -565,8 +590,10 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
         return set_mode(p, MODE_SERVERINFO, name, r);
     case L_STORE_PASSWORD:
     case L_FORGET_PASSWORD:
-        if (set_mode(p, long_options[k].id == L_STORE_PASSWORD ? MODE_STORE_PASSWORD
-                                                               : MODE_FORGET_PASSWORD,
+    case L_AUTHORIZE:
+        if (set_mode(p, long_options[k].id == L_STORE_PASSWORD    ? MODE_STORE_PASSWORD
+                        : long_options[k].id == L_FORGET_PASSWORD ? MODE_FORGET_PASSWORD
+                                                                  : MODE_AUTHORIZE,
                      name, r) != 0)
             return -1;
         if (val != NULL) {
@@ -574,6 +601,13 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
             p->mode_arg_given = true;
         }
         return 0;
+    case L_DEVICE:
+        p->o->device = true;
+        p->device_opt = name;
+        return 0;
+    case L_AUTHORIZE_TIMEOUT:
+        p->device_opt = name;
+        return parse_authorize_timeout(p, val, name, r);
     case L_VERBOSE:
         more_verbose(p->o, 1);
         return 0;
@@ -604,6 +638,13 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
     return 0;
 }
 
+/* The modes whose one argument is an account name. */
+static bool takes_account(enum cli_mode mode)
+{
+    return mode == MODE_STORE_PASSWORD || mode == MODE_FORGET_PASSWORD
+           || mode == MODE_AUTHORIZE;
+}
+
 static const char *base_name(const char *path)
 {
     const char *slash;
@@ -628,6 +669,11 @@ static int check_combination(struct cli_parser *p, struct result *r)
     }
     if (p->force)
         o->flush_force = true;
+    if (p->device_opt && o->mode != MODE_AUTHORIZE) {
+        result_set(r, RC_USAGE, _("option %s can only be used with --authorize"),
+                   p->device_opt);
+        return -1;
+    }
     if (o->host_only && o->account != NULL) {
         result_set(r, RC_USAGE, _("options --host and --account cannot be used together: "
                                   "--host uses no configuration file"));
@@ -637,6 +683,7 @@ static int check_combination(struct cli_parser *p, struct result *r)
     switch (o->mode) {
     case MODE_STORE_PASSWORD:
     case MODE_FORGET_PASSWORD:
+    case MODE_AUTHORIZE:
         if (o->nrecipients > (p->mode_arg_given ? 0 : 1)) {
             result_set(r, RC_USAGE, _("%s takes at most one account name"), p->mode_opt);
             return -1;
@@ -645,6 +692,12 @@ static int check_combination(struct cli_parser *p, struct result *r)
             o->mode_arg = o->recipients[0];
         o->recipients = NULL;
         o->nrecipients = 0;
+        if (o->mode == MODE_AUTHORIZE && o->mode_arg && o->account
+            && strcmp(o->mode_arg, o->account) != 0) {
+            result_set(r, RC_USAGE, _("%s %s and -a %s name two different accounts; name "
+                                      "one"), p->mode_opt, o->mode_arg, o->account);
+            return -1;
+        }
         return 0;
     case MODE_LIST_QUEUE:
     case MODE_FLUSH:
@@ -712,8 +765,16 @@ int cli_parse(int argc, char **argv, struct options *opts, struct result *r)
             p.i++;
             break;
         }
-        if (arg[0] != '-' || arg[1] == '\0')
+        if (arg[0] != '-' || arg[1] == '\0') {
+            /* The account of --authorize/--store-password/--forget-password:
+             * options may follow it (these modes have no recipients). */
+            if (takes_account(opts->mode) && p.mode_opt != NULL && !p.mode_arg_given) {
+                opts->mode_arg = arg;
+                p.mode_arg_given = true;
+                continue;
+            }
             break;     /* first recipient: options end here, as in sendmail */
+        }
         if (arg[1] == '-')
             rc = parse_long(&p, arg, r);
         else

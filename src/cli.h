@@ -36,6 +36,7 @@ enum cli_mode {
     MODE_VERSION,         /* --version */
     MODE_QUEUE_REMOVE,    /* --queue-remove ID... (ids in recipients) */
     MODE_QUEUE_RETRY,     /* --queue-retry ID... (ids in recipients) */
+    MODE_AUTHORIZE,       /* --authorize [ACCOUNT]: OAuth2 authorization (oauth2.h) */
 };
 
 struct options {
@@ -58,7 +59,10 @@ struct options {
     const char *error_mode;      /* -oe? letter as given, informational */
     char **recipients;           /* argv tail: each an address LIST; not owned */
     int nrecipients;
-    const char *mode_arg;        /* argument of modes that take one (store-password ACCOUNT) */
+    const char *mode_arg;        /* argument of modes that take one (store-password ACCOUNT,
+                                    authorize ACCOUNT) */
+    bool device;                 /* --device: --authorize with the device flow */
+    int authorize_timeout;       /* --authorize-timeout=SECONDS; 0 = the default (300) */
     struct config_setting settings[CLI_MAX_SETTINGS];  /* msmtp options, in order */
     size_t nsettings;
     bool host_only;              /* --host given: no configuration file is read */
@@ -67,7 +71,10 @@ struct options {
 };
 
 /* Parse argv into opts. Returns 0, or -1 with r set (RC_USAGE) naming the
- * offending option. opts points into argv; argv must outlive opts. */
+ * offending option. opts points into argv; argv must outlive opts.
+ * --authorize takes its account as --authorize=NAME, as the one argument
+ * after the options, or from -a (two different names are an error);
+ * --device and --authorize-timeout are errors without --authorize. */
 int cli_parse(int argc, char **argv, struct options *opts, struct result *r);
 
 /* Print --help (translated) to stdout. */

@@ -4,7 +4,8 @@
  * buffered non-blocking I/O with explicit flush points, reads bounded by
  * a deadline the caller computes once per reply (poll), and the TLS
  * upgrade through tls.[ch] underneath the same read/write calls, so
- * smtp.c never changes when TLS is on.
+ * smtp.c never changes when TLS is on; and a loopback listener for a
+ * browser's redirect (conn-listen.c, at the end of this header).
  *
  * Writes are buffered until conn_flush() (or until the buffer is full, in
  * which case the full buffer is written): a pipelined group of SMTP
@@ -114,5 +115,41 @@ int conn_tls_info(const struct conn *c, struct tls_info *info);
 
 /* Close and free; NULL is fine. Never blocks for long. */
 void conn_close(struct conn *c);
+
+/* ---- The loopback listener (conn-listen.c) ----
+ *
+ * A local endpoint for a browser (the redirect of an OAuth2
+ * authorization, RFC 8252 7.3): 127.0.0.1 on a port the kernel picks,
+ * and ::1 on the same port when asked and the system has IPv6 loopback.
+ * Clients are served at once (a browser opens speculative connections
+ * that never send anything), each with 10 seconds to send its request
+ * head; nothing a client sends is logged. */
+struct conn_listener;
+
+/* Listen on 127.0.0.1 (and ::1 when ipv6_too and possible; a ::1 that
+ * cannot be had is left out, -v says why). Returns 0 and *out (free with
+ * conn_listener_close), or -1 with r set: no socket -> RC_OSERR; no port
+ * free on both addresses -> RC_TEMPFAIL. */
+int conn_listen_loopback(bool ipv6_too, struct conn_listener **out, struct result *r);
+
+/* The port the listener has. */
+int conn_listener_port(const struct conn_listener *l);
+
+/* Wait until some client has sent the head of a request (up to an empty
+ * line; at most max_head bytes, in which case the head is cut there but
+ * holds at least the whole first line), or until deadline_ms (the
+ * monotonic clock, clock_now_ms()). Clients that close, send a first line
+ * longer than max_head or take too long are dropped without a word.
+ * Returns 1 with *c (the client's connection for the reply: conn_write,
+ * conn_flush, then conn_close) and *head (len bytes plus a NUL; it may
+ * hold secrets: the caller wipes it with secure_wipe(*head, *len) and
+ * frees it); 0 when the deadline passed; -1 with r set when waiting
+ * itself fails (RC_OSERR). */
+int conn_listener_next(struct conn_listener *l, long long deadline_ms, size_t max_head,
+                       struct conn **c, char **head, size_t *len, struct result *r);
+
+/* Close the listening sockets and every client not handed out; NULL is
+ * fine. */
+void conn_listener_close(struct conn_listener *l);
 
 #endif

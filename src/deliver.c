@@ -4,6 +4,10 @@
  * per-message classification, the diagnostics on stderr and the log line
  * of every attempt. It maps the SMTP client's recipient states
  * (smtp.h) to its own outcome (deliver.h): no other module reads them.
+ * The credential of a session is the password (secret.h) or, for an
+ * account with oauth2_provider, the access token (oauth2.h); a token
+ * from the cache comes with the callback that replaces it once when the
+ * server refuses it (smtp_params.refresh_token).
  *
  * Must not: touch a socket or speak SMTP itself (conn.[ch], smtp.[ch]),
  * or decide exit statuses (result_exit_status does, from the class).
@@ -33,6 +37,7 @@
 #include "idn.h"
 #include "message.h"
 #include "log.h"
+#include "oauth2.h"
 #include "sasl.h"
 #include "secret.h"
 #include "smtp.h"
@@ -70,12 +75,17 @@ static bool deliver_auth_on(const struct account *a)
 }
 
 /* Before connecting: the password when authentication may need one
- * (every mechanism but external and gssapi). Returns 0 with *out set
- * (NULL when none is needed), or -1 with r set. *out is wiped with
- * secret_free after the session. */
-static int deliver_get_password(const struct account *a, char **out, struct result *r)
+ * (every mechanism but external and gssapi); for an account with
+ * oauth2_provider, the access token from smtpfwd's OAuth2 (*from_cache:
+ * it came from the cache, so a refusal is worth one refresh). Returns 0
+ * with *out set (NULL when none is needed), or -1 with r set (a
+ * temporary failure to get a token is RC_TEMPFAIL, spooled as any
+ * other). *out is wiped with secret_free after the session. */
+static int deliver_get_password(const struct account *a, char **out, bool *from_cache,
+                                struct result *r)
 {
     *out = NULL;
+    *from_cache = false;
     if (!deliver_auth_on(a) || !sasl_needs_password(a->auth))
         return 0;
     if (!a->user || !*a->user) {
@@ -84,7 +94,10 @@ static int deliver_get_password(const struct account *a, char **out, struct resu
                      "\"user\" in the account, or \"auth off\""), a->name, a->auth);
         return -1;
     }
-    *out = secret_get_password(a, r);
+    if (oauth2_enabled(a))
+        *out = oauth2_token(a, false, from_cache, r);
+    else
+        *out = secret_get_password(a, r);
     return *out ? 0 : -1;
 }
 
@@ -287,17 +300,34 @@ struct deliver_conn {
     const struct account *a;
     struct conn *c;
     struct smtp_session *s;
-    char *password;                   /* secret: wiped when closed */
+    char *password;                   /* secret (or the OAuth2 access token): wiped
+                                         when closed or replaced */
     struct tls_config tlscfg;         /* the session points to it */
     struct result sr;                 /* session-level failure */
 };
 
+/* The SMTP session's refresh_token callback (smtp.h) for an access
+ * token that came from the cache and was refused: a new one from the
+ * token endpoint replaces the connection's (the old one is wiped).
+ * Returns it (owned by dc), or NULL with r set. */
+static const char *deliver_refresh_token(void *arg, struct result *r)
+{
+    struct deliver_conn *dc = arg;
+    char *token = oauth2_token(dc->a, true, NULL, r);
+    if (!token)
+        return NULL;
+    secret_free(dc->password);
+    dc->password = token;
+    return token;
+}
+
 struct deliver_conn *deliver_open(const struct account *a)
 {
     struct deliver_conn *dc = xcalloc(1, sizeof *dc);
+    bool from_cache = false;
     dc->a = a;
     if (deliver_check_account(a, &dc->sr) == 0)
-        (void)deliver_get_password(a, &dc->password, &dc->sr);
+        (void)deliver_get_password(a, &dc->password, &from_cache, &dc->sr);
 
     account_tls_config(&dc->tlscfg, a);
     if (dc->sr.cls == RC_OK)
@@ -314,6 +344,8 @@ struct deliver_conn *deliver_open(const struct account *a)
             .password = dc->password,
             .ntlmdomain = a->ntlmdomain,
             .allow_plaintext_auth = a->allow_plaintext_auth,
+            .refresh_token = from_cache ? deliver_refresh_token : NULL,
+            .refresh_arg = dc,
             .chunking = a->chunking,
         };
         dc->s = smtp_new(dc->c, &p);

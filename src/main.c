@@ -27,6 +27,7 @@
 #include "intake.h"
 #include "log.h"
 #include "message.h"
+#include "oauth2.h"
 #include "queue.h"
 #include "result.h"
 #include "secret.h"
@@ -145,6 +146,20 @@ static int run_account_action(const struct options *o, enum account_action act)
     return status;
 }
 
+/* --authorize [ACCOUNT]: the account (the argument, -a, or the
+ * default) and its OAuth2 authorization. */
+static int run_authorize(const struct options *o)
+{
+    struct result r = RESULT_INIT;
+    struct submit s;
+    const struct account *a = load_account(o, o->mode_arg ? o->mode_arg : o->account, &s, &r);
+    int status = 0;
+    if (!a || oauth2_authorize(a, o->device, o->authorize_timeout, &r) != 0)
+        status = fail(&r);
+    submit_free(&s);
+    return status;
+}
+
 /* What the command line asks of the envelope. */
 static struct envelope_request envelope_request_from(const struct options *o)
 {
@@ -249,6 +264,8 @@ int main(int argc, char **argv)
         return run_account_action(&o, ACT_STORE_PASSWORD);
     case MODE_FORGET_PASSWORD:
         return run_account_action(&o, ACT_FORGET_PASSWORD);
+    case MODE_AUTHORIZE:
+        return run_authorize(&o);
     }
     return result_exit_status(RC_SOFTWARE);
 }

@@ -79,8 +79,9 @@ int oauth2_post(const struct oauth2_client *cl, const char *url, const struct oa
 /* The result of an answer with out->error set from the token endpoint,
  * as r: invalid_grant -> RC_NOPERM ("... run: smtpfwd --authorize
  * ACCOUNT"); invalid_client, unauthorized_client, invalid_scope ->
- * RC_CONFIG; anything else -> RC_NOPERM, quoting error and
- * error_description (escaped). */
+ * RC_CONFIG (naming FILE:LINE of the account); temporarily_unavailable,
+ * server_error -> RC_TEMPFAIL; anything else -> RC_NOPERM. The message
+ * quotes error and error_description (escaped). */
 void oauth2_error_result(const struct oauth2_client *cl, const struct oauth2_response *resp,
                          struct result *r);
 

@@ -82,31 +82,7 @@ bool oauth2_enabled(const struct account *a)
 
 char *oauth2_url_host(const char *url)
 {
-    if (!url || !ascii_startswith_ci(url, "https://"))
-        return NULL;
-    const char *p = url + 8;
-    size_t n = strcspn(p, "/?#");
-    const char *at = memchr(p, '@', n);
-    if (at) {
-        n -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    char *host;
-    if (n && *p == '[') {
-        const char *close = memchr(p, ']', n);
-        if (!close || close == p + 1)
-            return NULL;
-        host = xstrndup(p + 1, (size_t)(close - p - 1));
-    } else {
-        const char *colon = memchr(p, ':', n);
-        host = xstrndup(p, colon ? (size_t)(colon - p) : n);
-    }
-    if (!*host) {
-        free(host);
-        return NULL;
-    }
-    ascii_lower(host);
-    return host;
+    return util_https_url_host(url);
 }
 
 char *oauth2_key(const char *user, const char *host)
@@ -353,6 +329,9 @@ void oauth2_error_result(const struct oauth2_client *cl, const struct oauth2_res
         result_set(r, RC_CONFIG,
                    _(ACCT_FMT ": the OAuth2 provider refused the client (%s); check "
                      "oauth2_client_id and oauth2_client_secret"), ACCT_ARGS(a), what.data);
+    } else if (strcmp(e, "temporarily_unavailable") == 0 || strcmp(e, "server_error") == 0) {
+        result_set(r, RC_TEMPFAIL, _("the OAuth2 provider cannot answer account %s now (%s); "
+                                     "try again later"), a->name, what.data);
     } else if (strcmp(e, "invalid_scope") == 0) {
         result_set(r, RC_CONFIG, _(ACCT_FMT ": the OAuth2 provider refused the scope (%s); "
                                    "check oauth2_scope"), ACCT_ARGS(a), what.data);

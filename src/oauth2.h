@@ -113,12 +113,19 @@ struct oauth2_redirect {
     char *error_description;
 };
 
-/* Parse "GET /PATH?QUERY HTTP/1.x" (the first line of req, len bytes;
- * the rest of the request is ignored) into its code/state/error query
- * parameters (percent-decoded; a parameter given twice is refused).
- * Returns 1 when it is a redirect (code or error present), 0 when it is
- * another request (a browser asking for /favicon.ico), -1 when it is not
- * a GET request line. */
+/* Parse "GET /PATH?QUERY HTTP/1.x" (the first line of req, len bytes,
+ * ending at the first LF or at len; the rest of the request is ignored)
+ * into its code, state, error and error_description query parameters
+ * (percent-decoded, '+' a space; other parameters are ignored). The
+ * redirect URI's path is "/": only there is a code or an error looked
+ * for, and an empty code or error counts as none. Returns 1 when it is a
+ * redirect (code or error present; state may be missing: the caller
+ * checks it), 0 when it is another request (a browser asking for
+ * /favicon.ico; out empty), -1 (out empty) when it is not a GET request
+ * line in origin form (a control byte or a second space in it, another
+ * method, no HTTP/1.x) or its query is broken (one of the four
+ * parameters given twice, a bad %XX, %00). out's strings are freed (the
+ * code wiped) by oauth2_redirect_free; out is always initialized. */
 int oauth2_parse_redirect(const char *req, size_t len, struct oauth2_redirect *out);
 void oauth2_redirect_free(struct oauth2_redirect *rd);
 

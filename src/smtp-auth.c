@@ -39,6 +39,20 @@
  * DATA with 354 anyway gets no body: the connection is closed, which
  * aborts the transaction. A 334 in reply to a pipelined AUTH means the
  * server took our MAIL line as SASL data: the connection is closed.
+ *
+ * Bearer tokens (OAUTHBEARER, XOAUTH2): a 334 after the initial response
+ * is the server's error report, base64 JSON (RFC 7628 3.2.2; Google's
+ * XOAUTH2 sends the same shape with an HTTP-like "status"). Its status
+ * (oauth2_challenge_status) is kept, masked and escaped, for the failure
+ * message; the report is answered (an empty line for XOAUTH2, %x01 for
+ * OAUTHBEARER) and the server's 5xx follows. When the token came from
+ * smtpfwd's own cache (params.refresh_token set) and the server refuses
+ * it with a 5xx that can be about the token (not 500-504, 534, 538),
+ * the callback fetches a new token and AUTH starts again from
+ * smtp_auth_begin in the same session (AUTH_STEP or AUTH -> AUTH): at
+ * most once, since the callback is used up when called. When it cannot
+ * fetch one, its failure (a temporary one stays RC_TEMPFAIL) is the
+ * session's, and QUIT follows.
  */
 #include <config.h>
 
@@ -49,6 +63,8 @@
 #include "i18n.h"
 #include "log.h"
 #include "mask.h"
+#include "oauth2.h"
+#include "reply.h"
 #include "sasl.h"
 #include "smtp-int.h"
 #include "tls.h"
@@ -132,6 +148,76 @@ static char *smtp_challenge(const struct smtp_session *s)
     return xstrdup(s->challenge ? s->challenge : "");
 }
 
+/* A bearer-token mechanism: a 334 after its initial response is the
+ * server's error report, and a refused token may be refreshed. */
+static bool smtp_auth_bearer(const struct smtp_session *s)
+{
+    return s->auth_mech && (strcmp(s->auth_mech, "OAUTHBEARER") == 0
+                            || strcmp(s->auth_mech, "XOAUTH2") == 0);
+}
+
+/* Keep the status of the error report in the 334 just read (NULL when
+ * it is not one), with the credentials masked and escaped for display. */
+static void smtp_auth_note_report(struct smtp_session *s)
+{
+    free(s->auth_status);
+    s->auth_status = NULL;
+    char *st = s->challenge ? oauth2_challenge_status(s->challenge) : NULL;
+    if (!st)
+        return;
+    size_t n = mask_apply(&s->masks, st, strlen(st));
+    s->auth_status = reply_escape(st, n, 100);
+    free(st);
+}
+
+/* A 5xx refusal of AUTH that can be about the token: not a syntax or
+ * command error (500-504), "mechanism too weak" (534) or "encryption
+ * required" (538), which a new token does not change. */
+static bool smtp_auth_token_refused(int code)
+{
+    return code / 100 == 5 && (code < 500 || code > 504) && code != 534 && code != 538;
+}
+
+/* The server refused a bearer token that came from the cache (refusal
+ * says how): ask the callback for a new one, once (it is used up here),
+ * and start AUTH again with it. When no token comes, the callback's
+ * failure is the session's and QUIT follows. */
+static int smtp_auth_retry(struct smtp_session *s, struct result *refusal, struct result *r)
+{
+    const char *(*refresh)(void *, struct result *) = s->p.refresh_token;
+    struct result ar = RESULT_INIT;
+    s->p.refresh_token = NULL;
+    /* The SASL session points to the old token, which the callback wipes. */
+    sasl_finish(s->sasl);
+    s->sasl = NULL;
+    free(s->auth_status);
+    s->auth_status = NULL;
+    log_debug(1, _("%s; fetching a new token to try again"), refusal->msg);
+    const char *token = refresh(s->p.refresh_arg, &ar);
+    if (!token) {
+        struct result fr = RESULT_INIT;
+        if (ar.cls == RC_OK)
+            result_set(&ar, RC_SOFTWARE, _("internal error: no token and no reason"));
+        result_set(&fr, ar.cls, _("%s; a new token could not be fetched: %s"), refusal->msg,
+                   ar.msg);
+        result_clear(&ar);
+        result_clear(refusal);
+        smtp_auth_failed(s, &fr, r);
+        return smtp_enter(s, SMTP_QUIT, r);
+    }
+    result_clear(refusal);
+    s->p.password = token;
+    mask_add_password(&s->masks, token);
+    if (smtp_auth_begin(s, &ar) == 0)
+        return 0;
+    if (s->state == SMTP_CLOSED) {
+        smtp_keep_first(r, &ar);
+        return -1;
+    }
+    smtp_auth_failed(s, &ar, r);
+    return smtp_enter(s, SMTP_QUIT, r);
+}
+
 /* The reply to AUTH, to a SASL response, or to a pipelined AUTH. */
 static int smtp_auth_reply(struct smtp_session *s, struct result *r)
 {
@@ -149,6 +235,8 @@ static int smtp_auth_reply(struct smtp_session *s, struct result *r)
         return -1;
     }
     if (code == 334) {
+        if (s->state == SMTP_AUTH && smtp_auth_bearer(s))
+            smtp_auth_note_report(s);
         char *challenge = smtp_challenge(s);
         int rc = sasl_step(s->sasl, challenge, &s->auth_response, &ar);
         free(challenge);
@@ -172,12 +260,18 @@ static int smtp_auth_reply(struct smtp_session *s, struct result *r)
         return smtp_enter(s, group ? SMTP_MAIL : SMTP_READY, r);
     }
     char *q = smtp_reply_oneline(&s->last);
-    if (code / 100 == 4 || code / 100 == 5)
+    if ((code / 100 == 4 || code / 100 == 5) && s->auth_status)
+        result_set(&ar, code / 100 == 4 ? RC_TEMPFAIL : RC_NOPERM,
+                   _("authentication failed: %s (the server reports the token as \"%s\")"), q,
+                   s->auth_status);
+    else if (code / 100 == 4 || code / 100 == 5)
         result_set(&ar, code / 100 == 4 ? RC_TEMPFAIL : RC_NOPERM,
                    _("authentication failed: %s"), q);
     else
         result_set(&ar, RC_PROTOCOL, _("unexpected reply to AUTH %s: %s"), s->auth_mech, q);
     free(q);
+    if (!group && s->p.refresh_token && smtp_auth_bearer(s) && smtp_auth_token_refused(code))
+        return smtp_auth_retry(s, &ar, r);
     smtp_auth_failed(s, &ar, r);
     /* Pipelined: read and ignore the replies to MAIL, RCPT... and DATA. */
     return smtp_enter(s, group ? SMTP_AUTH_SKIP_MAIL : SMTP_QUIT, r);
@@ -279,6 +373,8 @@ void smtp_auth_free(struct smtp_session *s)
     secret_free(s->auth_ir);
     secret_free(s->auth_response);
     result_clear(&s->auth_fail);
+    free(s->auth_status);
+    s->auth_status = NULL;
     s->sasl = NULL;
     s->auth_ir = s->auth_response = NULL;
 }

@@ -90,6 +90,8 @@ struct smtp_session {
     struct sasl_session *sasl;    /* while the exchange runs */
     char *auth_ir;                /* base64 initial response until sent (secret) */
     char *auth_response;          /* base64 response to a 334 until sent (secret) */
+    char *auth_status;            /* the status of a bearer token's error report
+                                     (334), masked and escaped, or NULL */
     struct result auth_fail;      /* AUTH refused: every message fails with this */
     struct mask_list masks;       /* credentials hidden in every reply line */
     char *challenge;              /* a 334's first line as sent, unmasked: for SASL only */
@@ -167,10 +169,12 @@ int smtp_send_chunk(struct smtp_session *s, struct result *r);
 /* Whether the account asks for AUTH at all. */
 bool smtp_auth_wanted(const struct smtp_session *s);
 
-/* In state READY after EHLO: choose the mechanism, start the SASL client,
- * compute the initial response, then enter AUTH, or READY_AUTH when AUTH
- * can lead the first message's group. Returns 0, or -1 with r set
- * (local failures leave the session READY for a polite QUIT). */
+/* In state READY after EHLO (or after a refused bearer token was
+ * replaced by a new one, in the state of the refusal): choose the
+ * mechanism, start the SASL client, compute the initial response, then
+ * enter AUTH, or READY_AUTH when AUTH can lead the first message's group.
+ * Returns 0, or -1 with r set (local failures leave the state as it was,
+ * for a polite QUIT; a failed send leaves it CLOSED). */
 int smtp_auth_begin(struct smtp_session *s, struct result *r);
 
 /* Send what an AUTH state needs (AUTH, AUTH_STEP, AUTH_CANCEL,

@@ -72,10 +72,12 @@ struct smtp_params {
     bool allow_plaintext_auth;      /* PLAIN/LOGIN without TLS explicitly allowed */
     /* Bearer tokens (auth oauthbearer/xoauth2) that smtpfwd's OAuth2
      * took from its cache: when the server refuses the token (a JSON
-     * error report in a 334, or a 5xx to AUTH), refresh_token is called
+     * error report in a 334, then a 5xx; or a 5xx to AUTH; not 500-504,
+     * 534 or 538, which no new token changes), refresh_token is called
      * once and AUTH is tried again in the same session with the token it
-     * returns (owned by the callee, valid until smtp_free; NULL with r
-     * set: that failure is the session's). NULL: no second try. */
+     * returns (owned by the callee, valid until smtp_free; the old one,
+     * which the callee may wipe, is no longer used; NULL with r set:
+     * that failure is the session's). NULL: no second try. */
     const char *(*refresh_token)(void *arg, struct result *r);
     void *refresh_arg;
     bool chunking;                  /* account `chunking`: BDAT when CHUNKING and
@@ -122,7 +124,10 @@ struct smtp_session *smtp_new(struct conn *c, const struct smtp_params *p);
  * -> RC_UNAVAILABLE, data behind its 220 -> RC_PROTOCOL, certificate
  * refused -> RC_NOPERM; AUTH not offered or no usable mechanism ->
  * RC_UNAVAILABLE, plaintext mechanism refused or no user -> RC_CONFIG,
- * authentication refused (5xx) -> RC_NOPERM, 454/4xx -> RC_TEMPFAIL.
+ * authentication refused (5xx) -> RC_NOPERM, 454/4xx -> RC_TEMPFAIL
+ * (the status of a bearer token's error report quoted); a refused
+ * bearer token replaced through refresh_token -> AUTH again, and when no
+ * new token comes, that callback's class (RC_TEMPFAIL stays temporary).
  * An AUTH PLAIN/EXTERNAL with initial response on a PIPELINING server is
  * deferred and sent with the first message's MAIL group. */
 int smtp_open(struct smtp_session *s, struct result *r);

@@ -709,6 +709,72 @@ int config_setting_apply(struct parse_ctx *c, int line, const char *cmd, const c
 }
 
 /* ------------------------------------------------------------------ */
+/* Settings that depend on each other */
+
+/* What the OAuth2 endpoints must be (tokens and client secrets travel
+ * to them): https:// with a host, as oauth2.c reads them. */
+static bool valid_https_url(const char *url)
+{
+    char *host = util_https_url_host(url);
+    free(host);
+    return host != NULL;
+}
+
+/* The mechanisms an OAuth2 access token is for. */
+static bool auth_takes_bearer_token(const char *auth)
+{
+    return auth && (strcmp(auth, "oauthbearer") == 0 || strcmp(auth, "xoauth2") == 0);
+}
+
+static int account_error(const struct account *a, bool command_line, struct result *r,
+                         const char *fmt, ...) ATTR_PRINTF(4, 5);
+static int account_error(const struct account *a, bool command_line, struct result *r,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    if (command_line)
+        result_set(r, RC_USAGE, _("account %s, with the command-line options: %s"), a->name,
+                   msg);
+    else
+        result_set(r, RC_CONFIG, _("%s:%d: account %s: %s"), a->file ? a->file : "", a->line,
+                   a->name, msg);
+    free(msg);
+    return -1;
+}
+
+int config_account_check(const struct account *a, bool command_line, struct result *r)
+{
+    if (!a->oauth2_provider)
+        return 0;       /* the oauth2_* settings are not used */
+    if (!auth_takes_bearer_token(a->auth))
+        return account_error(a, command_line, r,
+                             _("oauth2_provider needs \"auth oauthbearer\" or \"auth "
+                               "xoauth2\" (auth is %s)"),
+                             a->auth ? a->auth : "off");
+    const struct {
+        const char *name;
+        const char *url;
+    } endpoints[] = {
+        { "oauth2_auth_endpoint", a->oauth2_auth_endpoint },
+        { "oauth2_token_endpoint", a->oauth2_token_endpoint },
+        { "oauth2_device_endpoint", a->oauth2_device_endpoint },
+    };
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++)
+        if (endpoints[i].url && !valid_https_url(endpoints[i].url))
+            return account_error(a, command_line, r,
+                                 _("%s must be an https:// URL with a host name (it is "
+                                   "\"%s\")"), endpoints[i].name, endpoints[i].url);
+    if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
+        return account_error(a, command_line, r,
+                             _("set oauth2_client_secret or oauth2_client_secret_eval, not "
+                               "both"));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Settings from the command line (msmtp's long options) */
 
 /* A queued message is delivered later with the account's settings from
@@ -728,7 +794,7 @@ static int apply_settings(struct account *a, const struct config_setting *s, siz
     }
     if (c.connection_set)
         a->queue = QUEUE_OFF;
-    return 0;
+    return config_account_check(a, true, r);
 }
 
 int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,

@@ -97,6 +97,18 @@ void config_account_inherit(struct account *dst, const struct account *src);
 /* A new account with the defaults and src's explicit settings (what a
  * `defaults` block gives a new account); no name. */
 struct account *config_account_copy(const struct account *src);
+/* The checks of settings that depend on each other, made on an account
+ * once it is complete (config_load: after its file; after the
+ * command-line settings). For an account with oauth2_provider: auth
+ * must be oauthbearer or xoauth2 (the token is for those mechanisms
+ * only), an OAuth2 endpoint that is set must be https:// with a host,
+ * and oauth2_client_secret and oauth2_client_secret_eval exclude each
+ * other. Returns 0 or -1 with r set: RC_CONFIG naming the account's
+ * FILE:LINE, or RC_USAGE when command_line (the options made the account
+ * wrong). oauth2_client_init (oauth2-int.h) refuses the same accounts
+ * with the same sentences when a token is needed; this is the earlier
+ * report, before anything is read or sent. */
+int config_account_check(const struct account *a, bool command_line, struct result *r);
 /* The index of the account named name in cfg, or SIZE_MAX. */
 size_t config_find_index(const struct config *cfg, const char *name);
 

@@ -2,7 +2,8 @@
  * smtprc.c - the configuration files and what is done with the accounts
  * (see smtprc.h): the lookup order (system file, -C FILE, ~/.smtprc,
  * $XDG_CONFIG_HOME/smtpfwd/config), reading a file through one fd and
- * the permission check for files that hold a password, account
+ * the permission check for files that hold a password, the checks of
+ * each complete account of a file (config_account_check), account
  * selection by name or envelope sender, the --pretend listing, the
  * effective port, and the aliases file.
  *
@@ -79,6 +80,11 @@ static int load_file(struct config *cfg, const char *path, bool is_user, bool mi
             rc = -1;
         }
     }
+    /* Each account of this file, complete: the settings that depend on
+     * each other. */
+    for (size_t i = 0; rc == 0 && i < cfg->naccounts; i++)
+        if (cfg->accounts[i]->file && strcmp(cfg->accounts[i]->file, path) == 0)
+            rc = config_account_check(cfg->accounts[i], false, r);
     return rc;
 }
 

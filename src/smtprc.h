@@ -158,11 +158,16 @@ struct config {
 
 /* Load configuration following the lookup order above. path is -C FILE
  * or NULL. A missing user file is not an error (the system file may
- * define accounts); a missing -C FILE is. Returns 0 or -1 with r set. */
+ * define accounts); a missing -C FILE is. Each account of a file is
+ * checked once the file is read (settings that depend on each other: an
+ * account with oauth2_provider needs auth oauthbearer or xoauth2, https://
+ * endpoints with a host, one source of the client secret; RC_CONFIG
+ * naming the account's FILE:LINE). Returns 0 or -1 with r set. */
 int config_load(const char *path, struct config **out, struct result *r);
 
-/* Parse configuration text from a named source (used by config_load and
- * by the unit tests). check_perms is false for tests. */
+/* Parse configuration text from a named source, as config_load parses
+ * each file, without the checks of config_load (the permissions, the
+ * settings that depend on each other): for the unit tests. */
 int config_parse_string(struct config *cfg, const char *text, const char *filename,
                         struct result *r);
 struct config *config_new(void);
@@ -205,8 +210,10 @@ struct config_setting {
  * exist: the one config_select() chose). When one of them changes how to
  * reach the server (host, port, tls..., auth, user, domain, ...), the
  * account's queue becomes off for this run: a later flush would use the
- * file's settings. Returns 0, or -1 with r set: RC_USAGE
- * "invalid --port \"x\" (expected ...)". */
+ * file's settings. The account is then checked as config_load checks
+ * one (a --auth= that does not fit its oauth2_provider, ...). Returns 0,
+ * or -1 with r set: RC_USAGE "invalid --port \"x\" (expected ...)",
+ * "account NAME, with the command-line options: ...". */
 int config_apply_settings(struct config *cfg, const char *name, const struct config_setting *s,
                           size_t n, struct result *r);
 

@@ -669,3 +669,32 @@ int util_make_dirs(const char *path)
     errno = saved;
     return rc;
 }
+
+char *util_https_url_host(const char *url)
+{
+    if (!url || !ascii_startswith_ci(url, "https://"))
+        return NULL;
+    const char *p = url + 8;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    char *host;
+    if (n && *p == '[') {
+        const char *close = memchr(p, ']', n);
+        if (!close || close == p + 1)
+            return NULL;
+        host = xstrndup(p + 1, (size_t)(close - p - 1));
+    } else {
+        const char *colon = memchr(p, ':', n);
+        host = xstrndup(p, colon ? (size_t)(colon - p) : n);
+    }
+    if (!*host) {
+        free(host);
+        return NULL;
+    }
+    ascii_lower(host);
+    return host;
+}

@@ -131,6 +131,14 @@ bool ascii_startswith_ci(const char *s, const char *prefix);
 /* A..Z to a..z in place; other bytes (UTF-8 included) unchanged. */
 void ascii_lower(char *s);
 
+/* The host of an https:// URL (the scheme in any case): what lies
+ * between "https://" and the first '/', '?' or '#', after a "user@"
+ * part and before a ":port", an IPv6 literal without its brackets;
+ * lower-cased. Newly allocated (caller frees), or NULL when url is NULL,
+ * not https://, or names no host. What the OAuth2 endpoints must be
+ * (the configuration's check and oauth2.c's file names agree on it). */
+char *util_https_url_host(const char *url);
+
 /* Write all of buf to fd, retrying on EINTR and short writes.
  * Returns 0 or -1 with errno set. */
 int write_all(int fd, const void *buf, size_t n);

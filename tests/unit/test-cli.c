@@ -371,6 +371,53 @@ static void test_option_forms(void)
     }
 }
 
+/* A mode whose one argument is an account (--store-password,
+ * --forget-password, --authorize), in every form. */
+static void test_account_mode(const char *opt, enum cli_mode mode)
+{
+    struct options o;
+    struct result r = RESULT_INIT;
+    char eq[64], eq_a[64], what[160], what2[160];
+    int rc;
+
+    snprintf(eq, sizeof eq, "%s=", opt);
+    snprintf(eq_a, sizeof eq_a, "%s=work", opt);
+#define WHAT(...) (snprintf(what, sizeof what, __VA_ARGS__), what)
+    rc = parse(&o, &r, "smtpfwd", opt, NULL);
+    expect_ok(rc, &r, opt);
+    tap_int(o.mode, mode, WHAT("%s: mode", opt));
+    tap_ok(o.mode_arg == NULL, WHAT("%s: no account", opt));
+    rc = parse(&o, &r, "smtpfwd", opt, "work", NULL);
+    expect_ok(rc, &r, WHAT("%s ACCOUNT", opt));
+    tap_str(o.mode_arg, "work", WHAT("%s ACCOUNT: account", opt));
+    tap_int(o.nrecipients, 0, WHAT("%s ACCOUNT: not a recipient", opt));
+    rc = parse(&o, &r, "smtpfwd", eq_a, "-C", "/tmp/rc", NULL);
+    expect_ok(rc, &r, WHAT("%s=ACCOUNT", opt));
+    tap_str(o.mode_arg, "work", WHAT("%s=ACCOUNT: account", opt));
+    tap_str(o.config_file, "/tmp/rc", WHAT("%s: -C after it parsed", opt));
+    rc = parse(&o, &r, "smtpfwd", opt, "-C", "/tmp/rc", "home", NULL);
+    expect_ok(rc, &r, WHAT("%s -C FILE ACCOUNT", opt));
+    tap_int(o.mode, mode, WHAT("%s -C FILE ACCOUNT: mode", opt));
+    tap_str(o.mode_arg, "home", WHAT("%s: account after options", opt));
+    rc = parse(&o, &r, "smtpfwd", opt, "home", "-C", "/tmp/rc", NULL);
+    expect_ok(rc, &r, WHAT("%s ACCOUNT -C FILE", opt));
+    tap_str(o.mode_arg, "home", WHAT("%s: account before options", opt));
+    tap_str(o.config_file, "/tmp/rc", WHAT("%s ACCOUNT -C FILE: options after it parsed", opt));
+    snprintf(what2, sizeof what2, "%s takes at most one account name", opt);
+    rc = parse(&o, &r, "smtpfwd", opt, "a", "b", NULL);
+    expect_usage(rc, &r, what2, true, WHAT("%s a b", opt));
+    rc = parse(&o, &r, "smtpfwd", opt, "a", "-v", "b", NULL);
+    expect_usage(rc, &r, what2, true, WHAT("%s a -v b", opt));
+    rc = parse(&o, &r, "smtpfwd", eq_a, "b", NULL);
+    expect_usage(rc, &r, what2, true, WHAT("%s=a b", opt));
+    rc = parse(&o, &r, "smtpfwd", opt, "a", "--", "-v", NULL);
+    expect_usage(rc, &r, what2, true, WHAT("%s a -- -v", opt));
+    snprintf(what2, sizeof what2, "option %s needs an argument", opt);
+    rc = parse(&o, &r, "smtpfwd", eq, NULL);
+    expect_usage(rc, &r, what2, true, eq);
+#undef WHAT
+}
+
 static void test_modes(void)
 {
     struct options o;
@@ -481,31 +528,10 @@ static void test_modes(void)
     rc = parse(&o, &r, "smtpfwd", "--flush=now", NULL);
     expect_usage(rc, &r, "option --flush takes no argument", true, "--flush=now");
 
-    /* store/forget password */
-    rc = parse(&o, &r, "smtpfwd", "--store-password", NULL);
-    expect_ok(rc, &r, "--store-password");
-    tap_int(o.mode, MODE_STORE_PASSWORD, "--store-password: mode");
-    tap_ok(o.mode_arg == NULL, "--store-password: no account");
-    rc = parse(&o, &r, "smtpfwd", "--store-password", "work", NULL);
-    expect_ok(rc, &r, "--store-password ACCOUNT");
-    tap_str(o.mode_arg, "work", "--store-password ACCOUNT: account");
-    tap_int(o.nrecipients, 0, "--store-password ACCOUNT: not a recipient");
-    rc = parse(&o, &r, "smtpfwd", "--store-password=work", "-C", "/tmp/rc", NULL);
-    expect_ok(rc, &r, "--store-password=ACCOUNT");
-    tap_str(o.mode_arg, "work", "--store-password=ACCOUNT: account");
-    tap_str(o.config_file, "/tmp/rc", "--store-password: -C after it parsed");
-    rc = parse(&o, &r, "smtpfwd", "--forget-password", "-C", "/tmp/rc", "home", NULL);
-    expect_ok(rc, &r, "--forget-password -C FILE ACCOUNT");
-    tap_int(o.mode, MODE_FORGET_PASSWORD, "--forget-password: mode");
-    tap_str(o.mode_arg, "home", "--forget-password: account after options");
-    rc = parse(&o, &r, "smtpfwd", "--store-password", "a", "b", NULL);
-    expect_usage(rc, &r, "--store-password takes at most one account name", true,
-                 "--store-password a b");
-    rc = parse(&o, &r, "smtpfwd", "--store-password=a", "b", NULL);
-    expect_usage(rc, &r, "--store-password takes at most one account name", true,
-                 "--store-password=a b");
-    rc = parse(&o, &r, "smtpfwd", "--store-password=", NULL);
-    expect_usage(rc, &r, "option --store-password needs an argument", true, "--store-password=");
+    /* store/forget password, authorize: the account argument */
+    test_account_mode("--store-password", MODE_STORE_PASSWORD);
+    test_account_mode("--forget-password", MODE_FORGET_PASSWORD);
+    test_account_mode("--authorize", MODE_AUTHORIZE);
     rc = parse(&o, &r, "smtpfwd", "--store-password", "--forget-password", NULL);
     expect_usage(rc, &r, "options --store-password and --forget-password cannot be used together",
                  true, "store and forget");
@@ -522,6 +548,93 @@ static void test_modes(void)
     tap_ok(o.flush_force, "-q --flush -qf: forced");
     rc = parse(&o, &r, "smtpfwd", "-bp", "-bp", NULL);
     expect_ok(rc, &r, "-bp twice");
+}
+
+/* --authorize [ACCOUNT], --device, --authorize-timeout */
+static void test_authorize(void)
+{
+    struct options o;
+    struct result r = RESULT_INIT;
+    int rc;
+
+    rc = parse(&o, &r, "smtpfwd", "--authorize", NULL);
+    expect_ok(rc, &r, "--authorize");
+    tap_int(o.mode, MODE_AUTHORIZE, "--authorize: mode");
+    tap_ok(o.mode_arg == NULL && o.account == NULL, "--authorize: the default account");
+    tap_ok(!o.device, "--authorize: not the device flow");
+    tap_int(o.authorize_timeout, 0, "--authorize: the default timeout");
+    rc = parse(&o, &r, "smtpfwd", "-a", "work", "--authorize", NULL);
+    expect_ok(rc, &r, "-a ACCOUNT --authorize");
+    tap_str(o.account, "work", "-a ACCOUNT --authorize: account from -a");
+    tap_ok(o.mode_arg == NULL, "-a ACCOUNT --authorize: no argument");
+    rc = parse(&o, &r, "smtpfwd", "--authorize=ms", "--device", "--authorize-timeout=600",
+               "-C", "/tmp/rc", NULL);
+    expect_ok(rc, &r, "--authorize=ACCOUNT --device --authorize-timeout=600");
+    tap_str(o.mode_arg, "ms", "--authorize=ACCOUNT: account");
+    tap_ok(o.device, "--device");
+    tap_int(o.authorize_timeout, 600, "--authorize-timeout=600");
+    tap_str(o.config_file, "/tmp/rc", "--authorize: -C after it parsed");
+    rc = parse(&o, &r, "smtpfwd", "--device", "--authorize-timeout", "86400", "-a", "x",
+               "--authorize", "x", NULL);
+    expect_ok(rc, &r, "options before --authorize, timeout as the next word, same account");
+    tap_int(o.authorize_timeout, 86400, "--authorize-timeout 86400 (a day)");
+    tap_str(o.mode_arg, "x", "same account twice");
+
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "work", "--device", "-C", "/tmp/rc", NULL);
+    expect_ok(rc, &r, "--authorize ACCOUNT --device -C FILE: options after the account");
+    tap_str(o.mode_arg, "work", "--authorize ACCOUNT --device: account");
+    tap_ok(o.device, "--authorize ACCOUNT --device: device");
+    tap_str(o.config_file, "/tmp/rc", "--authorize ACCOUNT -C FILE: file");
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "a", "--device", "b", NULL);
+    expect_usage(rc, &r, "--authorize takes at most one account name", true,
+                 "--authorize a --device b");
+    rc = parse(&o, &r, "smtpfwd", "work", "--authorize", NULL);
+    expect_ok(rc, &r, "ACCOUNT --authorize");
+    tap_int(o.mode, MODE_SEND, "ACCOUNT --authorize: options end at the first recipient");
+    tap_int(o.nrecipients, 2, "ACCOUNT --authorize: two recipients");
+    /* usage errors: argv after "smtpfwd", the message, the test's name */
+    static const struct {
+        const char *argv[5];
+        const char *msg;
+        const char *what;
+    } bad[] = {
+        { { "-a", "home", "--authorize", "work" },
+          "--authorize work and -a home name two different accounts; name one",
+          "-a and --authorize disagree" },
+        { { "--device" }, "option --device can only be used with --authorize", "--device alone" },
+        { { "--device", "a@example.org" }, "option --device can only be used with --authorize",
+          "--device when sending" },
+        { { "--authorize-timeout=60", "-q" },
+          "option --authorize-timeout can only be used with --authorize",
+          "--authorize-timeout with --flush" },
+        { { "--authorize", "--device=yes" }, "option --device takes no argument", "--device=yes" },
+        { { "--authorize", "--authorize-timeout" },
+          "option --authorize-timeout needs an argument", "--authorize-timeout without a value" },
+        { { "--authorize", "-bp" }, "options --authorize and -bp cannot be used together",
+          "--authorize -bp" },
+        { { "--authorize", "--store-password" },
+          "options --authorize and --store-password cannot be used together",
+          "--authorize --store-password" },
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        const char *const *a = bad[k].argv;
+        rc = parse(&o, &r, "smtpfwd", a[0], a[1], a[2], a[3], a[4], NULL);
+        expect_usage(rc, &r, bad[k].msg, true, bad[k].what);
+    }
+    static const char *const bad_timeout[] = { "0", "", "-5", "5s", "86401",
+                                               "99999999999999999999", " 5", "0x10" };
+    for (size_t k = 0; k < sizeof bad_timeout / sizeof bad_timeout[0]; k++) {
+        char arg[64], msg[128], what[96];
+        snprintf(arg, sizeof arg, "--authorize-timeout=%s", bad_timeout[k]);
+        snprintf(msg, sizeof msg, "option --authorize-timeout needs a number of seconds from 1 "
+                 "to 86400, not \"%s\"", bad_timeout[k]);
+        snprintf(what, sizeof what, "--authorize-timeout=\"%s\"", bad_timeout[k]);
+        rc = parse(&o, &r, "smtpfwd", "--authorize", arg, NULL);
+        expect_usage(rc, &r, msg, true, what);
+    }
+    rc = parse(&o, &r, "smtpfwd", "--authorize", "--help", NULL);
+    expect_ok(rc, &r, "--authorize --help");
+    tap_int(o.mode, MODE_HELP, "--help wins over --authorize");
 }
 
 static void test_argv0(void)
@@ -925,6 +1038,7 @@ static void test_help_version(void)
         "--keepbcc[=", "--dsn-notify=", "--dsn-return=", "--logfile=", "--logfile-time-format=",
         "--syslog[=", "--aliases=", "--set-from-header[=", "--set-date-header[=",
         "--set-msgid-header[=", "--remove-bcc-headers[=", "--undisclosed-recipients[=",
+        "--authorize [ACCOUNT]", "--device ", "--authorize-timeout=SECONDS", "default 300",
     };
 
     tap_ok(help != NULL && version != NULL, "help and version captured");
@@ -985,6 +1099,7 @@ int main(void)
     test_option_forms();
     test_modes();
     test_argv0();
+    test_authorize();
     test_recipients_and_errors();
     test_msmtp_options();
     test_help_version();

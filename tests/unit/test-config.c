@@ -43,15 +43,23 @@ static struct config *parse(const char *text, char **msg)
     return cfg;
 }
 
-/* Expect text to fail with exactly want. */
-static void expect_error(const char *text, const char *want, const char *what)
+/* Expect text read by read (parse, or load_text below) to fail with
+ * exactly want. */
+static void expect_error_of(struct config *(*read)(const char *, char **), const char *text,
+                            const char *want, const char *what)
 {
     char *msg = NULL;
-    struct config *cfg = parse(text, &msg);
+    struct config *cfg = read(text, &msg);
     tap_ok(cfg == NULL, what);
     tap_str(msg, want, what);
     config_free(cfg);
     free(msg);
+}
+
+/* Expect text to fail with exactly want. */
+static void expect_error(const char *text, const char *want, const char *what)
+{
+    expect_error_of(parse, text, want, what);
 }
 
 /* Expect text to fail with a message starting with prefix. */
@@ -1187,6 +1195,132 @@ static void test_aliases(void)
     free(missing);
 }
 
+/* config_load of text as the file "oauth2.rc" (0600, no system file).
+ * Returns the configuration, or NULL with the message in *msg (caller
+ * frees; "PATH" in it stands for the file's path). */
+static struct config *load_text(const char *text, char **msg)
+{
+    char *path = write_file("oauth2.rc", text, 0600);
+    struct config *cfg = NULL;
+    struct result r = RESULT_INIT;
+    *msg = NULL;
+    setenv("SMTPFWD_SYSCONF", "", 1);
+    if (config_load(path, &cfg, &r) != 0) {
+        struct buf b = BUF_INIT;
+        const char *m = r.msg ? r.msg : "";
+        if (strncmp(m, path, strlen(path)) == 0) {
+            buf_puts(&b, "PATH");
+            m += strlen(path);
+        }
+        buf_puts(&b, m);
+        if (r.cls != RC_CONFIG)
+            buf_printf(&b, " (class %d)", (int)r.cls);
+        *msg = buf_steal(&b);
+    }
+    result_clear(&r);
+    unlink(path);
+    free(path);
+    return cfg;
+}
+
+static void expect_load_error(const char *text, const char *want, const char *what)
+{
+    expect_error_of(load_text, text, want, what);
+}
+
+/* The OAuth2 settings the configuration checks on each complete account
+ * of a file (config_load) and after the command-line options, for an
+ * account with oauth2_provider: auth oauthbearer or xoauth2, https://
+ * endpoints with a host (the verdict of oauth2.c), one source of the
+ * client secret; the account's FILE:LINE, or RC_USAGE for the options.
+ * Without oauth2_provider the oauth2_* settings are not looked at. */
+static void test_oauth2(void)
+{
+    char *msg = NULL;
+    struct config *cfg = load_text("account a\nhost h\nuser u\nauth xoauth2\n"
+                                   "oauth2_provider gmail\noauth2_client_id id\n"
+                                   "oauth2_token_endpoint HTTPS://id.example/token?x=1\n"
+                                   "oauth2_auth_endpoint https://127.0.0.1:8443/authorize\n"
+                                   "oauth2_device_endpoint https://u@[::1]:8443/device\n",
+                                   &msg);
+    tap_ok(cfg != NULL, "oauth2: a complete account loads");
+    if (!cfg)
+        printf("#   %s\n", msg);
+    free(msg);
+    if (cfg) {
+        const struct account *a = config_find(cfg, "a");
+        tap_str(a->oauth2_token_endpoint, "HTTPS://id.example/token?x=1",
+                "oauth2: https in any case, kept as written");
+        struct result r = RESULT_INIT;
+        const struct config_setting plain[] = { { "auth", "plain", "--auth" } };
+        tap_int(config_apply_settings(cfg, "a", plain, 1, &r), -1,
+                "oauth2: --auth=plain makes the account wrong");
+        tap_int(r.cls, RC_USAGE, "oauth2: ... a usage error");
+        tap_str(r.msg, "account a, with the command-line options: oauth2_provider needs "
+                       "\"auth oauthbearer\" or \"auth xoauth2\" (auth is plain)",
+                "oauth2: ... naming the account");
+        result_clear(&r);
+        config_free(cfg);
+    }
+    static const char *const bad_urls[] = {
+        "http://id.example/token", "https://", "https:///token", "ftp://id.example/",
+        "id.example/token", "https:/id.example", " https://id.example/", "https://:443/token",
+        "https://user@/token", "https://[]/token", "https://[::1/token", "https://?x", "https://#",
+    };
+    for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+        char *t = xasprintf("account a\nhost h\nuser u\nauth oauthbearer\noauth2_provider generic\n"
+                            "oauth2_token_endpoint \"%s\"\n", bad_urls[i]);
+        char *want = xasprintf("PATH:1: account a: oauth2_token_endpoint must be an https:// URL "
+                               "with a host name (it is \"%s\")", bad_urls[i]);
+        expect_load_error(t, want, bad_urls[i]);
+        free(want);
+        free(t);
+    }
+    expect_load_error("account a\nhost h\nauth xoauth2\noauth2_provider microsoft\n"
+                      "oauth2_device_endpoint http://x/d\n",
+                      "PATH:1: account a: oauth2_device_endpoint must be an https:// URL with a "
+                      "host name (it is \"http://x/d\")", "oauth2: device endpoint");
+    expect_load_error("account a\nhost h\nauth xoauth2\noauth2_provider gmail\n"
+                      "oauth2_auth_endpoint http://x/a\n",
+                      "PATH:1: account a: oauth2_auth_endpoint must be an https:// URL with a "
+                      "host name (it is \"http://x/a\")", "oauth2: auth endpoint");
+    expect_load_error("account a\nhost h\nauth on\noauth2_provider microsoft\n",
+                      "PATH:1: account a: oauth2_provider needs \"auth oauthbearer\" or "
+                      "\"auth xoauth2\" (auth is on)",
+                      "oauth2: auth on is not a bearer mechanism");
+    expect_load_error("account a\nhost h\noauth2_provider microsoft\n",
+                      "PATH:1: account a: oauth2_provider needs \"auth oauthbearer\" or "
+                      "\"auth xoauth2\" (auth is off)", "oauth2: no auth");
+    expect_load_error("defaults\noauth2_provider gmail\nauth xoauth2\naccount ok\nhost h\n"
+                      "account b\nhost h\nauth plain\n",
+                      "PATH:6: account b: oauth2_provider needs \"auth oauthbearer\" or "
+                      "\"auth xoauth2\" (auth is plain)",
+                      "oauth2: the provider from the defaults, the auth of the account");
+    expect_load_error("account p\nhost h\nauth oauthbearer\noauth2_provider generic\n"
+                      "oauth2_client_secret s\naccount c : p\n"
+                      "oauth2_client_secret_eval \"echo s\"\n",
+                      "PATH:6: account c: set oauth2_client_secret or oauth2_client_secret_eval, "
+                      "not both",
+                      "oauth2: a secret inherited and an eval of its own");
+    cfg = load_text("defaults\noauth2_provider gmail\nauth xoauth2\naccount a\nhost h\n"
+                    "account b : a\noauth2_provider \"\"\nauth plain\n"
+                    "account c\noauth2_client_secret_eval \"echo s\"\noauth2_client_secret \"\"\n"
+                    "account d\noauth2_provider \"\"\nauth plain\noauth2_token_endpoint http://x/\n"
+                    "oauth2_client_secret s\noauth2_client_secret_eval \"echo s\"\n",
+                    &msg);
+    tap_ok(cfg != NULL, "oauth2: a provider or a secret unset again is fine, and without a "
+                        "provider the oauth2_* settings are not looked at");
+    if (!cfg)
+        printf("#   %s\n", msg);
+    free(msg);
+    config_free(cfg);
+    cfg = parse("account a\nhost h\nauth plain\noauth2_provider gmail\n"
+                "oauth2_token_endpoint http://x/\n", NULL);
+    tap_ok(cfg != NULL, "oauth2: config_parse_string parses only (oauth2_client_init's tests "
+                        "build such accounts)");
+    config_free(cfg);
+}
+
 int main(void)
 {
     tmpdir = tu_tmpdir("config");
@@ -1207,6 +1341,7 @@ int main(void)
     test_print();
     test_aliases();
     test_no_eval();
+    test_oauth2();
     tu_rmtree(tmpdir);
     return tap_done();
 }

@@ -427,6 +427,16 @@ static void test_error_result(void)
     tap_ok(r.cls == RC_CONFIG && contains(r.msg, "oauth2_scope"), "invalid_scope: RC_CONFIG");
     result_clear(&r);
     free(resp.error);
+    resp.error = xstrdup("temporarily_unavailable");
+    oauth2_error_result(&cl, &resp, &r);
+    tap_ok(r.cls == RC_TEMPFAIL, "temporarily_unavailable: temporary");
+    result_clear(&r);
+    free(resp.error);
+    resp.error = xstrdup("server_error");
+    oauth2_error_result(&cl, &resp, &r);
+    tap_ok(r.cls == RC_TEMPFAIL, "server_error: temporary");
+    result_clear(&r);
+    free(resp.error);
     free(resp.error_description);
     resp.error = xstrdup("access_denied");
     resp.error_description = xstrdup("no\r\nInjected: \x1b[31m");
@@ -632,6 +642,8 @@ static const char server_py[] =
     "        p = self.path\n"
     "        if p == '/slow':\n"
     "            time.sleep(5)\n"
+    "        if p == '/one':\n"
+    "            time.sleep(1)\n"
     "        code, out, extra = 200, b'{\"access_token\":\"at-ok\",\"expires_in\":3600}', {}\n"
     "        if p == '/rotate':\n"
     "            n['rotate'] += 1\n"
@@ -831,6 +843,7 @@ static void test_https(void)
     }
 
     /* oauth2_token: the cache, the refresh, rotation, revocation */
+    char *text;
     url = xasprintf("https://127.0.0.1:%d/rotate", server_port);
     if (client_for(url, ca, &cl) == 0) {
         const struct account *a = cl.a;
@@ -867,9 +880,41 @@ static void test_https(void)
     }
     free(url);
 
+    /* two runs at once: one refresh, the other waits for the lock and
+     * takes the token from the cache (the server answers /one after a
+     * second, so that both are usually running together) */
+    text = xasprintf("account acct\nhost h\nuser two@example.com\nauth xoauth2\n"
+                     "oauth2_provider generic\noauth2_client_id c\n"
+                     "oauth2_token_store file\noauth2_tls_trust_file %s\n"
+                     "oauth2_token_endpoint https://127.0.0.1:%d/one\n", ca, server_port);
+    const struct account *two = account_of(text);
+    free(text);
+    {
+        char *dir = xasprintf("%s/smtpfwd/oauth2", data_dir);
+        free(tu_write_file(dir, "two@example.com@127.0.0.1", "{\"refresh_token\": \"t\"}", 0600));
+        pid_t kids[2];
+        for (int i = 0; i < 2; i++) {
+            if ((kids[i] = fork()) == 0) {
+                struct result r = RESULT_INIT;
+                char *tok = oauth2_token(two, false, NULL, &r);
+                _exit(tok && strcmp(tok, "at-ok") == 0 ? 0 : 1);
+            }
+        }
+        int ok = 0;
+        for (int i = 0; i < 2; i++) {
+            int st;
+            if (kids[i] > 0 && waitpid(kids[i], &st, 0) == kids[i] && WIFEXITED(st) &&
+                WEXITSTATUS(st) == 0)
+                ok++;
+        }
+        tap_int(ok, 2, "two runs at once both have the token");
+        tap_int(requests("/one"), 1, "... from one refresh");
+        free(dir);
+    }
+
     /* the microsoft preset sends its scope on refresh; a public client
      * sends no client_secret */
-    char *text = xasprintf("account acct\nhost h\nuser ms@example.com\nauth xoauth2\n"
+    text = xasprintf("account acct\nhost h\nuser ms@example.com\nauth xoauth2\n"
                            "oauth2_provider microsoft\noauth2_client_id pub\n"
                            "oauth2_token_store file\noauth2_tls_trust_file %s\n"
                            "oauth2_token_endpoint https://127.0.0.1:%d/ms\n", ca, server_port);
