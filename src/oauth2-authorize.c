@@ -33,6 +33,10 @@
 #include "log.h"
 #include "oauth2-int.h"
 #include "smtprc.h"
+#if SMTPFWD_OAUTH2
+# include "curl-dl.h"
+# include "json-dl.h"
+#endif
 
 #define AUTHORIZE_TIMEOUT_S 300
 #define AUTHORIZE_TIMEOUT_MAX_S (24 * 60 * 60)
@@ -564,6 +568,23 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
 
 /* ---- --authorize ---- */
 
+/* Before anything is asked of the user: the libraries that will trade
+ * the code for tokens are built in and can be loaded (else the user
+ * would sign in for nothing). */
+static int libraries_ready(const struct account *a, struct result *r)
+{
+#if SMTPFWD_OAUTH2
+    (void)a;
+    return curl_dl_load(r) == 0 && json_dl_load(r) == 0 ? 0 : -1;
+#else
+    result_set(r, RC_UNAVAILABLE,
+               _("%s:%d: account %s: this smtpfwd was built without OAuth2 support "
+                 "(libcurl and json-c), so it cannot authorize"),
+               a->file ? a->file : "?", a->line, a->name);
+    return -1;
+#endif
+}
+
 /* The account has no device flow to use: say what to do instead. */
 static void no_device_flow(const struct oauth2_client *cl, struct result *r)
 {
@@ -589,6 +610,8 @@ int oauth2_authorize(const struct account *a, bool device, int timeout_s, struct
                    a->file ? a->file : "?", a->line, a->name);
         return -1;
     }
+    if (libraries_ready(a, r) != 0)
+        return -1;
     if (timeout_s <= 0)
         timeout_s = AUTHORIZE_TIMEOUT_S;
     if (timeout_s > AUTHORIZE_TIMEOUT_MAX_S)
