@@ -151,6 +151,10 @@ show() {
 # next KIND: the name of the next token of KIND (access, refresh) the
 # provider will issue.
 next() {
+    if [ "$1" = access ]; then
+        oauth2_ctl tokens | oauth2_json next_access
+        return
+    fi
     oauth2_ctl state >"$TESTDIR/state.now"
     n_n=$(oauth2_json "seq.$1" <"$TESTDIR/state.now")
     echo "$(oauth2_json prefix <"$TESTDIR/state.now")-$1-$(( ${n_n:-0} + 1 ))"
@@ -753,6 +757,29 @@ smtpd_stop
 check "(f) -q delivers both (exit $st)" [ "$st" -eq 0 -a "$(grep -c '^body of f-q' "$SF.log")" -eq 2 ] ||
     show "$ERR"
 counted token:refresh_token $((n0 + 1)) "(f) ... with one refresh"
+
+# Access tokens as long as a JWT (3000 characters), both mechanisms; the
+# files written under umask 000 are still 0600 in 0700 directories.
+use_env long
+rt=$(oauth2_ctl issue | oauth2_json refresh_token)
+oauth2_store_refresh "$rt"
+oauth2_ctl set access_pad=3000 rotate=1 >/dev/null
+for m in XOAUTH2 OAUTHBEARER; do
+    rm -rf "$XDG_CACHE_HOME/smtpfwd"
+    at=$(next access)
+    smtpd_tokens "f-long-$m" "$at"
+    rc "$(echo "$m" | tr A-Z a-z)"
+    umask 000
+    deliver "f-long-$m"
+    umask 022
+    check "(f) a 3000-character token, $m, under umask 000: exit 0 (exit $st)" [ "$st" -eq 0 ] ||
+        show "$RUNS/f-long-$m.err"
+    check "(f) ... the AUTH line carries it whole" [ "$(auth_token "$(auth_msgs "$m")")" = "$at" ]
+    check "(f) ... the cache is 0600 in a 0700 directory ($(mode "$CACHE_FILE"), $(mode "$(dirname "$CACHE_FILE")"))" \
+        [ "$(mode "$CACHE_FILE")" = 600 -a "$(mode "$(dirname "$CACHE_FILE")")" = 700 ]
+    check "(f) ... the rotated refresh token file is 0600 ($(mode "$RT_FILE"))" [ "$(mode "$RT_FILE")" = 600 ]
+done
+oauth2_ctl set access_pad=0 rotate=0 >/dev/null
 
 # ---------------------------------------------------------------- (h)
 # The presets, their endpoints pointed at the fake provider.
