@@ -107,6 +107,9 @@ body; the answer is JSON unless said otherwise):
                               answer slow_down (each adds 5 s to the
                               interval the client must keep, RFC 8628 3.5)
       user=NAME               the user of new tokens
+      access_pad=N            new access tokens get "." and N more
+                              characters (base64url), as long as the JWTs
+                              of some providers (0: none)
       device_shape=rfc|google|microsoft  the /device answer as RFC 8628
                               has it (verification_uri and _complete), as
                               Google's (verification_url, no _complete) or
@@ -140,7 +143,8 @@ body; the answer is JSON unless said otherwise):
                               "refresh": [{"token", "state":
                               "live|revoked|rotated"}...], "last_access",
                               "last_refresh", "last_user_code" (of the
-                              newest device code)}
+                              newest device code), "next_access" (the
+                              access token it will issue next)}
   /control/state              the whole state (settings, codes, tokens)
 
 Exit: on SIGTERM/SIGINT (the state is already saved). Command-line errors:
@@ -181,9 +185,10 @@ DEFAULT_SETTINGS = {
     "device_slow_down": 0,
     "user": "alice",
     "device_shape": "rfc",
+    "access_pad": 0,
 }
 INT_SETTINGS = ("lifetime", "token_fail", "token_fail_count", "token_hang",
-                "device_interval", "device_expires_in", "device_slow_down")
+                "device_interval", "device_expires_in", "device_slow_down", "access_pad")
 MODES = ("approve", "deny", "wrong_state", "no_state")
 SHAPES = ("rfc", "google", "microsoft")
 
@@ -245,11 +250,23 @@ class State:
         seq[kind] = seq.get(kind, 0) + 1
         return "%s-%s-%d" % (self.data["prefix"], kind, seq[kind])
 
+    def access_name(self, n):
+        """The name of the Nth access token (with access_pad: "." and as
+        many base64url characters derived from the name, as long as the
+        JWTs some providers issue)."""
+        at = "%s-access-%d" % (self.data["prefix"], n)
+        pad = self.settings()["access_pad"]
+        if pad > 0:
+            chunk = base64.urlsafe_b64encode(hashlib.sha512(at.encode()).digest()).decode().rstrip("=")
+            at += "." + (chunk * (pad // len(chunk) + 1))[:pad]
+        return at
+
     def issue(self, client_id, scope, with_refresh):
         """A new access token (and refresh token): the token answer."""
         s = self.settings()
         now = int(time.time())
-        at = self.next_name("access")
+        at = self.access_name(self.data["seq"].get("access", 0) + 1)
+        self.next_name("access")
         lifetime = s["lifetime"]
         self.data["access"][at] = {
             "user": s["user"], "client_id": client_id, "scope": scope,
@@ -778,6 +795,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "refresh": [{"token": k, "state": v["state"]} for k, v in d["refresh"].items()],
                     "last_access": d["last_access"], "last_refresh": d["last_refresh"],
                     "last_user_code": d.get("last_user_code"),
+                    "next_access": st.access_name(d["seq"].get("access", 0) + 1),
                 }
             elif what == "state":
                 answer = d

@@ -35,7 +35,9 @@
 #  (f) the failure classes: an answer that is not JSON 76, invalid_client
 #      78, an untrusted certificate at the token endpoint 77, a missing
 #      trust file 78; a token without expires_in cached for 600 s; -q with
-#      two messages refreshes once.
+#      two messages refreshes once; a 3000-character access token (a JWT)
+#      goes whole, with an AUTH command line of at most 512 octets (RFC
+#      4954 section 4), under umask 000 the files are still 0600/0700.
 #  (d) token files that are group/other readable, symbolic links, not
 #      regular files, or (as root) another user's are refused (78, the file named, the chmod to run)
 #      and not used (no request with their token).
@@ -151,6 +153,10 @@ show() {
 # next KIND: the name of the next token of KIND (access, refresh) the
 # provider will issue.
 next() {
+    if [ "$1" = access ]; then
+        oauth2_ctl tokens | oauth2_json next_access
+        return
+    fi
     oauth2_ctl state >"$TESTDIR/state.now"
     n_n=$(oauth2_json "seq.$1" <"$TESTDIR/state.now")
     echo "$(oauth2_json prefix <"$TESTDIR/state.now")-$1-$(( ${n_n:-0} + 1 ))"
@@ -753,6 +759,36 @@ smtpd_stop
 check "(f) -q delivers both (exit $st)" [ "$st" -eq 0 -a "$(grep -c '^body of f-q' "$SF.log")" -eq 2 ] ||
     show "$ERR"
 counted token:refresh_token $((n0 + 1)) "(f) ... with one refresh"
+
+# Access tokens as long as a JWT (3000 characters), both mechanisms: the
+# token reaches the server whole, the AUTH command line stays within
+# SMTP's limit; the files written under umask 000 are still 0600 in 0700
+# directories.
+use_env long
+rt=$(oauth2_ctl issue | oauth2_json refresh_token)
+oauth2_store_refresh "$rt"
+oauth2_ctl set access_pad=3000 rotate=1 >/dev/null
+for m in XOAUTH2 OAUTHBEARER; do
+    rm -rf "$XDG_CACHE_HOME/smtpfwd"
+    at=$(next access)
+    smtpd_tokens "f-long-$m" "$at"
+    rc "$(echo "$m" | tr A-Z a-z)"
+    umask 000
+    deliver "f-long-$m"
+    umask 022
+    check "(f) a 3000-character token, $m, under umask 000: exit 0 (exit $st)" [ "$st" -eq 0 ] ||
+        show "$RUNS/f-long-$m.err"
+    check "(f) ... the AUTH exchange carries it whole" [ "$(auth_token "$(auth_msgs "$m")")" = "$at" ]
+    # RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its
+    # CRLF; RFC 4954 section 4: an initial response that would make AUTH
+    # longer MUST NOT be used (the response follows the 334 instead).
+    n=$(awk 'index($0, "AUTH ") == 1 { print length($0) + 1 }' "$SF.log" | sort -n | tail -1)
+    check "(f) ... the AUTH command line is at most 512 octets ($n with its CRLF)" [ "${n:-0}" -le 512 ]
+    check "(f) ... the cache is 0600 in a 0700 directory ($(mode "$CACHE_FILE"), $(mode "$(dirname "$CACHE_FILE")"))" \
+        [ "$(mode "$CACHE_FILE")" = 600 -a "$(mode "$(dirname "$CACHE_FILE")")" = 700 ]
+    check "(f) ... the rotated refresh token file is 0600 ($(mode "$RT_FILE"))" [ "$(mode "$RT_FILE")" = 600 ]
+done
+oauth2_ctl set access_pad=0 rotate=0 >/dev/null
 
 # ---------------------------------------------------------------- (h)
 # The presets, their endpoints pointed at the fake provider.

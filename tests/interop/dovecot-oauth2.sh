@@ -19,7 +19,9 @@
 #      token: exactly one refresh, delivered; a cached token the provider
 #      revoked (the cache says it is valid): Dovecot refuses it, smtpfwd
 #      refreshes and authenticates again in the same session, delivered
-#      once; a revoked refresh token: 77 with the --authorize hint, nothing
+#      once; an access token of 2000 characters (a JWT) is delivered with
+#      both mechanisms (no AUTH line longer than Dovecot takes); a revoked
+#      refresh token: 77 with the --authorize hint, nothing
 #      stored or queued; the token endpoint down: queue on-failure spools
 #      (exit 0, one entry), queue off exits 75; the endpoint back, -qf
 #      delivers the entry once. No token appears in -v output or log.
@@ -371,6 +373,27 @@ for m in XOAUTH2 OAUTHBEARER; do
     tokens_seen="$tokens_seen $(oauth2_ctl tokens | oauth2_json last_access)"
     dvo_no_token $tokens_seen
 done
+
+# b-long-*: access tokens as long as the JWTs Microsoft issues (2000
+# characters): the AUTH command line must stay within SMTP's limit (RFC
+# 4954 section 4: then no initial response; the token follows the 334),
+# which Dovecot enforces ("500 5.5.2 Line too long").
+oauth2_ctl set access_pad=2000 >/dev/null
+for m in XOAUTH2 OAUTHBEARER; do
+    lm=$(echo "$m" | tr A-Z a-z)
+    dvo_case "b-long-$lm"
+    oauth2_store_cache "$P-none" $(( $(date +%s) - 10 ))
+    dvo_builtin "$lm"
+    iop_message "$IOP_RCPT"
+    iop_run -v -i "$IOP_RCPT"
+    iop_status 0
+    iop_not_sent '^<-- 500 5\.5\.2' "Dovecot does not find the AUTH line too long"
+    iop_stored "$IOP_RCPT"
+    dvo_logged "$m"
+    tokens_seen="$tokens_seen $(oauth2_ctl tokens | oauth2_json last_access)"
+    dvo_no_token $tokens_seen
+done
+oauth2_ctl set access_pad=0 >/dev/null
 
 # b-revoked: the refresh token revoked, the cache expired: 77 with the
 # --authorize hint; nothing sent to Dovecot's AUTH, stored or queued.
