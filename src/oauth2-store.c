@@ -209,13 +209,14 @@ char *oauth2_refresh_token_load(const struct oauth2_client *cl, enum oauth2_stor
 {
     const struct account *a = cl->a;
     char *rt = NULL;
+    struct result kr = RESULT_INIT;   /* why the keyring could not be asked */
     if (strcmp(store_setting(cl), "file") != 0) {
         char *host = keyring_host(cl);
-        struct result kr = RESULT_INIT;
         int found = secret_keyring_find(host, KEYRING_SERVICE, a->user, &rt, &kr);
         if (found < 0)
             log_debug(1, "%s", kr.msg);
-        result_clear(&kr);
+        else
+            result_clear(&kr);
         free(host);
         if (found > 0) {
             log_debug(1, _("oauth2: refresh token of account %s from the keyring"), a->name);
@@ -224,14 +225,26 @@ char *oauth2_refresh_token_load(const struct oauth2_client *cl, enum oauth2_stor
         }
     }
     char *path = token_path(cl, false, r);
-    if (!path)
+    if (!path) {
+        result_clear(&kr);
         return NULL;
+    }
     long long stored = 0;
     int rc = load_token_file(path, "refresh_token", NULL, &rt, &stored, r);
-    if (rc == 0)
+    if (rc == 0 && kr.cls != RC_OK)
+        /* Typically cron, a systemd timer or ssh: no desktop session, so
+         * no keyring, although --authorize stored the token there. */
+        result_set(r, RC_NOPERM,
+                   _("no OAuth2 refresh token for account %s (user %s): the keyring cannot be "
+                     "reached from this run (%s) and %s does not exist; where runs without "
+                     "the desktop session (cron, ssh) send mail, set \"oauth2_token_store "
+                     "file\" and run: smtpfwd --authorize %s"),
+                   a->name, a->user, kr.msg, path, a->name);
+    else if (rc == 0)
         result_set(r, RC_NOPERM, _("no OAuth2 refresh token for account %s (user %s); run: "
                                    "smtpfwd --authorize %s"), a->name, a->user, a->name);
-    else if (rc > 0) {
+    result_clear(&kr);
+    if (rc > 0) {
         log_debug(1, _("oauth2: refresh token of account %s from %s"), a->name, path);
         *kind = OAUTH2_STORE_FILE;
     }
