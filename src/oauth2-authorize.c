@@ -33,6 +33,10 @@
 #include "log.h"
 #include "oauth2-int.h"
 #include "smtprc.h"
+#if SMTPFWD_OAUTH2
+# include "curl-dl.h"
+# include "json-dl.h"
+#endif
 
 #define AUTHORIZE_TIMEOUT_S 300
 #define AUTHORIZE_TIMEOUT_MAX_S (24 * 60 * 60)
@@ -454,6 +458,27 @@ static void device_instructions(const struct oauth2_client *cl,
     free(code);
 }
 
+/* An error answer during the device flow. Microsoft refuses the device
+ * flow of an app registration that does not allow public client flows
+ * with invalid_client (AADSTS7000218): say where that is switched on. */
+static void device_error(const struct oauth2_client *cl, const struct oauth2_response *resp,
+                         struct result *r)
+{
+    if (cl->preset && strcmp(cl->preset->name, "microsoft") == 0 && resp->error
+        && strcmp(resp->error, "invalid_client") == 0 && !cl->client_secret) {
+        char *d = shown(resp->error_description ? resp->error_description : "");
+        result_set(r, RC_CONFIG,
+                   _("%s:%d: account %s: Microsoft refused the client for the device flow "
+                     "(invalid_client: %s); in the app registration set Authentication, "
+                     "\"Allow public client flows\" to Yes, or authorize in a web browser: "
+                     "smtpfwd --authorize %s"),
+                   cl->a->file ? cl->a->file : "?", cl->a->line, cl->a->name, d, cl->a->name);
+        free(d);
+        return;
+    }
+    oauth2_error_result(cl, resp, r);
+}
+
 /* Seconds left before deadline for an exchange with the token endpoint,
  * at least 1 and at most oauth2_post's own default. */
 static int post_timeout(long long deadline)
@@ -475,7 +500,7 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
     if (oauth2_post(cl, cl->device_endpoint, f, nf, true, post_timeout(deadline), &dev, r) != 0)
         return -1;
     if (dev.error) {
-        oauth2_error_result(cl, &dev, r);
+        device_error(cl, &dev, r);
         oauth2_response_free(&dev);
         return -1;
     }
@@ -531,7 +556,7 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
                                          "given; run smtpfwd --authorize --device %s again"),
                        cl->a->name);
         } else {
-            oauth2_error_result(cl, &resp, r);
+            device_error(cl, &resp, r);
         }
         oauth2_response_free(&resp);
         if (granted || r->cls != RC_OK)
@@ -542,6 +567,23 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
 }
 
 /* ---- --authorize ---- */
+
+/* Before anything is asked of the user: the libraries that will trade
+ * the code for tokens are built in and can be loaded (else the user
+ * would sign in for nothing). */
+static int libraries_ready(const struct account *a, struct result *r)
+{
+#if SMTPFWD_OAUTH2
+    (void)a;
+    return curl_dl_load(r) == 0 && json_dl_load(r) == 0 ? 0 : -1;
+#else
+    result_set(r, RC_UNAVAILABLE,
+               _("%s:%d: account %s: this smtpfwd was built without OAuth2 support "
+                 "(libcurl and json-c), so it cannot authorize"),
+               a->file ? a->file : "?", a->line, a->name);
+    return -1;
+#endif
+}
 
 /* The account has no device flow to use: say what to do instead. */
 static void no_device_flow(const struct oauth2_client *cl, struct result *r)
@@ -568,6 +610,8 @@ int oauth2_authorize(const struct account *a, bool device, int timeout_s, struct
                    a->file ? a->file : "?", a->line, a->name);
         return -1;
     }
+    if (libraries_ready(a, r) != 0)
+        return -1;
     if (timeout_s <= 0)
         timeout_s = AUTHORIZE_TIMEOUT_S;
     if (timeout_s > AUTHORIZE_TIMEOUT_MAX_S)

@@ -26,6 +26,8 @@ struct oauth2_preset {
     const char *redirect_host;   /* host of the loopback redirect URI: "127.0.0.1"
                                     or "localhost" (what the provider accepts) */
     bool scope_on_refresh;       /* send scope with grant_type=refresh_token */
+    bool secret_required;        /* the token endpoint refuses a client without
+                                    its client_secret (Google, even with PKCE) */
 };
 
 /* An account's OAuth2 client, every setting resolved (the account's own
@@ -48,8 +50,10 @@ struct oauth2_client {
 /* Resolve the account's settings (oauth2_client_secret_eval is run
  * here). need: which endpoint the caller will use ('t' token, 'a'
  * authorization + token, 'd' device + token); a missing one is
- * RC_CONFIG naming the account's FILE:LINE and the setting. Returns 0 or
- * -1 with r set. */
+ * RC_CONFIG naming the account's FILE:LINE and the setting; so is a
+ * preset whose provider needs the client secret (gmail) without
+ * oauth2_client_secret or oauth2_client_secret_eval. Returns 0 or -1
+ * with r set. */
 int oauth2_client_init(struct oauth2_client *cl, const struct account *a, char need,
                        struct result *r);
 void oauth2_client_free(struct oauth2_client *cl);

@@ -48,6 +48,7 @@ static const struct oauth2_preset presets[] = {
         .scope = "https://mail.google.com/",
         .redirect_host = "127.0.0.1",
         .scope_on_refresh = false,
+        .secret_required = true,   /* Google's desktop clients have one, and must send it */
     },
     {
         .name = "microsoft",
@@ -237,6 +238,12 @@ static int client_resolve(struct oauth2_client *cl, const struct account *a, cha
         return -1;
     }
     const struct oauth2_preset *p = cl->preset;
+    if (p->secret_required && !a->oauth2_client_secret && !a->oauth2_client_secret_eval) {
+        result_set(r, RC_CONFIG, _(ACCT_FMT ": oauth2_provider %s needs \"oauth2_client_secret\" "
+                                   "(or \"oauth2_client_secret_eval\"): the provider shows it "
+                                   "with the client id"), ACCT_ARGS(a), p->name);
+        return -1;
+    }
     if (resolve_endpoint(a, "oauth2_token_endpoint", a->oauth2_token_endpoint,
                          p->token_endpoint, &cl->token_endpoint, r) != 0 ||
         resolve_endpoint(a, "oauth2_auth_endpoint", a->oauth2_auth_endpoint, p->auth_endpoint,

@@ -84,6 +84,17 @@ static int smtp_cmd_secret(struct smtp_session *s, const char *line, const char 
     return conn_write(s->c, "\r\n", 2, tmo, r);
 }
 
+/* RFC 5321 4.5.3.1.4: a command line, CRLF included. */
+#define SMTP_COMMAND_LINE_MAX 512
+
+/* "AUTH MECH IR" with its CRLF fits in a command line (an empty initial
+ * response is sent as "="). */
+static bool smtp_auth_ir_fits(const char *mech, const char *ir)
+{
+    size_t irlen = *ir ? strlen(ir) : 1;
+    return strlen("AUTH ") + strlen(mech) + 1 + irlen + 2 <= SMTP_COMMAND_LINE_MAX;
+}
+
 /* "AUTH MECH [initial-response]", queued. */
 static int smtp_auth_command(struct smtp_session *s, int tmo, struct result *r)
 {
@@ -234,8 +245,13 @@ static int smtp_auth_reply(struct smtp_session *s, struct result *r)
         smtp_auth_failed(s, &ar, r);
         return -1;
     }
+    if (code == 334 && s->state == SMTP_AUTH && s->auth_response) {
+        /* The initial response too long for the AUTH line (see
+         * smtp_auth_begin) answers this first challenge. */
+        return smtp_enter(s, SMTP_AUTH_STEP, r);
+    }
     if (code == 334) {
-        if (s->state == SMTP_AUTH && smtp_auth_bearer(s))
+        if (smtp_auth_bearer(s))
             smtp_auth_note_report(s);
         char *challenge = smtp_challenge(s);
         int rc = sasl_step(s->sasl, challenge, &s->auth_response, &ar);
@@ -357,6 +373,15 @@ int smtp_auth_begin(struct smtp_session *s, struct result *r)
         sasl_finish(s->sasl);
         s->sasl = NULL;
         return -1;
+    }
+    if (s->auth_ir && !smtp_auth_ir_fits(mech, s->auth_ir)) {
+        /* RFC 4954 4: an initial response that would make the AUTH line
+         * longer than a command line may be (RFC 5321 4.5.3.1.4: 512
+         * octets with CRLF) MUST NOT be sent with it: it answers the
+         * server's first (empty) 334 instead. An access token as long
+         * as a JWT is that long. */
+        s->auth_response = s->auth_ir;
+        s->auth_ir = NULL;
     }
     if (s->caps.pipelining && s->auth_ir && sasl_pipelinable(mech))
         return smtp_enter(s, SMTP_READY_AUTH, r);

@@ -368,8 +368,11 @@ static void test_client_init(void)
         oauth2_client_free(&cl);
     }
 
-    init_refused(ACCT "auth oauthbearer\noauth2_provider gmail\noauth2_client_id cid\n", 'd',
-                 RC_CONFIG, "no device flow", "gmail has no device flow");
+    init_refused(ACCT "auth oauthbearer\noauth2_provider gmail\noauth2_client_id cid\n"
+                 "oauth2_client_secret s\n", 'd', RC_CONFIG, "no device flow",
+                 "gmail has no device flow");
+    init_refused(ACCT "auth oauthbearer\noauth2_provider gmail\noauth2_client_id cid\n", 't',
+                 RC_CONFIG, "oauth2_client_secret", "gmail needs the client secret");
     init_refused(ACCT "auth plain\noauth2_provider gmail\noauth2_client_id cid\n", 't',
                  RC_CONFIG, "auth oauthbearer", "auth plain with oauth2_provider");
     init_refused(ACCT "oauth2_provider gmail\noauth2_client_id cid\n", 't', RC_CONFIG,
@@ -400,7 +403,7 @@ static void test_client_init(void)
 static void test_error_result(void)
 {
     const struct account *a = account_of(ACCT "auth xoauth2\noauth2_provider gmail\n"
-                                         "oauth2_client_id cid\n");
+                                         "oauth2_client_id cid\noauth2_client_secret s\n");
     struct oauth2_client cl;
     struct result r = RESULT_INIT;
     if (oauth2_client_init(&cl, a, 't', &r) != 0) {

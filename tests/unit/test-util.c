@@ -228,6 +228,37 @@ static void test_ascii_lower(void)
     tap_str(e, "", "ascii_lower: empty string");
 }
 
+/* util_https_url_host: the host of an https:// URL, or NULL (in every
+ * build: the configuration checks the OAuth2 endpoints with it). */
+static void test_https_url_host(void)
+{
+    static const struct {
+        const char *url, *want;
+    } cases[] = {
+        { "https://Login.Example.COM/oauth2/token", "login.example.com" },
+        { "HTTPS://h.example", "h.example" },
+        { "https://u:p@h.example:8443/t?x#y", "h.example" },
+        { "https://[::1]:8443/t", "::1" },
+        { "https://h.example?x=1", "h.example" },
+        { "http://h.example/", NULL },
+        { "https://", NULL },
+        { "https:///t", NULL },
+        { "https://:443/t", NULL },
+        { "https://u@/t", NULL },
+        { "https://[]/t", NULL },
+        { "https://[::1/t", NULL },
+        { "h.example/t", NULL },
+        { NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *h = util_https_url_host(cases[i].url);
+        char *what = xasprintf("util_https_url_host(%s)", cases[i].url ? cases[i].url : "NULL");
+        tap_str(h, cases[i].want, what);
+        free(what);
+        free(h);
+    }
+}
+
 static void test_escape(void)
 {
     const unsigned both = ESCAPE_BACKSLASH | ESCAPE_8BIT;
@@ -389,6 +420,7 @@ int main(void)
     test_links_and_errors();
     test_grown();
     test_ascii_lower();
+    test_https_url_host();
     test_escape();
     test_clock();
     tu_rmtree(tmpdir);
