@@ -783,8 +783,7 @@ for m in XOAUTH2 OAUTHBEARER; do
     # CRLF; RFC 4954 section 4: an initial response that would make AUTH
     # longer MUST NOT be used (the response follows the 334 instead).
     n=$(awk 'index($0, "AUTH ") == 1 { print length($0) + 1 }' "$SF.log" | sort -n | tail -1)
-    todo_check "smtpfwd sends the token as the initial response however long (RFC 4954 4)" \
-        "(f) ... the AUTH command line is at most 512 octets ($n with its CRLF)" [ "${n:-0}" -le 512 ]
+    check "(f) ... the AUTH command line is at most 512 octets ($n with its CRLF)" [ "${n:-0}" -le 512 ]
     check "(f) ... the cache is 0600 in a 0700 directory ($(mode "$CACHE_FILE"), $(mode "$(dirname "$CACHE_FILE")"))" \
         [ "$(mode "$CACHE_FILE")" = 600 -a "$(mode "$(dirname "$CACHE_FILE")")" = 700 ]
     check "(f) ... the rotated refresh token file is 0600 ($(mode "$RT_FILE"))" [ "$(mode "$RT_FILE")" = 600 ]
@@ -817,7 +816,13 @@ oauth2_token_endpoint $OAUTH2_URL/token
 oauth2_tls_trust_file $CERTS/ca.pem
 oauth2_token_store file
 EOF
-    [ "$1" = gmail ] || echo "oauth2_device_endpoint $OAUTH2_URL/device" >>"$RC"
+    # Google's desktop clients have a secret (the public client of the
+    # fake provider ignores it); Microsoft's have none.
+    if [ "$1" = gmail ]; then
+        echo "oauth2_client_secret $GSECRET" >>"$RC"
+    else
+        echo "oauth2_device_endpoint $OAUTH2_URL/device" >>"$RC"
+    fi
     chmod 600 "$RC"
 }
 # refresh_params: the form of the provider's last refresh request (JSON).
@@ -825,6 +830,7 @@ refresh_params() {
     grep -F '"grant_type": "refresh_token"' "$OAUTH2_STATE/server.log" | tail -1 | sed 's/^.* params //'
 }
 MS_SCOPE='https://outlook.office.com/SMTP.Send offline_access'
+GSECRET=gs-$$-secret
 use_env microsoft
 preset_rc microsoft
 authorize h-ms
@@ -873,7 +879,7 @@ SF=$TESTDIR/h-gmail
 preset_rc gmail
 deliver h-gmail
 check "(h) gmail: a delivery refreshes and authenticates (exit $st)" [ "$st" -eq 0 ] || show "$ERR"
-check "(h) gmail: the refresh sends no scope ($(refresh_params))" \
+check "(h) gmail: the refresh sends no scope" \
     [ -n "$(refresh_params)" -a -z "$(refresh_params | oauth2_json scope)" ]
 n0=$(oauth2_count device)
 "$SMTPFWD" -C "$RC" --device --authorize default </dev/null >"$RUNS/h-gmail-device.out" 2>"$RUNS/h-gmail-device.err"
@@ -929,7 +935,7 @@ for f in sys.argv[1:]:
     for kind in ("access", "refresh", "codes", "devices"):
         for t in st[kind]:
             print(t)' "$TESTDIR"/oauth2*/state.json >"$TESTDIR/secrets"
-printf '%s\n' "$CSECRET" >>"$TESTDIR/secrets"
+printf '%s\n' "$CSECRET" "$GSECRET" >>"$TESTDIR/secrets"
 : >"$TESTDIR/forms"
 while read -r t; do
     printf '%s\n' "$t" >>"$TESTDIR/forms"
