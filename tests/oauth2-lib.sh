@@ -62,11 +62,6 @@
 #   oauth2_store_cache TOKEN EXPIRES_AT [USER]
 #                            write the access token cache by hand
 #                            ($XDG_CACHE_HOME/smtpfwd/oauth2/KEY, 0600)
-#   todo_check REASON DESC COMMAND...
-#                            a check of a known defect (TAP "# TODO REASON"):
-#                            "not ok" is an expected failure (XFAIL), "ok"
-#                            an unexpected pass (XPASS, which fails make
-#                            check: the defect is fixed, make it a check)
 
 : "${PYTHON:=python3}"
 oauth2_here=${top_srcdir:+$top_srcdir/tests}
@@ -235,14 +230,4 @@ oauth2_store_refresh() {
 oauth2_store_cache() {
     o_write_private "${XDG_CACHE_HOME:-$HOME/.cache}/smtpfwd/oauth2/$(oauth2_key "${3:-}")" \
         "{\"access_token\": \"$1\", \"expires_at\": $2}"
-}
-
-todo_check() {
-    o_reason=$1 o_desc=$2
-    shift 2
-    if "$@"; then
-        tap_result ok "$o_desc # TODO $o_reason"
-    else
-        tap_result "not ok" "$o_desc # TODO $o_reason"
-    fi
 }
