@@ -388,6 +388,7 @@ for m in XOAUTH2 OAUTHBEARER; do
     iop_run -v -i "$IOP_RCPT"
     iop_status 0
     iop_not_sent '^<-- 500 5\.5\.2' "Dovecot does not find the AUTH line too long"
+    iop_sent '^--> AUTH '"$m"'$' "AUTH $m without an initial response (the token follows the 334)"
     iop_stored "$IOP_RCPT"
     dvo_logged "$m"
     tokens_seen="$tokens_seen $(oauth2_ctl tokens | oauth2_json last_access)"
