@@ -570,13 +570,23 @@ static void line_bytes(struct intake *in, const unsigned char *p, size_t n)
     size_t field_used = in->line.len + (is_wsp(c0) && in->field.len ? in->field.len + 2 : 0);
     size_t header_used = in->hdr_total + in->line.len;
     if (field_used + n > in->field_max || header_used + n > in->header_max) {
+        /* With dot_ends a line "." ends the message and is no header
+         * line (header_line): a first octet "." over a limit is held
+         * until the line goes on, which makes it the octet over. */
+        if (in->o->dot_ends && in->line.len == 0 && n == 1 && p[0] == '.') {
+            buf_append(&in->line, p, 1);
+            return;
+        }
         /* header_overflow() sees the line up to its first octet over a
          * limit, wherever the pieces fed end, so that the outcome does
-         * not depend on them; what follows on the line is the body's
-         * when the line turns out to start the body. */
+         * not depend on them (a held "." is that octet already); what
+         * follows on the line is the body's when the line turns out to
+         * start the body. */
+        bool held = in->o->dot_ends && in->line.len == 1 && in->line.data[0] == '.'
+                    && (field_used > in->field_max || header_used > in->header_max);
         size_t field_room = in->field_max > field_used ? in->field_max - field_used : 0;
         size_t header_room = in->header_max > header_used ? in->header_max - header_used : 0;
-        size_t k = (field_room < header_room ? field_room : header_room) + 1;
+        size_t k = held ? 0 : (field_room < header_room ? field_room : header_room) + 1;
         header_overflow(in, p, k);
         if (in->in_body && !in->drain && k < n)
             body_bytes(in, p + k, n - k);
