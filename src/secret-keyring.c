@@ -132,6 +132,16 @@ int secret_keyring_store(const char *host, const char *service, const char *user
     if (!lib)
         return -1;
     GError *err = NULL;
+    /* Storing replaces only an item of this schema; one stored by
+     * secret-tool (another schema) would stay beside it, and a lookup,
+     * which matches both, could return the old secret. The item is the
+     * attributes' only one afterwards. */
+    (void)lib->clear_sync(keyring_schema(), NULL, &err, "host", host, "service", service, "user",
+                          user, (char *)NULL);
+    if (err) {
+        lib->error_free(err);
+        err = NULL;
+    }
     gboolean ok = lib->store_sync(keyring_schema(), SECRET_COLLECTION_DEFAULT, label, secret, NULL,
                                   &err, "host", host, "service", service, "user", user,
                                   (char *)NULL);

@@ -145,6 +145,11 @@ user alice $3"
         check "(b) ... under smtpfwd's label" \
             grep -q 'label = smtpfwd OAuth2 refresh token for alice at 127.0.0.1' "$TESTDIR/search" ||
             show "$TESTDIR/search"
+        # The item secret-tool stored in (a) is replaced, not kept beside
+        # it (a lookup matches both and may return either).
+        n=$(grep -c '^label = ' "$TESTDIR/search")
+        check "(b) ... the only keyring item for alice at 127.0.0.1 ($n)" [ "$n" = 1 ] ||
+            show "$TESTDIR/search"
         check "(b) ... the token is not in the output" not grep -q -F "$rt" "$TESTDIR/b-$store.out" "$ERR"
     done
 
