@@ -29,8 +29,7 @@ need_program secret-tool
 need_program base64
 need_built "$SMTPD"
 "$SMTPFWD" --version 2>/dev/null | grep -q keyring || skip "smtpfwd built without keyring support"
-"$SMTPFWD" --version 2>/dev/null | grep -q 'OAuth2 (' || skip "smtpfwd built without OAuth2 support"
-oauth2_need
+oauth2_need_builtin
 
 if [ "${OAUTH2_KEYRING_INNER:-}" = 1 ]; then
     trap 'smtpd_stop; oauth2_server_stop' EXIT

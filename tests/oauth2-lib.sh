@@ -9,6 +9,8 @@
 # Needs python3 and curl (oauth2_need skips without them). POSIX sh.
 #
 #   oauth2_need              skip (77) unless python3 and curl are there
+#   oauth2_need_builtin      oauth2_need, and skip (77) unless $SMTPFWD has
+#                            OAuth2 built in (its --version says so)
 #   oauth2_server_start [ARG..]
 #                            start the server (ARGs: tests/oauth2-server.py's
 #                            options, e.g. --rotate --lifetime 600) with its
@@ -79,6 +81,12 @@ OAUTH2_ARGS=
 oauth2_need() {
     command -v "$PYTHON" >/dev/null 2>&1 || skip_all "python3 is not installed (the fake OAuth2 server)"
     command -v curl >/dev/null 2>&1 || skip_all "curl is not installed (the scripted browser)"
+}
+
+oauth2_need_builtin() {
+    "$SMTPFWD" --version 2>/dev/null | grep -q 'OAuth2 (' ||
+        skip_all "smtpfwd is built without OAuth2"
+    oauth2_need
 }
 
 oauth2_server_start() {

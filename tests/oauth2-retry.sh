@@ -23,8 +23,7 @@ here=${here:-$(dirname "$0")}
 . "$here/oauth2-lib.sh"
 
 need_built "$SMTPD"
-"$SMTPFWD" --version | grep -q 'OAuth2 (' || skip_all "smtpfwd is built without OAuth2"
-oauth2_need
+oauth2_need_builtin
 lib_tmpdir
 trap 'smtpd_stop; oauth2_server_stop; rm -rf "$TESTDIR"' EXIT
 lib_private_env

@@ -62,8 +62,7 @@ here=${here:-$(dirname "$0")}
 . "$here/oauth2-lib.sh"
 
 need_built "$SMTPD"
-"$SMTPFWD" --version | grep -q 'OAuth2 (' || skip_all "smtpfwd is built without OAuth2"
-oauth2_need
+oauth2_need_builtin
 need_program base64
 lib_tmpdir
 BG_PIDS=
