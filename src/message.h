@@ -21,7 +21,10 @@ struct message {
     bool has_8bit;            /* a byte >= 0x80 anywhere */
     bool has_from, has_date, has_msgid;  /* as found in the input */
     size_t nul_dropped;       /* NUL bytes removed */
-    size_t longest_line;      /* longest line in octets, without CRLF */
+    size_t longest_line;      /* longest line in octets, without CRLF; SIZE_MAX
+                                 when unknown (a spool entry that does not say) */
+    bool force_7bit;          /* -B 7BIT: sent as 7-bit ASCII whatever the server
+                                 offers (convert.h) */
     struct addr_list rcpts;   /* -t recipients (Bcc ones included) */
     char *from_header;        /* first mailbox of the From: header, or NULL */
     char *sender_header;      /* first mailbox of Sender:, or NULL */
