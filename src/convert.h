@@ -12,7 +12,7 @@
  *    Content-Type: text/plain; charset=utf-8 (unknown-8bit when the
  *    octets are not valid UTF-8; us-ascii when they are all ASCII) and
  *    Content-Transfer-Encoding: quoted-printable; in a MIME message each
- *    leaf part that needs it is re-encoded, text/* as quoted-printable,
+ *    leaf part that needs it is re-encoded, text parts as quoted-printable,
  *    anything else as base64, walking multipart bodies by their
  *    boundaries and message/rfc822 parts as messages of their own.
  *  - Lines over 998 octets (RFC 5322 2.1.1), whatever the server offers:
