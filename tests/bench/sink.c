@@ -6,9 +6,10 @@
  * measures the client and not the server. It is not a test server: it
  * checks nothing and logs no bytes (tests/smtpd-script does that).
  *
- * Usage: sink [-C] [-P] PORTFILE STATSFILE
+ * Usage: sink [-C] [-P] [-7] PORTFILE STATSFILE
  *   -C  advertise CHUNKING (BDAT is always understood)
  *   -P  do not advertise PIPELINING
+ *   -7  do not advertise 8BITMIME (a client must send 7-bit data)
  * The port is written to PORTFILE (atomically, by rename) once the socket
  * listens. SINK_WORKERS processes, forked before the first connection,
  * accept and serve connections one after the other, so that no fork lies
@@ -51,7 +52,7 @@ struct counters {
 };
 
 static struct counters *stats;
-static int opt_chunking, opt_pipelining = 1;
+static int opt_chunking, opt_pipelining = 1, opt_8bitmime = 1;
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop(int sig)
@@ -190,7 +191,9 @@ static void serve(int fd)
                 out_add(&out, "250-sink\r\n");
                 if (opt_pipelining)
                     out_add(&out, "250-PIPELINING\r\n");
-                out_add(&out, "250-8BITMIME\r\n250-SIZE 1000000000\r\n");
+                if (opt_8bitmime)
+                    out_add(&out, "250-8BITMIME\r\n");
+                out_add(&out, "250-SIZE 1000000000\r\n");
                 if (opt_chunking)
                     out_add(&out, "250-CHUNKING\r\n");
                 out_add(&out, "250 ENHANCEDSTATUSCODES\r\n");
@@ -268,8 +271,10 @@ static void sink_worker(int ls)
 int main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "CP")) != -1) {
-        if (opt == 'C')
+    while ((opt = getopt(argc, argv, "CP7")) != -1) {
+        if (opt == '7')
+            opt_8bitmime = 0;
+        else if (opt == 'C')
             opt_chunking = 1;
         else if (opt == 'P')
             opt_pipelining = 0;
@@ -277,7 +282,7 @@ int main(int argc, char **argv)
             return 2;
     }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: sink [-C] [-P] PORTFILE STATSFILE\n");
+        fprintf(stderr, "usage: sink [-C] [-P] [-7] PORTFILE STATSFILE\n");
         return 2;
     }
     const char *portfile = argv[optind], *statsfile = argv[optind + 1];
