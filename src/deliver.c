@@ -7,7 +7,11 @@
  * The credential of a session is the password (secret.h) or, for an
  * account with oauth2_provider, the access token (oauth2.h); a token
  * from the cache comes with the callback that replaces it once when the
- * server refuses it (smtp_params.refresh_token).
+ * server refuses it (smtp_params.refresh_token). A message that may need
+ * converting (convert_may_need: 8-bit, a long or unknown longest line,
+ * -B 7BIT) is sent as convert_for_server makes it for the capabilities
+ * this server offered; one that cannot be converted is refused on its
+ * own (nothing is sent for it, the connection stays for the next one).
  *
  * Must not: touch a socket or speak SMTP itself (conn.[ch], smtp.[ch]),
  * or decide exit statuses (result_exit_status does, from the class).
@@ -31,6 +35,7 @@
 #include "account-tls.h"
 #include "smtprc.h"
 #include "conn.h"
+#include "convert.h"
 #include "deliver.h"
 #include "envelope.h"
 #include "i18n.h"
@@ -210,9 +215,52 @@ static void deliver_export_rcpts(struct delivery *d, struct smtp_message *m)
     }
 }
 
-/* Send d over s and classify the outcome into d->result. */
-static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
+void deliver_convert_target(const struct smtp_caps *caps, bool force_7bit,
+                            struct convert_target *t)
 {
+    t->eightbitmime = !force_7bit && caps->eightbitmime;
+    t->smtputf8 = !force_7bit && caps->smtputf8;
+}
+
+/* The data to send d's message to the server of s (host names it for
+ * -v) into *out: converted when it may need it (convert.h), else the
+ * message's own file without a call. Returns 0, or -1 with d->result set
+ * and said on stderr: the message cannot be converted (RC_DATAERR, the
+ * converter's sentence) or a local failure. */
+static int deliver_convert(struct smtp_session *s, struct delivery *d, const char *host,
+                           struct convert_output *out)
+{
+    const struct message *msg = d->msg;
+    if (!convert_may_need(msg)) {
+        out->fd = msg->fd;
+        out->offset = msg->offset;
+        out->size = msg->size;
+        out->body_8bit = msg->has_8bit;
+        return 0;
+    }
+    struct convert_target t;
+    deliver_convert_target(smtp_caps(s), msg->force_7bit, &t);
+    struct result cr = RESULT_INIT;
+    if (convert_for_server(msg, &t, NULL, out, &cr) != 0) {
+        result_set(&d->result, cr.cls != RC_OK ? cr.cls : RC_SOFTWARE, "%s",
+                   cr.msg ? cr.msg : _("the message could not be converted"));
+        log_error("%s", d->result.msg);
+        result_clear(&cr);
+        convert_output_free(out);
+        return -1;
+    }
+    if (out->summary)
+        log_debug(1, _("converted for %s: %s"), host, out->summary);
+    return 0;
+}
+
+/* Send d over s and classify the outcome into d->result. Returns false
+ * when nothing was sent for it (it could not be converted). */
+static bool deliver_one(struct smtp_session *s, struct delivery *d, const char *host, bool last)
+{
+    struct convert_output out = CONVERT_OUTPUT_INIT;
+    if (deliver_convert(s, d, host, &out) != 0)
+        return false;
     size_t nr = d->env->nrcpts;
     struct smtp_rcpt *rcpts = xcalloc(nr ? nr : 1, sizeof *rcpts);
     for (size_t i = 0; i < nr; i++)
@@ -221,11 +269,12 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
         .sender = d->env->sender,
         .rcpts = rcpts,
         .nrcpts = d->env->nrcpts,
-        .fd = d->msg->fd,
-        .offset = d->msg->offset,
-        .size = d->msg->size,
-        .body_8bit = d->msg->has_8bit,
-        .smtputf8 = false,      /* smtp.c looks at the addresses itself */
+        .fd = out.fd,
+        .offset = out.offset,
+        .size = out.size,
+        .body_8bit = out.body_8bit,
+        /* UTF-8 left in header fields; smtp.c adds the addresses */
+        .smtputf8 = out.header_utf8,
         .dsn_notify = d->env->dsn_notify,
         .dsn_return = d->env->dsn_return,
         .dsn_envid = d->env->dsn_envid,
@@ -283,6 +332,8 @@ static void deliver_one(struct smtp_session *s, struct delivery *d, bool last)
     for (size_t i = 0; i < nr; i++)
         free(rcpts[i].reply);
     free(rcpts);
+    convert_output_free(&out);
+    return true;
 }
 
 static int deliver_rank(enum result_class cls)
@@ -379,15 +430,18 @@ void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last)
                        dc->c && conn_is_tls(dc->c));
         return;
     }
+    bool sent = true;
     if (!smtp_alive(dc->s)) {
         result_set(&d->result, RC_TEMPFAIL,
                    _("the message was not sent: the connection to %s was lost"),
                    conn_peer(dc->c));
         log_error("%s", d->result.msg);
     } else {
-        deliver_one(dc->s, d, last);
+        sent = deliver_one(dc->s, d, dc->a->socket ? dc->a->socket : dc->a->host, last);
     }
-    deliver_finish(dc->a, d, smtp_last_reply(dc->s), conn_is_tls(dc->c));
+    /* A message refused before anything was sent for it: no reply of the
+     * server decided it (its log line quotes none). */
+    deliver_finish(dc->a, d, sent ? smtp_last_reply(dc->s) : NULL, conn_is_tls(dc->c));
 }
 
 bool deliver_unanswered(const struct delivery *d)

@@ -16,8 +16,10 @@
 #include "result.h"
 
 struct account;
+struct convert_target;
 struct envelope;
 struct message;
+struct smtp_caps;
 
 /* What became of one recipient of a message after an attempt. */
 enum deliver_outcome {
@@ -104,6 +106,13 @@ bool deliver_unanswered(const struct delivery *d);
  * AUTH mechanisms to out, then QUIT. Returns the class (RC_OK on success),
  * printing the failure on stderr. */
 enum result_class deliver_serverinfo(const struct account *a, FILE *out);
+
+/* What the server in front of us takes, for message conversion
+ * (convert.h): 8-bit bodies when it offered 8BITMIME, UTF-8 in header
+ * fields when it offered SMTPUTF8, and neither when force_7bit (-B 7BIT:
+ * the message goes as 7-bit ASCII whatever the server offers). Pure. */
+void deliver_convert_target(const struct smtp_caps *caps, bool force_7bit,
+                            struct convert_target *t);
 
 /* Write the log line of d's attempt (see log_later above). */
 void deliver_log_attempt(const struct account *a, const struct delivery *d);

@@ -802,6 +802,7 @@ int intake_end(struct intake *in, struct message *m, struct result *r)
     } else {
         *m = in->msg;
         m->fd = in->fd;
+        m->force_7bit = in->o->force_7bit;
         memset(&in->msg, 0, sizeof in->msg);
         in->msg.fd = in->fd = -1;
     }

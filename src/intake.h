@@ -50,6 +50,8 @@ struct intake_opts {
     bool force_from;          /* set_from_header on: replace an existing From */
     bool add_date;            /* add Date: if missing */
     const char *msgid_domain; /* add Message-ID: <random@msgid_domain> if missing; NULL = don't */
+    bool force_7bit;          /* -B 7BIT: the message is marked to go as 7-bit ASCII
+                                 at every delivery (message.force_7bit) */
     const char *tmpdir;       /* where the temporary file lives; NULL = $TMPDIR or /tmp */
     size_t field_max;         /* octets of one header field; 0 = 1 MiB (tests set less) */
     size_t header_max;        /* octets of the header section; 0 = 16 MiB (tests set less) */

@@ -92,8 +92,14 @@ char *queue_entry_format(const struct queue_entry *e)
         buf_putc(&b, '\n');
     }
     unsigned bo = e->bounce <= QBOUNCE_SENT ? e->bounce : QBOUNCE_NONE;
-    buf_printf(&b, "body-8bit: %s\nsize: %lld\nbounce: %s\n\n", e->body_8bit ? "yes" : "no",
-               e->size, queue_bounce_names[bo]);
+    buf_printf(&b, "body-8bit: %s\n", e->body_8bit ? "yes" : "no");
+    /* Written only when they say something: an entry without them reads
+     * as "not forced" and "longest line unknown". */
+    if (e->body_7bit)
+        buf_puts(&b, "body-7bit: yes\n");
+    if (e->longest_line != SIZE_MAX)
+        buf_printf(&b, "longest-line: %zu\n", e->longest_line);
+    buf_printf(&b, "size: %lld\nbounce: %s\n\n", e->size, queue_bounce_names[bo]);
     return buf_steal(&b);
 }
 
@@ -142,10 +148,11 @@ static int lookup(const char *const *names, size_t n, const char *s)
 }
 
 enum { K_VERSION, K_ID, K_ACCOUNT, K_CREATED, K_SENDER, K_ATTEMPTS, K_NEXT, K_LASTERR,
-       K_NOTIFY, K_RETURN, K_ENVID, K_8BIT, K_SIZE, K_BOUNCE, K_COUNT };
+       K_NOTIFY, K_RETURN, K_ENVID, K_8BIT, K_7BIT, K_LONGEST, K_SIZE, K_BOUNCE, K_COUNT };
 static const char *const single_keys[K_COUNT] = {
     "smtpfwd-queue", "id", "account", "created", "sender", "attempts", "next-attempt",
-    "last-error", "dsn-notify", "dsn-return", "dsn-envid", "body-8bit", "size", "bounce",
+    "last-error", "dsn-notify", "dsn-return", "dsn-envid", "body-8bit", "body-7bit", "longest-line", "size",
+    "bounce",
 };
 /* Which single keys must be present. */
 static const bool key_required[K_COUNT] = {
@@ -294,6 +301,21 @@ static const char *parse_line(struct queue_entry *e, char *line, struct parse_st
             return N_("bad body-8bit");
         e->body_8bit = val[0] == 'y';
         return NULL;
+    case K_7BIT:
+        if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+            return N_("bad body-7bit");
+        e->body_7bit = val[0] == 'y';
+        return NULL;
+    case K_LONGEST: {
+        /* SIZE_MAX itself means "unknown" and is never written. */
+        long long max = LLONG_MAX / 2;
+        if ((unsigned long long)max > (unsigned long long)SIZE_MAX - 1)
+            max = (long long)(SIZE_MAX - 1);
+        if (!parse_number(val, max, &n))
+            return N_("bad longest-line");
+        e->longest_line = (size_t)n;
+        return NULL;
+    }
     case K_SIZE:
         if (!parse_number(val, LLONG_MAX / 2, &n))
             return N_("bad size");
@@ -313,6 +335,7 @@ int queue_entry_parse(const char *text, size_t len, long long file_size,
                       struct queue_entry *e, struct result *r)
 {
     memset(e, 0, sizeof *e);
+    e->longest_line = SIZE_MAX;
     struct parse_state ps = { .seen = { false } };
     const char *why = NULL;
     size_t pos = 0;

@@ -423,6 +423,8 @@ void queue_handle_message(const struct queue_entry_handle *h, const struct queue
     m->offset = e->body_offset;
     m->size = e->size;
     m->has_8bit = e->body_8bit;
+    m->force_7bit = e->body_7bit;
+    m->longest_line = e->longest_line;
 }
 
 void queue_handle_close(struct queue_entry_handle *h)

@@ -41,6 +41,8 @@ int queue_enqueue_after(const struct account *a, const struct envelope *env,
         .dsn_return = env->dsn_return ? xstrdup(env->dsn_return) : NULL,
         .dsn_envid = env->dsn_envid ? xstrdup(env->dsn_envid) : NULL,
         .body_8bit = m->has_8bit,
+        .body_7bit = m->force_7bit,
+        .longest_line = m->longest_line,
         .size = m->size,
         .bounce = QBOUNCE_NONE,
     };

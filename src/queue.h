@@ -27,6 +27,12 @@
  *   last-error: TEXT
  *   dsn-notify: / dsn-return: / dsn-envid: (optional)
  *   body-8bit: yes|no
+ *   body-7bit: yes             (optional: -B 7BIT, the message goes as 7-bit
+ *                               ASCII at every delivery; absent = no)
+ *   longest-line: N            (optional: octets of the message's longest
+ *                               line, without CRLF; absent = unknown, as in
+ *                               entries of older versions, and the message
+ *                               is looked at when it may need converting)
  *   size: BYTES
  *   bounce: none|pending|sent
  *   <empty line>
@@ -75,6 +81,8 @@ struct queue_entry {
     char *last_error;
     char *dsn_notify, *dsn_return, *dsn_envid;
     bool body_8bit;
+    bool body_7bit;              /* -B 7BIT: "body-7bit: yes" */
+    size_t longest_line;         /* "longest-line:"; SIZE_MAX = unknown (not written) */
     long long size;
     enum queue_bounce bounce;
     long long body_offset;       /* where the message starts in the file */
@@ -186,7 +194,8 @@ int queue_entry_find(struct queue_spool *const *spools, size_t n, const char *id
 enum queue_area queue_handle_area(const struct queue_entry_handle *h);
 
 /* Point m at the message of the entry (e parsed from h) for reading
- * (deliver, bounce): m's descriptor belongs to h and is valid until the
+ * (deliver, bounce), with the facts the entry keeps (8-bit, -B 7BIT, the
+ * longest line): m's descriptor belongs to h and is valid until the
  * next queue_handle_update or queue_handle_close. */
 void queue_handle_message(const struct queue_entry_handle *h, const struct queue_entry *e,
                           struct message *m);

@@ -102,7 +102,8 @@ struct smtp_message {
     long long offset;         /* where the message starts in fd (0 = at the start) */
     long long size;
     bool body_8bit;           /* 8-bit data: BODY=8BITMIME when offered */
-    bool smtputf8;            /* non-ASCII addresses: SMTPUTF8 when offered */
+    bool smtputf8;            /* UTF-8 in the header fields sent: SMTPUTF8 when
+                                 offered (non-ASCII addresses ask for it too) */
     const char *dsn_notify;   /* NOTIFY= value or NULL */
     const char *dsn_return;   /* RET= value or NULL */
     const char *dsn_envid;    /* ENVID= value (xtext-encoded here) or NULL */

@@ -258,6 +258,9 @@ static void handle_mail(struct smtpd *s, const struct smtpd_command *c)
             }
         } else if (span_is(p->key, "BODY") && p->value.p && !seen_body
                    && (span_is(p->value, "7BIT") || span_is(p->value, "8BITMIME"))) {
+            /* The client's word about its data: it forces nothing (only
+             * -B 7BIT on the command line does); what goes on is
+             * decided from the data at each delivery. */
             seen_body = true;
         } else if (span_is(p->key, "SMTPUTF8") && !p->value.p && !seen_utf8) {
             seen_utf8 = true;

@@ -88,6 +88,9 @@ int submit_account(struct submit *s, const char *from, struct result *r)
         .force_from = a->set_from_header == HDR_ON,
         .add_date = a->set_date_header != HDR_OFF,
         .msgid_domain = a->set_msgid_header != HDR_OFF ? s->mail_domain : NULL,
+        /* Only the command line forces it: a -bs client's BODY=7BIT is
+         * its own declaration about the data, and changes nothing. */
+        .force_7bit = o->body_type && strcmp(o->body_type, "7BIT") == 0,
     };
     return 0;
 }

@@ -23,6 +23,8 @@
  * BDAT (RFC 3030 CHUNKING) is always understood: "BDAT n [LAST]" is
  * followed by exactly n octets of message data, logged like everything
  * else, and answered per chunk; `chunking` advertises it.
+ * `check-data` reports (as events) what a strict server would find in a
+ * message against its BODY= and SMTPUTF8 declarations: smtpd-data.c.
  *
  * Usage: smtpd-script --script FILE --log FILE --port-file FILE [--listen-fd FD]
  *                     [--address ADDR] [--port N]
@@ -54,6 +56,8 @@
 #ifdef HAVE_LIBGSASL
 #include <gsasl.h>
 #endif
+
+#include "smtpd-data.h"
 
 #define MAX_LINE    65536     /* a command line longer than this is cut */
 #define READ_CHUNK  16384
@@ -95,6 +99,8 @@ struct script {
     bool require_auth_pipelining;  /* AUTH must come with MAIL...DATA */
     bool strict_pipelining;    /* refuse input sent ahead without PIPELINING */
     bool refuse_after_data;    /* refuse a message with input sent behind its end */
+    bool check_data;           /* check each message's data against BODY= and
+                                  SMTPUTF8 (events "MAIL: ...", "DATA: ...") */
     int max_connections;       /* 0 = unlimited */
     /* TLS */
     char *tls_cert, *tls_key;  /* override --tls-cert / --tls-key */
@@ -384,6 +390,8 @@ static void load_script(const char *path, struct script *sc)
             sc->strict_pipelining = true;
         } else if (strcmp(cmd, "refuse-after-data") == 0) {
             sc->refuse_after_data = true;
+        } else if (strcmp(cmd, "check-data") == 0) {
+            sc->check_data = true;
         } else if (strcmp(cmd, "chunking") == 0) {
             sc->chunking = true;
         } else if (strcmp(cmd, "bdat-cut") == 0) {
@@ -557,6 +565,11 @@ static void event(const char *fmt, ...)
     fflush(events);
 }
 
+static void data_event(const char *text)
+{
+    event("%s", text);
+}
+
 static void log_bytes(const char *p, size_t n)
 {
     while (n > 0) {
@@ -594,6 +607,7 @@ struct session {
     char *cb_exporter;
     struct { char key[32]; int n; } counts[64];
     size_t ncounts;
+    struct data_check dc;   /* check-data: the transaction so far */
 };
 
 static int bump_count(struct session *s, const char *key)
@@ -1380,8 +1394,10 @@ static void respond(struct session *s, const char *key)
         reply = default_reply(key);
     size_t rlen = ru ? ru->len : strlen(reply);
     /* An LMTP server's LHLO reply offers extensions as EHLO's does. */
-    if (is_ehlo || strcmp(key, "LHLO") == 0)
+    if (is_ehlo || strcmp(key, "LHLO") == 0) {
         s->pipelining_offered = memmem(reply, rlen, "PIPELINING", 10) != NULL;
+        data_check_ehlo(&s->dc, reply, rlen);
+    }
     const struct rule *after = find_rule(sc, RK_SEND_AFTER, key, nth, s->conn_no);
     if (!after)
         after = find_rule(sc, RK_RAW_AFTER, key, nth, s->conn_no);
@@ -1572,6 +1588,8 @@ static int read_chunk(struct session *s, long long n)
             s->closed = true;
             return -1;
         }
+        if (s->sc->check_data)
+            data_check_feed(&s->dc, s->buf, take, false);
         consume(s, take);
         got += (long long)take;
     }
@@ -1617,6 +1635,12 @@ static void serve(struct session *s)
         if (s->in_data) {
             size_t end = scan_data(s, &scanned);
             if (end) {
+                if (s->sc->check_data) {
+                    /* The data without its final ".\r\n" (the CRLF before
+                     * it ends the last line). */
+                    data_check_feed(&s->dc, s->buf, end - 3, true);
+                    data_check_end(&s->dc, data_event);
+                }
                 consume(s, end);
                 s->in_data = false;
                 if (!refuse_ahead(s, ".", true))
@@ -1666,6 +1690,8 @@ static void serve(struct session *s)
             s->bdat_size = size;
             s->bdat_last = last;
             s->bdat_total += size;
+            if (last && s->sc->check_data)
+                data_check_end(&s->dc, data_event);
         }
         /* A client must wait for each reply unless PIPELINING was offered,
          * and for the reply to the end of a message in any case. */
@@ -1673,6 +1699,12 @@ static void serve(struct session *s)
             free(line);
             continue;
         }
+        if (s->sc->check_data && strcmp(key, "MAIL") == 0)
+            data_check_mail(&s->dc, line, keep, data_event);
+        else if (s->sc->check_data && strcmp(key, "RCPT") == 0)
+            data_check_rcpt(&s->dc, line, keep);
+        else if (strcmp(key, "RSET") == 0)
+            data_check_reset(&s->dc);
         if (strcmp(key, "MAIL") == 0 && s->sc->require_pipelining && !s->silent)
             check_pipelined(s);
         if (strcmp(key, "AUTH") == 0 && s->sc->require_auth_pipelining && !s->silent)
@@ -1715,6 +1747,7 @@ static void run_connection(int fd, const struct script *sc, int conn_no)
     }
     end_tls(&s);
     free(s.buf);
+    data_check_free(&s.dc);
     close(fd);
 }
 

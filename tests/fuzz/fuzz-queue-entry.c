@@ -38,6 +38,7 @@ static bool same_entry(const struct queue_entry *a, const struct queue_entry *b)
         || a->next_attempt != b->next_attempt || !same_str(a->last_error, b->last_error)
         || !same_str(a->dsn_notify, b->dsn_notify) || !same_str(a->dsn_return, b->dsn_return)
         || !same_str(a->dsn_envid, b->dsn_envid) || a->body_8bit != b->body_8bit
+        || a->body_7bit != b->body_7bit || a->longest_line != b->longest_line
         || a->size != b->size || a->bounce != b->bounce)
         return false;
     for (size_t i = 0; i < a->nrcpts; i++)

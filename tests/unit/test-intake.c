@@ -1049,6 +1049,22 @@ static void test_undisclosed(void)
     done(&x);
 }
 
+/* -B 7BIT marks the message; the bytes and the other facts stay as read. */
+static void test_force_7bit(void)
+{
+    struct run x;
+    const char *in = "Subject: s\n\nh\xc3\xa9\n";
+    runs(&x, in, &(struct intake_opts){ .force_7bit = true });
+    tap_int(x.rc, 0, "force_7bit: returns 0");
+    tap_ok(x.m.force_7bit, "force_7bit: the message is marked");
+    tap_ok(x.m.has_8bit, "force_7bit: the 8-bit fact is still the input's");
+    tap_str(x.out, "Subject: s\r\n\r\nh\xc3\xa9\r\n", "force_7bit: the file is not changed");
+    done(&x);
+    runs(&x, in, NULL);
+    tap_ok(x.rc == 0 && !x.m.force_7bit, "without force_7bit: not marked");
+    done(&x);
+}
+
 /* ------------------------------------------------------------ chunking */
 
 /* Everything intake_end() gives, as text: outcome, file, facts. */
@@ -1223,6 +1239,7 @@ int main(void)
     test_bcc();
     test_rcpts();
     test_undisclosed();
+    test_force_7bit();
     test_added();
     test_long();
     test_overflow();

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -296,7 +297,65 @@ static const struct {
     { "last-error", "last-error: 451\r", "CR at the end of a line" },
     { "attempts", "attempts: 3\nrcpt: pending b@example.org", "a recipient listed twice" },
     { "attempts", "attempts: 3\nrcpt: failed c@example.org", "a recipient listed twice, other state" },
+    { "body-8bit", "body-8bit: yes\nbody-7bit: maybe", "bad body-7bit" },
+    { "body-8bit", "body-8bit: yes\nbody-7bit: yes\nbody-7bit: yes", "body-7bit twice" },
+    { "body-8bit", "body-8bit: yes\nlongest-line: ", "empty longest-line" },
+    { "body-8bit", "body-8bit: yes\nlongest-line: -1", "negative longest-line" },
+    { "body-8bit", "body-8bit: yes\nlongest-line: 1k", "longest-line not a number" },
+    { "body-8bit", "body-8bit: yes\nlongest-line: 99999999999999999999", "overflowing longest-line" },
+    { "body-8bit", "body-8bit: yes\nlongest-line: 5\nlongest-line: 6", "longest-line twice" },
 };
+
+/* The keys of message conversion: "body-7bit: yes" only when -B 7BIT
+ * forced it, "longest-line: N" whenever it is known; an entry without
+ * them (an older version's) reads as not forced and unknown. */
+static void test_conversion_keys(void)
+{
+    struct queue_entry e, e2;
+    struct result r = RESULT_INIT;
+    tap_int(parse_str(good_env, 44, &e, &r), 0, "entry without the conversion keys parses");
+    tap_ok(!e.body_7bit, "no body-7bit: not forced");
+    tap_ok(e.longest_line == SIZE_MAX, "no longest-line: unknown");
+    char *text = queue_entry_format(&e);
+    tap_ok(strstr(text, "body-7bit") == NULL, "not forced: no body-7bit written");
+    tap_ok(strstr(text, "longest-line") == NULL, "unknown: no longest-line written");
+    free(text);
+
+    e.body_7bit = true;
+    e.longest_line = 1200;
+    text = queue_entry_format(&e);
+    tap_ok(strstr(text, "\nbody-8bit: yes\nbody-7bit: yes\nlongest-line: 1200\nsize: 44\n")
+               != NULL, "both keys written after body-8bit");
+    tap_int(parse_str(text, 44, &e2, &r), 0, "the entry with both keys parses");
+    tap_ok(e2.body_7bit, "body-7bit: yes read back");
+    tap_int((long long)e2.longest_line, 1200, "longest-line read back");
+    char *text2 = queue_entry_format(&e2);
+    tap_str(text2, text, "round trip with both keys is stable");
+    free(text2);
+    free(text);
+    queue_entry_free(&e2);
+
+    e.body_7bit = false;
+    e.longest_line = 0;
+    text = queue_entry_format(&e);
+    tap_ok(strstr(text, "\nlongest-line: 0\n") != NULL, "a longest line of 0 is written");
+    tap_int(parse_str(text, 44, &e2, &r), 0, "and parses");
+    tap_int((long long)e2.longest_line, 0, "as 0, not unknown");
+    free(text);
+    queue_entry_free(&e2);
+    queue_entry_free(&e);
+
+    char *no7 = edit("body-8bit", "body-8bit: no\nbody-7bit: no\nlongest-line: 998");
+    tap_int(parse_str(no7, 44, &e, &r), 0, "body-7bit: no parses");
+    tap_ok(!e.body_7bit && !e.body_8bit, "body-7bit: no is not forced");
+    tap_int((long long)e.longest_line, 998, "longest-line: 998");
+    text = queue_entry_format(&e);
+    tap_ok(strstr(text, "body-7bit") == NULL, "body-7bit: no is written as nothing");
+    free(text);
+    free(no7);
+    queue_entry_free(&e);
+    result_clear(&r);
+}
 
 static void test_corrupt_parse(void)
 {
@@ -443,6 +502,8 @@ static void test_spool(void)
     struct envelope env;
     make_message(&m, body);
     m.has_8bit = true;
+    m.force_7bit = true;
+    m.longest_line = 19;
     make_env(&env, "a@example.org");
     bool done[3] = { false, true, false };
     char *id = NULL;
@@ -469,6 +530,8 @@ static void test_spool(void)
     tap_str(e.nrcpts == 2 ? e.rcpts[1].addr : NULL, "d@example.org", "pending recipients kept");
     tap_int(e.size, (long long)strlen(body), "size recorded");
     tap_ok(e.body_8bit, "8-bit flag recorded");
+    tap_ok(e.body_7bit, "-B 7BIT recorded");
+    tap_int((long long)e.longest_line, 19, "longest line recorded");
     tap_str(e.dsn_notify, "FAILURE", "DSN recorded");
     tap_int(e.attempts, 0, "no attempt yet");
     tap_ok(e.next_attempt <= time(NULL), "due at once");
@@ -490,8 +553,11 @@ static void test_spool(void)
     free(e.last_error);
     e.last_error = xstrdup("451 4.2.0 mailbox busy");
     struct message hm;
+    memset(&hm, 0, sizeof hm);
     queue_handle_message(h, &e, &hm);
     int oldfd = hm.fd;
+    tap_ok(hm.has_8bit && hm.force_7bit, "the message of the entry: 8-bit, -B 7BIT");
+    tap_int((long long)hm.longest_line, 19, "the message of the entry: its longest line");
     tap_int(queue_handle_update(h, &e, &r), 0, "update succeeds");
     queue_handle_message(h, &e, &hm);
     tap_ok(hm.fd != oldfd || hm.fd >= 0, "descriptor replaced");
@@ -737,6 +803,7 @@ int main(void)
     test_round_trip();
     test_unknown_keys();
     test_rcpt_error_order();
+    test_conversion_keys();
     test_corrupt_parse();
     test_spool();
     test_enqueue_failure();
