@@ -10,9 +10,9 @@
  * HAVE_LIBUNISTRING (configure --without-libunistring) every string is
  * passed through unchanged.
  *
- * Must not: be called on text that has not passed a UTF-8 check when a
- * clear message about bad octets matters (address_validate_envelope
- * gives that one; here it is a plain "not valid UTF-8").
+ * Must not: know what an address is (envelope.c decides what is
+ * normalized and when, after address_validate_envelope has refused
+ * octets that are not UTF-8 with its own clearer message).
  */
 #ifndef SMTPFWD_UNISTRING_DL_H
 #define SMTPFWD_UNISTRING_DL_H
