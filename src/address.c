@@ -34,11 +34,16 @@
 
 /* Append text to b with control characters escaped (\r, \n, \t, \xNN:
  * buf_put_escaped) so that an error message can never carry a line break
- * or terminal escape; cut at QUOTE_MAX with "...". */
+ * or terminal escape; UTF-8 characters are kept, but octets that are not
+ * UTF-8 and C1 controls become \xNN too; cut at QUOTE_MAX with "...". */
 static void append_escaped(struct buf *b, const char *text)
 {
-    size_t n = strlen(text);
-    buf_put_escaped(b, text, n > QUOTE_MAX ? QUOTE_MAX : n, ESCAPE_NAMED);
+    size_t n = strlen(text), max = n > QUOTE_MAX ? QUOTE_MAX : n;
+    for (size_t i = 0, len; i < max; i += len) {
+        long cp = utf8_decode(text + i, max - i, &len);
+        bool raw8 = cp >= 0xa0;
+        buf_put_escaped(b, text + i, len, ESCAPE_NAMED | (raw8 ? 0 : ESCAPE_8BIT));
+    }
     if (n > QUOTE_MAX)
         buf_puts(b, "...");
 }
@@ -785,6 +790,21 @@ int address_parse_list(const char *text, struct addr_list *out, struct result *r
 #define DOMAIN_MAX 255
 #define PATH_MAX_OCTETS 256   /* RFC 5321 4.5.3.1.3: including "<" and ">" */
 
+/* Reason s is not safe UTF-8, or NULL: octets that are not well-formed
+ * UTF-8, or a C1 control character (U+0080 to U+009F), refused like the
+ * C0 ones. */
+static const char *utf8_problem(const char *s)
+{
+    for (size_t i = 0, n = strlen(s), len; i < n; i += len) {
+        long cp = utf8_decode(s + i, n - i, &len);
+        if (cp < 0)
+            return _("not valid UTF-8");
+        if (cp >= 0x80 && cp <= 0x9f)
+            return _("contains a control character");
+    }
+    return NULL;
+}
+
 /* Reason addr is not a safe envelope address, or NULL. */
 static const char *envelope_problem(const char *addr, bool is_sender)
 {
@@ -796,6 +816,9 @@ static const char *envelope_problem(const char *addr, bool is_sender)
     for (p = (const unsigned char *)addr; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             return _("contains a control character");
+    const char *utf8 = utf8_problem(addr);
+    if (utf8)
+        return utf8;
 
     /* one enclosing pair of angle brackets is tolerated */
     size_t len = strlen(addr);

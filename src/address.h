@@ -10,8 +10,9 @@
  * <@route:local@domain> (the route is dropped).
  *
  * address_validate_envelope() is the gate before any connection: an
- * envelope address containing CR, LF, NUL, other control characters, or
- * unbalanced angle brackets, or whose parts are too long (RFC 5321
+ * envelope address containing CR, LF, NUL, other control characters (C1
+ * ones, U+0080 to U+009F, included), octets that are not well-formed
+ * UTF-8, or unbalanced angle brackets, or whose parts are too long (RFC 5321
  * 4.5.3.1: local part 64, domain 255, path 256 octets) is refused with a
  * clear message (class RC_DATAERR). "" (null sender) is valid as a sender.
  *

@@ -3,10 +3,16 @@
  * multipart/report built for a queue entry whose recipients failed
  * permanently or expired, written in canonical CRLF form to a private
  * temporary file so that deliver_session can send it like any message.
+ * When the original was internationalized mail (a non-ASCII envelope
+ * address, or 8-bit octets in its header section) it is the RFC 6533
+ * form instead: report-type=global-delivery-status, the status as
+ * message/global-delivery-status with utf-8 address types, the headers as
+ * message/global-headers, 8-bit parts marked 8bit.
  *
  * Owns: the notification's headers, its three parts, the per-recipient
  * Status / Diagnostic-Code fields, the extraction of the original header
- * section (never the original body).
+ * section (never the original body), the choice of the RFC 3464 or the
+ * RFC 6533 form.
  * Must not: send anything, change the entry, or decide whether a
  * notification is due (flush.c does: never for the null sender, never
  * twice).
@@ -135,16 +141,23 @@ static int bounce_reply_code(const char *err, char *enh, size_t enhsize)
     return code;
 }
 
-/* One recipient's block of the message/delivery-status part. */
+static bool bounce_is_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
+/* One recipient's block of the message/delivery-status part (or of the
+ * message/global-delivery-status part: a non-ASCII address has the
+ * address type utf-8 of RFC 6533 3, written as it is). */
 static void bounce_recipient(struct buf *b, const struct queue_rcpt *q)
 {
     char enh[16];
     int code = bounce_reply_code(q->error, enh, sizeof enh);
     char *addr = bounce_oneline(q->addr);
-    bool ascii = true;
-    for (const char *p = addr; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            ascii = false;
+    bool ascii = bounce_is_ascii(addr, strlen(addr));
     buf_printf(b, "\r\nFinal-Recipient: %s; %s\r\n", ascii ? "rfc822" : "utf-8", addr);
     buf_puts(b, "Action: failed\r\n");
     const char *status;
@@ -325,6 +338,18 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     const char *host = reporting_host && *reporting_host ? reporting_host : "localhost";
     const char *domain = mail_domain && *mail_domain ? mail_domain : host;
 
+    /* The original headers first: whether they have 8-bit octets decides
+     * the form, like the envelope's addresses. */
+    struct buf headers = BUF_INIT;
+    if (bounce_copy_headers(e, entry_fd, &headers, r) != 0) {
+        buf_free(&headers);
+        return -1;
+    }
+    bool global = !bounce_is_ascii(headers.data ? headers.data : "", headers.len)
+                  || !bounce_is_ascii(e->sender, strlen(e->sender));
+    for (size_t i = 0; i < e->nrcpts; i++)
+        global |= !bounce_is_ascii(e->rcpts[i].addr, strlen(e->rcpts[i].addr));
+
     struct buf b = BUF_INIT;
     char *boundary = bounce_random_hex(16);
     char *now = intake_date(time(NULL));
@@ -341,8 +366,9 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     buf_printf(&b, "Message-ID: <%s.bounce@%s>\r\n", msgid_rnd, dom);
     buf_puts(&b, "Auto-Submitted: auto-replied\r\n");
     buf_puts(&b, "MIME-Version: 1.0\r\n");
-    buf_printf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-                   " boundary=\"=_smtpfwd_%s\"\r\n", boundary);
+    buf_printf(&b, "Content-Type: multipart/report; report-type=%s;\r\n"
+                   " boundary=\"=_smtpfwd_%s\"\r\n",
+               global ? "global-delivery-status" : "delivery-status", boundary);
     buf_puts(&b, "\r\nThis is a MIME-encapsulated message.\r\n");
 
     /* 1: human-readable */
@@ -358,27 +384,38 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     buf_append(&b, human.data ? human.data : "", human.len);
     buf_free(&human);
 
-    /* 2: message/delivery-status */
-    buf_printf(&b, "\r\n--=_smtpfwd_%s\r\n", boundary);
-    buf_puts(&b, "Content-Description: Delivery report\r\n");
-    buf_puts(&b, "Content-Type: message/delivery-status\r\n\r\n");
-    buf_printf(&b, "Reporting-MTA: dns; %s\r\n", hostline);
-    buf_printf(&b, "X-Smtpfwd-Queue-ID: %s\r\n", e->id);
+    /* 2: message/delivery-status (RFC 6533: message/global-delivery-status) */
+    struct buf status = BUF_INIT;
+    buf_printf(&status, "Reporting-MTA: dns; %s\r\n", hostline);
+    buf_printf(&status, "X-Smtpfwd-Queue-ID: %s\r\n", e->id);
     if (e->dsn_envid && *e->dsn_envid) {
         char *envid = bounce_oneline(e->dsn_envid);
-        buf_printf(&b, "Original-Envelope-Id: %s\r\n", envid);
+        buf_printf(&status, "Original-Envelope-Id: %s\r\n", envid);
         free(envid);
     }
-    buf_printf(&b, "Arrival-Date: %s\r\n", arrival);
+    buf_printf(&status, "Arrival-Date: %s\r\n", arrival);
     for (size_t i = 0; i < e->nrcpts; i++)
         if (e->rcpts[i].state == QRCPT_FAILED)
-            bounce_recipient(&b, &e->rcpts[i]);
+            bounce_recipient(&status, &e->rcpts[i]);
+    buf_printf(&b, "\r\n--=_smtpfwd_%s\r\n", boundary);
+    buf_puts(&b, "Content-Description: Delivery report\r\n");
+    buf_printf(&b, "Content-Type: message/%sdelivery-status\r\n", global ? "global-" : "");
+    if (global && !bounce_is_ascii(status.data, status.len))
+        buf_puts(&b, "Content-Transfer-Encoding: 8bit\r\n");
+    buf_puts(&b, "\r\n");
+    buf_append(&b, status.data, status.len);
+    buf_free(&status);
 
     /* 3: the original headers, never the body */
     buf_printf(&b, "\r\n--=_smtpfwd_%s\r\n", boundary);
     buf_puts(&b, "Content-Description: Undelivered Message Headers\r\n");
-    buf_puts(&b, "Content-Type: text/rfc822-headers\r\n\r\n");
-    int rc = bounce_copy_headers(e, entry_fd, &b, r);
+    buf_printf(&b, "Content-Type: %s\r\n", global ? "message/global-headers"
+                                                   : "text/rfc822-headers");
+    if (global && !bounce_is_ascii(headers.data ? headers.data : "", headers.len))
+        buf_puts(&b, "Content-Transfer-Encoding: 8bit\r\n");
+    buf_puts(&b, "\r\n");
+    buf_append(&b, headers.data ? headers.data : "", headers.len);
+    buf_free(&headers);
     buf_printf(&b, "\r\n--=_smtpfwd_%s--\r\n", boundary);
 
     free(boundary);
@@ -389,9 +426,7 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     free(hostline);
     free(dom);
 
-    int fd = -1;
-    if (rc == 0)
-        fd = bounce_tmpfile(r);
+    int fd = bounce_tmpfile(r);
     if (fd >= 0 && write_all(fd, b.data, b.len) != 0) {
         int err = errno;
         result_set(r, RC_IOERR, _("cannot write the delivery status notification: %s"),

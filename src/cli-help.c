@@ -36,6 +36,12 @@
 # endif
 #endif
 
+#if HAVE_LIBUNISTRING
+# ifndef LIBUNISTRING_SONAME
+#  define LIBUNISTRING_SONAME "libunistring.so.2"
+# endif
+#endif
+
 #if SMTPFWD_OAUTH2
 # include <curl/curlver.h>
 # include <json_c_version.h>
@@ -190,8 +196,9 @@ void cli_print_version(void)
      * feature follows it with ", ". GnuTLS is not linked: it is loaded
      * when a connection uses TLS (gnutls-dl.c), so the version printed
      * is the one compiled against, and nothing is loaded to print it;
-     * the same for GNU SASL, libsecret, libidn2, libcurl and json-c
-     * (gsasl-dl.c, secret.c, idn.c, curl-dl.c, json-dl.c). With
+     * the same for GNU SASL, libsecret, libidn2, libunistring, libcurl
+     * and json-c (gsasl-dl.c, secret.c, idn.c, unistring-dl.c, curl-dl.c,
+     * json-dl.c). With
      * configure --disable-dlopen they are linked and each says so
      * ("FILE linked"). */
     printf("%s %s\n", PACKAGE, VERSION);
@@ -227,6 +234,15 @@ void cli_print_version(void)
     printf(_("%s loaded for non-ASCII names"), LIBIDN2_SONAME);
 # else
     printf(_("%s linked"), LIBIDN2_SONAME);
+# endif
+    putchar(')');
+#endif
+#if HAVE_LIBUNISTRING
+    fputs(", NFC (libunistring, ", stdout);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded for non-ASCII addresses"), LIBUNISTRING_SONAME);
+# else
+    printf(_("%s linked"), LIBUNISTRING_SONAME);
 # endif
     putchar(')');
 #endif

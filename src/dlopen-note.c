@@ -49,6 +49,12 @@
 #else
 # define NOTE_IDN ""
 #endif
+#if HAVE_LIBUNISTRING
+# define NOTE_NFC "," NOTE_ENTRY("nfc", "suggested", \
+    "Unicode normalization (NFC) of internationalized addresses", LIBUNISTRING_SONAME)
+#else
+# define NOTE_NFC ""
+#endif
 
 #if SMTPFWD_OAUTH2
 # define NOTE_OAUTH2 "," NOTE_ENTRY("oauth2-https", "suggested", \
@@ -60,7 +66,7 @@
 # define NOTE_OAUTH2 ""
 #endif
 
-#define NOTE_JSON "[" NOTE_TLS NOTE_SASL NOTE_KEYRING NOTE_IDN NOTE_OAUTH2 "]"
+#define NOTE_JSON "[" NOTE_TLS NOTE_SASL NOTE_KEYRING NOTE_IDN NOTE_NFC NOTE_OAUTH2 "]"
 #define NOTE_OWNER "FDO"
 #define NOTE_TYPE UINT32_C(0x407c0c0a)
 /* Name and descriptor are each padded with zeros to 4 bytes. */

@@ -6,7 +6,11 @@
  * the DSN parameters (-N/-R/-V or the account's dsn_notify/dsn_return).
  *
  * Owns no I/O except through config_alias_lookup(); never prints. Every
- * address that leaves this module has passed address_validate_envelope().
+ * address that leaves this module has passed address_validate_envelope()
+ * and is in Unicode NFC (envelope_nfc: the one place addresses are
+ * normalized, after aliases and qualification, for every way a message
+ * comes in), so that a decomposed and a precomposed spelling are the same
+ * address on the wire, in the spool and in the duplicate check.
  */
 #include <config.h>
 
@@ -18,6 +22,7 @@
 #include "envelope.h"
 #include "i18n.h"
 #include "message.h"
+#include "unistring-dl.h"
 
 /* ENVID limit (RFC 3461 4.4: 100 characters). */
 #define ENVID_MAX 100
@@ -83,6 +88,18 @@ char *envelope_mail_domain(const struct account *a)
     return xstrdup(d ? d : util_host_name());
 }
 
+/* Replace the validated address *addr by its NFC form (nothing is loaded
+ * for an ASCII address). 0, or -1 with r set (unistring_nfc's classes). */
+static int envelope_nfc(char **addr, struct result *r)
+{
+    char *nfc = unistring_nfc(*addr, *addr, r);
+    if (!nfc)
+        return -1;
+    free(*addr);
+    *addr = nfc;
+    return 0;
+}
+
 /* True if mailbox has a domain part. */
 static bool has_domain(const char *mailbox)
 {
@@ -114,7 +131,7 @@ char *envelope_sender(const char *from, const struct account *a, struct result *
         }
     } else {
         sender = xasprintf("%s@%s", util_user_name(), util_host_name());
-        if (address_validate_envelope(sender, true, r) != 0) {
+        if (address_validate_envelope(sender, true, r) != 0 || envelope_nfc(&sender, r) != 0) {
             free(sender);
             return NULL;
         }
@@ -132,6 +149,10 @@ char *envelope_sender(const char *from, const struct account *a, struct result *
             free(sender);
             return NULL;
         }
+    }
+    if (envelope_nfc(&sender, r) != 0) {
+        free(sender);
+        return NULL;
     }
     return sender;
 }
@@ -251,23 +272,34 @@ static int build_dsn(const struct envelope_request *o, const struct account *a,
 /* ------------------------------------------------------------------ */
 /* Recipients                                                          */
 
-static void add_unique(char ***v, size_t *n, struct addr_list *seen, const char *mailbox)
+/* Validate mailbox, normalize it (NFC) and append it to *v unless seen
+ * already holds it. 0, or -1 with r set. */
+static int add_unique(char ***v, size_t *n, struct addr_list *seen, const char *mailbox,
+                      struct result *r)
 {
-    if (addr_list_contains(seen, mailbox))
-        return;
-    addr_list_add(seen, NULL, mailbox);
+    if (address_validate_envelope(mailbox, false, r) != 0)
+        return -1;
+    char *nfc = xstrdup(mailbox);
+    if (envelope_nfc(&nfc, r) != 0) {
+        free(nfc);
+        return -1;
+    }
+    if (addr_list_contains(seen, nfc)) {
+        free(nfc);
+        return 0;
+    }
+    addr_list_add(seen, NULL, nfc);
     *v = xrealloc(*v, (*n + 1) * sizeof **v);
-    (*v)[(*n)++] = xstrdup(mailbox);
+    (*v)[(*n)++] = nfc;
+    return 0;
 }
 
 /* Resolve one parsed mailbox: aliases and qualification for bare names. */
 static int resolve_one(const struct account *a, const char *mailbox, const char *mail_domain,
                        struct envelope *env, struct addr_list *seen, struct result *r)
 {
-    if (has_domain(mailbox)) {
-        add_unique(&env->rcpts, &env->nrcpts, seen, mailbox);
-        return 0;
-    }
+    if (has_domain(mailbox))
+        return add_unique(&env->rcpts, &env->nrcpts, seen, mailbox, r);
     struct addr_list expansion = ADDR_LIST_INIT;
     int found = 0;
     if (a && a->aliases && *a->aliases) {
@@ -277,25 +309,26 @@ static int resolve_one(const struct account *a, const char *mailbox, const char 
             return -1;
         }
     }
+    int rc = 0;
     if (found == 0) {
         char *q = xasprintf("%s@%s", mailbox, mail_domain);
-        add_unique(&env->rcpts, &env->nrcpts, seen, q);
+        rc = add_unique(&env->rcpts, &env->nrcpts, seen, q, r);
         free(q);
     } else {
         /* expansions are not looked up again (as msmtp) */
-        for (size_t i = 0; i < expansion.n; i++) {
+        for (size_t i = 0; i < expansion.n && rc == 0; i++) {
             const char *x = expansion.v[i].mailbox;
             if (has_domain(x)) {
-                add_unique(&env->rcpts, &env->nrcpts, seen, x);
+                rc = add_unique(&env->rcpts, &env->nrcpts, seen, x, r);
             } else {
                 char *q = xasprintf("%s@%s", x, mail_domain);
-                add_unique(&env->rcpts, &env->nrcpts, seen, q);
+                rc = add_unique(&env->rcpts, &env->nrcpts, seen, q, r);
                 free(q);
             }
         }
     }
     addr_list_free(&expansion);
-    return 0;
+    return rc;
 }
 
 void envelope_free(struct envelope *env)
@@ -348,9 +381,6 @@ int envelope_build(const struct envelope_request *o, const struct account *a,
                          "to take them from the To, Cc and Bcc header fields"));
         goto fail;
     }
-    for (size_t i = 0; i < env->nrcpts; i++)
-        if (address_validate_envelope(env->rcpts[i], false, r) != 0)
-            goto fail;
 
     addr_list_free(&given);
     addr_list_free(&seen);

@@ -402,6 +402,34 @@ int hex_digit_value(char c)
     return -1;
 }
 
+long utf8_decode(const char *p, size_t avail, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t n;
+    long cp, min;
+    *len = 1;
+    if (u[0] < 0x80)
+        return u[0];
+    if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+        n = 2, cp = u[0] & 0x1f, min = 0x80;
+    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+        n = 3, cp = u[0] & 0x0f, min = 0x800;
+    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+        n = 4, cp = u[0] & 0x07, min = 0x10000;
+    } else {
+        return -1;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (i >= avail || (u[i] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (u[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *len = n;
+    return cp;
+}
+
 void ascii_lower(char *s)
 {
     for (; *s; s++)

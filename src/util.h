@@ -131,6 +131,14 @@ bool ascii_startswith_ci(const char *s, const char *prefix);
 /* A..Z to a..z in place; other bytes (UTF-8 included) unchanged. */
 void ascii_lower(char *s);
 
+/* The UTF-8 character at p, which has avail > 0 octets: its code point,
+ * with its length in octets in *len; or -1 (*len = 1) when the octets
+ * there are not a well-formed UTF-8 character (RFC 3629: a stray
+ * continuation octet, an overlong form, a surrogate, beyond U+10FFFF, or
+ * a sequence cut short by the end or by an octet that does not continue
+ * it, such as a terminating NUL). Reads no octet past the ones it needs. */
+long utf8_decode(const char *p, size_t avail, size_t *len);
+
 /* The host of an https:// URL (the scheme in any case): what lies
  * between "https://" and the first '/', '?' or '#', after a "user@"
  * part and before a ":port", an IPv6 literal without its brackets;

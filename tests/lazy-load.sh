@@ -1,18 +1,21 @@
 #!/bin/sh
-# lazy-load.sh - GnuTLS, GNU SASL, libidn2, libcurl and json-c are loaded
-# only when a run needs them (src/dl.c and its users gnutls-dl.c,
-# gsasl-dl.c, idn.c, curl-dl.c, json-dl.c), and a library that cannot be
-# loaded keeps the message.
+# lazy-load.sh - GnuTLS, GNU SASL, libidn2, libunistring, libcurl and
+# json-c are loaded only when a run needs them (src/dl.c and its users
+# gnutls-dl.c, gsasl-dl.c, idn.c, unistring-dl.c, curl-dl.c, json-dl.c),
+# and a library that cannot be loaded keeps the message.
 #
 # With LD_DEBUG=files (glibc's loader logs every object it maps, to
-# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the five (libcurl
-# and json-c are for OAuth2 tokens only, never for these runs):
+# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the six (libcurl
+# and json-c are for OAuth2 tokens only, never for these runs;
+# libunistring is for non-ASCII addresses only):
 #   --version, -bp (mailq), a `queue always` enqueue, a configuration
 #   error, a plain (tls off) delivery to tests/smtpd-script, and an
 #   XOAUTH2 delivery (built into sasl.c);
 # that an AUTH PLAIN delivery loads libgsasl (not libidn2, not GnuTLS), a
 # delivery to a non-ASCII domain through a server without SMTPUTF8 loads
-# libidn2 (not libgsasl), and that a STARTTLS delivery and an implicit-TLS
+# libidn2 (not libgsasl), a delivery to a UTF-8 address through a server
+# with SMTPUTF8 loads libunistring (for NFC; not libidn2), and that a
+# STARTTLS delivery and an implicit-TLS
 # delivery load GnuTLS; all of them succeed. Then, with fake libraries of
 # the three file names (built here from an empty C file) first on
 # LD_LIBRARY_PATH: a TLS delivery, an AUTH PLAIN delivery and an IDN
@@ -21,7 +24,8 @@
 # default spool setting the TLS delivery's message is queued (exit 0,
 # silent, the reason and queued=ID in the log line) and `-q` delivers it
 # once the fake is gone; a plain delivery and an XOAUTH2 delivery still
-# succeed.
+# succeed; a UTF-8 delivery with a fake libunistring (alone on the path)
+# fails with 75 naming it.
 # TAP (tests/lib.sh); skipped when prerequisites are missing (glibc's LD_DEBUG, a C
 # compiler, certtool).
 here=${top_srcdir:+$top_srcdir/tests}
@@ -45,6 +49,8 @@ check "--version names the GnuTLS library" [ -n "$SONAME" ] || { "$SMTPFWD" --ve
 # built without them.
 GSASL_SONAME=$("$SMTPFWD" --version | sed -n 's/.*GNU SASL [^,]*, \(libgsasl[^ ]*\) .*/\1/p')
 IDN2_SONAME=$("$SMTPFWD" --version | sed -n 's/.*libidn2 [^,]*, \(libidn2[^ ]*\) .*/\1/p')
+# libunistring's ("NFC (libunistring, libunistring.so.N loaded ...").
+UNISTRING_SONAME=$("$SMTPFWD" --version | sed -n 's/.*NFC (libunistring, \(libunistring[^ ]*\) .*/\1/p')
 if "$SMTPFWD" --version | grep -q 'SASL (GNU SASL'; then
     check "--version names the GNU SASL library" [ -n "$GSASL_SONAME" ] ||
         { "$SMTPFWD" --version | sed 's/^/#   /'; done_testing; }
@@ -68,7 +74,7 @@ if "$SMTPFWD" --version | grep -q ' linked)'; then
     diag "built with --disable-dlopen: the libraries are linked; loading on demand is not checked"
 fi
 
-for lib in libgnutls libgsasl libidn2 libcurl libjson-c; do
+for lib in libgnutls libgsasl libidn2 libunistring libcurl libjson-c; do
     if [ -n "$LINKED" ]; then
         if ldd "$SMTPFWD" 2>/dev/null | grep -q "$lib" ||
            ! "$SMTPFWD" --version | grep -q "$lib"; then
@@ -108,7 +114,7 @@ loaded() {
     cat "$TESTDIR/$1".ld.* 2>/dev/null | grep -q "file=[^ ]*${2:-libgnutls}"
 }
 
-# expect_not_loaded NAME WHAT EXPECTED-RC: none of the five is mapped.
+# expect_not_loaded NAME WHAT EXPECTED-RC: none of the six is mapped.
 expect_not_loaded() {
     if [ "$rc" -ne "$3" ]; then
         fail "$2: exit status $rc, expected $3"; sed "s/^/#   /" "$TESTDIR/$1.err"
@@ -118,13 +124,13 @@ expect_not_loaded() {
         ok "$2 exits $3 (linked build: loading not checked)"
         return
     fi
-    for lib in libgnutls libgsasl libidn2 libcurl libjson-c; do
+    for lib in libgnutls libgsasl libidn2 libunistring libcurl libjson-c; do
         if loaded "$1" $lib; then
             fail "$2 loaded $lib"
             return
         fi
     done
-    ok "$2 loads none of libgnutls, libgsasl, libidn2, libcurl, libjson-c"
+    ok "$2 loads none of libgnutls, libgsasl, libidn2, libunistring, libcurl, libjson-c"
 }
 
 # expect_loads NAME WHAT LIB NOT-LIB...: exit 0, LIB mapped, the others not.
@@ -214,6 +220,19 @@ idn_run() {
     cp "$TESTDIR/server.log" "$TESTDIR/$1.server.log"
 }
 
+# utf8_run NAME: a delivery to a UTF-8 address through a server with
+# SMTPUTF8 (its log in $TESTDIR/NAME.server.log).
+UTF8_RCPT=$(printf 'j\303\266rg@x.test')
+utf8_run() {
+    smtpd_start "$(printf 'ehlo 250-mx.test\\n250 SMTPUTF8')"
+    sed "s/^port .*/port $SMTPD_PORT/; s/^timeout 10$/queue off/" "$TESTDIR/plain.rc" \
+        > "$TESTDIR/$1.rc"
+    chmod 600 "$TESTDIR/$1.rc"
+    run "$1" "$(msg "$1")" -C "$TESTDIR/$1.rc" -i "$UTF8_RCPT"
+    smtpd_stop
+    cp "$TESTDIR/server.log" "$TESTDIR/$1.server.log"
+}
+
 # plain account: the scripted server, no TLS
 smtpd_start ""
 cat > "$TESTDIR/plain.rc" <<EOF
@@ -269,6 +288,16 @@ if [ -n "$IDN2_SONAME" ]; then
         sed 's/^/#   /' "$TESTDIR/idn.server.log"
 else
     skip_check "built without libidn2" "the IDN case"
+fi
+
+# A UTF-8 address through a server with SMTPUTF8: libunistring (NFC).
+if [ -n "$UNISTRING_SONAME" ]; then
+    utf8_run utf8
+    expect_loads utf8 "a delivery to a UTF-8 address with SMTPUTF8" libunistring libidn2 libgsasl libgnutls libcurl libjson-c
+    check "the UTF-8 recipient is sent as it is with SMTPUTF8" grep -q "RCPT TO:<$UTF8_RCPT>" "$TESTDIR/utf8.server.log" ||
+        sed 's/^/#   /' "$TESTDIR/utf8.server.log"
+else
+    skip_check "built without libunistring" "the NFC case"
 fi
 
 # TLS deliveries: they load it and succeed.
@@ -418,6 +447,16 @@ if [ -n "$IDN2_SONAME" ]; then
     # Not the address's fault (that would be 65, and a bounce from a
     # flush): the system's, like GnuTLS above.
     check "queue off with a fake $IDN2_SONAME: exit 75 (exit $rc)" [ "$rc" -eq 75 ]
+fi
+# A fake libunistring alone on the path (libidn2, GnuTLS and GNU SASL
+# need the real one).
+if [ -n "$UNISTRING_SONAME" ]; then
+    mkdir "$TESTDIR/fake-nfc"
+    cp "$TESTDIR/fake/$SONAME" "$TESTDIR/fake-nfc/$UNISTRING_SONAME"
+    RUN_LIBPATH="$TESTDIR/fake-nfc${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    utf8_run fake-nfc
+    expect_fails fake-nfc "UTF-8 delivery" "$UNISTRING_SONAME" u8_
+    check "queue off with a fake $UNISTRING_SONAME: exit 75 (exit $rc)" [ "$rc" -eq 75 ]
 fi
 
 done_testing

@@ -259,6 +259,25 @@ static void test_validate(void)
     valid("\"john doe\"@x", false, "space inside a quoted local part");
     valid("\"a@b\"@x", false, "@ inside a quoted local part");
     valid("jörg@bücher.example", false, "UTF-8 allowed");
+    valid("\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a", true,
+          "UTF-8 local part and domain in three-octet characters");
+    valid("\xf0\x9f\x93\xa7@x.test", false, "a four-octet character (U+1F4E7)");
+    valid("a\xc2\xa0" "b@x.test", false, "U+00A0, the first character after the C1 controls");
+    invalid("m\xfcller@x.test", false,
+            "invalid recipient address \"m\\xfcller@x.test\": not valid UTF-8",
+            "a Latin-1 octet: not valid UTF-8, escaped in the message");
+    invalid("j\xc1\xbfrg@x", true, "invalid sender address \"j\\xc1\\xbfrg@x\": not valid UTF-8",
+            "an overlong form is not UTF-8");
+    invalid("\xed\xa0\x80@x", false, "invalid recipient address \"\\xed\\xa0\\x80@x\": not valid UTF-8",
+            "a surrogate (U+D800) is not UTF-8");
+    invalid("\xf4\x90\x80\x80@x", false,
+            "invalid recipient address \"\\xf4\\x90\\x80\\x80@x\": not valid UTF-8",
+            "beyond U+10FFFF is not UTF-8");
+    invalid("a@b\xc3", false, "invalid recipient address \"a@b\\xc3\": not valid UTF-8",
+            "a sequence cut by the end is not UTF-8");
+    invalid("a\xc2\x85@x", false,
+            "invalid recipient address \"a\\xc2\\x85@x\": contains a control character",
+            "a C1 control (U+0085) is a control character");
     valid("a@[192.0.2.1]", false, "domain literal");
 
     invalid("a@b\r\nRCPT TO:<x@y>", true,

@@ -2,7 +2,9 @@
  * test-bounce.c - unit tests for bounce.c: the RFC 3464 notification built
  * from a spool entry in a temporary directory: MIME structure, the
  * delivery-status fields per failed recipient, the original headers and
- * never the original body, CRLF everywhere, hostile values, failures.
+ * never the original body, CRLF everywhere, hostile values, failures;
+ * the RFC 6533 form for internationalized mail (a non-ASCII envelope
+ * address or 8-bit header fields) and the RFC 3464 form otherwise.
  */
 #include <config.h>
 
@@ -309,6 +311,139 @@ static void test_statuses_and_hostile(void)
     queue_entry_free(&e);
 }
 
+/* Build the bounce of e (whose message is msg) and return its text, or
+ * "" when it could not be built (a failed check says so). */
+static char *build_text(struct queue_entry *e, const char *msg, struct message *m)
+{
+    int fd = write_entry(e, msg);
+    struct result r = RESULT_INIT;
+    int rc = bounce_build_domain(e, fd, "mx.example.org", "example.org", m, &r);
+    char *what = xasprintf("%s: built, CRLF everywhere", e->id);
+    long long len = 0;
+    char *s = rc == 0 ? read_all(m->fd, &len) : xstrdup("");
+    tap_ok(rc == 0 && crlf_only(s, (size_t)len), what);
+    free(what);
+    result_clear(&r);
+    if (fd >= 0)
+        close(fd);
+    return s;
+}
+
+/* The boundary of the notification s ("none" when missing); caller frees. */
+static char *boundary_of(const char *s)
+{
+    const char *bp = strstr(s, "boundary=\"");
+    if (!bp)
+        return xstrdup("none");
+    bp += strlen("boundary=\"");
+    const char *q = strchr(bp, '"');
+    return q ? xstrndup(bp, (size_t)(q - bp)) : xstrdup("none");
+}
+
+static void test_global(void)
+{
+    /* A recipient with a non-ASCII local part and domain. */
+    struct queue_entry e;
+    struct message m;
+    init_entry(&e, "G1");
+    add_rcpt(&e, "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a",
+             QRCPT_FAILED, "550 5.1.1 unknown user");
+    add_rcpt(&e, "bob@example.net", QRCPT_FAILED, "550 5.1.1 no such user");
+    char *s = build_text(&e, original, &m);
+    char *boundary = boundary_of(s);
+    char *p1 = part(s, boundary, 1), *p2 = part(s, boundary, 2), *p3 = part(s, boundary, 3);
+    tap_ok(strstr(s, "Content-Type: multipart/report; report-type=global-delivery-status;\r\n")
+               != NULL, "UTF-8 recipient: report-type=global-delivery-status");
+    tap_ok(p1 && strstr(p1, "Content-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n\r\n") != NULL
+               && strstr(p1, "<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf"
+                             "\xe5\x91\x8a>: 550 5.1.1 unknown user\r\n") != NULL,
+           "UTF-8 recipient: the text names it in UTF-8, 8bit");
+    tap_ok(p2 && strncmp(p2, "Content-Description: Delivery report\r\n"
+                             "Content-Type: message/global-delivery-status\r\n"
+                             "Content-Transfer-Encoding: 8bit\r\n\r\nReporting-MTA: ",
+                         strlen("Content-Description: Delivery report\r\n"
+                                "Content-Type: message/global-delivery-status\r\n"
+                                "Content-Transfer-Encoding: 8bit\r\n\r\nReporting-MTA: ")) == 0,
+           "UTF-8 recipient: message/global-delivery-status, 8bit");
+    tap_ok(p2 && strstr(p2, "\r\n\r\nFinal-Recipient: utf-8; \xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b"
+                            "\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a\r\nAction: failed\r\n"
+                            "Status: 5.1.1\r\n") != NULL,
+           "UTF-8 recipient: Final-Recipient: utf-8; the address as it is");
+    tap_ok(p2 && strstr(p2, "\r\n\r\nFinal-Recipient: rfc822; bob@example.net\r\n") != NULL,
+           "an ASCII recipient beside it keeps rfc822");
+    tap_ok(p3 && strncmp(p3, "Content-Description: Undelivered Message Headers\r\n"
+                             "Content-Type: message/global-headers\r\n\r\nFrom: Alice",
+                         strlen("Content-Description: Undelivered Message Headers\r\n"
+                                "Content-Type: message/global-headers\r\n\r\nFrom: Alice")) == 0,
+           "UTF-8 recipient: message/global-headers (ASCII: no 8bit)");
+    tap_ok(strstr(s, "SECRET BODY") == NULL, "global: no original body");
+    tap_ok(m.has_8bit, "global: 8-bit flagged");
+    free(p1);
+    free(p2);
+    free(p3);
+    free(boundary);
+    free(s);
+    message_free(&m);
+    queue_entry_free(&e);
+
+    /* ASCII addresses, 8-bit octets in the original header section. */
+    init_entry(&e, "G2");
+    add_rcpt(&e, "bob@example.net", QRCPT_FAILED, "550 5.1.1 no such user");
+    s = build_text(&e, "From: alice@example.org\r\nSubject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\n"
+                       "K\xc3\xb6rper\r\n", &m);
+    boundary = boundary_of(s);
+    p1 = part(s, boundary, 1);
+    p2 = part(s, boundary, 2);
+    p3 = part(s, boundary, 3);
+    tap_ok(strstr(s, "report-type=global-delivery-status;") != NULL,
+           "8-bit header: report-type=global-delivery-status");
+    tap_ok(p1 && strstr(p1, "Content-Transfer-Encoding: 7bit\r\n\r\n") != NULL,
+           "8-bit header: an ASCII text stays 7bit");
+    tap_ok(p2 && strstr(p2, "Content-Type: message/global-delivery-status\r\n\r\n") != NULL
+               && strstr(p2, "Final-Recipient: rfc822; bob@example.net\r\n") != NULL,
+           "8-bit header: an ASCII status part without 8bit, rfc822 address type");
+    tap_ok(p3 && strstr(p3, "Content-Type: message/global-headers\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                            "From: alice@example.org\r\nSubject: Gr\xc3\xbc\xc3\x9f" "e\r\n")
+               != NULL, "8-bit header: message/global-headers, 8bit, copied as they are");
+    tap_ok(strstr(s, "K\xc3\xb6rper") == NULL, "8-bit header: no original body");
+    free(p1);
+    free(p2);
+    free(p3);
+    free(boundary);
+    free(s);
+    message_free(&m);
+    queue_entry_free(&e);
+
+    /* Only the sender is non-ASCII: the notification goes to it. */
+    init_entry(&e, "G3");
+    free(e.sender);
+    e.sender = xstrdup("j\xc3\xb6rg@b\xc3\xbc" "cher.example");
+    add_rcpt(&e, "bob@example.net", QRCPT_FAILED, "550 5.1.1 no such user");
+    s = build_text(&e, original, &m);
+    tap_ok(strstr(s, "\r\nTo: <j\xc3\xb6rg@b\xc3\xbc" "cher.example>\r\n") != NULL
+               && strstr(s, "report-type=global-delivery-status;") != NULL
+               && strstr(s, "Content-Type: message/global-headers\r\n\r\n") != NULL,
+           "UTF-8 sender: To: it, the RFC 6533 form");
+    free(s);
+    message_free(&m);
+    queue_entry_free(&e);
+
+    /* All ASCII, with an 8-bit body: the RFC 3464 form. */
+    init_entry(&e, "G4");
+    add_rcpt(&e, "bob@example.net", QRCPT_FAILED, "550 5.1.1 no such user");
+    s = build_text(&e, "Subject: x\r\n\r\nK\xc3\xb6rper\r\n", &m);
+    tap_ok(strstr(s, "report-type=delivery-status;") != NULL
+               && strstr(s, "Content-Type: message/delivery-status\r\n\r\n") != NULL
+               && strstr(s, "Content-Type: text/rfc822-headers\r\n\r\n") != NULL
+               && strstr(s, "global") == NULL && !m.has_8bit,
+           "ASCII envelope and header, 8-bit body: RFC 3464 as before, all ASCII");
+    free(s);
+    message_free(&m);
+    queue_entry_free(&e);
+}
+
 static void test_refusals(void)
 {
     struct queue_entry e;
@@ -366,6 +501,7 @@ int main(void)
     tmpdir = tu_tmpdir("bounce");
     test_structure();
     test_statuses_and_hostile();
+    test_global();
     test_refusals();
     tu_rmtree(tmpdir);
     return tap_done();

@@ -2,7 +2,8 @@
  * test-envelope.c - unit tests for envelope.c: sender choice and
  * from-override, %-expansion, mail domain, recipients from argv and -t,
  * aliases (with default:) and qualification, deduplication, validation,
- * DSN parameters. struct envelope_request and struct account are built by hand;
+ * DSN parameters, NFC of every address (skipped when libunistring cannot
+ * be loaded). struct envelope_request and struct account are built by hand;
  * aliases files live in a mkdtemp directory.
  */
 #include <config.h>
@@ -17,6 +18,7 @@
 #include "message.h"
 #include "tap.h"
 #include "testutil.h"
+#include "unistring-dl.h"
 
 static const char *tmpdir;
 
@@ -436,6 +438,97 @@ static void test_aliases(void)
     free(path);
 }
 
+/* "o" + U+0308 COMBINING DIAERESIS, and the precomposed U+00F6. */
+#define O_DECOMPOSED "o\xcc\x88"
+#define O_NFC "\xc3\xb6"
+
+static void test_nfc(void)
+{
+    struct envelope_request o;
+    struct account a;
+    memset(&o, 0, sizeof o);
+    memset(&a, 0, sizeof a);
+    a.allow_from_override = true;
+    a.from = "me@example.org";
+
+    char *ascii[] = { "a@example.org", "root" };
+    set_rcpts(&o, ascii, 2);
+    o.from = "sender@example.org";
+    check_build(&o, &a, NULL, "a@example.org ; root@example.org", "ASCII addresses");
+    tap_ok(!unistring_dl_loaded(), "an ASCII envelope does not load libunistring");
+    o.from = NULL;
+
+    struct result r = RESULT_INIT;
+    char *probe = unistring_nfc(O_DECOMPOSED, "probe", &r);
+    if (!probe || strcmp(probe, O_NFC) != 0) {
+        printf("ok %d # SKIP NFC: libunistring not usable (%s)\n", ++tap_n,
+               r.msg ? r.msg : "built without it");
+        result_clear(&r);
+        free(probe);
+        return;
+    }
+    free(probe);
+    tap_ok(unistring_dl_loaded(), "a non-ASCII string loads libunistring");
+
+    char *dec[] = { "j" O_DECOMPOSED "rg@b\xc3\xbc" "cher.example",
+                    "j" O_NFC "rg@bu\xcc\x88" "cher.example", "m" O_DECOMPOSED "@x" };
+    set_rcpts(&o, dec, 3);
+    check_build(&o, &a, NULL, "j" O_NFC "rg@b\xc3\xbc" "cher.example ; m" O_NFC "@x",
+                "recipients in NFC; decomposed and precomposed spellings are one");
+    char *hangul[] = { "\xe1\x84\x80\xe1\x85\xa1@x" };   /* U+1100 U+1161 */
+    set_rcpts(&o, hangul, 1);
+    check_build(&o, &a, NULL, "\xea\xb0\x80@x", "Hangul jamo composed (U+AC00)");
+    char *nfc_already[] = { "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a" };
+    set_rcpts(&o, nfc_already, 1);
+    check_build(&o, &a, NULL, nfc_already[0], "an address already in NFC is unchanged");
+
+    struct envelope env;
+    char *one[] = { "a@x" };
+    set_rcpts(&o, one, 1);
+    o.from = "<j" O_DECOMPOSED "rg@x>";
+    tap_int(envelope_build(&o, &a, NULL, &env, &r), 0, "decomposed -f: built");
+    tap_str(env.sender, "j" O_NFC "rg@x", "the sender (-f) in NFC");
+    envelope_free(&env);
+    o.from = NULL;
+    a.from = "%U+j" O_DECOMPOSED "rg@x";
+    a.allow_from_override = false;
+    char *sender = envelope_sender(NULL, &a, &r);
+    char *want = xasprintf("%s+j" O_NFC "rg@x", util_user_name());
+    tap_str(sender, want, "the account's from in NFC");
+    free(want);
+    free(sender);
+    a.from = "me@example.org";
+    a.allow_from_override = true;
+
+    char *path = write_file("aliases-utf8", "jo: j" O_DECOMPOSED "rg@x, b" O_DECOMPOSED "b\n");
+    a.aliases = path;
+    char *al[] = { "jo" };
+    set_rcpts(&o, al, 1);
+    check_build(&o, &a, NULL, "j" O_NFC "rg@x ; b" O_NFC "b@example.org",
+                "aliases' results in NFC, qualified ones too");
+    a.aliases = NULL;
+    free(path);
+
+    struct message m;
+    memset(&m, 0, sizeof m);
+    m.fd = -1;
+    addr_list_add(&m.rcpts, NULL, "t" O_DECOMPOSED "@x");
+    addr_list_add(&m.rcpts, NULL, "t" O_NFC "@x");
+    o.read_recipients = true;
+    set_rcpts(&o, NULL, 0);
+    check_build(&o, &a, &m, "t" O_NFC "@x", "-t recipients in NFC, deduplicated");
+    o.read_recipients = false;
+    addr_list_free(&m.rcpts);
+
+    char *bad[] = { "m\xfcller@x" };
+    set_rcpts(&o, bad, 1);
+    check_fail(&o, &a, NULL, RC_DATAERR, "not valid UTF-8", "Latin-1 recipient: 65, not valid UTF-8");
+    o.from = "j\xc3@x";
+    set_rcpts(&o, one, 1);
+    check_fail(&o, &a, NULL, RC_DATAERR, "invalid sender address", "cut UTF-8 in -f: 65");
+    o.from = NULL;
+}
+
 static void test_dsn(void)
 {
     struct envelope_request o;
@@ -537,6 +630,7 @@ int main(void)
     test_sender();
     test_recipients();
     test_aliases();
+    test_nfc();
     test_dsn();
     tu_rmtree(tmpdir);
     return tap_done();

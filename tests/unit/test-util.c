@@ -217,6 +217,27 @@ static void check_escaped(const char *data, size_t n, unsigned flags, const char
     free(got);
 }
 
+static void test_utf8_decode(void)
+{
+    size_t len = 0;
+    tap_int(utf8_decode("a", 1, &len), 'a', "utf8_decode: ASCII");
+    tap_int((long long)len, 1, "utf8_decode: ASCII is one octet");
+    tap_int(utf8_decode("\xc3\xb6x", 3, &len), 0xf6, "utf8_decode: two octets");
+    tap_int((long long)len, 2, "utf8_decode: length 2");
+    tap_int(utf8_decode("\xe4\xbe\x8b", 3, &len), 0x4f8b, "utf8_decode: three octets");
+    tap_int(utf8_decode("\xf4\x8f\xbf\xbf", 4, &len), 0x10ffff, "utf8_decode: U+10FFFF");
+    tap_int((long long)len, 4, "utf8_decode: length 4");
+    tap_int(utf8_decode("\xe4\xbe\x8b", 2, &len), -1, "utf8_decode: cut by avail");
+    tap_int((long long)len, 1, "utf8_decode: a bad octet has length 1");
+    tap_int(utf8_decode("\xe4\xbe", 3, &len), -1, "utf8_decode: cut by the NUL");
+    tap_int(utf8_decode("\x80", 1, &len), -1, "utf8_decode: stray continuation");
+    tap_int(utf8_decode("\xc0\x80", 2, &len), -1, "utf8_decode: overlong NUL");
+    tap_int(utf8_decode("\xe0\x80\xaf", 3, &len), -1, "utf8_decode: overlong three octets");
+    tap_int(utf8_decode("\xed\xb0\x80", 3, &len), -1, "utf8_decode: surrogate");
+    tap_int(utf8_decode("\xf5\x80\x80\x80", 4, &len), -1, "utf8_decode: F5 lead octet");
+    tap_int(utf8_decode("\xc3\x28", 2, &len), -1, "utf8_decode: no continuation");
+}
+
 static void test_ascii_lower(void)
 {
     char s[] = "MixED Case \xc3\x89T\xc3\xa9 @EXAMPLE.Org 09";
@@ -419,6 +440,7 @@ int main(void)
     test_not_regular();
     test_links_and_errors();
     test_grown();
+    test_utf8_decode();
     test_ascii_lower();
     test_https_url_host();
     test_escape();
