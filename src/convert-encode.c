@@ -42,13 +42,13 @@ void convert_qp_encode(struct buf *out, const char *line, size_t n, bool soft_en
         if (col + k > (last ? QP_LINE_MAX : QP_LINE_MAX - 1)) {
             buf_append(out, "=\r\n", 3);
             col = 0;
-            /* A line that starts after a soft break never starts with
-             * '-', so that no piece of a long line can look like a
-             * boundary line. */
-            if (c == '-' && !enc) {
-                enc = true;
-                k = 3;
-            }
+        }
+        /* No encoded line starts with "--", so that none can look like a
+         * boundary line (after a soft break any '-' is encoded: what
+         * follows is on the next line). */
+        if (c == '-' && col == 0 && !enc && (i > 0 || (i + 1 < n && line[i + 1] == '-'))) {
+            enc = true;
+            k = 3;
         }
         if (enc) {
             char e[3] = { '=', hex_upper[c >> 4], hex_upper[c & 15] };

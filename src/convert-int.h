@@ -69,7 +69,10 @@ void convert_facts_free(struct convert_facts *f);
  * end in it): appended to out with soft line breaks ("=" CRLF) so that
  * no encoded line has more than 76 characters, then the line's CRLF.
  * Encoded: '=', octets >= 0x80, control octets other than TAB, and a
- * space or TAB that ends the line; an "=XX" is never split. */
+ * space or TAB that ends the line; an "=XX" is never split. No encoded
+ * line starts with "--" (it could be taken for a boundary line): a '-'
+ * that would start one, or that starts a line after a soft break, is
+ * written "=2D". */
 void convert_qp_line(struct buf *out, const char *line, size_t n);
 
 /* Base64 (RFC 2045 6.8) of n octets, appended to out as lines of 76

@@ -363,8 +363,29 @@ static void test_multipart(void)
           "--=_a'()+_,-./:=?--\r\n", 0,
           "Content-Type: Multipart/Mixed; charset=x; BOUNDARY=\"=_a'()+_,-./:=?\" (c)\r\n\r\n"
           "--=_a'()+_,-./:=? \r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-          "=C3=A9\r\n--=3D_a'()+_,-./:=3D?x\r\n"
+          "=C3=A9\r\n=2D-=3D_a'()+_,-./:=3D?x\r\n"
           "--=_a'()+_,-./:=?--\r\n", false, false);
+
+    /* Re-encoding decoded text never makes a boundary line of it. */
+    char *ll = repeat('c', 1000);
+    in = xasprintf("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                   "Content-Transfer-Encoding: quoted-printable\r\n\r\n=2D=2Db\r\n%s\r\n"
+                   "--b--\r\n", ll);
+    x = convert(in, strlen(in), E8);
+    const char *first = x.out.data ? strstr(x.out.data, "\r\n--b\r\n") : NULL;
+    tap_ok(x.rc == 0 && x.f.converted && strstr(x.out.data, "\r\n=2D-b\r\n") && first &&
+           !strstr(first + 2, "\r\n--b\r\n"), "re-encoded quoted-printable: no new boundary line");
+    run_free(&x);
+    free(in);
+    free(ll);
+
+    /* In multipart/digest a part without Content-Type is a message. */
+    check("multipart/digest",
+          "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
+          "Subject: in\r\n\r\n\xe9\r\n--d--\r\n", 0,
+          "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
+          "Subject: in\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=unknown-8bit\r\n"
+          "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9\r\n--d--\r\n", false, false);
 
     const char *pre8 = "Content-Type: multipart/mixed; boundary=b\r\n\r\nvorw\xc3\xb6rts\r\n"
         "--b\r\n\r\n\xc3\xa9\r\n--b--\r\n";
@@ -485,6 +506,8 @@ static void test_qp(void)
     char *s;
     tap_str(s = qp("", 0), "\r\n", "qp: empty line"), free(s);
     tap_str(s = qp(".", 1), ".\r\n", "qp: a lone dot stays (dot-stuffing is SMTP's)"), free(s);
+    tap_str(s = qp("--b", 3), "=2D-b\r\n", "qp: a line never starts with \"--\""), free(s);
+    tap_str(s = qp("-x-", 3), "-x-\r\n", "qp: a single '-' starting a line stays"), free(s);
     tap_str(s = qp("a b ", 4), "a b=20\r\n", "qp: trailing space"), free(s);
     tap_str(s = qp("a\tb\t", 4), "a\tb=09\r\n", "qp: trailing tab"), free(s);
     tap_str(s = qp("1=2\x7f\r", 5), "1=3D2=7F=0D\r\n", "qp: '=', DEL and CR"), free(s);
