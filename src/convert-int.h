@@ -21,6 +21,72 @@
  * body is sent as it is, or refused when it would need converting. */
 #define CONVERT_NEST_MAX 32
 
+/* ---- convert-parse.c: the structure of a message ----------------- */
+
+enum convert_cte { CTE_NONE, CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
+
+struct convert_field {
+    size_t start, len;        /* the field without its final CRLF */
+};
+
+/* One entity: a message or a MIME part, header and body. */
+struct convert_entity {
+    size_t start, end;        /* [start, end) in the message */
+    bool delim_after;         /* the CRLF that ends the range belongs to a
+                                 boundary line that follows */
+    bool top;                 /* the message itself (its header is the
+                                 SMTP message's header) */
+    bool is_msg;              /* a message: the top one or the body of a
+                                 message/rfc822 part */
+    bool digest_child;        /* a part of multipart/digest */
+    int depth;
+    struct convert_field *f;
+    size_t nf, capf;
+    bool blank;               /* the header section ends in an empty line */
+    size_t bstart;            /* first octet of the body */
+    bool has_ct, has_mv;
+    char type[32], subtype[64];   /* lower case; empty when unknown */
+    char *boundary;
+    bool boundary_8bit;
+    enum convert_cte cte;
+    long cte_field;           /* index of the first Content-Transfer-Encoding, -1 */
+    long ct_field;            /* index of the first Content-Type, -1 */
+    const char *signer;       /* "DKIM-Signature", ...: a top-level signature field */
+};
+
+/* What a range of octets holds. */
+struct convert_scan {
+    bool has_8bit;
+    bool long_line;
+    bool utf8;
+};
+
+/* The line at pos in [pos, end): returns where the next line starts;
+ * *ce is where its content ends (before its CRLF or LF). */
+size_t convert_next_line(const char *m, size_t pos, size_t end, size_t *ce);
+
+/* What m[start, end) holds: an 8-bit octet, a line over
+ * CONVERT_LINE_MAX, and (when 8-bit) whether it is all valid UTF-8. */
+void convert_scan_range(const char *m, size_t start, size_t end, struct convert_scan *s);
+
+/* Length of the field name when s[0..n) starts a header field as intake
+ * reads one (printable ASCII up to the colon, blanks before it
+ * tolerated), else 0. */
+size_t convert_field_name_len(const char *s, size_t n);
+
+/* Where the value of field f (after its colon) is in m. */
+void convert_field_value(const char *m, const struct convert_field *f, size_t *vs, size_t *vn);
+
+/* Read e's header section from e->start (up to an empty line, or to the
+ * first line that is not a header field or a continuation, or to
+ * e->end): its fields (e->f, owned by e: the caller frees it), where the
+ * body starts, and its MIME facts: Content-Type (type and subtype in
+ * lower case, text/plain or for a part of multipart/digest
+ * message/rfc822 when missing or unreadable; the boundary, quoted or
+ * not, owned by e), the Content-Transfer-Encoding, MIME-Version, and for
+ * the top-level entity a DKIM-Signature or ARC-Message-Signature. */
+void convert_parse_header(const char *m, struct convert_entity *e);
+
 /* ---- convert-mime.c: the MIME walker ------------------------------ */
 
 /* Where the converted message goes: write() receives it in order, in

@@ -1,13 +1,14 @@
 /*
  * convert-mime.c - the MIME walker of message conversion
- * (convert_message, see convert-int.h): header sections and their
- * fields, Content-Type and Content-Transfer-Encoding, multipart bodies
- * by their boundaries, message/rfc822 parts as messages, signatures.
+ * (convert_message, see convert-int.h): what must change in each header
+ * section and leaf body, multipart bodies by their boundaries,
+ * message/rfc822 parts as messages, signatures, refusals, the summary.
  *
  * It works on memory and writes through a sink: no file, no mmap (that
- * is convert.c's). It decides what must change and where; the encodings
- * themselves are convert-encode.c's and the rewriting of a header field
- * is convert-header.c's. The same walk runs twice: a first pass that
+ * is convert.c's). It decides what must change and where; reading a
+ * header section is convert-parse.c's, the encodings are
+ * convert-encode.c's and the rewriting of a header field is
+ * convert-header.c's. The same walk runs twice: a first pass that
  * writes nothing (facts, refusals, whether anything changes), then, only
  * when something changes, the pass that writes. Both take the same
  * decisions from the same bytes, which also makes the output
@@ -28,49 +29,11 @@
 /* Octets of decoded base64 re-encoded at once: a multiple of 57. */
 #define B64_CHUNK (57 * 1024)
 
-enum cte { CTE_NONE, CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
-
 enum action { ACT_COPY, ACT_QP, ACT_BASE64, ACT_REQP, ACT_REWRAP };
 
 /* Why a part of the message that has no encoding of its own cannot be
  * converted. */
 enum opaque { OPQ_SIGNED, OPQ_NESTED, OPQ_GAP, OPQ_NO_BOUNDARY, OPQ_ENCODED };
-
-struct field {
-    size_t start, len;        /* the field without its final CRLF */
-};
-
-/* One entity: a message or a MIME part, header and body. */
-struct entity {
-    size_t start, end;        /* [start, end) in the message */
-    bool delim_after;         /* the CRLF that ends the range belongs to a
-                                 boundary line that follows */
-    bool top;                 /* the message itself (its header is the
-                                 SMTP message's header) */
-    bool is_msg;              /* a message: the top one or the body of a
-                                 message/rfc822 part */
-    bool digest_child;        /* a part of multipart/digest */
-    int depth;
-    struct field *f;
-    size_t nf, capf;
-    bool blank;               /* the header section ends in an empty line */
-    size_t bstart;            /* first octet of the body */
-    bool has_ct, has_mv;
-    char type[32], subtype[64];   /* lower case; empty when unknown */
-    char *boundary;
-    bool boundary_8bit;
-    enum cte cte;
-    long cte_field;           /* index of the first Content-Transfer-Encoding, -1 */
-    long ct_field;            /* index of the first Content-Type, -1 */
-    const char *signer;       /* "DKIM-Signature", ...: a top-level signature field */
-};
-
-/* What a range of octets holds. */
-struct scan {
-    bool has_8bit;
-    bool long_line;
-    bool utf8;
-};
 
 struct rec {
     bool changed;             /* something changed in the entity's body */
@@ -100,7 +63,7 @@ struct walk {
     size_t nrec, caprec, idx;
 };
 
-static void walk_entity(struct walk *w, struct entity *e);
+static void walk_entity(struct walk *w, struct convert_entity *e);
 
 /* ------------------------------------------------------------ output */
 
@@ -140,250 +103,9 @@ static void maybe_flush(struct walk *w)
         flush_out(w);
 }
 
-/* ------------------------------------------------------------- lines */
-
-/* The line at pos in [pos, end): returns where the next one starts;
- * *ce is the end of its content (before CRLF or LF). */
-static size_t next_line(const char *m, size_t pos, size_t end, size_t *ce)
-{
-    const char *nl = memchr(m + pos, '\n', end - pos);
-    if (!nl) {
-        *ce = end;
-        return end;
-    }
-    size_t i = (size_t)(nl - m);
-    *ce = i > pos && m[i - 1] == '\r' ? i - 1 : i;
-    return i + 1;
-}
-
-static void scan_range(const char *m, size_t start, size_t end, struct scan *s)
-{
-    *s = (struct scan){ false, false, true };
-    size_t pos = start;
-    while (pos < end) {
-        size_t ce, next = next_line(m, pos, end, &ce);
-        if (ce - pos > CONVERT_LINE_MAX)
-            s->long_line = true;
-        pos = next;
-    }
-    for (size_t i = start; i < end; i++)
-        if ((unsigned char)m[i] >= 0x80) {
-            s->has_8bit = true;
-            break;
-        }
-    if (s->has_8bit)
-        s->utf8 = convert_utf8_valid(m + start, end - start);
-}
-
 static bool is_wsp(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-/* Length of the field name when s starts a header field (as intake
- * reads one: printable ASCII up to the colon, blanks before it
- * tolerated), else 0. */
-static size_t field_name_len(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 && s[i] != ':')
-        i++;
-    size_t name = i;
-    if (name == 0)
-        return 0;
-    while (i < n && is_wsp(s[i]))
-        i++;
-    return i < n && s[i] == ':' ? name : 0;
-}
-
-static bool field_is(const char *m, const struct field *f, const char *name)
-{
-    size_t len = field_name_len(m + f->start, f->len);
-    return len == strlen(name) && ascii_strncasecmp(m + f->start, name, len) == 0;
-}
-
-/* ------------------------------------------------- Content-* values */
-
-static size_t skip_cfws(const char *s, size_t i, size_t n)
-{
-    int depth = 0;
-    while (i < n) {
-        char c = s[i];
-        if (depth) {
-            if (c == '\\')
-                i++;
-            else if (c == '(')
-                depth++;
-            else if (c == ')')
-                depth--;
-        } else if (c == '(') {
-            depth = 1;
-        } else if (!(c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
-            break;
-        }
-        i++;
-    }
-    return i < n ? i : n;
-}
-
-static bool is_token_char(unsigned char c)
-{
-    return c > 32 && c != 127 && !strchr("()<>@,;:\\\"/[]?=", c);
-}
-
-static size_t token_end(const char *s, size_t i, size_t n)
-{
-    while (i < n && is_token_char((unsigned char)s[i]))
-        i++;
-    return i;
-}
-
-static void copy_lower(char *dst, size_t cap, const char *s, size_t n)
-{
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    ascii_lower(dst);
-}
-
-/* The value of a field (after its colon). */
-static void field_value(const char *m, const struct field *f, size_t *vs, size_t *vn)
-{
-    const char *colon = memchr(m + f->start, ':', f->len);
-    size_t off = colon ? (size_t)(colon - (m + f->start)) + 1 : f->len;
-    *vs = f->start + off;
-    *vn = f->len - off;
-}
-
-static void parse_content_type(const char *m, const struct field *f, struct entity *e)
-{
-    size_t vs, vn;
-    field_value(m, f, &vs, &vn);
-    const char *s = m + vs;
-    size_t i = skip_cfws(s, 0, vn);
-    size_t t0 = i, t1 = token_end(s, i, vn);
-    i = skip_cfws(s, t1, vn);
-    if (t1 == t0 || i >= vn || s[i] != '/')
-        return;                                 /* unreadable: text/plain */
-    i = skip_cfws(s, i + 1, vn);
-    size_t s0 = i, s1 = token_end(s, i, vn);
-    if (s1 == s0)
-        return;
-    copy_lower(e->type, sizeof e->type, s + t0, t1 - t0);
-    copy_lower(e->subtype, sizeof e->subtype, s + s0, s1 - s0);
-    i = s1;
-    for (;;) {
-        while (i < vn && s[i] != ';')
-            i++;                                /* lenient: skip what is not a parameter */
-        if (i >= vn)
-            break;
-        i = skip_cfws(s, i + 1, vn);
-        size_t n0 = i, n1 = token_end(s, i, vn);
-        i = skip_cfws(s, n1, vn);
-        if (i >= vn || s[i] != '=')
-            continue;
-        i = skip_cfws(s, i + 1, vn);
-        struct buf val = BUF_INIT;
-        if (i < vn && s[i] == '"') {
-            for (i++; i < vn && s[i] != '"'; i++) {
-                if (s[i] == '\\' && i + 1 < vn)
-                    i++;
-                if (s[i] != '\r' && s[i] != '\n')
-                    buf_putc(&val, s[i]);
-            }
-            if (i < vn)
-                i++;
-        } else {
-            size_t v1 = token_end(s, i, vn);
-            buf_append(&val, s + i, v1 - i);
-            i = v1;
-        }
-        if (n1 - n0 == 8 && ascii_strncasecmp(s + n0, "boundary", 8) == 0 && !e->boundary &&
-            val.len) {
-            e->boundary = buf_steal(&val);
-            for (const char *p = e->boundary; *p; p++)
-                if ((unsigned char)*p >= 0x80)
-                    e->boundary_8bit = true;
-        }
-        buf_free(&val);
-    }
-}
-
-static enum cte parse_cte(const char *m, const struct field *f)
-{
-    size_t vs, vn;
-    field_value(m, f, &vs, &vn);
-    const char *s = m + vs;
-    size_t i = skip_cfws(s, 0, vn);
-    size_t j = token_end(s, i, vn);
-    static const struct { const char *name; enum cte cte; } names[] = {
-        { "7bit", CTE_7BIT }, { "8bit", CTE_8BIT }, { "binary", CTE_BINARY },
-        { "quoted-printable", CTE_QP }, { "base64", CTE_BASE64 },
-    };
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        if (j - i == strlen(names[k].name) && ascii_strncasecmp(s + i, names[k].name, j - i) == 0)
-            return names[k].cte;
-    return j == i ? CTE_NONE : CTE_OTHER;
-}
-
-/* ------------------------------------------------------ header section */
-
-static void add_field(struct entity *e, size_t start, size_t len)
-{
-    if (e->nf == e->capf) {
-        e->capf = e->capf ? 2 * e->capf : 16;
-        e->f = xrealloc(e->f, e->capf * sizeof *e->f);
-    }
-    e->f[e->nf++] = (struct field){ start, len };
-}
-
-/* Split e's header section into fields and read its MIME fields. */
-static void parse_header(struct walk *w, struct entity *e)
-{
-    const char *m = w->msg;
-    size_t pos = e->start;
-    e->cte_field = e->ct_field = -1;
-    e->bstart = e->end;
-    while (pos < e->end) {
-        size_t ce, next = next_line(m, pos, e->end, &ce);
-        if (ce == pos) {
-            e->blank = true;
-            e->bstart = next;
-            break;
-        }
-        if (is_wsp(m[pos]) && e->nf) {
-            struct field *f = &e->f[e->nf - 1];
-            f->len = ce - f->start;
-        } else if (is_wsp(m[pos]) || field_name_len(m + pos, ce - pos)) {
-            add_field(e, pos, ce - pos);
-        } else {
-            e->bstart = pos;                    /* not a header field: the body */
-            break;
-        }
-        pos = next;
-    }
-    for (size_t i = 0; i < e->nf; i++) {
-        const struct field *f = &e->f[i];
-        if (field_is(m, f, "Content-Type") && e->ct_field < 0) {
-            e->ct_field = (long)i;
-            e->has_ct = true;
-            parse_content_type(m, f, e);
-        } else if (field_is(m, f, "Content-Transfer-Encoding") && e->cte_field < 0) {
-            e->cte_field = (long)i;
-            e->cte = parse_cte(m, f);
-        } else if (field_is(m, f, "MIME-Version")) {
-            e->has_mv = true;
-        } else if (e->top && !e->signer && field_is(m, f, "DKIM-Signature")) {
-            e->signer = "DKIM-Signature";
-        } else if (e->top && !e->signer && field_is(m, f, "ARC-Message-Signature")) {
-            e->signer = "ARC-Message-Signature";
-        }
-    }
-    if (!e->type[0]) {
-        strcpy(e->type, e->digest_child ? "message" : "text");
-        strcpy(e->subtype, e->digest_child ? "rfc822" : "plain");
-    }
 }
 
 /* ----------------------------------------------------------- refusals */
@@ -439,8 +161,8 @@ static bool need_change(struct walk *w, const char *why)
 static void opaque_range(struct walk *w, size_t start, size_t end, enum opaque kind,
                          const char *what)
 {
-    struct scan s;
-    scan_range(w->msg, start, end, &s);
+    struct convert_scan s;
+    convert_scan_range(w->msg, start, end, &s);
     bool need8 = s.has_8bit && !w->t->eightbitmime;
     if (need8 || s.long_line) {
         const char *why = need8 ? reason_8bit(w) : reason_long();
@@ -486,13 +208,13 @@ static const char *cte_name(enum action a)
  * index replace_at replaced by replacement (when not NULL), added (NULL
  * or a text of whole lines) after the last field, and the end of the
  * header section. */
-static void write_header(struct walk *w, const struct entity *e, long replace_at,
+static void write_header(struct walk *w, const struct convert_entity *e, long replace_at,
                          const char *replacement, const char *added)
 {
     const char *m = w->msg;
     bool smtputf8 = e->top ? w->t->smtputf8 : w->t->smtputf8 && w->t->eightbitmime;
     for (size_t i = 0; i < e->nf && !w->failed; i++) {
-        const struct field *f = &e->f[i];
+        const struct convert_field *f = &e->f[i];
         if ((long)i == replace_at && replacement) {
             put_str(w, replacement);
             continue;
@@ -500,7 +222,7 @@ static void write_header(struct walk *w, const struct entity *e, long replace_at
         bool f8 = false, flong = false;
         size_t pos = f->start, end = f->start + f->len;
         while (pos < end) {
-            size_t ce, next = next_line(m, pos, end, &ce);
+            size_t ce, next = convert_next_line(m, pos, end, &ce);
             if (ce - pos > CONVERT_LINE_MAX)
                 flong = true;
             pos = next;
@@ -564,7 +286,7 @@ static void body_qp(struct walk *w, size_t start, size_t end)
 {
     size_t pos = start;
     while (pos < end && !w->failed) {
-        size_t ce, next = next_line(w->msg, pos, end, &ce);
+        size_t ce, next = convert_next_line(w->msg, pos, end, &ce);
         convert_qp_line(&w->ob, w->msg + pos, ce - pos);
         maybe_flush(w);
         pos = next;
@@ -577,7 +299,7 @@ static void body_reqp(struct walk *w, size_t start, size_t end)
     bool soft = false;
     buf_reset(&w->tmp);
     while (pos < end && !w->failed) {
-        size_t ce, next = next_line(w->msg, pos, end, &ce);
+        size_t ce, next = convert_next_line(w->msg, pos, end, &ce);
         soft = convert_qp_decode_line(&w->tmp, w->msg + pos, ce - pos);
         if (!soft) {
             convert_qp_encode(&w->ob, w->tmp.data ? w->tmp.data : "", w->tmp.len, false);
@@ -622,10 +344,10 @@ static void body_rewrap(struct walk *w, size_t start, size_t end)
 
 /* A leaf: the body as it is or re-encoded, its header with the
  * Content-Transfer-Encoding that says so. */
-static void walk_leaf(struct walk *w, struct entity *e)
+static void walk_leaf(struct walk *w, struct convert_entity *e)
 {
-    struct scan s;
-    scan_range(w->msg, e->bstart, e->end, &s);
+    struct convert_scan s;
+    convert_scan_range(w->msg, e->bstart, e->end, &s);
     bool mime = !e->is_msg || e->has_ct || e->has_mv;
     bool text = !strcmp(e->type, "text");
     bool need8 = s.has_8bit && !w->t->eightbitmime;
@@ -648,7 +370,7 @@ static void walk_leaf(struct walk *w, struct entity *e)
             break;
         case CTE_OTHER: {
             size_t vs, vn;
-            field_value(w->msg, &e->f[e->cte_field], &vs, &vn);
+            convert_field_value(w->msg, &e->f[e->cte_field], &vs, &vn);
             char *name = xstrndup(w->msg + vs, vn < 40 ? vn : 40);
             refuse(w, _("a part has the Content-Transfer-Encoding \"%s\", which cannot be "
                         "converted for this server (%s)"), name, why);
@@ -739,12 +461,12 @@ static bool is_delimiter(const char *m, size_t p, size_t ce, const char *b, size
 
 /* The next boundary line at or after pos: its start (end when none),
  * *after where the line after it starts. */
-static size_t find_delimiter(const struct walk *w, const struct entity *e, size_t pos,
+static size_t find_delimiter(const struct walk *w, const struct convert_entity *e, size_t pos,
                              size_t *after, bool *close)
 {
     size_t bl = strlen(e->boundary);
     while (pos < e->end) {
-        size_t ce, next = next_line(w->msg, pos, e->end, &ce);
+        size_t ce, next = convert_next_line(w->msg, pos, e->end, &ce);
         if (is_delimiter(w->msg, pos, ce, e->boundary, bl, close)) {
             *after = next;
             return pos;
@@ -755,10 +477,10 @@ static size_t find_delimiter(const struct walk *w, const struct entity *e, size_
     return e->end;
 }
 
-static void walk_child(struct walk *w, const struct entity *parent, size_t start, size_t end,
+static void walk_child(struct walk *w, const struct convert_entity *parent, size_t start, size_t end,
                        bool delim_after)
 {
-    struct entity c = {
+    struct convert_entity c = {
         .start = start, .end = end, .delim_after = delim_after, .depth = parent->depth + 1,
         .is_msg = !strcmp(parent->type, "message"),
         .digest_child = !strcmp(parent->type, "multipart") && !strcmp(parent->subtype, "digest"),
@@ -766,7 +488,7 @@ static void walk_child(struct walk *w, const struct entity *parent, size_t start
     walk_entity(w, &c);
 }
 
-static void walk_multipart_body(struct walk *w, struct entity *e)
+static void walk_multipart_body(struct walk *w, struct convert_entity *e)
 {
     char what[100];
     snprintf(what, sizeof what, "multipart/%s", e->subtype);
@@ -794,7 +516,7 @@ static void walk_multipart_body(struct walk *w, struct entity *e)
 
 /* ------------------------------------------------------------ entities */
 
-static bool is_signed_type(const struct entity *e)
+static bool is_signed_type(const struct convert_entity *e)
 {
     if (!strcmp(e->type, "multipart"))
         return !strcmp(e->subtype, "signed") || !strcmp(e->subtype, "encrypted");
@@ -802,11 +524,11 @@ static bool is_signed_type(const struct entity *e)
         (!strcmp(e->subtype, "pkcs7-mime") || !strcmp(e->subtype, "x-pkcs7-mime"));
 }
 
-static void walk_entity(struct walk *w, struct entity *e)
+static void walk_entity(struct walk *w, struct convert_entity *e)
 {
     if (w->failed)
         return;
-    parse_header(w, e);
+    convert_parse_header(w->msg, e);
     const char *saved_frozen = w->frozen;
     bool saved_part = w->frozen_part;
     if (e->signer && !w->frozen) {
@@ -918,7 +640,7 @@ static void walk_pass(struct walk *w)
     w->hdr8 = false;
     w->idx = 0;
     w->frozen = NULL;
-    struct entity top = { .start = 0, .end = w->n, .top = true, .is_msg = true };
+    struct convert_entity top = { .start = 0, .end = w->n, .top = true, .is_msg = true };
     walk_entity(w, &top);
     flush_out(w);
 }
