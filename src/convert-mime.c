@@ -369,9 +369,14 @@ static void walk_leaf(struct walk *w, struct convert_entity *e)
             act = ACT_REQP;
             break;
         case CTE_OTHER: {
-            size_t vs, vn;
+            size_t vs, vn, k = 0;
             convert_field_value(w->msg, &e->f[e->cte_field], &vs, &vn);
-            char *name = xstrndup(w->msg + vs, vn < 40 ? vn : 40);
+            const char *v = w->msg + vs;
+            while (vn && (is_wsp(*v) || *v == '\r' || *v == '\n'))
+                v++, vn--;
+            while (k < vn && k < 40 && v[k] > 32 && v[k] < 127 && v[k] != ';' && v[k] != '(')
+                k++;                            /* the name only, printable */
+            char *name = xstrndup(v, k);
             refuse(w, _("a part has the Content-Transfer-Encoding \"%s\", which cannot be "
                         "converted for this server (%s)"), name, why);
             free(name);

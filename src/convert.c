@@ -56,6 +56,29 @@ static int file_write(void *ctx, const char *p, size_t n, struct result *r)
     return 0;
 }
 
+/* The message read into memory, for a file that cannot be mapped;
+ * caller frees. NULL with r set when reading fails. */
+static char *read_copy(const struct message *m, struct result *r)
+{
+    char *p = xmalloc((size_t)m->size);
+    size_t done = 0;
+    while (done < (size_t)m->size) {
+        ssize_t got = pread(m->fd, p + done, (size_t)m->size - done,
+                            (off_t)(m->offset + (long long)done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            int e = got < 0 ? errno : EIO;
+            result_set(r, RC_IOERR, _("cannot read the message to convert it: %s"),
+                       strerror(e));
+            free(p);
+            return NULL;
+        }
+        done += (size_t)got;
+    }
+    return p;
+}
+
 int convert_for_server(const struct message *m, const struct convert_target *t,
                        const char *tmpdir, struct convert_output *out, struct result *r)
 {
@@ -73,7 +96,7 @@ int convert_for_server(const struct message *m, const struct convert_target *t,
     long long base = m->offset - m->offset % page;
     size_t lead = (size_t)(m->offset - base);
     size_t len = (size_t)m->size + lead;
-    char *map = NULL;
+    char *map = NULL, *copy = NULL;
     if (m->size > 0) {
         if ((unsigned long long)m->size > SIZE_MAX - (size_t)lead) {
             result_set(r, RC_SOFTWARE, _("the message is too large to be converted"));
@@ -81,20 +104,21 @@ int convert_for_server(const struct message *m, const struct convert_target *t,
         }
         map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, m->fd, (off_t)base);
         if (map == MAP_FAILED) {
-            int e = errno;
-            result_set(r, RC_IOERR, _("cannot read the message to convert it: %s"),
-                       strerror(e));
-            return -1;
+            map = NULL;                         /* a file that cannot be mapped: read it */
+            copy = read_copy(m, r);
+            if (!copy)
+                return -1;
         }
     }
 
     struct file_sink fs = { tmpdir, -1, 0 };
     struct convert_sink sink = { file_write, &fs };
     struct convert_facts f = CONVERT_FACTS_INIT;
-    int rc = convert_message(map ? map + lead : "", (size_t)m->size, t, m->force_7bit, &sink, &f,
-                             r);
+    int rc = convert_message(map ? map + lead : copy ? copy : "", (size_t)m->size, t,
+                             m->force_7bit, &sink, &f, r);
     if (map)
         munmap(map, len);
+    free(copy);
     if (rc != 0) {
         if (fs.fd >= 0)
             close(fs.fd);

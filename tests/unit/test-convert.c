@@ -387,6 +387,19 @@ static void test_multipart(void)
           "Subject: in\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=unknown-8bit\r\n"
           "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9\r\n--d--\r\n", false, false);
 
+    check_refused("unknown Content-Transfer-Encoding",
+                  "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                  "Content-Transfer-Encoding:\r\n  x-uuencode (old)\r\n\r\n\xe9\r\n--b--\r\n", 0,
+                  "Content-Transfer-Encoding \"x-uuencode\", which cannot be converted");
+    check_refused("multipart without a boundary", "Content-Type: multipart/mixed\r\n\r\n\xe9\r\n",
+                  0, "no boundary parameter");
+    check("multipart without a boundary, 8BITMIME", "Content-Type: multipart/mixed\r\n\r\n\xe9\r\n",
+          E8, NULL, true, false);
+    check_refused("base64-encoded multipart",
+                  "Content-Type: multipart/mixed; boundary=b\r\n"
+                  "Content-Transfer-Encoding: base64\r\n\r\n--b\r\n\r\n\xe9\r\n--b--\r\n", 0,
+                  "a Content-Transfer-Encoding other than 7bit, 8bit or binary");
+
     const char *pre8 = "Content-Type: multipart/mixed; boundary=b\r\n\r\nvorw\xc3\xb6rts\r\n"
         "--b\r\n\r\n\xc3\xa9\r\n--b--\r\n";
     check_refused("8-bit preamble, 7-bit server", pre8, 0, "preamble");
