@@ -230,7 +230,10 @@ static void write_header(struct walk *w, const struct convert_entity *e, long re
         for (size_t k = f->start; k < end && !f8; k++)
             f8 = (unsigned char)m[k] >= 0x80;
         bool valid = !f8 || convert_utf8_valid(m + f->start, f->len);
-        if (!((f8 && (!smtputf8 || !valid)) || flong)) {
+        /* Under a signature, 8-bit octets in a part's header may stay
+         * where the body may keep them (8BITMIME), as in a signed part. */
+        bool kept_signed = w->frozen && !e->top && !flong && w->t->eightbitmime;
+        if (!((f8 && (!smtputf8 || !valid)) || flong) || kept_signed) {
             if (f8) {
                 w->hdr8 = true;
                 if (!e->top)

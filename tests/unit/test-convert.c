@@ -452,6 +452,13 @@ static void test_signed(void)
     check("DKIM-Signature, 8-bit header field, SMTPUTF8", "dkim-signature: v=1\r\n"
           "Subject: \xc3\xa9\r\n\r\nx\r\n", E8 | U8, NULL, false, true);
 
+    /* Under DKIM, a part header with 8-bit octets stays where 8BITMIME
+     * lets the body keep them. */
+    const char *dkpart = "DKIM-Signature: v=1\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+        "\r\n--b\r\nContent-Disposition: attachment; filename=\"\xc3\xa9\"\r\n\r\nx\r\n--b--\r\n";
+    check("DKIM-Signature, 8-bit part header, 8BITMIME", dkpart, E8, NULL, true, true);
+    check_refused("DKIM-Signature, 8-bit part header, 7-bit", dkpart, 0, "DKIM-Signature");
+
     /* Nesting beyond the limit: sent as it is when it can be, else refused. */
     struct buf deep = BUF_INIT;
     for (int i = 0; i < 40; i++)
