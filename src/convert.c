@@ -124,7 +124,9 @@ int convert_for_server(const struct message *m, const struct convert_target *t,
             close(fs.fd);
         return -1;
     }
-    out->body_8bit = f.body_8bit;
+    /* BODY=8BITMIME declares the content, header section included: UTF-8
+     * kept in header fields for SMTPUTF8 is 8-bit data too. */
+    out->body_8bit = f.body_8bit || f.header_utf8;
     out->header_utf8 = f.header_utf8;
     if (f.converted) {
         if (fs.fd < 0) {                        /* an empty conversion: cannot happen */

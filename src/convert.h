@@ -55,7 +55,8 @@ struct convert_output {
                                  file (unlinked, 0600) when converted */
     long long offset;         /* where the data starts in fd */
     long long size;           /* octets to send */
-    bool body_8bit;           /* 8-bit octets remain: declare BODY=8BITMIME */
+    bool body_8bit;           /* 8-bit octets remain in the data sent, header
+                                 fields included: declare BODY=8BITMIME */
     bool header_utf8;         /* UTF-8 remains in header fields: declare SMTPUTF8 */
     bool converted;           /* fd is a new file, closed by convert_output_free */
     char *summary;            /* what was changed, one line for -v and the log
