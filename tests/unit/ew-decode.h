@@ -121,8 +121,9 @@ static inline size_t ewd_word(const char *s, size_t i, size_t n, struct buf *o, 
 /* Decode the encoded-words of unfolded text s[0..n) the way a reader
  * does: an encoded-word starts after white space, "(" or the start and
  * ends before white space, ")" or the end; white space between two of
- * them goes. Returns the text (caller frees), *bad set as ewd_word. */
-static inline char *ewd_decode(const char *s, size_t n, bool *bad)
+ * them goes. Returns the text (caller frees; NUL-terminated, its length
+ * in *len), *bad set as ewd_word. */
+static inline char *ewd_decode(const char *s, size_t n, size_t *len, bool *bad)
 {
     struct buf o = BUF_INIT;
     size_t pending_ws = 0, ws_at = 0;
@@ -160,6 +161,7 @@ static inline char *ewd_decode(const char *s, size_t n, bool *bad)
         pending_ws = 0;
     }
     buf_append(&o, s + ws_at, pending_ws);
+    *len = o.len;
     return buf_steal(&o);
 }
 
