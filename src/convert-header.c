@@ -677,7 +677,7 @@ static int put_mime_field(struct field *f, struct toks *t)
                 continue;
             }
             if (param && e == i + 1 && v == e + 1 && t->v[e].wl == 0 && t->v[v].wl == 0 &&
-                !tok_needs(f, &t->v[v])) {
+                !tok_needs(f, k) && !tok_needs(f, &t->v[v])) {
                 /* attr=value as one piece: folded before it, not inside a
                  * quoted value */
                 struct buf piece = BUF_INIT;
