@@ -201,15 +201,16 @@ static bool tok_is(const struct field *f, const struct tok *k, char c)
 /* Whether a fold may come before token j (a space inserted when there
  * is no white space): where there is white space, around comments,
  * after "," ";" ":" ">" and before "<" (address fields), after ";"
- * (MIME fields); never before "," or ";". */
+ * (MIME fields); before "," or ";" only after another one (an empty
+ * element of a list). */
 static bool can_break_before(const struct field *f, const struct toks *t, size_t j, bool mime)
 {
     const struct tok *k = &t->v[j];
     if (j == 0 || k->wl > 0 || k->type == TK_COMMENT || t->v[j - 1].type == TK_COMMENT)
         return true;
-    if (tok_is(f, k, ',') || tok_is(f, k, ';'))
-        return false;
     const struct tok *p = &t->v[j - 1];
+    if (tok_is(f, k, ',') || tok_is(f, k, ';'))
+        return tok_is(f, p, ',') || tok_is(f, p, ';');
     if (mime)
         return tok_is(f, p, ';');
     return tok_is(f, k, '<') || (p->type == TK_SPECIAL && strchr(",;:>", f->v[p->off]));
@@ -771,7 +772,7 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
 
     size_t start = out->len;
     struct field f = {
-        .w = { out, nl + 1, false, false, 0 },
+        .w = { out, nl + 1, false, false, false, 0 },
         .v = colon + 1,
         .vn = n - nl - 1,
         .smtputf8 = smtputf8,

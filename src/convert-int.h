@@ -65,8 +65,10 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
 /* Lines of a rewritten field: at most this many characters where the
  * text allows (RFC 5322 2.1.1), never more than CONVERT_LINE_MAX. */
 #define CONVERT_LINE_SOFT 78
-/* RFC 2047 2: an encoded-word is at most 75 characters. */
+/* RFC 2047 2: an encoded-word is at most 75 characters, and a line that
+ * holds one at most 76. */
 #define CONVERT_EW_MAX 75
+#define CONVERT_EW_LINE 76
 
 /* The folding writer: appends pieces to out, each one a text that is
  * never cut, after the white space that comes before it in the field;
@@ -76,14 +78,16 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
  * line_text is false while the line holds nothing after which a fold is
  * worth making (just the field name); after_ew says the last piece was an
  * encoded-word (a piece written right after one gets a space before it,
- * except a parenthesis); glue is the length of what will follow the next
- * piece with no place to fold before it (counted in the decision to fold
- * before that piece, then set back to 0). */
+ * except a parenthesis); line_ew says the line holds an encoded-word
+ * (its soft limit is then CONVERT_EW_LINE); glue is the length of what
+ * will follow the next piece with no place to fold before it (counted in
+ * the decision to fold before that piece, then set back to 0). */
 struct convert_writer {
     struct buf *out;
     size_t col;
     bool line_text;
     bool after_ew;
+    bool line_ew;
     size_t glue;
 };
 
@@ -111,7 +115,8 @@ enum convert_ew_context {
  * for convert_writer_put). Charset utf-8, or unknown-8bit when s is not
  * valid UTF-8. Q when at most a third of the octets need an escape in
  * ctx (a space is "_", not an escape), else B. Each word is sized to
- * the room left on its line when there is room for a useful one.
+ * the room left on its line (at most CONVERT_EW_LINE characters) when
+ * there is room for a useful one.
  * Returns 0 or -1 as convert_writer_put. */
 int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, bool may_insert,
                            const char *s, size_t m, enum convert_ew_context ctx);

@@ -111,6 +111,7 @@ static void put_ws(struct convert_writer *w, const char *ws, size_t wl, size_t s
         if (hard_fold && w->col >= CONVERT_LINE_MAX) {
             buf_puts(w->out, "\r\n");
             w->col = 0;
+            w->line_ew = false;
         }
         buf_putc(w->out, ws[i]);
         w->col++;
@@ -143,8 +144,8 @@ int convert_writer_put(struct convert_writer *w, const char *ws, size_t wl, bool
     size_t need = w->col + wc + tl, glued = need + w->glue;
     w->glue = 0;
     bool can_fold = wc > 0 || may_insert;
-    bool fold = can_fold && ((w->line_text && glued > CONVERT_LINE_SOFT) ||
-                             glued > CONVERT_LINE_MAX);
+    size_t soft = w->line_ew ? CONVERT_EW_LINE : CONVERT_LINE_SOFT;
+    bool fold = can_fold && ((w->line_text && glued > soft) || glued > CONVERT_LINE_MAX);
     if (!fold) {
         if (need > CONVERT_LINE_MAX)
             return -1;
@@ -166,6 +167,7 @@ int convert_writer_put(struct convert_writer *w, const char *ws, size_t wl, bool
         put_ws(w, ws, wl, 0, wc - keep, true);
         buf_puts(w->out, "\r\n");
         w->col = 0;
+        w->line_ew = false;
         put_ws(w, ws, wl, wc - keep, keep, false);
         buf_append(w->out, t, tl);
         w->col += tl;
@@ -234,8 +236,8 @@ int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, 
         if (wc == 0 && w->after_ew)
             wc = 1;
         size_t avail = CONVERT_EW_MAX;
-        if (w->col + wc + least <= CONVERT_LINE_SOFT) {
-            size_t room = CONVERT_LINE_SOFT - w->col - wc;
+        if (w->col + wc + least <= CONVERT_EW_LINE) {
+            size_t room = CONVERT_EW_LINE - w->col - wc;
             if (room < avail)
                 avail = room;
         } else if (wc == 0 && !pins) {
@@ -282,6 +284,7 @@ int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, 
             break;
         }
         w->after_ew = true;
+        w->line_ew = true;
         pos += take;
         first = false;
     }
