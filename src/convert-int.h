@@ -78,7 +78,7 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
  * line_text is false while the line holds nothing after which a fold is
  * worth making (just the field name); after_ew says the last piece was an
  * encoded-word (a piece written right after one gets a space before it,
- * except a parenthesis); line_ew says the line holds an encoded-word
+ * except a closing parenthesis); line_ew says the line holds an encoded-word
  * (its soft limit is then CONVERT_EW_LINE); glue is the length of what
  * will follow the next piece with no place to fold before it (counted in
  * the decision to fold before that piece, then set back to 0). */
@@ -114,7 +114,9 @@ enum convert_ew_context {
  * (which decoders drop), the first one after ws[0..wl) (may_insert as
  * for convert_writer_put). Charset utf-8, or unknown-8bit when s is not
  * valid UTF-8. Q when at most a third of the octets need an escape in
- * ctx (a space is "_", not an escape), else B. Each word is sized to
+ * ctx (a space is "_", not an escape), else B. The first word gets a
+ * space before it when ws is empty and it would follow anything but
+ * white space or "(". Each word is sized to
  * the room left on its line (at most CONVERT_EW_LINE characters) when
  * there is room for a useful one.
  * Returns 0 or -1 as convert_writer_put. */

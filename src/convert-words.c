@@ -137,7 +137,7 @@ int convert_writer_put(struct convert_writer *w, const char *ws, size_t wl, bool
         w->after_ew = false;
         return 0;
     }
-    if (wc == 0 && w->after_ew && t[0] != ')' && t[0] != '(') {
+    if (wc == 0 && w->after_ew && t[0] != ')') {
         ws = " ";
         wl = wc = 1;
     }
@@ -223,6 +223,15 @@ int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, 
     size_t pos = 0;
     bool first = true;
     int rc = 0;
+    /* an encoded-word is a word of its own: white space before it unless
+     * it opens a comment (RFC 2047 5) */
+    if (wl == 0 && w->out->len > 0) {
+        char last = w->out->data[w->out->len - 1];
+        if (last != ' ' && last != '\t' && last != '(' && last != '\n') {
+            ws = " ";
+            wl = 1;
+        }
+    }
     while (pos < m) {
         const char *pws = first ? ws : " ";
         size_t pwl = first ? wl : 1;

@@ -20,6 +20,11 @@
  *   - 1 for an unstructured field whose value has no "=?": decoding the
  *     encoded-words (tests/unit/ew-decode.h) gives the unfolded value
  *     back, white space at its ends aside;
+ *   - 1 for an address field whose value has no "=?" and that
+ *     address_parse_list() reads: it reads the written one too, with the
+ *     same mailboxes (8-bit domains as idn_address_to_ascii() gives them)
+ *     and the same display names once decoded (runs of white space as
+ *     one space, none next to a parenthesis);
  *   - -1: nothing appended, r is RC_DATAERR (or RC_LOCALTEMP when
  *     libidn2 cannot be loaded) with a one-line message;
  *   - linear time (the 10 s limit of the runs), no leak (ASan).
@@ -32,7 +37,9 @@
 #include <string.h>
 
 #include "../unit/ew-decode.h"
+#include "address.h"
 #include "convert-int.h"
+#include "idn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,17 +48,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
                 #cond); \
         abort(); } } while (0)
 
+enum kind { UNSTRUCTURED, ADDRESSES, OTHER };
 static const struct {
     const char *name;
-    bool text;              /* unstructured */
+    enum kind kind;
 } names[] = {
-    { "Subject", true }, { "From", false }, { "To", false }, { "Cc", false },
-    { "Reply-To", false }, { "Content-Type", false }, { "Content-Disposition", false },
-    { "Message-ID", false }, { "References", false }, { "Date", false },
-    { "X-Long", true }, { "Comments", true }, { "Keywords", true }, { "ARC-Seal", false },
-    { "Received", false }, { "Sender", false }, { "Resent-To", false },
-    { "In-Reply-To", false }, { "Content-Description", true }, { "Bcc", false },
-    { "Return-Path", false }, { "Mail-Followup-To", false },
+    { "Subject", UNSTRUCTURED }, { "From", ADDRESSES }, { "To", ADDRESSES },
+    { "Cc", ADDRESSES }, { "Reply-To", ADDRESSES }, { "Content-Type", OTHER },
+    { "Content-Disposition", OTHER }, { "Message-ID", OTHER }, { "References", OTHER },
+    { "Date", OTHER }, { "X-Long", UNSTRUCTURED }, { "Comments", UNSTRUCTURED },
+    { "Keywords", UNSTRUCTURED }, { "ARC-Seal", OTHER }, { "Received", OTHER },
+    { "Sender", ADDRESSES }, { "Resent-To", ADDRESSES }, { "In-Reply-To", OTHER },
+    { "Content-Description", UNSTRUCTURED }, { "Bcc", ADDRESSES }, { "Return-Path", OTHER },
+    { "Mail-Followup-To", ADDRESSES },
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -78,6 +87,88 @@ static void trim(const char **s, size_t *n)
     }
     while (*n > 0 && is_wsp((*s)[*n - 1]))
         (*n)--;
+}
+
+/* s with runs of white space as one space, none at the ends nor next
+ * to a parenthesis (where an encoded-word in a comment may get one);
+ * NULL stays NULL. Caller frees. */
+static char *squeeze(const char *s)
+{
+    if (!s)
+        return NULL;
+    struct buf b = BUF_INIT;
+    bool ws = false;
+    for (; *s; s++) {
+        if (is_wsp(*s)) {
+            ws = true;
+            continue;
+        }
+        if (ws && b.len > 0 && *s != '(' && *s != ')' && b.data[b.len - 1] != '(' &&
+            b.data[b.len - 1] != ')')
+            buf_putc(&b, ' ');
+        ws = false;
+        buf_putc(&b, *s);
+    }
+    return buf_steal(&b);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The address list of the original value v[0..vn) and of the written
+ * field o[0..on) (name, colon, value, CRLF) hold the same mailboxes. */
+static void check_addresses(const char *v, size_t vn, const char *o, size_t on, bool smtputf8)
+{
+    size_t l1, l2;
+    char *u1 = ewd_unfold(v, vn, &l1), *u2 = ewd_unfold(o, on, &l2);
+    struct addr_list a = ADDR_LIST_INIT, b = ADDR_LIST_INIT;
+    struct result r = RESULT_INIT;
+    if (strlen(u1) == l1 && address_parse_list(u1, &a, &r) == 0) {
+        const char *colon = strchr(u2, ':');
+        CHECK(colon != NULL);
+        if (address_parse_list(colon + 1, &b, &r) != 0)
+            fprintf(stderr, "written: [%s]: %s\n", colon + 1, r.msg);
+        CHECK(r.cls == RC_OK);
+        CHECK(a.n == b.n);
+        for (size_t i = 0; i < a.n; i++) {
+            char *want = NULL;
+            if (convert_words_need_8bit(a.v[i].mailbox, strlen(a.v[i].mailbox), smtputf8)) {
+                struct result ir = RESULT_INIT;
+                want = idn_address_to_ascii(a.v[i].mailbox, &ir);
+                result_clear(&ir);
+            } else {
+                want = xstrdup(a.v[i].mailbox);
+            }
+            if (want && strcmp(want, b.v[i].mailbox) != 0) {
+                fprintf(stderr, "mailbox [%s] written [%s]\n", want, b.v[i].mailbox);
+                CHECK(!"the same mailbox");
+            }
+            free(want);
+            char *d1 = squeeze(a.v[i].display), *d2 = NULL;
+            if (b.v[i].display) {
+                size_t dl;
+                bool bad = false;
+                char *dec = ewd_decode(b.v[i].display, strlen(b.v[i].display), &dl, &bad);
+                CHECK(!bad);
+                d2 = squeeze(dec);
+                free(dec);
+            }
+            if (!same(d1, d2)) {
+                fprintf(stderr, "display [%s] written and decoded [%s]\n", d1 ? d1 : "(none)",
+                        d2 ? d2 : "(none)");
+                CHECK(!"the same display name");
+            }
+            free(d1);
+            free(d2);
+        }
+    }
+    result_clear(&r);
+    addr_list_free(&a);
+    addr_list_free(&b);
+    free(u1);
+    free(u2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -145,7 +236,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_free(&again);
         result_clear(&r2);
         /* a reader gets the text back */
-        if (which < NNAMES && names[which].text && !has(f, n, "=?")) {
+        if (which < NNAMES && names[which].kind == ADDRESSES && !has(f, n, "=?"))
+            check_addresses(f + value_at, n - value_at, o, on, smtputf8);
+        if (which < NNAMES && names[which].kind == UNSTRUCTURED && !has(f, n, "=?")) {
             size_t ul, vl, dl;
             char *u = ewd_unfold(o, on, &ul);
             char *v = ewd_unfold(f + value_at, n - value_at, &vl);
