@@ -309,6 +309,10 @@ static void test_address(void)
     check("escaped parentheses in a comment stay escaped",
           "To: (a \\( \xc3\xa4 b) x@y.example", false, 1,
           "To: (a \\( =?utf-8?B?w6Q=?= b) x@y.example\r\n");
+    check("an encoded-word in a comment stands apart from nested comments",
+          "To: (x(\xc3\xa4)y) (a(b)\xc3\xa4) (\xc3\xa4(c)) a@b.example", false, 1,
+          "To: (x(=?utf-8?B?w6Q=?=)y) (a(b) =?utf-8?B?w6Q=?=) (=?utf-8?B?w6Q=?= (c))\r\n"
+          " a@b.example\r\n");
     check("a non-ASCII local part is refused", "To: Ann <j\xc3\xb6rg@example.org>", false, -1,
           "ERR: the address <j\xc3\xb6rg@example.org> in the To: field has a non-ASCII local "
           "part, which cannot be converted for a server without SMTPUTF8");
