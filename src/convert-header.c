@@ -728,6 +728,25 @@ static int put_structured(struct field *f, bool mime)
     return rc;
 }
 
+/* Keywords: text, but its commas stay outside the encoded-words, which
+ * use the alphabet of a phrase, so that the list keeps its elements. */
+static int put_keywords(struct field *f)
+{
+    size_t i = 0;
+    for (;;) {
+        const char *comma = memchr(f->v + i, ',', f->vn - i);
+        size_t end = comma ? (size_t)(comma - f->v) : f->vn;
+        if (convert_writer_words(&f->w, f->v + i, end - i, CONVERT_EW_LIST, f->smtputf8, true,
+                                 i == 0) != 0)
+            return -1;
+        if (!comma)
+            return 0;
+        if (convert_writer_put(&f->w, "", 0, false, ",", 1) != 0)
+            return -1;
+        i = end + 1;
+    }
+}
+
 int convert_header_field(struct buf *out, const char *field, size_t n, bool smtputf8,
                          struct result *r)
 {
@@ -799,7 +818,10 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
         }
         break;
     default:
-        rc = convert_writer_words(&f.w, f.v, f.vn, CONVERT_EW_TEXT, smtputf8, true, true);
+        if (name_is(field, nt, "keywords"))
+            rc = put_keywords(&f);
+        else
+            rc = convert_writer_words(&f.w, f.v, f.vn, CONVERT_EW_TEXT, smtputf8, true, true);
         break;
     }
     if (rc != 0) {

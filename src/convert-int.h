@@ -78,7 +78,7 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
  * line_text is false while the line holds nothing after which a fold is
  * worth making (just the field name); after_ew says the last piece was an
  * encoded-word (a piece written right after one gets a space before it,
- * except a closing parenthesis); line_ew says the line holds an encoded-word
+ * except ")", "," and ";"); line_ew says the line holds an encoded-word
  * (its soft limit is then CONVERT_EW_LINE); glue is the length of what
  * will follow the next piece with no place to fold before it (counted in
  * the decision to fold before that piece, then set back to 0). */
@@ -107,6 +107,8 @@ enum convert_ew_context {
     CONVERT_EW_TEXT,      /* unstructured text: printable ASCII but "=?_" */
     CONVERT_EW_PHRASE,    /* a display or group name: letters, digits, "!*+-/" */
     CONVERT_EW_COMMENT,   /* a comment: as a phrase */
+    CONVERT_EW_LIST,      /* an element of a list of phrases (Keywords): words
+                             chosen as in text, written as in a phrase */
 };
 
 /* Write s[0..m) as RFC 2047 encoded-words of at most CONVERT_EW_MAX

@@ -137,7 +137,7 @@ int convert_writer_put(struct convert_writer *w, const char *ws, size_t wl, bool
         w->after_ew = false;
         return 0;
     }
-    if (wc == 0 && w->after_ew && t[0] != ')') {
+    if (wc == 0 && w->after_ew && t[0] != ')' && t[0] != ',' && t[0] != ';') {
         ws = " ";
         wl = wc = 1;
     }

@@ -57,7 +57,7 @@ static const struct {
     { "Cc", ADDRESSES }, { "Reply-To", ADDRESSES }, { "Content-Type", OTHER },
     { "Content-Disposition", OTHER }, { "Message-ID", OTHER }, { "References", OTHER },
     { "Date", OTHER }, { "X-Long", UNSTRUCTURED }, { "Comments", UNSTRUCTURED },
-    { "Keywords", UNSTRUCTURED }, { "ARC-Seal", OTHER }, { "Received", OTHER },
+    { "Keywords", OTHER }, { "ARC-Seal", OTHER }, { "Received", OTHER },
     { "Sender", ADDRESSES }, { "Resent-To", ADDRESSES }, { "In-Reply-To", OTHER },
     { "Content-Description", UNSTRUCTURED }, { "Bcc", ADDRESSES }, { "Return-Path", OTHER },
     { "Mail-Followup-To", ADDRESSES },

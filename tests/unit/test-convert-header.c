@@ -169,6 +169,10 @@ static void test_unstructured(void)
           "Subject: Gr\xc3\xbc\xc3\x9f" "e =?unknown-8bit?Q?caf=E9?= ok\r\n");
     check("no space after the colon: one is put before the encoded-word",
           "Subject:\xc3\xa4", false, 1, "Subject: =?utf-8?B?w6Q=?=\r\n");
+    check("Keywords: the commas stay outside the encoded-words, written as in a phrase",
+          "Keywords: caf\xc3\xa9 au lait,na\xc3\xafve, plain, x.y \xc3\xa4.b", false, 1,
+          "Keywords: =?utf-8?B?Y2Fmw6k=?= au lait, =?utf-8?Q?na=C3=AFve?=, plain, x.y\r\n"
+          " =?utf-8?B?w6QuYg==?=\r\n");
     check("a fold of the original is unfolded where the line allows",
           "Comments: one\r\n\ttwo \xc3\xa4", false, 1,
           "Comments: one\ttwo =?utf-8?B?w6Q=?=\r\n");
