@@ -9,7 +9,9 @@
  * 2045 5.1 tspecials for Content-Type and Content-Disposition) and what
  * becomes of each: display and group names and comments as RFC 2047
  * encoded-words, domains as A-labels (idn.h), parameter values as RFC
- * 2231, a non-ASCII local part refused.
+ * 2231 (comments inside a rewritten parameter follow it), a non-ASCII
+ * local part refused; Keywords is text whose commas stay outside the
+ * encoded-words.
  * Must not: reformat what needs no change (a field that needs none is
  * copied byte for byte; in one that does, the tokens that need none keep
  * their spelling and the white space before them), recurse, or read the

@@ -5,8 +5,10 @@
  * the UTF-8 check they use.
  *
  * Owns: where a line is folded (before white space, at most 78
- * characters where the text allows, never over 998 octets, never a bare
- * CR or LF), the Q or B choice and the cutting of encoded-words.
+ * characters where the text allows, 76 on a line with an encoded-word,
+ * never over 998 octets, never a bare CR or LF; a run of white space
+ * longer than a line is cut by folds of its own), the Q or B choice and
+ * the cutting of encoded-words.
  * Must not: know field names or the syntax of a field (convert-header.c
  * does), allocate per octet, or go back over what it wrote: every
  * function here is linear in its input.
