@@ -304,18 +304,18 @@ static void unquote(struct buf *b, const char *s, size_t n)
 /* A comment: as it is when it needs no change; else its parentheses
  * (nested ones too) kept and the words between them written by
  * convert_writer_words, the ones with 8-bit octets as encoded-words
- * (RFC 2047 5(2)). */
-static int put_comment(struct field *f, const struct tok *k, bool may_insert)
+ * (RFC 2047 5(2)); after the white space ws[0..wl). */
+static int put_comment(struct field *f, const struct tok *k, const char *ws, size_t wl,
+                       bool may_insert)
 {
     const char *s = f->v + k->off;
-    const char *ws = f->v + k->ws;
     if (!tok_needs(f, k))
-        return put_raw(f, ws, k->wl, may_insert, s, k->len, false);
+        return put_raw(f, ws, wl, may_insert, s, k->len, false);
     if (k->open) {
         refuse_unparsed(f, _("a comment has no closing parenthesis"));
         return -1;
     }
-    if (convert_writer_put(&f->w, ws, k->wl, may_insert, "(", 1) != 0)
+    if (convert_writer_put(&f->w, ws, wl, may_insert, "(", 1) != 0)
         return -1;
     struct buf seg = BUF_INIT;
     size_t i = 1, end = k->len - 1;
@@ -347,7 +347,9 @@ static int put_comment(struct field *f, const struct tok *k, bool may_insert)
 
 /* A display or group name: tokens a..b (words and comments). As they
  * are when no word needs a change; else the words, unquoted, written by
- * convert_writer_words (RFC 2047 5(3)), the comments by put_comment. */
+ * convert_writer_words (RFC 2047 5(3)), a comment among them standing
+ * for a space, and the comments after them (so that no comment stands
+ * between two encoded-words, where readers differ on the space). */
 static int put_phrase(struct field *f, const struct toks *t, size_t a, size_t b, bool may_insert)
 {
     bool needs = false;
@@ -360,7 +362,7 @@ static int put_phrase(struct field *f, const struct toks *t, size_t a, size_t b,
         for (size_t i = a; i <= b; i++) {
             const struct tok *k = &t->v[i];
             bool ins = i == a && may_insert;
-            int rc = k->type == TK_COMMENT ? put_comment(f, k, ins)
+            int rc = k->type == TK_COMMENT ? put_comment(f, k, f->v + k->ws, k->wl, ins)
                                            : put_raw(f, f->v + k->ws, k->wl, ins, f->v + k->off,
                                                      k->len, false);
             if (rc != 0)
@@ -369,19 +371,17 @@ static int put_phrase(struct field *f, const struct toks *t, size_t a, size_t b,
         return 0;
     }
     struct buf text = BUF_INIT;
-    bool first = true;
-    int rc = 0;
-    for (size_t i = a; i <= b + 1 && rc == 0; i++) {
-        const struct tok *k = i <= b ? &t->v[i] : NULL;
-        if (!k || k->type == TK_COMMENT) {
-            if (text.len > 0) {
-                rc = convert_writer_words(&f->w, text.data, text.len, CONVERT_EW_PHRASE,
-                                          f->smtputf8, first, first && may_insert);
-                first = false;
-                buf_reset(&text);
+    for (size_t i = a; i <= b; i++) {
+        const struct tok *k = &t->v[i];
+        if (k->type == TK_COMMENT) {
+            /* one run of white space where the comment was (b is a word,
+             * so a token follows) */
+            if (t->v[i + 1].wl == 0) {
+                if (k->wl > 0)
+                    buf_append(&text, f->v + k->ws, k->wl);
+                else
+                    buf_putc(&text, ' ');
             }
-            if (k && rc == 0)
-                rc = put_comment(f, k, false);
             continue;
         }
         buf_append(&text, f->v + k->ws, k->wl);
@@ -390,6 +390,11 @@ static int put_phrase(struct field *f, const struct toks *t, size_t a, size_t b,
         else
             buf_append(&text, f->v + k->off, k->len);
     }
+    int rc = convert_writer_words(&f->w, text.data, text.len, CONVERT_EW_PHRASE, f->smtputf8,
+                                  true, may_insert);
+    for (size_t i = a; i <= b && rc == 0; i++)
+        if (t->v[i].type == TK_COMMENT)
+            rc = put_comment(f, &t->v[i], " ", 1, true);
     buf_free(&text);
     return rc;
 }
@@ -506,7 +511,7 @@ static int put_address_field(struct field *f, struct toks *t)
         int rc;
         f->w.glue = k->glue;
         if (k->type == TK_COMMENT) {
-            rc = put_comment(f, k, ins);
+            rc = put_comment(f, k, ws, k->wl, ins);
         } else if (k->type == TK_SPECIAL || k->type == TK_OTHER) {
             rc = convert_writer_put(&f->w, ws, k->wl, ins, s, k->len);
         } else if (k->role == ROLE_PHRASE) {
@@ -650,7 +655,7 @@ static int put_mime_field(struct field *f, struct toks *t)
         int rc = 0;
         f->w.glue = k->glue;
         if (k->type == TK_COMMENT) {
-            if (put_comment(f, k, true) != 0)
+            if (put_comment(f, k, ws, k->wl, true) != 0)
                 return -1;
             continue;
         }
@@ -673,7 +678,8 @@ static int put_mime_field(struct field *f, struct toks *t)
                 if (put_parameter(f, t, i, v, ins) != 0)
                     return -1;
                 for (size_t x = i + 1; x < v; x++)
-                    if (t->v[x].type == TK_COMMENT && put_comment(f, &t->v[x], true) != 0)
+                    if (t->v[x].type == TK_COMMENT &&
+                        put_comment(f, &t->v[x], f->v + t->v[x].ws, t->v[x].wl, true) != 0)
                         return -1;
                 i = v;
                 seg_first = false;

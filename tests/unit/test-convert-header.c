@@ -317,6 +317,11 @@ static void test_address(void)
           "To: (x(\xc3\xa4)y) (a(b)\xc3\xa4) (\xc3\xa4(c)) a@b.example", false, 1,
           "To: (x(=?utf-8?B?w6Q=?=)y) (a(b) =?utf-8?B?w6Q=?=) (=?utf-8?B?w6Q=?= (c))\r\n"
           " a@b.example\r\n");
+    check("comments in a rewritten name follow it (none between encoded-words)",
+          "From: Hans (B\xc3\xbcro) M\xc3\xbcller <a@b.example>, J\xc3\xb6rg(x)M\xc3\xbcller "
+          "<c@d.example>", false, 1,
+          "From: Hans =?utf-8?Q?M=C3=BCller?= (=?utf-8?B?QsO8cm8=?=) <a@b.example>,\r\n"
+          " =?utf-8?Q?J=C3=B6rg_M=C3=BCller?= (x) <c@d.example>\r\n");
     check("a non-ASCII local part is refused", "To: Ann <j\xc3\xb6rg@example.org>", false, -1,
           "ERR: the address <j\xc3\xb6rg@example.org> in the To: field has a non-ASCII local "
           "part, which cannot be converted for a server without SMTPUTF8");
