@@ -116,19 +116,33 @@ static bool is_ctl(unsigned char c)
     return c < 0x20 || c == 0x7f;
 }
 
+/* The length of the quoted pair at s[i] (i < end), the character it
+ * quotes being the last one, or 0 when there is none. The field is read
+ * unfolded (RFC 5322 2.2.3): a backslash before a fold quotes the white
+ * space after it. */
+static size_t pair_len(const char *s, size_t i, size_t end)
+{
+    if (s[i] != '\\')
+        return 0;
+    size_t k = i + 1;
+    while (k < end && (s[k] == '\r' || s[k] == '\n'))
+        k++;
+    return k < end ? k - i + 1 : 0;
+}
+
 /* The end of a quoted string, comment or domain literal that starts at
  * i (its opening character): the index after its closing character, or
- * n when it has none (*open set). Quoted pairs are skipped; a backslash
- * before a line break is just a backslash. -1 when comments nest too
- * deeply. */
+ * n when it has none (*open set). Quoted pairs are skipped. -1 when
+ * comments nest too deeply. */
 static long scan_delimited(const char *s, size_t n, size_t i, char close, bool nest, bool *open)
 {
     size_t depth = 1, j = i + 1;
     char opening = s[i];
     while (j < n) {
         char c = s[j];
-        if (c == '\\' && j + 1 < n && s[j + 1] != '\r' && s[j + 1] != '\n') {
-            j += 2;
+        size_t pl = pair_len(s, j, n);
+        if (pl > 0) {
+            j += pl;
             continue;
         }
         j++;
@@ -290,9 +304,10 @@ static void unquote(struct buf *b, const char *s, size_t n)
     size_t i = 1, end = n >= 2 ? n - 1 : n;
     while (i < end) {
         char c = s[i];
-        if (c == '\\' && i + 1 < end && s[i + 1] != '\r' && s[i + 1] != '\n') {
-            buf_putc(b, s[i + 1]);
-            i += 2;
+        size_t pl = pair_len(s, i, end);
+        if (pl > 0) {
+            buf_putc(b, s[i + pl - 1]);
+            i += pl;
             continue;
         }
         if (c != '\r' && c != '\n')
@@ -333,9 +348,10 @@ static int put_comment(struct field *f, const struct tok *k, const char *ws, siz
             i++;
             continue;
         }
-        if (c == '\\' && i + 1 < end && s[i + 1] != '\r' && s[i + 1] != '\n') {
-            buf_putc(&seg, s[i + 1]);
-            i += 2;
+        size_t pl = pair_len(s, i, end);
+        if (pl > 0) {
+            buf_putc(&seg, s[i + pl - 1]);
+            i += pl;
             continue;
         }
         buf_putc(&seg, c);

@@ -322,6 +322,9 @@ static void test_address(void)
           "<c@d.example>", false, 1,
           "From: Hans =?utf-8?Q?M=C3=BCller?= (=?utf-8?B?QsO8cm8=?=) <a@b.example>,\r\n"
           " =?utf-8?Q?J=C3=B6rg_M=C3=BCller?= (x) <c@d.example>\r\n");
+    check("a backslash before a fold quotes the space after it (the field read unfolded)",
+          "To: (F\\\r\n \xc3\xa4) \"a\\\r\n b\xc3\xa4\" <a@b.example>", false, 1,
+          "To: (F =?utf-8?B?w6Q=?=) a =?utf-8?B?YsOk?= <a@b.example>\r\n");
     check("a non-ASCII local part is refused", "To: Ann <j\xc3\xb6rg@example.org>", false, -1,
           "ERR: the address <j\xc3\xb6rg@example.org> in the To: field has a non-ASCII local "
           "part, which cannot be converted for a server without SMTPUTF8");
