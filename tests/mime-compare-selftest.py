@@ -103,6 +103,10 @@ same("a long line and its quoted-printable soft breaks", long_line,
      b"Content-Transfer-Encoding: quoted-printable\n\n" + quopri.encodestring(b"a" * 3000 + b"\n"),
      want_7bit=True)
 
+cron = b"From: root (Cron Daemon)\nTo: root\nSubject: c\n\nx\n"
+diffs = mc.compare(cron, cron.replace(b"root", b"root@mx.test"), qualify="mx.test")
+report(not diffs, "mime-compare: equal: addresses qualified by the server (--qualified-by)", diffs)
+
 # Pairs that must differ.
 differ("a changed character in the body", plain, plain.replace("Köln".encode(), "Koln".encode()),
        "decoded content")
@@ -132,6 +136,10 @@ differ("a long line with --expect-short-lines", long_line, long_line, "octets lo
        short_lines=True)
 differ("8-bit header field with --expect-ascii-headers", utf8_head, utf8_head, "header field",
        ascii_headers=True)
+diffs = mc.compare(cron, cron.replace(b"root", b"root@mx.test"))
+report(bool(diffs), "mime-compare: differ: addresses qualified, without --qualified-by", ["no difference found"])
+diffs = mc.compare(cron, cron.replace(b"root", b"root@other.test"), qualify="mx.test")
+report(bool(diffs), "mime-compare: differ: addresses qualified by another domain", ["no difference found"])
 differ("a dropped X- field of the original",
        b"X-Cron-Env: <A=1>\nX-Cron-Env: <B=2>\n" + plain, b"X-Cron-Env: <A=1>\n" + plain, "field x-cron-env: not all")
 

@@ -45,6 +45,9 @@ Options (checks of the received message's form):
   --expect-ascii-headers no 8-bit octet in any header section (what a
                          server without SMTPUTF8 may receive)
   --ignore FIELD         also allow FIELD to be added (repeatable)
+  --qualified-by DOMAIN  the server qualifies header addresses that have
+                         no domain ("To: root") with DOMAIN: such an
+                         address of the original equals LOCAL@DOMAIN
   -q                     print nothing when the messages are the same
 
 Prints each difference ("path: what: original ... received ...") and
@@ -114,19 +117,20 @@ def _text(s):
     return unicodedata.normalize("NFC", s)
 
 
-def field_values(msg, name):
+def field_values(msg, name, qualify=""):
     """The decoded values of every NAME field of msg, in order, each a
-    string or (for addresses and MIME parameters) a tuple."""
+    string or (for addresses and MIME parameters) a tuple; addresses
+    without a domain get qualify as theirs."""
     out = []
     lname = name.lower()
     for n, v in msg.raw_items():
         if n.lower() != lname:
             continue
-        out.append(_decode_field(lname, _undo_surrogates(v)))
+        out.append(_decode_field(lname, _undo_surrogates(v), qualify))
     return out
 
 
-def _decode_field(lname, value):
+def _decode_field(lname, value, qualify=""):
     try:
         h = POLICY.header_factory(lname, value)
     except Exception as e:  # a header the parser cannot take
@@ -134,7 +138,7 @@ def _decode_field(lname, value):
     if lname in ADDRESS_FIELDS and hasattr(h, "groups"):
         groups = []
         for g in h.groups:
-            addrs = tuple((_text(a.display_name), a.username, _domain(a.domain))
+            addrs = tuple((_text(a.display_name), a.username, _domain(a.domain or qualify))
                           for a in g.addresses)
             groups.append((_text(g.display_name or ""), addrs))
         return ("addresses", tuple(groups))
@@ -161,7 +165,7 @@ class Diff:
         self.lines.append(s)
 
 
-def _compare_headers(o, r, path, top, diff, ignore):
+def _compare_headers(o, r, path, top, diff, ignore, qualify):
     onames = []
     for n, _ in o.raw_items():
         if n.lower() not in onames:
@@ -173,7 +177,7 @@ def _compare_headers(o, r, path, top, diff, ignore):
     for n in onames:
         if n in CONVERSION_FIELDS:
             continue
-        ov = field_values(o, n)
+        ov = field_values(o, n, qualify)
         rv = field_values(r, n)
         if n in SERVER_FIELDS or n.startswith("x-"):
             missing = list(ov)
@@ -252,9 +256,9 @@ def _first_difference(a, b):
         n, a[max(0, n - 20):n + 20], b[max(0, n - 20):n + 20])
 
 
-def _compare_part(o, r, path, top, diff, ignore):
+def _compare_part(o, r, path, top, diff, ignore, qualify):
     ot, rt = o.get_content_type(), r.get_content_type()
-    _compare_headers(o, r, path, top, diff, ignore)
+    _compare_headers(o, r, path, top, diff, ignore, qualify if top else "")
     if ot != rt:
         diff.add(path, "content type differs", ot, rt)
         return
@@ -264,7 +268,7 @@ def _compare_part(o, r, path, top, diff, ignore):
     if ot == "message/rfc822" or (o.is_multipart() and ot.startswith("message/")):
         osub, rsub = o.get_payload(), r.get_payload()
         if isinstance(osub, list) and isinstance(rsub, list) and osub and rsub:
-            _compare_part(osub[0], rsub[0], path + "/message", True, diff, ignore)
+            _compare_part(osub[0], rsub[0], path + "/message", True, diff, ignore, "")
         else:
             diff.add(path, "message/rfc822 part not parsed as a message")
         return
@@ -274,7 +278,7 @@ def _compare_part(o, r, path, top, diff, ignore):
             diff.add(path, "number of parts differs", [p.get_content_type() for p in op],
                      [p.get_content_type() for p in rp])
         for i, (a, b) in enumerate(zip(op, rp)):
-            _compare_part(a, b, "%s/%d" % (path, i + 1), False, diff, ignore)
+            _compare_part(a, b, "%s/%d" % (path, i + 1), False, diff, ignore, "")
         return
     (oc, ob64), (rc, rb64) = _leaf_content(o), _leaf_content(r)
     if oc[0] == rc[0] == "octets" and not (ob64 and rb64):
@@ -294,9 +298,10 @@ def _compare_part(o, r, path, top, diff, ignore):
         diff.add(path, what, _show(oc), _show(rc))
 
 
-def compare(original, received, ignore=()):
+def compare(original, received, ignore=(), qualify=""):
     """The differences (a list of strings) between two messages given as
-    bytes; empty when the received one decodes to what was sent."""
+    bytes; empty when the received one decodes to what was sent. qualify:
+    the domain the server gives top-level header addresses without one."""
     diff = Diff()
     o, r = parse(original), parse(received)
     for m, name in ((o, "original"), (r, "received")):
@@ -306,7 +311,7 @@ def compare(original, received, ignore=()):
                                         "CloseBoundaryNotFoundDefect",
                                         "MultipartInvariantViolationDefect"):
                     diff.add(name, "MIME structure defect: %s" % type(d).__name__)
-    _compare_part(o, r, "message", True, diff, {f.lower() for f in ignore})
+    _compare_part(o, r, "message", True, diff, {f.lower() for f in ignore}, qualify)
     return diff.lines
 
 
@@ -347,6 +352,7 @@ def main(argv):
     args = list(argv)
     opts = {"want_7bit": False, "short_lines": False, "ascii_headers": False}
     ignore = []
+    qualify = ""
     quiet = False
     files = []
     while args:
@@ -359,6 +365,8 @@ def main(argv):
             opts["ascii_headers"] = True
         elif a == "--ignore" and args:
             ignore.append(args.pop(0))
+        elif a == "--qualified-by" and args:
+            qualify = args.pop(0)
         elif a == "-q":
             quiet = True
         elif a.startswith("-") and a != "-":
@@ -374,7 +382,7 @@ def main(argv):
         with open(f, "rb") as fh:
             data.append(fh.read())
     problems = form_problems(data[1], **opts)
-    problems += compare(data[0], data[1], ignore)
+    problems += compare(data[0], data[1], ignore, qualify)
     if problems:
         print("%s and %s differ:" % (files[0], files[1]))
         for p in problems:
