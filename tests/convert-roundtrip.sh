@@ -97,6 +97,36 @@ with open(out + ".facts", "w") as f:
     f.write("anyhdr8=%s\n" % yn(msg and re.search(rb"[\x80-\xff]", mc._header_sections(msg))))
 EOF
 
+# untouched.py ORIGINAL ORIGINAL MC: "hdr8" when ORIGINAL has 8-bit
+# octets in a header section, "long" when it has a line over 998 octets
+# (what a server with 8BITMIME still needs converted), else nothing.
+# untouched.py --check ORIGINAL RECEIVED MC: exit 0 when RECEIVED has
+# ORIGINAL's body octet for octet (LF line ends, a final one added) and
+# each of its header lines (what smtpfwd may add aside).
+cat >"$TESTDIR/untouched.py" <<'EOF'
+import importlib.util, re, sys
+spec = importlib.util.spec_from_file_location("mc", sys.argv[-1])
+mc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mc)
+def split(data):
+    data = data.replace(b"\r\n", b"\n")
+    head, _, body = data.partition(b"\n\n")
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    return head.split(b"\n"), body
+orig = open(sys.argv[-3], "rb").read()
+if sys.argv[1] != "--check":
+    long_line = any(len(l) > mc.LINE_MAX for l in orig.replace(b"\r\n", b"\n").split(b"\n"))
+    hdr8 = re.search(rb"[\x80-\xff]", mc._header_sections(orig))
+    print("hdr8" if hdr8 else "", "long" if long_line else "")
+    sys.exit(0)
+(oh, ob), (rh, rb) = split(orig), split(open(sys.argv[-2], "rb").read())
+missing = [l for l in oh if l not in rh]
+if ob != rb or missing:
+    print("body %s; header lines missing: %r" % ("the same" if ob == rb else "changed", missing))
+    sys.exit(1)
+EOF
+
 # ehlo_for MODE: the server's EHLO reply.
 ehlo_for() {
     case $1 in
@@ -161,6 +191,19 @@ for f in "$data"/*.eml; do
             else
                 check "$t: SMTPUTF8 declared ($utf) when the header keeps UTF-8 ($tophdr8), and only when a header section has it ($anyhdr8)" \
                     [ "$tophdr8" = no -o "$utf" = yes ] && [ "$utf" = no -o "$anyhdr8" = yes ]
+            fi ;;
+        esac
+        # Nothing to convert for this server: sent as it is (only long
+        # lines, and UTF-8 in header fields without SMTPUTF8, are converted
+        # when the server has 8BITMIME).
+        needs=$("$PYTHON" "$TESTDIR/untouched.py" "$f" "$f" "$mc")
+        case $mode:$needs in
+        smtputf8:*long* | 8bitmime:*long* | 8bitmime:*hdr8*) ;;
+        smtputf8:* | 8bitmime:*)
+            if "$PYTHON" "$TESTDIR/untouched.py" --check "$f" "$d/got" "$mc" >"$d/untouched" 2>&1; then
+                ok "$t: nothing to convert, sent as it is"
+            else
+                not_ok "$t: nothing to convert, sent as it is$nl$(cat "$d/untouched")"
             fi ;;
         esac
         # shellcheck disable=SC2086
