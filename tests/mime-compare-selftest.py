@@ -84,6 +84,12 @@ same("raw UTF-8 header fields and their encoded-words and A-labels", utf8_head,
      b"To: =?utf-8?b?Wm/Dqw==?= <z@xn--bcher-kva.example>\n"
      b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus\n =?utf-8?q?K=C3=B6ln?=\nMIME-Version: 1.0\n"
      b"Content-Type: text/plain; charset=us-ascii\n\nx\n", want_7bit=True)
+same("folded address fields", utf8_head,
+     utf8_head.replace(", ".encode(), b",\n ").replace("Zoë <".encode(), "Zoë\n\t<".encode()))
+same("folded address fields with encoded-words", utf8_head,
+     b"From: =?utf-8?q?J=C3=BCrgen?=\n =?utf-8?q?_M=C3=BCller?= <j@example.test>\n"
+     b"To: =?utf-8?b?Wm/Dqw==?=\n <z@xn--bcher-kva.example>\n"
+     b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus\n =?utf-8?q?K=C3=B6ln?=\n\nx\n")
 mixed = (b"Subject: m\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
          b"--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
          b"\xc3\xa9t\xc3\xa9\n--b\nContent-Type: application/octet-stream\n"
@@ -122,6 +128,10 @@ differ("a changed display name", utf8_head, utf8_head.replace("Zoë".encode(), b
 differ("another domain", utf8_head, utf8_head.replace("bücher".encode(), b"buecher"), "field to differs")
 differ("a wrong A-label", utf8_head,
        utf8_head.replace("bücher.example".encode(), b"xn--bcher-kvb.example"), "field to differs")
+differ("a space lost between encoded-words of a display name", utf8_head,
+       b"From: =?utf-8?q?J=C3=BCrgen?= =?utf-8?q?M=C3=BCller?= <j@example.test>\n"
+       b"To: =?utf-8?b?Wm/Dqw==?= <z@xn--bcher-kva.example>\n"
+       b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?utf-8?q?K=C3=B6ln?=\n\nx\n", "field from differs")
 differ("a changed octet of an attachment", mixed, mixed_conv.replace(
     base64.encodebytes(b"\x80\x81\xff"), base64.encodebytes(b"\x80\x81\xfe")), "decoded content")
 differ("a changed file name", mixed, mixed_conv.replace(b"%C3%9Cber", b"Uber"), "field content-disposition differs")

@@ -126,11 +126,23 @@ def field_values(msg, name, qualify=""):
     for n, v in msg.raw_items():
         if n.lower() != lname:
             continue
+        # Unfolding (RFC 5322 2.2.3): a line break before white space goes.
+        v = re.sub(r"\r?\n(?=[ \t])", "", v)
         out.append(_decode_field(lname, _undo_surrogates(v), qualify))
     return out
 
 
+# Two encoded-words with only white space between them (RFC 2047 6.2:
+# that white space is not shown). Python's email package drops it in
+# unstructured text but keeps it in a display name; it is dropped here
+# before parsing, so that a display name split into several words decodes
+# as the RFC says.
+ADJACENT_EW = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)[ \t]+(?==\?[^?\s]+\?[bBqQ]\?)")
+
+
 def _decode_field(lname, value, qualify=""):
+    if lname in ADDRESS_FIELDS:
+        value = ADJACENT_EW.sub(r"\1", value)
     try:
         h = POLICY.header_factory(lname, value)
     except Exception as e:  # a header the parser cannot take
