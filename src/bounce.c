@@ -232,24 +232,15 @@ static int bounce_copy_headers(const struct queue_entry *e, int fd, struct buf *
     return 0;
 }
 
-/* A private temporary file (unlinked, 0600) like intake's. */
+/* A private temporary file (unlinked, 0600) in $TMPDIR or /tmp. */
 static int bounce_tmpfile(struct result *r)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/tmp";
-    char *path = xasprintf("%s/smtpfwd-bounce.XXXXXX", dir);
-    mode_t old = umask(077);
-    int fd = mkostemp(path, O_CLOEXEC);
-    umask(old);
+    char *err = NULL;
+    int fd = util_open_tmp(NULL, &err);
     if (fd < 0) {
-        int err = errno;
-        result_set(r, RC_CANTCREAT, _("cannot create a temporary file in %s: %s"), dir,
-                   strerror(err));
-    } else {
-        unlink(path);
+        result_set(r, RC_CANTCREAT, "%s", err);
+        free(err);
     }
-    free(path);
     return fd;
 }
 

@@ -711,30 +711,12 @@ static const char *tmp_dir(const struct intake_opts *o)
 
 static int open_tmp(const char *dir, struct result *r)
 {
-    int fd;
-#ifdef O_TMPFILE
-    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-        int e = errno;
-        result_set(r, RC_CANTCREAT, _("cannot create a temporary file in %s: %s"),
-                   dir, strerror(e));
-        return -1;
-    }
-#endif
-    char *path = xasprintf("%s/smtpfwd.XXXXXX", dir);
-    mode_t old = umask(077);
-    fd = mkostemp(path, O_CLOEXEC);
-    umask(old);
+    char *err = NULL;
+    int fd = util_open_tmp(dir, &err);
     if (fd < 0) {
-        int e = errno;
-        result_set(r, RC_CANTCREAT, _("cannot create a temporary file in %s: %s"),
-                   dir, strerror(e));
-    } else {
-        unlink(path);
+        result_set(r, RC_CANTCREAT, "%s", err);
+        free(err);
     }
-    free(path);
     return fd;
 }
 

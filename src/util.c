@@ -433,6 +433,40 @@ bool ascii_startswith_ci(const char *s, const char *prefix)
     return ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+int util_open_tmp(const char *dir, char **error)
+{
+    if (!dir || !*dir) {
+        dir = getenv("TMPDIR");
+        if (!dir || !*dir)
+            dir = "/tmp";
+    }
+    int fd;
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+        int e = errno;
+        if (error)
+            *error = xasprintf(_("cannot create a temporary file in %s: %s"), dir, strerror(e));
+        return -1;
+    }
+#endif
+    char *path = xasprintf("%s/smtpfwd.XXXXXX", dir);
+    mode_t old = umask(077);
+    fd = mkostemp(path, O_CLOEXEC);
+    umask(old);
+    if (fd < 0) {
+        int e = errno;
+        if (error)
+            *error = xasprintf(_("cannot create a temporary file in %s: %s"), dir, strerror(e));
+    } else {
+        unlink(path);
+    }
+    free(path);
+    return fd;
+}
+
 int write_all(int fd, const void *buf, size_t n)
 {
     const char *p = buf;

@@ -139,6 +139,15 @@ void ascii_lower(char *s);
  * (the configuration's check and oauth2.c's file names agree on it). */
 char *util_https_url_host(const char *url);
 
+/* A new private temporary file in dir (NULL or empty: $TMPDIR, else
+ * /tmp), open for reading and writing, close-on-exec, mode 0600, with no
+ * name left behind: O_TMPFILE where the file system has it, else
+ * mkostemp() and unlink(). Returns the descriptor, or -1 with *error
+ * (when error is not NULL) a translated sentence naming the directory
+ * and the cause, "cannot create a temporary file in DIR: ..." (caller
+ * frees; the caller's failure class is RC_CANTCREAT). */
+int util_open_tmp(const char *dir, char **error);
+
 /* Write all of buf to fd, retrying on EINTR and short writes.
  * Returns 0 or -1 with errno set. */
 int write_all(int fd, const void *buf, size_t n);
