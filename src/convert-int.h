@@ -201,4 +201,95 @@ bool convert_utf8_valid(const char *p, size_t n);
 int convert_header_field(struct buf *out, const char *field, size_t n, bool smtputf8,
                          struct result *r);
 
+/* ---- convert-words.c: writing a rewritten header field ------------- */
+/* (used by convert-header.c only) */
+
+/* Lines of a rewritten field: at most this many characters where the
+ * text allows (RFC 5322 2.1.1), never more than CONVERT_LINE_MAX. */
+#define CONVERT_LINE_SOFT 78
+/* RFC 2047 2: an encoded-word is at most 75 characters, and a line that
+ * holds one at most 76. */
+#define CONVERT_EW_MAX 75
+#define CONVERT_EW_LINE 76
+
+/* The folding writer: appends pieces to out, each one a text that is
+ * never cut, after the white space that comes before it in the field;
+ * a line is folded (CRLF inserted before that white space) when the
+ * piece would take the line past CONVERT_LINE_SOFT, or past
+ * CONVERT_LINE_MAX. col is the length of the line being written;
+ * line_text is false while the line holds nothing after which a fold is
+ * worth making (just the field name); after_ew says the last piece was an
+ * encoded-word (a piece written right after one gets a space before it,
+ * except a parenthesis); line_ew says the line holds an encoded-word
+ * (its soft limit is then CONVERT_EW_LINE); glue is the length of what
+ * will follow the next piece with no place to fold before it (counted in
+ * the decision to fold before that piece, then set back to 0). */
+struct convert_writer {
+    struct buf *out;
+    size_t col;
+    bool line_text;
+    bool after_ew;
+    bool line_ew;
+    size_t glue;
+};
+
+/* Append the piece t[0..tl) after the white space ws[0..wl) (SP and TAB
+ * are written; CR and LF are dropped, and white space made of them alone
+ * is one space). may_insert: a space may be inserted to fold here when
+ * ws is empty (a structured field between tokens). tl == 0: trailing
+ * white space, written when it fits on the line, else dropped. Returns 0,
+ * or -1 when the piece cannot be placed without a line over
+ * CONVERT_LINE_MAX (nothing written then). t must hold no CR or LF. */
+int convert_writer_put(struct convert_writer *w, const char *ws, size_t wl, bool may_insert,
+                       const char *t, size_t tl);
+
+/* Where encoded-words go (RFC 2047 5): the characters that Q writes as
+ * they are differ. */
+enum convert_ew_context {
+    CONVERT_EW_TEXT,      /* unstructured text: printable ASCII but "=?_" */
+    CONVERT_EW_PHRASE,    /* a display or group name: letters, digits, "!*+-/" */
+    CONVERT_EW_COMMENT,   /* a comment: as a phrase */
+};
+
+/* Write s[0..m) as RFC 2047 encoded-words of at most CONVERT_EW_MAX
+ * characters, never cutting a UTF-8 character, separated by one space
+ * (which decoders drop), the first one after ws[0..wl) (may_insert as
+ * for convert_writer_put). Charset utf-8, or unknown-8bit when s is not
+ * valid UTF-8. Q when at most a third of the octets need an escape in
+ * ctx (a space is "_", not an escape), else B. Each word is sized to
+ * the room left on its line (at most CONVERT_EW_LINE characters) when
+ * there is room for a useful one.
+ * Returns 0 or -1 as convert_writer_put. */
+int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, bool may_insert,
+                           const char *s, size_t m, enum convert_ew_context ctx);
+
+/* Write text[0..m) (white space and words; CR and LF are dropped) as it
+ * must be sent: a word goes as it is unless it must be encoded (8-bit
+ * octets, unless smtputf8 and valid UTF-8; longer than a line can take;
+ * in a phrase, any character outside atext), and adjacent words that
+ * must be encoded become one run of encoded-words, so that the white
+ * space between them is kept inside the encoding. In a comment, a word
+ * that goes as it is gets "(", ")" and "\" escaped. space_first: a run
+ * that opens the text with no white space before it gets a space.
+ * may_insert applies to the first piece. Returns 0 or -1 as
+ * convert_writer_put. */
+int convert_writer_words(struct convert_writer *w, const char *text, size_t m,
+                         enum convert_ew_context ctx, bool smtputf8, bool space_first,
+                         bool may_insert);
+
+/* The length of the well-formed UTF-8 character at p (n octets left):
+ * 1 for ASCII, 2 to 4, or 0 when p does not start one (RFC 3629). */
+size_t convert_utf8_char(const char *p, size_t n);
+/* True when p[0..n) is well-formed UTF-8 (the same rule as
+ * convert_utf8_valid, kept here until both files meet). */
+bool convert_words_utf8_valid(const char *p, size_t n);
+/* True when p[0..n) has an octet >= 0x80 that cannot be sent as it is:
+ * smtputf8 is false, or p is not valid UTF-8. */
+bool convert_words_need_8bit(const char *p, size_t n, bool smtputf8);
+
+/* Append to b the RFC 2231 ext-value octets of v[0..n): attribute-chars
+ * as they are, every other octet as %XX; keep_quote keeps "'" and "%"
+ * as they are (a value that is already an ext-value). */
+void convert_rfc2231_pct(struct buf *b, const char *v, size_t n, bool keep_quote);
+
 #endif
