@@ -20,6 +20,13 @@
 # certificate per port: no such ports here. The SIZE it announces is
 # submission_max_mail_size (30000000, so that 20 MB fits); the matrix
 # checks the CHUNKING and DSN it offers against what its EHLO shows.
+# Dovecot 2.3 offers no SMTPUTF8, and 8BITMIME only when its relay does
+# (submission_backend_capabilities unset: it asks the relay): its
+# submission port is the conversion cases' port with 8BITMIME and without
+# SMTPUTF8 (convert-cases.sh). A second dovecot with the same
+# configuration but submission_backend_capabilities set empty (none of
+# the relay's capabilities offered: no 8BITMIME), its own base_dir, state
+# and log, listens on two more ports for the cases without 8BITMIME.
 #
 # IOP_HOLD=SECONDS waits that long before the matrix (to try the server by
 # hand: the temporary directory is printed), IOP_KEEP=1 keeps it.
@@ -53,12 +60,14 @@ pf_prepare
 # iop_cleanup then removes both with $IOP_DIR (unless IOP_KEEP is set).
 iop_on_exit pf_halt
 
-ports=$(iop_free_ports 3) || exit 99
+ports=$(iop_free_ports 5) || exit 99
 set -- $ports
-relay=$1 sub=$2 subs=$3
+relay=$1 sub=$2 subs=$3 no8bit=$4 no8bits=$5
 size=30000000
 
-# The backend: plain SMTP on loopback, mail from 127.0.0.1 only.
+# The backend: plain SMTP on loopback, mail from 127.0.0.1 only; header
+# addresses left as they are ("To: root" is not made root@mx.test), so
+# that what it stores can be compared with what was sent.
 pfb_setup
 {
     pf_main_cf
@@ -74,6 +83,7 @@ EOC
     cat <<EOC
 127.0.0.1:$relay inet n - n - - smtpd
   -o smtpd_tls_security_level=none
+  -o local_header_rewrite_clients=
 EOC
     pf_master_cf
 } >"$PF_DIR/etc/master.cf"
@@ -130,7 +140,19 @@ default_internal_user = dovecot
 EOC
 dovecot -c "$dv/dovecot.conf" 2>"$dv/start.err" ||
     { cat "$dv/start.err" "$dv/dovecot.log" 2>/dev/null; exit 99; }
-iop_wait_listen "$sub" "$subs" || { cat "$dv/dovecot.log"; exit 99; }
+mkdir -p "$dv/base2" "$dv/state2" || exit 99
+sed -e "s|^base_dir = .*|base_dir = $dv/base2|" -e "s|^state_dir = .*|state_dir = $dv/state2|" \
+    -e "s|^log_path = .*|log_path = $dv/dovecot2.log|" \
+    -e "s|^instance_name = .*|instance_name = smtpfwd-iop2-$$|" \
+    -e "s|^    port = $sub\$|    port = $no8bit|" -e "s|^    port = $subs\$|    port = $no8bits|" \
+    "$dv/dovecot.conf" >"$dv/dovecot2.conf" || exit 99
+echo "submission_backend_capabilities =" >>"$dv/dovecot2.conf"
+grep -q -x "    port = $no8bits" "$dv/dovecot2.conf" || { echo "cannot write dovecot2.conf"; exit 99; }
+iop_on_exit 'kill $(cat "$dv/base2/master.pid")'
+dovecot -c "$dv/dovecot2.conf" 2>"$dv/start2.err" ||
+    { cat "$dv/start2.err" "$dv/dovecot2.log" 2>/dev/null; exit 99; }
+iop_wait_listen "$sub" "$subs" "$no8bit" "$no8bits" ||
+    { cat "$dv/dovecot.log" "$dv/dovecot2.log"; exit 99; }
 
 # iop_server_checks: Dovecot's own view of the matrix (its log).
 #  - Each AUTH case: Dovecot's Received header in the stored message says
@@ -233,6 +255,8 @@ IOP_STARTTLS_PORT=$sub
 IOP_TLS_PORT=$subs
 IOP_NOPIPE_PORT=
 IOP_WRONGNAME_PORT=
+IOP_NO8BIT_PORT=$no8bit
+IOP_NOUTF8_PORT=$sub
 IOP_CA=$PF_CA
 IOP_MECHS="PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256"
 IOP_RCPT=alice@x.test

@@ -27,6 +27,13 @@
 # refuses nobody@ with 550 and defers later@ with 451; it accepts the
 # other local parts of example.test from an authenticated client only.
 # Accepted mail goes to one maildir per recipient (appendfile).
+# SMTPUTF8 (this Exim has I18N) is offered everywhere but on one port,
+# which offers 8BITMIME without it. Exim offers 8BITMIME on all of a
+# daemon's ports or on none (accept_8bitmime is not expanded per
+# connection): a second daemon with the same configuration but
+# accept_8bitmime = false and smtputf8_advertise_hosts empty, its own
+# spool, log and pid file, listens on one more port, delivering into the
+# same maildirs. Both serve the conversion cases (convert-cases.sh).
 #
 # Besides the matrix (iop_server_checks): a flush of three queued messages
 # (one refused) over one connection, on the submission port and on the
@@ -78,12 +85,12 @@ if ldd "$EXIM" 2>/dev/null | grep -q 'not found'; then
     skip "exim4 lacks libraries: $(ldd "$EXIM" | grep 'not found' | tr -s ' \t\n' ' ')"
 fi
 
-ports=$(iop_free_ports 5) || exit 99
+ports=$(iop_free_ports 7) || exit 99
 set -- $ports
-P_SUB=$1 P_TLS=$2 P_NOPIPE=$3 P_BIG=$4 P_WRONG=$5
+P_SUB=$1 P_TLS=$2 P_NOPIPE=$3 P_BIG=$4 P_WRONG=$5 P_NO8BIT=$6 P_NOUTF8=$7
 EX_USER=alice EX_PASS='Ex1m pass-word'
 D=$IOP_DIR
-for d in spool log mail; do
+for d in spool log mail spool2 log2; do
     mkdir -p "$D/$d" || exit 99
     chown "$uid:$gid" "$D/$d" || exit 99
     chmod 750 "$D/$d"
@@ -102,7 +109,8 @@ pid_file_path = $D/exim.pid
 exim_path = $EXIM
 log_selector = +all -arguments
 
-local_interfaces = <; 127.0.0.1.$P_SUB; 127.0.0.1.$P_TLS; 127.0.0.1.$P_NOPIPE; 127.0.0.1.$P_BIG; 127.0.0.1.$P_WRONG
+local_interfaces = <; 127.0.0.1.$P_SUB; 127.0.0.1.$P_TLS; 127.0.0.1.$P_NOPIPE; 127.0.0.1.$P_BIG; 127.0.0.1.$P_WRONG; 127.0.0.1.$P_NOUTF8
+smtputf8_advertise_hosts = \${if eq{\$received_port}{$P_NOUTF8}{}{*}}
 tls_on_connect_ports = $P_TLS
 tls_advertise_hosts = *
 tls_certificate = \${if eq{\$received_port}{$P_WRONG}{$IOP_CERTS/wrongname.pem}{$IOP_CERTS/server.pem}}
@@ -178,11 +186,22 @@ cram:
   server_set_id = \$auth1
 EOF
 chmod 644 "$D/exim.conf"
+# The second daemon's: one port, no 8BITMIME, no SMTPUTF8.
+sed -e "s|^local_interfaces = .*|local_interfaces = <; 127.0.0.1.$P_NO8BIT|" \
+    -e "s|^spool_directory = .*|spool_directory = $D/spool2|" \
+    -e "s|^log_file_path = .*|log_file_path = $D/log2/%slog|" \
+    -e "s|^pid_file_path = .*|pid_file_path = $D/exim2.pid|" \
+    -e "s|^smtputf8_advertise_hosts = .*|smtputf8_advertise_hosts =\\
+accept_8bitmime = false|" "$D/exim.conf" >"$D/exim-no8bit.conf" || exit 99
+grep -q -x 'accept_8bitmime = false' "$D/exim-no8bit.conf" || { echo "cannot write exim-no8bit.conf"; exit 99; }
+chmod 644 "$D/exim-no8bit.conf"
 
 # shellcheck disable=SC2086
 iop_unshare_bg "$D/exim.out" $binds -- "$EXIM" -C "$D/exim.conf" -bdf
-if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_BIG" "$P_WRONG"; then
-    cat "$D/exim.out" "$D"/log/* 2>/dev/null | sed 's/^/# /'
+# shellcheck disable=SC2086
+iop_unshare_bg "$D/exim2.out" $binds -- "$EXIM" -C "$D/exim-no8bit.conf" -bdf
+if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_BIG" "$P_WRONG" "$P_NOUTF8" "$P_NO8BIT"; then
+    cat "$D/exim.out" "$D/exim2.out" "$D"/log/* "$D"/log2/* 2>/dev/null | sed 's/^/# /'
     exit 99
 fi
 
@@ -308,6 +327,8 @@ IOP_NOPIPE_PORT=$P_NOPIPE
 IOP_NOPIPE_TLS=starttls
 IOP_BIG_PORT=$P_BIG
 IOP_WRONGNAME_PORT=$P_WRONG
+IOP_NO8BIT_PORT=$P_NO8BIT
+IOP_NOUTF8_PORT=$P_NOUTF8
 IOP_CA=$IOP_CERTS/ca.pem
 IOP_USER=$EX_USER IOP_PASS=$EX_PASS
 IOP_MECHS="PLAIN LOGIN CRAM-MD5"

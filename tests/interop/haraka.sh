@@ -30,7 +30,10 @@
 # plugins of ours, in the configuration directory's plugins/:
 #   iop_conn    skips the reverse DNS lookup of the client, and removes
 #               PIPELINING from the EHLO reply on one port (Haraka always
-#               offers it; this is the port without it)
+#               offers it; this is the port without it), 8BITMIME and
+#               SMTPUTF8 on another, SMTPUTF8 on a third (the conversion
+#               cases' ports, convert-cases.sh: Haraka has no setting for
+#               either, but its capabilities hook may change the list)
 #   iop_rcpt    refuses nobody@ with 550 and defers later@ with 450; accepts
 #               alice, bob, sender and postmaster @example.test from an
 #               authenticated client only
@@ -87,9 +90,9 @@ EOF
 fi
 iop_certs
 
-ports=$(iop_free_ports 3) || exit 99
+ports=$(iop_free_ports 5) || exit 99
 set -- $ports
-P_SUB=$1 P_TLS=$2 P_NOPIPE=$3
+P_SUB=$1 P_TLS=$2 P_NOPIPE=$3 P_NO8BIT=$4 P_NOUTF8=$5
 HK_USER=alice HK_PASS='Har4ka pass-word'
 D=$IOP_DIR
 H=$D/haraka
@@ -101,7 +104,7 @@ echo mx.haraka.test >"$H/config/me"
 cat >"$H/config/smtp.ini" <<EOF
 ; smtpfwd's interoperability test: loopback only, one process, foreground.
 [main]
-listen=127.0.0.1:$P_SUB,127.0.0.1:$P_TLS,127.0.0.1:$P_NOPIPE
+listen=127.0.0.1:$P_SUB,127.0.0.1:$P_TLS,127.0.0.1:$P_NOPIPE,127.0.0.1:$P_NO8BIT,127.0.0.1:$P_NOUTF8
 smtps_port=$P_TLS
 nodes=0
 inactivity_timeout=120
@@ -150,13 +153,19 @@ EOF
 cat >"$H/plugins/iop_conn.js" <<EOF
 // smtpfwd's interoperability test: no reverse DNS lookup (the client is
 // on loopback; the machine may have no resolver), and no PIPELINING in
-// the EHLO reply on port $P_NOPIPE (Haraka itself offers it everywhere).
+// the EHLO reply on port $P_NOPIPE (Haraka itself offers it everywhere),
+// no 8BITMIME and no SMTPUTF8 on port $P_NO8BIT, no SMTPUTF8 on $P_NOUTF8.
 exports.hook_lookup_rdns = function (next, connection) {
     next(OK, 'localhost')
 }
+const drop = {
+    $P_NOPIPE: ['PIPELINING'],
+    $P_NO8BIT: ['8BITMIME', 'SMTPUTF8'],
+    $P_NOUTF8: ['SMTPUTF8'],
+}
 exports.hook_capabilities = function (next, connection) {
-    if (connection.local.port === $P_NOPIPE) {
-        const i = connection.capabilities.indexOf('PIPELINING')
+    for (const cap of drop[connection.local.port] || []) {
+        const i = connection.capabilities.indexOf(cap)
         if (i >= 0) connection.capabilities.splice(i, 1)
     }
     next()
@@ -225,7 +234,7 @@ EOF
 "$HARAKA" -c "$H" >"$D/haraka.log" 2>&1 &
 HK_PID=$!
 iop_on_exit "kill $HK_PID; wait $HK_PID"
-if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE"; then
+if ! iop_wait_listen "$P_SUB" "$P_TLS" "$P_NOPIPE" "$P_NO8BIT" "$P_NOUTF8"; then
     sed 's/^/# /' "$D/haraka.log"
     exit 99
 fi
@@ -368,6 +377,8 @@ IOP_STARTTLS_PORT=$P_SUB
 IOP_TLS_PORT=$P_TLS
 IOP_NOPIPE_PORT=$P_NOPIPE
 IOP_NOPIPE_TLS=starttls
+IOP_NO8BIT_PORT=$P_NO8BIT
+IOP_NOUTF8_PORT=$P_NOUTF8
 IOP_CA=$IOP_CERTS/ca.pem
 IOP_USER=$HK_USER IOP_PASS=$HK_PASS
 IOP_MECHS="PLAIN LOGIN CRAM-MD5"

@@ -43,6 +43,10 @@
 #   iop_server_checks   optional: the server's own checks (its logs of
 #                       the cases in $IOP_DIR/matrix/CASE), run last,
 #                       printing with tap_ok / tap_not_ok
+#   IOP_NO8BIT_PORT, IOP_NOUTF8_PORT (and their _WHY), iop_convert_account
+#                       the ports without 8BITMIME and without SMTPUTF8
+#                       for the conversion cases (tests/interop/
+#                       convert-cases.sh, which matrix.sh sources)
 #
 # Each case has its own directory $IOP_DIR/matrix/CASE: a fresh client
 # environment (iop_client_env), its smtprc (queue off unless the case says
@@ -55,6 +59,8 @@
 
 iop_mdir=
 iop_not_stored=          # lines "CASE RCPT MARKER" checked at the end
+
+. "$iop_here/interop/convert-cases.sh"
 
 # iop_case NAME: start a case: $iop_c (name), $iop_cdir, a fresh client
 # environment, $iop_marker (the body line that identifies its message).
@@ -598,7 +604,11 @@ run_matrix() {
         tap_skip "no port takes 20 MB" "$(iop_t "20 MB message")"
     fi
 
-    # 13. A last delivery; then nothing of the failed cases may be stored.
+    # 13. Conversion for a server without 8BITMIME or SMTPUTF8: what it
+    #     stores decodes to what was sent (convert-cases.sh).
+    iop_convert_cases
+
+    # 14. A last delivery; then nothing of the failed cases may be stored.
     iop_case final
     iop_submission
     iop_message "$IOP_RCPT"

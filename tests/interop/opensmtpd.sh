@@ -50,6 +50,12 @@
 # over STARTTLS and implicit TLS, with the plain port as the
 # no-PIPELINING port.
 #
+# OpenSMTPD always offers 8BITMIME (its EHLO reply is fixed; smtpd.conf
+# has no setting for it, and its filters see the client's commands, not
+# the server's replies) and never SMTPUTF8: the conversion cases
+# (convert-cases.sh) run only for a server with 8BITMIME and without
+# SMTPUTF8, and say why the others are skipped.
+#
 # After each session with a refused recipient, smtpd's smtp process
 # ("pony express") must still be alive and its log must show no crash;
 # after every session on the plain port smtpd must have logged it as ended
@@ -186,6 +192,11 @@ IOP_CHUNKING=no
 IOP_DSN=yes
 IOP_NOPIPE_PORT=$port_plain
 IOP_NOPIPE_TLS=off
+IOP_NO8BIT_PORT=
+IOP_NO8BIT_WHY="OpenSMTPD always offers 8BITMIME (no smtpd.conf setting turns it off)"
+# It qualifies header addresses without a domain ("To: root") with the
+# listener's host name.
+IOP_QUALIFIED_BY=mx.opensmtpd.test
 
 # osd_alive: smtpd and its smtp process ("pony express") are running, and
 # its log shows no crash (a process that died, a fatal error).
@@ -325,6 +336,7 @@ if [ "$tls_works" = yes ]; then
     IOP_STARTTLS_PORT=$port_starttls
     IOP_TLS_PORT=$port_smtps
     IOP_MECHS="PLAIN LOGIN"
+    IOP_NOUTF8_PORT=$port_starttls
     run_matrix
 fi
 
@@ -607,6 +619,14 @@ for saved in $flush_saved; do
 done
 iop_c=flush-3
 iop_not_stored "$IOP_REFUSED_RCPT"
+
+#    The conversion cases (convert-cases.sh) on the plain port, which
+#    offers 8BITMIME and not SMTPUTF8.
+iop_convert_account() {
+    plain_account
+}
+IOP_NOUTF8_PORT=$port_plain
+iop_convert_cases
 
 # 5. A last delivery; then nothing of the failed cases may be stored, and
 #    smtpd is still whole.

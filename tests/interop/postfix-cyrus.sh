@@ -22,6 +22,13 @@
 #   limit       as submission, at most 2 recipients per message
 #               (smtpd_recipient_limit: "452 4.5.3 Error: too many
 #               recipients" to the third)
+#   no8bit      as submission, without 8BITMIME and SMTPUTF8
+#               (smtpd_discard_ehlo_keywords, smtputf8_enable = no), for
+#               the conversion cases (convert-cases.sh)
+#   noutf8      as submission, 8BITMIME without SMTPUTF8
+# (these two with local_header_rewrite_clients empty: Postfix leaves the
+# header addresses alone, "To: root" included, so that what it stores
+# can be compared with what was sent)
 # The others announce SIZE 1048576. Postfix offers CHUNKING and DSN.
 # Mechanisms: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256
 # NTLM, those of them that both Cyrus's plugins and smtpfwd's GNU SASL have.
@@ -108,9 +115,9 @@ chmod 644 "$PF_DIR/etc/sasl/smtpd.conf"
 
 pfb_setup
 
-ports=$(iop_free_ports 6) || exit 99
+ports=$(iop_free_ports 8) || exit 99
 set -- $ports
-sub=$1 smtps=$2 nopipe=$3 wrongname=$4 big=$5 limit=$6
+sub=$1 smtps=$2 nopipe=$3 wrongname=$4 big=$5 limit=$6 no8bit=$7 noutf8=$8
 size=1048576 big_size=30000000
 {
     pf_main_cf
@@ -155,12 +162,24 @@ EOC
   -o smtpd_tls_security_level=encrypt
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_recipient_limit=2
+127.0.0.1:$no8bit inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_discard_ehlo_keywords=8bitmime,smtputf8
+  -o smtputf8_enable=no
+  -o local_header_rewrite_clients=
+127.0.0.1:$noutf8 inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_discard_ehlo_keywords=smtputf8
+  -o smtputf8_enable=no
+  -o local_header_rewrite_clients=
 bigcleanup unix n - n - 0 cleanup
   -o message_size_limit=$big_size
 EOC
     pf_master_cf
 } >"$PF_DIR/etc/master.cf"
-pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big" "$limit"
+pf_launch "$sub" "$smtps" "$nopipe" "$wrongname" "$big" "$limit" "$no8bit" "$noutf8"
 
 # iop_server_checks: Postfix's own view of the matrix (its maillog).
 #  - Each AUTH case: the message was received "with ESMTPSA" (TLS and
@@ -289,6 +308,8 @@ IOP_NOPIPE_PORT=$nopipe
 IOP_NOPIPE_TLS=starttls
 IOP_WRONGNAME_PORT=$wrongname
 IOP_BIG_PORT=$big
+IOP_NO8BIT_PORT=$no8bit
+IOP_NOUTF8_PORT=$noutf8
 IOP_CA=$PF_CA
 IOP_RCPT=alice@x.test
 IOP_RCPT2=bob@x.test
