@@ -509,7 +509,22 @@ static int put_domain(struct field *f, const struct tok *k, bool may_insert)
         result_clear(&ir);
         return -1;
     }
-    int rc = convert_writer_put(&f->w, f->v + k->ws, k->wl, may_insert, ascii, strlen(ascii));
+    /* what libidn2 gives must still be a domain (a compatibility mapping
+     * can give other characters, such as parentheses) */
+    size_t al = strlen(ascii);
+    if (al == 0 || strspn(ascii, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789-._") != al) {
+        struct buf b = BUF_INIT;
+        buf_put_escaped(&b, f->v + k->off, k->len > QUOTE_MAX ? QUOTE_MAX : k->len,
+                        ESCAPE_NAMED);
+        result_set(&f->r, RC_DATAERR,
+                   _("the domain \"%s\" in the %s: field does not convert to a domain name "
+                     "in ASCII"), b.data, f->label);
+        buf_free(&b);
+        free(ascii);
+        return -1;
+    }
+    int rc = convert_writer_put(&f->w, f->v + k->ws, k->wl, may_insert, ascii, al);
     free(ascii);
     return rc;
 }

@@ -24,7 +24,8 @@
  *     address_parse_list() reads: it reads the written one too, with the
  *     same mailboxes (8-bit domains as idn_address_to_ascii() gives them)
  *     and the same display names once decoded (runs of white space as
- *     one space, none next to a parenthesis);
+ *     one space, none next to a parenthesis), but for the address that
+ *     address.c reads as a display name in "a@b <c@d>";
  *   - -1: nothing appended, r is RC_DATAERR (or RC_LOCALTEMP when
  *     libidn2 cannot be loaded) with a one-line message;
  *   - linear time (the 10 s limit of the runs), no leak (ASan).
@@ -146,6 +147,10 @@ static void check_addresses(const char *v, size_t vn, const char *o, size_t on, 
                 CHECK(!"the same mailbox");
             }
             free(want);
+            /* "a@b <c@d>": address.c takes the first address for a display
+             * name; here it stays an address (its domain converted) */
+            if (a.v[i].display && strchr(a.v[i].display, '@'))
+                continue;
             char *d1 = squeeze(a.v[i].display), *d2 = NULL;
             if (b.v[i].display) {
                 size_t dl;

@@ -384,6 +384,10 @@ static void test_address(void)
         check("a UTF-8 domain becomes A-labels",
               "To: Ann <ann@b\xc3\xbc" "cher.example>, bob@B\xc3\x9c" "CHER.example", false, 1,
               "To: Ann <ann@xn--bcher-kva.example>, bob@xn--bcher-kva.example\r\n");
+        check("a domain that libidn2 maps to other characters is refused",
+              "To: a@\xe2\x92\xac", false, -1,
+              "ERR: the domain \"\xe2\x92\xac\" in the To: field does not convert to a domain "
+              "name in ASCII");
         enum result_class cls;
         got = conv("To: a@xn--\xc3\xa4.example", false, &rc, &cls);
         tap_ok(rc == -1 && cls == RC_DATAERR && strstr(got, "(in the To: field)") != NULL,
