@@ -98,21 +98,6 @@ void convert_base64(struct buf *out, const void *p, size_t n)
         buf_append(out, "\r\n", 2);
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 void convert_b64_decode(struct convert_b64_state *st, struct buf *out, const char *p, size_t n)
 {
     for (size_t i = 0; i < n && !st->ended; i++) {
@@ -121,7 +106,7 @@ void convert_b64_decode(struct convert_b64_state *st, struct buf *out, const cha
             st->ended = true;
             break;
         }
-        int v = b64_value(c);
+        int v = base64_digit_value((char)c);
         if (v < 0)
             continue;                           /* line ends, blanks, garbage */
         st->bits = (st->bits << 6) | (unsigned)v;
@@ -168,34 +153,14 @@ bool convert_qp_decode_line(struct buf *out, const char *line, size_t n)
 
 bool convert_utf8_valid(const char *p, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
     while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
+        if ((unsigned char)p[i] < 0x80) {
             i++;
             continue;
         }
         size_t len;
-        unsigned min;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2, min = 0x80, cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3, min = 0x800, cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;                       /* continuation, C0/C1, F5..FF */
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        if (utf8_decode(p + i, n - i, &len) < 0)
             return false;
         i += len;
     }

@@ -490,7 +490,7 @@ static int put_domain(struct field *f, const struct tok *k, bool may_insert)
                      "which cannot be converted to ASCII"), f->label, why_8bit(f));
         return -1;
     }
-    if (!convert_words_utf8_valid(f->v + k->off, k->len)) {
+    if (!convert_utf8_valid(f->v + k->off, k->len)) {
         struct buf b = BUF_INIT;
         buf_put_escaped(&b, f->v + k->off, k->len > QUOTE_MAX ? QUOTE_MAX : k->len,
                         ESCAPE_NAMED | ESCAPE_8BIT);
@@ -627,7 +627,7 @@ static int put_parameter(struct field *f, const struct toks *t, size_t ai, size_
         base = alen - 1;
         convert_rfc2231_pct(&ev, val.data, val.len, true);
     } else {
-        buf_puts(&ev, convert_words_utf8_valid(val.data, val.len) ? "utf-8''" : "unknown-8bit''");
+        buf_puts(&ev, convert_utf8_valid(val.data, val.len) ? "utf-8''" : "unknown-8bit''");
         convert_rfc2231_pct(&ev, val.data, val.len, false);
     }
     if (base + 2 + ev.len + 2 <= CONVERT_LINE_SOFT) {
@@ -802,7 +802,7 @@ int convert_header_field(struct buf *out, const char *field, size_t n, bool smtp
         }
     }
     if (longest <= CONVERT_LINE_MAX &&
-        !(has8 && (!smtputf8 || !convert_words_utf8_valid(field, n)))) {
+        !(has8 && (!smtputf8 || !convert_utf8_valid(field, n)))) {
         buf_append(out, field, n);
         buf_puts(out, "\r\n");
         return 0;

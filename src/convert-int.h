@@ -69,11 +69,6 @@ size_t convert_next_line(const char *m, size_t pos, size_t end, size_t *ce);
  * CONVERT_LINE_MAX, and (when 8-bit) whether it is all valid UTF-8. */
 void convert_scan_range(const char *m, size_t start, size_t end, struct convert_scan *s);
 
-/* Length of the field name when s[0..n) starts a header field as intake
- * reads one (printable ASCII up to the colon, blanks before it
- * tolerated), else 0. */
-size_t convert_field_name_len(const char *s, size_t n);
-
 /* Where the value of field f (after its colon) is in m. */
 void convert_field_value(const char *m, const struct convert_field *f, size_t *vs, size_t *vn);
 
@@ -284,9 +279,6 @@ int convert_writer_words(struct convert_writer *w, const char *text, size_t m,
 /* The length of the well-formed UTF-8 character at p (n octets left):
  * 1 for ASCII, 2 to 4, or 0 when p does not start one (RFC 3629). */
 size_t convert_utf8_char(const char *p, size_t n);
-/* True when p[0..n) is well-formed UTF-8 (the same rule as
- * convert_utf8_valid, kept here until both files meet). */
-bool convert_words_utf8_valid(const char *p, size_t n);
 /* True when p[0..n) has an octet >= 0x80 that cannot be sent as it is:
  * smtputf8 is false, or p is not valid UTF-8. */
 bool convert_words_need_8bit(const char *p, size_t n, bool smtputf8);

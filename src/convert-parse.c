@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "convert-int.h"
+#include "message.h"
 
 /* ------------------------------------------------------------- lines */
 
@@ -54,25 +55,9 @@ static bool is_wsp(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Length of the field name when s starts a header field (as intake
- * reads one: printable ASCII up to the colon, blanks before it
- * tolerated), else 0. */
-size_t convert_field_name_len(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 && s[i] != ':')
-        i++;
-    size_t name = i;
-    if (name == 0)
-        return 0;
-    while (i < n && is_wsp(s[i]))
-        i++;
-    return i < n && s[i] == ':' ? name : 0;
-}
-
 static bool field_is(const char *m, const struct convert_field *f, const char *name)
 {
-    size_t len = convert_field_name_len(m + f->start, f->len);
+    size_t len = message_field_name_len(m + f->start, f->len);
     return len == strlen(name) && ascii_strncasecmp(m + f->start, name, len) == 0;
 }
 
@@ -228,7 +213,7 @@ void convert_parse_header(const char *m, struct convert_entity *e)
         if (is_wsp(m[pos]) && e->nf) {
             struct convert_field *f = &e->f[e->nf - 1];
             f->len = ce - f->start;
-        } else if (is_wsp(m[pos]) || convert_field_name_len(m + pos, ce - pos)) {
+        } else if (is_wsp(m[pos]) || message_field_name_len(m + pos, ce - pos)) {
             add_field(e, pos, ce - pos);
         } else {
             e->bstart = pos;                    /* not a header field: the body */

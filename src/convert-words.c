@@ -1,8 +1,8 @@
 /*
  * convert-words.c - the writing side of a rewritten header field (see
  * convert-int.h): the folding writer, RFC 2047 encoded-words, words of
- * text that must or must not be encoded, RFC 2231 percent-encoding, and
- * the UTF-8 check they use.
+ * text that must or must not be encoded, RFC 2231 percent-encoding (the
+ * UTF-8 checks are convert-encode.c's, over util's utf8_decode).
  *
  * Owns: where a line is folded (before white space, at most 78
  * characters where the text allows, 76 on a line with an encoded-word,
@@ -38,53 +38,10 @@ static bool is_fws(char c)
 
 size_t convert_utf8_char(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
     if (n == 0)
         return 0;
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
     size_t len;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x3fu >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-bool convert_words_utf8_valid(const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if ((unsigned char)p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t l = convert_utf8_char(p + i, n - i);
-        if (l == 0)
-            return false;
-        i += l;
-    }
-    return true;
+    return utf8_decode(s, n, &len) < 0 ? 0 : len;
 }
 
 bool convert_words_need_8bit(const char *p, size_t n, bool smtputf8)
@@ -92,7 +49,7 @@ bool convert_words_need_8bit(const char *p, size_t n, bool smtputf8)
     bool has8 = false;
     for (size_t i = 0; i < n && !has8; i++)
         has8 = (unsigned char)p[i] >= 0x80;
-    return has8 && (!smtputf8 || !convert_words_utf8_valid(p, n));
+    return has8 && (!smtputf8 || !convert_utf8_valid(p, n));
 }
 
 /* ---- the folding writer -------------------------------------------- */
@@ -210,7 +167,7 @@ static void q_put(struct buf *b, unsigned char c, enum convert_ew_context ctx)
 int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, bool may_insert,
                            const char *s, size_t m, enum convert_ew_context ctx)
 {
-    bool utf8 = convert_words_utf8_valid(s, m);
+    bool utf8 = convert_utf8_valid(s, m);
     size_t escapes = 0;
     for (size_t i = 0; i < m; i++)
         if (q_cost((unsigned char)s[i], ctx) > 1)

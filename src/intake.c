@@ -207,22 +207,6 @@ static bool is_wsp(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-/* Length of the field name if s starts a header field ("Name:", printable
- * ASCII without blanks; blanks before the colon are tolerated as in RFC
- * 5322 obs-optional), else 0. */
-static size_t field_name_len(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 && s[i] != ':')
-        i++;
-    size_t name = i;
-    if (name == 0)
-        return 0;
-    while (i < n && is_wsp((unsigned char)s[i]))
-        i++;
-    return i < n && s[i] == ':' ? name : 0;
-}
-
 static bool name_is(const char *s, size_t n, const char *want)
 {
     return strlen(want) == n && ascii_strncasecmp(s, want, n) == 0;
@@ -236,7 +220,7 @@ static enum field_kind classify(const char *s, size_t n)
         { "Resent-To", F_RESENT_TO }, { "Resent-Cc", F_RESENT_CC },
         { "Resent-Bcc", F_RESENT_BCC },
     };
-    size_t name = field_name_len(s, n);
+    size_t name = message_field_name_len(s, n);
     if (name == 0)
         return F_NONE;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
@@ -330,7 +314,7 @@ static void process_field(struct intake *in)
         return;
     const char *s = in->field.data;
     size_t n = in->field.len;
-    size_t name_len = field_name_len(s, n);
+    size_t name_len = message_field_name_len(s, n);
     enum field_kind kind = classify(s, n);
     const struct intake_opts *o = in->o;
 
@@ -445,7 +429,7 @@ static void header_line(struct intake *in, const char *s, size_t n)
         buf_append(&in->field, s, n);
         return;
     }
-    if (field_name_len(s, n)) {
+    if (message_field_name_len(s, n)) {
         process_field(in);
         buf_append(&in->field, s, n);
         return;
@@ -514,7 +498,7 @@ static void header_overflow(struct intake *in, const unsigned char *p, size_t n)
     const char *f = cont ? in->field.data : s;
     size_t fn = cont ? in->field.len : len;
     enum field_kind kind = fn ? classify(f, fn) : F_NONE;
-    size_t name_len = kind == F_NONE ? 0 : field_name_len(f, fn);
+    size_t name_len = kind == F_NONE ? 0 : message_field_name_len(f, fn);
 
     if (!cont && kind == F_NONE && !may_be_field_name(s, len)) {
         /* Not a header field: the header section ends here, as it does

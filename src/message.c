@@ -1,6 +1,7 @@
 /*
- * message.c - releasing a struct message (see message.h). Owns nothing
- * else: reading a message is intake's, storing one is queue's.
+ * message.c - releasing a struct message, and what starts a header field
+ * (see message.h). Owns nothing else: reading a message is intake's,
+ * storing one is queue's.
  */
 #include <config.h>
 
@@ -21,4 +22,17 @@ void message_free(struct message *m)
     free(m->sender_header);
     memset(m, 0, sizeof *m);
     m->fd = -1;
+}
+
+size_t message_field_name_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 && s[i] != ':')
+        i++;
+    size_t name = i;
+    if (name == 0)
+        return 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    return i < n && s[i] == ':' ? name : 0;
 }

@@ -4,9 +4,11 @@
  *
  * intake.[ch] makes one from a byte stream (standard input, or an SMTP
  * DATA/BDAT stream); queue.c and flush.c make one from a spool entry;
- * deliver, bounce and queue only read it. This header holds the struct
- * and its release and nothing else, so that a module that only needs
- * the message does not depend on how it was read.
+ * deliver, bounce and queue only read it. This header holds the struct,
+ * its release and the one rule of what starts a header field (shared by
+ * intake, which decides where the header section ends, and convert,
+ * which must read the same fields), and nothing else, so that a module
+ * that only needs the message does not depend on how it was read.
  */
 #ifndef SMTPFWD_MESSAGE_H
 #define SMTPFWD_MESSAGE_H
@@ -35,5 +37,10 @@ struct message {
 /* Close the file (when fd >= 0) and free what m owns; m is left empty
  * with fd -1, so that a second call does nothing. m may be NULL. */
 void message_free(struct message *m);
+
+/* The length of the field name when s[0..n) starts a header field:
+ * printable ASCII without blanks up to the colon, blanks before the
+ * colon tolerated (RFC 5322 obs-optional); else 0. */
+size_t message_field_name_len(const char *s, size_t n);
 
 #endif

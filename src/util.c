@@ -340,7 +340,7 @@ char *base64_encode(const void *data, size_t n)
     return out;
 }
 
-static int base64_value(char c)
+int base64_digit_value(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -367,7 +367,7 @@ char *base64_decode(const char *in, size_t *len)
     size_t o = 0;
     unsigned v = 0;
     for (size_t i = 0; i < n; i++) {
-        int d = base64_value(in[i]);
+        int d = base64_digit_value(in[i]);
         if (d < 0) {
             free(out);
             return NULL;

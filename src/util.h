@@ -112,6 +112,8 @@ void util_file_free(struct file_data *f);
 
 /* The value of a hexadecimal digit (either case), or -1. */
 int hex_digit_value(char c);
+/* The value of a standard base64 digit (A-Z a-z 0-9 + /), or -1. */
+int base64_digit_value(char c);
 
 /* Standard base64 (RFC 4648 section 4, padded, no line breaks) of
  * in[0..n); xmalloc'd, NUL-terminated. Wipe before freeing when the

@@ -109,7 +109,7 @@ static bool words_whole(const char *s)
         struct buf o = BUF_INIT;
         bool bad = false;
         size_t l = ewd_word(p, 0, strlen(p), &o, &bad);
-        bool ok = l > 0 && !bad && convert_words_utf8_valid(o.data ? o.data : "", o.len);
+        bool ok = l > 0 && !bad && convert_utf8_valid(o.data ? o.data : "", o.len);
         buf_free(&o);
         if (!ok)
             return false;
