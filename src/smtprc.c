@@ -25,6 +25,7 @@
 #include "address.h"
 #include "smtprc-parse.h"
 #include "i18n.h"
+#include "unistring-dl.h"
 #include "util.h"
 
 /* A configuration or aliases file larger than this is refused: 1 MiB is
@@ -180,10 +181,18 @@ static const char *config_where(const struct config *cfg)
     return _("the configuration");
 }
 
-/* "local@Domain" -> "local@domain" (domain lowercased); caller frees. */
+/* "local@Domain" -> "local@domain" (domain lowercased), and a UTF-8
+ * address in Unicode NFC, as envelope.c sends it, so that the spellings
+ * of one name select the same account (when it cannot be normalized, it
+ * is compared as it is: the envelope then refuses it with the reason);
+ * caller frees. */
 static char *normalize_address(const char *s)
 {
-    char *n = xstrdup(s);
+    struct result r = RESULT_INIT;
+    char *n = unistring_nfc(s, s, &r);
+    result_clear(&r);
+    if (!n)
+        n = xstrdup(s);
     char *at = strrchr(n, '@');
     if (at)
         ascii_lower(at + 1);
