@@ -8,7 +8,9 @@
  * characters where the text allows, 76 on a line with an encoded-word,
  * never over 998 octets, never a bare CR or LF; a run of white space
  * longer than a line is cut by folds of its own), the Q or B choice and
- * the cutting of encoded-words.
+ * the cutting of encoded-words (text that fits in one encoded-word but
+ * not in the rest of the line goes whole after a fold, never cut in
+ * two).
  * Must not: know field names or the syntax of a field (convert-header.c
  * does), allocate per octet, or go back over what it wrote: every
  * function here is linear in its input.
@@ -204,7 +206,22 @@ int convert_writer_encoded(struct convert_writer *w, const char *ws, size_t wl, 
         if (wc == 0 && w->after_ew)
             wc = 1;
         size_t avail = CONVERT_EW_MAX;
-        if (w->col + wc + least <= CONVERT_EW_LINE) {
+        /* What is left, as one encoded-word: when it fits in one but not
+         * in the rest of this line, it goes whole after a fold rather
+         * than cut in two (readers differ on the space between two
+         * encoded-words of one display name). */
+        size_t whole = over;
+        if (q) {
+            for (size_t j = pos; j < m; j++)
+                whole += q_cost((unsigned char)s[j], ctx);
+        } else {
+            whole += 4 * ((m - pos + 2) / 3);
+        }
+        bool fold_whole = whole <= CONVERT_EW_MAX && (wc > 0 || pins)
+                          && w->col + wc + whole > CONVERT_EW_LINE;
+        if (fold_whole) {
+            /* avail stays CONVERT_EW_MAX: convert_writer_put folds first */
+        } else if (w->col + wc + least <= CONVERT_EW_LINE) {
             size_t room = CONVERT_EW_LINE - w->col - wc;
             if (room < avail)
                 avail = room;

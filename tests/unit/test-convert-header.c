@@ -299,6 +299,12 @@ static void test_address(void)
     check_decodes("To: a group and comments",
                   "To: Friends: Ann <a@b.example> (B\xc3\xbcro, 2. Stock), \"Bob\" <b@c.example>;",
                   false, " Friends: Ann <a@b.example> (B\xc3\xbcro, 2. Stock), \"Bob\" <b@c.example>;");
+    check("a display name that fits in one encoded-word but not in the rest of the line "
+          "goes whole after a fold, not cut in two",
+          "Cc: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com, \"\xe6\x97\xa5\xe6\x9c\xac "
+          "\xe5\xa4\xaa\xe9\x83\x8e\" <taro@example.jp>", false, 1,
+          "Cc: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com,\r\n"
+          " =?utf-8?B?5pel5pysIOWkqumDjg==?= <taro@example.jp>\r\n");
     check("a group name with 8-bit",
           "To: Fr\xc3\xbc" "nde: a@b.example;", false, 1,
           "To: =?utf-8?Q?Fr=C3=BCnde?= : a@b.example;\r\n");
