@@ -141,14 +141,6 @@ static int bounce_reply_code(const char *err, char *enh, size_t enhsize)
     return code;
 }
 
-static bool bounce_is_ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return false;
-    return true;
-}
-
 /* One recipient's block of the message/delivery-status part (or of the
  * message/global-delivery-status part: a non-ASCII address has the
  * address type utf-8 of RFC 6533 3, written as it is). */
@@ -157,7 +149,7 @@ static void bounce_recipient(struct buf *b, const struct queue_rcpt *q)
     char enh[16];
     int code = bounce_reply_code(q->error, enh, sizeof enh);
     char *addr = bounce_oneline(q->addr);
-    bool ascii = bounce_is_ascii(addr, strlen(addr));
+    bool ascii = ascii_only(addr, strlen(addr));
     buf_printf(b, "\r\nFinal-Recipient: %s; %s\r\n", ascii ? "rfc822" : "utf-8", addr);
     buf_puts(b, "Action: failed\r\n");
     const char *status;
@@ -336,10 +328,10 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
         buf_free(&headers);
         return -1;
     }
-    bool global = !bounce_is_ascii(headers.data ? headers.data : "", headers.len)
-                  || !bounce_is_ascii(e->sender, strlen(e->sender));
+    bool global = !ascii_only(headers.data ? headers.data : "", headers.len)
+                  || !ascii_only(e->sender, strlen(e->sender));
     for (size_t i = 0; i < e->nrcpts; i++)
-        global |= !bounce_is_ascii(e->rcpts[i].addr, strlen(e->rcpts[i].addr));
+        global |= !ascii_only(e->rcpts[i].addr, strlen(e->rcpts[i].addr));
 
     struct buf b = BUF_INIT;
     char *boundary = bounce_random_hex(16);
@@ -365,9 +357,7 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     /* 1: human-readable */
     struct buf human = BUF_INIT;
     bounce_human(&human, e, hostline, arrival);
-    bool human8 = false;
-    for (size_t i = 0; i < human.len; i++)
-        human8 |= (unsigned char)human.data[i] >= 0x80;
+    bool human8 = !ascii_only(human.data ? human.data : "", human.len);
     buf_printf(&b, "\r\n--=_smtpfwd_%s\r\n", boundary);
     buf_puts(&b, "Content-Description: Notification\r\n");
     buf_puts(&b, "Content-Type: text/plain; charset=utf-8\r\n");
@@ -391,7 +381,7 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     buf_printf(&b, "\r\n--=_smtpfwd_%s\r\n", boundary);
     buf_puts(&b, "Content-Description: Delivery report\r\n");
     buf_printf(&b, "Content-Type: message/%sdelivery-status\r\n", global ? "global-" : "");
-    if (global && !bounce_is_ascii(status.data, status.len))
+    if (global && !ascii_only(status.data, status.len))
         buf_puts(&b, "Content-Transfer-Encoding: 8bit\r\n");
     buf_puts(&b, "\r\n");
     buf_append(&b, status.data, status.len);
@@ -402,7 +392,7 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     buf_puts(&b, "Content-Description: Undelivered Message Headers\r\n");
     buf_printf(&b, "Content-Type: %s\r\n", global ? "message/global-headers"
                                                    : "text/rfc822-headers");
-    if (global && !bounce_is_ascii(headers.data ? headers.data : "", headers.len))
+    if (global && !ascii_only(headers.data ? headers.data : "", headers.len))
         buf_puts(&b, "Content-Transfer-Encoding: 8bit\r\n");
     buf_puts(&b, "\r\n");
     buf_append(&b, headers.data ? headers.data : "", headers.len);
@@ -431,8 +421,16 @@ int bounce_build_domain(const struct queue_entry *e, int entry_fd, const char *r
     }
     m->fd = fd;
     m->size = (long long)b.len;
-    for (size_t i = 0; i < b.len; i++)
-        m->has_8bit |= (unsigned char)b.data[i] >= 0x80;
+    m->has_8bit = !ascii_only(b.data, b.len);
+    /* the facts convert_may_need reads: a long line copied from the
+     * original header section is converted like any other */
+    for (size_t i = 0, start = 0; i < b.len; i++)
+        if (b.data[i] == '\n') {
+            size_t len = i - start - (i > start && b.data[i - 1] == '\r');
+            if (len > m->longest_line)
+                m->longest_line = len;
+            start = i + 1;
+        }
     m->has_from = m->has_date = m->has_msgid = true;
     buf_free(&b);
     return 0;

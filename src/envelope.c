@@ -131,11 +131,10 @@ char *envelope_sender(const char *from, const struct account *a, struct result *
         }
     } else {
         sender = xasprintf("%s@%s", util_user_name(), util_host_name());
-        if (address_validate_envelope(sender, true, r) != 0 || envelope_nfc(&sender, r) != 0) {
+        if (address_validate_envelope(sender, true, r) != 0) {
             free(sender);
             return NULL;
         }
-        return sender;
     }
 
     /* a bare name ("root", as cronie passes it) is qualified like a recipient */

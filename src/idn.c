@@ -67,14 +67,6 @@ static int idn_dl_load(const char *what, struct result *r)
 IDN_DL_FUNCTIONS(DL_CHECK_DEFINED)
 #endif
 
-static bool is_ascii(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p >= 0x80)
-            return false;
-    return true;
-}
-
 /* Convert a non-ASCII domain; NULL with r set on failure. what is the
  * text quoted in the message (the host name or the whole address). */
 static char *domain_to_ascii(const char *domain, const char *what, struct result *r)
@@ -109,14 +101,14 @@ static char *domain_to_ascii(const char *domain, const char *what, struct result
 
 char *idn_host_to_ascii(const char *host, struct result *r)
 {
-    if (is_ascii(host))
+    if (ascii_only(host, strlen(host)))
         return xstrdup(host);
     return domain_to_ascii(host, host, r);
 }
 
 char *idn_address_to_ascii(const char *addr, struct result *r)
 {
-    if (is_ascii(addr))
+    if (ascii_only(addr, strlen(addr)))
         return xstrdup(addr);
     const char *domain = address_domain(addr);
     size_t local_len = domain ? (size_t)(domain - 1 - addr) : strlen(addr);

@@ -22,14 +22,6 @@
 #include "smtp-int.h"
 #include "util.h"
 
-static bool smtp_is_ascii(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return false;
-    return true;
-}
-
 char *smtp_mail_command(const struct smtp_session *s, const struct smtp_txn *t)
 {
     const struct smtp_message *m = t->m;
@@ -83,7 +75,7 @@ static char *smtp_wire_address(const char *addr, bool utf8, struct result *r)
             return NULL;
         }
     }
-    if (smtp_is_ascii(addr) || utf8)
+    if (ascii_only(addr, strlen(addr)) || utf8)
         return xstrdup(addr);
     if (smtp_local_nonascii(addr)) {
         result_set(r, RC_DATAERR,
@@ -126,9 +118,9 @@ int smtp_prepare(struct smtp_session *s, struct smtp_txn *t, struct result *r)
                      "not support DSN"));
         return -1;
     }
-    bool nonascii = m->smtputf8 || !smtp_is_ascii(m->sender);
+    bool nonascii = m->smtputf8 || !ascii_only(m->sender, strlen(m->sender));
     for (size_t i = 0; i < m->nrcpts; i++)
-        nonascii |= !smtp_is_ascii(m->rcpts[i].addr);
+        nonascii |= !ascii_only(m->rcpts[i].addr, strlen(m->rcpts[i].addr));
     t->use_smtputf8 = nonascii && s->caps.smtputf8;
     t->sender = smtp_wire_address(m->sender, t->use_smtputf8, r);
     if (!t->sender)

@@ -86,10 +86,7 @@ const char *unistring_dl_soname(void)
 char *unistring_nfc(const char *s, const char *what, struct result *r)
 {
     size_t n = strlen(s);
-    bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++)
-        ascii = (unsigned char)s[i] < 0x80;
-    if (ascii)
+    if (ascii_only(s, n))
         return xstrdup(s);
 #if HAVE_LIBUNISTRING
     if (unistring_dl_load(what, r) != 0)

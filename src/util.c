@@ -430,6 +430,14 @@ long utf8_decode(const char *p, size_t avail, size_t *len)
     return cp;
 }
 
+bool ascii_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
 void ascii_lower(char *s)
 {
     for (; *s; s++)

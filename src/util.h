@@ -127,6 +127,8 @@ char *base64_encode(const void *in, size_t n);
 char *base64_decode(const char *in, size_t *len);
 
 /* ASCII case-insensitive helpers (locale independent). */
+/* True when s[0..n) has no octet >= 0x80 (7-bit: plain ASCII). */
+bool ascii_only(const char *s, size_t n);
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
 bool ascii_startswith_ci(const char *s, const char *prefix);

@@ -194,16 +194,17 @@ def msmtp_rc(name, lines):
     return write_rc(name + "-msmtp", lines)
 
 
-def make_message(path, size):
-    """A text message of about `size` bytes, 76-character LF lines."""
+def make_message(path, size, line=None, head=None):
+    """A text message of about `size` bytes: by default 76-character LF
+    lines; `line` and `head` (bytes) give other ones."""
     if os.path.exists(path) and os.path.getsize(path) >= size:
         return path
-    line = (b"The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrs\n")
-    head = (b"From: bench@x.test\nTo: rcpt@x.test\nSubject: benchmark\n"
-            b"Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <bench@x.test>\n\n")
+    line = line or (b"The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrs\n")
+    head = head or (b"From: bench@x.test\nTo: rcpt@x.test\nSubject: benchmark\n"
+                    b"Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <bench@x.test>\n\n")
     with open(path + ".tmp", "wb") as f:
         f.write(head)
-        block = line * 13000
+        block = line * max(1, 1000000 // len(line))
         written = len(head)
         while written < size:
             f.write(block)
@@ -214,20 +215,11 @@ def make_message(path, size):
 
 def make_long_8bit(path, size):
     """About `size` bytes of UTF-8 text without MIME header fields, in
-    lines of about 2,000 octets: a logwatch report with umlauts."""
-    if os.path.exists(path) and os.path.getsize(path) >= size:
-        return path
+    lines of 2,340 octets: a logwatch report with umlauts."""
     line = ("Grüße aus Köln, ünïcödé sérvïcé lög ëntry 0123456789 " * 36 + "\n").encode()
     head = (b"From: bench@x.test\nTo: rcpt@x.test\nSubject: logwatch\n"
             b"Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <bench8@x.test>\n\n")
-    with open(path + ".tmp", "wb") as f:
-        f.write(head)
-        written = len(head)
-        while written < size:
-            f.write(line)
-            written += len(line)
-    os.rename(path + ".tmp", path)
-    return path
+    return make_message(path, size, line, head)
 
 
 rows = []       # (figure, smtpfwd, msmtp, ratio, how)

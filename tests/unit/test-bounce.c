@@ -163,6 +163,8 @@ static void test_structure(void)
     tap_ok(crlf_only(s, (size_t)len), "CRLF everywhere, final CRLF");
     tap_ok(!m.has_8bit, "ASCII notification is not 8-bit");
     tap_ok(longest_line(s) <= 998, "no line longer than 998");
+    tap_int((long long)m.longest_line, (long long)longest_line(s),
+            "the longest-line fact is the notification's (what convert reads)");
 
     char *hdrend = strstr(s, "\r\n\r\n");
     char *hdr = hdrend ? xstrndup(s, (size_t)(hdrend - s + 2)) : xstrdup("");
