@@ -50,7 +50,8 @@ int clock_wait_fd(int fd, short events, long long deadline_ms)
 char *clock_describe_ms(int timeout_ms)
 {
     if (timeout_ms % 1000 != 0)
-        return xasprintf(_("%d milliseconds"), timeout_ms);
+        return xasprintf(ngettext("%d millisecond", "%d milliseconds", (unsigned long)timeout_ms),
+                         timeout_ms);
     int s = timeout_ms / 1000;
-    return s == 1 ? xstrdup(_("1 second")) : xasprintf(_("%d seconds"), s);
+    return xasprintf(ngettext("%d second", "%d seconds", (unsigned long)s), s);
 }

@@ -522,7 +522,9 @@ static void deliver_print_caps(FILE *out, const struct smtp_caps *caps)
     }
     if (caps->size) {
         if (caps->size_max > 0) {
-            char *t = xasprintf(_("Maximum message size is %llu bytes = %.2f MiB"),
+            char *t = xasprintf(ngettext("Maximum message size is %llu byte = %.2f MiB",
+                                         "Maximum message size is %llu bytes = %.2f MiB",
+                                         (unsigned long)caps->size_max),
                                 caps->size_max, (double)caps->size_max / (1024.0 * 1024.0));
             fprintf(out, "    SIZE %llu:\n        %s\n", caps->size_max, t);
             free(t);

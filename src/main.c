@@ -224,7 +224,10 @@ int main(int argc, char **argv)
     setlocale(LC_MESSAGES, "");
     setlocale(LC_TIME, "");
 #if ENABLE_NLS
-    bindtextdomain(PACKAGE, LOCALEDIR);
+    /* SMTPFWD_LOCALEDIR: the catalogs of a build tree, for the tests
+     * (set and empty: the installed ones). */
+    const char *localedir = getenv("SMTPFWD_LOCALEDIR");
+    bindtextdomain(PACKAGE, localedir && *localedir ? localedir : LOCALEDIR);
     textdomain(PACKAGE);
 #endif
     signal(SIGPIPE, SIG_IGN);

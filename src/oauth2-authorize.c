@@ -546,7 +546,9 @@ static int authorize_device(const struct oauth2_client *cl, long long deadline, 
         } else if (strcmp(e, "slow_down") == 0) {
             if (interval < AUTHORIZE_TIMEOUT_MAX_S)
                 interval += SLOW_DOWN_S;
-            log_debug(1, _("oauth2: asked to slow down; polling every %lld seconds"), interval);
+            log_debug(1, ngettext("oauth2: asked to slow down; polling every %lld second",
+                                  "oauth2: asked to slow down; polling every %lld seconds",
+                                  (unsigned long)interval), interval);
         } else if (strcmp(e, "access_denied") == 0
                    || strcmp(e, "authorization_declined") == 0) {
             /* RFC 8628's word, and Microsoft's */

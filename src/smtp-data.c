@@ -103,7 +103,8 @@ int smtp_send_body(struct smtp_session *s, struct result *r)
     free(in);
     free(out);
     if (rc == 0)
-        log_debug(1, _("(%lld bytes of message data)"), total);
+        log_debug(1, ngettext("(%lld byte of message data)", "(%lld bytes of message data)",
+                              (unsigned long)total), total);
     return rc;
 }
 
@@ -144,6 +145,7 @@ int smtp_send_chunk(struct smtp_session *s, struct result *r)
     }
     free(in);
     if (rc == 0)
-        log_debug(1, _("(%lld bytes of message data)"), size);
+        log_debug(1, ngettext("(%lld byte of message data)", "(%lld bytes of message data)",
+                              (unsigned long)size), size);
     return rc;
 }

@@ -108,7 +108,10 @@ int smtp_prepare(struct smtp_session *s, struct smtp_txn *t, struct result *r)
     }
     if (s->caps.size_max > 0 && m->size > 0
         && (unsigned long long)m->size > s->caps.size_max) {
-        result_set(r, RC_DATAERR, _("message size %lld exceeds the server's limit of %llu bytes"),
+        result_set(r, RC_DATAERR,
+                   ngettext("message size %lld exceeds the server's limit of %llu byte",
+                            "message size %lld exceeds the server's limit of %llu bytes",
+                            (unsigned long)s->caps.size_max),
                    m->size, s->caps.size_max);
         return -1;
     }
