@@ -58,6 +58,26 @@ t=$(readlink "$r/sbin/sendmail")
 check "the sendmail link points to /opt/sf/bin/smtpfwd (it points to '$t')" [ "$t" = /opt/sf/bin/smtpfwd ]
 check "smtpfwd.1 is installed" [ -f "$r/share/man/man1/smtpfwd.1" ]
 check "smtprc.5 is installed" [ -f "$r/share/man/man5/smtprc.5" ]
+# The translations: each po/LANG.po of po/LINGUAS as a catalog (with
+# NLS), the man pages in German when configure found po4a.
+if grep -q '^#define ENABLE_NLS 1' config.h; then
+    for l in $(sed 's/#.*//' "$src/po/LINGUAS"); do
+        check "the $l message catalog is installed" \
+            [ -f "$r/share/locale/$l/LC_MESSAGES/smtpfwd.mo" ]
+    done
+fi
+if grep -q "translated man pages: *yes" configure.out; then
+    check "the German smtpfwd.1 is installed" [ -f "$r/share/man/de/man1/smtpfwd.1" ]
+    check "the German smtprc.5 is installed" [ -f "$r/share/man/de/man5/smtprc.5" ]
+    if command -v man >/dev/null 2>&1; then
+        MANWIDTH=200 LC_ALL=C.UTF-8 man -l "$r/share/man/de/man1/smtpfwd.1" >man-de.out 2>&1
+        check "the German smtpfwd(1) has its German NAME line" \
+            grep -q "smtpfwd - eine Nachricht an einen Smarthost weiterleiten" man-de.out ||
+            sed -n '1,10s/^/#   /p' man-de.out
+    fi
+else
+    diag "no po4a: the translated man pages are not built"
+fi
 
 "$r/bin/smtpfwd" --version >version.out 2>&1
 check "--version exits 0" [ $? -eq 0 ]
@@ -73,4 +93,5 @@ make -s uninstall DESTDIR="$tmp/root" >/dev/null 2>&1
 check "make uninstall" [ $? -eq 0 ]
 check "make uninstall removes bin/smtpfwd" [ ! -e "$r/bin/smtpfwd" ]
 check "make uninstall removes the sendmail link" [ ! -L "$r/sbin/sendmail" ]
+check "make uninstall removes the German man pages" [ ! -e "$r/share/man/de/man1/smtpfwd.1" ]
 done_testing
