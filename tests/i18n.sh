@@ -66,21 +66,9 @@ actual:   $3"
     fi
 }
 
-# Two messages in the queue, one at a time: mailq after each.
-queue_one() {
-    printf 'Subject: i18n\n\nhello\n' |
-        "$SMTPFWD" -C "$TESTDIR/rc" -odq rcpt@example.org 2>> "$TESTDIR/queue.err"
-}
-queue_one || fail_stop "smtpfwd -odq queues a message
-$(cat "$TESTDIR/queue.err")"
-for l in de fr; do
-    run_in "$l" "$SMTPFWD" -C "$TESTDIR/rc" -bp > "$TESTDIR/mailq1.$l" 2>&1
-done
-queue_one || fail_stop "smtpfwd -odq queues a second message"
-for l in de fr; do
-    run_in "$l" "$SMTPFWD" -C "$TESTDIR/rc" -bp > "$TESTDIR/mailq2.$l" 2>&1
-done
-
+# The catalogs: LANG/LC_MESSAGES/smtpfwd.mo under $SMTPFWD_LOCALEDIR for
+# each language whose po/LANG.po is there; $langs lists them.
+langs=
 for l in de fr; do
     if [ ! -f "$top_srcdir/po/$l.po" ]; then
         skip_check "po/$l.po is not in the source tree" "messages in $l"
@@ -105,7 +93,25 @@ for l in de fr; do
         skip_check "po/$l.gmo is not built and there is no msgfmt" "messages in $l"
         continue
     fi
+    langs="$langs $l"
+done
 
+# Two messages in the queue, one at a time: mailq after each.
+queue_one() {
+    printf 'Subject: i18n\n\nhello\n' |
+        "$SMTPFWD" -C "$TESTDIR/rc" -odq rcpt@example.org 2>> "$TESTDIR/queue.err"
+}
+queue_one || fail_stop "smtpfwd -odq queues a message
+$(cat "$TESTDIR/queue.err")"
+for l in de fr; do
+    run_in "$l" "$SMTPFWD" -C "$TESTDIR/rc" -bp > "$TESTDIR/mailq1.$l" 2>&1
+done
+queue_one || fail_stop "smtpfwd -odq queues a second message"
+for l in de fr; do
+    run_in "$l" "$SMTPFWD" -C "$TESTDIR/rc" -bp > "$TESTDIR/mailq2.$l" 2>&1
+done
+
+for l in $langs; do
     # A usage error.
     m='unknown option "%s"; see smtpfwd --help'
     t=$(tr_ "$l" "$m")
@@ -126,6 +132,8 @@ for l in de fr; do
     run_in "$l" "$SMTPFWD" --help > "$TESTDIR/help.$l" 2>&1
     m='Usage: %s [OPTION]... [--] [RECIPIENT]...
   or:  mailq, newaliases
+Read a message on standard input, as sendmail(8) does, and forward it to the
+smarthost of an account in ~/.smtprc.
 '
     t=$(tr_ "$l" "$m" | head -n 1)
     check "$l: the catalog translates the --help text" test "$t" != "$(printf '%s' "$m" | head -n 1)"
