@@ -37,8 +37,10 @@ host 127.0.0.1
 port 1
 from sender@example.org
 RC
+# The same without the spool: a refused connection is an error.
+{ cat "$TESTDIR/rc"; echo "queue off"; } > "$TESTDIR/rc-noqueue"
 printf 'bogus line\n' > "$TESTDIR/bad"
-chmod 600 "$TESTDIR/rc" "$TESTDIR/bad"
+chmod 600 "$TESTDIR/rc" "$TESTDIR/rc-noqueue" "$TESTDIR/bad"
 
 # run_in LANG COMMAND...: COMMAND in that language.
 run_in() {
@@ -127,6 +129,23 @@ for l in $langs; do
     # shellcheck disable=SC2059
     same "$l: configuration error" "smtpfwd: $(printf "$t" "$TESTDIR/bad" 1 bogus)" \
         "$(run_in "$l" "$SMTPFWD" -C "$TESTDIR/bad" -bp 2>&1)"
+
+    # A refused connection (port 1 on the loopback: nobody listens
+    # there); the reason after the last ": " is the C library's.
+    m='cannot connect to %s port %d: %s'
+    t=$(tr_ "$l" "$m")
+    check "$l: the catalog translates '$m'" test "$t" != "$m"
+    # shellcheck disable=SC2059
+    want="smtpfwd: $(printf "${t%\%s*}" 127.0.0.1 1)"
+    printf 'Subject: i18n\n\nhello\n' |
+        run_in "$l" "$SMTPFWD" -C "$TESTDIR/rc-noqueue" rcpt@example.org > "$TESTDIR/refused.$l" 2>&1
+    got=$(head -n 1 "$TESTDIR/refused.$l")
+    case $got in
+    "$want"*) ok "$l: connection refused" ;;
+    *) not_ok "$l: connection refused
+expected: $want...
+actual:   $got" ;;
+    esac
 
     # --help: its first line, and no line wider than 80 columns.
     run_in "$l" "$SMTPFWD" --help > "$TESTDIR/help.$l" 2>&1
