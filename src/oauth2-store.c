@@ -296,6 +296,7 @@ int oauth2_refresh_token_save(const struct oauth2_client *cl, const char *rt,
         free(host);
         if (rc == 0) {
             if (where)
+                /* TRANSLATORS: completes "... is stored in %s." */
                 *where = xstrdup(_("the keyring"));
             result_clear(&kr);
             return 0;

@@ -178,6 +178,7 @@ static const char *config_where(const struct config *cfg)
         return cfg->user_file;
     if (cfg->system_file)
         return cfg->system_file;
+    /* TRANSLATORS: a file name in "account \"%s\" not found in %s". */
     return _("the configuration");
 }
 

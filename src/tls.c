@@ -102,6 +102,7 @@ static int tls_parse_fingerprint(const char *s, unsigned char out[32])
 /* The name the messages use for the server. */
 static const char *tls_name(const struct tls_config *cfg, const char *peer)
 {
+    /* TRANSLATORS: a host name in "TLS handshake with %s failed" and others. */
     return cfg->host && *cfg->host ? cfg->host : peer ? peer : _("the server");
 }
 
