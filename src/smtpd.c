@@ -717,9 +717,13 @@ int smtpd_run(const struct options *o)
         } else if (!s->timed_out && s->refused > 0 && s->messages == 0) {
             /* Most likely a message piped to a command line with -bs by
              * mistake: its writer must not believe it was sent. */
-            log_error(_("-bs: the input was not an SMTP session (%zu commands refused, no "
-                        "message, no QUIT); nothing was sent. To pipe a message to smtpfwd, "
-                        "leave out -bs"), s->refused);
+            log_error(ngettext("-bs: the input was not an SMTP session (%zu command refused, "
+                               "no message, no QUIT); nothing was sent. To pipe a message to "
+                               "smtpfwd, leave out -bs",
+                               "-bs: the input was not an SMTP session (%zu commands refused, "
+                               "no message, no QUIT); nothing was sent. To pipe a message to "
+                               "smtpfwd, leave out -bs", (unsigned long)s->refused),
+                      s->refused);
             smtpd_count(s, result_exit_status(RC_USAGE));
         }
     }
