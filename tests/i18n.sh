@@ -6,8 +6,8 @@
 # line of --help and the mailq summary with one and with two queued
 # messages (ngettext's two forms) come out as the catalog translates
 # them, and differ from the English; every --help line stays within 80
-# columns. German is also checked against fixed sentences, so that a
-# catalog which is there but not loaded cannot pass. A language whose
+# columns. German and French are also checked against fixed sentences,
+# so that a catalog which is there but not loaded cannot pass. A language whose
 # po/LANG.po is not in the source tree is skipped with a note.
 # TAP (tests/lib.sh); skipped without NLS, the C.UTF-8 locale or the
 # gettext program.
@@ -190,5 +190,18 @@ if [ -f "$SMTPFWD_LOCALEDIR/de/LC_MESSAGES/smtpfwd.mo" ]; then
         "$(tail -n 1 "$TESTDIR/mailq1.de")"
     same "de: mailq with two messages in German" '2 Nachrichten in der Warteschlange' \
         "$(tail -n 1 "$TESTDIR/mailq2.de")"
+fi
+
+# French, against fixed sentences.
+if [ -f "$SMTPFWD_LOCALEDIR/fr/LC_MESSAGES/smtpfwd.mo" ]; then
+    same "fr: usage error in French" \
+        'smtpfwd: option « --bogus » inconnue ; voir smtpfwd --help' \
+        "$(run_in fr "$SMTPFWD" --bogus 2>&1 </dev/null)"
+    same "fr: --help in French" 'Utilisation : smtpfwd [OPTION]... [--] [DESTINATAIRE]...' \
+        "$(head -n 1 "$TESTDIR/help.fr")"
+    same "fr: mailq with one message in French" "1 message en file d'attente" \
+        "$(tail -n 1 "$TESTDIR/mailq1.fr")"
+    same "fr: mailq with two messages in French" "2 messages en file d'attente" \
+        "$(tail -n 1 "$TESTDIR/mailq2.fr")"
 fi
 done_testing
