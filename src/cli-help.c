@@ -53,6 +53,13 @@
 # endif
 #endif
 
+#if HAVE_LIBXML2
+# include <libxml/xmlversion.h>
+# ifndef LIBXML2_SONAME
+#  define LIBXML2_SONAME "libxml2.so.2"
+# endif
+#endif
+
 #include "cli.h"
 #include "i18n.h"
 
@@ -258,6 +265,15 @@ void cli_print_version(void)
     printf(_("%s loaded when OAuth2 data is read"), JSONC_SONAME);
 # else
     printf(_("%s linked"), JSONC_SONAME);
+# endif
+    putchar(')');
+#endif
+#if HAVE_LIBXML2
+    printf(", autoconfig (libxml2 %s, ", LIBXML_DOTTED_VERSION);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded by --configure"), LIBXML2_SONAME);
+# else
+    printf(_("%s linked"), LIBXML2_SONAME);
 # endif
     putchar(')');
 #endif
