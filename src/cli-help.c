@@ -148,6 +148,13 @@ void cli_print_help(void)
             "      --authorize-timeout=SECONDS\n"
             "                        with --authorize: wait at most SECONDS for the\n"
             "                        sign-in (default 300)\n"
+            "      --configure ADDRESS\n"
+            "                        find the submission server of ADDRESS (DNS SRV\n"
+            "                        records, then the provider's autoconfig document\n"
+            "                        over HTTPS) and print an account for ~/.smtprc\n"
+            "      --write           with --configure: append the account to the\n"
+            "                        configuration file (-C FILE, else the user's file;\n"
+            "                        never over an existing account; old content in FILE~)\n"
             "      --help            print this help and exit\n"
             "      --version         print the version and the features built in and exit\n"),
           stdout);
