@@ -226,6 +226,15 @@ int ac_parse_document(const char *data, size_t len, const char *domain, struct a
         result_set(r, RC_PROTOCOL, _("the document is too large"));
         return -1;
     }
+    /* Refused before libxml2 sees it: no internal subset means no
+     * entity declarations to expand, however the parser treats them. */
+    static const char doctype[] = "<!DOCTYPE";
+    for (size_t i = 0; i + sizeof doctype - 1 <= len; i++)
+        if (data[i] == '<' && memcmp(data + i, doctype, sizeof doctype - 1) == 0) {
+            result_set(r, RC_PROTOCOL, _("the document has a DOCTYPE (refused: an autoconfig "
+                                         "document needs none)"));
+            return -1;
+        }
     xmlDoc *d = xmlReadMemory(data, (int)len, "config-v1.1.xml", NULL,
                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
                                   | XML_PARSE_NOCDATA);

@@ -152,9 +152,10 @@ static void put_block(struct buf *b, const struct ac_run *run, const struct ac_c
     put_value(b, run->address);
     buf_putc(b, '\n');
     if (oauth2) {
-        buf_printf(b, "# %s\n", _("OAuth2: register an application with the provider, set "
-                                  "oauth2_client_id (and oauth2_client_secret when it has "
-                                  "one; see smtprc(5)), then sign in once with:"));
+        buf_printf(b, "# %s\n# %s\n", _("OAuth2: register an application with the provider and "
+                                       "set oauth2_client_id"),
+                   _("(and oauth2_client_secret when it has one; see smtprc(5)), then sign "
+                     "in once with:"));
         buf_printf(b, "#   smtpfwd --authorize %s\n", account);
         if (!provider)
             buf_printf(b, "# %s\n", _("this provider has no preset: set oauth2_auth_endpoint "

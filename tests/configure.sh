@@ -94,6 +94,7 @@ cat > "$TESTDIR/dns.json" <<'JSON'
  "autoconfig.plain.test": {"A": ["127.0.0.1"]},
  "autoconfig.badcert.test": {"A": ["127.0.0.1"]},
  "autoconfig.servfail.test": {"A": ["127.0.0.1"]},
+ "_submissions._tcp.xn--bcher-kva.test": {"SRV": [[0, 1, 465, "smtp.xn--bcher-kva.test"]]},
  "none.test": {}
 }
 JSON
@@ -190,6 +191,7 @@ check "SRV: the source in a comment" has "# DNS SRV _submissions._tcp.srvs.test"
 check "SRV: account, auth on, user and from are the address" \
     sh -c "grep -qx 'account srvs.test' '$OUT' && grep -qx 'auth on' '$OUT' && grep -qx 'user alice@srvs.test' '$OUT' && grep -qx 'from alice@srvs.test' '$OUT'"
 check "SRV: no HTTPS request when DNS answered" test ! -s "$TESTDIR/https.log"
+diag "$(cat "$OUT")"
 cp "$OUT" "$TESTDIR/srvs.rc"
 chmod 600 "$TESTDIR/srvs.rc"
 check "SRV: the block printed parses (--pretend)" parses "$TESTDIR/srvs.rc" srvs.test
@@ -219,6 +221,10 @@ run frank@broken.test
 check "malformed DNS answers: 75, said" \
     sh -c "[ $RC -eq 75 ] && grep -q 'malformed' '$ERR'"
 
+run "jörg@bücher.test"
+check "IDN domain: the SRV name in A-labels, the account named by it" \
+    sh -c "[ $RC -eq 0 ] && grep -qx 'account xn--bcher-kva.test' '$OUT' && grep -qx 'host smtp.xn--bcher-kva.test' '$OUT' && grep -q '_submissions._tcp.xn--bcher-kva.test' '$OUT'"
+
 # ---- autoconfig ----
 run "g.x+tag@acfg.test"
 check "autoconfig host: exit 0" rc_is 0
@@ -229,6 +235,7 @@ check "autoconfig: the source URL in a comment" \
     grep -q '^# from https://autoconfig.acfg.test/mail/config-v1.1.xml?emailaddress=g.x%2Btag%40acfg.test$' "$OUT"
 check "autoconfig: the address escaped in the query" \
     grep -qxF 'autoconfig.acfg.test /mail/config-v1.1.xml?emailaddress=g.x%2Btag%40acfg.test' "$TESTDIR/https.log"
+diag "$(cat "$OUT")"
 cp "$OUT" "$TESTDIR/acfg.rc"
 chmod 600 "$TESTDIR/acfg.rc"
 check "autoconfig: the block parses" parses "$TESTDIR/acfg.rc" acfg.test
@@ -247,6 +254,7 @@ check "nothing anywhere: 69" rc_is 69
 check "nothing: the four attempts listed" \
     sh -c "[ \$(grep -c '^  - ' '$ERR') -eq 4 ] && grep -q '_submissions._tcp.none.test' '$ERR' && grep -q '_submission._tcp.none.test' '$ERR' && grep -q 'https://autoconfig.none.test/' '$ERR' && grep -q 'https://none.test/.well-known/' '$ERR'"
 check "nothing: no account block on stdout" test ! -s "$OUT"
+diag "$(cat "$ERR")"
 
 run kim@badxml.test
 check "malformed XML: 69, said" sh -c "[ $RC -eq 69 ] && grep -q 'not well-formed' '$ERR'"
@@ -262,6 +270,7 @@ check "untrusted certificate: refused, 69, said" \
 run olga@oauth.test
 check "OAuth2: exit 0, auth xoauth2, oauth2_provider gmail" \
     sh -c "[ $RC -eq 0 ] && grep -qx 'auth xoauth2' '$OUT' && grep -qx 'oauth2_provider gmail' '$OUT' && grep -qx 'host smtp.gmail.com' '$OUT'"
+diag "$(cat "$OUT")"
 check "OAuth2: the --authorize hint" grep -q '^#   smtpfwd --authorize oauth.test$' "$OUT"
 cp "$OUT" "$TESTDIR/oauth.rc"
 chmod 600 "$TESTDIR/oauth.rc"
