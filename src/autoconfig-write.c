@@ -98,6 +98,7 @@ int autoconfig_write(const char *path, const char *account, const char *block,
     int rc = -1;
     struct stat st;
     bool exists = lstat(path, &st) == 0;
+    int lstat_errno = exists ? 0 : errno;
 
     if (exists && S_ISLNK(st.st_mode)) {
         /* Written through: the link (a dotfiles repository's) stays and
@@ -109,11 +110,12 @@ int autoconfig_write(const char *path, const char *account, const char *block,
             goto out;
         }
         exists = lstat(target, &st) == 0;
+        lstat_errno = exists ? 0 : errno;
     } else {
         target = xstrdup(path);
     }
-    if (!exists && errno != ENOENT) {
-        result_set(r, RC_CANTCREAT, _("cannot write %s: %s"), target, strerror(errno));
+    if (!exists && lstat_errno != ENOENT) {
+        result_set(r, RC_CANTCREAT, _("cannot write %s: %s"), target, strerror(lstat_errno));
         goto out;
     }
     mode_t mode = 0600;
