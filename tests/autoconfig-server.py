@@ -11,7 +11,7 @@ test sees the escaped address); a missing file is 404. A host name
 starting with "badcert." or "autoconfig.badcert." is served with BADCERT
 (a certificate from a CA nobody trusts) through SNI; every other one with
 CERT. A file named "500" in a host's directory makes every request to
-it answer 500.
+it answer 500; one named "redirect", a 301 to the same URL over http://.
 """
 import http.server
 import os
@@ -40,6 +40,12 @@ def main():
             base = os.path.join(docroot, host)
             if os.path.exists(os.path.join(base, "500")):
                 self.send_error(500)
+                return
+            if os.path.exists(os.path.join(base, "redirect")):
+                self.send_response(301)
+                self.send_header("Location", "http://%s%s" % (host, self.path))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             full = os.path.normpath(os.path.join(base, path.lstrip("/")))
             if not full.startswith(base + os.sep) or not os.path.isfile(full):

@@ -83,7 +83,7 @@ leaf client ca 'cn = "alice"' 'email = "alice@x.test"' \
 # tests/configure.sh's HTTPS server: each test domain and its autoconfig host.
 ac_names=
 for d in example.test acfg.test wk.test dnswins.test badxml.test nosmtp.test oauth.test \
-         plain.test servfail.test badcert.test doctype.test; do
+         plain.test servfail.test badcert.test doctype.test redir.test; do
     ac_names="$ac_names dns_name=\"$d\" dns_name=\"autoconfig.$d\""
 done
 # shellcheck disable=SC2086

@@ -23,7 +23,8 @@
 # warning); --write to a new file (0600), to an existing file (appended,
 # FILE~ holds the old content, the mode kept when stricter), an account
 # of the same name (73, the file unchanged), through a symbolic link
-# (the target written, the link kept); every file written passes
+# (the target written, the link kept), a file that does not parse (78,
+# unchanged); a redirect to http:// (not followed); every file written passes
 # `smtpfwd -C FILE --pretend`.
 here=${top_srcdir:+$top_srcdir/tests}
 here=${here:-$(dirname "$0")}
@@ -94,6 +95,7 @@ cat > "$TESTDIR/dns.json" <<'JSON'
  "autoconfig.plain.test": {"A": ["127.0.0.1"]},
  "autoconfig.badcert.test": {"A": ["127.0.0.1"]},
  "autoconfig.servfail.test": {"A": ["127.0.0.1"]},
+ "autoconfig.redir.test": {"A": ["127.0.0.1"]},
  "_submissions._tcp.xn--bcher-kva.test": {"SRV": [[0, 1, 465, "smtp.xn--bcher-kva.test"]]},
  "none.test": {}
 }
@@ -142,6 +144,8 @@ doc autoconfig.plain.test "$AC" plain.test '
 doc autoconfig.badcert.test "$AC" badcert.test '
   <outgoingServer type="smtp"><hostname>smtp.badcert.test</hostname><port>465</port>
    <socketType>SSL</socketType><authentication>password-cleartext</authentication></outgoingServer>'
+mkdir -p "$D/autoconfig.redir.test"
+: > "$D/autoconfig.redir.test/redirect"
 mkdir -p "$D/autoconfig.servfail.test"
 : > "$D/autoconfig.servfail.test/500"
 
@@ -267,6 +271,10 @@ run ned@badcert.test
 check "untrusted certificate: refused, 69, said" \
     sh -c "[ $RC -eq 69 ] && grep -q 'certificate' '$ERR' && [ ! -s '$OUT' ]"
 
+run rex@redir.test
+check "a redirect to http:// is not followed: 69, the 301 said, one request" \
+    sh -c "[ $RC -eq 69 ] && grep -q 'HTTP status 301' '$ERR' && [ \$(wc -l < '$TESTDIR/https.log') -eq 1 ]"
+
 run olga@oauth.test
 check "OAuth2: exit 0, auth xoauth2, oauth2_provider gmail" \
     sh -c "[ $RC -eq 0 ] && grep -qx 'auth xoauth2' '$OUT' && grep -qx 'oauth2_provider gmail' '$OUT' && grep -qx 'host smtp.gmail.com' '$OUT'"
@@ -308,6 +316,13 @@ chmod 400 "$F"
 run hank@wk.test --write
 check "--write keeps a stricter mode (0400)" \
     sh -c "[ $RC -eq 0 ] && [ \$(stat -c %a '$F') = 400 ]"
+B=$TESTDIR/broken.rc
+printf 'account x\nbogus_keyword 1\n' > "$B"
+chmod 600 "$B"
+cp "$B" "$TESTDIR/before"
+run alice@srvs.test --write -C "$B"
+check "--write to a file that does not parse: 78, the file unchanged, no FILE~" \
+    sh -c "[ $RC -eq 78 ] && cmp -s '$TESTDIR/before' '$B' && [ ! -e '$B~' ]"
 mkdir -p "$TESTDIR/dotfiles"
 L=$TESTDIR/link.rc
 printf 'account old\nhost old.test\n' > "$TESTDIR/dotfiles/real.rc"
