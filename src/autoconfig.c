@@ -142,6 +142,12 @@ static void put_block(struct buf *b, const struct ac_run *run, const struct ac_c
             break;
         } else {
             buf_puts(b, "auth on\n");
+            if (c->plain)
+                buf_printf(b, "# %s\n# %s\n", _("without TLS, auth on uses only mechanisms "
+                                                "that do not reveal the password (SCRAM, "
+                                                "CRAM-MD5);"),
+                           _("PLAIN or LOGIN here would also need allow_plaintext_auth on "
+                             "(smtprc(5))"));
         }
         buf_puts(b, "user ");
         put_value(b, c->user ? c->user : run->address);

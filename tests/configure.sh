@@ -287,6 +287,11 @@ check "OAuth2: the block parses" parses "$TESTDIR/oauth.rc" oauth.test
 run pia@plain.test
 check "plain server: used with tls off and a loud warning" \
     sh -c "[ $RC -eq 0 ] && grep -qx 'tls off' '$OUT' && grep -q 'WITHOUT TLS' '$OUT'"
+check "plain server: allow_plaintext_auth is not set, only explained" \
+    sh -c "grep -q '^# .*allow_plaintext_auth' '$OUT' && ! grep -q '^allow_plaintext_auth' '$OUT'"
+cp "$OUT" "$TESTDIR/plain.rc"
+chmod 600 "$TESTDIR/plain.rc"
+check "plain server: the block parses" parses "$TESTDIR/plain.rc" plain.test
 
 # ---- usage ----
 "$SMTPFWD" --configure > "$OUT" 2> "$ERR"; RC=$?
