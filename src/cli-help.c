@@ -53,6 +53,13 @@
 # endif
 #endif
 
+#if HAVE_LIBXML2
+# include <libxml/xmlversion.h>
+# ifndef LIBXML2_SONAME
+#  define LIBXML2_SONAME "libxml2.so.2"
+# endif
+#endif
+
 #include "cli.h"
 #include "i18n.h"
 
@@ -141,6 +148,13 @@ void cli_print_help(void)
             "      --authorize-timeout=SECONDS\n"
             "                        with --authorize: wait at most SECONDS for the\n"
             "                        sign-in (default 300)\n"
+            "      --configure ADDRESS\n"
+            "                        find the submission server of ADDRESS (DNS SRV\n"
+            "                        records, then the provider's autoconfig document\n"
+            "                        over HTTPS) and print an account for ~/.smtprc\n"
+            "      --write           with --configure: append the account to the\n"
+            "                        configuration file (-C FILE, else the user's file;\n"
+            "                        never over an existing account; old content in FILE~)\n"
             "      --help            print this help and exit\n"
             "      --version         print the version and the features built in and exit\n"),
           stdout);
@@ -258,6 +272,15 @@ void cli_print_version(void)
     printf(_("%s loaded when OAuth2 data is read"), JSONC_SONAME);
 # else
     printf(_("%s linked"), JSONC_SONAME);
+# endif
+    putchar(')');
+#endif
+#if HAVE_LIBXML2
+    printf(", autoconfig (libxml2 %s, ", LIBXML_DOTTED_VERSION);
+# if SMTPFWD_DLOPEN
+    printf(_("%s loaded by --configure"), LIBXML2_SONAME);
+# else
+    printf(_("%s linked"), LIBXML2_SONAME);
 # endif
     putchar(')');
 #endif

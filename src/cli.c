@@ -387,7 +387,8 @@ enum long_id {
     L_HELP, L_VERSION, L_PRETEND, L_ACCOUNT, L_FLUSH, L_FORCE, L_SERVERINFO,
     L_STORE_PASSWORD, L_FORGET_PASSWORD, L_VERBOSE, L_FILE, L_FROM, L_READ_RECIPIENTS,
     L_QUEUE_JSON, L_QUEUE_REMOVE, L_QUEUE_RETRY, L_DEBUG, L_READ_ENVELOPE_FROM,
-    L_DSN_NOTIFY, L_DSN_RETURN, L_AUTHORIZE, L_DEVICE, L_AUTHORIZE_TIMEOUT,
+    L_DSN_NOTIFY, L_DSN_RETURN, L_AUTHORIZE, L_DEVICE, L_AUTHORIZE_TIMEOUT, L_CONFIGURE,
+    L_WRITE,
 };
 
 /* --authorize-timeout: at most a day. */
@@ -494,6 +495,8 @@ static const struct {
     { "--authorize", L_AUTHORIZE, LONG_OPTIONAL },
     { "--device", L_DEVICE, LONG_FLAG },
     { "--authorize-timeout", L_AUTHORIZE_TIMEOUT, LONG_ARG },
+    { "--configure", L_CONFIGURE, LONG_OPTIONAL },
+    { "--write", L_WRITE, LONG_FLAG },
 };
 
 /* --authorize-timeout=SECONDS: a whole number from 1 to a day. */
@@ -601,6 +604,23 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
             p->mode_arg_given = true;
         }
         return 0;
+    case L_CONFIGURE:
+        /* --configure=ADDRESS or --configure ADDRESS (an option after it
+         * is not taken as the address) */
+        if (set_mode(p, MODE_CONFIGURE, name, r) != 0)
+            return -1;
+        if (val == NULL && p->i + 1 < p->argc && p->argv[p->i + 1] != NULL
+            && p->argv[p->i + 1][0] != '-')
+            val = p->argv[++p->i];
+        if (val == NULL) {
+            result_set(r, RC_USAGE, _("option %s needs a mail address"), name);
+            return -1;
+        }
+        p->o->mode_arg = val;
+        return 0;
+    case L_WRITE:
+        p->o->write_config = true;
+        return 0;
     case L_DEVICE:
         p->o->device = true;
         p->device_opt = name;
@@ -674,6 +694,10 @@ static int check_combination(struct cli_parser *p, struct result *r)
                    p->device_opt);
         return -1;
     }
+    if (o->write_config && o->mode != MODE_CONFIGURE) {
+        result_set(r, RC_USAGE, _("option --write can only be used with --configure"));
+        return -1;
+    }
     if (o->host_only && o->account != NULL) {
         result_set(r, RC_USAGE, _("options --host and --account cannot be used together: "
                                   "--host uses no configuration file"));
@@ -696,6 +720,13 @@ static int check_combination(struct cli_parser *p, struct result *r)
             && strcmp(o->mode_arg, o->account) != 0) {
             result_set(r, RC_USAGE, _("%s %s and -a %s name two different accounts; name "
                                       "one"), p->mode_opt, o->mode_arg, o->account);
+            return -1;
+        }
+        return 0;
+    case MODE_CONFIGURE:
+        if (o->nrecipients > 0) {
+            result_set(r, RC_USAGE, _("%s takes one address (found also \"%s\")"),
+                       p->mode_opt, o->recipients[0]);
             return -1;
         }
         return 0;

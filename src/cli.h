@@ -37,6 +37,7 @@ enum cli_mode {
     MODE_QUEUE_REMOVE,    /* --queue-remove ID... (ids in recipients) */
     MODE_QUEUE_RETRY,     /* --queue-retry ID... (ids in recipients) */
     MODE_AUTHORIZE,       /* --authorize [ACCOUNT]: OAuth2 authorization (oauth2.h) */
+    MODE_CONFIGURE,       /* --configure ADDRESS [--write] (autoconfig.h) */
 };
 
 struct options {
@@ -60,9 +61,10 @@ struct options {
     char **recipients;           /* argv tail: each an address LIST; not owned */
     int nrecipients;
     const char *mode_arg;        /* argument of modes that take one (store-password ACCOUNT,
-                                    authorize ACCOUNT) */
+                                    authorize ACCOUNT, configure ADDRESS) */
     bool device;                 /* --device: --authorize with the device flow */
     int authorize_timeout;       /* --authorize-timeout=SECONDS; 0 = the default (300) */
+    bool write_config;           /* --write: --configure appends to the configuration file */
     struct config_setting settings[CLI_MAX_SETTINGS];  /* msmtp options, in order */
     size_t nsettings;
     bool host_only;              /* --host given: no configuration file is read */

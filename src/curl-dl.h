@@ -1,6 +1,7 @@
 /*
  * curl-dl.h - libcurl (GnuTLS flavour) loaded at run time, only when an
- * OAuth2 token must be fetched from a token endpoint.
+ * OAuth2 token must be fetched from a token endpoint or --configure
+ * fetches an autoconfig document (https.c).
  *
  * smtpfwd is not linked against libcurl: a plain delivery must not pay
  * for loading it (and the libraries it brings). curl_dl_load() dlopen()s
@@ -11,7 +12,7 @@
  * for GnuTLS.
  *
  * Rules for a user: include it instead of <curl/curl.h>; call
- * curl_dl_load() before the first libcurl call (oauth2_post does). A
+ * curl_dl_load() before the first libcurl call (https_fetch does). A
  * function not in CURL_DL_FUNCTIONS is a link error: add it to the list
  * and give it a #define below. curl.h's type-checking macros for
  * curl_easy_setopt/curl_easy_getinfo are turned off here (they would
@@ -59,6 +60,10 @@ extern struct curl_dl_table curl_dl;
  * what is missing: the system must be repaired, the message can wait in
  * the spool); nothing is kept from a failure, a later call retries. */
 int curl_dl_load(struct result *r);
+
+/* The same, the failure worded with purpose (translated, "cannot fetch
+ * an OAuth2 token"; NULL: that one) instead of OAuth2's. */
+int curl_dl_load_for(const char *purpose, struct result *r);
 
 /* True once curl_dl_load() has succeeded in this process. */
 bool curl_dl_loaded(void);

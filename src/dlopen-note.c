@@ -66,7 +66,14 @@
 # define NOTE_OAUTH2 ""
 #endif
 
-#define NOTE_JSON "[" NOTE_TLS NOTE_SASL NOTE_KEYRING NOTE_IDN NOTE_NFC NOTE_OAUTH2 "]"
+#if HAVE_LIBXML2
+# define NOTE_XML "," NOTE_ENTRY("autoconfig", "suggested", \
+    "smtpfwd --configure: the autoconfig documents of mail providers (XML)", LIBXML2_SONAME)
+#else
+# define NOTE_XML ""
+#endif
+
+#define NOTE_JSON "[" NOTE_TLS NOTE_SASL NOTE_KEYRING NOTE_IDN NOTE_NFC NOTE_OAUTH2 NOTE_XML "]"
 #define NOTE_OWNER "FDO"
 #define NOTE_TYPE UINT32_C(0x407c0c0a)
 /* Name and descriptor are each padded with zeros to 4 bytes. */

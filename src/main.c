@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "autoconfig.h"
 #include "cli.h"
 #include "smtprc.h"
 #include "deliver.h"
@@ -269,6 +270,8 @@ int main(int argc, char **argv)
         return run_account_action(&o, ACT_FORGET_PASSWORD);
     case MODE_AUTHORIZE:
         return run_authorize(&o);
+    case MODE_CONFIGURE:
+        return autoconfig_run(o.mode_arg, o.write_config, o.config_file);
     }
     return result_exit_status(RC_SOFTWARE);
 }

@@ -101,6 +101,21 @@ static char *config_system_file(void)
     return xstrdup(env ? env : SYSCONFDIR "/smtprc");
 }
 
+char *config_user_file_path(void)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    char *home_rc = util_expand_home("~/.smtprc");
+    char *xdg_rc = xdg && xdg[0] == '/' ? xasprintf("%s/smtpfwd/config", xdg)
+                                        : util_expand_home("~/.config/smtpfwd/config");
+    struct stat st;
+    if (lstat(home_rc, &st) != 0 && lstat(xdg_rc, &st) == 0) {
+        free(home_rc);
+        return xdg_rc;
+    }
+    free(xdg_rc);
+    return home_rc;
+}
+
 int config_load(const char *path, struct config **out, struct result *r)
 {
     struct config *cfg = config_new();

@@ -165,6 +165,11 @@ struct config {
  * naming the account's FILE:LINE). Returns 0 or -1 with r set. */
 int config_load(const char *path, struct config **out, struct result *r);
 
+/* The user file config_load would read without -C: ~/.smtprc when it
+ * exists, else $XDG_CONFIG_HOME/smtpfwd/config when that exists, else
+ * ~/.smtprc (where a new file goes). Caller frees. */
+char *config_user_file_path(void);
+
 /* Parse configuration text from a named source, as config_load parses
  * each file, without the checks of config_load (the permissions, the
  * settings that depend on each other): for the unit tests. */

@@ -14,6 +14,9 @@
 #   otherca.pem otherca-key.pem       another CA nobody trusts
 #   untrusted.pem untrusted-key.pem   localhost + 127.0.0.1, by otherca
 #   client.pem client-key.pem         a client certificate (CN alice), by ca
+#   autoconfig.pem autoconfig-key.pem the autoconfig test domains of
+#                                     tests/configure.sh (DOMAIN and
+#                                     autoconfig.DOMAIN for each), by ca
 #   server.sha256 untrusted.sha256    SHA-256 fingerprints, "AA:BB:..." form
 # Exit status 77 when certtool is missing, 99 on any other failure.
 set -eu
@@ -77,6 +80,16 @@ leaf untrusted otherca 'cn = "localhost"' 'dns_name = "localhost"' 'ip_address =
     'serial = 5' 'expiration_days = 3650' tls_www_server signing_key encryption_key
 leaf client ca 'cn = "alice"' 'email = "alice@x.test"' \
     'serial = 6' 'expiration_days = 3650' tls_www_client signing_key
+# tests/configure.sh's HTTPS server: each test domain and its autoconfig host.
+ac_names=
+for d in example.test acfg.test wk.test dnswins.test badxml.test nosmtp.test oauth.test \
+         plain.test servfail.test badcert.test doctype.test redir.test; do
+    ac_names="$ac_names dns_name=\"$d\" dns_name=\"autoconfig.$d\""
+done
+# shellcheck disable=SC2086
+eval "set -- $ac_names"
+leaf autoconfig ca 'cn = "autoconfig.example.test"' "$@" \
+    'serial = 7' 'expiration_days = 3650' tls_www_server signing_key encryption_key
 
 # fingerprint CERT: SHA-256 of the DER, "AA:BB:..."
 fingerprint() {

@@ -1,12 +1,14 @@
 #!/bin/sh
-# lazy-load.sh - GnuTLS, GNU SASL, libidn2, libunistring, libcurl and
-# json-c are loaded only when a run needs them (src/dl.c and its users
-# gnutls-dl.c, gsasl-dl.c, idn.c, unistring-dl.c, curl-dl.c, json-dl.c),
+# lazy-load.sh - GnuTLS, GNU SASL, libidn2, libunistring, libcurl,
+# json-c and libxml2 are loaded only when a run needs them (src/dl.c and
+# its users gnutls-dl.c, gsasl-dl.c, idn.c, unistring-dl.c, curl-dl.c,
+# json-dl.c, xml-dl.c),
 # and a library that cannot be loaded keeps the message.
 #
 # With LD_DEBUG=files (glibc's loader logs every object it maps, to
-# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the six (libcurl
-# and json-c are for OAuth2 tokens only, never for these runs;
+# LD_DEBUG_OUTPUT.PID) it checks that these load NONE of the seven (libcurl
+# and json-c are for OAuth2 tokens and --configure only, libxml2 for
+# --configure only, never for these runs;
 # libunistring is for non-ASCII addresses only):
 #   --version, -bp (mailq), a `queue always` enqueue, a configuration
 #   error, a plain (tls off) delivery to tests/smtpd-script, and an
@@ -74,7 +76,7 @@ if "$SMTPFWD" --version | grep -q ' linked)'; then
     diag "built with --disable-dlopen: the libraries are linked; loading on demand is not checked"
 fi
 
-for lib in libgnutls libgsasl libidn2 libunistring libcurl libjson-c; do
+for lib in libgnutls libgsasl libidn2 libunistring libcurl libjson-c libxml2; do
     if [ -n "$LINKED" ]; then
         if ldd "$SMTPFWD" 2>/dev/null | grep -q "$lib" ||
            ! "$SMTPFWD" --version | grep -q "$lib"; then
@@ -114,7 +116,7 @@ loaded() {
     cat "$TESTDIR/$1".ld.* 2>/dev/null | grep -q "file=[^ ]*${2:-libgnutls}"
 }
 
-# expect_not_loaded NAME WHAT EXPECTED-RC: none of the six is mapped.
+# expect_not_loaded NAME WHAT EXPECTED-RC: none of the seven is mapped.
 expect_not_loaded() {
     if [ "$rc" -ne "$3" ]; then
         fail "$2: exit status $rc, expected $3"; sed "s/^/#   /" "$TESTDIR/$1.err"
@@ -124,13 +126,13 @@ expect_not_loaded() {
         ok "$2 exits $3 (linked build: loading not checked)"
         return
     fi
-    for lib in libgnutls libgsasl libidn2 libunistring libcurl libjson-c; do
+    for lib in libgnutls libgsasl libidn2 libunistring libcurl libjson-c libxml2; do
         if loaded "$1" $lib; then
             fail "$2 loaded $lib"
             return
         fi
     done
-    ok "$2 loads none of libgnutls, libgsasl, libidn2, libunistring, libcurl, libjson-c"
+    ok "$2 loads none of libgnutls, libgsasl, libidn2, libunistring, libcurl, libjson-c, libxml2"
 }
 
 # expect_loads NAME WHAT LIB NOT-LIB...: exit 0, LIB mapped, the others not.
@@ -271,7 +273,7 @@ smtpd_stop
 # AUTH: PLAIN needs GNU SASL, XOAUTH2 is built in.
 if [ -n "$GSASL_SONAME" ]; then
     auth_run auth-plain plain alice secret
-    expect_loads auth-plain "an AUTH PLAIN delivery" libgsasl libidn2 libgnutls libcurl libjson-c
+    expect_loads auth-plain "an AUTH PLAIN delivery" libgsasl libidn2 libgnutls libcurl libjson-c libxml2
     check "the AUTH PLAIN message arrives" grep -q "lazy auth-plain" "$TESTDIR/auth-plain.server.log"
     auth_run auth-xoauth2 xoauth2 bob tok-123.abc
     expect_not_loaded auth-xoauth2 "an XOAUTH2 delivery" 0
@@ -283,7 +285,7 @@ fi
 # A non-ASCII domain through a server without SMTPUTF8: libidn2.
 if [ -n "$IDN2_SONAME" ]; then
     idn_run idn
-    expect_loads idn "a delivery to a non-ASCII domain" libidn2 libgsasl libgnutls libcurl libjson-c
+    expect_loads idn "a delivery to a non-ASCII domain" libidn2 libgsasl libgnutls libcurl libjson-c libxml2
     check "the IDN recipient is sent as $IDN_ACE" grep -q "RCPT TO:<$IDN_ACE>" "$TESTDIR/idn.server.log" ||
         sed 's/^/#   /' "$TESTDIR/idn.server.log"
 else
@@ -293,7 +295,7 @@ fi
 # A UTF-8 address through a server with SMTPUTF8: libunistring (NFC).
 if [ -n "$UNISTRING_SONAME" ]; then
     utf8_run utf8
-    expect_loads utf8 "a delivery to a UTF-8 address with SMTPUTF8" libunistring libidn2 libgsasl libgnutls libcurl libjson-c
+    expect_loads utf8 "a delivery to a UTF-8 address with SMTPUTF8" libunistring libidn2 libgsasl libgnutls libcurl libjson-c libxml2
     check "the UTF-8 recipient is sent as it is with SMTPUTF8" grep -q "RCPT TO:<$UTF8_RCPT>" "$TESTDIR/utf8.server.log" ||
         sed 's/^/#   /' "$TESTDIR/utf8.server.log"
 else
@@ -327,12 +329,12 @@ for kind in starttls implicit-tls; do
         fail "$kind delivery: exit status $rc"; sed "s/^/#   /" "$TESTDIR/$kind.err"
     elif ! loaded "$kind"; then
         fail "$kind delivery did not load libgnutls"
-    elif [ -z "$LINKED" ] && { loaded "$kind" libcurl || loaded "$kind" libjson-c; }; then
-        fail "$kind delivery loaded libcurl or json-c"
+    elif [ -z "$LINKED" ] && { loaded "$kind" libcurl || loaded "$kind" libjson-c || loaded "$kind" libxml2; }; then
+        fail "$kind delivery loaded libcurl, json-c or libxml2"
     elif ! grep -q "lazy $kind" "$TESTDIR/server.log"; then
         fail "$kind delivery: the message did not arrive"
     else
-        ok "$kind delivery loads libgnutls (not libcurl, not json-c) and succeeds"
+        ok "$kind delivery loads libgnutls (not libcurl, json-c or libxml2) and succeeds"
     fi
     smtpd_stop
 done
