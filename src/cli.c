@@ -605,18 +605,14 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
         }
         return 0;
     case L_CONFIGURE:
-        /* --configure=ADDRESS or --configure ADDRESS (an option after it
-         * is not taken as the address) */
+        /* --configure=ADDRESS, or the address as the operand, anywhere
+         * among the options (--configure --write ADDRESS) */
         if (set_mode(p, MODE_CONFIGURE, name, r) != 0)
             return -1;
-        if (val == NULL && p->i + 1 < p->argc && p->argv[p->i + 1] != NULL
-            && p->argv[p->i + 1][0] != '-')
-            val = p->argv[++p->i];
-        if (val == NULL) {
-            result_set(r, RC_USAGE, _("option %s needs a mail address"), name);
-            return -1;
+        if (val != NULL) {
+            p->o->mode_arg = val;
+            p->mode_arg_given = true;
         }
-        p->o->mode_arg = val;
         return 0;
     case L_WRITE:
         p->o->write_config = true;
@@ -724,9 +720,17 @@ static int check_combination(struct cli_parser *p, struct result *r)
         }
         return 0;
     case MODE_CONFIGURE:
-        if (o->nrecipients > 0) {
+        if (o->nrecipients > (p->mode_arg_given ? 0 : 1)) {
             result_set(r, RC_USAGE, _("%s takes one address (found also \"%s\")"),
-                       p->mode_opt, o->recipients[0]);
+                       p->mode_opt, o->recipients[p->mode_arg_given ? 0 : 1]);
+            return -1;
+        }
+        if (o->nrecipients == 1)
+            o->mode_arg = o->recipients[0];
+        o->recipients = NULL;
+        o->nrecipients = 0;
+        if (o->mode_arg == NULL) {
+            result_set(r, RC_USAGE, _("option %s needs a mail address"), p->mode_opt);
             return -1;
         }
         return 0;
