@@ -39,6 +39,7 @@
 #include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "failover.h"
 #include "flush.h"
 #include "i18n.h"
 #include "message.h"
@@ -277,6 +278,13 @@ static void flush_session(const struct account *a, struct delivery *d, size_t n)
 static void flush_delivered(struct delivery *d, void *arg)
 {
     struct flush_item *it = arg;
+    /* The recipients left for now before the account's smarthost could
+     * take the message go through its fallback accounts, as in a first
+     * attempt; the entry keeps its own account (the spool's policy
+     * records the merged outcome). A smarthost that could not be reached
+     * is tried once per session: the entries after the first share its
+     * failure (deliver_session), and each goes on to the fallbacks. */
+    (void)failover_deliver(it->run->cfg, it->a, d);
     queue_record_attempt(&it->e, it->a, d, it->idx, it->run->now);
     it->recorded = true;
     if (queue_entry_any(&it->e, QRCPT_PENDING)) {

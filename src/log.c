@@ -167,6 +167,8 @@ char *log_attempt_format(const struct log_attempt *a)
     if (a->errormsg)
         put_kv(&b, "errormsg", a->errormsg);
     put_kv(&b, "account", a->account ? a->account : "");
+    if (a->fallback_for)
+        put_kv(&b, "fallback-for", a->fallback_for);
     if (a->queued)
         put_kv(&b, "queued", a->queued);
     put_kv(&b, "exitcode", result_status_name(a->exitcode));

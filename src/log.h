@@ -48,7 +48,9 @@ void log_debug(int level, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void log_transcript(char dir, const char *data, size_t len);
 
 struct log_attempt {
-    const char *account;     /* account name */
+    const char *account;     /* account name (of the attempt) */
+    const char *fallback_for;/* the message's account when account is one of its
+                                fallback accounts, or NULL */
     const char *host;        /* smarthost */
     bool tls;                /* TLS was in use */
     const char *auth;        /* mechanism used, or NULL for "off" */

@@ -156,6 +156,8 @@ int config_load(const char *path, struct config **out, struct result *r)
             goto fail;
         }
     }
+    if (config_check_fallbacks(cfg, r) != 0)
+        goto fail;
     free(sys);
     free(home_rc);
     free(xdg_rc);
@@ -167,6 +169,66 @@ fail:
     free(xdg_rc);
     config_free(cfg);
     return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fallback accounts */
+
+char **config_fallback_names(const char *value, size_t *n)
+{
+    *n = 0;
+    if (!value)
+        return NULL;
+    char **v = xcalloc(strlen(value) + 2, sizeof *v);
+    const char *p = value;
+    for (;;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == 0) {
+            for (size_t i = 0; i < *n; i++)
+                free(v[i]);
+            free(v);
+            *n = 0;
+            return NULL;
+        }
+        v[(*n)++] = xstrndup(p, end);
+        if (p[len] != ',')
+            break;
+        p += len + 1;
+    }
+    return v;
+}
+
+int config_check_fallbacks(const struct config *cfg, struct result *r)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++) {
+        const struct account *a = cfg->accounts[i];
+        if (!a->fallback)
+            continue;
+        size_t n;
+        char **names = config_fallback_names(a->fallback, &n);
+        const char *unknown = NULL;
+        for (size_t j = 0; j < n && !unknown; j++)
+            if (!config_find(cfg, names[j]))
+                unknown = names[j];
+        if (!names)
+            result_set(r, RC_CONFIG,
+                       _("%s:%d: account %s: fallback \"%s\" has an empty account name"),
+                       a->file ? a->file : "", a->line, a->name, a->fallback);
+        else if (unknown)
+            result_set(r, RC_CONFIG, _("%s:%d: account %s: fallback names an unknown account "
+                                       "\"%s\""), a->file ? a->file : "", a->line, a->name,
+                       unknown);
+        for (size_t j = 0; j < n; j++)
+            free(names[j]);
+        free(names);
+        if (r->cls != RC_OK)
+            return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 
 #include "address.h"
 #include "deliver.h"
+#include "failover.h"
 #include "flush.h"
 #include "i18n.h"
 #include "log.h"
@@ -241,6 +242,10 @@ int submit_message(struct submit *s, const struct envelope_request *req,
         s->conn = deliver_open(a);
         deliver_send(s->conn, &d, !s->keep_open);
     }
+    /* Recipients left for now before the server could take the message
+     * go through the account's fallback accounts (each its own
+     * connection; a connection kept open stays the account's own). */
+    (void)failover_deliver(s->cfg, a, &d);
     enum result_class cls = d.result.cls;
     if (!s->keep_open) {
         deliver_close(s->conn);

@@ -1,0 +1,170 @@
+/*
+ * failover.c - smarthost failover (see failover.h): the recipients an
+ * attempt left for now, before the server could take the message, go
+ * through the account's fallback accounts in turn; the outcomes add up
+ * into the message's one struct delivery.
+ *
+ * Must not: speak SMTP or open connections itself (deliver.c), touch the
+ * spool (queue.c records the merged outcome, with the message's own
+ * account), or decide exit statuses (result.c).
+ */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver.h"
+#include "envelope.h"
+#include "failover.h"
+#include "i18n.h"
+#include "log.h"
+#include "smtprc.h"
+#include "util.h"
+
+bool failover_sender_allowed(const struct account *f, const char *sender)
+{
+    struct result r = RESULT_INIT;
+    char *s = envelope_sender(sender ? sender : "", f, &r);
+    bool ok = s && strcmp(s, sender ? sender : "") == 0;
+    free(s);
+    result_clear(&r);
+    return ok;
+}
+
+/* The recipients of d that are left for a fallback account. */
+static size_t failover_left(const struct delivery *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; d->rcpts && i < d->env->nrcpts; i++)
+        n += d->rcpts[i].may_fall_back;
+    return n;
+}
+
+/* d's outcome again from its recipients (see failover.h). */
+static void failover_settle(struct delivery *d)
+{
+    size_t n = d->env->nrcpts, delivered = 0, perm = 0;
+    for (size_t i = 0; i < n; i++) {
+        delivered += d->rcpts[i].outcome == DELIVERY_DELIVERED;
+        perm += d->rcpts[i].outcome == DELIVERY_PERMANENT;
+    }
+    if (delivered == n) {
+        result_clear(&d->result);
+        free(d->reply);
+        d->reply = NULL;
+    } else if (perm > 0 && d->result.cls != RC_NOUSER) {
+        result_set(&d->result, RC_NOUSER,
+                   _("the message was not delivered to %zu of %zu recipients"),
+                   n - delivered, n);
+    }
+}
+
+/* Merge attempt fd (through f, for d's recipients idx[0..fd->env->nrcpts))
+ * into d. */
+static void failover_merge(struct delivery *d, struct delivery *fd, const size_t *idx)
+{
+    for (size_t j = 0; j < fd->env->nrcpts; j++) {
+        struct deliver_rcpt *to = &d->rcpts[idx[j]];
+        struct deliver_rcpt *from = &fd->rcpts[j];
+        bool take = from->outcome == DELIVERY_DELIVERED
+                    || (from->outcome == DELIVERY_PERMANENT && fd->result.cls != RC_DATAERR);
+        if (take) {
+            to->outcome = from->outcome;
+            to->answered = true;
+            free(to->reply);
+            to->reply = from->reply;
+            from->reply = NULL;
+            to->may_fall_back = false;
+        } else {
+            /* A fallback's refusal of the message as a whole (5xx to
+             * MAIL, DATA, the end of data) says nothing about the
+             * message's own smarthost: the next fallback may take it. */
+            to->may_fall_back = from->may_fall_back || fd->result.cls == RC_DATAERR;
+        }
+    }
+}
+
+/* One attempt through fallback account f for d's recipients that may
+ * fall back; its outcome is merged into d, its log facts kept in *fd
+ * (freed by the caller). */
+static void failover_try(const struct account *f, struct delivery *d, struct delivery *fd,
+                         struct envelope *sub, size_t *idx)
+{
+    *sub = *d->env;             /* strings borrowed */
+    sub->rcpts = xcalloc(d->env->nrcpts ? d->env->nrcpts : 1, sizeof *sub->rcpts);
+    sub->nrcpts = 0;
+    for (size_t i = 0; i < d->env->nrcpts; i++) {
+        if (!d->rcpts[i].may_fall_back)
+            continue;
+        idx[sub->nrcpts] = i;
+        sub->rcpts[sub->nrcpts++] = d->env->rcpts[i];
+    }
+    *fd = (struct delivery){ .env = sub, .msg = d->msg, .log_later = true, .via = f };
+    struct deliver_conn *dc = deliver_open(f);
+    deliver_send(dc, fd, true);
+    deliver_close(dc);
+    failover_merge(d, fd, idx);
+    free(d->last_text);
+    d->last_code = fd->last_code;
+    d->last_text = fd->last_text ? xstrdup(fd->last_text) : NULL;
+    d->tls = fd->tls;
+    d->via = f;
+}
+
+static void failover_free_try(struct delivery *fd, struct envelope *sub)
+{
+    if (!fd->env)
+        return;
+    deliver_free(fd);
+    free(sub->rcpts);
+    memset(fd, 0, sizeof *fd);
+    memset(sub, 0, sizeof *sub);
+}
+
+bool failover_deliver(const struct config *cfg, const struct account *a, struct delivery *d)
+{
+    if (!a->fallback || !d->rcpts || d->result.cls == RC_OK || failover_left(d) == 0)
+        return false;
+    size_t nnames;
+    char **names = config_fallback_names(a->fallback, &nnames);
+    size_t *idx = xcalloc(d->env->nrcpts ? d->env->nrcpts : 1, sizeof *idx);
+    struct delivery fd = { 0 };
+    struct envelope sub = { 0 };
+    const struct account *prev = a;
+    char *why = xstrdup(d->result.msg ? d->result.msg : "");
+    bool tried = false;
+
+    for (size_t k = 0; k < nnames && failover_left(d) > 0; k++) {
+        const struct account *f = config_find(cfg, names[k]);
+        if (!f || f == a)
+            continue;           /* unknown: refused by config_load; itself: skipped */
+        if (!failover_sender_allowed(f, d->env->sender)) {
+            log_warning(_("fallback account %s skipped: it does not send as <%s> (its "
+                          "\"from\" and allow_from_override)"), f->name, d->env->sender);
+            continue;
+        }
+        /* The attempt before this one gets its own log line. */
+        if (!tried)
+            deliver_log_attempt(a, d);
+        else
+            deliver_log_attempt(a, &fd);
+        log_debug(1, _("%s: %s; trying fallback account %s"),
+                  prev->socket ? prev->socket : prev->host ? prev->host : prev->name, why,
+                  f->name);
+        failover_free_try(&fd, &sub);
+        failover_try(f, d, &fd, &sub, idx);
+        tried = true;
+        prev = f;
+        free(why);
+        why = xstrdup(fd.result.msg ? fd.result.msg : "");
+    }
+    if (tried)
+        failover_settle(d);
+    failover_free_try(&fd, &sub);
+    for (size_t k = 0; k < nnames; k++)
+        free(names[k]);
+    free(names);
+    free(idx);
+    free(why);
+    return tried;
+}
