@@ -135,7 +135,8 @@ void deliver_log_attempt(const struct account *primary, const struct delivery *d
         .queued = d->queued_id,
         .exitcode = result_exit_status(d->result.cls),
     };
-    log_attempt_write(&la, a->logfile, a->logfile_time_format, a->syslog);
+    /* The message's account's log, whichever account made the attempt. */
+    log_attempt_write(&la, primary->logfile, primary->logfile_time_format, primary->syslog);
 }
 
 /* This message's attempt is over: keep what its log line needs, let the

@@ -130,7 +130,6 @@ bool failover_deliver(const struct config *cfg, const struct account *a, struct 
     size_t *idx = xcalloc(d->env->nrcpts ? d->env->nrcpts : 1, sizeof *idx);
     struct delivery fd = { 0 };
     struct envelope sub = { 0 };
-    const struct account *prev = a;
     char *why = xstrdup(d->result.msg ? d->result.msg : "");
     bool tried = false;
 
@@ -139,7 +138,7 @@ bool failover_deliver(const struct config *cfg, const struct account *a, struct 
         if (!f || f == a)
             continue;           /* unknown: refused by config_load; itself: skipped */
         if (!failover_sender_allowed(f, d->env->sender)) {
-            log_warning(_("fallback account %s skipped: it does not send as <%s> (its "
+            log_warning_unheld(_("fallback account %s skipped: it does not send as <%s> (its "
                           "\"from\" and allow_from_override)"), f->name, d->env->sender);
             continue;
         }
@@ -148,13 +147,10 @@ bool failover_deliver(const struct config *cfg, const struct account *a, struct 
             deliver_log_attempt(a, d);
         else
             deliver_log_attempt(a, &fd);
-        log_debug(1, _("%s: %s; trying fallback account %s"),
-                  prev->socket ? prev->socket : prev->host ? prev->host : prev->name, why,
-                  f->name);
+        log_debug(1, _("%s; trying fallback account %s"), why, f->name);
         failover_free_try(&fd, &sub);
         failover_try(f, d, &fd, &sub, idx);
         tried = true;
-        prev = f;
         free(why);
         why = xstrdup(fd.result.msg ? fd.result.msg : "");
     }

@@ -38,6 +38,10 @@ void log_release(bool write_them);
 void log_error(const char *fmt, ...) ATTR_PRINTF(1, 2);
 /* "smtpfwd: warning: MSG\n" on stderr. */
 void log_warning(const char *fmt, ...) ATTR_PRINTF(1, 2);
+/* "smtpfwd: warning: MSG\n" on stderr at once, even while lines are
+ * held: a mistake of the configuration that its owner must see even
+ * when the message then ends well or in the spool. */
+void log_warning_unheld(const char *fmt, ...) ATTR_PRINTF(1, 2);
 /* "smtpfwd: MSG\n" on stderr only when verbose >= level. */
 void log_debug(int level, const char *fmt, ...) ATTR_PRINTF(2, 3);
 

@@ -486,7 +486,9 @@ def server_down(sections, name='server'):
 
 
 def has_serverb(sections):
-    return any(STEP_NAME.sub(r'\1', sec.name) == 'serverb' or sec.name == 'serverb'
+    """The case has a second server, or names its port (without a
+    <serverb>, %PORTB is a port that refuses connections)."""
+    return any(STEP_NAME.sub(r'\1', sec.name) == 'serverb' or b'%PORTB' in sec.body
                for sec in sections)
 
 
