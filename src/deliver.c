@@ -442,6 +442,7 @@ void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last)
     d->rcpts = xcalloc(nr ? nr : 1, sizeof *d->rcpts);
     if (dc->sr.cls != RC_OK) {
         result_set(&d->result, dc->sr.cls, "%s", dc->sr.msg);
+        d->unreached = true;
         for (size_t i = 0; i < nr; i++)
             d->rcpts[i].may_fall_back = deliver_may_fall_back(dc->sr.cls, 0, false);
         deliver_finish(dc->a, d, dc->s ? smtp_last_reply(dc->s) : NULL,

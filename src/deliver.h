@@ -64,6 +64,9 @@ struct delivery {
     int last_code;                  /* the last reply's code, 0 if none */
     char *last_text;                /* its text on one line, or NULL; owned */
     bool tls;                       /* the attempt used TLS */
+    bool unreached;                 /* the session could not be opened (connection,
+                                       greeting, TLS, AUTH...): nothing of the
+                                       message was sent */
     /* The account of the last attempt when it was a fallback account of
      * the one the message belongs to (failover.h), or NULL: the log line
      * then names it with fallback-for= the message's account. Not owned. */

@@ -76,10 +76,13 @@ static void failover_merge(struct delivery *d, struct delivery *fd, const size_t
             from->reply = NULL;
             to->may_fall_back = false;
         } else {
-            /* A fallback's refusal of the message as a whole (5xx to
-             * MAIL, DATA, the end of data) says nothing about the
-             * message's own smarthost: the next fallback may take it. */
-            to->may_fall_back = from->may_fall_back || fd->result.cls == RC_DATAERR;
+            /* A fallback that could not be used at all (its own
+             * configuration, certificate, credentials: nothing was
+             * sent), or that refused the message as a whole (5xx to
+             * MAIL, DATA, the end of data), says nothing about the
+             * message: the next fallback may take it. */
+            to->may_fall_back = from->may_fall_back || fd->unreached
+                                || fd->result.cls == RC_DATAERR;
         }
     }
 }
