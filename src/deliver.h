@@ -137,7 +137,9 @@ enum result_class deliver_serverinfo(const struct account *a, FILE *out);
 void deliver_convert_target(const struct smtp_caps *caps, bool force_7bit,
                             struct convert_target *t);
 
-/* Write the log line of d's attempt (see log_later above). */
+/* Write the log line of d's attempt (see log_later above) for a
+ * message of account a: to a's logfile and syslog, naming d->via (with
+ * fallback-for=a) when the attempt went through a fallback account. */
 void deliver_log_attempt(const struct account *a, const struct delivery *d);
 
 /* Free what deliver_session allocated in d. */

@@ -3,7 +3,8 @@
  * (see smtprc.h): the lookup order (system file, -C FILE, ~/.smtprc,
  * $XDG_CONFIG_HOME/smtpfwd/config), reading a file through one fd and
  * the permission check for files that hold a password, the checks of
- * each complete account of a file (config_account_check), account
+ * each complete account of a file (config_account_check), the names of
+ * every `fallback` once all files are read (config_check_fallbacks), account
  * selection by name or envelope sender, the --pretend listing, the
  * effective port, and the aliases file.
  *
