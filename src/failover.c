@@ -31,6 +31,53 @@ bool failover_sender_allowed(const struct account *f, const char *sender)
     return ok;
 }
 
+struct failover_conns {
+    const struct account **accounts;
+    struct deliver_conn **conns;
+    size_t n;
+};
+
+struct failover_conns *failover_conns_new(void)
+{
+    return xcalloc(1, sizeof(struct failover_conns));
+}
+
+void failover_conns_close(struct failover_conns *fc)
+{
+    if (!fc)
+        return;
+    for (size_t i = 0; i < fc->n; i++)
+        (void)deliver_close(fc->conns[i]);
+    free(fc->accounts);
+    free(fc->conns);
+    free(fc);
+}
+
+/* The connection to f for the next message: fc's when it is usable or
+ * could not be opened (its failure is shared), else a new one (kept in
+ * fc). */
+static struct deliver_conn *failover_conn(struct failover_conns *fc, const struct account *f)
+{
+    size_t i = 0;
+    while (i < fc->n && fc->accounts[i] != f)
+        i++;
+    if (i == fc->n) {
+        fc->accounts = xrealloc(fc->accounts, (fc->n + 1) * sizeof *fc->accounts);
+        fc->conns = xrealloc(fc->conns, (fc->n + 1) * sizeof *fc->conns);
+        fc->accounts[i] = f;
+        fc->conns[i] = NULL;
+        fc->n++;
+    }
+    struct deliver_conn **dc = &fc->conns[i];
+    if (*dc && !deliver_conn_failed(*dc, f) && !deliver_conn_usable(*dc, f)) {
+        (void)deliver_close(*dc);
+        *dc = NULL;
+    }
+    if (!*dc)
+        *dc = deliver_open(f);
+    return *dc;
+}
+
 /* The recipients of d that are left for a fallback account. */
 static size_t failover_left(const struct delivery *d)
 {
@@ -91,7 +138,7 @@ static void failover_merge(struct delivery *d, struct delivery *fd, const size_t
  * fall back; its outcome is merged into d, its log facts kept in *fd
  * (freed by the caller). */
 static void failover_try(const struct account *f, struct delivery *d, struct delivery *fd,
-                         struct envelope *sub, size_t *idx)
+                         struct envelope *sub, size_t *idx, struct failover_conns *fc)
 {
     *sub = *d->env;             /* strings borrowed */
     sub->rcpts = xcalloc(d->env->nrcpts ? d->env->nrcpts : 1, sizeof *sub->rcpts);
@@ -103,9 +150,13 @@ static void failover_try(const struct account *f, struct delivery *d, struct del
         sub->rcpts[sub->nrcpts++] = d->env->rcpts[i];
     }
     *fd = (struct delivery){ .env = sub, .msg = d->msg, .log_later = true, .via = f };
-    struct deliver_conn *dc = deliver_open(f);
-    deliver_send(dc, fd, true);
-    deliver_close(dc);
+    if (fc) {
+        deliver_send(failover_conn(fc, f), fd, false);
+    } else {
+        struct deliver_conn *dc = deliver_open(f);
+        deliver_send(dc, fd, true);
+        (void)deliver_close(dc);
+    }
     failover_merge(d, fd, idx);
     free(d->last_text);
     d->last_code = fd->last_code;
@@ -124,7 +175,8 @@ static void failover_free_try(struct delivery *fd, struct envelope *sub)
     memset(sub, 0, sizeof *sub);
 }
 
-bool failover_deliver(const struct config *cfg, const struct account *a, struct delivery *d)
+bool failover_deliver(const struct config *cfg, const struct account *a, struct delivery *d,
+                      struct failover_conns *fc)
 {
     if (!a->fallback || !d->rcpts || d->result.cls == RC_OK || failover_left(d) == 0)
         return false;
@@ -152,7 +204,7 @@ bool failover_deliver(const struct config *cfg, const struct account *a, struct 
             deliver_log_attempt(a, &fd);
         log_debug(1, _("%s; trying fallback account %s"), why, f->name);
         failover_free_try(&fd, &sub);
-        failover_try(f, d, &fd, &sub, idx);
+        failover_try(f, d, &fd, &sub, idx, fc);
         tried = true;
         free(why);
         why = xstrdup(fd.result.msg ? fd.result.msg : "");

@@ -33,6 +33,19 @@ struct delivery;
  * %H/%C in f's `from`. */
 bool failover_sender_allowed(const struct account *f, const char *sender);
 
+/* Connections to fallback accounts kept open across the messages of
+ * one flush or one -bs session, so that many messages that fall back
+ * share one connection per fallback account, and one that could not be
+ * opened is not tried again for each message (they share its failure,
+ * as the messages of one deliver_session do). */
+struct failover_conns;
+
+/* A new, empty set; free with failover_conns_close. Never NULL. */
+struct failover_conns *failover_conns_new(void);
+
+/* QUIT on each connection still open, and free fc (may be NULL). */
+void failover_conns_close(struct failover_conns *fc);
+
 /* After the attempt d through account a (d->result, d->rcpts set): when
  * some recipient was not delivered and may fall back, and a has
  * `fallback`, write the log line of a's attempt, then try those
@@ -47,7 +60,12 @@ bool failover_sender_allowed(const struct account *f, const char *sender);
  * refused for good; else the first attempt's class), d->via is the last
  * fallback account tried and last_code, last_text and tls are those of
  * its attempt (the caller's log line names it, with fallback-for=).
- * Returns true when a fallback account was tried. */
-bool failover_deliver(const struct config *cfg, const struct account *a, struct delivery *d);
+ * With fc, the connections to the fallback accounts are taken from it
+ * and left open in it (a closed or lost one is opened again; one that
+ * could not be opened is not); with fc NULL, each attempt has its own
+ * connection, closed after it. Returns true when a fallback account was
+ * tried. */
+bool failover_deliver(const struct config *cfg, const struct account *a, struct delivery *d,
+                      struct failover_conns *fc);
 
 #endif

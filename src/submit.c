@@ -245,7 +245,9 @@ int submit_message(struct submit *s, const struct envelope_request *req,
     /* Recipients left for now before the server could take the message
      * go through the account's fallback accounts (each its own
      * connection; a connection kept open stays the account's own). */
-    (void)failover_deliver(s->cfg, a, &d);
+    if (s->keep_open && a->fallback && !s->fallback_conns)
+        s->fallback_conns = failover_conns_new();
+    (void)failover_deliver(s->cfg, a, &d, s->keep_open ? s->fallback_conns : NULL);
     enum result_class cls = d.result.cls;
     if (!s->keep_open) {
         deliver_close(s->conn);
@@ -287,6 +289,7 @@ void submit_outcome_free(struct submit_outcome *out)
 void submit_free(struct submit *s)
 {
     deliver_close(s->conn);
+    failover_conns_close(s->fallback_conns);
     free(s->applied);
     free(s->sender);
     free(s->from_value);

@@ -127,7 +127,7 @@ int main(void)
     d.rcpts[1].answered = true;
     d.rcpts[1].may_fall_back = true;
     result_set(&d.result, RC_TEMPFAIL, "the message was not delivered to 1 of 2 recipients");
-    tap_ok(failover_deliver(cfg, a, &d), "a fallback was tried");
+    tap_ok(failover_deliver(cfg, a, &d, NULL), "a fallback was tried");
     tap_ok(d.via == b, "the last account tried is named for the log line");
     tap_ok(d.rcpts[0].outcome == DELIVERY_DELIVERED, "the delivered recipient stays delivered");
     tap_ok(d.rcpts[1].outcome == DELIVERY_TEMPORARY && d.rcpts[1].may_fall_back,
@@ -136,12 +136,12 @@ int main(void)
     tap_int(d.result.cls, RC_TEMPFAIL, "the message stays temporary (the spool keeps it)");
     d.via = NULL;
     d.rcpts[1].may_fall_back = false;
-    tap_ok(!failover_deliver(cfg, a, &d), "nothing left that may fall back: nothing tried");
+    tap_ok(!failover_deliver(cfg, a, &d, NULL), "nothing left that may fall back: nothing tried");
     deliver_free(&d);
 
     struct delivery ok = { .env = &env, .msg = &msg };
     ok.rcpts = calloc(2, sizeof *ok.rcpts);
-    tap_ok(!failover_deliver(cfg, a, &ok), "a delivered message is not tried again");
+    tap_ok(!failover_deliver(cfg, a, &ok, NULL), "a delivered message is not tried again");
     deliver_free(&ok);
     config_free(cfg);
     return tap_done();
