@@ -53,14 +53,38 @@ void failover_conns_close(struct failover_conns *fc)
     free(fc);
 }
 
+/* fc's index of f, or fc->n. */
+static size_t failover_index(const struct failover_conns *fc, const struct account *f)
+{
+    size_t i = 0;
+    while (i < fc->n && fc->accounts[i] != f)
+        i++;
+    return i;
+}
+
+/* fc holds an open connection to f that looks usable. */
+static bool failover_has_usable(const struct failover_conns *fc, const struct account *f)
+{
+    size_t i = failover_index(fc, f);
+    return i < fc->n && deliver_conn_usable(fc->conns[i], f);
+}
+
+/* Close fc's connection to f, if any. */
+static void failover_drop(struct failover_conns *fc, const struct account *f)
+{
+    size_t i = failover_index(fc, f);
+    if (i < fc->n && fc->conns[i]) {
+        (void)deliver_close(fc->conns[i]);
+        fc->conns[i] = NULL;
+    }
+}
+
 /* The connection to f for the next message: fc's when it is usable or
  * could not be opened (its failure is shared), else a new one (kept in
  * fc). */
 static struct deliver_conn *failover_conn(struct failover_conns *fc, const struct account *f)
 {
-    size_t i = 0;
-    while (i < fc->n && fc->accounts[i] != f)
-        i++;
+    size_t i = failover_index(fc, f);
     if (i == fc->n) {
         fc->accounts = xrealloc(fc->accounts, (fc->n + 1) * sizeof *fc->accounts);
         fc->conns = xrealloc(fc->conns, (fc->n + 1) * sizeof *fc->conns);
@@ -151,7 +175,18 @@ static void failover_try(const struct account *f, struct delivery *d, struct del
     }
     *fd = (struct delivery){ .env = sub, .msg = d->msg, .log_later = true, .via = f };
     if (fc) {
+        bool reused = failover_has_usable(fc, f);
         deliver_send(failover_conn(fc, f), fd, false);
+        if (reused && deliver_unanswered(fd)) {
+            /* The server closed the kept connection while it was idle:
+             * nothing of the message reached it; once more over a new
+             * one. */
+            log_debug(1, _("the kept connection was closed by the server; connecting again"));
+            deliver_free(fd);
+            *fd = (struct delivery){ .env = sub, .msg = d->msg, .log_later = true, .via = f };
+            failover_drop(fc, f);
+            deliver_send(failover_conn(fc, f), fd, false);
+        }
     } else {
         struct deliver_conn *dc = deliver_open(f);
         deliver_send(dc, fd, true);
