@@ -31,9 +31,11 @@ bool failover_sender_allowed(const struct account *f, const char *sender)
     return ok;
 }
 
+/* One connection (open, or failed and kept so that its failure is
+ * shared) per fallback account used so far; accounts[i] is conns[i]'s. */
 struct failover_conns {
-    const struct account **accounts;
-    struct deliver_conn **conns;
+    const struct account **accounts;    /* not owned */
+    struct deliver_conn **conns;        /* owned; NULL once dropped */
     size_t n;
 };
 
@@ -228,8 +230,9 @@ bool failover_deliver(const struct config *cfg, const struct account *a, struct 
         if (!f || f == a)
             continue;           /* unknown: refused by config_load; itself: skipped */
         if (!failover_sender_allowed(f, d->env->sender)) {
-            log_warning_unheld(_("fallback account %s skipped: it does not send as <%s> (its "
-                          "\"from\" and allow_from_override)"), f->name, d->env->sender);
+            log_warning_unheld(_("fallback account %s skipped: it does not send as <%s> "
+                                 "(its \"from\" and allow_from_override)"),
+                               f->name, d->env->sender);
             continue;
         }
         /* The attempt before this one gets its own log line. */
