@@ -247,7 +247,7 @@ int submit_message(struct submit *s, const struct envelope_request *req,
      * connection; a connection kept open stays the account's own). */
     if (s->keep_open && a->fallback && !s->fallback_conns)
         s->fallback_conns = failover_conns_new();
-    (void)failover_deliver(s->cfg, a, &d, s->keep_open ? s->fallback_conns : NULL);
+    bool fell_back = failover_deliver(s->cfg, a, &d, s->keep_open ? s->fallback_conns : NULL);
     enum result_class cls = d.result.cls;
     if (!s->keep_open) {
         deliver_close(s->conn);
@@ -257,7 +257,10 @@ int submit_message(struct submit *s, const struct envelope_request *req,
     char *id = NULL;
     if (cls != RC_OK && a->queue != QUEUE_OFF)
         status = queue_after_failure(a, s->cfg, &env, msg, &d, status, &id);
-    log_release(id == NULL);
+    /* Held diagnostics are shown when the message was not queued, unless
+     * a fallback account delivered it: it ended well (the log line has
+     * the smarthost's failure). */
+    log_release(id == NULL && !(fell_back && cls == RC_OK));
     d.queued_id = id;
     deliver_log_attempt(a, &d);
     fill_outcome(out, &d);
