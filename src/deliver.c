@@ -106,10 +106,21 @@ static int deliver_get_password(const struct account *a, char **out, bool *from_
     return *out ? 0 : -1;
 }
 
-void deliver_log_attempt(const struct account *a, const struct delivery *d)
+bool deliver_may_fall_back(enum result_class cls, int rcpt_code, bool data_taken)
 {
+    if (rcpt_code / 100 == 4)
+        return true;
+    if (rcpt_code / 100 == 5)
+        return false;
+    return cls == RC_TEMPFAIL && !data_taken;
+}
+
+void deliver_log_attempt(const struct account *primary, const struct delivery *d)
+{
+    const struct account *a = d->via ? d->via : primary;
     struct log_attempt la = {
         .account = a->name,
+        .fallback_for = d->via ? primary->name : NULL,
         .host = a->socket ? a->socket : a->host,
         .tls = d->tls,
         .auth = deliver_auth_on(a) ? a->auth : NULL,
@@ -124,7 +135,8 @@ void deliver_log_attempt(const struct account *a, const struct delivery *d)
         .queued = d->queued_id,
         .exitcode = result_exit_status(d->result.cls),
     };
-    log_attempt_write(&la, a->logfile, a->logfile_time_format, a->syslog);
+    /* The message's account's log, whichever account made the attempt. */
+    log_attempt_write(&la, primary->logfile, primary->logfile_time_format, primary->syslog);
 }
 
 /* This message's attempt is over: keep what its log line needs, let the
@@ -315,6 +327,10 @@ static bool deliver_one(struct smtp_session *s, struct delivery *d, const char *
         cls = RC_TEMPFAIL;
     else
         cls = mr.cls != RC_OK ? mr.cls : RC_SOFTWARE;
+    for (size_t i = 0; i < m.nrcpts; i++)
+        d->rcpts[i].may_fall_back = m.rcpts[i].status != RCPT_DELIVERED
+                                    && deliver_may_fall_back(cls, m.rcpts[i].rcpt_code,
+                                                             m.data_taken);
     deliver_settle_accepted(&m, &mr, lr);
     deliver_export_rcpts(d, &m);
 
@@ -426,6 +442,9 @@ void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last)
     d->rcpts = xcalloc(nr ? nr : 1, sizeof *d->rcpts);
     if (dc->sr.cls != RC_OK) {
         result_set(&d->result, dc->sr.cls, "%s", dc->sr.msg);
+        d->unreached = true;
+        for (size_t i = 0; i < nr; i++)
+            d->rcpts[i].may_fall_back = deliver_may_fall_back(dc->sr.cls, 0, false);
         deliver_finish(dc->a, d, dc->s ? smtp_last_reply(dc->s) : NULL,
                        dc->c && conn_is_tls(dc->c));
         return;
@@ -436,6 +455,8 @@ void deliver_send(struct deliver_conn *dc, struct delivery *d, bool last)
                    _("the message was not sent: the connection to %s was lost"),
                    conn_peer(dc->c));
         log_error("%s", d->result.msg);
+        for (size_t i = 0; i < nr; i++)
+            d->rcpts[i].may_fall_back = true;
     } else {
         sent = deliver_one(dc->s, d, dc->a->socket ? dc->a->socket : dc->a->host, last);
     }

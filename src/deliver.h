@@ -36,6 +36,9 @@ struct deliver_rcpt {
     bool answered;                  /* the server replied to its RCPT */
     char *reply;                    /* the server's words that decided the outcome
                                        (one reply, "CODE text" lines), or NULL; owned */
+    bool may_fall_back;             /* not delivered, and the server cannot have taken
+                                       the message for it: it may go through a fallback
+                                       account (deliver_may_fall_back) */
 };
 
 struct delivery {
@@ -61,7 +64,27 @@ struct delivery {
     int last_code;                  /* the last reply's code, 0 if none */
     char *last_text;                /* its text on one line, or NULL; owned */
     bool tls;                       /* the attempt used TLS */
+    bool unreached;                 /* the session could not be opened (connection,
+                                       greeting, TLS, AUTH...): nothing of the
+                                       message was sent */
+    /* The account of the last attempt when it was a fallback account of
+     * the one the message belongs to (failover.h), or NULL: the log line
+     * then names it with fallback-for= the message's account. Not owned. */
+    const struct account *via;
 };
+
+/* Whether a recipient that an attempt did not deliver may be given to a
+ * fallback account, from what the attempt says about it: cls is the
+ * class of the failure that concerns it (the session's when nothing could
+ * be sent, else the message's), rcpt_code the reply to its RCPT (0: none
+ * came), data_taken whether the message data left while the server may
+ * have taken it. Yes for a 4xx to its own RCPT (the server refused it
+ * before any data); no for a 5xx to it; else yes only when cls is
+ * RC_TEMPFAIL and no data may have been taken (connection, greeting,
+ * EHLO, STARTTLS, AUTH, MAIL, DATA refused for now or lost before the
+ * data). Never after the data left: a lost reply to the end of data may
+ * hide a delivery. Pure. */
+bool deliver_may_fall_back(enum result_class cls, int rcpt_code, bool data_taken);
 
 /* Deliver n messages through account a over one connection. Each
  * d[i].result is set. Returns the overall class (worst of the messages;
@@ -114,7 +137,9 @@ enum result_class deliver_serverinfo(const struct account *a, FILE *out);
 void deliver_convert_target(const struct smtp_caps *caps, bool force_7bit,
                             struct convert_target *t);
 
-/* Write the log line of d's attempt (see log_later above). */
+/* Write the log line of d's attempt (see log_later above) for a
+ * message of account a: to a's logfile and syslog, naming d->via (with
+ * fallback-for=a) when the attempt went through a fallback account. */
 void deliver_log_attempt(const struct account *a, const struct delivery *d);
 
 /* Free what deliver_session allocated in d. */

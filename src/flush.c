@@ -39,6 +39,7 @@
 #include "smtprc.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "failover.h"
 #include "flush.h"
 #include "i18n.h"
 #include "message.h"
@@ -91,6 +92,8 @@ struct flush_run {
     struct flush_stats *stats;      /* one per account seen */
     size_t nstats;
     const struct queue_spool *unsynced; /* spool with removals not yet synced */
+    struct failover_conns *fallback_conns; /* the fallback accounts' connections of the
+                                           account's session in progress, or NULL */
 };
 
 static void flush_local_failure(struct flush_run *run, struct result *r)
@@ -277,6 +280,14 @@ static void flush_session(const struct account *a, struct delivery *d, size_t n)
 static void flush_delivered(struct delivery *d, void *arg)
 {
     struct flush_item *it = arg;
+    /* The recipients left for now before the account's smarthost could
+     * take the message go through its fallback accounts, as in a first
+     * attempt; the entry keeps its own account (the spool's policy
+     * records the merged outcome). A smarthost that could not be reached
+     * is tried once per session: the entries after the first share its
+     * failure (deliver_session); the fallback accounts' connections are
+     * kept for the session's other entries in the same way. */
+    (void)failover_deliver(it->run->cfg, it->a, d, it->run->fallback_conns);
     queue_record_attempt(&it->e, it->a, d, it->idx, it->run->now);
     it->recorded = true;
     if (queue_entry_any(&it->e, QRCPT_PENDING)) {
@@ -353,8 +364,12 @@ static void flush_account(struct flush_run *run, const struct account *a,
     for (size_t i = 0; i < n; i++)
         if (items[i]->attempted)
             d[nd++] = items[i]->d;
-    if (nd > 0)
+    if (nd > 0) {
+        run->fallback_conns = a->fallback ? failover_conns_new() : NULL;
         flush_session(a, d, nd);
+        failover_conns_close(run->fallback_conns);
+        run->fallback_conns = NULL;
+    }
     for (size_t i = 0, k = 0; i < n; i++) {
         if (!items[i]->attempted)
             continue;

@@ -45,8 +45,9 @@ int log_verbose(void)
     return verbose_level;
 }
 
-static void emit(const char *prefix, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
-static void emit(const char *prefix, const char *fmt, va_list ap)
+static void emit_to(bool hold, const char *prefix, const char *fmt, va_list ap)
+    ATTR_PRINTF(3, 0);
+static void emit_to(bool hold, const char *prefix, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "smtpfwd: ");
@@ -56,11 +57,25 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
     buf_puts(&b, m);
     free(m);
     buf_putc(&b, '\n');
-    if (holding)
+    if (hold)
         buf_append(&held, b.data, b.len);
     else
         (void)write_all(2, b.data, b.len);
     buf_free(&b);
+}
+
+static void emit(const char *prefix, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
+static void emit(const char *prefix, const char *fmt, va_list ap)
+{
+    emit_to(holding, prefix, fmt, ap);
+}
+
+void log_warning_unheld(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_to(false, _("warning: "), fmt, ap);
+    va_end(ap);
 }
 
 void log_error(const char *fmt, ...)
@@ -167,6 +182,8 @@ char *log_attempt_format(const struct log_attempt *a)
     if (a->errormsg)
         put_kv(&b, "errormsg", a->errormsg);
     put_kv(&b, "account", a->account ? a->account : "");
+    if (a->fallback_for)
+        put_kv(&b, "fallback-for", a->fallback_for);
     if (a->queued)
         put_kv(&b, "queued", a->queued);
     put_kv(&b, "exitcode", result_status_name(a->exitcode));

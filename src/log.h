@@ -38,6 +38,10 @@ void log_release(bool write_them);
 void log_error(const char *fmt, ...) ATTR_PRINTF(1, 2);
 /* "smtpfwd: warning: MSG\n" on stderr. */
 void log_warning(const char *fmt, ...) ATTR_PRINTF(1, 2);
+/* "smtpfwd: warning: MSG\n" on stderr at once, even while lines are
+ * held: a mistake of the configuration that its owner must see even
+ * when the message then ends well or in the spool. */
+void log_warning_unheld(const char *fmt, ...) ATTR_PRINTF(1, 2);
 /* "smtpfwd: MSG\n" on stderr only when verbose >= level. */
 void log_debug(int level, const char *fmt, ...) ATTR_PRINTF(2, 3);
 
@@ -48,7 +52,9 @@ void log_debug(int level, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void log_transcript(char dir, const char *data, size_t len);
 
 struct log_attempt {
-    const char *account;     /* account name */
+    const char *account;     /* account name (of the attempt) */
+    const char *fallback_for;/* the message's account when account is one of its
+                                fallback accounts, or NULL */
     const char *host;        /* smarthost */
     bool tls;                /* TLS was in use */
     const char *auth;        /* mechanism used, or NULL for "off" */

@@ -202,6 +202,8 @@ static int smtp_send_state(struct smtp_session *s, struct result *r)
     case SMTP_AUTH_GROUP:
         return smtp_auth_send(s, r);
     case SMTP_PIPELINE:
+        if (t->chunked)
+            t->m->data_taken = true;    /* BDAT LAST and the message go in this write */
         rc = smtp_queue_mail_group(s, tmo, r);
         if (rc == 0)
             rc = conn_flush(s->c, tmo, r);
@@ -222,6 +224,7 @@ static int smtp_send_state(struct smtp_session *s, struct result *r)
         cmd = xstrdup("DATA");
         break;
     case SMTP_BODY:
+        t->m->data_taken = true;
         if (smtp_send_body(s, r) != 0)
             return -1;
         return smtp_enter(s, SMTP_DOT, r);
@@ -507,6 +510,7 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
     case SMTP_MAIL:
         if (cls == 2)
             return smtp_enter(s, SMTP_RCPT, r);
+        t->m->data_taken = false;       /* no transaction: a chunk sent is refused */
         {
             char *what = xasprintf(_("the server refused the sender <%s>"), t->sender);
             smtp_refused(s, RC_DATAERR, what, r);
@@ -516,12 +520,15 @@ static int smtp_handle_reply(struct smtp_session *s, struct result *r)
     case SMTP_RCPT: {
         struct smtp_rcpt *rc = &t->m->rcpts[t->next_rcpt];
         smtp_set_rcpt(rc, &s->last);
+        rc->rcpt_code = s->last.code;
         if (rc->status == RCPT_ACCEPTED)
             t->naccepted++;
         if (++t->next_rcpt < t->m->nrcpts)
             return smtp_enter(s, SMTP_RCPT, r);
-        if (t->naccepted == 0)
+        if (t->naccepted == 0) {
+            t->m->data_taken = false;   /* nobody to take a chunk sent for */
             smtp_all_refused(s, r);
+        }
         return smtp_enter(s, smtp_after_rcpts(s), r);
     }
     case SMTP_SKIP_RCPT:
@@ -693,12 +700,14 @@ int smtp_send_message(struct smtp_session *s, struct smtp_message *m, struct res
     for (size_t i = 0; i < m->nrcpts; i++) {
         m->rcpts[i].status = RCPT_PENDING;
         m->rcpts[i].code = 0;
+        m->rcpts[i].rcpt_code = 0;
         free(m->rcpts[i].reply);
         m->rcpts[i].reply = NULL;
     }
     m->final_code = 0;
     free(m->final_reply);
     m->final_reply = NULL;
+    m->data_taken = false;
 
     if (s->auth_fail.cls != RC_OK) {
         result_set(r, s->auth_fail.cls, "%s", s->auth_fail.msg);

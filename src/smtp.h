@@ -91,6 +91,7 @@ struct smtp_rcpt {
     const char *addr;         /* not owned */
     enum rcpt_status status;
     int code;                 /* reply code that decided it (0 = none) */
+    int rcpt_code;            /* the reply code to its RCPT (0 = none came) */
     char *reply;              /* that reply's text; owned */
 };
 
@@ -111,6 +112,9 @@ struct smtp_message {
     /* out */
     int final_code;           /* reply to the end of data (0 = never reached) */
     char *final_reply;        /* owned */
+    bool data_taken;          /* the message data left while the server may have
+                                 taken it: after a 354, or a BDAT chunk written,
+                                 unless the server then refused MAIL or every RCPT */
 };
 
 struct smtp_session;

@@ -101,6 +101,7 @@ const struct config_field config_fields[] = {
     { "maildomain", CF_STR, OFF(maildomain), 0, NULL, NULL },
     { "chunking", CF_BOOL, OFF(chunking), CF_CONNECTION, NULL, NULL },
     { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), CF_CONNECTION, NULL, NULL },
+    { "fallback", CF_STR, OFF(fallback), 0, NULL, NULL },
 };
 #undef OFF
 const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];

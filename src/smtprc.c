@@ -3,7 +3,8 @@
  * (see smtprc.h): the lookup order (system file, -C FILE, ~/.smtprc,
  * $XDG_CONFIG_HOME/smtpfwd/config), reading a file through one fd and
  * the permission check for files that hold a password, the checks of
- * each complete account of a file (config_account_check), account
+ * each complete account of a file (config_account_check), the names of
+ * every `fallback` once all files are read (config_check_fallbacks), account
  * selection by name or envelope sender, the --pretend listing, the
  * effective port, and the aliases file.
  *
@@ -171,6 +172,8 @@ int config_load(const char *path, struct config **out, struct result *r)
             goto fail;
         }
     }
+    if (config_check_fallbacks(cfg, r) != 0)
+        goto fail;
     free(sys);
     free(home_rc);
     free(xdg_rc);
@@ -182,6 +185,66 @@ fail:
     free(xdg_rc);
     config_free(cfg);
     return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fallback accounts */
+
+char **config_fallback_names(const char *value, size_t *n)
+{
+    *n = 0;
+    if (!value)
+        return NULL;
+    char **v = xcalloc(strlen(value) + 2, sizeof *v);
+    const char *p = value;
+    for (;;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == 0) {
+            for (size_t i = 0; i < *n; i++)
+                free(v[i]);
+            free(v);
+            *n = 0;
+            return NULL;
+        }
+        v[(*n)++] = xstrndup(p, end);
+        if (p[len] != ',')
+            break;
+        p += len + 1;
+    }
+    return v;
+}
+
+int config_check_fallbacks(const struct config *cfg, struct result *r)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++) {
+        const struct account *a = cfg->accounts[i];
+        if (!a->fallback)
+            continue;
+        size_t n;
+        char **names = config_fallback_names(a->fallback, &n);
+        const char *unknown = NULL;
+        for (size_t j = 0; j < n && !unknown; j++)
+            if (!config_find(cfg, names[j]))
+                unknown = names[j];
+        if (!names)
+            result_set(r, RC_CONFIG,
+                       _("%s:%d: account %s: fallback \"%s\" has an empty account name"),
+                       a->file ? a->file : "", a->line, a->name, a->fallback);
+        else if (unknown)
+            result_set(r, RC_CONFIG, _("%s:%d: account %s: fallback names an unknown account "
+                                       "\"%s\""), a->file ? a->file : "", a->line, a->name,
+                       unknown);
+        for (size_t j = 0; j < n; j++)
+            free(names[j]);
+        free(names);
+        if (r->cls != RC_OK)
+            return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -282,7 +345,7 @@ const struct account *config_select(const struct config *cfg, const char *name,
  * line)" for the account of msmtp's --host), then every command of
  * the list in doc/ARCHITECTURE.md's order (host, port, source_ip, ... aliases),
  * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
- * chunking, tls_session_cache.
+ * chunking, tls_session_cache, fallback (as written).
  * Strings are printed as they are (after ~ expansion), "(not set)" when
  * unset (protocol prints "smtp" and auth "off" when unset, their
  * defaults). Booleans are "on"/"off". port is the effective port (defaults

@@ -141,6 +141,11 @@ struct account {
                                     and PIPELINING */
     bool tls_session_cache;      /* default on: resume TLS sessions across runs */
 
+    /* failover (failover.h) */
+    char *fallback;              /* "NAME[,NAME...]": accounts tried in turn when the
+                                    smarthost fails for now before taking the message;
+                                    NULL = none */
+
     /* filled in by smtprc.c */
     char *maildomain;            /* msmtp's obsolete `maildomain` (for %M); NULL = unset */
     unsigned long long set_mask; /* internal: which settings were set explicitly
@@ -191,6 +196,19 @@ const struct account *config_select(const struct config *cfg, const char *name,
 /* Print every setting of the account in "name = value" lines for
  * --pretend; the password is shown as "*****" when set. */
 void config_print_account(FILE *out, const struct account *a);
+
+/* The account names of a `fallback` value ("a, b,c": commas, blanks
+ * around them ignored) as a new NULL-terminated array of new strings
+ * (the caller frees each string, then the array), *n set;
+ * NULL with *n = 0 for NULL or a value with an empty name. */
+char **config_fallback_names(const char *value, size_t *n);
+
+/* Check every account's `fallback`: each name must be an account of cfg
+ * (an account naming itself is allowed and skipped at delivery). Made by
+ * config_load once every file is read. Returns 0, or -1 with r set
+ * (RC_CONFIG "FILE:LINE: account NAME: fallback ...": the line of the
+ * account). */
+int config_check_fallbacks(const struct config *cfg, struct result *r);
 
 /* Effective port for the account (applies the defaults above). */
 int config_port(const struct account *a);

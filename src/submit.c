@@ -14,6 +14,7 @@
 
 #include "address.h"
 #include "deliver.h"
+#include "failover.h"
 #include "flush.h"
 #include "i18n.h"
 #include "log.h"
@@ -241,6 +242,12 @@ int submit_message(struct submit *s, const struct envelope_request *req,
         s->conn = deliver_open(a);
         deliver_send(s->conn, &d, !s->keep_open);
     }
+    /* Recipients left for now before the server could take the message
+     * go through the account's fallback accounts (each its own
+     * connection; a connection kept open stays the account's own). */
+    if (s->keep_open && a->fallback && !s->fallback_conns)
+        s->fallback_conns = failover_conns_new();
+    bool fell_back = failover_deliver(s->cfg, a, &d, s->keep_open ? s->fallback_conns : NULL);
     enum result_class cls = d.result.cls;
     if (!s->keep_open) {
         deliver_close(s->conn);
@@ -250,7 +257,10 @@ int submit_message(struct submit *s, const struct envelope_request *req,
     char *id = NULL;
     if (cls != RC_OK && a->queue != QUEUE_OFF)
         status = queue_after_failure(a, s->cfg, &env, msg, &d, status, &id);
-    log_release(id == NULL);
+    /* Held diagnostics are shown when the message was not queued, unless
+     * a fallback account delivered it: it ended well (the log line has
+     * the smarthost's failure). */
+    log_release(id == NULL && !(fell_back && cls == RC_OK));
     d.queued_id = id;
     deliver_log_attempt(a, &d);
     fill_outcome(out, &d);
@@ -282,6 +292,7 @@ void submit_outcome_free(struct submit_outcome *out)
 void submit_free(struct submit *s)
 {
     deliver_close(s->conn);
+    failover_conns_close(s->fallback_conns);
     free(s->applied);
     free(s->sender);
     free(s->from_value);

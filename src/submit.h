@@ -23,6 +23,7 @@
 
 struct config;
 struct account;
+struct failover_conns;
 
 /* The configuration of a run and the account of its current message. */
 struct submit {
@@ -38,6 +39,9 @@ struct submit {
      * when the next message has another account or it was lost). */
     bool keep_open;
     struct deliver_conn *conn;      /* owned; NULL when none is open */
+    /* With keep_open, the connections to fallback accounts (failover.h)
+     * kept for the next messages too; owned; NULL until one is used. */
+    struct failover_conns *fallback_conns;
     /* Accounts the command line's settings were applied to (once each:
      * a kept connection may still point to the strings they replace). */
     const struct account **applied;

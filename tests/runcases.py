@@ -138,7 +138,7 @@ def parse_info(sections):
 
 
 def substitute(data, ctx):
-    """%PORT %TMP %SRCDIR %CERTS %CA %FPR %BADFPR %CR %LF %NUL %TAB %HEX{..}
+    """%PORT %PORTB %TMP %SRCDIR %CERTS %CA %FPR %BADFPR %CR %LF %NUL %TAB %HEX{..}
     %REPEAT{N,text} %B64{text} %%"""
     def hexrep(m):
         h = re.sub(rb'\s', b'', m.group(1))
@@ -151,6 +151,7 @@ def substitute(data, ctx):
     data = re.sub(rb'%HEX\{([0-9a-fA-F\s]*)\}', hexrep, data)
     table = {
         b'%PORT': str(ctx.get('port', '0')).encode(),
+        b'%PORTB': str(ctx.get('portb', '0')).encode(),
         b'%TMP': ctx['tmp'].encode(),
         b'%SRCDIR': ctx['srcdir'].encode(),
         b'%CR': b'\r', b'%LF': b'\n', b'%NUL': b'\0', b'%TAB': b'\t',
@@ -163,7 +164,7 @@ def substitute(data, ctx):
         b'%QID': ctx.get('qid', '').encode(),
     }
     # %% first in the alternation: "%%CA" is a percent sign and "CA".
-    data = re.sub(rb'%(?:%|PORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB|QIDS|QID)',
+    data = re.sub(rb'%(?:%|PORTB|PORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB|QIDS|QID)',
                   lambda m: table[m.group(0)], data)
     # %B64{text} last, so that %NUL etc. inside it are already bytes.
     return re.sub(rb'%B64\{([^}]*)\}', lambda m: base64.b64encode(m.group(1)), data)
@@ -401,7 +402,9 @@ def run_case(path, args):
 STEP_NAME = re.compile(r'^(.*[a-z-])([0-9]+)$')
 # Sections a later step takes from step 1 when it has no own version.
 INHERITED = ('info', 'keywords', 'config', 'env', 'strip', 'strip-stderr', 'strip-stdout',
-             'strip-file', 'strip-queue', 'server')
+             'strip-file', 'strip-queue', 'server', 'serverb')
+# The servers: a later step without its own script has the one of the step before.
+SERVERS = ('server', 'serverb')
 
 
 def split_steps(sections):
@@ -426,12 +429,13 @@ def split_steps(sections):
         names = {x.name for x in own}
         view = list(own)
         for x in plain:
-            if x.name in INHERITED and x.name not in names and x.name != 'server':
+            if x.name in INHERITED and x.name not in names and x.name not in SERVERS:
                 view.append(x)
-        if 'server' not in names:
-            prev = get(steps[-1], 'server')
-            if prev is not None:
-                view.append(prev)
+        for srvname in SERVERS:
+            if srvname not in names:
+                prev = get(steps[-1], srvname)
+                if prev is not None:
+                    view.append(prev)
         steps.append(view)
     return steps
 
@@ -474,9 +478,18 @@ class PortHolder:
             self.sock = None
 
 
-def server_down(sections):
-    srv = get(sections, 'server')
+def server_down(sections, name='server'):
+    srv = get(sections, name)
+    if name == 'serverb' and srv is None:
+        return True         # no second server: %PORTB refuses connections
     return bool(srv is not None and srv.attrs.get('down') == 'yes')
+
+
+def has_serverb(sections):
+    """The case has a second server, or names its port (without a
+    <serverb>, %PORTB is a port that refuses connections)."""
+    return any(STEP_NAME.sub(r'\1', sec.name) == 'serverb' or b'%PORTB' in sec.body
+               for sec in sections)
 
 
 def execute(sections, info, ctx, args):
@@ -485,7 +498,8 @@ def execute(sections, info, ctx, args):
         os.makedirs(os.path.join(tmp, d), mode=0o700, exist_ok=True)
 
     steps = split_steps(sections)
-    if len(steps) == 1 and not server_down(steps[0]):
+    two = has_serverb(sections)
+    if len(steps) == 1 and not server_down(steps[0]) and not two:
         srv = get(sections, 'server')
         script = substitute(srv.body, ctx) if srv else b''
         proc, port = start_server(args.smtpd, tmp, script, ctx.get('certs'))
@@ -497,30 +511,49 @@ def execute(sections, info, ctx, args):
 
     holder = PortHolder()
     ctx['port'] = holder.port
+    # A second server (<serverb>, %PORTB: a fallback smarthost) on a port
+    # of its own, held the same way.
+    holderb = PortHolder() if two else None
+    ctx['portb'] = holderb.port if two else 0
     all_diags = []
     try:
         for n, view in enumerate(steps, 1):
             suffix = '' if n == 1 else str(n)
             proc = None
-            if not server_down(view):
-                srv = get(view, 'server')
-                script = substitute(srv.body, ctx) if srv else b''
-                sock = holder.take()
-                try:
-                    proc, _ = start_server(args.smtpd, tmp, script, ctx.get('certs'),
-                                           suffix, sock)
-                finally:
-                    sock.close()
+            ctx['procb'] = None
             try:
+                if not server_down(view):
+                    srv = get(view, 'server')
+                    script = substitute(srv.body, ctx) if srv else b''
+                    sock = holder.take()
+                    try:
+                        proc, _ = start_server(args.smtpd, tmp, script, ctx.get('certs'),
+                                               suffix, sock)
+                    finally:
+                        sock.close()
+                if two and not server_down(view, 'serverb'):
+                    srv = get(view, 'serverb')
+                    script = substitute(srv.body, ctx)
+                    sock = holderb.take()
+                    try:
+                        ctx['procb'], _ = start_server(args.smtpd, tmp, script,
+                                                       ctx.get('certs'), 'b' + suffix, sock)
+                    finally:
+                        sock.close()
                 status, diags = run_client(view, info, ctx, args, proc, suffix, first=(n == 1))
             finally:
                 if proc is not None:
                     stop_server(proc)
+                if ctx.get('procb') is not None:
+                    stop_server(ctx['procb'])
+                    ctx['procb'] = None
             all_diags += ['step %d: %s' % (n, d) for d in diags]
             if status != 'ok':
                 break
     finally:
         holder.close()
+        if holderb is not None:
+            holderb.close()
     return ('not ok' if all_diags else 'ok'), all_diags
 
 
@@ -667,11 +700,19 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
     ctx['qids'] = ' '.join(ids)
     if proc is not None and not stop_server(proc):
         diags.append('smtpd-script did not stop on SIGTERM')
+    if ctx.get('procb') is not None and not stop_server(ctx['procb']):
+        diags.append('smtpd-script (serverb) did not stop on SIGTERM')
     log = read_file(os.path.join(tmp, 'server%s.log' % suffix))
     events = read_file(os.path.join(tmp, 'server%s.events' % suffix))
     srv_err = read_file(os.path.join(tmp, 'server%s.stderr' % suffix))
     if srv_err:
         diags.append('smtpd-script: ' + show(srv_err).strip())
+    # The second server's files (serverb.log, serverb2.log, ...).
+    logb = read_file(os.path.join(tmp, 'serverb%s.log' % suffix))
+    eventsb = read_file(os.path.join(tmp, 'serverb%s.events' % suffix))
+    srv_errb = read_file(os.path.join(tmp, 'serverb%s.stderr' % suffix))
+    if srv_errb:
+        diags.append('smtpd-script (serverb): ' + show(srv_errb).strip())
 
     def check_exact(secname, actual, label, stripname=None, crlf=False):
         # A section given more than once lists the outcomes that are all
@@ -715,6 +756,10 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
     check_exact('expect-stderr', p.stderr, 'stderr', 'strip-stderr')
     check_exact('expect-stdout', p.stdout, 'stdout', 'strip-stdout')
     check_exact('expect-events', events, 'events')
+    check_exact('expect-protocolb', logb, 'protocol (serverb)', 'strip', crlf=True)
+    check_exact('expect-eventsb', eventsb, 'events (serverb)')
+    check_contains('expect-protocolb-contains', logb, 'protocol (serverb)')
+    check_contains('expect-eventsb-contains', eventsb, 'events (serverb)')
     check_contains('expect-stderr-contains', p.stderr, 'stderr')
     check_contains('expect-stdout-contains', p.stdout, 'stdout')
     check_contains('expect-protocol-contains', log, 'protocol')
@@ -784,7 +829,7 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
                                           ('protocol', log), ('events', events)) if k in where]
         for root, _, files in os.walk(tmp):
             for fn in files:
-                if fn.endswith('.log') and not re.fullmatch(r'server[0-9]*\.log', fn) \
+                if fn.endswith('.log') and not re.fullmatch(r'serverb?[0-9]*\.log', fn) \
                         and 'logs' in where:
                     everything.append((fn, read_file(os.path.join(root, fn))))
         for line in substitute(ab.body, ctx).split(b'\n'):
@@ -1001,6 +1046,11 @@ def transcript(tmp, stdout, stderr, suffix=''):
     out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server%s.log' % suffix))).split('\n')]
     out.append('--- server events:')
     out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'server%s.events' % suffix))).split('\n')]
+    if os.path.exists(os.path.join(tmp, 'serverb%s.log' % suffix)):
+        out.append('--- serverb received (serverb%s.log):' % suffix)
+        out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'serverb%s.log' % suffix))).split('\n')]
+        out.append('--- serverb events:')
+        out += ['  ' + l for l in visible(read_file(os.path.join(tmp, 'serverb%s.events' % suffix))).split('\n')]
     out.append('--- smtpfwd stderr:')
     out += ['  ' + l for l in visible(stderr).split('\n')]
     out.append('--- smtpfwd stdout:')
