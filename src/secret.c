@@ -139,3 +139,24 @@ char *secret_get_password(const struct account *a, struct result *r)
 {
     return secret_lookup(a, SECRET_SRC_ALL, NULL, r);
 }
+
+char *secret_get_proxy_password(const struct account *a, struct result *r)
+{
+    if (a->proxy_password)
+        return xstrdup(a->proxy_password);
+    if (a->proxy_passwordeval)
+        return secret_passwordeval(a->proxy_passwordeval, r);
+    if (a->proxy_host) {
+        char *path = util_expand_home("~/.netrc");
+        char *pw = secret_netrc_lookup(path, a->proxy_host, a->proxy_user);
+        free(path);
+        if (pw)
+            return pw;
+    }
+    result_set(r, RC_CONFIG,
+               _("no password for proxy user %s of account %s (SOCKS5 proxy %s); set "
+                 "\"proxy_password\" or \"proxy_passwordeval\""),
+               secret_or_none(a->proxy_user), secret_or_none(a->name),
+               secret_or_none(a->proxy_host));
+    return NULL;
+}

@@ -48,6 +48,9 @@ const struct config_field config_fields[] = {
     { "source_ip", CF_STR, OFF(source_ip), CF_CONNECTION, NULL, NULL },
     { "proxy_host", CF_STR, OFF(proxy_host), CF_CONNECTION, NULL, NULL },
     { "proxy_port", CF_PORT, OFF(proxy_port), CF_CONNECTION, NULL, NULL },
+    { "proxy_user", CF_STR, OFF(proxy_user), CF_CONNECTION, NULL, NULL },
+    { "proxy_password", CF_SECRET, OFF(proxy_password), CF_CONNECTION, NULL, NULL },
+    { "proxy_passwordeval", CF_STR, OFF(proxy_passwordeval), CF_CONNECTION, NULL, NULL },
     { "socket", CF_PATH, OFF(socket), CF_CONNECTION, NULL, NULL },
     { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG | CF_CONNECTION, NULL, NULL },
     { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG | CF_CONNECTION, protocol_choices, NULL },
@@ -747,6 +750,13 @@ static int account_error(const struct account *a, bool command_line, struct resu
 
 int config_account_check(const struct account *a, bool command_line, struct result *r)
 {
+    if (a->proxy_host && a->socket)
+        return account_error(a, command_line, r,
+                             _("socket and proxy_host cannot be used together (a local "
+                               "socket is not reached through a proxy)"));
+    if (a->proxy_password && a->proxy_passwordeval)
+        return account_error(a, command_line, r,
+                             _("set proxy_password or proxy_passwordeval, not both"));
     if (!a->oauth2_provider)
         return 0;       /* the oauth2_* settings are not used */
     if (!auth_takes_bearer_token(a->auth))
