@@ -761,7 +761,8 @@ int conn_open_proxied(const struct conn_proxy *px, const char *host, int port,
         result_clear(&pr);
         return -1;
     }
-    log_debug(1, _("connected to SOCKS5 proxy %s port %d (%s)"), px->host, px->port, c->peer);
+    log_debug(1, _("SOCKS5: connected to the proxy %s port %d (%s)"), px->host, px->port,
+              c->peer);
     struct socks_request q = {
         .proxy = c->peer, .host = host, .port = port,
         .user = px->user, .password = px->password,

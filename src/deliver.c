@@ -149,7 +149,7 @@ static int deliver_connect_proxied(const struct account *a, const char *host, in
 {
     struct conn_proxy px = {
         .host = a->proxy_host,
-        .port = a->proxy_port > 0 ? a->proxy_port : 1080,
+        .port = config_proxy_port(a),
         .user = a->proxy_user && *a->proxy_user ? a->proxy_user : NULL,
     };
     char *pw = NULL;

@@ -193,6 +193,9 @@ void config_print_account(FILE *out, const struct account *a);
 /* Effective port for the account (applies the defaults above). */
 int config_port(const struct account *a);
 
+/* Effective port of the account's SOCKS5 proxy: proxy_port, else 1080. */
+int config_proxy_port(const struct account *a);
+
 void config_free(struct config *cfg);
 
 /* One setting given on the command line: the configuration command it
