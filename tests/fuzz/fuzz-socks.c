@@ -8,7 +8,7 @@
  *
  * Properties checked (abort() on violation), besides no crash and no
  * read past the input:
- *   - a complete reply says its length, at least 10 and at most
+ *   - a complete reply says its length, at least 8 (a one-octet name) and at most
  *     SOCKS_REPLY_MAX, within the input; the bytes after it never change
  *     the result (parsing exactly the reply gives the same reply);
  *   - an incomplete one asks for more bytes than it was given, never more
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (need < 10 || need > SOCKS_REPLY_MAX || need > size)
+    if (need < 8 || need > SOCKS_REPLY_MAX || need > size)
         abort();
     size_t need2 = 0;
     if (socks_parse_reply(data, need, &need2, &r2, &why) != 1 || need2 != need)
