@@ -773,7 +773,6 @@ int conn_open_proxied(const struct conn_proxy *px, const char *host, int port,
         conn_close(c);
         return -1;
     }
-    log_debug(1, _("SOCKS5: the proxy has connected to %s port %d"), host, port);
     char *via = xasprintf(_("%s port %d via SOCKS5 proxy %s"), host, port, c->peer);
     c->tls_peer = xasprintf("%s port %d", host, port);
     free(c->peer);
