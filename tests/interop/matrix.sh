@@ -43,6 +43,8 @@
 #   iop_server_checks   optional: the server's own checks (its logs of
 #                       the cases in $IOP_DIR/matrix/CASE), run last,
 #                       printing with tap_ok / tap_not_ok
+#   (nothing for the SOCKS5 case: matrix.sh starts its own Dante, see
+#   iop_dante_start in lib.sh, and skips the case when there is none)
 #   IOP_NO8BIT_PORT, IOP_NOUTF8_PORT (and their _WHY), iop_convert_account
 #                       the ports without 8BITMIME and without SMTPUTF8
 #                       for the conversion cases (tests/interop/
@@ -608,7 +610,30 @@ run_matrix() {
     #     stores decodes to what was sent (convert-cases.sh).
     iop_convert_cases
 
-    # 14. A last delivery; then nothing of the failed cases may be stored.
+    # 14. Through a SOCKS5 proxy (Dante, when it can be had: iop_dante_find):
+    #     one message with the server's usual TLS mode, the smarthost's
+    #     name sent to the proxy (never resolved here), the certificate
+    #     verified against that name.
+    iop_case socks-dante
+    if ! iop_dante_find; then
+        tap_skip "no danted (dante-server is neither installed nor cached)" \
+            "$(iop_t "through a SOCKS5 proxy")"
+    elif ! iop_dante_start "$iop_cdir/dante" none; then
+        tap_not_ok "$(iop_t "danted listens")"
+        tap_file "$iop_cdir/dante/danted.log"
+    else
+        iop_submission "proxy_host 127.0.0.1" "proxy_port $IOP_DANTE_PORT"
+        iop_message "$IOP_RCPT"
+        iop_run -v -i "$IOP_RCPT"
+        iop_status 0
+        iop_sent "^smtpfwd: SOCKS5: CONNECT $IOP_HOST port [0-9]+ \\(the proxy resolves the name\\)" \
+            "the smarthost's name sent to the proxy"
+        iop_sent "^smtpfwd: SOCKS5: connected to $IOP_HOST port" "the proxy connected"
+        iop_no_secret
+        iop_stored "$IOP_RCPT"
+    fi
+
+    # 15. A last delivery; then nothing of the failed cases may be stored.
     iop_case final
     iop_submission
     iop_message "$IOP_RCPT"
