@@ -1,12 +1,16 @@
 /*
- * conn.c - the only code that touches sockets (see conn.h).
+ * conn.c - the code that touches sockets (see conn.h; socks.c speaks SOCKS5
+ * on the one conn_open_proxied() connected to a proxy).
  *
  * Owns: name resolution and connecting (Happy Eyeballs as RFC 8305
  * describes it: the families alternating, a new non-blocking attempt
  * every 250 ms while the earlier ones keep going, the first to succeed
  * wins, one deadline for all, one poll() on every pending socket), the
  * output buffer with its explicit flush points, the input buffer for
- * line reads, and the timeouts of every wait. All bytes go through
+ * line reads, and the timeouts of every wait; the connection through a
+ * SOCKS5 proxy (the proxy connected as any host, then socks.c's
+ * negotiation on its socket within the same deadline, the messages and
+ * the TLS cache naming the smarthost). All bytes go through
  * conn_io_send() and conn_io_recv(): the raw fd, or the GnuTLS session
  * of tls.[ch] once conn_start_tls() has succeeded; nothing above this
  * file changes when TLS is on.

@@ -1,5 +1,5 @@
 /*
- * conn.h - the only code that touches sockets: TCP connect to the
+ * conn.h - the code that touches sockets: TCP connect to the
  * addresses of a host (Happy Eyeballs, RFC 8305) within one timeout,
  * buffered non-blocking I/O with explicit flush points, reads bounded by
  * a deadline the caller computes once per reply (poll), and the TLS
@@ -12,7 +12,8 @@
  * commands leaves in one write(). TCP_NODELAY is set on every connection.
  *
  * Every failure is classified: refused/unreachable/timeout/reset ->
- * RC_TEMPFAIL; unknown host -> RC_NOHOST; DNS try-again -> RC_TEMPFAIL.
+ * RC_TEMPFAIL; unknown host -> RC_NOHOST; DNS try-again -> RC_TEMPFAIL;
+ * through a SOCKS5 proxy, the proxy's answers as socks.h says.
  */
 #ifndef SMTPFWD_CONN_H
 #define SMTPFWD_CONN_H

@@ -4,8 +4,11 @@
  * per-message classification, the diagnostics on stderr and the log line
  * of every attempt. It maps the SMTP client's recipient states
  * (smtp.h) to its own outcome (deliver.h): no other module reads them.
- * The credential of a session is the password (secret.h) or, for an
- * account with oauth2_provider, the access token (oauth2.h); a token
+ * The connection goes through the account's SOCKS5 proxy when it has
+ * one (conn_open_proxied; the proxy user's password is fetched just
+ * before and wiped right after). The credential of a session is the
+ * password (secret.h) or, for an account with oauth2_provider, the
+ * access token (oauth2.h); a token
  * from the cache comes with the callback that replaces it once when the
  * server refuses it (smtp_params.refresh_token). A message that may need
  * converting (convert_may_need: 8-bit, a long or unknown longest line,
@@ -62,10 +65,6 @@ static int deliver_check_account(const struct account *a, struct result *r)
 {
     if (!a->host && !a->socket) {
         result_set(r, RC_CONFIG, _("no host set for account %s"), a->name);
-        return -1;
-    }
-    if (a->proxy_host && a->socket) {
-        result_set(r, RC_CONFIG, _("account %s sets both socket and proxy_host"), a->name);
         return -1;
     }
     return 0;

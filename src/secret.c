@@ -2,7 +2,8 @@
  * secret.c - where a password comes from (see secret.h for the order):
  * the account's `password`, `passwordeval`, the Secret Service keyring
  * (secret-keyring.c), ~/.netrc (secret-netrc.c), and a prompt on
- * /dev/tty (secret-prompt.c).
+ * /dev/tty (secret-prompt.c); and the SOCKS5 proxy user's password
+ * (proxy_password, proxy_passwordeval, ~/.netrc), through the same code.
  *
  * Owns: the order of the sources, running the passwordeval command, and
  * secret_guard_process(), which keeps the process's memory out of core
