@@ -48,9 +48,6 @@ const struct config_field config_fields[] = {
     { "source_ip", CF_STR, OFF(source_ip), CF_CONNECTION, NULL, NULL },
     { "proxy_host", CF_STR, OFF(proxy_host), CF_CONNECTION, NULL, NULL },
     { "proxy_port", CF_PORT, OFF(proxy_port), CF_CONNECTION, NULL, NULL },
-    { "proxy_user", CF_STR, OFF(proxy_user), CF_CONNECTION, NULL, NULL },
-    { "proxy_password", CF_SECRET, OFF(proxy_password), CF_CONNECTION, NULL, NULL },
-    { "proxy_passwordeval", CF_STR, OFF(proxy_passwordeval), CF_CONNECTION, NULL, NULL },
     { "socket", CF_PATH, OFF(socket), CF_CONNECTION, NULL, NULL },
     { "timeout", CF_TIMEOUT, OFF(timeout), CF_NEED_ARG | CF_CONNECTION, NULL, NULL },
     { "protocol", CF_CHOICE, OFF(protocol), CF_NEED_ARG | CF_CONNECTION, protocol_choices, NULL },
@@ -104,6 +101,9 @@ const struct config_field config_fields[] = {
     { "maildomain", CF_STR, OFF(maildomain), 0, NULL, NULL },
     { "chunking", CF_BOOL, OFF(chunking), CF_CONNECTION, NULL, NULL },
     { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), CF_CONNECTION, NULL, NULL },
+    { "proxy_user", CF_STR, OFF(proxy_user), CF_CONNECTION, NULL, NULL },
+    { "proxy_password", CF_SECRET, OFF(proxy_password), CF_CONNECTION, NULL, NULL },
+    { "proxy_passwordeval", CF_STR, OFF(proxy_passwordeval), CF_CONNECTION, NULL, NULL },
 };
 #undef OFF
 const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];

@@ -271,7 +271,8 @@ const struct account *config_select(const struct config *cfg, const char *name,
  * line)" for the account of msmtp's --host), then every command of
  * the list in doc/ARCHITECTURE.md's order (host, port, source_ip, ... aliases),
  * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
- * chunking, tls_session_cache.
+ * chunking, tls_session_cache, proxy_user, proxy_password,
+ * proxy_passwordeval.
  * Strings are printed as they are (after ~ expansion), "(not set)" when
  * unset (protocol prints "smtp" and auth "off" when unset, their
  * defaults). Booleans are "on"/"off". port is the effective port (defaults
