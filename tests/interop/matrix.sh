@@ -326,6 +326,58 @@ iop_gen_body() {
     }' >"$2"
 }
 
+# iop_socks_case HOST ACCOUNT-COMMAND [ARGS...]: the case socks-dante: one
+# message through a SOCKS5 proxy (Dante, when it can be had: iop_dante_find)
+# with the account ACCOUNT-COMMAND ARGS makes (the server's usual TLS mode;
+# its host is HOST) plus the proxy: the smarthost sent to the proxy as
+# written (a name is never resolved here), the certificate verified against
+# it, the message stored. Skipped when there is no danted. Returns 0 when
+# the message was sent, 1 when not (skipped, or Dante did not start).
+iop_socks_case() {
+    iop_sh=$1
+    shift
+    iop_case socks-dante
+    if ! iop_dante_find; then
+        tap_skip "no danted (dante-server is neither installed nor cached)" \
+            "$(iop_t "through a SOCKS5 proxy")"
+        return 1
+    fi
+    if ! iop_dante_start "$iop_cdir/dante" none; then
+        tap_not_ok "$(iop_t "danted listens")"
+        tap_file "$iop_cdir/dante/danted.log"
+        return 1
+    fi
+    "$@" "proxy_host 127.0.0.1" "proxy_port $IOP_DANTE_PORT"
+    iop_message "$IOP_RCPT"
+    iop_run -v -v -i "$IOP_RCPT"
+    iop_status 0
+    iop_sent "^smtpfwd: SOCKS5: CONNECT $iop_sh port [0-9]+" "the smarthost sent to the proxy as written"
+    iop_sent "^smtpfwd: SOCKS5: connected to $iop_sh port" "the proxy connected"
+    iop_no_secret
+    iop_stored "$IOP_RCPT"
+    # The TLS session cache is keyed by the smarthost's name and port,
+    # never the proxy's address: a second delivery through another Dante
+    # (another port) resumes the session the first one kept, when the
+    # server gave one to keep.
+    if ! find "$iop_cdir/home/.cache/smtpfwd/tls-sessions" -type f 2>/dev/null | grep -q .; then
+        tap_skip "the server gave no TLS session to resume" \
+            "$(iop_t "the TLS session resumed through another proxy")"
+        return 0
+    fi
+    iop_dante_start "$iop_cdir/dante2" none || {
+        tap_not_ok "$(iop_t "a second danted listens")"
+        return 0
+    }
+    "$@" "proxy_host 127.0.0.1" "proxy_port $IOP_DANTE_PORT"
+    iop_marker="$iop_marker second"
+    iop_message "$IOP_RCPT"
+    iop_run -v -v -i "$IOP_RCPT"
+    iop_status 0
+    iop_sent "resumed from the cache" "the TLS session resumed through another proxy"
+    iop_stored "$IOP_RCPT"
+    return 0
+}
+
 run_matrix() {
     : "${IOP_NAME:?}" "${IOP_HOST:=localhost}" "${IOP_CA:?}" "${IOP_USER:?}" "${IOP_PASS:?}"
     : "${IOP_RCPT:?}" "${IOP_RCPT2:?}" "${IOP_REFUSED_RCPT:?}"
@@ -610,28 +662,8 @@ run_matrix() {
     #     stores decodes to what was sent (convert-cases.sh).
     iop_convert_cases
 
-    # 14. Through a SOCKS5 proxy (Dante, when it can be had: iop_dante_find):
-    #     one message with the server's usual TLS mode, the smarthost's
-    #     name sent to the proxy (never resolved here), the certificate
-    #     verified against that name.
-    iop_case socks-dante
-    if ! iop_dante_find; then
-        tap_skip "no danted (dante-server is neither installed nor cached)" \
-            "$(iop_t "through a SOCKS5 proxy")"
-    elif ! iop_dante_start "$iop_cdir/dante" none; then
-        tap_not_ok "$(iop_t "danted listens")"
-        tap_file "$iop_cdir/dante/danted.log"
-    else
-        iop_submission "proxy_host 127.0.0.1" "proxy_port $IOP_DANTE_PORT"
-        iop_message "$IOP_RCPT"
-        iop_run -v -i "$IOP_RCPT"
-        iop_status 0
-        iop_sent "^smtpfwd: SOCKS5: CONNECT $IOP_HOST port [0-9]+ \\(the proxy resolves the name\\)" \
-            "the smarthost's name sent to the proxy"
-        iop_sent "^smtpfwd: SOCKS5: connected to $IOP_HOST port" "the proxy connected"
-        iop_no_secret
-        iop_stored "$IOP_RCPT"
-    fi
+    # 14. Through a SOCKS5 proxy (Dante): iop_socks_case.
+    iop_socks_case "$IOP_HOST" iop_submission || :
 
     # 15. A last delivery; then nothing of the failed cases may be stored.
     iop_case final
