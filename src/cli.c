@@ -409,6 +409,7 @@ static const struct {
     { "--source-ip", "source_ip", NULL },
     { "--proxy-host", "proxy_host", NULL },
     { "--proxy-port", "proxy_port", NULL },
+    { "--proxy-user", "proxy_user", NULL },
     { "--socket", "socket", NULL },
     { "--timeout", "timeout", NULL },
     { "--connect-timeout", "connect_timeout", NULL },

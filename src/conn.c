@@ -1,12 +1,16 @@
 /*
- * conn.c - the only code that touches sockets (see conn.h).
+ * conn.c - the code that touches sockets (see conn.h; socks.c speaks SOCKS5
+ * on the one conn_open_proxied() connected to a proxy).
  *
  * Owns: name resolution and connecting (Happy Eyeballs as RFC 8305
  * describes it: the families alternating, a new non-blocking attempt
  * every 250 ms while the earlier ones keep going, the first to succeed
  * wins, one deadline for all, one poll() on every pending socket), the
  * output buffer with its explicit flush points, the input buffer for
- * line reads, and the timeouts of every wait. All bytes go through
+ * line reads, and the timeouts of every wait; the connection through a
+ * SOCKS5 proxy (the proxy connected as any host, then socks.c's
+ * negotiation on its socket within the same deadline, the messages and
+ * the TLS cache naming the smarthost). All bytes go through
  * conn_io_send() and conn_io_recv(): the raw fd, or the GnuTLS session
  * of tls.[ch] once conn_start_tls() has succeeded; nothing above this
  * file changes when TLS is on.
@@ -34,6 +38,7 @@
 #include "conn.h"
 #include "i18n.h"
 #include "log.h"
+#include "socks.h"
 #include "tls.h"
 
 #define CONN_OUTBUF (64 * 1024)
@@ -43,6 +48,7 @@ struct conn {
     int fd;
     bool is_socket;        /* send()/sendmsg() usable (else write/writev) */
     char *peer;            /* "ADDR port N" */
+    char *tls_peer;        /* the TLS cache's name of the server; NULL: peer */
     char *out;             /* CONN_OUTBUF bytes */
     size_t outlen;
     char *in;              /* CONN_INBUF bytes */
@@ -743,6 +749,42 @@ int conn_open(const char *host, int port, const char *socket_path,
     return conn_open_tcp(host, port, source_ip, timeout_ms, out, r);
 }
 
+int conn_open_proxied(const struct conn_proxy *px, const char *host, int port,
+                      const char *source_ip, int timeout_ms, struct conn **out,
+                      struct result *r)
+{
+    *out = NULL;
+    if (timeout_ms <= 0)
+        timeout_ms = 60 * 1000;
+    long long deadline = clock_now_ms() + timeout_ms;
+    struct result pr = RESULT_INIT;
+    struct conn *c = NULL;
+    if (conn_open_tcp(px->host, px->port, source_ip, timeout_ms, &c, &pr) != 0) {
+        result_set(r, pr.cls, _("cannot reach the SOCKS5 proxy for %s port %d: %s"), host,
+                   port, pr.msg);
+        result_clear(&pr);
+        return -1;
+    }
+    log_debug(1, _("SOCKS5: connected to the proxy %s port %d (%s)"), px->host, px->port,
+              c->peer);
+    struct socks_request q = {
+        .proxy = c->peer, .host = host, .port = port,
+        .user = px->user, .password = px->password,
+    };
+    /* The connection to the proxy took its share of the one deadline;
+     * socks_negotiate() reports reaching it like any other timeout. */
+    if (socks_negotiate(c->fd, &q, deadline, timeout_ms, r) != 0) {
+        conn_close(c);
+        return -1;
+    }
+    char *via = xasprintf(_("%s port %d via SOCKS5 proxy %s"), host, port, c->peer);
+    c->tls_peer = xasprintf("%s port %d", host, port);
+    free(c->peer);
+    c->peer = via;
+    *out = c;
+    return 0;
+}
+
 bool conn_idle_intact(const struct conn *c)
 {
     if (c->eof || c->inpos < c->inlen)
@@ -785,7 +827,8 @@ int conn_start_tls(struct conn *c, const struct tls_config *cfg, int timeout_ms,
     if (conn_flush(c, timeout_ms, r) != 0)
         return -1;
     c->eof = false;
-    return tls_session_start(c->fd, cfg, c->peer, timeout_ms, &c->tls, r);
+    return tls_session_start(c->fd, cfg, c->tls_peer ? c->tls_peer : c->peer, timeout_ms,
+                             &c->tls, r);
 }
 
 int conn_channel_binding(const struct conn *c, const char *type, struct buf *out)
@@ -810,6 +853,7 @@ void conn_close(struct conn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c->peer);
+    free(c->tls_peer);
     if (c->out_secret)
         secure_wipe(c->out, c->outlen);
     free(c->out);

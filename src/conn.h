@@ -1,5 +1,5 @@
 /*
- * conn.h - the only code that touches sockets: TCP connect to the
+ * conn.h - the code that touches sockets: TCP connect to the
  * addresses of a host (Happy Eyeballs, RFC 8305) within one timeout,
  * buffered non-blocking I/O with explicit flush points, reads bounded by
  * a deadline the caller computes once per reply (poll), and the TLS
@@ -12,7 +12,8 @@
  * commands leaves in one write(). TCP_NODELAY is set on every connection.
  *
  * Every failure is classified: refused/unreachable/timeout/reset ->
- * RC_TEMPFAIL; unknown host -> RC_NOHOST; DNS try-again -> RC_TEMPFAIL.
+ * RC_TEMPFAIL; unknown host -> RC_NOHOST; DNS try-again -> RC_TEMPFAIL;
+ * through a SOCKS5 proxy, the proxy's answers as socks.h says.
  */
 #ifndef SMTPFWD_CONN_H
 #define SMTPFWD_CONN_H
@@ -37,6 +38,29 @@ struct conn;
 int conn_open(const char *host, int port, const char *socket_path,
               const char *source_ip, int timeout_ms, struct conn **out,
               struct result *r);
+
+/* A SOCKS5 proxy to connect through (socks.h). */
+struct conn_proxy {
+    const char *host;       /* the proxy's name or address: resolved here */
+    int port;
+    const char *user;       /* NULL: no authentication offered */
+    const char *password;   /* with user; the caller wipes it */
+};
+
+/* Connect to host:port through the SOCKS5 proxy px: the proxy's name is
+ * resolved and connected as conn_open() does (Happy Eyeballs, source_ip
+ * binds it), then the proxy is asked to CONNECT to host as it is given
+ * (a name is never resolved here: the proxy does; the caller passes an
+ * IDN in A-labels). timeout_ms bounds the whole of it: one deadline for
+ * the connection to the proxy and the negotiation. conn_peer() says
+ * "HOST port N via SOCKS5 proxy ADDR port P"; a TLS session on it is
+ * cached under the host's name and port, never the proxy's address.
+ * Returns 0 and *out, or -1 with r set (classes in socks.h, and those of
+ * conn_open() for the connection to the proxy, the message then naming
+ * the proxy). */
+int conn_open_proxied(const struct conn_proxy *px, const char *host, int port,
+                      const char *source_ip, int timeout_ms, struct conn **out,
+                      struct result *r);
 
 /* Wrap an already connected fd (used by tests and by -bs). */
 struct conn *conn_from_fd(int fd);
@@ -84,7 +108,9 @@ size_t conn_pending(const struct conn *c);
  * blocks. */
 bool conn_idle_intact(const struct conn *c);
 
-/* The peer's address as text ("127.0.0.1 port 2525"), for messages. */
+/* The peer's address as text ("127.0.0.1 port 2525"; through a proxy
+ * "smtp.example.org port 465 via SOCKS5 proxy 127.0.0.1 port 1080"),
+ * for messages. */
 const char *conn_peer(const struct conn *c);
 
 /* True when TLS is active on the connection. */

@@ -4,8 +4,11 @@
  * per-message classification, the diagnostics on stderr and the log line
  * of every attempt. It maps the SMTP client's recipient states
  * (smtp.h) to its own outcome (deliver.h): no other module reads them.
- * The credential of a session is the password (secret.h) or, for an
- * account with oauth2_provider, the access token (oauth2.h); a token
+ * The connection goes through the account's SOCKS5 proxy when it has
+ * one (conn_open_proxied; the proxy user's password is fetched just
+ * before and wiped right after). The credential of a session is the
+ * password (secret.h) or, for an account with oauth2_provider, the
+ * access token (oauth2.h); a token
  * from the cache comes with the callback that replaces it once when the
  * server refuses it (smtp_params.refresh_token). A message that may need
  * converting (convert_may_need: 8-bit, a long or unknown longest line,
@@ -62,12 +65,6 @@ static int deliver_check_account(const struct account *a, struct result *r)
 {
     if (!a->host && !a->socket) {
         result_set(r, RC_CONFIG, _("no host set for account %s"), a->name);
-        return -1;
-    }
-    if (a->proxy_host) {
-        result_set(r, RC_UNAVAILABLE,
-                   _("proxy_host is not implemented yet in this version; remove it from "
-                     "account %s to connect directly"), a->name);
         return -1;
     }
     return 0;
@@ -155,10 +152,31 @@ static void deliver_finish(const struct account *a, struct delivery *d,
         deliver_log_attempt(a, d);
 }
 
-/* Connect to a checked account (deliver_check_account) and with implicit
- * TLS (tls on, tls_starttls off) do the handshake right away, before the
- * greeting. Returns 0 and *out, or -1 with r set (*out may then hold a
- * connection that the caller closes). */
+/* Through the account's SOCKS5 proxy to host (A-labels): the proxy
+ * user's password is fetched just before and wiped right after the
+ * negotiation. */
+static int deliver_connect_proxied(const struct account *a, const char *host, int ms,
+                                   struct conn **out, struct result *r)
+{
+    struct conn_proxy px = {
+        .host = a->proxy_host,
+        .port = config_proxy_port(a),
+        .user = a->proxy_user && *a->proxy_user ? a->proxy_user : NULL,
+    };
+    char *pw = NULL;
+    if (px.user && !(pw = secret_get_proxy_password(a, r)))
+        return -1;
+    px.password = pw;
+    int rc = conn_open_proxied(&px, host, config_port(a), a->source_ip, ms, out, r);
+    secret_free(pw);
+    return rc;
+}
+
+/* Connect to a checked account (deliver_check_account), directly or
+ * through its SOCKS5 proxy (the smarthost's name is then never resolved
+ * here), and with implicit TLS (tls on, tls_starttls off) do the
+ * handshake right away, before the greeting. Returns 0 and *out, or -1
+ * with r set (*out may then hold a connection that the caller closes). */
 static int deliver_connect(const struct account *a, const struct tls_config *tlscfg,
                            struct conn **out, struct result *r)
 {
@@ -167,7 +185,8 @@ static int deliver_connect(const struct account *a, const struct tls_config *tls
     if (!a->socket && !(host = idn_host_to_ascii(a->host, r)))
         return -1;
     int ms = (a->timeout > 0 ? a->timeout : 60) * 1000;
-    int rc = conn_open(host, config_port(a), a->socket, a->source_ip, ms, out, r);
+    int rc = a->proxy_host ? deliver_connect_proxied(a, host, ms, out, r)
+                           : conn_open(host, config_port(a), a->socket, a->source_ip, ms, out, r);
     free(host);
     if (rc == 0 && a->tls && !a->tls_starttls)
         rc = conn_start_tls(*out, tlscfg, ms, r);

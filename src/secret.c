@@ -2,7 +2,8 @@
  * secret.c - where a password comes from (see secret.h for the order):
  * the account's `password`, `passwordeval`, the Secret Service keyring
  * (secret-keyring.c), ~/.netrc (secret-netrc.c), and a prompt on
- * /dev/tty (secret-prompt.c).
+ * /dev/tty (secret-prompt.c); and the SOCKS5 proxy user's password
+ * (proxy_password, proxy_passwordeval, ~/.netrc), through the same code.
  *
  * Owns: the order of the sources, running the passwordeval command, and
  * secret_guard_process(), which keeps the process's memory out of core
@@ -138,4 +139,25 @@ char *secret_lookup(const struct account *a, unsigned sources, const char *netrc
 char *secret_get_password(const struct account *a, struct result *r)
 {
     return secret_lookup(a, SECRET_SRC_ALL, NULL, r);
+}
+
+char *secret_get_proxy_password(const struct account *a, struct result *r)
+{
+    if (a->proxy_password)
+        return xstrdup(a->proxy_password);
+    if (a->proxy_passwordeval)
+        return secret_passwordeval(a->proxy_passwordeval, r);
+    if (a->proxy_host) {
+        char *path = util_expand_home("~/.netrc");
+        char *pw = secret_netrc_lookup(path, a->proxy_host, a->proxy_user);
+        free(path);
+        if (pw)
+            return pw;
+    }
+    result_set(r, RC_CONFIG,
+               _("no password for proxy user %s of account %s (SOCKS5 proxy %s); set "
+                 "\"proxy_password\" or \"proxy_passwordeval\""),
+               secret_or_none(a->proxy_user), secret_or_none(a->name),
+               secret_or_none(a->proxy_host));
+    return NULL;
 }

@@ -22,6 +22,13 @@ struct account;
  * --store-password X") or a source failed. */
 char *secret_get_password(const struct account *a, struct result *r);
 
+/* The password for the account's SOCKS5 proxy user (proxy_user): the
+ * account's `proxy_password`, else `proxy_passwordeval` (run as
+ * secret_passwordeval() runs passwordeval), else ~/.netrc (machine
+ * PROXY_HOST login PROXY_USER). NULL with r set when none is found
+ * (RC_CONFIG) or the command failed. The caller secret_free()s it. */
+char *secret_get_proxy_password(const struct account *a, struct result *r);
+
 /* Keep this process's memory out of core files and away from debuggers
  * of the same user (RLIMIT_CORE 0, PR_SET_DUMPABLE 0) from here to its
  * end: called before anything reads a password, a token or a TLS

@@ -102,6 +102,9 @@ const struct config_field config_fields[] = {
     { "chunking", CF_BOOL, OFF(chunking), CF_CONNECTION, NULL, NULL },
     { "tls_session_cache", CF_BOOL, OFF(tls_session_cache), CF_CONNECTION, NULL, NULL },
     { "fallback", CF_STR, OFF(fallback), 0, NULL, NULL },
+    { "proxy_user", CF_STR, OFF(proxy_user), CF_CONNECTION, NULL, NULL },
+    { "proxy_password", CF_SECRET, OFF(proxy_password), CF_CONNECTION, NULL, NULL },
+    { "proxy_passwordeval", CF_STR, OFF(proxy_passwordeval), CF_CONNECTION, NULL, NULL },
 };
 #undef OFF
 const size_t config_nfields = sizeof config_fields / sizeof config_fields[0];
@@ -748,6 +751,13 @@ static int account_error(const struct account *a, bool command_line, struct resu
 
 int config_account_check(const struct account *a, bool command_line, struct result *r)
 {
+    if (a->proxy_host && a->socket)
+        return account_error(a, command_line, r,
+                             _("socket and proxy_host cannot be used together (a local "
+                               "socket is not reached through a proxy)"));
+    if (a->proxy_password && a->proxy_passwordeval)
+        return account_error(a, command_line, r,
+                             _("set proxy_password or proxy_passwordeval, not both"));
     if (!a->oauth2_provider)
         return 0;       /* the oauth2_* settings are not used */
     if (!auth_takes_bearer_token(a->auth))

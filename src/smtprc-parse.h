@@ -99,7 +99,9 @@ void config_account_inherit(struct account *dst, const struct account *src);
 struct account *config_account_copy(const struct account *src);
 /* The checks of settings that depend on each other, made on an account
  * once it is complete (config_load: after its file; after the
- * command-line settings). For an account with oauth2_provider: auth
+ * command-line settings). socket and proxy_host exclude each other, so
+ * do proxy_password and proxy_passwordeval. For an account with
+ * oauth2_provider: auth
  * must be oauthbearer or xoauth2 (the token is for those mechanisms
  * only), an OAuth2 endpoint that is set must be https:// with a host,
  * and oauth2_client_secret and oauth2_client_secret_eval exclude each

@@ -42,6 +42,11 @@ int config_port(const struct account *a)
     return a->tls_starttls ? 587 : 465;
 }
 
+int config_proxy_port(const struct account *a)
+{
+    return a->proxy_port > 0 ? a->proxy_port : 1080;
+}
+
 /* ------------------------------------------------------------------ */
 /* Files */
 
@@ -345,11 +350,13 @@ const struct account *config_select(const struct config *cfg, const char *name,
  * line)" for the account of msmtp's --host), then every command of
  * the list in doc/ARCHITECTURE.md's order (host, port, source_ip, ... aliases),
  * then queue, queue_dir, queue_lifetime, queue_max_backoff, maildomain,
- * chunking, tls_session_cache, fallback (as written).
+ * chunking, tls_session_cache, fallback (as written), proxy_user,
+ * proxy_password, proxy_passwordeval.
  * Strings are printed as they are (after ~ expansion), "(not set)" when
  * unset (protocol prints "smtp" and auth "off" when unset, their
  * defaults). Booleans are "on"/"off". port is the effective port (defaults
- * applied). proxy_port and tls_min_dh_prime_bits print "(not set)" when 0;
+ * applied). proxy_port prints its default 1080 when proxy_host is set;
+ * proxy_port and tls_min_dh_prime_bits print "(not set)" when 0;
  * timeout prints "off" when 0. set_*_header print auto/on/off. queue
  * prints off/on-failure/always; queue_lifetime and queue_max_backoff
  * print seconds followed by "s". The password prints as "*****". */
@@ -377,6 +384,8 @@ void config_print_account(FILE *out, const struct account *a)
         case CF_PORT:
             if (strcmp(f->name, "port") == 0)
                 fprintf(out, "%d", config_port(a));
+            else if (strcmp(f->name, "proxy_port") == 0 && a->proxy_host)
+                fprintf(out, "%d", config_proxy_port(a));
             else if (*(const int *)p)
                 fprintf(out, "%d", *(const int *)p);
             else

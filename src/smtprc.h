@@ -69,8 +69,11 @@ struct account {
     char *host;                  /* NULL = not set (error at delivery) */
     int port;                    /* 0 = default (587, or 465 with tls on + starttls off, 25 with tls off) */
     char *source_ip;
-    char *proxy_host;
-    int proxy_port;
+    char *proxy_host;            /* SOCKS5 proxy (socks.h); NULL: connect directly */
+    int proxy_port;              /* 0 = 1080 (config_proxy_port) */
+    char *proxy_user;            /* RFC 1929 username; NULL: no proxy authentication */
+    char *proxy_password;        /* secret: wiped on free */
+    char *proxy_passwordeval;
     char *socket;                /* local socket path instead of host */
     int timeout;                 /* seconds; 0 = RFC 5321 defaults */
     char *protocol;              /* "smtp" (default) or "lmtp" */
@@ -212,6 +215,9 @@ int config_check_fallbacks(const struct config *cfg, struct result *r);
 
 /* Effective port for the account (applies the defaults above). */
 int config_port(const struct account *a);
+
+/* Effective port of the account's SOCKS5 proxy: proxy_port, else 1080. */
+int config_proxy_port(const struct account *a);
 
 void config_free(struct config *cfg);
 

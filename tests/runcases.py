@@ -138,7 +138,7 @@ def parse_info(sections):
 
 
 def substitute(data, ctx):
-    """%PORT %PORTB %TMP %SRCDIR %CERTS %CA %FPR %BADFPR %CR %LF %NUL %TAB %HEX{..}
+    """%PORT %PORTB %SOCKSPORT %TMP %SRCDIR %CERTS %CA %FPR %BADFPR %CR %LF %NUL %TAB %HEX{..}
     %REPEAT{N,text} %B64{text} %%"""
     def hexrep(m):
         h = re.sub(rb'\s', b'', m.group(1))
@@ -152,6 +152,7 @@ def substitute(data, ctx):
     table = {
         b'%PORT': str(ctx.get('port', '0')).encode(),
         b'%PORTB': str(ctx.get('portb', '0')).encode(),
+        b'%SOCKSPORT': str(ctx.get('socksport', '0')).encode(),
         b'%TMP': ctx['tmp'].encode(),
         b'%SRCDIR': ctx['srcdir'].encode(),
         b'%CR': b'\r', b'%LF': b'\n', b'%NUL': b'\0', b'%TAB': b'\t',
@@ -164,7 +165,7 @@ def substitute(data, ctx):
         b'%QID': ctx.get('qid', '').encode(),
     }
     # %% first in the alternation: "%%CA" is a percent sign and "CA".
-    data = re.sub(rb'%(?:%|PORTB|PORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB|QIDS|QID)',
+    data = re.sub(rb'%(?:%|PORTB|PORT|SOCKSPORT|TMP|SRCDIR|CERTS|CA|FPR|BADFPR|CR|LF|NUL|TAB|QIDS|QID)',
                   lambda m: table[m.group(0)], data)
     # %B64{text} last, so that %NUL etc. inside it are already bytes.
     return re.sub(rb'%B64\{([^}]*)\}', lambda m: base64.b64encode(m.group(1)), data)
@@ -362,6 +363,44 @@ def stop_server(proc):
     return True
 
 
+def start_socks(args, tmp, script, suffix='', sock=None):
+    """Start tests/socks5-server.py with the case's <socks> script; with
+    sock (PortHolder.take()) on that socket's port. Its files are
+    socks{suffix}.script, .events, .stderr. Returns (proc, port)."""
+    script_path = os.path.join(tmp, 'socks%s.script' % suffix)
+    with open(script_path, 'wb') as f:
+        f.write(script)
+    port_file = os.path.join(tmp, 'socks%s.port' % suffix)
+    extra, pass_fds = [], ()
+    if sock is not None:
+        extra = ['--listen-fd', str(sock.fileno())]
+        pass_fds = (sock.fileno(),)
+    server = os.path.join(args.srcdir, 'tests', 'socks5-server.py')
+    errpath = os.path.join(tmp, 'socks%s.stderr' % suffix)
+    with open(errpath, 'wb') as errf:
+        proc = subprocess.Popen([sys.executable, server, '--script', script_path,
+                                 '--events', os.path.join(tmp, 'socks%s.events' % suffix),
+                                 '--port-file', port_file] + extra,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errf, pass_fds=pass_fds)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(port_file):
+        if proc.poll() is not None:
+            raise CaseError('socks5-server.py exited with %d: %s' % (
+                proc.returncode, show(read_file(errpath))))
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise CaseError('socks5-server.py did not become ready')
+        time.sleep(0.005)
+    with open(port_file) as f:
+        return proc, int(f.read().strip())
+
+
+def socks_up(sections):
+    s = get(sections, 'socks')
+    return s is not None and s.attrs.get('down') != 'yes'
+
+
 def run_case(path, args):
     """Returns (status, name, diagnostics) with status 'ok', 'not ok' or
     'skip' (name holds the reason then)."""
@@ -402,9 +441,10 @@ def run_case(path, args):
 STEP_NAME = re.compile(r'^(.*[a-z-])([0-9]+)$')
 # Sections a later step takes from step 1 when it has no own version.
 INHERITED = ('info', 'keywords', 'config', 'env', 'strip', 'strip-stderr', 'strip-stdout',
-             'strip-file', 'strip-queue', 'server', 'serverb')
-# The servers: a later step without its own script has the one of the step before.
-SERVERS = ('server', 'serverb')
+             'strip-file', 'strip-queue', 'server', 'serverb', 'socks')
+# The servers (and the SOCKS proxy): a later step without its own script
+# has the one of the step before.
+SERVERS = ('server', 'serverb', 'socks')
 
 
 def split_steps(sections):
@@ -504,10 +544,23 @@ def execute(sections, info, ctx, args):
         script = substitute(srv.body, ctx) if srv else b''
         proc, port = start_server(args.smtpd, tmp, script, ctx.get('certs'))
         ctx['port'] = port
+        socks = None
         try:
+            if socks_up(sections):
+                socks, ctx['socksport'] = start_socks(
+                    args, tmp, substitute(get(sections, 'socks').body, ctx))
+                ctx['socks_proc'] = socks
+            elif get(sections, 'socks') is not None:
+                holder = PortHolder()       # a port where nothing listens
+                ctx['socksport'] = holder.port
+                ctx['socks_holder'] = holder
             return run_client(sections, info, ctx, args, proc)
         finally:
             stop_server(proc)
+            if socks is not None:
+                stop_server(socks)
+            if ctx.get('socks_holder'):
+                ctx['socks_holder'].close()
 
     holder = PortHolder()
     ctx['port'] = holder.port
@@ -515,12 +568,26 @@ def execute(sections, info, ctx, args):
     # of its own, held the same way.
     holderb = PortHolder() if two else None
     ctx['portb'] = holderb.port if two else 0
+    sholder = None
+    if any(get(v, 'socks') is not None for v in steps):
+        sholder = PortHolder()
+        ctx['socksport'] = sholder.port
     all_diags = []
     try:
         for n, view in enumerate(steps, 1):
             suffix = '' if n == 1 else str(n)
             proc = None
             ctx['procb'] = None
+            socks = None
+            ctx['socks_proc'] = None
+            if socks_up(view):
+                sock = sholder.take()
+                try:
+                    socks, _ = start_socks(args, tmp, substitute(get(view, 'socks').body, ctx),
+                                           suffix, sock)
+                finally:
+                    sock.close()
+                ctx['socks_proc'] = socks
             try:
                 if not server_down(view):
                     srv = get(view, 'server')
@@ -547,6 +614,8 @@ def execute(sections, info, ctx, args):
                 if ctx.get('procb') is not None:
                     stop_server(ctx['procb'])
                     ctx['procb'] = None
+                if socks is not None:
+                    stop_server(socks)
             all_diags += ['step %d: %s' % (n, d) for d in diags]
             if status != 'ok':
                 break
@@ -554,6 +623,8 @@ def execute(sections, info, ctx, args):
         holder.close()
         if holderb is not None:
             holderb.close()
+        if sholder is not None:
+            sholder.close()
     return ('not ok' if all_diags else 'ok'), all_diags
 
 
@@ -702,6 +773,12 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
         diags.append('smtpd-script did not stop on SIGTERM')
     if ctx.get('procb') is not None and not stop_server(ctx['procb']):
         diags.append('smtpd-script (serverb) did not stop on SIGTERM')
+    if ctx.get('socks_proc') is not None and not stop_server(ctx['socks_proc']):
+        diags.append('socks5-server.py did not stop on SIGTERM')
+    socks_events = read_file(os.path.join(tmp, 'socks%s.events' % suffix))
+    socks_err = read_file(os.path.join(tmp, 'socks%s.stderr' % suffix))
+    if socks_err:
+        diags.append('socks5-server.py: ' + show(socks_err).strip())
     log = read_file(os.path.join(tmp, 'server%s.log' % suffix))
     events = read_file(os.path.join(tmp, 'server%s.events' % suffix))
     srv_err = read_file(os.path.join(tmp, 'server%s.stderr' % suffix))
@@ -764,6 +841,8 @@ def run_client(sections, info, ctx, args, proc, suffix='', first=True):
     check_contains('expect-stdout-contains', p.stdout, 'stdout')
     check_contains('expect-protocol-contains', log, 'protocol')
     check_contains('expect-events-contains', events, 'events')
+    check_exact('expect-socks-events', socks_events, 'SOCKS events')
+    check_contains('expect-socks-events-contains', socks_events, 'SOCKS events')
     s = get(sections, 'expect-json')
     if s:
         # Standard output must be one JSON document; each line of the

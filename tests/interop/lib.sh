@@ -260,3 +260,68 @@ tap_file() {
     [ -f "$1" ] && head -40 "$1" | sed 's/^/#   /'
 }
 tap_done() { done_testing; }
+
+# ---- a SOCKS5 proxy: Dante (dante-server) ----
+#   iop_dante_find           $IOP_DANTED: the installed danted, else the one
+#                            of the cached dante-server .deb (scripts/
+#                            install-deps keeps it there: installing the
+#                            package would start a system service),
+#                            unpacked into $IOP_DIR/dante-root; returns 1
+#                            when there is neither (nothing is downloaded)
+#   iop_dante_start DIR [none|username]
+#                            write DIR/danted.conf (clients from loopback
+#                            only, CONNECT to anywhere, the given method)
+#                            and run danted in the foreground, in the
+#                            background of this shell, killed at exit;
+#                            with "username", in a private mount namespace
+#                            where DIR/passwd and DIR/shadow (made by the
+#                            caller: the system's own files plus a test
+#                            user) are /etc/passwd and /etc/shadow, so that
+#                            no system user is added. Sets IOP_DANTE_PORT;
+#                            returns 1 (DIR/danted.log says why) when it
+#                            does not listen.
+iop_dante_find() {
+    IOP_DANTED=$(PATH=$PATH:/usr/sbin command -v danted 2>/dev/null)
+    [ -n "$IOP_DANTED" ] && return 0
+    [ -n "$(iop_deb dante-server)" ] || return 1
+    command -v dpkg-deb >/dev/null 2>&1 || return 1
+    if [ ! -x "$IOP_DIR/dante-root/usr/sbin/danted" ]; then
+        mkdir -p "$IOP_DIR/dante-root" &&
+            dpkg-deb -x "$(iop_deb dante-server)" "$IOP_DIR/dante-root" || return 1
+    fi
+    IOP_DANTED=$IOP_DIR/dante-root/usr/sbin/danted
+}
+
+iop_dante_start() {
+    iop_dd=$1
+    iop_dm=${2:-none}
+    mkdir -p "$iop_dd" || exit 99
+    IOP_DANTE_PORT=$(iop_free_ports 1)
+    cat >"$iop_dd/danted.conf" <<DANTE
+logoutput: $iop_dd/danted.log
+internal: 127.0.0.1 port = $IOP_DANTE_PORT
+external: lo
+clientmethod: none
+socksmethod: $iop_dm
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+    command: connect
+    log: connect disconnect error
+}
+DANTE
+    if [ "$iop_dm" = username ]; then
+        iop_unshare_bg "$iop_dd/danted.out" "$iop_dd/passwd:/etc/passwd" \
+            "$iop_dd/shadow:/etc/shadow" -- \
+            "$IOP_DANTED" -f "$iop_dd/danted.conf" -p "$iop_dd/danted.pid" -N 1
+    else
+        "$IOP_DANTED" -f "$iop_dd/danted.conf" -p "$iop_dd/danted.pid" -N 1 \
+            >"$iop_dd/danted.out" 2>&1 &
+        iop_on_exit "kill $!; wait $!"
+    fi
+    iop_wait_listen "$IOP_DANTE_PORT" >/dev/null 2>&1
+}

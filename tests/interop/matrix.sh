@@ -43,6 +43,8 @@
 #   iop_server_checks   optional: the server's own checks (its logs of
 #                       the cases in $IOP_DIR/matrix/CASE), run last,
 #                       printing with tap_ok / tap_not_ok
+#   (nothing for the SOCKS5 case: matrix.sh starts its own Dante, see
+#   iop_dante_start in lib.sh, and skips the case when there is none)
 #   IOP_NO8BIT_PORT, IOP_NOUTF8_PORT (and their _WHY), iop_convert_account
 #                       the ports without 8BITMIME and without SMTPUTF8
 #                       for the conversion cases (tests/interop/
@@ -322,6 +324,61 @@ iop_gen_body() {
             n += length(line) + 1
         }
     }' >"$2"
+}
+
+# iop_socks_case HOST ACCOUNT-COMMAND [ARGS...]: the case socks-dante: one
+# message through a SOCKS5 proxy (Dante, when it can be had: iop_dante_find)
+# with the account ACCOUNT-COMMAND ARGS makes (the server's usual TLS mode;
+# its host is HOST) plus the proxy: the smarthost sent to the proxy as
+# written (a name is never resolved here), the certificate verified against
+# it, the message stored. Skipped when there is no danted. Returns 0 when
+# the message was sent, 1 when not (skipped, or Dante did not start).
+iop_socks_case() {
+    iop_sh=$1
+    shift
+    iop_case socks-dante
+    if ! iop_dante_find; then
+        tap_skip "no danted (dante-server is neither installed nor cached)" \
+            "$(iop_t "through a SOCKS5 proxy")"
+        return 1
+    fi
+    if ! iop_dante_start "$iop_cdir/dante" none; then
+        tap_not_ok "$(iop_t "danted listens")"
+        tap_file "$iop_cdir/dante/danted.log"
+        return 1
+    fi
+    "$@" "proxy_host 127.0.0.1" "proxy_port $IOP_DANTE_PORT"
+    iop_message "$IOP_RCPT"
+    iop_run -v -v -i "$IOP_RCPT"
+    iop_status 0
+    iop_sent "^smtpfwd: SOCKS5: CONNECT $iop_sh port [0-9]+" "the smarthost sent to the proxy as written"
+    iop_sent "^smtpfwd: SOCKS5: connected to $iop_sh port" "the proxy connected"
+    iop_no_secret
+    iop_stored "$IOP_RCPT"
+    # The TLS session cache is keyed by the smarthost's name and port,
+    # never the proxy's address: a second delivery through another Dante
+    # (another port) offers the session the first one kept, when the
+    # server gave one to keep (whether the server resumes it is its
+    # choice: -v -v says "resumed from the cache" or "not resumed", both
+    # only for a session that was offered).
+    if ! find "$iop_cdir/home/.cache/smtpfwd/tls-sessions" -type f 2>/dev/null | grep -q .; then
+        tap_skip "the server gave no TLS session to resume" \
+            "$(iop_t "the kept TLS session offered through another proxy")"
+        return 0
+    fi
+    iop_dante_start "$iop_cdir/dante2" none || {
+        tap_not_ok "$(iop_t "a second danted listens")"
+        return 0
+    }
+    "$@" "proxy_host 127.0.0.1" "proxy_port $IOP_DANTE_PORT"
+    iop_marker="$iop_marker second"
+    iop_message "$IOP_RCPT"
+    iop_run -v -v -i "$IOP_RCPT"
+    iop_status 0
+    iop_sent "^smtpfwd: TLS session with $iop_sh (resumed from the cache|not resumed: full handshake)\$" \
+        "the kept TLS session offered through another proxy"
+    iop_stored "$IOP_RCPT"
+    return 0
 }
 
 run_matrix() {
@@ -608,7 +665,10 @@ run_matrix() {
     #     stores decodes to what was sent (convert-cases.sh).
     iop_convert_cases
 
-    # 14. A last delivery; then nothing of the failed cases may be stored.
+    # 14. Through a SOCKS5 proxy (Dante): iop_socks_case.
+    iop_socks_case "$IOP_HOST" iop_submission || :
+
+    # 15. A last delivery; then nothing of the failed cases may be stored.
     iop_case final
     iop_submission
     iop_message "$IOP_RCPT"

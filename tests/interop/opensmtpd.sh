@@ -628,6 +628,10 @@ iop_convert_account() {
 IOP_NOUTF8_PORT=$port_plain
 iop_convert_cases
 
+#    Through a SOCKS5 proxy (Dante) on the plain port (this OpenSMTPD's
+#    usual mode: see above).
+iop_socks_case 127.0.0.1 plain_account && osd_clean_session
+
 # 5. A last delivery; then nothing of the failed cases may be stored, and
 #    smtpd is still whole.
 iop_case final

@@ -899,7 +899,7 @@ static void test_msmtp_options(void)
         static const char *const with_value[][2] = {
             { "--host", "host" }, { "--port", "port" }, { "--source-ip", "source_ip" },
             { "--proxy-host", "proxy_host" }, { "--proxy-port", "proxy_port" },
-            { "--socket", "socket" }, { "--timeout", "timeout" }, { "--protocol", "protocol" },
+            { "--proxy-user", "proxy_user" }, { "--socket", "socket" }, { "--timeout", "timeout" }, { "--protocol", "protocol" },
             { "--domain", "domain" }, { "--user", "user" }, { "--passwordeval", "passwordeval" },
             { "--tls-trust-file", "tls_trust_file" }, { "--tls-crl-file", "tls_crl_file" },
             { "--tls-fingerprint", "tls_fingerprint" }, { "--tls-key-file", "tls_key_file" },
@@ -1030,6 +1030,7 @@ static void test_help_version(void)
         "--version", "~/.smtprc", "/smtprc", "Exit status", " 64 ", " 75 ", " 78 ",
         "-d, --debug", "--read-envelope-from", "-X FILE", "-ti is -t -i", "msmtp options:",
         "--host=HOST", "--port=N", "--source-ip=", "--proxy-host=", "--proxy-port=",
+        "--proxy-user=",
         "--socket=", "--timeout=", "--connect-timeout=", "--protocol=", "--domain=", "--auth[=",
         "--user=", "--passwordeval=", "--tls[=", "--tls-starttls[=", "--tls-trust-file=",
         "--tls-crl-file=", "--tls-fingerprint=", "--tls-key-file=", "--tls-cert-file=",
