@@ -606,10 +606,14 @@ static int parse_long(struct cli_parser *p, const char *arg, struct result *r)
         }
         return 0;
     case L_CONFIGURE:
-        /* --configure=ADDRESS, or the address as the operand, anywhere
-         * among the options (--configure --write ADDRESS) */
+        /* --configure=ADDRESS, --configure ADDRESS (options may follow),
+         * or the address as the operand after the options (--configure
+         * --write ADDRESS) */
         if (set_mode(p, MODE_CONFIGURE, name, r) != 0)
             return -1;
+        if (val == NULL && p->i + 1 < p->argc && p->argv[p->i + 1] != NULL
+            && p->argv[p->i + 1][0] != '-')
+            val = p->argv[++p->i];
         if (val != NULL) {
             p->o->mode_arg = val;
             p->mode_arg_given = true;
