@@ -52,6 +52,9 @@ for lang in $langs; do
         not_ok "$lang.po: msgfmt -c --check-format
 $(cat "$TESTDIR/stats")"
     fi
+    # msgattrib writes no file when nothing is selected: remove the
+    # previous language's first, so that an empty selection reads empty.
+    rm -f "$TESTDIR/fuzzy.po" "$TESTDIR/untr.po"
     msgattrib --only-fuzzy --no-obsolete "$f" -o "$TESTDIR/fuzzy.po"
     msgattrib --untranslated --no-obsolete "$f" -o "$TESTDIR/untr.po"
     touch "$TESTDIR/fuzzy.po" "$TESTDIR/untr.po"
@@ -69,6 +72,7 @@ $(cat "$TESTDIR/stats")"
 $(cat "$TESTDIR/merge.err")"
         continue
     fi
+    rm -f "$TESTDIR/mfuzzy.po" "$TESTDIR/muntr.po"
     msgattrib --only-fuzzy --no-obsolete "$TESTDIR/merged.po" -o "$TESTDIR/mfuzzy.po"
     msgattrib --untranslated --no-obsolete "$TESTDIR/merged.po" -o "$TESTDIR/muntr.po"
     touch "$TESTDIR/mfuzzy.po" "$TESTDIR/muntr.po"
