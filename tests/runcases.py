@@ -317,38 +317,48 @@ def start_server(smtpd, tmp, script, certs=None, suffix='', sock=None):
     """Start smtpd-script; with sock (a bound, not listening socket: see
     PortHolder) it listens on that socket's port instead of a new one.
     Its files are server{suffix}.log, .events, .stderr."""
-    script_path = os.path.join(tmp, 'server%s.script' % suffix)
-    with open(script_path, 'wb') as f:
-        f.write(script)
-    port_file = os.path.join(tmp, 'server%s.port' % suffix)
     tls = []
     if certs:
         tls = ['--tls-cert', os.path.join(certs, 'server.pem'),
                '--tls-key', os.path.join(certs, 'server-key.pem')]
-    extra, pass_fds = [], ()
+    log = ['--log', os.path.join(tmp, 'server%s.log' % suffix)]
+    return start_scripted([smtpd], 'smtpd-script', tmp, 'server' + suffix, script,
+                          log + tls, sock)
+
+
+def start_scripted(argv, what, tmp, stem, script, extra, sock):
+    """Start a scripted server (smtpd-script, socks5-server.py): argv, then
+    its script in {stem}.script, --events {stem}.events, the port file
+    {stem}.port and extra; standard error in {stem}.stderr; with sock
+    (PortHolder.take()) it listens on that socket. Waits until it is
+    ready (the port file appears, atomically renamed). Returns (proc,
+    port)."""
+    script_path = os.path.join(tmp, stem + '.script')
+    with open(script_path, 'wb') as f:
+        f.write(script)
+    port_file = os.path.join(tmp, stem + '.port')
+    pass_fds = ()
     if sock is not None:
-        extra = ['--listen-fd', str(sock.fileno())]
+        extra = extra + ['--listen-fd', str(sock.fileno())]
         pass_fds = (sock.fileno(),)
-    with open(os.path.join(tmp, 'server%s.stderr' % suffix), 'wb') as errf:
-        proc = subprocess.Popen([smtpd, '--script', script_path,
-                                 '--log', os.path.join(tmp, 'server%s.log' % suffix),
-                                 '--events', os.path.join(tmp, 'server%s.events' % suffix),
-                                 '--port-file', port_file] + tls + extra,
+    errpath = os.path.join(tmp, stem + '.stderr')
+    with open(errpath, 'wb') as errf:
+        proc = subprocess.Popen(argv + ['--script', script_path,
+                                        '--events', os.path.join(tmp, stem + '.events'),
+                                        '--port-file', port_file] + extra,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=errf, pass_fds=pass_fds)
     deadline = time.monotonic() + 10
-    # Readiness: the port file appears atomically (rename).
     while not os.path.exists(port_file):
         if proc.poll() is not None:
-            raise CaseError('smtpd-script exited with %d: %s' % (
-                proc.returncode, show(read_file(os.path.join(tmp, 'server%s.stderr' % suffix)))))
+            raise CaseError('%s exited with %d: %s' % (
+                what, proc.returncode, show(read_file(errpath))))
         if time.monotonic() > deadline:
             proc.kill()
-            raise CaseError('smtpd-script did not become ready')
+            raise CaseError('%s did not become ready' % what)
         time.sleep(0.005)
     with open(port_file) as f:
-        port = int(f.read().strip())
-    return proc, port
+        return proc, int(f.read().strip())
 
 
 def stop_server(proc):
@@ -367,33 +377,9 @@ def start_socks(args, tmp, script, suffix='', sock=None):
     """Start tests/socks5-server.py with the case's <socks> script; with
     sock (PortHolder.take()) on that socket's port. Its files are
     socks{suffix}.script, .events, .stderr. Returns (proc, port)."""
-    script_path = os.path.join(tmp, 'socks%s.script' % suffix)
-    with open(script_path, 'wb') as f:
-        f.write(script)
-    port_file = os.path.join(tmp, 'socks%s.port' % suffix)
-    extra, pass_fds = [], ()
-    if sock is not None:
-        extra = ['--listen-fd', str(sock.fileno())]
-        pass_fds = (sock.fileno(),)
     server = os.path.join(args.srcdir, 'tests', 'socks5-server.py')
-    errpath = os.path.join(tmp, 'socks%s.stderr' % suffix)
-    with open(errpath, 'wb') as errf:
-        proc = subprocess.Popen([sys.executable, server, '--script', script_path,
-                                 '--events', os.path.join(tmp, 'socks%s.events' % suffix),
-                                 '--port-file', port_file] + extra,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=errf, pass_fds=pass_fds)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(port_file):
-        if proc.poll() is not None:
-            raise CaseError('socks5-server.py exited with %d: %s' % (
-                proc.returncode, show(read_file(errpath))))
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise CaseError('socks5-server.py did not become ready')
-        time.sleep(0.005)
-    with open(port_file) as f:
-        return proc, int(f.read().strip())
+    return start_scripted([sys.executable, server], 'socks5-server.py', tmp,
+                          'socks' + suffix, script, [], sock)
 
 
 def socks_up(sections):
