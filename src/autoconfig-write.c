@@ -32,59 +32,15 @@
 
 #define CONFIG_MAX (16 * 1024 * 1024)
 
-/* The directory part of path ("." when none); caller frees. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return xstrdup(".");
-    if (slash == path)
-        return xstrdup("/");
-    return xstrndup(path, (size_t)(slash - path));
-}
-
-/* Write text to a new file beside path and rename it to path: the
- * temporary file gets mode, is fsync'd, renamed, and the directory
- * fsync'd. Returns 0 or -1 with r set. */
+/* util_replace_file with the failure as r. */
 static int replace_file(const char *path, const char *text, size_t len, mode_t mode,
                         struct result *r)
 {
-    char *dir = dir_of(path);
-    char *tmp = xasprintf("%s.XXXXXX", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    int rc = -1;
-    if (fd < 0) {
-        result_set(r, RC_CANTCREAT, _("cannot create a temporary file in %s: %s"), dir,
-                   strerror(errno));
-        goto out;
+    if (util_replace_file(path, text, len, mode) != 0) {
+        result_set(r, RC_CANTCREAT, _("cannot write %s: %s"), path, strerror(errno));
+        return -1;
     }
-    if (fchmod(fd, mode) != 0 || write_all(fd, text, len) != 0 || fsync(fd) != 0) {
-        result_set(r, RC_IOERR, _("cannot write %s: %s"), tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        result_set(r, RC_IOERR, _("cannot write %s: %s"), tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        result_set(r, RC_CANTCREAT, _("cannot rename %s to %s: %s"), tmp, path,
-                   strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    rc = 0;
-out:
-    free(tmp);
-    free(dir);
-    return rc;
+    return 0;
 }
 
 int autoconfig_write(const char *path, const char *account, const char *block,

@@ -114,8 +114,7 @@ static void put_block(struct buf *b, const struct ac_run *run, const struct ac_c
                                         "password and every message would cross the network "
                                         "readable by anyone on the way."),
                    _("Prefer another server of your provider if there is one."));
-    const char *provider = c->auth == AC_AUTH_OAUTH2 || known_oauth2_provider(c->host)
-                               ? known_oauth2_provider(c->host) : NULL;
+    const char *provider = known_oauth2_provider(c->host);
     bool oauth2 = c->auth == AC_AUTH_OAUTH2 || provider;
     buf_puts(b, "account ");
     buf_puts(b, account);
@@ -335,21 +334,12 @@ static int split_address(struct ac_run *run, struct result *r)
     return 0;
 }
 
-static int finish(struct result *r)
-{
-    if (r->msg)
-        log_error("%s", r->msg);
-    int status = result_exit_status(r->cls);
-    result_clear(r);
-    return status;
-}
-
-int autoconfig_run(const char *address, bool write, const char *config_file)
+int autoconfig_run(const char *address, bool write, const char *config_file,
+                   struct result *r)
 {
     struct ac_run run = { .address = address, .tried = BUF_INIT };
-    struct result r = RESULT_INIT;
     struct buf block = BUF_INIT;
-    if (split_address(&run, &r) != 0)
+    if (split_address(&run, r) != 0)
         goto out;
     const char *account = run.ace;
     buf_printf(&block, "# smtpfwd --configure %s\n", address);
@@ -366,7 +356,7 @@ int autoconfig_run(const char *address, bool write, const char *config_file)
         free(u2);
     }
     if (!found) {
-        result_set(&r, run.tempfail ? RC_TEMPFAIL : RC_UNAVAILABLE,
+        result_set(r, run.tempfail ? RC_TEMPFAIL : RC_UNAVAILABLE,
                    _("--configure: found no submission server for %s; tried:\n%s%s"), address,
                    run.tried.data ? run.tried.data : "",
                    run.tempfail ? _("some lookups failed for now: try again later")
@@ -378,11 +368,11 @@ int autoconfig_run(const char *address, bool write, const char *config_file)
     if (!write) {
         fputs(block.data, stdout);
         if (fflush(stdout) != 0)
-            result_set(&r, RC_IOERR, _("cannot write to standard output"));
+            result_set(r, RC_IOERR, _("cannot write to standard output"));
         goto out;
     }
     char *path = config_file ? xstrdup(config_file) : config_user_file_path();
-    autoconfig_write(path, account, block.data, &r);
+    autoconfig_write(path, account, block.data, r);
     free(path);
 out:
     buf_free(&block);
@@ -390,5 +380,5 @@ out:
     free(run.local);
     free(run.domain);
     free(run.ace);
-    return finish(&r);
+    return r->cls == RC_OK ? 0 : -1;
 }

@@ -28,13 +28,15 @@
 
 /* --configure ADDRESS: prints the account block on standard output, or
  * with write appends it to config_file (-C), else to the user's file of
- * smtprc.c's lookup (created when there is none). Returns the exit
- * status: 0; 64 when ADDRESS is not an address; 69 when nothing was
- * found (the list of what was tried on stderr), 75 when nothing was
- * found and some lookup failed for now (SERVFAIL, a timeout, a server
- * that could not be reached); with write: 73 when an account of that
- * name exists already, 73/74 when the file cannot be written. */
-int autoconfig_run(const char *address, bool write, const char *config_file);
+ * smtprc.c's lookup (created when there is none). Returns 0, or -1 with
+ * r set: RC_USAGE when ADDRESS is not an address; RC_UNAVAILABLE when
+ * nothing was found (r's message lists what was tried and why each
+ * failed), RC_TEMPFAIL when nothing was found and some lookup failed
+ * for now (SERVFAIL, a timeout, a server that could not be reached);
+ * RC_IOERR when standard output cannot be written; with write: RC_CANTCREAT when an account of that name exists already
+ * or the file cannot be written, RC_CONFIG when it does not parse. */
+int autoconfig_run(const char *address, bool write, const char *config_file,
+                   struct result *r);
 
 /* ---- Pure pieces, for the unit tests and the fuzz targets ---- */
 

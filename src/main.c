@@ -271,7 +271,8 @@ int main(int argc, char **argv)
     case MODE_AUTHORIZE:
         return run_authorize(&o);
     case MODE_CONFIGURE:
-        return autoconfig_run(o.mode_arg, o.write_config, o.config_file);
+        return autoconfig_run(o.mode_arg, o.write_config, o.config_file, &r) == 0 ? 0
+                                                                                : fail(&r);
     }
     return result_exit_status(RC_SOFTWARE);
 }

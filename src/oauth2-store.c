@@ -132,35 +132,11 @@ static int write_token_file(const char *path, const struct buf *text, struct res
 {
     if (make_dir_of(path, r) != 0)
         return -1;
-    char *tmp = xasprintf("%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    bool ok = fd >= 0 && fchmod(fd, 0600) == 0 && write_all(fd, text->data, text->len) == 0 &&
-              fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) {
-        ok = false;
-        err = errno;
+    if (util_replace_file(path, text->data, text->len, 0600) != 0) {
+        result_set(r, RC_CANTCREAT, _("cannot write %s: %s"), path, strerror(errno));
+        return -1;
     }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok) {
-        result_set(r, RC_CANTCREAT, _("cannot write %s: %s"), path, strerror(err));
-        if (fd >= 0)
-            (void)unlink(tmp);
-    } else {
-        char *dir = xstrdup(path);
-        *strrchr(dir, '/') = '\0';
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 /* A token file's JSON: the string member name (a printable token) and

@@ -107,12 +107,20 @@ static char *config_system_file(void)
     return xstrdup(env ? env : SYSCONFDIR "/smtprc");
 }
 
-char *config_user_file_path(void)
+/* The two places of the user's file, in the order they are looked up:
+ * ~/.smtprc and $XDG_CONFIG_HOME/smtpfwd/config (caller frees both). */
+static void config_user_paths(char **home_rc, char **xdg_rc)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");
-    char *home_rc = util_expand_home("~/.smtprc");
-    char *xdg_rc = xdg && xdg[0] == '/' ? xasprintf("%s/smtpfwd/config", xdg)
-                                        : util_expand_home("~/.config/smtpfwd/config");
+    *home_rc = util_expand_home("~/.smtprc");
+    *xdg_rc = xdg && xdg[0] == '/' ? xasprintf("%s/smtpfwd/config", xdg)
+                                   : util_expand_home("~/.config/smtpfwd/config");
+}
+
+char *config_user_file_path(void)
+{
+    char *home_rc, *xdg_rc;
+    config_user_paths(&home_rc, &xdg_rc);
     struct stat st;
     if (lstat(home_rc, &st) != 0 && lstat(xdg_rc, &st) == 0) {
         free(home_rc);
@@ -144,12 +152,7 @@ int config_load(const char *path, struct config **out, struct result *r)
             goto fail;
         cfg->user_file = xstrdup(path);
     } else {
-        const char *xdg = getenv("XDG_CONFIG_HOME");
-        home_rc = util_expand_home("~/.smtprc");
-        if (xdg && xdg[0] == '/')
-            xdg_rc = xasprintf("%s/smtpfwd/config", xdg);
-        else
-            xdg_rc = util_expand_home("~/.config/smtpfwd/config");
+        config_user_paths(&home_rc, &xdg_rc);
         rc = load_file(cfg, home_rc, true, true, r);
         if (rc < 0)
             goto fail;

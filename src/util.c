@@ -469,6 +469,43 @@ bool ascii_startswith_ci(const char *s, const char *prefix)
     return ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+int util_replace_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char *tmp = xasprintf("%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        free(tmp);
+        return -1;
+    }
+    bool ok = fchmod(fd, mode) == 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    int err = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        (void)unlink(tmp);
+        free(tmp);
+        errno = err;
+        return -1;
+    }
+    free(tmp);
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash ? xstrdup(".") : slash == path ? xstrdup("/")
+                                                     : xstrndup(path, (size_t)(slash - path));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+    return 0;
+}
+
 int util_open_tmp(const char *dir, char **error)
 {
     if (!dir || !*dir) {

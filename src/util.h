@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 
 #if defined(__GNUC__)
@@ -159,6 +160,14 @@ char *util_https_url_host(const char *url);
  * and the cause, "cannot create a temporary file in DIR: ..." (caller
  * frees; the caller's failure class is RC_CANTCREAT). */
 int util_open_tmp(const char *dir, char **error);
+
+/* Replace the file path with len bytes of data, atomically: a new file
+ * beside it (path.XXXXXX, mode), written, fsync'd, renamed over path,
+ * then the directory fsync'd, so that a reader sees the old content or
+ * the new, never a part. A symbolic link at path is replaced, not
+ * followed (the caller resolves it first when it must be written
+ * through). Returns 0, or -1 with errno set and no temporary file left. */
+int util_replace_file(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Write all of buf to fd, retrying on EINTR and short writes.
  * Returns 0 or -1 with errno set. */

@@ -179,29 +179,19 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
     done
 done
 
-# German, against fixed sentences: the catalog is the one loaded.
-if [ -f "$SMTPFWD_LOCALEDIR/de/LC_MESSAGES/smtpfwd.mo" ]; then
-    same "de: usage error in German" \
-        'smtpfwd: unbekannte Option „--bogus“; siehe smtpfwd --help' \
-        "$(run_in de "$SMTPFWD" --bogus 2>&1 </dev/null)"
-    same "de: --help in German" 'Aufruf: smtpfwd [OPTION]... [--] [EMPFÄNGER]...' \
-        "$(head -n 1 "$TESTDIR/help.de")"
-    same "de: mailq with one message in German" '1 Nachricht in der Warteschlange' \
-        "$(tail -n 1 "$TESTDIR/mailq1.de")"
-    same "de: mailq with two messages in German" '2 Nachrichten in der Warteschlange' \
-        "$(tail -n 1 "$TESTDIR/mailq2.de")"
-fi
-
-# French, against fixed sentences.
-if [ -f "$SMTPFWD_LOCALEDIR/fr/LC_MESSAGES/smtpfwd.mo" ]; then
-    same "fr: usage error in French" \
-        'smtpfwd: option « --bogus » inconnue ; voir smtpfwd --help' \
-        "$(run_in fr "$SMTPFWD" --bogus 2>&1 </dev/null)"
-    same "fr: --help in French" 'Utilisation : smtpfwd [OPTION]... [--] [DESTINATAIRE]...' \
-        "$(head -n 1 "$TESTDIR/help.fr")"
-    same "fr: mailq with one message in French" "1 message en file d'attente" \
-        "$(tail -n 1 "$TESTDIR/mailq1.fr")"
-    same "fr: mailq with two messages in French" "2 messages en file d'attente" \
-        "$(tail -n 1 "$TESTDIR/mailq2.fr")"
-fi
+# Against fixed sentences, so that the catalog is known to be the one
+# loaded: fixed LANG USAGE-ERROR HELP-LINE MAILQ-ONE MAILQ-TWO.
+fixed() {
+    [ -f "$SMTPFWD_LOCALEDIR/$1/LC_MESSAGES/smtpfwd.mo" ] || return 0
+    same "$1: usage error, as written" "$2" "$(run_in "$1" "$SMTPFWD" --bogus 2>&1 </dev/null)"
+    same "$1: --help, as written" "$3" "$(head -n 1 "$TESTDIR/help.$1")"
+    same "$1: mailq with one message, as written" "$4" "$(tail -n 1 "$TESTDIR/mailq1.$1")"
+    same "$1: mailq with two messages, as written" "$5" "$(tail -n 1 "$TESTDIR/mailq2.$1")"
+}
+fixed de 'smtpfwd: unbekannte Option „--bogus“; siehe smtpfwd --help' \
+    'Aufruf: smtpfwd [OPTION]... [--] [EMPFÄNGER]...' \
+    '1 Nachricht in der Warteschlange' '2 Nachrichten in der Warteschlange'
+fixed fr 'smtpfwd: option « --bogus » inconnue ; voir smtpfwd --help' \
+    'Utilisation : smtpfwd [OPTION]... [--] [DESTINATAIRE]...' \
+    "1 message en file d'attente" "2 messages en file d'attente"
 done_testing

@@ -16,6 +16,9 @@
  * exact output for each kind of byte under each flag, every byte value
  * against the rule, appending to what a buffer holds, and NUL bytes.
  *
+ * And util_replace_file(), the atomic replacement of a file (token files,
+ * --configure --write).
+ *
  * And clock.h, the waits of conn.c and tls.c: the time left to a
  * deadline (0 once passed, capped at INT_MAX), the one-fd wait (ready,
  * deadline passed, a closed fd), and the timeout text.
@@ -430,6 +433,52 @@ static void test_base64_decode(void)
     }
 }
 
+/* util_replace_file: the new content under the mode asked for, the old
+ * file replaced whole, a symbolic link replaced rather than followed, no
+ * temporary file left, and a directory that cannot be written refused
+ * with errno and nothing left behind. */
+static void test_replace_file(void)
+{
+    char *path = write_bytes("replace", "old content\n", 12);
+    tap_int(util_replace_file(path, "new\n", 4, 0600), 0, "replace: succeeds");
+    struct file_data f;
+    tap_int(util_read_file(path, 1024, false, &f), 0, "replace: readable");
+    tap_str(f.data, "new\n", "replace: the new content, whole");
+    tap_int(f.st.st_mode & 07777, 0600, "replace: the mode asked for");
+    util_file_free(&f);
+
+    char *target = write_bytes("replace-target", "target\n", 7);
+    char *link = path_of("replace-link");
+    tap_ok(symlink(target, link) == 0, "replace: a symbolic link made");
+    tap_int(util_replace_file(link, "x\n", 2, 0400), 0, "replace: over a link");
+    struct stat st;
+    tap_ok(lstat(link, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0400,
+           "replace: the link itself is replaced by a file of mode 0400");
+    tap_int(util_read_file(target, 1024, false, &f), 0, "replace: the link's target stays");
+    tap_str(f.data, "target\n", "replace: ... unchanged");
+    util_file_free(&f);
+
+    char *missing = path_of("no-such-dir/file");
+    errno = 0;
+    tap_int(util_replace_file(missing, "x", 1, 0600), -1, "replace: no directory: -1");
+    tap_int(errno, ENOENT, "replace: ... with errno");
+
+    char *cmd = xasprintf("ls -a '%s' | grep -c 'replace.*\\.' ", tmpdir);
+    FILE *p = popen(cmd, "r");
+    char line[32] = "";
+    if (p) {
+        if (!fgets(line, sizeof line, p))
+            line[0] = '\0';
+        pclose(p);
+    }
+    tap_str(line, "0\n", "replace: no temporary file left beside the files");
+    free(cmd);
+    free(missing);
+    free(link);
+    free(target);
+    free(path);
+}
+
 int main(void)
 {
     tmpdir = tu_tmpdir("util");
@@ -445,6 +494,7 @@ int main(void)
     test_https_url_host();
     test_escape();
     test_clock();
+    test_replace_file();
     tu_rmtree(tmpdir);
     return tap_done();
 }
